@@ -1,0 +1,72 @@
+/* tarn/common.h — what every tarn call shares: the export macro, the
+ * append-only error codes and the caller-owned error record.
+ *
+ * Every fallible call returns 0 or a negative tarn_code and, on failure,
+ * fills the caller's tarn_error (NULL allowed) with a message that says what
+ * happened and what to do. */
+#ifndef TARN_COMMON_H
+#define TARN_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TARN_EXTERN __attribute__((visibility("default")))
+
+/* Append-only: numbers never change meaning. */
+typedef enum tarn_code {
+    TARN_OK = 0,
+    TARN_ERROR = -1,     /* anything not listed below */
+    TARN_ENOTFOUND = -2, /* a ref, table, namespace or file does not exist */
+    TARN_EEXISTS = -3,   /* the thing to create already exists */
+    TARN_ECONFLICT = -4, /* a merge or concurrent update conflicts */
+    TARN_EINVALID = -5,  /* bad input: a name, a ref, SQL, a schema */
+    TARN_EIO = -6,       /* the file system, the object store or the catalog failed */
+    TARN_EAMBIGUOUS = -7,/* a short hash names several commits */
+    TARN_ENOMEM = -8,
+    TARN_EUSER = -9,     /* a user function failed */
+    TARN_EABORTED = -10, /* the operation was interrupted or refused for a marked-aborted ref */
+} tarn_code;
+
+#define TARN_MESSAGE_MAX 1024
+
+/* The caller owns it (a stack value is fine); tarn_error_clear releases the
+ * list of conflicting tables a failed merge may attach. */
+typedef struct tarn_error {
+    int code;
+    char message[TARN_MESSAGE_MAX];
+    size_t ntables; /* ECONFLICT: the tables that conflict, one per entry */
+    char **tables;
+} tarn_error;
+
+#define TARN_ERROR_INIT {0, {0}, 0, NULL}
+
+/* "not_found", "exists", "conflict", "invalid", ... — stable, for JSON. */
+TARN_EXTERN const char *tarn_code_name(int code);
+/* A one-line description of a code. */
+TARN_EXTERN const char *tarn_strerror(int code);
+/* Frees what err holds and resets it to TARN_ERROR_INIT. NULL allowed. */
+TARN_EXTERN void tarn_error_clear(tarn_error *err);
+
+#define TARN_RETURN_NOT_OK(expr)                                                                   \
+    do {                                                                                           \
+        int tarn_rc__ = (expr);                                                                    \
+        if (tarn_rc__ < 0) return tarn_rc__;                                                       \
+    } while (0)
+
+/* A commit id: the hex SHA-256 of the commit's content. */
+#define TARN_HASH_HEX_LEN 64
+typedef struct tarn_commit_id {
+    char hex[TARN_HASH_HEX_LEN + 1];
+} tarn_commit_id;
+
+/* Frees memory tarn returned to the caller (strings, arrays). */
+TARN_EXTERN void tarn_free(void *p);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

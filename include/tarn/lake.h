@@ -1,0 +1,38 @@
+/* tarn/lake.h — a lakehouse: the handle that owns config, catalog and store.
+ *
+ * The embedded default is a folder `.tarn/` (config, catalog.db, objects/,
+ * cache/, envs/, HEAD). Commands find it by walking up from the current
+ * folder, like git; TARN_HOME names one directly. */
+#ifndef TARN_LAKE_H
+#define TARN_LAKE_H
+
+#include "common.h"
+
+typedef struct tarn_lake tarn_lake;
+
+/* Creates DIR/.tarn with an empty catalog, a `main` branch at an empty root
+ * commit, and HEAD on main. TARN_EEXISTS if DIR already holds one. */
+TARN_EXTERN int tarn_lake_init(const char *dir, tarn_error *err);
+
+/* Opens the lakehouse at TARN_HOME, else the first `.tarn` found walking up
+ * from START_DIR (NULL: the current folder). Close with tarn_lake_close. */
+TARN_EXTERN int tarn_lake_open(tarn_lake **out, const char *start_dir, tarn_error *err);
+
+/* Opens exactly the `.tarn` folder at PATH (no discovery). */
+TARN_EXTERN int tarn_lake_open_path(tarn_lake **out, const char *tarn_dir, tarn_error *err);
+
+TARN_EXTERN void tarn_lake_close(tarn_lake **lake);
+
+/* The `.tarn` folder's absolute path; owned by the lake. */
+TARN_EXTERN const char *tarn_lake_path(const tarn_lake *lake);
+
+/* The active branch (from HEAD) into OUT (at least 256 bytes). */
+TARN_EXTERN int tarn_lake_active_branch(char *out, size_t size, tarn_lake *lake, tarn_error *err);
+
+/* Makes BRANCH (which must exist) the active one. */
+TARN_EXTERN int tarn_lake_set_active_branch(tarn_lake *lake, const char *branch, tarn_error *err);
+
+/* A config value ("user.name", ...) or NULL; owned by the lake. */
+TARN_EXTERN const char *tarn_lake_config(const tarn_lake *lake, const char *key);
+
+#endif

@@ -1,0 +1,52 @@
+/* tarn/query.h — SQL on any ref.
+ *
+ * tarn resolves every table a SELECT names against the ref (DuckDB's parser
+ * says which), hands DuckDB only those tables' data files and runs it. */
+#ifndef TARN_QUERY_H
+#define TARN_QUERY_H
+
+#include "common.h"
+#include "lake.h"
+
+typedef struct tarn_result tarn_result;
+
+typedef struct tarn_query_options {
+    int version;
+    const char *ref;  /* NULL: the active branch */
+    int64_t max_rows; /* rows to keep; -1: all */
+} tarn_query_options;
+
+#define TARN_QUERY_OPTIONS_VERSION 1
+#define TARN_QUERY_OPTIONS_INIT {TARN_QUERY_OPTIONS_VERSION, NULL, -1}
+
+/* Runs SQL; the first max_rows rows are kept as text. Free with
+ * tarn_result_free. Malformed SQL and unknown tables are TARN_EINVALID /
+ * TARN_ENOTFOUND with DuckDB's or tarn's message. */
+TARN_EXTERN int tarn_query(tarn_result **out, tarn_lake *lake, const char *sql,
+                           const tarn_query_options *opts, tarn_error *err);
+
+typedef enum tarn_value_kind {
+    TARN_VALUE_STRING = 0,
+    TARN_VALUE_INTEGER = 1,
+    TARN_VALUE_FLOAT = 2,
+    TARN_VALUE_BOOLEAN = 3,
+} tarn_value_kind;
+
+TARN_EXTERN size_t tarn_result_column_count(const tarn_result *r);
+TARN_EXTERN const char *tarn_result_column_name(const tarn_result *r, size_t col);
+TARN_EXTERN const char *tarn_result_column_type(const tarn_result *r, size_t col);
+TARN_EXTERN tarn_value_kind tarn_result_column_kind(const tarn_result *r, size_t col);
+TARN_EXTERN size_t tarn_result_row_count(const tarn_result *r);
+/* 1 when rows beyond max_rows were left out. */
+TARN_EXTERN int tarn_result_truncated(const tarn_result *r);
+/* The value as text, or NULL for SQL NULL; owned by the result. */
+TARN_EXTERN const char *tarn_result_value(const tarn_result *r, size_t row, size_t col);
+TARN_EXTERN void tarn_result_free(tarn_result **r);
+
+/* Runs SQL and writes the whole result to PATH as Parquet or CSV (FORMAT
+ * "parquet"/"csv"; NULL: from the extension). *rows gets the row count. */
+TARN_EXTERN int tarn_query_to_file(int64_t *rows, tarn_lake *lake, const char *sql,
+                                   const char *ref, const char *path, const char *format,
+                                   tarn_error *err);
+
+#endif

@@ -1,0 +1,35 @@
+/* tarn/sys/store.h — the object store extension point (versioned vtable).
+ *
+ * The store holds immutable data files under keys like
+ * `data/ab/ab12...ef.parquet`; it never holds meaning (the catalog does).
+ * The local folder store is built in; an S3 store implements the same. */
+#ifndef TARN_SYS_STORE_H
+#define TARN_SYS_STORE_H
+
+#include "../common.h"
+
+#define TARN_STORE_VTABLE_VERSION 1
+
+typedef struct tarn_store tarn_store;
+
+typedef struct tarn_store_vtable {
+    int version;
+    /* A local path DuckDB can write the new object KEY to (a temporary). */
+    int (*write_path)(tarn_store *s, const char *key, char *out, size_t size, tarn_error *err);
+    /* Publishes what was written at LOCAL_PATH as KEY (atomic: all or nothing). */
+    int (*publish)(tarn_store *s, const char *key, const char *local_path, tarn_error *err);
+    /* A path or URL DuckDB reads KEY from. */
+    int (*read_url)(tarn_store *s, const char *key, char *out, size_t size, tarn_error *err);
+    /* Calls CB for every object (including unpublished temporaries). */
+    int (*list)(tarn_store *s,
+                int (*cb)(const char *key, int64_t size, int64_t mtime_s, void *ctx), void *ctx,
+                tarn_error *err);
+    int (*remove)(tarn_store *s, const char *key, tarn_error *err);
+    void (*close)(tarn_store *s);
+} tarn_store_vtable;
+
+struct tarn_store {
+    const tarn_store_vtable *vt;
+};
+
+#endif

@@ -1,0 +1,243 @@
+/* catalog/objects.c — the immutable, content-addressed catalog objects:
+ * data files (with statistics), table versions (schema + ordered files) and
+ * trees (name -> table version, plus namespaces). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "catalog/catalog.h"
+#include "util/error.h"
+#include "util/util.h"
+
+int tarn__data_file_insert(tarn_lake *lake, const tarn_data_file *f, tarn_error *err)
+{
+    sqlite3_stmt *st;
+    TARN_RETURN_NOT_OK(tarn__prepare(&st, lake,
+                                     "INSERT OR IGNORE INTO data_files VALUES(?,?,?,?,?)", err));
+    sqlite3_bind_text(st, 1, f->key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, f->row_count);
+    sqlite3_bind_int64(st, 3, f->size_bytes);
+    sqlite3_bind_text(st, 4, f->stats_json ? f->stats_json : "{}", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, tarn__now_us());
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : tarn__db_error(lake, err, "recording a data file");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int tarn__version_store(tarn_lake *lake, tarn_version *v, tarn_error *err)
+{
+    strbuf content = {0};
+    sb_printf(&content, "schema %s\nparent %s\n", v->schema_json, v->parent);
+    for (size_t i = 0; i < v->nfiles; i++) sb_printf(&content, "file %s\n", v->files[i]);
+    tarn__sha256_hex(v->id, content.s, content.len);
+    sb_free(&content);
+
+    /* Totals come from the files' own records. */
+    sqlite3_stmt *st = NULL;
+    int rc = tarn__prepare(&st, lake, "SELECT row_count, size_bytes FROM data_files WHERE key=?", err);
+    if (rc < 0) return rc;
+    v->row_count = v->size_bytes = 0;
+    for (size_t i = 0; i < v->nfiles; i++) {
+        sqlite3_reset(st);
+        sqlite3_bind_text(st, 1, v->files[i], -1, SQLITE_STATIC);
+        if (sqlite3_step(st) != SQLITE_ROW) {
+            sqlite3_finalize(st);
+            return tarn__error_set(err, TARN_EIO, "catalog error: data file '%s' is not recorded",
+                                   v->files[i]);
+        }
+        v->row_count += sqlite3_column_int64(st, 0);
+        v->size_bytes += sqlite3_column_int64(st, 1);
+    }
+    sqlite3_finalize(st);
+
+    TARN_RETURN_NOT_OK(tarn__prepare(&st, lake,
+                                     "INSERT OR IGNORE INTO table_versions VALUES(?,?,?,?,?,?)", err));
+    sqlite3_bind_text(st, 1, v->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, v->schema_json, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, v->parent, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, v->row_count);
+    sqlite3_bind_int64(st, 5, (int64_t)v->nfiles);
+    sqlite3_bind_int64(st, 6, v->size_bytes);
+    rc = sqlite3_step(st);
+    int inserted = sqlite3_changes(lake->db) > 0;
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) return tarn__db_error(lake, err, "recording a table version");
+    if (!inserted) return 0; /* the same version exists already, files and all */
+
+    TARN_RETURN_NOT_OK(tarn__prepare(&st, lake, "INSERT INTO version_files VALUES(?,?,?)", err));
+    rc = 0;
+    for (size_t i = 0; i < v->nfiles && rc == 0; i++) {
+        sqlite3_reset(st);
+        sqlite3_bind_text(st, 1, v->id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, (int64_t)i);
+        sqlite3_bind_text(st, 3, v->files[i], -1, SQLITE_STATIC);
+        if (sqlite3_step(st) != SQLITE_DONE) rc = tarn__db_error(lake, err, "recording version files");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int tarn__version_load(tarn_version *out, tarn_lake *lake, const char *id, tarn_error *err)
+{
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *st;
+    TARN_RETURN_NOT_OK(tarn__prepare(
+        &st, lake, "SELECT schema, parent, row_count, size_bytes FROM table_versions WHERE id=?", err));
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        sqlite3_finalize(st);
+        return tarn__error_set(err, TARN_EIO, "catalog error: table version %.12s is missing", id);
+    }
+    snprintf(out->id, sizeof out->id, "%s", id);
+    out->schema_json = strdup((const char *)sqlite3_column_text(st, 0));
+    snprintf(out->parent, sizeof out->parent, "%s", (const char *)sqlite3_column_text(st, 1));
+    out->row_count = sqlite3_column_int64(st, 2);
+    out->size_bytes = sqlite3_column_int64(st, 3);
+    sqlite3_finalize(st);
+
+    TARN_RETURN_NOT_OK(
+        tarn__prepare(&st, lake, "SELECT file FROM version_files WHERE version=? ORDER BY ord", err));
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    size_t cap = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        if (out->nfiles == cap) {
+            cap = cap ? cap * 2 : 8;
+            out->files = realloc(out->files, cap * sizeof *out->files);
+        }
+        out->files[out->nfiles++] = strdup((const char *)sqlite3_column_text(st, 0));
+    }
+    sqlite3_finalize(st);
+    return 0;
+}
+
+void tarn__version_clear(tarn_version *v)
+{
+    if (!v) return;
+    for (size_t i = 0; i < v->nfiles; i++) free(v->files[i]);
+    free(v->files);
+    free(v->schema_json);
+    memset(v, 0, sizeof *v);
+}
+
+/* ---- trees --------------------------------------------------------------- */
+
+static void tree_reserve(tarn_tree *t, size_t n)
+{
+    if (n <= t->cap) return;
+    size_t cap = t->cap ? t->cap * 2 : 16;
+    while (cap < n) cap *= 2;
+    t->entries = realloc(t->entries, cap * sizeof *t->entries);
+    t->cap = cap;
+}
+
+/* Index of NAME, or -(insertion point)-1. */
+static long tree_search(const tarn_tree *t, const char *name)
+{
+    long lo = 0, hi = (long)t->n - 1;
+    while (lo <= hi) {
+        long mid = (lo + hi) / 2;
+        int c = strcmp(t->entries[mid].name, name);
+        if (c == 0) return mid;
+        if (c < 0) lo = mid + 1;
+        else hi = mid - 1;
+    }
+    return -lo - 1;
+}
+
+tarn_tree_entry *tarn__tree_find(const tarn_tree *t, const char *name)
+{
+    long i = tree_search(t, name);
+    return i >= 0 ? &t->entries[i] : NULL;
+}
+
+void tarn__tree_set(tarn_tree *t, const char *name, tarn_entry_kind kind, const char *version)
+{
+    long i = tree_search(t, name);
+    if (i < 0) {
+        size_t at = (size_t)(-i - 1);
+        tree_reserve(t, t->n + 1);
+        memmove(&t->entries[at + 1], &t->entries[at], (t->n - at) * sizeof *t->entries);
+        t->entries[at].name = strdup(name);
+        t->n++;
+        i = (long)at;
+    }
+    t->entries[i].kind = kind;
+    snprintf(t->entries[i].version, sizeof t->entries[i].version, "%s", version ? version : "");
+}
+
+int tarn__tree_remove(tarn_tree *t, const char *name)
+{
+    long i = tree_search(t, name);
+    if (i < 0) return 0;
+    free(t->entries[i].name);
+    memmove(&t->entries[i], &t->entries[i + 1], (t->n - (size_t)i - 1) * sizeof *t->entries);
+    t->n--;
+    return 1;
+}
+
+void tarn__tree_clear(tarn_tree *t)
+{
+    if (!t) return;
+    for (size_t i = 0; i < t->n; i++) free(t->entries[i].name);
+    free(t->entries);
+    memset(t, 0, sizeof *t);
+}
+
+int tarn__tree_load(tarn_tree *out, tarn_lake *lake, const char *tree_hash, tarn_error *err)
+{
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *st;
+    TARN_RETURN_NOT_OK(tarn__prepare(
+        &st, lake, "SELECT name, kind, version FROM tree_entries WHERE tree=? ORDER BY name", err));
+    sqlite3_bind_text(st, 1, tree_hash, -1, SQLITE_STATIC);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        tree_reserve(out, out->n + 1);
+        tarn_tree_entry *e = &out->entries[out->n++];
+        e->name = strdup((const char *)sqlite3_column_text(st, 0));
+        e->kind = (tarn_entry_kind)sqlite3_column_int(st, 1);
+        snprintf(e->version, sizeof e->version, "%s", (const char *)sqlite3_column_text(st, 2));
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        tarn__tree_clear(out);
+        return tarn__db_error(lake, err, "reading a tree");
+    }
+    /* SQLite's ORDER BY uses the same byte order as strcmp (BINARY collation). */
+    return 0;
+}
+
+int tarn__tree_store(char out_hash[65], tarn_lake *lake, const tarn_tree *t, tarn_error *err)
+{
+    strbuf content = {0};
+    for (size_t i = 0; i < t->n; i++)
+        sb_printf(&content, "%d %s %s\n", (int)t->entries[i].kind, t->entries[i].name,
+                  t->entries[i].version);
+    tarn__sha256_hex(out_hash, sb_str(&content), content.len);
+    sb_free(&content);
+
+    sqlite3_stmt *st;
+    TARN_RETURN_NOT_OK(tarn__prepare(&st, lake, "SELECT 1 FROM tree_entries WHERE tree=? LIMIT 1", err));
+    sqlite3_bind_text(st, 1, out_hash, -1, SQLITE_STATIC);
+    int exists = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    if (exists || t->n == 0) return 0;
+
+    TARN_RETURN_NOT_OK(tarn__prepare(&st, lake, "INSERT INTO tree_entries VALUES(?,?,?,?)", err));
+    int rc = 0;
+    for (size_t i = 0; i < t->n && rc == 0; i++) {
+        sqlite3_reset(st);
+        sqlite3_bind_text(st, 1, out_hash, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, t->entries[i].name, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 3, (int)t->entries[i].kind);
+        sqlite3_bind_text(st, 4, t->entries[i].version, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) != SQLITE_DONE) rc = tarn__db_error(lake, err, "writing a tree");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+void tarn__qualify_table(char *out, size_t size, const char *name)
+{
+    if (strchr(name, '.')) snprintf(out, size, "%s", name);
+    else snprintf(out, size, "default.%s", name);
+}

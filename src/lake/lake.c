@@ -1,0 +1,261 @@
+/* lake/lake.c — creating, finding and opening a lakehouse (`.tarn/`), its
+ * plain-text config and its active branch (HEAD). */
+#include "lake/lake.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "catalog/catalog.h"
+#include "tarn/ref.h"
+#include "util/error.h"
+#include "util/util.h"
+
+static const char DEFAULT_CONFIG[] =
+    "# tarn lakehouse configuration: `key = value`, one per line.\n"
+    "# user.name = Ada Lovelace\n"
+    "# gc.grace_seconds = 3600\n";
+
+static int is_dir(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+int tarn_lake_init(const char *dir, tarn_error *err)
+{
+    char abs[PATH_MAX], tarn_dir[PATH_MAX + 16], path[PATH_MAX + 64];
+    if (!dir || !*dir) dir = ".";
+    if (tarn__mkdirs(dir, 0755) != 0)
+        return tarn__error_set(err, TARN_EIO, "cannot create '%s': %s", dir, strerror(errno));
+    if (!realpath(dir, abs))
+        return tarn__error_set(err, TARN_EIO, "cannot resolve '%s': %s", dir, strerror(errno));
+    snprintf(tarn_dir, sizeof tarn_dir, "%s/.tarn", abs);
+    snprintf(path, sizeof path, "%s/catalog.db", tarn_dir);
+    if (access(path, F_OK) == 0)
+        return tarn__error_set(err, TARN_EEXISTS, "'%s' already holds a tarn lakehouse", abs);
+
+    static const char *const subdirs[] = {"objects", "cache", "envs"};
+    for (size_t i = 0; i < sizeof subdirs / sizeof *subdirs; i++) {
+        snprintf(path, sizeof path, "%s/%s", tarn_dir, subdirs[i]);
+        if (tarn__mkdirs(path, 0755) != 0)
+            return tarn__error_set(err, TARN_EIO, "cannot create '%s': %s", path, strerror(errno));
+    }
+    snprintf(path, sizeof path, "%s/config", tarn_dir);
+    if (access(path, F_OK) != 0 &&
+        tarn__write_file_atomic(path, DEFAULT_CONFIG, sizeof DEFAULT_CONFIG - 1) != 0)
+        return tarn__error_set(err, TARN_EIO, "cannot write '%s': %s", path, strerror(errno));
+
+    /* The catalog is created under a temporary name and renamed last, so a
+     * half-initialised folder is never mistaken for a lakehouse. */
+    char tmpdb[PATH_MAX + 64];
+    snprintf(tmpdb, sizeof tmpdb, "%s/catalog.db.init-%d", tarn_dir, (int)getpid());
+    unlink(tmpdb);
+    tarn_lake lake = {0};
+    lake.path = tarn_dir;
+    int rc = tarn__catalog_open(&lake.db, tmpdb, 1, err);
+    if (rc < 0) goto done;
+    char tree[65], root[65];
+    tarn_tree empty = {0};
+    if ((rc = tarn__tx_begin(&lake, err)) < 0) goto done;
+    if ((rc = tarn__tree_store(tree, &lake, &empty, err)) < 0 ||
+        (rc = tarn__commit_create(root, &lake, tree, NULL, 0, "Initialize lakehouse", "{}", err)) < 0 ||
+        (rc = tarn__ref_insert(&lake, "main", TARN_REF_BRANCH, root, err)) < 0) {
+        tarn__tx_rollback(&lake);
+        goto done;
+    }
+    if ((rc = tarn__tx_commit(&lake, err)) < 0) goto done;
+    sqlite3_exec(lake.db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+    sqlite3_close(lake.db);
+    lake.db = NULL;
+    snprintf(path, sizeof path, "%s/HEAD", tarn_dir);
+    if (tarn__write_file_atomic(path, "main\n", 5) != 0) {
+        rc = tarn__error_set(err, TARN_EIO, "cannot write '%s': %s", path, strerror(errno));
+        goto done;
+    }
+    snprintf(path, sizeof path, "%s/catalog.db", tarn_dir);
+    if (rename(tmpdb, path) != 0) {
+        rc = tarn__error_set(err, TARN_EIO, "cannot create '%s': %s", path, strerror(errno));
+        goto done;
+    }
+    rc = 0;
+done:
+    if (lake.db) sqlite3_close(lake.db);
+    if (rc < 0) unlink(tmpdb);
+    return rc;
+}
+
+static int load_config(tarn_lake *lake, tarn_error *err)
+{
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/config", lake->path);
+    char *text = NULL;
+    if (tarn__read_file(&text, NULL, path) != 0) return 0; /* no config: defaults */
+    char *save = NULL;
+    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        while (*line == ' ' || *line == '\t') line++;
+        if (*line == '#' || *line == 0) continue;
+        char *eq = strchr(line, '=');
+        if (!eq) continue;
+        char *k = line, *v = eq + 1;
+        char *kend = eq;
+        while (kend > k && (kend[-1] == ' ' || kend[-1] == '\t')) kend--;
+        *kend = 0;
+        while (*v == ' ' || *v == '\t') v++;
+        size_t vl = strlen(v);
+        while (vl && (v[vl - 1] == ' ' || v[vl - 1] == '\t' || v[vl - 1] == '\r')) v[--vl] = 0;
+        tarn_config_entry *grown = realloc(lake->config, (lake->nconfig + 1) * sizeof *grown);
+        if (!grown) {
+            free(text);
+            return tarn__error_set(err, TARN_ENOMEM, "out of memory reading config");
+        }
+        lake->config = grown;
+        lake->config[lake->nconfig].key = strdup(k);
+        lake->config[lake->nconfig].value = strdup(v);
+        lake->nconfig++;
+    }
+    free(text);
+    return 0;
+}
+
+int tarn_lake_open_path(tarn_lake **out, const char *tarn_dir, tarn_error *err)
+{
+    *out = NULL;
+    char abs[PATH_MAX], db[PATH_MAX + 16];
+    if (!realpath(tarn_dir, abs) || !is_dir(abs))
+        return tarn__error_set(err, TARN_ENOTFOUND, "'%s' is not a tarn lakehouse folder", tarn_dir);
+    snprintf(db, sizeof db, "%s/catalog.db", abs);
+    if (access(db, F_OK) != 0)
+        return tarn__error_set(err, TARN_ENOTFOUND,
+                               "'%s' has no catalog (catalog.db): run 'tarn init'", abs);
+    tarn_lake *lake = calloc(1, sizeof *lake);
+    if (!lake) return tarn__error_set(err, TARN_ENOMEM, "out of memory");
+    lake->path = strdup(abs);
+    int rc = tarn__catalog_open(&lake->db, db, 0, err);
+    if (rc == 0) rc = load_config(lake, err);
+    if (rc == 0) {
+        char objects[PATH_MAX + 16];
+        snprintf(objects, sizeof objects, "%s/objects", abs);
+        rc = tarn__store_fs_open(&lake->store, objects, err);
+    }
+    if (rc < 0) {
+        tarn_lake_close(&lake);
+        return rc;
+    }
+    *out = lake;
+    return 0;
+}
+
+int tarn_lake_open(tarn_lake **out, const char *start_dir, tarn_error *err)
+{
+    *out = NULL;
+    const char *home = getenv("TARN_HOME");
+    char probe[PATH_MAX + 16];
+    if (home && *home) {
+        /* TARN_HOME may name the .tarn folder itself or the folder holding it. */
+        snprintf(probe, sizeof probe, "%s/.tarn", home);
+        return tarn_lake_open_path(out, is_dir(probe) ? probe : home, err);
+    }
+    char dir[PATH_MAX];
+    if (!realpath(start_dir ? start_dir : ".", dir))
+        return tarn__error_set(err, TARN_EIO, "cannot resolve the current folder: %s",
+                               strerror(errno));
+    for (;;) {
+        snprintf(probe, sizeof probe, "%s/.tarn/catalog.db", dir);
+        if (access(probe, F_OK) == 0) {
+            snprintf(probe, sizeof probe, "%s/.tarn", dir);
+            return tarn_lake_open_path(out, probe, err);
+        }
+        char *slash = strrchr(dir, '/');
+        if (!slash || slash == dir) {
+            if (strcmp(dir, "/") == 0) break;
+            strcpy(dir, "/");
+            continue;
+        }
+        *slash = 0;
+    }
+    return tarn__error_set(err, TARN_ENOTFOUND,
+                           "not a tarn lakehouse (or any parent folder): run 'tarn init' or set TARN_HOME");
+}
+
+void tarn_lake_close(tarn_lake **lake)
+{
+    if (!lake || !*lake) return;
+    tarn_lake *l = *lake;
+    if (l->db) sqlite3_close_v2(l->db);
+    if (l->store) l->store->vt->close(l->store);
+    for (size_t i = 0; i < l->nconfig; i++) {
+        free(l->config[i].key);
+        free(l->config[i].value);
+    }
+    free(l->config);
+    free(l->path);
+    free(l);
+    *lake = NULL;
+}
+
+const char *tarn_lake_path(const tarn_lake *lake)
+{
+    return lake->path;
+}
+
+const char *tarn_lake_config(const tarn_lake *lake, const char *key)
+{
+    for (size_t i = lake->nconfig; i-- > 0;)
+        if (strcmp(lake->config[i].key, key) == 0) return lake->config[i].value;
+    return NULL;
+}
+
+const char *tarn__lake_author(tarn_lake *lake)
+{
+    if (!lake->author[0]) {
+        const char *name = tarn_lake_config(lake, "user.name");
+        if (!name || !*name) name = getenv("TARN_AUTHOR");
+        if (!name || !*name) name = getenv("USER");
+        if (!name || !*name) name = "tarn";
+        snprintf(lake->author, sizeof lake->author, "%s", name);
+    }
+    return lake->author;
+}
+
+int tarn_lake_active_branch(char *out, size_t size, tarn_lake *lake, tarn_error *err)
+{
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/HEAD", lake->path);
+    char *text = NULL;
+    if (tarn__read_file(&text, NULL, path) != 0) {
+        snprintf(out, size, "main");
+        return 0;
+    }
+    size_t n = strcspn(text, "\r\n");
+    text[n] = 0;
+    int rc = 0;
+    if (tarn_name_check_ref(text, NULL) != 0)
+        rc = tarn__error_set(err, TARN_EINVALID, "HEAD holds an invalid branch name '%s'", text);
+    else
+        snprintf(out, size, "%s", text);
+    free(text);
+    return rc;
+}
+
+int tarn_lake_set_active_branch(tarn_lake *lake, const char *branch, tarn_error *err)
+{
+    TARN_RETURN_NOT_OK(tarn_name_check_ref(branch, err));
+    tarn_ref_row row;
+    int rc = tarn__ref_get(&row, lake, branch, err);
+    if (rc == TARN_ENOTFOUND || (rc == 0 && row.kind != TARN_REF_BRANCH))
+        return tarn__error_set(err, TARN_ENOTFOUND,
+                               "branch '%s' does not exist (use 'tarn checkout -b %s' to create it)",
+                               branch, branch);
+    if (rc < 0) return rc;
+    char path[PATH_MAX + 16], line[TARN_NAME_MAX + 2];
+    snprintf(path, sizeof path, "%s/HEAD", lake->path);
+    int n = snprintf(line, sizeof line, "%s\n", branch);
+    if (tarn__write_file_atomic(path, line, (size_t)n) != 0)
+        return tarn__error_set(err, TARN_EIO, "cannot write '%s': %s", path, strerror(errno));
+    return 0;
+}

@@ -1,0 +1,119 @@
+/* sql/engine.c — DuckDB sessions (see engine.h). */
+#include "sql/engine.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/error.h"
+#include "util/util.h"
+
+int tarn__duck_open(tarn_duck *d, tarn_error *err)
+{
+    memset(d, 0, sizeof *d);
+    char *open_err = NULL;
+    duckdb_config config = NULL;
+    duckdb_create_config(&config);
+    /* No autoloading from the network: every extension tarn uses is built in. */
+    duckdb_set_config(config, "autoinstall_known_extensions", "false");
+    duckdb_set_config(config, "autoload_known_extensions", "false");
+    if (duckdb_open_ext(NULL, &d->db, config, &open_err) != DuckDBSuccess) {
+        tarn__error_set(err, TARN_EIO, "cannot start DuckDB: %s", open_err ? open_err : "unknown error");
+        duckdb_free(open_err);
+        duckdb_destroy_config(&config);
+        return TARN_EIO;
+    }
+    duckdb_destroy_config(&config);
+    if (duckdb_connect(d->db, &d->con) != DuckDBSuccess) {
+        duckdb_close(&d->db);
+        return tarn__error_set(err, TARN_EIO, "cannot connect to DuckDB");
+    }
+    return 0;
+}
+
+void tarn__duck_close(tarn_duck *d)
+{
+    if (d->con) duckdb_disconnect(&d->con);
+    if (d->db) duckdb_close(&d->db);
+}
+
+const char *tarn__duck_message(const char *msg)
+{
+    return msg ? msg : "unknown DuckDB error";
+}
+
+int tarn__duck_query(duckdb_result *res, tarn_duck *d, const char *sql, int code, const char *what,
+                     tarn_error *err)
+{
+    if (duckdb_query(d->con, sql, res) != DuckDBSuccess)
+        return tarn__error_set(err, code, "%s: %s", what, tarn__duck_message(duckdb_result_error(res)));
+    return 0;
+}
+
+int tarn__duck_exec(tarn_duck *d, const char *sql, int code, const char *what, tarn_error *err)
+{
+    duckdb_result res;
+    int rc = tarn__duck_query(&res, d, sql, code, what, err);
+    duckdb_destroy_result(&res);
+    return rc;
+}
+
+char *tarn__duck_text(duckdb_result *res, idx_t col, idx_t row)
+{
+    /* duckdb_value_varchar is deprecated in the C API; read the chunk. */
+    idx_t chunk_size = duckdb_vector_size();
+    duckdb_data_chunk chunk = duckdb_result_get_chunk(*res, row / chunk_size);
+    if (!chunk) return NULL;
+    idx_t r = row % chunk_size;
+    char *out = NULL;
+    duckdb_vector vec = duckdb_data_chunk_get_vector(chunk, col);
+    uint64_t *validity = duckdb_vector_get_validity(vec);
+    if (!validity || duckdb_validity_row_is_valid(validity, r)) {
+        duckdb_string_t *s = (duckdb_string_t *)duckdb_vector_get_data(vec) + r;
+        uint32_t len = duckdb_string_t_length(*s);
+        const char *data = duckdb_string_t_data(s);
+        out = malloc(len + 1);
+        memcpy(out, data, len);
+        out[len] = 0;
+    }
+    duckdb_destroy_data_chunk(&chunk);
+    return out;
+}
+
+int tarn__duck_scan_sql(strbuf *out, tarn_lake *lake, const char *version_id, tarn_error *err)
+{
+    tarn_version v;
+    TARN_RETURN_NOT_OK(tarn__version_load(&v, lake, version_id, err));
+    int rc = 0;
+    sb_append(out, "read_parquet([");
+    for (size_t i = 0; i < v.nfiles && rc == 0; i++) {
+        char url[8192];
+        rc = lake->store->vt->read_url(lake->store, v.files[i], url, sizeof url, err);
+        if (i) sb_append(out, ", ");
+        sb_append_sql_string(out, url);
+    }
+    sb_append(out, "])");
+    tarn__version_clear(&v);
+    return rc;
+}
+
+int tarn__duck_register(tarn_duck *d, tarn_lake *lake, const char *schema, const char *name,
+                        const char *version_id, tarn_error *err)
+{
+    strbuf sql = {0};
+    if (schema) {
+        sb_append(&sql, "CREATE SCHEMA IF NOT EXISTS ");
+        sb_append_sql_ident(&sql, schema);
+        sb_append(&sql, "; ");
+    }
+    sb_append(&sql, "CREATE OR REPLACE VIEW ");
+    if (schema) {
+        sb_append_sql_ident(&sql, schema);
+        sb_append(&sql, ".");
+    }
+    sb_append_sql_ident(&sql, name);
+    sb_append(&sql, " AS SELECT * FROM ");
+    int rc = tarn__duck_scan_sql(&sql, lake, version_id, err);
+    if (rc == 0) rc = tarn__duck_exec(d, sb_str(&sql), TARN_EIO, "cannot expose a table to DuckDB", err);
+    sb_free(&sql);
+    return rc;
+}

@@ -1,0 +1,36 @@
+/* sql/engine.h — DuckDB sessions for tarn: an in-memory database per
+ * operation, errors translated into tarn_error, and tables of a tree
+ * exposed as views over exactly their data files. */
+#ifndef TARN_SQL_ENGINE_H
+#define TARN_SQL_ENGINE_H
+
+#include <duckdb.h>
+
+#include "catalog/catalog.h"
+#include "util/util.h"
+
+typedef struct tarn_duck {
+    duckdb_database db;
+    duckdb_connection con;
+} tarn_duck;
+
+int tarn__duck_open(tarn_duck *d, tarn_error *err);
+void tarn__duck_close(tarn_duck *d);
+/* Runs SQL, discarding the result. CODE is the tarn code for a failure. */
+int tarn__duck_exec(tarn_duck *d, const char *sql, int code, const char *what, tarn_error *err);
+/* Runs SQL into *res (caller destroys it, also on failure). */
+int tarn__duck_query(duckdb_result *res, tarn_duck *d, const char *sql, int code, const char *what,
+                     tarn_error *err);
+/* The text of column COL, row ROW of a VARCHAR result (malloc'd; NULL for NULL). */
+char *tarn__duck_text(duckdb_result *res, idx_t col, idx_t row);
+
+/* Appends `read_parquet([...])` over the files of table version ID. */
+int tarn__duck_scan_sql(strbuf *out, tarn_lake *lake, const char *version_id, tarn_error *err);
+/* Creates view SCHEMA.NAME (SCHEMA NULL: main) over table version ID. */
+int tarn__duck_register(tarn_duck *d, tarn_lake *lake, const char *schema, const char *name,
+                        const char *version_id, tarn_error *err);
+
+/* Strips DuckDB's "Parser Error: " style prefix noise, keeping the message. */
+const char *tarn__duck_message(const char *msg);
+
+#endif

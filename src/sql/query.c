@@ -1,0 +1,325 @@
+/* sql/query.c — `tarn query`: SQL on any ref.
+ *
+ * DuckDB's binder lists the tables a statement names (CTEs excluded); each
+ * must exist in the ref's tree and becomes a view over exactly its data
+ * files. Only one read-only SELECT is accepted. Results are kept as text (up
+ * to max_rows) with their DuckDB types. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "sql/engine.h"
+#include "tarn/query.h"
+#include "util/error.h"
+#include "util/util.h"
+
+struct tarn_result {
+    size_t ncols, nrows;
+    char **names, **types;
+    tarn_value_kind *kinds;
+    char **cells; /* nrows * ncols, row-major; NULL for SQL NULL */
+    int truncated;
+};
+
+/* Splits a qualified name from duckdb_get_table_names ("a"."b" or a.b) into
+ * at most 3 parts. */
+static size_t split_qualified(char parts[3][300], const char *name)
+{
+    size_t n = 0, len = 0;
+    int quoted = 0;
+    parts[0][0] = 0;
+    for (const char *p = name; *p; p++) {
+        if (*p == '"') {
+            if (quoted && p[1] == '"') {
+                if (len < 299) parts[n][len++] = '"';
+                p++;
+            } else {
+                quoted = !quoted;
+            }
+        } else if (*p == ' ' && !quoted) {
+            break; /* the binder appends " AS alias" */
+        } else if (*p == '.' && !quoted) {
+            parts[n][len] = 0;
+            if (++n == 3) return 3;
+            len = 0;
+        } else if (len < 299) {
+            parts[n][len++] = *p;
+        }
+    }
+    parts[n][len] = 0;
+    return n + 1;
+}
+
+/* The closest table name to NAME in TREE (for "did you mean"). */
+static const char *closest(const tarn_tree *tree, const char *name)
+{
+    const char *best = NULL;
+    size_t best_d = 4; /* only suggest near misses */
+    for (size_t i = 0; i < tree->n; i++) {
+        if (tree->entries[i].kind != TARN_ENTRY_TABLE) continue;
+        const char *cand = tree->entries[i].name;
+        const char *bare = strncmp(cand, "default.", 8) == 0 ? cand + 8 : cand;
+        const char *target = strncmp(name, "default.", 8) == 0 ? name + 8 : name;
+        size_t a = strlen(bare), b = strlen(target);
+        if (a > 64 || b > 64) continue;
+        size_t dp[65][65];
+        for (size_t x = 0; x <= a; x++) dp[x][0] = x;
+        for (size_t y = 0; y <= b; y++) dp[0][y] = y;
+        for (size_t x = 1; x <= a; x++)
+            for (size_t y = 1; y <= b; y++) {
+                size_t sub = dp[x - 1][y - 1] + (bare[x - 1] != target[y - 1]);
+                size_t del = dp[x - 1][y] + 1, ins = dp[x][y - 1] + 1;
+                dp[x][y] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+            }
+        if (dp[a][b] < best_d) {
+            best_d = dp[a][b];
+            best = bare;
+        }
+    }
+    return best;
+}
+
+/* Checks SQL is one SELECT and exposes every table it names. */
+static int prepare_tables(tarn_duck *d, tarn_lake *lake, const char *sql, const char *ref,
+                          tarn_error *err)
+{
+    duckdb_extracted_statements stmts = NULL;
+    idx_t n = duckdb_extract_statements(d->con, sql, &stmts);
+    int rc = 0;
+    if (n == 0) {
+        const char *msg = duckdb_extract_statements_error(stmts);
+        rc = tarn__error_set(err, TARN_EINVALID, "invalid SQL: %s",
+                             msg ? msg : "no statement found");
+    } else if (n > 1) {
+        rc = tarn__error_set(err, TARN_EINVALID, "give one SQL statement at a time (found %llu)",
+                             (unsigned long long)n);
+    }
+    duckdb_destroy_extracted(&stmts);
+    if (rc < 0) return rc;
+
+    tarn_tree tree = {0};
+    tarn_commit_id commit;
+    TARN_RETURN_NOT_OK(tarn__ref_tree(&tree, &commit, lake, ref, err));
+    duckdb_value names = duckdb_get_table_names(d->con, sql, true);
+    idx_t count = names ? duckdb_get_list_size(names) : 0;
+    for (idx_t i = 0; i < count && rc == 0; i++) {
+        duckdb_value item = duckdb_get_list_child(names, i);
+        char *qualified = duckdb_get_varchar(item);
+        duckdb_destroy_value(&item);
+        char parts[3][300];
+        size_t np = split_qualified(parts, qualified);
+        const char *schema = np >= 2 ? parts[np - 2] : NULL;
+        const char *table = parts[np - 1];
+        if (schema && strcmp(schema, "main") == 0) schema = NULL;
+        char full[620];
+        snprintf(full, sizeof full, "%s.%s", schema ? schema : "default", table);
+        tarn_tree_entry *e = tarn__tree_find(&tree, full);
+        if (!e || e->kind != TARN_ENTRY_TABLE) {
+            const char *near = closest(&tree, full);
+            rc = tarn__error_set(err, TARN_ENOTFOUND, "table '%s' not found at ref '%s'%s%s%s",
+                                 schema ? full : table, ref ? ref : "HEAD",
+                                 near ? " (did you mean '" : "", near ? near : "", near ? "'?)" : "");
+        } else {
+            rc = tarn__duck_register(d, lake, schema, table, e->version, err);
+        }
+        duckdb_free(qualified);
+    }
+    if (names) duckdb_destroy_value(&names);
+    tarn__tree_clear(&tree);
+    if (rc < 0) return rc;
+
+    /* Read-only: one SELECT (DuckDB's prepared statement type tells). */
+    duckdb_prepared_statement prep = NULL;
+    if (duckdb_prepare(d->con, sql, &prep) != DuckDBSuccess) {
+        rc = tarn__error_set(err, TARN_EINVALID, "invalid SQL: %s",
+                             tarn__duck_message(duckdb_prepare_error(prep)));
+    } else if (duckdb_prepared_statement_type(prep) != DUCKDB_STATEMENT_TYPE_SELECT) {
+        rc = tarn__error_set(err, TARN_EINVALID,
+                             "tarn query runs read-only SELECT statements; to change data use "
+                             "'tarn table import' or a pipeline");
+    }
+    duckdb_destroy_prepare(&prep);
+    return rc;
+}
+
+/* SQL without trailing blanks and semicolons, so it can be nested. */
+static void nestable(strbuf *out, const char *sql)
+{
+    size_t n = strlen(sql);
+    while (n && (sql[n - 1] == ';' || sql[n - 1] == ' ' || sql[n - 1] == '\n' ||
+                 sql[n - 1] == '\t' || sql[n - 1] == '\r'))
+        n--;
+    sb_appendn(out, sql, n);
+}
+
+static tarn_value_kind kind_of(const char *type)
+{
+    static const char *const ints[] = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT",
+                                       "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT"};
+    for (size_t i = 0; i < sizeof ints / sizeof *ints; i++)
+        if (strcmp(type, ints[i]) == 0) return TARN_VALUE_INTEGER;
+    if (strcmp(type, "FLOAT") == 0 || strcmp(type, "DOUBLE") == 0 || strncmp(type, "DECIMAL", 7) == 0)
+        return TARN_VALUE_FLOAT;
+    if (strcmp(type, "BOOLEAN") == 0) return TARN_VALUE_BOOLEAN;
+    return TARN_VALUE_STRING;
+}
+
+int tarn_query(tarn_result **out, tarn_lake *lake, const char *sql, const tarn_query_options *opts,
+               tarn_error *err)
+{
+    *out = NULL;
+    tarn_query_options defaults = TARN_QUERY_OPTIONS_INIT;
+    if (!opts) opts = &defaults;
+    if (!sql || !*sql) return tarn__error_set(err, TARN_EINVALID, "no SQL given");
+    tarn_duck d;
+    TARN_RETURN_NOT_OK(tarn__duck_open(&d, err));
+    tarn_result *r = calloc(1, sizeof *r);
+    strbuf q = {0};
+    duckdb_result res = {0};
+    int have_res = 0;
+    int rc = prepare_tables(&d, lake, sql, opts->ref, err);
+    if (rc < 0) goto done;
+
+    /* Names and types first, then the values cast to text by DuckDB itself
+     * (one LIMIT row more than wanted tells whether rows were left out). */
+    sb_append(&q, "DESCRIBE ");
+    nestable(&q, sql);
+    sb_append(&q, "\n");
+    have_res = 1;
+    if ((rc = tarn__duck_query(&res, &d, sb_str(&q), TARN_EINVALID, "query failed", err)) < 0) goto done;
+    r->ncols = (size_t)duckdb_row_count(&res);
+    r->names = calloc(r->ncols ? r->ncols : 1, sizeof *r->names);
+    r->types = calloc(r->ncols ? r->ncols : 1, sizeof *r->types);
+    r->kinds = calloc(r->ncols ? r->ncols : 1, sizeof *r->kinds);
+    for (size_t c = 0; c < r->ncols; c++) {
+        r->names[c] = tarn__duck_text(&res, 0, c);
+        r->types[c] = tarn__duck_text(&res, 1, c);
+        if (!r->types[c]) r->types[c] = strdup("NULL");
+        r->kinds[c] = kind_of(r->types[c]);
+    }
+    duckdb_destroy_result(&res);
+    have_res = 0;
+
+    q.len = 0;
+    sb_append(&q, "SELECT COLUMNS(*)::VARCHAR FROM (");
+    nestable(&q, sql);
+    sb_append(&q, "\n)");
+    if (opts->max_rows >= 0) sb_printf(&q, " LIMIT %lld", (long long)opts->max_rows + 1);
+    have_res = 1;
+    if ((rc = tarn__duck_query(&res, &d, sb_str(&q), TARN_EINVALID, "query failed", err)) < 0) goto done;
+    size_t rows = (size_t)duckdb_row_count(&res);
+    if (opts->max_rows >= 0 && rows > (size_t)opts->max_rows) {
+        rows = (size_t)opts->max_rows;
+        r->truncated = 1;
+    }
+    r->nrows = rows;
+    r->cells = calloc(rows * r->ncols + 1, sizeof *r->cells);
+    idx_t chunk_size = duckdb_vector_size();
+    for (idx_t ci = 0, base = 0; base < rows; ci++, base += chunk_size) {
+        duckdb_data_chunk chunk = duckdb_result_get_chunk(res, ci);
+        if (!chunk) break;
+        idx_t n = duckdb_data_chunk_get_size(chunk);
+        for (size_t c = 0; c < r->ncols; c++) {
+            duckdb_vector vec = duckdb_data_chunk_get_vector(chunk, c);
+            uint64_t *validity = duckdb_vector_get_validity(vec);
+            duckdb_string_t *data = (duckdb_string_t *)duckdb_vector_get_data(vec);
+            for (idx_t k = 0; k < n && base + k < rows; k++) {
+                if (validity && !duckdb_validity_row_is_valid(validity, k)) continue;
+                uint32_t len = duckdb_string_t_length(data[k]);
+                char *s = malloc(len + 1);
+                memcpy(s, duckdb_string_t_data(&data[k]), len);
+                s[len] = 0;
+                r->cells[(base + k) * r->ncols + c] = s;
+            }
+        }
+        duckdb_destroy_data_chunk(&chunk);
+    }
+    rc = 0;
+done:
+    if (have_res) duckdb_destroy_result(&res);
+    sb_free(&q);
+    tarn__duck_close(&d);
+    if (rc < 0) tarn_result_free(&r);
+    *out = r;
+    return rc;
+}
+
+size_t tarn_result_column_count(const tarn_result *r)
+{
+    return r->ncols;
+}
+const char *tarn_result_column_name(const tarn_result *r, size_t col)
+{
+    return col < r->ncols ? r->names[col] : NULL;
+}
+const char *tarn_result_column_type(const tarn_result *r, size_t col)
+{
+    return col < r->ncols ? r->types[col] : NULL;
+}
+tarn_value_kind tarn_result_column_kind(const tarn_result *r, size_t col)
+{
+    return col < r->ncols ? r->kinds[col] : TARN_VALUE_STRING;
+}
+size_t tarn_result_row_count(const tarn_result *r)
+{
+    return r->nrows;
+}
+int tarn_result_truncated(const tarn_result *r)
+{
+    return r->truncated;
+}
+const char *tarn_result_value(const tarn_result *r, size_t row, size_t col)
+{
+    if (row >= r->nrows || col >= r->ncols) return NULL;
+    return r->cells[row * r->ncols + col];
+}
+
+void tarn_result_free(tarn_result **rp)
+{
+    if (!rp || !*rp) return;
+    tarn_result *r = *rp;
+    for (size_t c = 0; c < r->ncols; c++) {
+        if (r->names) free(r->names[c]);
+        if (r->types) free(r->types[c]);
+    }
+    if (r->cells)
+        for (size_t i = 0; i < r->nrows * r->ncols; i++) free(r->cells[i]);
+    free(r->cells);
+    free(r->names);
+    free(r->types);
+    free(r->kinds);
+    free(r);
+    *rp = NULL;
+}
+
+int tarn_query_to_file(int64_t *rows, tarn_lake *lake, const char *sql, const char *ref,
+                       const char *path, const char *format, tarn_error *err)
+{
+    *rows = 0;
+    if (!format) {
+        const char *dot = strrchr(path, '.');
+        format = dot && strcmp(dot, ".csv") == 0 ? "csv" : dot && strcmp(dot, ".parquet") == 0 ? "parquet" : NULL;
+        if (!format)
+            return tarn__error_set(err, TARN_EINVALID,
+                                   "cannot tell the format of '%s': name it .parquet or .csv", path);
+    }
+    if (strcmp(format, "csv") != 0 && strcmp(format, "parquet") != 0)
+        return tarn__error_set(err, TARN_EINVALID, "unknown output format '%s' (parquet or csv)", format);
+    tarn_duck d;
+    TARN_RETURN_NOT_OK(tarn__duck_open(&d, err));
+    strbuf q = {0};
+    int rc = prepare_tables(&d, lake, sql, ref, err);
+    if (rc == 0) {
+        sb_append(&q, "COPY (");
+        nestable(&q, sql);
+        sb_append(&q, "\n) TO ");
+        sb_append_sql_string(&q, path);
+        sb_printf(&q, " (FORMAT %s%s)", format, strcmp(format, "csv") == 0 ? ", HEADER" : "");
+        duckdb_result res;
+        rc = tarn__duck_query(&res, &d, sb_str(&q), TARN_EINVALID, "query failed", err);
+        if (rc == 0) *rows = duckdb_value_int64(&res, 0, 0);
+        duckdb_destroy_result(&res);
+    }
+    sb_free(&q);
+    tarn__duck_close(&d);
+    return rc;
+}

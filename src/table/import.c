@@ -1,0 +1,310 @@
+/* table/import.c — `tarn table import`: CSV, Parquet or JSON in, Parquet
+ * data files out, statistics recorded, one commit.
+ *
+ * Order matters for crash safety: the data file is written under a
+ * temporary name, published under its final key, and only then does one
+ * catalog transaction record it and move the branch. A process killed at
+ * any point leaves the branch as before or as after; an unreferenced file
+ * is left for `tarn gc`. */
+#include <errno.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "sql/engine.h"
+#include "table/schema.h"
+#include "tarn/table.h"
+#include "util/error.h"
+#include "util/util.h"
+
+typedef struct import_edit {
+    const char *table; /* qualified */
+    const char *branch;
+    tarn_import_mode mode;
+    const char *schema_json;
+    const tarn_data_file *file;
+} import_edit;
+
+static int apply_import(tarn_lake *lake, tarn_tree *tree, void *ctx, tarn_error *err)
+{
+    import_edit *ed = ctx;
+    tarn_tree_entry *e = tarn__tree_find(tree, ed->table);
+    tarn_version old = {0}, v = {0};
+    int rc = 0;
+    /* The file's record lands in the same transaction as the commit. */
+    TARN_RETURN_NOT_OK(tarn__data_file_insert(lake, ed->file, err));
+    if (e && e->kind == TARN_ENTRY_TABLE) {
+        if (ed->mode == TARN_IMPORT_CREATE)
+            return tarn__error_set(err, TARN_EEXISTS,
+                                   "table '%s' already exists on branch '%s' (use --mode append or "
+                                   "--mode replace)",
+                                   ed->table, ed->branch);
+        TARN_RETURN_NOT_OK(tarn__version_load(&old, lake, e->version, err));
+    } else if (ed->mode == TARN_IMPORT_APPEND) {
+        return tarn__error_set(err, TARN_ENOTFOUND,
+                               "table '%s' does not exist on branch '%s' (use --mode create)",
+                               ed->table, ed->branch);
+    }
+    if (ed->mode == TARN_IMPORT_APPEND) {
+        strbuf why = {0};
+        if (tarn__schema_diff(&why, old.schema_json, ed->schema_json) > 0) {
+            rc = tarn__error_set(err, TARN_EINVALID,
+                                 "cannot append to '%s': the schema differs: %s", ed->table, sb_str(&why));
+            sb_free(&why);
+            goto done;
+        }
+        sb_free(&why);
+    }
+    v.schema_json = (char *)ed->schema_json;
+    snprintf(v.parent, sizeof v.parent, "%s", old.id);
+    size_t keep = ed->mode == TARN_IMPORT_APPEND ? old.nfiles : 0;
+    v.nfiles = keep + 1;
+    v.files = malloc(v.nfiles * sizeof *v.files);
+    for (size_t i = 0; i < keep; i++) v.files[i] = old.files[i];
+    v.files[keep] = ed->file->key;
+    rc = tarn__version_store(lake, &v, err);
+    if (rc == 0) {
+        /* The table's namespace comes into being with it. */
+        char ns[300];
+        snprintf(ns, sizeof ns, "%.*s", (int)(strchr(ed->table, '.') - ed->table), ed->table);
+        if (!tarn__tree_find(tree, ns)) tarn__tree_set(tree, ns, TARN_ENTRY_NAMESPACE, "");
+        tarn__tree_set(tree, ed->table, TARN_ENTRY_TABLE, v.id);
+    }
+    free(v.files);
+done:
+    tarn__version_clear(&old);
+    return rc;
+}
+
+static const char *reader_for(const char *path, const char *format, tarn_error *err)
+{
+    if (!format) {
+        const char *dot = strrchr(path, '.');
+        const char *ext = dot ? dot + 1 : "";
+        if (!strcmp(ext, "gz") || !strcmp(ext, "zst")) { /* data.csv.gz */
+            const char *p = dot;
+            while (p > path && p[-1] != '.') p--;
+            ext = p > path ? p : "";
+        }
+        if (!strncmp(ext, "csv", 3) || !strncmp(ext, "tsv", 3)) format = "csv";
+        else if (!strncmp(ext, "parquet", 7)) format = "parquet";
+        else if (!strncmp(ext, "json", 4) || !strncmp(ext, "ndjson", 6) || !strncmp(ext, "jsonl", 5))
+            format = "json";
+        else {
+            tarn__error_set(err, TARN_EINVALID,
+                            "cannot tell the format of '%s' from its name: use --format csv|parquet|json",
+                            path);
+            return NULL;
+        }
+    }
+    if (!strcmp(format, "csv")) return "read_csv_auto";
+    if (!strcmp(format, "parquet")) return "read_parquet";
+    if (!strcmp(format, "json")) return "read_json_auto";
+    tarn__error_set(err, TARN_EINVALID, "unknown format '%s' (csv, parquet or json)", format);
+    return NULL;
+}
+
+typedef struct progress_poll {
+    tarn_duck *d;
+    const tarn_import_options *opts;
+    volatile int done;
+} progress_poll;
+
+static void *poll_progress(void *arg)
+{
+    progress_poll *p = arg;
+    while (!p->done) {
+        usleep(100000);
+        if (p->done) break;
+        duckdb_query_progress_type q = duckdb_query_progress(p->d->con);
+        if (q.percentage >= 0) p->opts->progress(q.percentage / 100.0, p->opts->progress_ctx);
+    }
+    return NULL;
+}
+
+/* Writes the Parquet file; fills rows. */
+static int write_parquet(int64_t *rows, tarn_duck *d, const char *reader, const char *src,
+                         const char *dest, const tarn_import_options *opts, tarn_error *err)
+{
+    strbuf q = {0};
+    sb_append(&q, "COPY (SELECT * FROM ");
+    sb_append(&q, reader);
+    sb_append(&q, "(");
+    sb_append_sql_string(&q, src);
+    sb_append(&q, ")) TO ");
+    sb_append_sql_string(&q, dest);
+    sb_append(&q, " (FORMAT parquet, COMPRESSION zstd)");
+    pthread_t poller;
+    progress_poll poll = {d, opts, 0};
+    int polling = 0;
+    if (opts->progress) {
+        tarn__duck_exec(d, "SET enable_progress_bar=true; SET enable_progress_bar_print=false",
+                        TARN_EIO, "progress", NULL);
+        polling = pthread_create(&poller, NULL, poll_progress, &poll) == 0;
+    }
+    duckdb_result res;
+    int rc = tarn__duck_query(&res, d, sb_str(&q), TARN_EINVALID, "cannot import", err);
+    if (rc == 0) *rows = duckdb_value_int64(&res, 0, 0);
+    duckdb_destroy_result(&res);
+    if (polling) {
+        poll.done = 1;
+        pthread_join(poller, NULL);
+        if (rc == 0) opts->progress(1.0, opts->progress_ctx);
+    }
+    sb_free(&q);
+    return rc;
+}
+
+/* Schema JSON and per-column statistics JSON of a written Parquet file. */
+static int describe_file(char **schema_json, char **stats_json, tarn_duck *d, const char *path,
+                         tarn_error *err)
+{
+    *schema_json = *stats_json = NULL;
+    strbuf q = {0};
+    sb_append(&q, "DESCRIBE SELECT * FROM read_parquet(");
+    sb_append_sql_string(&q, path);
+    sb_append(&q, ")");
+    duckdb_result res;
+    int rc = tarn__duck_query(&res, d, sb_str(&q), TARN_EIO, "cannot read the written file", err);
+    json_t *schema = json_array();
+    strbuf stats_q = {0};
+    if (rc == 0) {
+        idx_t n = duckdb_row_count(&res);
+        for (idx_t i = 0; i < n; i++) {
+            char *name = tarn__duck_text(&res, 0, i), *type = tarn__duck_text(&res, 1, i);
+            json_array_append_new(schema, json_pack("{s:s,s:s}", "name", name ? name : "",
+                                                    "type", type ? type : ""));
+            /* Statistics for flat columns, from the footer only. */
+            if (name && type && !strchr(type, '(') && !strchr(type, '[') && !strstr(type, "STRUCT") &&
+                !strstr(type, "MAP") && !strstr(type, "UNION")) {
+                sb_append(&stats_q, stats_q.len ? " UNION ALL " : "");
+                sb_append(&stats_q, "SELECT ");
+                sb_append_sql_string(&stats_q, name);
+                sb_printf(&stats_q, ", min(TRY_CAST(stats_min_value AS %s))::VARCHAR, "
+                                    "max(TRY_CAST(stats_max_value AS %s))::VARCHAR, "
+                                    "sum(stats_null_count)::BIGINT FROM parquet_metadata(",
+                          type, type);
+                sb_append_sql_string(&stats_q, path);
+                sb_append(&stats_q, ") WHERE path_in_schema = ");
+                sb_append_sql_string(&stats_q, name);
+            }
+            free(name);
+            free(type);
+        }
+    }
+    duckdb_destroy_result(&res);
+    json_t *stats = json_object();
+    if (rc == 0 && stats_q.len) {
+        rc = tarn__duck_query(&res, d, sb_str(&stats_q), TARN_EIO, "cannot read file statistics", err);
+        if (rc == 0) {
+            idx_t n = duckdb_row_count(&res);
+            for (idx_t i = 0; i < n; i++) {
+                char *col = tarn__duck_text(&res, 0, i), *mn = tarn__duck_text(&res, 1, i),
+                     *mx = tarn__duck_text(&res, 2, i);
+                int64_t nulls = duckdb_value_int64(&res, 3, i);
+                json_object_set_new(stats, col ? col : "",
+                                    json_pack("{s:s?,s:s?,s:I}", "min", mn, "max", mx, "nulls",
+                                              (json_int_t)nulls));
+                free(col);
+                free(mn);
+                free(mx);
+            }
+        }
+        duckdb_destroy_result(&res);
+    }
+    if (rc == 0) {
+        *schema_json = json_dumps(schema, JSON_COMPACT);
+        *stats_json = json_dumps(stats, JSON_COMPACT | JSON_SORT_KEYS);
+    }
+    json_decref(schema);
+    json_decref(stats);
+    sb_free(&q);
+    sb_free(&stats_q);
+    return rc;
+}
+
+int tarn_table_import(tarn_import_result *out, tarn_lake *lake, const char *table, const char *path,
+                      const char *branch, const tarn_import_options *opts, tarn_error *err)
+{
+    memset(out, 0, sizeof *out);
+    tarn_import_options defaults = TARN_IMPORT_OPTIONS_INIT;
+    if (!opts) opts = &defaults;
+    TARN_RETURN_NOT_OK(tarn_name_check_table(table, err));
+    if (opts->mode < TARN_IMPORT_CREATE || opts->mode > TARN_IMPORT_REPLACE)
+        return tarn__error_set(err, TARN_EINVALID, "unknown import mode");
+    char qualified[300], branch_name[TARN_NAME_MAX + 1];
+    tarn__qualify_table(qualified, sizeof qualified, table);
+    TARN_RETURN_NOT_OK(tarn__branch_name(branch_name, lake, branch, err));
+    const char *reader = reader_for(path, opts->format, err);
+    if (!reader) return TARN_EINVALID;
+    if (!strpbrk(path, "*?[") && access(path, R_OK) != 0)
+        return tarn__error_set(err, TARN_ENOTFOUND, "cannot read '%s': %s", path, strerror(errno));
+
+    /* Fail early on what the catalog already refuses (checked again at commit). */
+    tarn_ref_row ref;
+    int rc = tarn__ref_get(&ref, lake, branch_name, err);
+    if (rc == TARN_ENOTFOUND || (rc == 0 && ref.kind != TARN_REF_BRANCH))
+        return tarn__error_set(err, TARN_ENOTFOUND, "branch '%s' does not exist", branch_name);
+    if (rc < 0) return rc;
+    {
+        tarn_tree tree;
+        TARN_RETURN_NOT_OK(tarn__ref_tree(&tree, NULL, lake, ref.commit, err));
+        tarn_tree_entry *e = tarn__tree_find(&tree, qualified);
+        if (e && opts->mode == TARN_IMPORT_CREATE)
+            rc = tarn__error_set(err, TARN_EEXISTS,
+                                 "table '%s' already exists on branch '%s' (use --mode append or --mode replace)",
+                                 qualified, branch_name);
+        else if (!e && opts->mode == TARN_IMPORT_APPEND)
+            rc = tarn__error_set(err, TARN_ENOTFOUND,
+                                 "table '%s' does not exist on branch '%s' (use --mode create)", qualified,
+                                 branch_name);
+        tarn__tree_clear(&tree);
+        if (rc < 0) return rc;
+    }
+
+    char rnd[33], key[512], tmp[8192];
+    tarn__random_hex(rnd);
+    snprintf(key, sizeof key, "data/%s/%s.parquet", qualified, rnd);
+    TARN_RETURN_NOT_OK(lake->store->vt->write_path(lake->store, key, tmp, sizeof tmp, err));
+
+    tarn_duck d;
+    TARN_RETURN_NOT_OK(tarn__duck_open(&d, err));
+    char *schema_json = NULL, *stats_json = NULL;
+    int64_t rows = 0;
+    rc = write_parquet(&rows, &d, reader, path, tmp, opts, err);
+    if (rc == 0) rc = describe_file(&schema_json, &stats_json, &d, tmp, err);
+    tarn__duck_close(&d);
+    if (rc < 0) {
+        unlink(tmp);
+        goto done;
+    }
+    struct stat st;
+    int64_t size_bytes = stat(tmp, &st) == 0 ? (int64_t)st.st_size : 0;
+    tarn__fault("import:after-data-write");
+    if ((rc = lake->store->vt->publish(lake->store, key, tmp, err)) < 0) {
+        unlink(tmp);
+        goto done;
+    }
+    tarn__fault("import:after-publish");
+
+    tarn_data_file file = {key, rows, size_bytes, stats_json};
+    import_edit ed = {qualified, branch_name, opts->mode, schema_json, &file};
+    strbuf msg = {0};
+    if (opts->message && *opts->message) sb_append(&msg, opts->message);
+    else sb_printf(&msg, "%s %s from %s",
+                   opts->mode == TARN_IMPORT_APPEND ? "Append to" :
+                   opts->mode == TARN_IMPORT_REPLACE ? "Replace" : "Create", qualified, path);
+    rc = tarn__branch_commit(&out->commit, lake, branch_name, apply_import, &ed, msg.s, "{}", err);
+    sb_free(&msg);
+    if (rc == 0) {
+        out->rows = rows;
+        out->files = 1;
+    }
+done:
+    free(schema_json);
+    free(stats_json);
+    return rc < 0 ? rc : 0;
+}
