@@ -1,9 +1,10 @@
 /* sql/query.c — `tarn query`: SQL on any ref.
  *
- * DuckDB's binder lists the tables a statement names (CTEs excluded); each
+ * DuckDB's parser lists the tables a statement names (CTEs excluded); each
  * must exist in the ref's tree and becomes a view over exactly its data
  * files. Only one read-only SELECT is accepted. Results are kept as text (up
  * to max_rows) with their DuckDB types. */
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,33 +21,75 @@ struct tarn_result {
     int truncated;
 };
 
-/* Splits a qualified name from duckdb_get_table_names ("a"."b" or a.b) into
- * at most 3 parts. */
-static size_t split_qualified(char parts[3][300], const char *name)
+/* Collects BASE_TABLE references ("schema\ttable") and CTE names from
+ * DuckDB's serialized parse tree. Parsing only: nothing is bound, so any
+ * valid SELECT works, whatever tables it names. */
+static void collect_names(json_t *node, json_t *tables, json_t *ctes)
 {
-    size_t n = 0, len = 0;
-    int quoted = 0;
-    parts[0][0] = 0;
-    for (const char *p = name; *p; p++) {
-        if (*p == '"') {
-            if (quoted && p[1] == '"') {
-                if (len < 299) parts[n][len++] = '"';
-                p++;
-            } else {
-                quoted = !quoted;
-            }
-        } else if (*p == ' ' && !quoted) {
-            break; /* the binder appends " AS alias" */
-        } else if (*p == '.' && !quoted) {
-            parts[n][len] = 0;
-            if (++n == 3) return 3;
-            len = 0;
-        } else if (len < 299) {
-            parts[n][len++] = *p;
+    if (json_is_array(node)) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(node, i, v) collect_names(v, tables, ctes);
+        return;
+    }
+    if (!json_is_object(node)) return;
+    const char *type = json_string_value(json_object_get(node, "type"));
+    if (type && strcmp(type, "BASE_TABLE") == 0) {
+        const char *schema = json_string_value(json_object_get(node, "schema_name"));
+        const char *table = json_string_value(json_object_get(node, "table_name"));
+        if (table) {
+            char key[600];
+            snprintf(key, sizeof key, "%s\t%s", schema ? schema : "", table);
+            json_object_set_new(tables, key, json_true());
         }
     }
-    parts[n][len] = 0;
-    return n + 1;
+    json_t *cte_map = json_object_get(json_object_get(node, "cte_map"), "map");
+    size_t i;
+    json_t *v;
+    json_array_foreach(cte_map, i, v)
+    {
+        const char *name = json_string_value(json_object_get(v, "key"));
+        if (name) json_object_set_new(ctes, name, json_true());
+    }
+    const char *k;
+    json_object_foreach(node, k, v) collect_names(v, tables, ctes);
+}
+
+/* Parses SQL with DuckDB's parser into the tables it names. */
+static int referenced_tables(json_t **tables, json_t **ctes, tarn_duck *d, const char *sql,
+                             tarn_error *err)
+{
+    *tables = json_object();
+    *ctes = json_object();
+    strbuf q = {0};
+    sb_append(&q, "SELECT json_serialize_sql(");
+    sb_append_sql_string(&q, sql);
+    sb_append(&q, ")");
+    duckdb_result res;
+    int rc = tarn__duck_query(&res, d, sb_str(&q), TARN_EINVALID, "invalid SQL", err);
+    char *text = rc == 0 ? tarn__duck_text(&res, 0, 0) : NULL;
+    duckdb_destroy_result(&res);
+    sb_free(&q);
+    if (rc < 0) return rc;
+    /* query_location can be 2^64-1: read numbers as reals (only strings matter) */
+    json_t *tree = text ? json_loads(text, JSON_DECODE_INT_AS_REAL, NULL) : NULL;
+    free(text);
+    if (!tree) return tarn__error_set(err, TARN_EINVALID, "invalid SQL: cannot be parsed");
+    if (json_is_true(json_object_get(tree, "error"))) {
+        const char *msg = json_string_value(json_object_get(tree, "error_message"));
+        const char *etype = json_string_value(json_object_get(tree, "error_type"));
+        if (msg && strstr(msg, "Only SELECT"))
+            rc = tarn__error_set(err, TARN_EINVALID,
+                                 "tarn query runs read-only SELECT statements; to change data use "
+                                 "'tarn table import' or a pipeline");
+        else
+            rc = tarn__error_set(err, TARN_EINVALID, "invalid SQL: %s%s%s", etype ? etype : "",
+                                 etype ? ": " : "", msg ? msg : "cannot be parsed");
+    } else {
+        collect_names(json_object_get(tree, "statements"), *tables, *ctes);
+    }
+    json_decref(tree);
+    return rc;
 }
 
 /* The closest table name to NAME in TREE (for "did you mean"). */
@@ -99,17 +142,19 @@ static int prepare_tables(tarn_duck *d, tarn_lake *lake, const char *sql, const 
     tarn_tree tree = {0};
     tarn_commit_id commit;
     TARN_RETURN_NOT_OK(tarn__ref_tree(&tree, &commit, lake, ref, err));
-    duckdb_value names = duckdb_get_table_names(d->con, sql, true);
-    idx_t count = names ? duckdb_get_list_size(names) : 0;
-    for (idx_t i = 0; i < count && rc == 0; i++) {
-        duckdb_value item = duckdb_get_list_child(names, i);
-        char *qualified = duckdb_get_varchar(item);
-        duckdb_destroy_value(&item);
-        char parts[3][300];
-        size_t np = split_qualified(parts, qualified);
-        const char *schema = np >= 2 ? parts[np - 2] : NULL;
-        const char *table = parts[np - 1];
-        if (schema && strcmp(schema, "main") == 0) schema = NULL;
+    json_t *tables = NULL, *ctes = NULL;
+    rc = referenced_tables(&tables, &ctes, d, sql, err);
+    const char *key;
+    json_t *unused;
+    json_object_foreach(tables, key, unused)
+    {
+        if (rc < 0) break;
+        char schema_buf[300];
+        const char *tab = strchr(key, '\t');
+        snprintf(schema_buf, sizeof schema_buf, "%.*s", (int)(tab - key), key);
+        const char *table = tab + 1;
+        const char *schema = schema_buf[0] && strcmp(schema_buf, "main") != 0 ? schema_buf : NULL;
+        if (!schema && json_object_get(ctes, table)) continue;
         char full[620];
         snprintf(full, sizeof full, "%s.%s", schema ? schema : "default", table);
         tarn_tree_entry *e = tarn__tree_find(&tree, full);
@@ -121,9 +166,9 @@ static int prepare_tables(tarn_duck *d, tarn_lake *lake, const char *sql, const 
         } else {
             rc = tarn__duck_register(d, lake, schema, table, e->version, err);
         }
-        duckdb_free(qualified);
     }
-    if (names) duckdb_destroy_value(&names);
+    json_decref(tables);
+    json_decref(ctes);
     tarn__tree_clear(&tree);
     if (rc < 0) return rc;
 

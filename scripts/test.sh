@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# `make test`: every test tarn has, against the sanitizer build (ASan +
+# UBSan) in $1 — C unit tests and fuzz regressions (CTest), end-to-end CLI
+# cases, crash and concurrency tests — then the Python tests against the
+# regular build (CPython cannot load an ASan library without preloading it).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+TEST_BUILD=${1:-build-test}
+BUILD=${2:-build}
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/lsan.supp:print_suppressions=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+export TARN_AUTHOR=tests
+
+failed=()
+run() {
+  local name=$1; shift
+  printf '\n=== %s\n' "$name"
+  if "$@"; then printf '=== %s: ok\n' "$name"; else printf '=== %s: FAILED\n' "$name"; failed+=("$name"); fi
+}
+
+mkdir -p "$TEST_BUILD/test-tmp"
+run "unit tests (ctest)" ctest --test-dir "$TEST_BUILD" --output-on-failure -j2
+[ -x tests/cli/run.sh ] || chmod +x tests/cli/run.sh 2>/dev/null || true
+[ -f tests/cli/run.sh ] && run "cli cases" bash tests/cli/run.sh "$PWD/$TEST_BUILD/tarn"
+for t in tests/fault/*_test.sh; do
+  [ -f "$t" ] && run "$(basename "$t" .sh)" bash "$t" "$PWD/$TEST_BUILD/tarn"
+done
+if [ -d tests/python ] && ls tests/python/test_*.py >/dev/null 2>&1; then
+  cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDUCKDB_HOME="${DUCKDB_HOME:-$PWD/.deps/duckdb}" >/dev/null &&
+    cmake --build "$BUILD" -j "$(nproc)" >/dev/null
+  run "python tests (pytest)" env PYTHONPATH="$PWD/$BUILD/python" TARN_BUILD="$PWD/$BUILD" \
+    /usr/bin/python3 -m pytest -q tests/python
+fi
+
+echo
+if [ ${#failed[@]} -eq 0 ]; then
+  echo "all test suites passed"
+  exit 0
+fi
+echo "failed suites: ${failed[*]}"
+exit 1
