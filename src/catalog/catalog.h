@@ -114,6 +114,9 @@ int tarn__ref_cas(tarn_lake *lake, const char *name, const char *expected, const
                   const char *reason, tarn_error *err);
 int tarn__ref_insert(tarn_lake *lake, const char *name, tarn_ref_kind kind, const char *commit,
                      tarn_error *err);
+/* REF for messages: the active branch's name when REF is NULL (static
+ * storage in the lake, valid until the next call). */
+const char *tarn__ref_display(tarn_lake *lake, const char *ref);
 /* Resolves BRANCH (NULL: the active one) to an existing branch name. */
 int tarn__branch_name(char out[TARN_NAME_MAX + 1], tarn_lake *lake, const char *branch,
                       tarn_error *err);

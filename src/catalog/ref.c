@@ -93,6 +93,14 @@ int tarn__branch_name(char out[TARN_NAME_MAX + 1], tarn_lake *lake, const char *
     return 0;
 }
 
+const char *tarn__ref_display(tarn_lake *lake, const char *ref)
+{
+    if (ref && *ref) return ref;
+    if (tarn_lake_active_branch(lake->display_ref, sizeof lake->display_ref, lake, NULL) != 0)
+        return "HEAD";
+    return lake->display_ref;
+}
+
 /* ---- resolving ref expressions --------------------------------------------- */
 
 static int is_hex(const char *s, size_t n)

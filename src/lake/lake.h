@@ -19,6 +19,7 @@ struct tarn_lake {
     tarn_config_entry *config;
     size_t nconfig;
     char author[256];
+    char display_ref[256]; /* scratch for tarn__ref_display */
 };
 
 /* The commit author for this process: config user.name, $USER, "tarn". */

@@ -161,7 +161,7 @@ static int prepare_tables(tarn_duck *d, tarn_lake *lake, const char *sql, const 
         if (!e || e->kind != TARN_ENTRY_TABLE) {
             const char *near = closest(&tree, full);
             rc = tarn__error_set(err, TARN_ENOTFOUND, "table '%s' not found at ref '%s'%s%s%s",
-                                 schema ? full : table, ref ? ref : "HEAD",
+                                 schema ? full : table, tarn__ref_display(lake, ref),
                                  near ? " (did you mean '" : "", near ? near : "", near ? "'?)" : "");
         } else {
             rc = tarn__duck_register(d, lake, schema, table, e->version, err);

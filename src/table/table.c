@@ -72,7 +72,7 @@ int tarn_table_get(tarn_table_info *out, tarn_lake *lake, const char *ref, const
     int rc;
     if (!e || e->kind != TARN_ENTRY_TABLE)
         rc = tarn__error_set(err, TARN_ENOTFOUND, "table '%s' not found at ref '%s'", name,
-                             ref ? ref : "HEAD");
+                             tarn__ref_display(lake, ref));
     else
         rc = fill_info(out, lake, qualified, e->version, err);
     tarn__tree_clear(&tree);

@@ -1,0 +1,32 @@
+/* cli.h — the `tarn` command's entry points, one per command group, and
+ * what they share: opening the lakehouse. Each takes the arguments after
+ * its own name and returns the process's exit code (0, 1 error, 2 usage). */
+#ifndef TARN_CLI_H
+#define TARN_CLI_H
+
+#include <tarn/tarn.h>
+
+#include "args.h"
+#include "output.h"
+
+int cmd_init(int argc, char **argv);
+int cmd_checkout(int argc, char **argv);
+int cmd_branch(int argc, char **argv);
+int cmd_tag(int argc, char **argv);
+int cmd_namespace(int argc, char **argv);
+int cmd_table(int argc, char **argv);
+int cmd_query(int argc, char **argv);
+int cmd_commit(int argc, char **argv);
+int cmd_gc(int argc, char **argv);
+
+/* Opens the lakehouse found from the current folder (or TARN_HOME); on
+ * failure prints the library's error and returns 1. */
+int cli_open_lake(tarn_lake **lake);
+/* Ends a command: closes LAKE and returns 0, or 1 after printing ERR when
+ * RC (the last library call's result) is negative. */
+int cli_done(tarn_lake **lake, int rc, tarn_error *err);
+
+/* `branch ls` and `tag ls`: prints the refs of KIND. */
+int cli_list_refs(tarn_ref_kind kind);
+
+#endif

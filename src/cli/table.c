@@ -1,0 +1,262 @@
+/* table.c — `tarn table ls | get | rm | import | revert`.
+ *
+ * Every write (import, rm, revert) is one commit on a branch; the command
+ * prints the table and the new commit. Import shows its progress on a
+ * terminal from the library's callback. */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+static json_t *table_json(const tarn_table_info *t)
+{
+    json_t *cols = json_array();
+    for (size_t i = 0; i < t->ncolumns; i++)
+        json_array_append_new(
+            cols, json_pack("{s:s, s:s}", "name", t->columns[i].name, "type", t->columns[i].type));
+    json_t *o =
+        json_pack("{s:s, s:s, s:o, s:I, s:I, s:I}", "name", t->name, "namespace", t->namespace_,
+                  "columns", cols, "row_count", (json_int_t)t->row_count, "file_count",
+                  (json_int_t)t->file_count, "size_bytes", (json_int_t)t->size_bytes);
+    if (t->version) json_object_set_new(o, "version", json_string(t->version));
+    return o;
+}
+
+static int run_ls(const cli_args *a)
+{
+    tarn_lake *lake;
+    if (cli_open_lake(&lake)) return 1;
+    tarn_error err = TARN_ERROR_INIT;
+    tarn_table_info *list = NULL;
+    size_t n = 0;
+    int rc = tarn_table_list(&list, &n, lake, cli_get(a, "ref"), &err);
+    if (rc == 0 && out_json_mode) {
+        json_t *arr = json_array();
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(arr, table_json(&list[i]));
+        out_json(arr);
+    } else if (rc == 0 && n > 0) {
+        out_table t;
+        out_table_init(&t, 4);
+        t.right[1] = t.right[2] = t.right[3] = 1;
+        out_table_add(&t, (const char *[]){"NAME", "ROWS", "FILES", "SIZE"});
+        for (size_t i = 0; i < n; i++) {
+            char rows[24], files[24], size[24];
+            snprintf(rows, sizeof rows, "%lld", (long long)list[i].row_count);
+            snprintf(files, sizeof files, "%lld", (long long)list[i].file_count);
+            out_table_add(&t, (const char *[]){list[i].name, rows, files,
+                                               out_size(size, list[i].size_bytes)});
+        }
+        out_table_print(&t, stdout, 0);
+        out_table_free(&t);
+    }
+    tarn_table_info_free(list, n);
+    return cli_done(&lake, rc, &err);
+}
+
+static int run_get(const cli_args *a)
+{
+    tarn_lake *lake;
+    if (cli_open_lake(&lake)) return 1;
+    tarn_error err = TARN_ERROR_INIT;
+    tarn_table_info info;
+    memset(&info, 0, sizeof info);
+    int rc = tarn_table_get(&info, lake, cli_get(a, "ref"), a->pos[0], &err);
+    if (rc == 0 && out_json_mode) {
+        out_json(table_json(&info));
+    } else if (rc == 0) {
+        char rows[24], files[24], size[24];
+        snprintf(rows, sizeof rows, "%lld", (long long)info.row_count);
+        snprintf(files, sizeof files, "%lld", (long long)info.file_count);
+        out_table t;
+        out_table_init(&t, 2);
+        out_table_add(&t, (const char *[]){"table", info.name});
+        out_table_add(&t, (const char *[]){"namespace", info.namespace_});
+        if (info.version) out_table_add(&t, (const char *[]){"version", info.version});
+        out_table_add(&t, (const char *[]){"rows", rows});
+        out_table_add(&t, (const char *[]){"files", files});
+        out_table_add(&t, (const char *[]){"size", out_size(size, info.size_bytes)});
+        out_table_print(&t, stdout, 0);
+        out_table_free(&t);
+        printf("\n");
+        out_table_init(&t, 2);
+        out_table_add(&t, (const char *[]){"COLUMN", "TYPE"});
+        for (size_t i = 0; i < info.ncolumns; i++)
+            out_table_add(&t, (const char *[]){info.columns[i].name, info.columns[i].type});
+        out_table_print(&t, stdout, 0);
+        out_table_free(&t);
+    }
+    tarn_table_info_clear(&info);
+    return cli_done(&lake, rc, &err);
+}
+
+/* rm and revert both end with a commit on a branch. */
+static void print_commit(const char *verb, const char *table, const tarn_commit_id *id)
+{
+    char sh[13];
+    if (out_json_mode)
+        out_json(json_pack("{s:s, s:s}", "table", table, "commit", id->hex));
+    else
+        printf("%s %s (commit %s)\n", verb, table, out_short(sh, id->hex));
+}
+
+static int run_rm(const cli_args *a)
+{
+    tarn_lake *lake;
+    if (cli_open_lake(&lake)) return 1;
+    tarn_error err = TARN_ERROR_INIT;
+    tarn_commit_id id;
+    int rc = tarn_table_delete(&id, lake, a->pos[0], cli_get(a, "branch"), &err);
+    if (rc == 0) print_commit("Removed table", a->pos[0], &id);
+    return cli_done(&lake, rc, &err);
+}
+
+static int run_revert(const cli_args *a)
+{
+    const char *source = cli_get(a, "source-ref");
+    if (!source) return cli_usage_error(a->cmd, "missing --source-ref REF");
+    tarn_lake *lake;
+    if (cli_open_lake(&lake)) return 1;
+    tarn_error err = TARN_ERROR_INIT;
+    tarn_commit_id id;
+    int rc = tarn_table_revert(&id, lake, a->pos[0], source, cli_get(a, "into-branch"), &err);
+    if (rc == 0 && out_json_mode) {
+        out_json(json_pack("{s:s, s:s, s:s}", "table", a->pos[0], "source_ref", source, "commit",
+                           id.hex));
+    } else if (rc == 0) {
+        char sh[13];
+        printf("Reverted %s to its state at %s (commit %s)\n", a->pos[0], source,
+               out_short(sh, id.hex));
+    }
+    return cli_done(&lake, rc, &err);
+}
+
+/* Progress on stderr. The library calls this from another thread: the
+ * atomic exchange lets exactly one caller draw each new percentage, and a
+ * single write(2) keeps each redraw whole. */
+typedef struct progress {
+    const char *table;
+    atomic_int percent; /* the last one drawn; -1: none yet */
+} progress;
+
+static void on_progress(double fraction, void *ctx)
+{
+    progress *p = ctx;
+    int pct = fraction <= 0 ? 0 : fraction >= 1 ? 100 : (int)(fraction * 100);
+    if (atomic_exchange(&p->percent, pct) == pct) return;
+    char line[320];
+    int n = snprintf(line, sizeof line, "\rimporting %s: %d%%", p->table, pct);
+    if (n > (int)sizeof line - 1) n = (int)sizeof line - 1;
+    if (write(STDERR_FILENO, line, (size_t)n) < 0) return;
+}
+
+static int run_import(const cli_args *a)
+{
+    const char *table = a->pos[0], *from = cli_get(a, "from"), *mode = cli_get(a, "mode");
+    const char *format = cli_get(a, "format");
+    tarn_import_options opts = TARN_IMPORT_OPTIONS_INIT;
+    if (!from) return cli_usage_error(a->cmd, "missing --from PATH");
+    if (!mode || strcmp(mode, "create") == 0)
+        opts.mode = TARN_IMPORT_CREATE;
+    else if (strcmp(mode, "append") == 0)
+        opts.mode = TARN_IMPORT_APPEND;
+    else if (strcmp(mode, "replace") == 0)
+        opts.mode = TARN_IMPORT_REPLACE;
+    else
+        return cli_usage_error(a->cmd, "--mode is create, append or replace, not '%s'", mode);
+    if (format && strcmp(format, "csv") && strcmp(format, "parquet") && strcmp(format, "json"))
+        return cli_usage_error(a->cmd, "--format is csv, parquet or json, not '%s'", format);
+    opts.format = format;
+    opts.message = cli_get(a, "message");
+    progress p = {.table = table};
+    atomic_init(&p.percent, -1);
+    if (!out_json_mode && isatty(STDERR_FILENO)) {
+        opts.progress = on_progress;
+        opts.progress_ctx = &p;
+    }
+
+    tarn_lake *lake;
+    if (cli_open_lake(&lake)) return 1;
+    tarn_error err = TARN_ERROR_INIT;
+    tarn_import_result r;
+    memset(&r, 0, sizeof r);
+    int rc = tarn_table_import(&r, lake, table, from, cli_get(a, "branch"), &opts, &err);
+    if (atomic_load(&p.percent) >= 0) fputs("\r\033[K", stderr); /* clear the progress line */
+    if (rc == 0 && out_json_mode) {
+        out_json(json_pack("{s:s, s:s, s:I, s:I}", "table", table, "commit", r.commit.hex, "rows",
+                           (json_int_t)r.rows, "files", (json_int_t)r.files));
+    } else if (rc == 0) {
+        char sh[13];
+        printf("imported %lld row%s into %s (commit %s)\n", (long long)r.rows, r.rows == 1 ? "" : "s", table,
+               out_short(sh, r.commit.hex));
+    }
+    return cli_done(&lake, rc, &err);
+}
+
+static const cli_cmd ls_cmd = {
+    .path = "table ls",
+    .synopsis = "[--ref REF]",
+    .summary = "List the tables at REF with their rows, data files and size.",
+    .opts = {{"ref", 0, "REF", "branch, tag or commit (default: the active branch)"}},
+    .example = "tarn table ls --ref main",
+};
+static const cli_cmd get_cmd = {
+    .path = "table get",
+    .synopsis = "NAME [--ref REF]",
+    .summary = "Show a table's columns and counts at REF.",
+    .pos = {"NAME"},
+    .min_pos = 1,
+    .opts = {{"ref", 0, "REF", "branch, tag or commit (default: the active branch)"}},
+    .example = "tarn table get default.trips --ref v1",
+};
+static const cli_cmd rm_cmd = {
+    .path = "table rm",
+    .synopsis = "NAME [--branch B]",
+    .summary = "Remove a table from branch B in a new commit (history keeps it).",
+    .pos = {"NAME"},
+    .min_pos = 1,
+    .opts = {{"branch", 0, "B", "the branch to commit on (default: the active branch)"}},
+    .example = "tarn table rm trips --branch dev",
+};
+static const cli_cmd import_cmd = {
+    .path = "table import",
+    .synopsis = "NAME --from PATH [--branch B] [--mode create|append|replace] "
+                "[--format csv|parquet|json] [-m MSG]",
+    .summary = "Import a CSV, Parquet or JSON file into table NAME. The rows are written as "
+               "Parquet data files and committed on branch B in one commit.",
+    .pos = {"NAME"},
+    .min_pos = 1,
+    .opts = {{"from", 0, "PATH", "the file to read (required)"},
+             {"branch", 0, "B", "the branch to commit on (default: the active branch)"},
+             {"mode", 0, "MODE", "create (default: the table must not exist), append or replace"},
+             {"format", 0, "FORMAT", "csv, parquet or json (default: from the file's extension)"},
+             {"message", 'm', "MSG", "the commit message"}},
+    .example = "tarn table import trips --from trips.csv --mode append",
+};
+static const cli_cmd revert_cmd = {
+    .path = "table revert",
+    .synopsis = "NAME --source-ref REF [--into-branch B]",
+    .summary = "Restore a table to its state at REF in a new commit on branch B.",
+    .pos = {"NAME"},
+    .min_pos = 1,
+    .opts = {{"source-ref", 0, "REF", "the branch, tag or commit to restore from (required)"},
+             {"into-branch", 0, "B", "the branch to commit on (default: the active branch)"}},
+    .example = "tarn table revert trips --source-ref main~1",
+};
+
+static const cli_sub subs[] = {
+    {"ls", &ls_cmd, run_ls},
+    {"get", &get_cmd, run_get},
+    {"rm", &rm_cmd, run_rm},
+    {"import", &import_cmd, run_import},
+    {"revert", &revert_cmd, run_revert},
+    {NULL, NULL, NULL},
+};
+
+int cmd_table(int argc, char **argv)
+{
+    return cli_run_group("table", "Tables: list, describe, import, remove and revert.", subs, argc,
+                         argv);
+}
