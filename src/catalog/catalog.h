@@ -121,6 +121,13 @@ const char *tarn__ref_display(tarn_lake *lake, const char *ref);
 int tarn__branch_name(char out[TARN_NAME_MAX + 1], tarn_lake *lake, const char *branch,
                       tarn_error *err);
 
+/* tarn_branch_merge; CHECK_RUNS 0 lets a run merge its own commit before
+ * its job is marked successful. */
+int tarn__branch_merge(tarn_merge_result *out, tarn_lake *lake, const char *source_ref,
+                       const char *into, const char *message, int check_runs, tarn_error *err);
+/* Marks branch NAME as left by a failed run (read-only, never merged). */
+int tarn__branch_mark_aborted(tarn_lake *lake, const char *name, tarn_error *err);
+
 /* ---- writing a commit on a branch --------------------------------------- */
 
 /* Edits TREE in place. Returns 0 (commit it), TARN_NOTHING (no change) or a
@@ -137,6 +144,8 @@ int tarn__branch_commit(tarn_commit_id *out, tarn_lake *lake, const char *branch
                         tarn_tree_edit_fn edit, void *ctx, const char *message,
                         const char *properties_json, tarn_error *err);
 
+/* Loads the tree of commit HASH. */
+int tarn__tree_load_commit(tarn_tree *out, tarn_lake *lake, const char *hash, tarn_error *err);
 /* Resolves REF (NULL: the active branch) and loads its tree. */
 int tarn__ref_tree(tarn_tree *out, tarn_commit_id *commit, tarn_lake *lake, const char *ref,
                    tarn_error *err);

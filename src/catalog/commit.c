@@ -184,6 +184,14 @@ void tarn_commit_info_free(tarn_commit_info *list, size_t count)
     free(list);
 }
 
+int tarn__tree_load_commit(tarn_tree *out, tarn_lake *lake, const char *hash, tarn_error *err)
+{
+    memset(out, 0, sizeof *out);
+    tarn_commit_row row;
+    TARN_RETURN_NOT_OK(tarn__commit_load(&row, lake, hash, err));
+    return tarn__tree_load(out, lake, row.tree, err);
+}
+
 int tarn__ref_tree(tarn_tree *out, tarn_commit_id *commit, tarn_lake *lake, const char *ref,
                    tarn_error *err)
 {
@@ -213,6 +221,11 @@ int tarn__branch_commit(tarn_commit_id *out, tarn_lake *lake, const char *branch
     }
     if (ref.kind != TARN_REF_BRANCH) {
         rc = tarn__error_set(err, TARN_EINVALID, "'%s' is a tag: tags never move, commit on a branch", name);
+        goto fail;
+    }
+    if (ref.aborted) {
+        rc = tarn__error_set(err, TARN_EABORTED,
+                             "branch '%s' belongs to a failed run and is read-only", name);
         goto fail;
     }
     tarn_commit_row head;

@@ -133,19 +133,42 @@ static int merge_trees(tarn_tree *out, int *conflicts, tarn_lake *lake, const ta
     return 0;
 }
 
-int tarn_branch_merge(tarn_merge_result *out, tarn_lake *lake, const char *source_ref,
-                      const char *into, const char *message, tarn_error *err)
+/* What a failed run left behind is never merged: neither its temporary
+ * branch (marked aborted) nor, by hash, a commit made by a run whose job did
+ * not succeed. (Bauplan documents this hole in its own model.) */
+static int refuse_failed_run(tarn_lake *lake, const char *source_ref, const char *commit,
+                             tarn_error *err)
+{
+    tarn_ref_row ref;
+    if (source_ref && tarn__ref_get(&ref, lake, source_ref, NULL) == 0 && ref.aborted)
+        return tarn__error_set(err, TARN_EABORTED,
+                               "branch '%s' belongs to a failed run and cannot be merged", source_ref);
+    sqlite3_stmt *st;
+    TARN_RETURN_NOT_OK(tarn__prepare(
+        &st, lake,
+        "SELECT j.id, j.status FROM commits c JOIN jobs j "
+        "ON j.id = json_extract(c.properties, '$.job_id') WHERE c.hash = ?",
+        err));
+    sqlite3_bind_text(st, 1, commit, -1, SQLITE_STATIC);
+    int rc = 0;
+    if (sqlite3_step(st) == SQLITE_ROW && strcmp((const char *)sqlite3_column_text(st, 1), "success") != 0)
+        rc = tarn__error_set(err, TARN_EABORTED,
+                             "commit %.12s was made by run %s, which did not succeed (%s): it cannot be merged",
+                             commit, (const char *)sqlite3_column_text(st, 0),
+                             (const char *)sqlite3_column_text(st, 1));
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int tarn__branch_merge(tarn_merge_result *out, tarn_lake *lake, const char *source_ref,
+                       const char *into, const char *message, int check_runs, tarn_error *err)
 {
     memset(out, 0, sizeof *out);
     char target[TARN_NAME_MAX + 1];
     TARN_RETURN_NOT_OK(tarn__branch_name(target, lake, into, err));
-    tarn_ref_row src_ref;
-    if (source_ref && tarn__ref_get(&src_ref, lake, source_ref, NULL) == 0 && src_ref.aborted)
-        return tarn__error_set(err, TARN_EABORTED,
-                               "branch '%s' belongs to a failed run and cannot be merged", source_ref);
     tarn_commit_id source;
     TARN_RETURN_NOT_OK(tarn_ref_resolve(&source, lake, source_ref, err));
-
+    if (check_runs) TARN_RETURN_NOT_OK(refuse_failed_run(lake, source_ref, source.hex, err));
     tarn_tree base_t = {0}, ours_t = {0}, theirs_t = {0}, merged = {0};
     strbuf why = {0};
     int rc = tarn__tx_begin(lake, err);
@@ -222,4 +245,10 @@ done:
     tarn__tree_clear(&merged);
     sb_free(&why);
     return rc;
+}
+
+int tarn_branch_merge(tarn_merge_result *out, tarn_lake *lake, const char *source_ref,
+                      const char *into, const char *message, tarn_error *err)
+{
+    return tarn__branch_merge(out, lake, source_ref, into, message, 1, err);
 }

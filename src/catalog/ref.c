@@ -365,3 +365,13 @@ int tarn_tag_delete(tarn_lake *lake, const char *name, tarn_error *err)
 {
     return ref_delete(lake, name, TARN_REF_TAG, err);
 }
+
+int tarn__branch_mark_aborted(tarn_lake *lake, const char *name, tarn_error *err)
+{
+    sqlite3_stmt *st;
+    TARN_RETURN_NOT_OK(tarn__prepare(&st, lake, "UPDATE refs SET aborted = 1 WHERE name = ? AND kind = 0", err));
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : tarn__db_error(lake, err, "marking a branch aborted");
+    sqlite3_finalize(st);
+    return rc;
+}

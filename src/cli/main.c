@@ -24,6 +24,8 @@ static const struct {
     {"query", cmd_query, "run SQL on any branch, tag or commit"},
     {"commit", cmd_commit, "show the log of a ref, newest first"},
     {"gc", cmd_gc, "delete data files no ref reaches any more"},
+    {"run", cmd_run, "plan and run a pipeline project as one transaction"},
+    {"job", cmd_job, "list, inspect and replay pipeline runs"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

@@ -30,6 +30,22 @@ int tarn__duck_scan_sql(strbuf *out, tarn_lake *lake, const char *version_id, ta
 int tarn__duck_register(tarn_duck *d, tarn_lake *lake, const char *schema, const char *name,
                         const char *version_id, tarn_error *err);
 
+/* The tables a SELECT names, from DuckDB's parser (nothing is bound):
+ * *tables has keys "schema\ttable" (schema "" when not given), *ctes the
+ * names of its common table expressions. Both are the caller's to decref,
+ * also on failure. Not a SELECT, or malformed: TARN_EINVALID. */
+#include <jansson.h>
+int tarn__sql_referenced_tables(json_t **tables, json_t **ctes, tarn_duck *d, const char *sql,
+                                tarn_error *err);
+
+/* Schema JSON ([{"name","type"}]) and per-column statistics JSON
+ * ({"col": {"min","max","nulls"}}, from the footer) of a Parquet file. */
+int tarn__duck_describe_parquet(char **schema_json, char **stats_json, tarn_duck *d,
+                                const char *path, tarn_error *err);
+/* COPY (SELECT_SQL) TO DEST as Parquet, then describe it. */
+int tarn__duck_write_parquet(int64_t *rows, char **schema_json, char **stats_json, tarn_duck *d,
+                             const char *select_sql, const char *dest, tarn_error *err);
+
 /* Strips DuckDB's "Parser Error: " style prefix noise, keeping the message. */
 const char *tarn__duck_message(const char *msg);
 

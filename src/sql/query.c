@@ -56,8 +56,8 @@ static void collect_names(json_t *node, json_t *tables, json_t *ctes)
 }
 
 /* Parses SQL with DuckDB's parser into the tables it names. */
-static int referenced_tables(json_t **tables, json_t **ctes, tarn_duck *d, const char *sql,
-                             tarn_error *err)
+int tarn__sql_referenced_tables(json_t **tables, json_t **ctes, tarn_duck *d, const char *sql,
+                                tarn_error *err)
 {
     *tables = json_object();
     *ctes = json_object();
@@ -143,7 +143,7 @@ static int prepare_tables(tarn_duck *d, tarn_lake *lake, const char *sql, const 
     tarn_commit_id commit;
     TARN_RETURN_NOT_OK(tarn__ref_tree(&tree, &commit, lake, ref, err));
     json_t *tables = NULL, *ctes = NULL;
-    rc = referenced_tables(&tables, &ctes, d, sql, err);
+    rc = tarn__sql_referenced_tables(&tables, &ctes, d, sql, err);
     const char *key;
     json_t *unused;
     json_object_foreach(tables, key, unused)

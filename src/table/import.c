@@ -158,74 +158,6 @@ static int write_parquet(int64_t *rows, tarn_duck *d, const char *reader, const 
     return rc;
 }
 
-/* Schema JSON and per-column statistics JSON of a written Parquet file. */
-static int describe_file(char **schema_json, char **stats_json, tarn_duck *d, const char *path,
-                         tarn_error *err)
-{
-    *schema_json = *stats_json = NULL;
-    strbuf q = {0};
-    sb_append(&q, "DESCRIBE SELECT * FROM read_parquet(");
-    sb_append_sql_string(&q, path);
-    sb_append(&q, ")");
-    duckdb_result res;
-    int rc = tarn__duck_query(&res, d, sb_str(&q), TARN_EIO, "cannot read the written file", err);
-    json_t *schema = json_array();
-    strbuf stats_q = {0};
-    if (rc == 0) {
-        idx_t n = duckdb_row_count(&res);
-        for (idx_t i = 0; i < n; i++) {
-            char *name = tarn__duck_text(&res, 0, i), *type = tarn__duck_text(&res, 1, i);
-            json_array_append_new(schema, json_pack("{s:s,s:s}", "name", name ? name : "",
-                                                    "type", type ? type : ""));
-            /* Statistics for flat columns, from the footer only. */
-            if (name && type && !strchr(type, '(') && !strchr(type, '[') && !strstr(type, "STRUCT") &&
-                !strstr(type, "MAP") && !strstr(type, "UNION")) {
-                sb_append(&stats_q, stats_q.len ? " UNION ALL " : "");
-                sb_append(&stats_q, "SELECT ");
-                sb_append_sql_string(&stats_q, name);
-                sb_printf(&stats_q, ", min(TRY_CAST(stats_min_value AS %s))::VARCHAR, "
-                                    "max(TRY_CAST(stats_max_value AS %s))::VARCHAR, "
-                                    "sum(stats_null_count)::BIGINT FROM parquet_metadata(",
-                          type, type);
-                sb_append_sql_string(&stats_q, path);
-                sb_append(&stats_q, ") WHERE path_in_schema = ");
-                sb_append_sql_string(&stats_q, name);
-            }
-            free(name);
-            free(type);
-        }
-    }
-    duckdb_destroy_result(&res);
-    json_t *stats = json_object();
-    if (rc == 0 && stats_q.len) {
-        rc = tarn__duck_query(&res, d, sb_str(&stats_q), TARN_EIO, "cannot read file statistics", err);
-        if (rc == 0) {
-            idx_t n = duckdb_row_count(&res);
-            for (idx_t i = 0; i < n; i++) {
-                char *col = tarn__duck_text(&res, 0, i), *mn = tarn__duck_text(&res, 1, i),
-                     *mx = tarn__duck_text(&res, 2, i);
-                int64_t nulls = duckdb_value_int64(&res, 3, i);
-                json_object_set_new(stats, col ? col : "",
-                                    json_pack("{s:s?,s:s?,s:I}", "min", mn, "max", mx, "nulls",
-                                              (json_int_t)nulls));
-                free(col);
-                free(mn);
-                free(mx);
-            }
-        }
-        duckdb_destroy_result(&res);
-    }
-    if (rc == 0) {
-        *schema_json = json_dumps(schema, JSON_COMPACT);
-        *stats_json = json_dumps(stats, JSON_COMPACT | JSON_SORT_KEYS);
-    }
-    json_decref(schema);
-    json_decref(stats);
-    sb_free(&q);
-    sb_free(&stats_q);
-    return rc;
-}
-
 int tarn_table_import(tarn_import_result *out, tarn_lake *lake, const char *table, const char *path,
                       const char *branch, const tarn_import_options *opts, tarn_error *err)
 {
@@ -275,7 +207,7 @@ int tarn_table_import(tarn_import_result *out, tarn_lake *lake, const char *tabl
     char *schema_json = NULL, *stats_json = NULL;
     int64_t rows = 0;
     rc = write_parquet(&rows, &d, reader, path, tmp, opts, err);
-    if (rc == 0) rc = describe_file(&schema_json, &stats_json, &d, tmp, err);
+    if (rc == 0) rc = tarn__duck_describe_parquet(&schema_json, &stats_json, &d, tmp, err);
     tarn__duck_close(&d);
     if (rc < 0) {
         unlink(tmp);

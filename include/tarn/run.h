@@ -1,0 +1,57 @@
+/* tarn/run.h — pipelines: plan and run a project's Python and SQL models on
+ * a branch as one transaction, and the record of every run (jobs).
+ *
+ * A run works on a temporary branch BRANCH.tarn-run-JOBID forked from
+ * BRANCH; materialized outputs are committed there in one commit and merged
+ * into BRANCH only if every task succeeded. A failed run leaves BRANCH
+ * untouched and its temporary branch marked aborted: it cannot be merged. */
+#ifndef TARN_RUN_H
+#define TARN_RUN_H
+
+#include "common.h"
+#include "lake.h"
+
+typedef struct tarn_run_options {
+    int version;
+    const char *project_dir; /* NULL: the current folder */
+    const char *branch;      /* NULL: the active branch */
+    int dry_run;             /* plan and print, run nothing */
+    int strict;              /* a failed expectation fails the run */
+    int no_transaction;      /* commit outputs directly on BRANCH */
+    int preview_rows;        /* rows of each output to include in the report */
+    size_t nparams;          /* --param NAME=VALUE pairs */
+    const char *const *param_names;
+    const char *const *param_values;
+    const char *input_ref; /* read sources at this ref instead of BRANCH (reruns) */
+    /* Called with each line of progress: the DAG, task outcomes, user
+     * prints as `model @ file:line | message`. May be NULL. */
+    void (*on_line)(const char *line, void *ctx);
+    void *ctx;
+} tarn_run_options;
+
+#define TARN_RUN_OPTIONS_VERSION 1
+#define TARN_RUN_OPTIONS_INIT {TARN_RUN_OPTIONS_VERSION, NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL}
+
+/* Plans and (unless dry_run) runs the project. *report (free with
+ * tarn_free) is JSON: {"job_id", "outcome": "success"|"failed"|"planned",
+ * "commit", "branch", "plan": {...}, "tasks": [{"name", "kind", "outcome",
+ * "started", "ended", "rows", "error"}], "expectations": [...],
+ * "previews": {...}, "error"}. Returns 0 on success, TARN_EINVALID /
+ * TARN_ENOTFOUND for a plan that cannot run (nothing ran), TARN_EUSER when a
+ * model failed (the report says which and why). */
+TARN_EXTERN int tarn_run(char **report, tarn_lake *lake, const tarn_run_options *opts,
+                         tarn_error *err);
+
+/* Jobs: every run is recorded. Lists are JSON arrays (free with tarn_free):
+ * [{"id", "status", "branch", "started", "ended", "commit", "input_commit"}]. */
+TARN_EXTERN int tarn_job_list(char **json, tarn_lake *lake, size_t limit, tarn_error *err);
+/* One job with its report; ID may be a unique prefix. */
+TARN_EXTERN int tarn_job_get(char **json, tarn_lake *lake, const char *id, tarn_error *err);
+/* A job's log lines as text. */
+TARN_EXTERN int tarn_job_logs(char **text, tarn_lake *lake, const char *id, tarn_error *err);
+/* Runs job ID's project code again, reading sources at the job's input
+ * commit, on the job's branch. */
+TARN_EXTERN int tarn_job_rerun(char **report, tarn_lake *lake, const char *id,
+                               const tarn_run_options *opts, tarn_error *err);
+
+#endif

@@ -1,0 +1,150 @@
+"""The pipeline programming model: decorators and input declarations.
+
+A project is a folder of ``*.py`` and ``*.sql`` files. In Python files,
+functions of the shape ``Table(s) -> Table`` are declared with::
+
+    @tarn.model(materialization_strategy="REPLACE")
+    @tarn.python("3.11", pip={"pandas": "1.5.3"})
+    def usd_by_country(data=tarn.Model("euro_selection", columns=["usd"])):
+        ...
+
+The decorators only record metadata on the function (``__tarn__``) and
+return it unchanged, so a decorated function is still a plain function:
+``tarn run`` discovers them (``tarn.discover``) and calls them in workers.
+"""
+
+import inspect
+
+__all__ = ["Model", "Parameter", "model", "python", "expectation", "registered"]
+
+_MATERIALIZATIONS = ("NONE", "REPLACE", "APPEND")
+_registry = []
+
+
+class Model:
+    """An input: a lakehouse table or another model's output.
+
+    ``columns`` and ``filter`` (a SQL boolean expression, may use
+    ``$param``) are pushed down into the scan; ``ref`` reads a source table
+    from another branch, tag or commit."""
+
+    def __init__(self, name, columns=None, filter=None, ref=None):
+        if not isinstance(name, str) or not name:
+            raise TypeError("tarn.Model needs a table or model name")
+        if columns is not None and (
+            isinstance(columns, str) or not all(isinstance(c, str) for c in columns)
+        ):
+            raise TypeError("tarn.Model columns must be a list of column names")
+        if filter is not None and not isinstance(filter, str):
+            raise TypeError("tarn.Model filter must be a SQL expression string")
+        self.name = name
+        self.columns = list(columns) if columns is not None else None
+        self.filter = filter
+        self.ref = ref
+
+    def __repr__(self):
+        return "tarn.Model(%r, columns=%r, filter=%r, ref=%r)" % (
+            self.name, self.columns, self.filter, self.ref)
+
+
+class Parameter:
+    """A run parameter (``--param name=value``), declared with its type and
+    default in ``tarn_project.toml``; usable as a default argument and as
+    ``$name`` in SQL and filters."""
+
+    def __init__(self, name):
+        if not isinstance(name, str) or not name.isidentifier():
+            raise TypeError("tarn.Parameter needs a parameter name")
+        self.name = name
+
+    def __repr__(self):
+        return "tarn.Parameter(%r)" % self.name
+
+
+def _meta(fn):
+    if not callable(fn):
+        raise TypeError("tarn decorators apply to functions")
+    meta = getattr(fn, "__tarn__", None)
+    if meta is None:
+        meta = {"kind": None, "name": None, "materialization": "NONE",
+                "python": None, "pip": {}}
+        fn.__tarn__ = meta
+        _registry.append(fn)
+    return meta
+
+
+def model(name=None, materialization_strategy=None, materialize=None):
+    """Declares a model. ``materialization_strategy`` is NONE (the output
+    stays in memory), REPLACE or APPEND; ``materialize=True`` means REPLACE."""
+    strategy = materialization_strategy
+    if strategy is None:
+        strategy = "REPLACE" if materialize else "NONE"
+    strategy = str(strategy).upper()
+    if strategy not in _MATERIALIZATIONS:
+        raise ValueError("materialization_strategy must be one of %s" % ", ".join(_MATERIALIZATIONS))
+
+    def wrap(fn):
+        meta = _meta(fn)
+        meta["kind"] = "model"
+        meta["name"] = name or fn.__name__
+        meta["materialization"] = strategy
+        return fn
+    return wrap
+
+
+def python(version, pip=None):
+    """The interpreter version and pinned packages a function runs with."""
+    if not isinstance(version, str):
+        raise TypeError("tarn.python needs a version string such as '3.11'")
+    pins = dict(pip or {})
+
+    def wrap(fn):
+        meta = _meta(fn)
+        meta["python"] = version
+        meta["pip"] = {str(k): str(v) for k, v in pins.items()}
+        return fn
+    return wrap
+
+
+def expectation():
+    """Declares an expectation: a function returning a bool about its inputs."""
+    def wrap(fn):
+        meta = _meta(fn)
+        meta["kind"] = "expectation"
+        meta["name"] = meta["name"] or fn.__name__
+        return fn
+    return wrap
+
+
+def registered():
+    """The decorated functions seen so far, in definition order."""
+    return list(_registry)
+
+
+def describe(fn):
+    """The plan-time description of a decorated function (JSON-able)."""
+    meta = fn.__tarn__
+    inputs, params = [], []
+    for pname, p in inspect.signature(fn).parameters.items():
+        d = p.default
+        if isinstance(d, Model):
+            inputs.append({"param": pname, "name": d.name, "columns": d.columns,
+                           "filter": d.filter, "ref": d.ref})
+        elif isinstance(d, Parameter):
+            params.append({"param": pname, "name": d.name})
+        elif p.default is inspect.Parameter.empty:
+            raise TypeError("argument '%s' of %s has no tarn.Model or tarn.Parameter default"
+                            % (pname, fn.__name__))
+    code = inspect.getsourcelines(fn)
+    return {
+        "name": meta["name"] or fn.__name__,
+        "function": fn.__name__,
+        "kind": meta["kind"] or "model",
+        "materialization": meta["materialization"],
+        "python": meta["python"],
+        "pip": meta["pip"],
+        "line": code[1],
+        "source": "".join(code[0]),
+        "inputs": inputs,
+        "parameters": params,
+    }

@@ -1,0 +1,293 @@
+/* run.c — `tarn run`: plan and run a pipeline project on a branch, as one
+ * transaction; and `tarn job ls|get|logs|rerun`: the record of runs. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+static void print_line(const char *line, void *ctx)
+{
+    (void)ctx;
+    /* In JSON mode progress goes to stderr so stdout stays one document. */
+    fprintf(out_json_mode ? stderr : stdout, "%s\n", line);
+    fflush(out_json_mode ? stderr : stdout);
+}
+
+static void print_previews(json_t *report)
+{
+    const char *model;
+    json_t *p;
+    json_object_foreach(json_object_get(report, "previews"), model, p)
+    {
+        json_t *cols = json_object_get(p, "columns"), *rows = json_object_get(p, "rows");
+        size_t nc = json_array_size(cols);
+        printf("\npreview of %s:\n", model);
+        out_table t;
+        out_table_init(&t, nc);
+        const char **cells = out_xmalloc((nc ? nc : 1) * sizeof *cells);
+        for (size_t c = 0; c < nc; c++) cells[c] = json_string_value(json_array_get(cols, c));
+        out_table_add(&t, cells);
+        size_t i;
+        json_t *row;
+        json_array_foreach(rows, i, row)
+        {
+            for (size_t c = 0; c < nc; c++) cells[c] = json_string_value(json_array_get(row, c));
+            out_table_add(&t, cells);
+        }
+        out_table_print(&t, stdout, 1);
+        out_table_free(&t);
+        free(cells);
+    }
+}
+
+/* The report as the JSON shape scripts rely on. */
+static json_t *report_json(json_t *report)
+{
+    json_t *out = json_pack("{s:O?,s:O?,s:O?,s:O?,s:O?}", "job_id", json_object_get(report, "job_id"),
+                            "outcome", json_object_get(report, "outcome"), "commit",
+                            json_object_get(report, "commit"), "branch", json_object_get(report, "branch"),
+                            "tasks", json_object_get(report, "tasks"));
+    const char *keys[] = {"expectations", "previews", "plan", "error", "run_branch"};
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
+        if (json_object_get(report, keys[i])) json_object_set(out, keys[i], json_object_get(report, keys[i]));
+    return out;
+}
+
+static int finish_run(tarn_lake *lake, int rc, char *report_text, tarn_error *err)
+{
+    json_t *report = report_text ? json_loads(report_text, 0, NULL) : NULL;
+    tarn_free(report_text);
+    int exit_code;
+    if (out_json_mode && report && json_object_get(report, "job_id")) {
+        /* A run that started reports itself, failed or not. */
+        out_json(report_json(report));
+        exit_code = rc < 0 ? 1 : 0;
+        tarn_lake_close(&lake);
+    } else if (rc < 0) {
+        exit_code = cli_done(&lake, rc, err);
+    } else {
+        if (out_json_mode && report) out_json(report_json(report));
+        else if (report) print_previews(report);
+        exit_code = cli_done(&lake, 0, err);
+    }
+    json_decref(report);
+    return exit_code;
+}
+
+static int collect_params(tarn_run_options *o, const char ***names, const char ***values,
+                          char ***owned, int *argc, char **argv)
+{
+    /* --param / -P may repeat: take them out before the option parser. */
+    int n = 0, w = 0;
+    *names = calloc((size_t)*argc + 1, sizeof **names);
+    *values = calloc((size_t)*argc + 1, sizeof **values);
+    *owned = calloc((size_t)*argc + 1, sizeof **owned);
+    for (int i = 0; i < *argc; i++) {
+        const char *v = NULL;
+        if (!strcmp(argv[i], "--")) {
+            while (i < *argc) argv[w++] = argv[i++];
+            break;
+        }
+        if ((!strcmp(argv[i], "--param") || !strcmp(argv[i], "-P")) && i + 1 < *argc) v = argv[++i];
+        else if (!strncmp(argv[i], "--param=", 8)) v = argv[i] + 8;
+        if (!v) {
+            argv[w++] = argv[i];
+            continue;
+        }
+        const char *eq = strchr(v, '=');
+        if (!eq || eq == v) return -1;
+        (*owned)[n] = strndup(v, (size_t)(eq - v));
+        (*names)[n] = (*owned)[n];
+        (*values)[n] = eq + 1;
+        n++;
+    }
+    *argc = w;
+    o->nparams = (size_t)n;
+    o->param_names = *names;
+    o->param_values = *values;
+    return 0;
+}
+
+static tarn_run_options g_opts;
+
+static int run_run(const cli_args *a)
+{
+    tarn_run_options o = g_opts;
+    o.project_dir = cli_get(a, "project-dir") ? cli_get(a, "project-dir") : ".";
+    o.branch = cli_get(a, "ref");
+    o.dry_run = cli_has(a, "dry-run");
+    o.strict = cli_has(a, "strict");
+    o.no_transaction = cli_has(a, "no-transaction");
+    o.preview_rows = cli_has(a, "preview") ? 5 : 0;
+    o.on_line = print_line;
+    tarn_lake *lake;
+    if (cli_open_lake(&lake)) return 1;
+    tarn_error err = TARN_ERROR_INIT;
+    char *report = NULL;
+    int rc = tarn_run(&report, lake, &o, &err);
+    return finish_run(lake, rc, report, &err);
+}
+
+static const cli_cmd run_cmd = {
+    .path = "run",
+    .synopsis = "[-p DIR] [--ref BRANCH] [--dry-run] [--strict] [--preview] [--param K=V]... "
+                "[--no-transaction]",
+    .summary = "Plan and run a project's Python and SQL models on a branch as one transaction: "
+               "outputs are merged only if every model succeeds.",
+    .opts = {{"project-dir", 'p', "DIR", "the project folder (default: the current folder)"},
+             {"ref", 'r', "BRANCH", "the branch to run on (default: the active branch)"},
+             {"dry-run", 0, NULL, "print the plan (DAG and scans) and run nothing"},
+             {"strict", 0, NULL, "a failed expectation fails the run"},
+             {"preview", 0, NULL, "show the first rows of each model's output"},
+             {"param", 'P', "K=V", "set a parameter declared in tarn_project.toml (repeatable)"},
+             {"no-transaction", 0, NULL, "write outputs directly on the branch"}},
+    .example = "tarn run -p examples/quickstart --ref main --param min_usd=100",
+};
+
+int cmd_run(int argc, char **argv)
+{
+    const char **names, **values;
+    char **owned;
+    memset(&g_opts, 0, sizeof g_opts);
+    g_opts.version = TARN_RUN_OPTIONS_VERSION;
+    int rc;
+    if (collect_params(&g_opts, &names, &values, &owned, &argc, argv) != 0)
+        rc = cli_usage_error(&run_cmd, "--param takes NAME=VALUE");
+    else
+        rc = cli_run(&run_cmd, run_run, argc, argv);
+    for (size_t i = 0; owned[i]; i++) free(owned[i]);
+    free(owned);
+    free(names);
+    free(values);
+    return rc;
+}
+
+/* ---- tarn job --------------------------------------------------------------------- */
+
+static int job_ls(const cli_args *a)
+{
+    int64_t limit = 20;
+    if (cli_get_int(&limit, a, "limit", 1)) return CLI_EXIT_USAGE;
+    tarn_lake *lake;
+    if (cli_open_lake(&lake)) return 1;
+    tarn_error err = TARN_ERROR_INIT;
+    char *text = NULL;
+    int rc = tarn_job_list(&text, lake, (size_t)limit, &err);
+    if (rc == 0) {
+        json_t *jobs = json_loads(text, 0, NULL);
+        if (out_json_mode) {
+            out_json(jobs);
+        } else {
+            out_table t;
+            out_table_init(&t, 5);
+            const char *head[] = {"JOB", "STATUS", "BRANCH", "STARTED", "COMMIT"};
+            out_table_add(&t, head);
+            size_t i;
+            json_t *j;
+            json_array_foreach(jobs, i, j)
+            {
+                char c[16] = "";
+                const char *commit = json_string_value(json_object_get(j, "commit"));
+                if (commit) out_short(c, commit);
+                const char *row[] = {json_string_value(json_object_get(j, "id")),
+                                     json_string_value(json_object_get(j, "status")),
+                                     json_string_value(json_object_get(j, "branch")),
+                                     json_string_value(json_object_get(j, "started")), c};
+                out_table_add(&t, row);
+            }
+            out_table_print(&t, stdout, 0);
+            out_table_free(&t);
+            json_decref(jobs);
+        }
+    }
+    tarn_free(text);
+    return cli_done(&lake, rc, &err);
+}
+
+static int job_get(const cli_args *a)
+{
+    tarn_lake *lake;
+    if (cli_open_lake(&lake)) return 1;
+    tarn_error err = TARN_ERROR_INIT;
+    char *text = NULL;
+    int rc = tarn_job_get(&text, lake, a->pos[0], &err);
+    if (rc == 0) {
+        json_t *job = json_loads(text, 0, NULL);
+        if (out_json_mode) {
+            out_json(job);
+        } else {
+            const char *keys[] = {"id", "status", "branch", "started", "ended", "commit", "input_commit", "error"};
+            for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+                json_t *v = json_object_get(job, keys[i]);
+                if (json_is_string(v)) printf("%-13s %s\n", keys[i], json_string_value(v));
+            }
+            size_t i;
+            json_t *t;
+            json_array_foreach(json_object_get(job, "tasks"), i, t)
+                printf("  %-24s %-18s %lld rows\n", json_string_value(json_object_get(t, "name")),
+                       json_string_value(json_object_get(t, "outcome")),
+                       (long long)json_integer_value(json_object_get(t, "rows")));
+            json_decref(job);
+        }
+    }
+    tarn_free(text);
+    return cli_done(&lake, rc, &err);
+}
+
+static int job_logs(const cli_args *a)
+{
+    tarn_lake *lake;
+    if (cli_open_lake(&lake)) return 1;
+    tarn_error err = TARN_ERROR_INIT;
+    char *text = NULL;
+    int rc = tarn_job_logs(&text, lake, a->pos[0], &err);
+    if (rc == 0) {
+        if (out_json_mode) out_json(json_pack("{s:s,s:s}", "id", a->pos[0], "logs", text));
+        else fputs(text, stdout);
+    }
+    tarn_free(text);
+    return cli_done(&lake, rc, &err);
+}
+
+static int job_rerun(const cli_args *a)
+{
+    tarn_run_options o = TARN_RUN_OPTIONS_INIT;
+    o.branch = cli_get(a, "ref");
+    o.strict = cli_has(a, "strict");
+    o.on_line = print_line;
+    tarn_lake *lake;
+    if (cli_open_lake(&lake)) return 1;
+    tarn_error err = TARN_ERROR_INIT;
+    char *report = NULL;
+    int rc = tarn_job_rerun(&report, lake, a->pos[0], &o, &err);
+    return finish_run(lake, rc, report, &err);
+}
+
+static const cli_cmd job_ls_cmd = {
+    .path = "job ls", .synopsis = "[--limit N]", .summary = "List runs, newest first.",
+    .opts = {{"limit", 'n', "N", "at most N jobs (default 20)"}}, .example = "tarn job ls -n 5"};
+static const cli_cmd job_get_cmd = {
+    .path = "job get", .synopsis = "ID", .summary = "Show a run: status, branch, commit, tasks.",
+    .pos = {"ID"}, .min_pos = 1, .example = "tarn job get 3f2a9c1b"};
+static const cli_cmd job_logs_cmd = {
+    .path = "job logs", .synopsis = "ID", .summary = "Print a run's log: the plan, task outcomes and user prints.",
+    .pos = {"ID"}, .min_pos = 1, .example = "tarn job logs 3f2a9c1b"};
+static const cli_cmd job_rerun_cmd = {
+    .path = "job rerun", .synopsis = "ID [--ref BRANCH] [--strict]",
+    .summary = "Run a job's code again, reading sources at the job's input commit.",
+    .pos = {"ID"}, .min_pos = 1,
+    .opts = {{"ref", 'r', "BRANCH", "run on this branch (default: the job's)"},
+             {"strict", 0, NULL, "a failed expectation fails the run"}},
+    .example = "tarn job rerun 3f2a9c1b"};
+
+int cmd_job(int argc, char **argv)
+{
+    static const cli_sub subs[] = {{"ls", &job_ls_cmd, job_ls},
+                                   {"get", &job_get_cmd, job_get},
+                                   {"logs", &job_logs_cmd, job_logs},
+                                   {"rerun", &job_rerun_cmd, job_rerun},
+                                   {NULL, NULL, NULL}};
+    return cli_run_group("job", "Inspect and replay pipeline runs.", subs, argc, argv);
+}

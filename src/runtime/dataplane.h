@@ -1,0 +1,47 @@
+/* runtime/dataplane.h — moving tables between the run's DuckDB session and
+ * Python workers: query results exported as sealed shared-memory Arrow
+ * tables, worker results mapped back and exposed to DuckDB as views. */
+#ifndef TARN_RUNTIME_DATAPLANE_H
+#define TARN_RUNTIME_DATAPLANE_H
+
+#include <jansson.h>
+
+#include "sql/engine.h"
+
+typedef struct tarn_rt_session tarn_rt_session;
+
+typedef struct tarn_rt_input {
+    const char *param; /* the function's argument name */
+    int fd;            /* a sealed memfd holding one Arrow IPC stream */
+} tarn_rt_input;
+
+typedef struct tarn_rt_call {
+    const char *file;     /* the project's .py file */
+    const char *function; /* the function's name in it */
+    const char *model;    /* the model's name (labels its output lines) */
+    int expectation;      /* the function returns a bool, not a table */
+    tarn_rt_input *inputs;
+    size_t ninputs;
+    json_t *params; /* {argument: value} for tarn.Parameter defaults */
+} tarn_rt_call;
+
+int tarn__rt_open(tarn_rt_session **out, tarn_lake *lake, tarn_error *err);
+/* Releases every mapped table and stops the workers. NULL allowed. */
+void tarn__rt_close(tarn_rt_session **s);
+
+/* Runs SELECT_SQL in D and puts the result, as Arrow IPC, in a new sealed
+ * memfd *fd (the caller closes it). */
+int tarn__rt_export(int *fd, tarn_duck *d, const char *select_sql, const char *name,
+                    tarn_error *err);
+
+/* Calls a Python function in a worker. A model's result becomes view
+ * CALL->model in D (kept mapped by the session until it closes) and *rows
+ * its row count; an expectation's result goes to *verdict (1 passed, 0
+ * failed). The function's output lines go to ON_LINE labelled
+ * `model @ file:line | text`. A function that raises, crashes or returns
+ * something else is TARN_EUSER with its traceback or signal. */
+int tarn__rt_call(int64_t *rows, int *verdict, tarn_rt_session *s, tarn_duck *d,
+                  const tarn_rt_call *call, void (*on_line)(const char *line, void *ctx), void *ctx,
+                  tarn_error *err);
+
+#endif

@@ -1,0 +1,525 @@
+/* runtime/exec.c — `tarn run`: plan, execute, publish.
+ *
+ * One DuckDB session per run holds every model's output as a table (SQL
+ * models) or as a view over a shared-memory Arrow table (Python models).
+ * Models run parents first. Materialized outputs are written as Parquet,
+ * then committed together in ONE commit on the run's temporary branch,
+ * which is merged into the target branch only when every task succeeded.
+ * A failure at any point marks the temporary branch aborted and leaves the
+ * target branch exactly as it was. */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "runtime/runtime.h"
+#include "runtime/dataplane.h"
+#include "sql/engine.h"
+#include "util/error.h"
+#include "util/util.h"
+
+typedef struct run_ctx {
+    tarn_lake *lake;
+    const tarn_run_options *opts;
+    json_t *project;
+    json_t *report;
+    json_t *tasks;
+    strbuf log;
+    tarn_duck duck;
+    tarn_rt_session *rt; /* Python workers and shared-memory tables */
+    char job_id[17];
+    char branch[TARN_NAME_MAX + 1];
+    char run_branch[TARN_NAME_MAX + 1];
+    char input_commit[65];
+    json_t *outputs; /* [{"model", "table", "key", "rows", "schema", "stats", "strategy"}] */
+} run_ctx;
+
+static void emit(run_ctx *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void emit(run_ctx *r, const char *fmt, ...)
+{
+    char line[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    sb_append(&r->log, line);
+    sb_append(&r->log, "\n");
+    if (r->opts->on_line) r->opts->on_line(line, r->opts->ctx);
+}
+
+static void user_line(const char *line, void *ctx)
+{
+    emit((run_ctx *)ctx, "%s", line);
+}
+
+static const char *str(json_t *o, const char *k)
+{
+    return json_string_value(json_object_get(o, k));
+}
+
+static json_t *model_named(json_t *project, const char *name)
+{
+    size_t i;
+    json_t *m;
+    json_array_foreach(json_object_get(project, "models"), i, m) if (!strcmp(str(m, "name"), name)) return m;
+    return NULL;
+}
+
+/* ---- the DAG as text (--dry-run and the start of every run) ------------------- */
+
+static void print_plan(run_ctx *r)
+{
+    json_t *project = r->project;
+    emit(r, "plan for %s (%zu models), reading %.12s:", str(project, "dir"),
+         json_array_size(json_object_get(project, "order")), r->input_commit);
+    size_t i;
+    json_t *name;
+    json_array_foreach(json_object_get(project, "order"), i, name)
+    {
+        json_t *m = model_named(project, json_string_value(name));
+        const char *mat = str(m, "materialization");
+        emit(r, "  %s %s [%s%s%s] %s:%lld", !strcmp(str(m, "role"), "expectation") ? "?" : "*",
+             str(m, "name"), str(m, "kind"), strcmp(mat, "NONE") ? ", materialize " : "",
+             strcmp(mat, "NONE") ? mat : "", str(m, "file"),
+             (long long)json_integer_value(json_object_get(m, "line")));
+        size_t k;
+        json_t *in;
+        json_array_foreach(json_object_get(m, "inputs"), k, in)
+        {
+            json_t *src = json_object_get(in, "source");
+            strbuf cols = {0};
+            json_t *c;
+            size_t j;
+            json_array_foreach(json_object_get(in, "columns"), j, c)
+                sb_printf(&cols, "%s%s", j ? ", " : "", json_string_value(c));
+            if (src)
+                emit(r, "      <- scan %s%s%s%s%s%s", str(src, "table"), cols.len ? " columns [" : "",
+                     sb_str(&cols), cols.len ? "]" : "", str(in, "filter_sql") ? " where " : "",
+                     str(in, "filter_sql") ? str(in, "filter_sql") : "");
+            else
+                emit(r, "      <- model %s%s%s%s%s%s", str(in, "name"), cols.len ? " columns [" : "",
+                     sb_str(&cols), cols.len ? "]" : "", str(in, "filter_sql") ? " where " : "",
+                     str(in, "filter_sql") ? str(in, "filter_sql") : "");
+            sb_free(&cols);
+        }
+    }
+}
+
+/* ---- running one model ----------------------------------------------------------- */
+
+/* SELECT text that reads one input of a Python model (columns and filter
+ * pushed into the scan). */
+static int input_sql(strbuf *q, run_ctx *r, json_t *in, tarn_error *err)
+{
+    sb_append(q, "SELECT ");
+    json_t *cols = json_object_get(in, "columns");
+    if (json_array_size(cols)) {
+        size_t j;
+        json_t *c;
+        json_array_foreach(cols, j, c)
+        {
+            if (j) sb_append(q, ", ");
+            sb_append_sql_ident(q, json_string_value(c));
+        }
+    } else {
+        sb_append(q, "*");
+    }
+    sb_append(q, " FROM ");
+    json_t *src = json_object_get(in, "source");
+    if (src) TARN_RETURN_NOT_OK(tarn__duck_scan_sql(q, r->lake, str(src, "version"), err));
+    else sb_append_sql_ident(q, str(in, "name"));
+    if (str(in, "filter_sql")) {
+        sb_append(q, " WHERE ");
+        sb_append(q, str(in, "filter_sql"));
+    }
+    return 0;
+}
+
+static int run_sql_model(int64_t *rows, run_ctx *r, json_t *m, tarn_error *err)
+{
+    size_t k;
+    json_t *in;
+    json_array_foreach(json_object_get(m, "inputs"), k, in)
+    {
+        json_t *src = json_object_get(in, "source");
+        if (!src) continue;
+        const char *name = str(in, "name");
+        const char *dot = strchr(name, '.');
+        char schema[300];
+        if (dot) snprintf(schema, sizeof schema, "%.*s", (int)(dot - name), name);
+        TARN_RETURN_NOT_OK(tarn__duck_register(&r->duck, r->lake, dot ? schema : NULL, dot ? dot + 1 : name,
+                                               str(src, "version"), err));
+    }
+    strbuf q = {0};
+    sb_append(&q, "CREATE TABLE ");
+    sb_append_sql_ident(&q, str(m, "name"));
+    sb_append(&q, " AS ");
+    const char *sql = str(m, "sql_run");
+    size_t n = strlen(sql);
+    while (n && (sql[n - 1] == ';' || sql[n - 1] == ' ' || sql[n - 1] == '\n')) n--;
+    sb_appendn(&q, sql, n);
+    sb_append(&q, "\n");
+    char what[400];
+    snprintf(what, sizeof what, "SQL model '%s' failed", str(m, "name"));
+    int rc = tarn__duck_exec(&r->duck, sb_str(&q), TARN_EUSER, what, err);
+    sb_free(&q);
+    if (rc < 0) return rc;
+    q.len = 0;
+    sb_append(&q, "SELECT count(*)::VARCHAR FROM ");
+    sb_append_sql_ident(&q, str(m, "name"));
+    duckdb_result res;
+    rc = tarn__duck_query(&res, &r->duck, sb_str(&q), TARN_EIO, "counting rows", err);
+    if (rc == 0) {
+        char *t = tarn__duck_text(&res, 0, 0);
+        *rows = t ? atoll(t) : 0;
+        free(t);
+    }
+    duckdb_destroy_result(&res);
+    sb_free(&q);
+    return rc;
+}
+
+static int run_python_model(int64_t *rows, int *verdict, run_ctx *r, json_t *m, tarn_error *err)
+{
+    size_t n = json_array_size(json_object_get(m, "inputs"));
+    tarn_rt_input *inputs = calloc(n ? n : 1, sizeof *inputs);
+    int rc = 0;
+    size_t k;
+    json_t *in;
+    json_array_foreach(json_object_get(m, "inputs"), k, in)
+    {
+        strbuf q = {0};
+        inputs[k].param = str(in, "param");
+        rc = input_sql(&q, r, in, err);
+        if (rc == 0) rc = tarn__rt_export(&inputs[k].fd, &r->duck, sb_str(&q), str(in, "name"), err);
+        else inputs[k].fd = -1;
+        sb_free(&q);
+        if (rc < 0) break;
+    }
+    if (rc == 0) {
+        json_t *params = json_object();
+        json_t *p;
+        json_array_foreach(json_object_get(m, "parameters"), k, p)
+            json_object_set(params, str(p, "param"),
+                            json_object_get(json_object_get(r->project, "params"), str(p, "name")));
+        tarn_rt_call call = {str(m, "file"), str(m, "function"), str(m, "name"),
+                             !strcmp(str(m, "role"), "expectation"), inputs, n, params};
+        rc = tarn__rt_call(rows, verdict, r->rt, &r->duck, &call, user_line, r, err);
+        json_decref(params);
+    }
+    for (k = 0; k < n; k++)
+        if (inputs[k].fd >= 0) close(inputs[k].fd);
+    free(inputs);
+    return rc;
+}
+
+/* Writes a model's output as a Parquet data file and records what to commit. */
+static int materialize(run_ctx *r, json_t *m, tarn_error *err)
+{
+    char table[300], rnd[33], key[600], tmp[8192];
+    tarn__qualify_table(table, sizeof table, str(m, "name"));
+    tarn__random_hex(rnd);
+    snprintf(key, sizeof key, "data/%s/%s.parquet", table, rnd);
+    TARN_RETURN_NOT_OK(r->lake->store->vt->write_path(r->lake->store, key, tmp, sizeof tmp, err));
+    char *schema = NULL, *stats = NULL;
+    int64_t rows = 0;
+    strbuf q = {0};
+    sb_append(&q, "SELECT * FROM ");
+    sb_append_sql_ident(&q, str(m, "name"));
+    int rc = tarn__duck_write_parquet(&rows, &schema, &stats, &r->duck, sb_str(&q), tmp, err);
+    sb_free(&q);
+    if (rc == 0) rc = r->lake->store->vt->publish(r->lake->store, key, tmp, err);
+    if (rc < 0) {
+        unlink(tmp);
+        free(schema);
+        free(stats);
+        return rc;
+    }
+    char url[8192];
+    struct stat st;
+    int64_t size = 0;
+    if (r->lake->store->vt->read_url(r->lake->store, key, url, sizeof url, NULL) == 0 && stat(url, &st) == 0)
+        size = (int64_t)st.st_size;
+    json_array_append_new(r->outputs,
+                          json_pack("{s:s,s:s,s:s,s:I,s:I,s:s,s:s,s:s}", "model", str(m, "name"), "table",
+                                    table, "key", key, "rows", (json_int_t)rows, "size",
+                                    (json_int_t)size, "schema", schema, "stats", stats, "strategy",
+                                    str(m, "materialization")));
+    free(schema);
+    free(stats);
+    return 0;
+}
+
+/* ---- publishing: one commit with every output --------------------------------------- */
+
+static int apply_outputs(tarn_lake *lake, tarn_tree *tree, void *ctx, tarn_error *err)
+{
+    json_t *outputs = ctx;
+    size_t i;
+    json_t *o;
+    json_array_foreach(outputs, i, o)
+    {
+        tarn_data_file f = {(char *)str(o, "key"), json_integer_value(json_object_get(o, "rows")),
+                            json_integer_value(json_object_get(o, "size")), (char *)str(o, "stats")};
+        TARN_RETURN_NOT_OK(tarn__data_file_insert(lake, &f, err));
+        const char *table = str(o, "table");
+        tarn_tree_entry *e = tarn__tree_find(tree, table);
+        tarn_version old = {0}, v = {0};
+        int append = !strcmp(str(o, "strategy"), "APPEND") && e && e->kind == TARN_ENTRY_TABLE;
+        if (e && e->kind == TARN_ENTRY_TABLE) TARN_RETURN_NOT_OK(tarn__version_load(&old, lake, e->version, err));
+        if (append && strcmp(old.schema_json, str(o, "schema")) != 0) {
+            tarn__version_clear(&old);
+            return tarn__error_set(err, TARN_EINVALID,
+                                   "model '%s' appends to '%s' with a different schema", str(o, "model"), table);
+        }
+        v.schema_json = (char *)str(o, "schema");
+        snprintf(v.parent, sizeof v.parent, "%s", old.id);
+        size_t keep = append ? old.nfiles : 0;
+        v.nfiles = keep + 1;
+        v.files = malloc(v.nfiles * sizeof *v.files);
+        for (size_t k = 0; k < keep; k++) v.files[k] = old.files[k];
+        v.files[keep] = (char *)str(o, "key");
+        int rc = tarn__version_store(lake, &v, err);
+        free(v.files);
+        tarn__version_clear(&old);
+        if (rc < 0) return rc;
+        char ns[300];
+        snprintf(ns, sizeof ns, "%.*s", (int)(strchr(table, '.') - table), table);
+        if (!tarn__tree_find(tree, ns)) tarn__tree_set(tree, ns, TARN_ENTRY_NAMESPACE, "");
+        tarn__tree_set(tree, table, TARN_ENTRY_TABLE, v.id);
+    }
+    return json_array_size(outputs) ? 0 : TARN_NOTHING;
+}
+
+static int publish(tarn_commit_id *commit, run_ctx *r, tarn_error *err)
+{
+    json_t *props = json_pack("{s:s,s:s,s:s,s:{}}", "job_id", r->job_id, "project_hash",
+                              str(r->project, "hash"), "input_commit", r->input_commit, "models");
+    size_t i;
+    json_t *m;
+    json_array_foreach(json_object_get(r->project, "models"), i, m)
+        json_object_set(json_object_get(props, "models"), str(m, "name"), json_object_get(m, "code_hash"));
+    char *props_text = json_dumps(props, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(props);
+    char msg[600];
+    snprintf(msg, sizeof msg, "Run %s of %s", r->job_id, str(r->project, "dir"));
+    const char *target = r->opts->no_transaction ? r->branch : r->run_branch;
+    int rc = tarn__branch_commit(commit, r->lake, target, apply_outputs, r->outputs, msg, props_text, err);
+    free(props_text);
+    if (rc < 0) return rc;
+    if (r->opts->no_transaction) return 0;
+    tarn__fault("run:before-merge");
+    tarn_merge_result mr;
+    rc = tarn__branch_merge(&mr, r->lake, r->run_branch, r->branch, msg, 0, err);
+    if (rc == 0) *commit = mr.commit;
+    return rc;
+}
+
+/* ---- jobs ---------------------------------------------------------------------------- */
+
+static int job_insert(run_ctx *r, tarn_error *err)
+{
+    sqlite3_stmt *st;
+    TARN_RETURN_NOT_OK(tarn__prepare(
+        &st, r->lake,
+        "INSERT INTO jobs(id, status, branch, started_us, input_commit, project_hash, project, params) "
+        "VALUES(?,?,?,?,?,?,?,?)",
+        err));
+    char *files = json_dumps(json_pack("{s:s,s:O}", "dir", str(r->project, "dir"), "files",
+                                       json_object_get(r->project, "files")),
+                             JSON_COMPACT);
+    char *params = json_dumps(json_object_get(r->project, "params"), JSON_COMPACT);
+    sqlite3_bind_text(st, 1, r->job_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, "running", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, r->branch, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, tarn__now_us());
+    sqlite3_bind_text(st, 5, r->input_commit, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, str(r->project, "hash"), -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 7, files, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 8, params ? params : "{}", -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : tarn__db_error(r->lake, err, "recording the job");
+    sqlite3_finalize(st);
+    free(files);
+    free(params);
+    return rc;
+}
+
+static void job_finish(run_ctx *r, const char *status, const char *commit)
+{
+    sqlite3_stmt *st;
+    if (tarn__prepare(&st, r->lake,
+                      "UPDATE jobs SET status=?, ended_us=?, commit_hash=?, report=?, logs=? WHERE id=?",
+                      NULL) < 0)
+        return;
+    char *report = json_dumps(r->report, JSON_COMPACT);
+    sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, tarn__now_us());
+    sqlite3_bind_text(st, 3, commit, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, report, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, sb_str(&r->log), -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, r->job_id, -1, SQLITE_STATIC);
+    sqlite3_step(st);
+    sqlite3_finalize(st);
+    free(report);
+}
+
+/* ---- the run ---------------------------------------------------------------------------- */
+
+static void add_preview(run_ctx *r, json_t *m)
+{
+    if (r->opts->preview_rows <= 0 || strcmp(str(m, "role"), "model")) return;
+    strbuf q = {0};
+    sb_append(&q, "SELECT COLUMNS(*)::VARCHAR FROM ");
+    sb_append_sql_ident(&q, str(m, "name"));
+    sb_printf(&q, " LIMIT %d", r->opts->preview_rows);
+    duckdb_result res;
+    if (tarn__duck_query(&res, &r->duck, sb_str(&q), TARN_EIO, "preview", NULL) == 0) {
+        json_t *cols = json_array(), *rows = json_array();
+        idx_t nc = duckdb_column_count(&res), nr = duckdb_row_count(&res);
+        for (idx_t c = 0; c < nc; c++) json_array_append_new(cols, json_string(duckdb_column_name(&res, c)));
+        for (idx_t i = 0; i < nr; i++) {
+            json_t *row = json_array();
+            for (idx_t c = 0; c < nc; c++) {
+                char *t = tarn__duck_text(&res, c, i);
+                json_array_append_new(row, t ? json_string(t) : json_null());
+                free(t);
+            }
+            json_array_append_new(rows, row);
+        }
+        json_object_set_new(json_object_get(r->report, "previews"), str(m, "name"),
+                            json_pack("{s:o,s:o}", "columns", cols, "rows", rows));
+    }
+    duckdb_destroy_result(&res);
+    sb_free(&q);
+}
+
+static int execute(tarn_commit_id *commit, run_ctx *r, tarn_error *err)
+{
+    int rc = tarn__duck_open(&r->duck, err);
+    if (rc == 0) rc = tarn__rt_open(&r->rt, r->lake, err);
+    if (rc < 0) return rc;
+    int failed_expectations = 0;
+    size_t i;
+    json_t *name;
+    json_array_foreach(json_object_get(r->project, "order"), i, name)
+    {
+        json_t *m = model_named(r->project, json_string_value(name));
+        int expectation = !strcmp(str(m, "role"), "expectation");
+        int64_t started = tarn__now_us(), rows = -1;
+        int verdict = -1;
+        tarn_error task_err = TARN_ERROR_INIT;
+        int trc = !strcmp(str(m, "kind"), "sql") ? run_sql_model(&rows, r, m, &task_err)
+                                                  : run_python_model(&rows, &verdict, r, m, &task_err);
+        if (trc == 0 && !expectation && strcmp(str(m, "materialization"), "NONE"))
+            trc = materialize(r, m, &task_err);
+        int64_t ended = tarn__now_us();
+        char t0[40], t1[40];
+        tarn__format_time(t0, sizeof t0, started);
+        tarn__format_time(t1, sizeof t1, ended);
+        const char *outcome = trc < 0 ? "failed" : expectation && verdict == 0 ? "expectation_failed" : "success";
+        json_t *task = json_pack("{s:s,s:s,s:s,s:s,s:s,s:I}", "name", str(m, "name"), "kind",
+                                 expectation ? "expectation" : str(m, "kind"), "outcome", outcome,
+                                 "started", t0, "ended", t1, "rows", (json_int_t)rows);
+        if (trc < 0) json_object_set_new(task, "error", json_string(task_err.message));
+        json_array_append_new(r->tasks, task);
+        double ms = (double)(ended - started) / 1000.0;
+        if (trc < 0) {
+            emit(r, "x %-24s failed    %8.1f ms  %s", str(m, "name"), ms, task_err.message);
+            rc = tarn__error_set(err, TARN_EUSER, "model '%s' (%s:%lld) failed: %s", str(m, "name"),
+                                 str(m, "file"), (long long)json_integer_value(json_object_get(m, "line")),
+                                 task_err.message);
+            tarn_error_clear(&task_err);
+            break;
+        }
+        if (expectation) {
+            emit(r, "%s %-24s %s %8.1f ms", verdict ? "v" : "!", str(m, "name"),
+                 verdict ? "passed   " : "FAILED   ", ms);
+            json_array_append_new(json_object_get(r->report, "expectations"),
+                                  json_pack("{s:s,s:b}", "name", str(m, "name"), "passed", verdict != 0));
+            if (!verdict) failed_expectations++;
+        } else {
+            emit(r, "v %-24s success   %8.1f ms  %lld rows%s", str(m, "name"), ms, (long long)rows,
+                 strcmp(str(m, "materialization"), "NONE") ? " (materialized)" : "");
+            add_preview(r, m);
+        }
+    }
+    if (rc == 0 && failed_expectations && r->opts->strict)
+        rc = tarn__error_set(err, TARN_EUSER, "%d expectation%s failed (--strict)", failed_expectations,
+                             failed_expectations == 1 ? "" : "s");
+    if (rc == 0) rc = publish(commit, r, err);
+    return rc;
+}
+
+int tarn_run(char **report, tarn_lake *lake, const tarn_run_options *opts, tarn_error *err)
+{
+    *report = NULL;
+    tarn_run_options defaults = TARN_RUN_OPTIONS_INIT;
+    if (!opts) opts = &defaults;
+    run_ctx r = {0};
+    r.lake = lake;
+    r.opts = opts;
+    r.report = json_pack("{s:s,s:[],s:[],s:{}}", "outcome", "planned", "tasks", "expectations", "previews");
+    r.tasks = json_object_get(r.report, "tasks");
+    r.outputs = json_array();
+    char rnd[33];
+    tarn__random_hex(rnd);
+    snprintf(r.job_id, sizeof r.job_id, "%.16s", rnd);
+    tarn_commit_id commit = {{0}};
+    int rc = tarn__branch_name(r.branch, lake, opts->branch, err);
+    tarn_ref_row ref;
+    if (rc == 0) {
+        rc = tarn__ref_get(&ref, lake, r.branch, err);
+        if (rc == TARN_ENOTFOUND || (rc == 0 && ref.kind != TARN_REF_BRANCH))
+            rc = tarn__error_set(err, TARN_ENOTFOUND, "branch '%s' does not exist", r.branch);
+    }
+    if (rc == 0) {
+        tarn_commit_id in;
+        rc = tarn_ref_resolve(&in, lake, opts->input_ref ? opts->input_ref : ref.commit, err);
+        snprintf(r.input_commit, sizeof r.input_commit, "%s", in.hex);
+    }
+    if (rc == 0) rc = tarn__project_load(&r.project, lake, opts->project_dir, err);
+    if (rc == 0) rc = tarn__plan(r.project, lake, r.input_commit, opts, err);
+    json_object_set_new(r.report, "branch", json_string(r.branch));
+    if (rc < 0) goto done;
+    json_object_set_new(r.report, "plan", json_pack("{s:O,s:O,s:s}", "order", json_object_get(r.project, "order"),
+                                                     "params", json_object_get(r.project, "params"),
+                                                     "input_commit", r.input_commit));
+    print_plan(&r);
+    if (opts->dry_run) goto done;
+
+    json_object_set_new(r.report, "job_id", json_string(r.job_id));
+    if ((rc = job_insert(&r, err)) < 0) goto done;
+    emit(&r, "job %s on branch '%s'%s", r.job_id, r.branch, opts->no_transaction ? " (no transaction)" : "");
+    if (!opts->no_transaction) {
+        snprintf(r.run_branch, sizeof r.run_branch, "%s.tarn-run-%s", r.branch, r.job_id);
+        rc = tarn_branch_create(NULL, lake, r.run_branch, r.input_commit, err);
+        if (rc == 0) json_object_set_new(r.report, "run_branch", json_string(r.run_branch));
+    }
+    if (rc == 0) rc = execute(&commit, &r, err);
+    json_object_set_new(r.report, "outcome", json_string(rc == 0 ? "success" : "failed"));
+    if (rc == 0) {
+        json_object_set_new(r.report, "commit", json_string(commit.hex));
+        emit(&r, "run %s succeeded: branch '%s' is at %.12s", r.job_id, r.branch, commit.hex);
+        if (r.run_branch[0]) tarn_branch_delete(lake, r.run_branch, NULL);
+    } else {
+        json_object_set_new(r.report, "error", json_string(err ? err->message : "failed"));
+        if (r.run_branch[0]) tarn__branch_mark_aborted(lake, r.run_branch, NULL);
+        emit(&r, "run %s failed: branch '%s' is unchanged%s%s", r.job_id, r.branch,
+             r.run_branch[0] ? "; its run branch is kept, aborted: " : "", r.run_branch);
+    }
+    job_finish(&r, rc == 0 ? "success" : "failed", rc == 0 ? commit.hex : NULL);
+done:
+    if (rc < 0 && !json_object_get(r.report, "error"))
+        json_object_set_new(r.report, "error", json_string(err ? err->message : "failed"));
+    if (rc < 0 && !json_object_get(r.report, "job_id"))
+        json_object_set_new(r.report, "outcome", json_string("refused"));
+    *report = json_dumps(r.report, JSON_COMPACT);
+    tarn__rt_close(&r.rt);
+    tarn__duck_close(&r.duck);
+    json_decref(r.report);
+    json_decref(r.project);
+    json_decref(r.outputs);
+    sb_free(&r.log);
+    return rc;
+}

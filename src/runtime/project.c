@@ -1,0 +1,344 @@
+/* runtime/project.c — loading a pipeline project: its files, parameters
+ * (tarn_project.toml), SQL models (parsed by DuckDB) and Python models
+ * (discovered by importing the files in a subprocess with the SDK).
+ *
+ * Nothing of the user's code runs inside this process. */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "runtime/runtime.h"
+#include "sql/engine.h"
+#include "util/error.h"
+#include "util/proc.h"
+#include "util/util.h"
+
+#ifndef TARN_BUILD_PYTHON_DIR
+#define TARN_BUILD_PYTHON_DIR ""
+#endif
+
+const char *tarn__python_exe(tarn_lake *lake)
+{
+    const char *p = getenv("TARN_PYTHON");
+    if (p && *p) return p;
+    p = lake ? tarn_lake_config(lake, "python.interpreter") : NULL;
+    return p && *p ? p : "/usr/bin/python3";
+}
+
+const char *tarn__python_path(void)
+{
+    const char *p = getenv("TARN_PYTHONPATH");
+    return p && *p ? p : TARN_BUILD_PYTHON_DIR;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n > m && strcmp(s + n - m, suffix) == 0;
+}
+
+/* ---- tarn_project.toml: [parameters] name = { type = "int", default = 3 } -- */
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s)) s++;
+    size_t n = strlen(s);
+    while (n && isspace((unsigned char)s[n - 1])) s[--n] = 0;
+    return s;
+}
+
+/* A TOML scalar: "string", number, true/false. */
+static json_t *toml_value(const char *v)
+{
+    if (*v == '"' || *v == '\'') {
+        size_t n = strlen(v);
+        if (n >= 2 && v[n - 1] == v[0]) return json_stringn(v + 1, n - 2);
+        return NULL;
+    }
+    if (!strcmp(v, "true")) return json_true();
+    if (!strcmp(v, "false")) return json_false();
+    char *end;
+    long long i = strtoll(v, &end, 10);
+    if (*v && !*end) return json_integer(i);
+    double d = strtod(v, &end);
+    if (*v && !*end) return json_real(d);
+    return NULL;
+}
+
+static int parse_params(json_t *params, const char *text, const char *path, tarn_error *err)
+{
+    char *copy = strdup(text), *save = NULL;
+    int section = 0, lineno = 0, rc = 0;
+    for (char *line = strtok_r(copy, "\n", &save); line && rc == 0;
+         line = strtok_r(NULL, "\n", &save)) {
+        lineno++;
+        char *hash = strchr(line, '#');
+        if (hash && !strchr(line, '"')) *hash = 0;
+        char *l = trim(line);
+        if (!*l) continue;
+        if (*l == '[') {
+            section = strcmp(l, "[parameters]") == 0;
+            continue;
+        }
+        if (!section) continue;
+        char *eq = strchr(l, '=');
+        if (!eq) {
+            rc = tarn__error_set(err, TARN_EINVALID, "%s:%d: expected NAME = VALUE", path, lineno);
+            break;
+        }
+        *eq = 0;
+        char *name = trim(l), *value = trim(eq + 1);
+        json_t *decl = json_object();
+        if (*value == '{') {
+            size_t n = strlen(value);
+            if (value[n - 1] != '}') {
+                json_decref(decl);
+                rc = tarn__error_set(err, TARN_EINVALID, "%s:%d: an inline table ends with '}'", path, lineno);
+                break;
+            }
+            value[n - 1] = 0;
+            char *save2 = NULL;
+            for (char *kv = strtok_r(value + 1, ",", &save2); kv; kv = strtok_r(NULL, ",", &save2)) {
+                char *e2 = strchr(kv, '=');
+                if (!e2) continue;
+                *e2 = 0;
+                json_t *v = toml_value(trim(e2 + 1));
+                if (v) json_object_set_new(decl, trim(kv), v);
+            }
+        } else {
+            json_t *v = toml_value(value);
+            if (v) json_object_set_new(decl, "default", v);
+        }
+        if (!json_object_get(decl, "type")) {
+            json_t *d = json_object_get(decl, "default");
+            json_object_set_new(decl, "type", json_string(json_is_integer(d) ? "int" :
+                                                          json_is_real(d) ? "float" :
+                                                          json_is_boolean(d) ? "bool" : "str"));
+        }
+        json_object_set_new(params, name, decl);
+    }
+    free(copy);
+    return rc;
+}
+
+/* ---- SQL models ---------------------------------------------------------------- */
+
+static int load_sql_model(json_t *models, tarn_duck *d, const char *path, const char *text,
+                          tarn_error *err)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    json_t *m = json_object();
+    json_object_set_new(m, "name", json_stringn(base, strlen(base) - 4));
+    json_object_set_new(m, "kind", json_string("sql"));
+    json_object_set_new(m, "role", json_string("model"));
+    json_object_set_new(m, "file", json_string(path));
+    json_object_set_new(m, "line", json_integer(1));
+    json_object_set_new(m, "materialization", json_string("NONE"));
+    /* Header comments: -- tarn: key=value key=value */
+    const char *p = text;
+    while (*p) {
+        while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') p++;
+        if (strncmp(p, "--", 2) != 0) break;
+        const char *eol = strchr(p, '\n');
+        size_t n = eol ? (size_t)(eol - p) : strlen(p);
+        char line[1024];
+        snprintf(line, sizeof line, "%.*s", (int)n, p);
+        char *opt = strstr(line, "tarn:");
+        if (opt) {
+            char *save = NULL;
+            for (char *kv = strtok_r(opt + 5, " \t,", &save); kv; kv = strtok_r(NULL, " \t,", &save)) {
+                char *eq = strchr(kv, '=');
+                if (!eq) continue;
+                *eq = 0;
+                if (!strcmp(kv, "materialization_strategy") || !strcmp(kv, "materialize")) {
+                    char *v = eq + 1;
+                    for (char *c = v; *c; c++) *c = (char)toupper((unsigned char)*c);
+                    if (!strcmp(v, "TRUE")) v = "REPLACE";
+                    if (strcmp(v, "NONE") && strcmp(v, "REPLACE") && strcmp(v, "APPEND")) {
+                        json_decref(m);
+                        return tarn__error_set(err, TARN_EINVALID,
+                                               "%s:1: materialization_strategy must be NONE, REPLACE or APPEND",
+                                               path);
+                    }
+                    json_object_set_new(m, "materialization", json_string(v));
+                }
+            }
+        }
+        p += n;
+    }
+    json_t *tables = NULL, *ctes = NULL;
+    int rc = tarn__sql_referenced_tables(&tables, &ctes, d, text, err);
+    if (rc < 0) {
+        char msg[TARN_MESSAGE_MAX];
+        snprintf(msg, sizeof msg, "%s", err ? err->message : "");
+        tarn__error_set(err, rc, "%s:1: %s", path, msg);
+    } else {
+        json_t *inputs = json_array();
+        const char *key;
+        json_t *v;
+        json_object_foreach(tables, key, v)
+        {
+            const char *tab = strchr(key, '\t');
+            char name[600];
+            if (tab == key) snprintf(name, sizeof name, "%s", tab + 1);
+            else snprintf(name, sizeof name, "%.*s.%s", (int)(tab - key), key, tab + 1);
+            if (tab == key && json_object_get(ctes, tab + 1)) continue;
+            json_array_append_new(inputs, json_pack("{s:s,s:s,s:n,s:n,s:n}", "param", name, "name",
+                                                    name, "columns", "filter", "ref"));
+        }
+        json_object_set_new(m, "inputs", inputs);
+        json_object_set_new(m, "sql", json_string(text));
+        json_object_set_new(m, "parameters", json_array());
+        char hash[65];
+        tarn__sha256_hex(hash, text, strlen(text));
+        json_object_set_new(m, "code_hash", json_string(hash));
+        json_array_append(models, m);
+    }
+    json_decref(m);
+    json_decref(tables);
+    json_decref(ctes);
+    return rc;
+}
+
+/* ---- Python models ---------------------------------------------------------------- */
+
+static int discover_python(json_t *project_out, json_t *models, tarn_lake *lake, char **files,
+                           size_t n, tarn_error *err)
+{
+    if (n == 0) return 0;
+    char **argv = calloc(n + 5, sizeof *argv);
+    argv[0] = (char *)tarn__python_exe(lake);
+    argv[1] = "-m";
+    argv[2] = "tarn.discover";
+    for (size_t i = 0; i < n; i++) argv[3 + i] = files[i];
+    char env_path[PATH_MAX + 32];
+    snprintf(env_path, sizeof env_path, "PYTHONPATH=%s", tarn__python_path());
+    char *env[] = {env_path, "PYTHONDONTWRITEBYTECODE=1", NULL};
+    char *out = NULL, *errout = NULL;
+    int status = 0, rc = 0;
+    if (tarn__proc_capture(&out, &errout, &status, argv, env) != 0) {
+        rc = tarn__error_set(err, TARN_EIO, "cannot start %s: %s", argv[0], strerror(errno));
+        goto done;
+    }
+    json_t *doc = json_loads(out, 0, NULL);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || !doc) {
+        rc = tarn__error_set(err, TARN_EINVALID, "inspecting the project's Python files failed: %s",
+                             *errout ? errout : "no output");
+        json_decref(doc);
+        goto done;
+    }
+    json_t *errors = json_object_get(doc, "errors");
+    if (json_array_size(errors) > 0) {
+        json_t *e = json_array_get(errors, 0);
+        rc = tarn__error_set(err, TARN_EINVALID, "%s:%lld: %s",
+                             json_string_value(json_object_get(e, "file")),
+                             (long long)json_integer_value(json_object_get(e, "line")),
+                             json_string_value(json_object_get(e, "message")));
+    } else {
+        json_object_set(project_out, "interpreter", json_object_get(doc, "interpreter"));
+        size_t i;
+        json_t *m;
+        json_array_foreach(json_object_get(doc, "models"), i, m)
+        {
+            json_t *copy = json_deep_copy(m);
+            json_object_set_new(copy, "role", json_string(json_string_value(json_object_get(m, "kind"))));
+            json_object_set_new(copy, "kind", json_string("python"));
+            const char *src = json_string_value(json_object_get(m, "source"));
+            char hash[65];
+            tarn__sha256_hex(hash, src ? src : "", src ? strlen(src) : 0);
+            json_object_set_new(copy, "code_hash", json_string(hash));
+            json_object_del(copy, "source");
+            json_array_append_new(models, copy);
+        }
+    }
+    json_decref(doc);
+done:
+    free(argv);
+    free(out);
+    free(errout);
+    return rc;
+}
+
+int tarn__project_load(json_t **out, tarn_lake *lake, const char *dir, tarn_error *err)
+{
+    *out = NULL;
+    char abs[PATH_MAX];
+    if (!realpath(dir ? dir : ".", abs))
+        return tarn__error_set(err, TARN_ENOTFOUND, "project folder '%s' not found", dir ? dir : ".");
+    DIR *dp = opendir(abs);
+    if (!dp) return tarn__error_set(err, TARN_ENOTFOUND, "cannot open project folder '%s': %s", abs, strerror(errno));
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *de;
+    while ((de = readdir(dp))) {
+        if (de->d_name[0] == '.' || de->d_name[0] == '_') continue;
+        if (!ends_with(de->d_name, ".py") && !ends_with(de->d_name, ".sql") &&
+            strcmp(de->d_name, "tarn_project.toml") != 0)
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            names = realloc(names, cap * sizeof *names);
+        }
+        names[n++] = strdup(de->d_name);
+    }
+    closedir(dp);
+    if (n) qsort(names, n, sizeof *names, cmp_str);
+
+    json_t *project = json_pack("{s:s,s:{},s:{},s:[]}", "dir", abs, "files", "parameters", "models");
+    json_t *files = json_object_get(project, "files");
+    char **py = calloc(n + 1, sizeof *py);
+    size_t npy = 0;
+    strbuf all = {0};
+    tarn_duck d = {0};
+    int rc = tarn__duck_open(&d, err);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        char path[PATH_MAX + 256];
+        snprintf(path, sizeof path, "%s/%s", abs, names[i]);
+        char *text = NULL;
+        size_t len = 0;
+        if (tarn__read_file(&text, &len, path) != 0) {
+            rc = tarn__error_set(err, TARN_EIO, "cannot read '%s': %s", path, strerror(errno));
+            break;
+        }
+        json_object_set_new(files, names[i], json_string(text));
+        sb_printf(&all, "%s\n%zu\n", names[i], len);
+        sb_appendn(&all, text, len);
+        if (!strcmp(names[i], "tarn_project.toml"))
+            rc = parse_params(json_object_get(project, "parameters"), text, path, err);
+        else if (ends_with(names[i], ".sql"))
+            rc = load_sql_model(json_object_get(project, "models"), &d, path, text, err);
+        else
+            py[npy++] = strdup(path);
+        free(text);
+    }
+    tarn__duck_close(&d);
+    if (rc == 0) rc = discover_python(project, json_object_get(project, "models"), lake, py, npy, err);
+    char hash[65];
+    tarn__sha256_hex(hash, sb_str(&all), all.len);
+    json_object_set_new(project, "hash", json_string(hash));
+    sb_free(&all);
+    for (size_t i = 0; i < npy; i++) free(py[i]);
+    free(py);
+    for (size_t i = 0; i < n; i++) free(names[i]);
+    free(names);
+    if (rc == 0 && json_array_size(json_object_get(project, "models")) == 0)
+        rc = tarn__error_set(err, TARN_EINVALID,
+                             "no models in '%s': add NAME.sql files or Python functions decorated with @tarn.model()",
+                             abs);
+    if (rc < 0) {
+        json_decref(project);
+        return rc;
+    }
+    *out = project;
+    return 0;
+}

@@ -1,0 +1,38 @@
+/* runtime/runtime.h — the pipeline runtime's internal parts: loading a
+ * project, planning its DAG, executing it, and the job records.
+ *
+ * Projects and plans are JSON documents (jansson): they are printed by
+ * `--dry-run`, stored with the job, and read by the executor. */
+#ifndef TARN_RUNTIME_H
+#define TARN_RUNTIME_H
+
+#include <jansson.h>
+
+#include "catalog/catalog.h"
+#include "tarn/run.h"
+
+/* The interpreter that runs project code and the folder holding the `tarn`
+ * Python package (TARN_PYTHON / TARN_PYTHONPATH override them). */
+const char *tarn__python_exe(tarn_lake *lake);
+const char *tarn__python_path(void);
+
+/* Loads DIR: {"dir", "hash", "files": {path: text}, "parameters": {name:
+ * {"type", "default"}}, "models": [...]} where a model is {"name", "kind":
+ * "python"|"sql", "role": "model"|"expectation", "file", "line",
+ * "materialization", "python", "pip", "installed", "inputs": [{"param",
+ * "name", "columns", "filter", "ref"}], "parameters", "sql", "code_hash"}.
+ * Errors name the file and line. */
+int tarn__project_load(json_t **out, tarn_lake *lake, const char *dir, tarn_error *err);
+
+/* Checks the project against the lakehouse at INPUT_COMMIT and orders it:
+ * adds "order" (model names, parents first), per model "parents" (models)
+ * and per input "source" (a table: {"table", "version", "ref"}) and the
+ * resolved "params". Refuses cycles, unknown names (did-you-mean),
+ * duplicates, models named like tables, unknown parameters. */
+int tarn__plan(json_t *project, tarn_lake *lake, const char *input_commit,
+               const tarn_run_options *opts, tarn_error *err);
+
+/* Replaces $name in TEXT with PARAMS[name] as a SQL literal. */
+char *tarn__substitute_params(const char *text, json_t *params, tarn_error *err);
+
+#endif
