@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # `make demo`: tarn's main job on the embedded default, start to finish —
 # a fresh local lakehouse, the sample data, a branch, an append on it, a
-# query on both refs, the diff, the merge and the log.
+# query on both refs, the diff and the merge; then the example pipeline
+# (examples/quickstart) run as one transaction, a query of its result and
+# the log.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
@@ -13,7 +15,14 @@ rm -rf "$DEMO"
 mkdir -p "$DEMO"
 cd "$DEMO"
 export TARN_AUTHOR=demo
-step() { printf '\n\033[1m$ tarn %s\033[0m\n' "$*"; "$TARN" "$@"; }
+step() {
+  printf '\n\033[1m$ tarn'
+  for a in "$@"; do
+    case "$a" in *[[:space:]\*\'\"\$\(\)]*) printf " '%s'" "$a" ;; *) printf ' %s' "$a" ;; esac
+  done
+  printf '\033[0m\n'
+  "$TARN" "$@"
+}
 
 step init .
 step table import transactions --from "$DATA/transactions.csv"
@@ -29,5 +38,8 @@ step branch diff main late-data
 step checkout main
 step branch merge late-data -m "Add late transactions"
 step query "SELECT count(*) AS rows_on_main FROM transactions"
-step commit -n 5
+step run -p "$PWD/../../examples/quickstart" --param min_usd=100
+step query "SELECT * FROM country_report"
+step job ls
+step commit -n 3
 printf '\nThe demo lakehouse is in %s (cd there and try: %s query "SELECT * FROM transactions" --max-rows 5)\n' "$DEMO" "$TARN"

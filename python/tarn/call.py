@@ -116,10 +116,14 @@ def main(fd):
         _send(sock, {"ok": True, "rows": table.num_rows}, [out_fd])
         os.close(out_fd)
         return 0
-    except BaseException:  # the user's function: report anything
+    except BaseException as exc:  # the user's function: report anything
         sys.stdout.flush()
         sys.stderr.flush()
-        _send(sock, {"ok": False, "error": traceback.format_exc(limit=-8)})
+        tb = exc.__traceback__
+        if tb is not None and os.path.abspath(tb.tb_frame.f_code.co_filename) == os.path.abspath(__file__):
+            tb = tb.tb_next  # this module's own frame says nothing to the user
+        text = "".join(traceback.format_exception(type(exc), exc, tb)).rstrip()
+        _send(sock, {"ok": False, "error": text})
         return 1
 
 

@@ -425,7 +425,11 @@ static int execute(tarn_commit_id *commit, run_ctx *r, tarn_error *err)
         json_array_append_new(r->tasks, task);
         double ms = (double)(ended - started) / 1000.0;
         if (trc < 0) {
-            emit(r, "x %-24s failed    %8.1f ms  %s", str(m, "name"), ms, task_err.message);
+            /* The task line gets the error's last line; the whole of it
+             * (a traceback) comes with the run's error. */
+            const char *last = task_err.message, *nl;
+            while ((nl = strchr(last, '\n')) && nl[1]) last = nl + 1;
+            emit(r, "x %-24s failed    %8.1f ms  %s", str(m, "name"), ms, last);
             rc = tarn__error_set(err, TARN_EUSER, "model '%s' (%s:%lld) failed: %s", str(m, "name"),
                                  str(m, "file"), (long long)json_integer_value(json_object_get(m, "line")),
                                  task_err.message);
