@@ -31,7 +31,8 @@ typedef struct run_ctx {
     char job_id[17];
     char branch[TARN_NAME_MAX + 1];
     char run_branch[TARN_NAME_MAX + 1];
-    char input_commit[65];
+    char input_commit[65]; /* where sources are read */
+    char base_commit[65];  /* the branch's head when the run started */
     json_t *outputs; /* [{"model", "table", "key", "rows", "schema", "stats", "strategy"}] */
 } run_ctx;
 
@@ -478,6 +479,7 @@ int tarn_run(char **report, tarn_lake *lake, const tarn_run_options *opts, tarn_
             rc = tarn__error_set(err, TARN_ENOTFOUND, "branch '%s' does not exist", r.branch);
     }
     if (rc == 0) {
+        snprintf(r.base_commit, sizeof r.base_commit, "%s", ref.commit);
         tarn_commit_id in;
         rc = tarn_ref_resolve(&in, lake, opts->input_ref ? opts->input_ref : ref.commit, err);
         snprintf(r.input_commit, sizeof r.input_commit, "%s", in.hex);
@@ -497,7 +499,9 @@ int tarn_run(char **report, tarn_lake *lake, const tarn_run_options *opts, tarn_
     emit(&r, "job %s on branch '%s'%s", r.job_id, r.branch, opts->no_transaction ? " (no transaction)" : "");
     if (!opts->no_transaction) {
         snprintf(r.run_branch, sizeof r.run_branch, "%s.tarn-run-%s", r.branch, r.job_id);
-        rc = tarn_branch_create(NULL, lake, r.run_branch, r.input_commit, err);
+        /* Outputs land on top of the branch as it is; sources are read at
+         * the input commit (the same unless this is a rerun). */
+        rc = tarn_branch_create(NULL, lake, r.run_branch, r.base_commit, err);
         if (rc == 0) json_object_set_new(r.report, "run_branch", json_string(r.run_branch));
     }
     if (rc == 0) rc = execute(&commit, &r, err);
