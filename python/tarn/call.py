@@ -1,7 +1,17 @@
-"""``python3 -m tarn.call FD``: runs ONE pipeline function for the C runtime.
+"""Runs pipeline functions for the C runtime (src/runtime/worker.c).
 
-The runtime starts this process with a connected Unix socket on file
-descriptor FD and sends one request: a 4-byte big-endian length, then that
+``python3 -m tarn.call --zygote FD`` is the warm parent of one run: it
+imports numpy, pandas and tarn once, then waits on the control socket FD.
+For each call the runtime sends it one byte with two descriptors
+(SCM_RIGHTS): a connected socket for the call and the write end of a pipe
+for the call's output. The zygote forks a child, which handles the call on
+that socket (below) with the pipe as its stdout and stderr, so a call pays
+neither interpreter start-up nor imports. When a child ends, the zygote
+sends ``{"exit": code}`` or ``{"signal": n}`` on the call socket (framed as
+below), so the runtime learns how a crashed function died. The zygote
+exits when the control socket closes.
+
+A call: the runtime sends one request on the call socket: a 4-byte big-endian length, then that
 many bytes of JSON ``{"file", "function", "model", "expectation",
 "inputs": [argument names], "params": {argument: value}}``; the input
 tables arrive with the JSON as sealed memfds (SCM_RIGHTS, one per input, in
@@ -91,6 +101,10 @@ def main(fd):
         head += _recv_exact(sock, 4 - len(head))
     (length,) = struct.unpack(">I", head)
     req = json.loads(_recv_exact(sock, length))
+    if req.get("memory_limit"):
+        import resource
+        limit = int(req["memory_limit"])
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     real_stdout = sys.stdout
     sys.stdout = _LabelledLines(real_stdout, req["file"])
     sys.stderr = _LabelledLines(real_stdout, req["file"])
@@ -127,5 +141,77 @@ def main(fd):
         return 1
 
 
+def _reap(children):
+    while children:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        sock = children.pop(pid, None)
+        if sock is None:
+            continue
+        if os.WIFSIGNALED(status):
+            doc = {"signal": os.WTERMSIG(status)}
+        else:
+            doc = {"exit": os.WEXITSTATUS(status) if os.WIFEXITED(status) else -1}
+        try:
+            _send(sock, doc)
+        except OSError:
+            pass
+        sock.close()
+
+
+def zygote(ctrl_fd):
+    import select
+    import numpy  # noqa: F401  (warm: every child inherits these imports)
+    import pandas  # noqa: F401
+    import tarn  # noqa: F401
+    ctrl = socket.socket(fileno=ctrl_fd)
+    children = {}
+    while True:
+        ready, _, _ = select.select([ctrl], [], [], 0.02 if children else None)
+        _reap(children)
+        if not ready:
+            continue
+        msg, fds, _, _ = socket.recv_fds(ctrl, 1, 2)
+        if not msg:
+            break  # the runtime is done
+        if len(fds) != 2:
+            for fd in fds:
+                os.close(fd)
+            continue
+        call_fd, out_fd = fds
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            ctrl.close()
+            for s in children.values():
+                s.close()
+            os.dup2(out_fd, 1)
+            os.dup2(out_fd, 2)
+            os.close(out_fd)
+            code = 1
+            try:
+                code = main(call_fd)
+            finally:
+                try:
+                    sys.stdout.flush()
+                except Exception:
+                    pass
+                os._exit(code)
+        os.close(out_fd)
+        children[pid] = socket.socket(fileno=call_fd)
+    # Let calls still running finish and report.
+    while children:
+        select.select([], [], [], 0.02)
+        _reap(children)
+    return 0
+
+
 if __name__ == "__main__":
+    if sys.argv[1] == "--zygote":
+        sys.exit(zygote(int(sys.argv[2])))
     sys.exit(main(int(sys.argv[1])))

@@ -25,7 +25,8 @@ typedef struct tarn_rt_call {
     json_t *params; /* {argument: value} for tarn.Parameter defaults */
 } tarn_rt_call;
 
-int tarn__rt_open(tarn_rt_session **out, tarn_lake *lake, tarn_error *err);
+/* WARM: start the Python parent now, so it warms up while the run plans. */
+int tarn__rt_open(tarn_rt_session **out, tarn_lake *lake, int warm, tarn_error *err);
 /* Releases every mapped table and stops the workers. NULL allowed. */
 void tarn__rt_close(tarn_rt_session **s);
 

@@ -30,7 +30,7 @@ typedef struct run_ctx {
     tarn_rt_session *rt; /* Python workers and shared-memory tables */
     char job_id[17];
     char branch[TARN_NAME_MAX + 1];
-    char run_branch[TARN_NAME_MAX + 1];
+    char run_branch[TARN_NAME_MAX + 32]; /* BRANCH.tarn-run-JOBID (checked as a name) */
     char input_commit[65]; /* where sources are read */
     char base_commit[65];  /* the branch's head when the run started */
     json_t *outputs; /* [{"model", "table", "key", "rows", "schema", "stats", "strategy"}] */
@@ -398,7 +398,7 @@ static void add_preview(run_ctx *r, json_t *m)
 static int execute(tarn_commit_id *commit, run_ctx *r, tarn_error *err)
 {
     int rc = tarn__duck_open(&r->duck, err);
-    if (rc == 0) rc = tarn__rt_open(&r->rt, r->lake, err);
+    if (rc == 0 && !r->rt) rc = tarn__rt_open(&r->rt, r->lake, 0, err);
     if (rc < 0) return rc;
     int failed_expectations = 0;
     size_t i;
@@ -484,6 +484,7 @@ int tarn_run(char **report, tarn_lake *lake, const tarn_run_options *opts, tarn_
         rc = tarn_ref_resolve(&in, lake, opts->input_ref ? opts->input_ref : ref.commit, err);
         snprintf(r.input_commit, sizeof r.input_commit, "%s", in.hex);
     }
+    if (rc == 0 && !opts->dry_run) rc = tarn__rt_open(&r.rt, lake, 1, err);
     if (rc == 0) rc = tarn__project_load(&r.project, lake, opts->project_dir, err);
     if (rc == 0) rc = tarn__plan(r.project, lake, r.input_commit, opts, err);
     json_object_set_new(r.report, "branch", json_string(r.branch));

@@ -1,8 +1,10 @@
 /* runtime/worker.c — calling a Python function from the runtime.
  *
- * Each call runs in its own Python process (`python3 -m tarn.call 3`, see
- * python/tarn/call.py for the protocol): a crash, an exit or a runaway
- * allocation can take down only that process. Input tables go over a Unix
+ * A run starts one warm Python parent (`python3 -m tarn.call --zygote 3`,
+ * see python/tarn/call.py for the protocol) that has imported numpy, pandas
+ * and tarn; each call is a child forked from it, so it pays neither
+ * interpreter start-up nor imports, and a crash, an exit or a runaway
+ * allocation takes down only that child. Input tables go over a Unix
  * socket as sealed memfds (SCM_RIGHTS); the result comes back the same way
  * and is mapped read-only, decoded in place and shown to DuckDB as a view:
  * no table is copied between processes. */
@@ -33,20 +35,96 @@ struct tarn_rt_session {
     tarn_lake *lake;
     mapped *items;
     size_t n, cap;
+    pid_t zygote;  /* 0: not started */
+    int ctrl;      /* control socket to the zygote */
 };
 
-int tarn__rt_open(tarn_rt_session **out, tarn_lake *lake, tarn_error *err)
+static int start_zygote(tarn_rt_session *s, tarn_error *err);
+
+int tarn__rt_open(tarn_rt_session **out, tarn_lake *lake, int warm, tarn_error *err)
 {
     *out = calloc(1, sizeof **out);
     if (!*out) return tarn__error_set(err, TARN_ENOMEM, "out of memory");
     (*out)->lake = lake;
+    (*out)->ctrl = -1;
+    /* Warming up (interpreter, numpy, pandas) overlaps planning. */
+    if (warm) start_zygote(*out, NULL);
     return 0;
+}
+
+static void stop_zygote(tarn_rt_session *s)
+{
+    if (!s->zygote) return;
+    close(s->ctrl); /* the zygote exits when its control socket closes */
+    s->ctrl = -1;
+    int status;
+    while (waitpid(s->zygote, &status, 0) < 0 && errno == EINTR) {
+    }
+    s->zygote = 0;
+}
+
+static int start_zygote(tarn_rt_session *s, tarn_error *err)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+        return tarn__error_set(err, TARN_EIO, "socketpair: %s", strerror(errno));
+    const char *python = tarn__python_exe(s->lake);
+    char pypath[PATH_MAX + 32];
+    snprintf(pypath, sizeof pypath, "PYTHONPATH=%s", tarn__python_path());
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(sv[0]), close(sv[1]);
+        return tarn__error_set(err, TARN_EIO, "fork: %s", strerror(errno));
+    }
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_RDONLY);
+        if (devnull >= 0) dup2(devnull, 0);
+        dup2(2, 1); /* the zygote's own words (import errors) go to stderr */
+        dup2(sv[1], 3); /* dup2 clears close-on-exec */
+        putenv(pypath);
+        putenv("PYTHONDONTWRITEBYTECODE=1");
+        putenv("PYTHONUNBUFFERED=1");
+        execl(python, python, "-m", "tarn.call", "--zygote", "3", (char *)NULL);
+        _exit(127);
+    }
+    close(sv[1]);
+    s->zygote = pid;
+    s->ctrl = sv[0];
+    return 0;
+}
+
+/* Asks the zygote for a child serving CALL_SOCK, with OUT_FD as its output. */
+static int fork_worker(tarn_rt_session *s, int call_sock, int out_fd, tarn_error *err)
+{
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (!s->zygote) TARN_RETURN_NOT_OK(start_zygote(s, err));
+        char byte = 'c';
+        struct iovec iov = {&byte, 1};
+        char control[CMSG_SPACE(sizeof(int) * 2)];
+        memset(control, 0, sizeof control);
+        struct msghdr msg = {0};
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control;
+        msg.msg_controllen = sizeof control;
+        struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int) * 2);
+        int fds[2] = {call_sock, out_fd};
+        memcpy(CMSG_DATA(c), fds, sizeof fds);
+        if (sendmsg(s->ctrl, &msg, MSG_NOSIGNAL) == 1) return 0;
+        stop_zygote(s); /* it died: start another once */
+    }
+    return tarn__error_set(err, TARN_EIO, "cannot start a Python worker (%s -m tarn.call)",
+                           tarn__python_exe(s->lake));
 }
 
 void tarn__rt_close(tarn_rt_session **sp)
 {
     if (!sp || !*sp) return;
     tarn_rt_session *s = *sp;
+    stop_zygote(s);
     for (size_t i = 0; i < s->n; i++) {
         tarn_arrow_duckdb_view_free(&s->items[i].view);
         tarn_arrow_table_free(&s->items[i].table);
@@ -119,6 +197,15 @@ static ssize_t recv_with_fd(int sock, strbuf *buf, int *fd)
     return n;
 }
 
+/* A framed message (4-byte length + body) has fully arrived. */
+static int reply_complete(const strbuf *reply)
+{
+    if (reply->len < 4) return 0;
+    const unsigned char *h = (const unsigned char *)reply->s;
+    size_t len = ((size_t)h[0] << 24) | ((size_t)h[1] << 16) | ((size_t)h[2] << 8) | h[3];
+    return reply->len >= 4 + len;
+}
+
 /* One line the function printed: "LINE<TAB>text", or raw interpreter output. */
 static void forward_line(const char *line, const tarn_rt_call *call, strbuf *tail,
                          void (*on_line)(const char *, void *), void *ctx)
@@ -155,28 +242,14 @@ int tarn__rt_call(int64_t *rows, int *verdict, tarn_rt_session *s, tarn_duck *d,
         close(sv[0]), close(sv[1]);
         return tarn__error_set(err, TARN_EIO, "pipe: %s", strerror(errno));
     }
-    const char *python = tarn__python_exe(s->lake);
-    char pypath[PATH_MAX + 32];
-    snprintf(pypath, sizeof pypath, "PYTHONPATH=%s", tarn__python_path());
-    pid_t pid = fork();
-    if (pid < 0) {
-        close(sv[0]), close(sv[1]), close(pipefd[0]), close(pipefd[1]);
-        return tarn__error_set(err, TARN_EIO, "fork: %s", strerror(errno));
-    }
-    if (pid == 0) {
-        int devnull = open("/dev/null", O_RDONLY);
-        if (devnull >= 0) dup2(devnull, 0);
-        dup2(pipefd[1], 1);
-        dup2(pipefd[1], 2);
-        dup2(sv[1], 3); /* dup2 clears close-on-exec */
-        putenv(pypath);
-        putenv("PYTHONDONTWRITEBYTECODE=1");
-        putenv("PYTHONUNBUFFERED=1");
-        execl(python, python, "-m", "tarn.call", "3", (char *)NULL);
-        _exit(127);
-    }
+    int rc = fork_worker(s, sv[1], pipefd[1], err);
     close(sv[1]);
     close(pipefd[1]);
+    if (rc < 0) {
+        close(sv[0]);
+        close(pipefd[0]);
+        return rc;
+    }
 
     json_t *req = json_pack("{s:s,s:s,s:s,s:b,s:[],s:O}", "file", call->file, "function",
                             call->function, "model", call->model, "expectation", call->expectation,
@@ -185,14 +258,16 @@ int tarn__rt_call(int64_t *rows, int *verdict, tarn_rt_session *s, tarn_duck *d,
         json_array_append_new(json_object_get(req, "inputs"), json_string(call->inputs[i].param));
     char *text = json_dumps(req, JSON_COMPACT);
     json_decref(req);
-    int rc = send_request(sv[0], text, call, err);
+    rc = send_request(sv[0], text, call, err);
     free(text);
 
     strbuf reply = {0}, out = {0}, tail = {0};
     int result_fd = -1;
     struct pollfd fds[2] = {{sv[0], POLLIN, 0}, {pipefd[0], POLLIN, 0}};
     int open_fds = 2;
-    while (open_fds > 0) {
+    /* The zygote keeps the call socket open until it reports the child's
+     * end; a complete reply plus the end of the child's output is enough. */
+    while (open_fds > 0 && !(fds[1].fd < 0 && reply_complete(&reply))) {
         if (poll(fds, 2, -1) < 0) {
             if (errno == EINTR) continue;
             break;
@@ -224,29 +299,32 @@ int tarn__rt_call(int64_t *rows, int *verdict, tarn_rt_session *s, tarn_duck *d,
         }
     }
     if (out.len) forward_line(out.s, call, &tail, on_line, ctx);
+    if (fds[0].fd >= 0) {
+        /* Still open: a crashed child's status may be on its way; read it. */
+        while (!reply_complete(&reply) && recv_with_fd(sv[0], &reply, &result_fd) > 0) {
+        }
+    }
     close(sv[0]);
     close(pipefd[0]);
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
     json_t *doc = NULL;
-    if (reply.len >= 4) {
+    if (reply_complete(&reply)) {
         const unsigned char *h = (const unsigned char *)reply.s;
         size_t len = ((size_t)h[0] << 24) | ((size_t)h[1] << 16) | ((size_t)h[2] << 8) | h[3];
-        if (reply.len >= 4 + len) doc = json_loadb(reply.s + 4, len, 0, NULL);
+        doc = json_loadb(reply.s + 4, len, 0, NULL);
     }
+    json_t *sig = doc ? json_object_get(doc, "signal") : NULL;
+    json_t *ex = doc ? json_object_get(doc, "exit") : NULL;
     if (rc < 0) {
         /* the request never arrived; err says why */
-    } else if (!doc) {
-        if (WIFSIGNALED(status))
+    } else if (!doc || sig || ex) {
+        if (sig)
             rc = tarn__error_set(err, TARN_EUSER, "the Python process was killed by signal %d (%s)%s%s",
-                                 WTERMSIG(status), strsignal(WTERMSIG(status)), tail.len ? ":\n" : "",
-                                 sb_str(&tail));
+                                 (int)json_integer_value(sig), strsignal((int)json_integer_value(sig)),
+                                 tail.len ? ":\n" : "", sb_str(&tail));
         else
             rc = tarn__error_set(err, TARN_EUSER, "the Python process exited with status %d before "
                                  "returning a result%s%s",
-                                 WIFEXITED(status) ? WEXITSTATUS(status) : -1, tail.len ? ":\n" : "",
-                                 sb_str(&tail));
+                                 ex ? (int)json_integer_value(ex) : -1, tail.len ? ":\n" : "", sb_str(&tail));
     } else if (!json_is_true(json_object_get(doc, "ok"))) {
         const char *tb = json_string_value(json_object_get(doc, "error"));
         rc = tarn__error_set(err, TARN_EUSER, "%s", tb ? tb : "the function failed");
