@@ -55,7 +55,10 @@ int tarn__rt_open(tarn_rt_session **out, tarn_lake *lake, int warm, tarn_error *
 static void stop_zygote(tarn_rt_session *s)
 {
     if (!s->zygote) return;
-    close(s->ctrl); /* the zygote exits when its control socket closes */
+    /* Every call has returned by now: nothing of the zygote's is worth
+     * waiting for (it may still be importing pandas). */
+    kill(s->zygote, SIGKILL);
+    close(s->ctrl);
     s->ctrl = -1;
     int status;
     while (waitpid(s->zygote, &status, 0) < 0 && errno == EINTR) {
