@@ -95,9 +95,11 @@ static void print_plan(run_ctx *r)
             json_array_foreach(json_object_get(in, "columns"), j, c)
                 sb_printf(&cols, "%s%s", j ? ", " : "", json_string_value(c));
             if (src)
-                emit(r, "      <- scan %s%s%s%s%s%s", str(src, "table"), cols.len ? " columns [" : "",
-                     sb_str(&cols), cols.len ? "]" : "", str(in, "filter_sql") ? " where " : "",
-                     str(in, "filter_sql") ? str(in, "filter_sql") : "");
+                emit(r, "      <- scan %s%s%s%s%s%s (%zu of %lld files)", str(src, "table"),
+                     cols.len ? " columns [" : "", sb_str(&cols), cols.len ? "]" : "",
+                     str(in, "filter_sql") ? " where " : "", str(in, "filter_sql") ? str(in, "filter_sql") : "",
+                     json_array_size(json_object_get(src, "files")),
+                     (long long)json_integer_value(json_object_get(src, "files_total")));
             else
                 emit(r, "      <- model %s%s%s%s%s%s", str(in, "name"), cols.len ? " columns [" : "",
                      sb_str(&cols), cols.len ? "]" : "", str(in, "filter_sql") ? " where " : "",
@@ -108,6 +110,31 @@ static void print_plan(run_ctx *r)
 }
 
 /* ---- running one model ----------------------------------------------------------- */
+
+/* read_parquet over the files the planner kept for a source scan. */
+static int scan_sql(strbuf *q, run_ctx *r, json_t *src, tarn_error *err)
+{
+    json_t *files = json_object_get(src, "files");
+    if (json_array_size(files) == 0) {
+        /* Every file ruled out: the table's columns, no rows. */
+        sb_append(q, "(SELECT * FROM ");
+        TARN_RETURN_NOT_OK(tarn__duck_scan_sql(q, r->lake, str(src, "version"), err));
+        sb_append(q, " LIMIT 0)");
+        return 0;
+    }
+    sb_append(q, "read_parquet([");
+    size_t i;
+    json_t *f;
+    json_array_foreach(files, i, f)
+    {
+        char url[8192];
+        TARN_RETURN_NOT_OK(r->lake->store->vt->read_url(r->lake->store, json_string_value(f), url, sizeof url, err));
+        if (i) sb_append(q, ", ");
+        sb_append_sql_string(q, url);
+    }
+    sb_append(q, "])");
+    return 0;
+}
 
 /* SELECT text that reads one input of a Python model (columns and filter
  * pushed into the scan). */
@@ -128,7 +155,7 @@ static int input_sql(strbuf *q, run_ctx *r, json_t *in, tarn_error *err)
     }
     sb_append(q, " FROM ");
     json_t *src = json_object_get(in, "source");
-    if (src) TARN_RETURN_NOT_OK(tarn__duck_scan_sql(q, r->lake, str(src, "version"), err));
+    if (src) TARN_RETURN_NOT_OK(scan_sql(q, r, src, err));
     else sb_append_sql_ident(q, str(in, "name"));
     if (str(in, "filter_sql")) {
         sb_append(q, " WHERE ");

@@ -60,24 +60,33 @@ int tarn__duck_exec(tarn_duck *d, const char *sql, int code, const char *what, t
 
 char *tarn__duck_text(duckdb_result *res, idx_t col, idx_t row)
 {
-    /* duckdb_value_varchar is deprecated in the C API; read the chunk. */
-    idx_t chunk_size = duckdb_vector_size();
-    duckdb_data_chunk chunk = duckdb_result_get_chunk(*res, row / chunk_size);
-    if (!chunk) return NULL;
-    idx_t r = row % chunk_size;
-    char *out = NULL;
-    duckdb_vector vec = duckdb_data_chunk_get_vector(chunk, col);
-    uint64_t *validity = duckdb_vector_get_validity(vec);
-    if (!validity || duckdb_validity_row_is_valid(validity, r)) {
-        duckdb_string_t *s = (duckdb_string_t *)duckdb_vector_get_data(vec) + r;
-        uint32_t len = duckdb_string_t_length(*s);
-        const char *data = duckdb_string_t_data(s);
-        out = malloc(len + 1);
-        memcpy(out, data, len);
-        out[len] = 0;
+    /* duckdb_value_varchar is deprecated in the C API; read the chunks.
+     * Chunks of a materialized result need not be full (a UNION ALL makes
+     * one per branch), so walk them by their own sizes. */
+    idx_t nchunks = duckdb_result_chunk_count(*res);
+    for (idx_t ci = 0; ci < nchunks; ci++) {
+        duckdb_data_chunk chunk = duckdb_result_get_chunk(*res, ci);
+        if (!chunk) return NULL;
+        idx_t n = duckdb_data_chunk_get_size(chunk);
+        if (row >= n) {
+            row -= n;
+            duckdb_destroy_data_chunk(&chunk);
+            continue;
+        }
+        char *out = NULL;
+        duckdb_vector vec = duckdb_data_chunk_get_vector(chunk, col);
+        uint64_t *validity = duckdb_vector_get_validity(vec);
+        if (!validity || duckdb_validity_row_is_valid(validity, row)) {
+            duckdb_string_t *s = (duckdb_string_t *)duckdb_vector_get_data(vec) + row;
+            uint32_t len = duckdb_string_t_length(*s);
+            out = malloc(len + 1);
+            memcpy(out, duckdb_string_t_data(s), len);
+            out[len] = 0;
+        }
+        duckdb_destroy_data_chunk(&chunk);
+        return out;
     }
-    duckdb_destroy_data_chunk(&chunk);
-    return out;
+    return NULL;
 }
 
 int tarn__duck_scan_sql(strbuf *out, tarn_lake *lake, const char *version_id, tarn_error *err)

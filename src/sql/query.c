@@ -258,8 +258,10 @@ int tarn_query(tarn_result **out, tarn_lake *lake, const char *sql, const tarn_q
     }
     r->nrows = rows;
     r->cells = calloc(rows * r->ncols + 1, sizeof *r->cells);
-    idx_t chunk_size = duckdb_vector_size();
-    for (idx_t ci = 0, base = 0; base < rows; ci++, base += chunk_size) {
+    /* Chunks need not be full: advance by each chunk's own size. */
+    idx_t nchunks = duckdb_result_chunk_count(res);
+    size_t base = 0;
+    for (idx_t ci = 0; ci < nchunks && base < rows; ci++) {
         duckdb_data_chunk chunk = duckdb_result_get_chunk(res, ci);
         if (!chunk) break;
         idx_t n = duckdb_data_chunk_get_size(chunk);
@@ -276,6 +278,7 @@ int tarn_query(tarn_result **out, tarn_lake *lake, const char *sql, const tarn_q
                 r->cells[(base + k) * r->ncols + c] = s;
             }
         }
+        base += n;
         duckdb_destroy_data_chunk(&chunk);
     }
     rc = 0;

@@ -125,6 +125,13 @@ static void test_import_query_log(void)
     CHECK_EQ_INT(tarn_query(&r, lake, "DROP TABLE transactions", NULL, &err), TARN_EINVALID);
     CHECK_EQ_INT(tarn_query(&r, lake, "WITH x AS (SELECT 1 AS a) SELECT a FROM x", NULL, &err), 0);
     tarn_result_free(&r);
+    /* a result made of several partial chunks (one per UNION ALL branch) */
+    REQUIRE(tarn_query(&r, lake, "SELECT 'a' AS v UNION ALL SELECT 'b' UNION ALL SELECT 'c'", NULL, &err) == 0);
+    CHECK_EQ_INT(tarn_result_row_count(r), 3);
+    CHECK_EQ_STR(tarn_result_value(r, 0, 0), "a");
+    CHECK_EQ_STR(tarn_result_value(r, 1, 0), "b");
+    CHECK_EQ_STR(tarn_result_value(r, 2, 0), "c");
+    tarn_result_free(&r);
     /* table info and log */
     tarn_table_info info;
     REQUIRE(tarn_table_get(&info, lake, NULL, "transactions", &err) == 0);
