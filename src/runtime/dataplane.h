@@ -45,4 +45,8 @@ int tarn__rt_call(int64_t *rows, int *verdict, tarn_rt_session *s, tarn_duck *d,
                   const tarn_rt_call *call, void (*on_line)(const char *line, void *ctx), void *ctx,
                   tarn_error *err);
 
+/* Makes the output of Python model NAME, received on another connection,
+ * a view on D's connection too. */
+int tarn__rt_attach(tarn_duck *d, const char *name, tarn_error *err);
+
 #endif

@@ -7,6 +7,7 @@
  * which is merged into the target branch only when every task succeeded.
  * A failure at any point marks the temporary branch aborted and leaves the
  * target branch exactly as it was. */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,15 @@ typedef struct run_ctx {
     char input_commit[65]; /* where sources are read */
     char base_commit[65];  /* the branch's head when the run started */
     json_t *outputs; /* [{"model", "table", "key", "rows", "schema", "stats", "strategy"}] */
+    /* Tasks run on several threads, each with its own DuckDB connection. */
+    pthread_mutex_t mu;    /* the report, the log, the outputs, the task states */
+    pthread_mutex_t ddl;   /* DuckDB catalog changes (views) */
+    pthread_mutex_t log_mu;
+    pthread_cond_t changed;
+    json_t *sources;       /* source views created so far: {"schema.table": version} */
+    duckdb_connection *conns; /* one per thread; they outlive the tasks, since
+                                 the views of Python outputs live on them */
+    size_t nconns;
 } run_ctx;
 
 static void emit(run_ctx *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -44,9 +54,11 @@ static void emit(run_ctx *r, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
+    pthread_mutex_lock(&r->log_mu);
     sb_append(&r->log, line);
     sb_append(&r->log, "\n");
     if (r->opts->on_line) r->opts->on_line(line, r->opts->ctx);
+    pthread_mutex_unlock(&r->log_mu);
 }
 
 static void user_line(const char *line, void *ctx)
@@ -164,7 +176,43 @@ static int input_sql(strbuf *q, run_ctx *r, json_t *in, tarn_error *err)
     return 0;
 }
 
-static int run_sql_model(int64_t *rows, run_ctx *r, json_t *m, tarn_error *err)
+/* A view over a source table for SQL models, created once per run (every
+ * model reads sources at the same input commit). */
+static int register_source(run_ctx *r, tarn_duck *d, const char *schema, const char *name,
+                           const char *version, tarn_error *err)
+{
+    char key[600];
+    snprintf(key, sizeof key, "%s.%s", schema ? schema : "", name);
+    pthread_mutex_lock(&r->ddl);
+    int rc = 0;
+    if (!json_object_get(r->sources, key)) {
+        rc = tarn__duck_register(d, r->lake, schema, name, version, err);
+        if (rc == 0) json_object_set_new(r->sources, key, json_string(version));
+    }
+    pthread_mutex_unlock(&r->ddl);
+    return rc;
+}
+
+/* Python parents' outputs are views local to the connection that received
+ * them; make them visible on D too. */
+static int attach_parents(run_ctx *r, tarn_duck *d, json_t *m, tarn_error *err)
+{
+    size_t k;
+    json_t *p;
+    int rc = 0;
+    json_array_foreach(json_object_get(m, "parents"), k, p)
+    {
+        json_t *parent = model_named(r->project, json_string_value(p));
+        if (!parent || strcmp(str(parent, "kind"), "python")) continue;
+        pthread_mutex_lock(&r->ddl);
+        rc = tarn__rt_attach(d, json_string_value(p), err);
+        pthread_mutex_unlock(&r->ddl);
+        if (rc < 0) break;
+    }
+    return rc;
+}
+
+static int run_sql_model(int64_t *rows, run_ctx *r, tarn_duck *d, json_t *m, tarn_error *err)
 {
     size_t k;
     json_t *in;
@@ -176,8 +224,8 @@ static int run_sql_model(int64_t *rows, run_ctx *r, json_t *m, tarn_error *err)
         const char *dot = strchr(name, '.');
         char schema[300];
         if (dot) snprintf(schema, sizeof schema, "%.*s", (int)(dot - name), name);
-        TARN_RETURN_NOT_OK(tarn__duck_register(&r->duck, r->lake, dot ? schema : NULL, dot ? dot + 1 : name,
-                                               str(src, "version"), err));
+        TARN_RETURN_NOT_OK(register_source(r, d, dot ? schema : NULL, dot ? dot + 1 : name,
+                                           str(src, "version"), err));
     }
     strbuf q = {0};
     sb_append(&q, "CREATE TABLE ");
@@ -190,14 +238,14 @@ static int run_sql_model(int64_t *rows, run_ctx *r, json_t *m, tarn_error *err)
     sb_append(&q, "\n");
     char what[400];
     snprintf(what, sizeof what, "SQL model '%s' failed", str(m, "name"));
-    int rc = tarn__duck_exec(&r->duck, sb_str(&q), TARN_EUSER, what, err);
+    int rc = tarn__duck_exec(d, sb_str(&q), TARN_EUSER, what, err);
     sb_free(&q);
     if (rc < 0) return rc;
     q.len = 0;
     sb_append(&q, "SELECT count(*)::VARCHAR FROM ");
     sb_append_sql_ident(&q, str(m, "name"));
     duckdb_result res;
-    rc = tarn__duck_query(&res, &r->duck, sb_str(&q), TARN_EIO, "counting rows", err);
+    rc = tarn__duck_query(&res, d, sb_str(&q), TARN_EIO, "counting rows", err);
     if (rc == 0) {
         char *t = tarn__duck_text(&res, 0, 0);
         *rows = t ? atoll(t) : 0;
@@ -208,7 +256,8 @@ static int run_sql_model(int64_t *rows, run_ctx *r, json_t *m, tarn_error *err)
     return rc;
 }
 
-static int run_python_model(int64_t *rows, int *verdict, run_ctx *r, json_t *m, tarn_error *err)
+static int run_python_model(int64_t *rows, int *verdict, run_ctx *r, tarn_duck *d, json_t *m,
+                            tarn_error *err)
 {
     size_t n = json_array_size(json_object_get(m, "inputs"));
     tarn_rt_input *inputs = calloc(n ? n : 1, sizeof *inputs);
@@ -220,7 +269,7 @@ static int run_python_model(int64_t *rows, int *verdict, run_ctx *r, json_t *m, 
         strbuf q = {0};
         inputs[k].param = str(in, "param");
         rc = input_sql(&q, r, in, err);
-        if (rc == 0) rc = tarn__rt_export(&inputs[k].fd, &r->duck, sb_str(&q), str(in, "name"), err);
+        if (rc == 0) rc = tarn__rt_export(&inputs[k].fd, d, sb_str(&q), str(in, "name"), err);
         else inputs[k].fd = -1;
         sb_free(&q);
         if (rc < 0) break;
@@ -233,7 +282,7 @@ static int run_python_model(int64_t *rows, int *verdict, run_ctx *r, json_t *m, 
                             json_object_get(json_object_get(r->project, "params"), str(p, "name")));
         tarn_rt_call call = {str(m, "file"), str(m, "function"), str(m, "name"),
                              !strcmp(str(m, "role"), "expectation"), inputs, n, params};
-        rc = tarn__rt_call(rows, verdict, r->rt, &r->duck, &call, user_line, r, err);
+        rc = tarn__rt_call(rows, verdict, r->rt, d, &call, user_line, r, err);
         json_decref(params);
     }
     for (k = 0; k < n; k++)
@@ -243,7 +292,7 @@ static int run_python_model(int64_t *rows, int *verdict, run_ctx *r, json_t *m, 
 }
 
 /* Writes a model's output as a Parquet data file and records what to commit. */
-static int materialize(run_ctx *r, json_t *m, tarn_error *err)
+static int materialize(run_ctx *r, tarn_duck *d, json_t *m, tarn_error *err)
 {
     char table[300], rnd[33], key[600], tmp[8192];
     tarn__qualify_table(table, sizeof table, str(m, "name"));
@@ -255,7 +304,7 @@ static int materialize(run_ctx *r, json_t *m, tarn_error *err)
     strbuf q = {0};
     sb_append(&q, "SELECT * FROM ");
     sb_append_sql_ident(&q, str(m, "name"));
-    int rc = tarn__duck_write_parquet(&rows, &schema, &stats, &r->duck, sb_str(&q), tmp, err);
+    int rc = tarn__duck_write_parquet(&rows, &schema, &stats, d, sb_str(&q), tmp, err);
     sb_free(&q);
     if (rc == 0) rc = r->lake->store->vt->publish(r->lake->store, key, tmp, err);
     if (rc < 0) {
@@ -269,11 +318,13 @@ static int materialize(run_ctx *r, json_t *m, tarn_error *err)
     int64_t size = 0;
     if (r->lake->store->vt->read_url(r->lake->store, key, url, sizeof url, NULL) == 0 && stat(url, &st) == 0)
         size = (int64_t)st.st_size;
+    pthread_mutex_lock(&r->mu);
     json_array_append_new(r->outputs,
                           json_pack("{s:s,s:s,s:s,s:I,s:I,s:s,s:s,s:s}", "model", str(m, "name"), "table",
                                     table, "key", key, "rows", (json_int_t)rows, "size",
                                     (json_int_t)size, "schema", schema, "stats", stats, "strategy",
                                     str(m, "materialization")));
+    pthread_mutex_unlock(&r->mu);
     free(schema);
     free(stats);
     return 0;
@@ -394,7 +445,7 @@ static void job_finish(run_ctx *r, const char *status, const char *commit)
 
 /* ---- the run ---------------------------------------------------------------------------- */
 
-static void add_preview(run_ctx *r, json_t *m)
+static void add_preview(run_ctx *r, tarn_duck *d, json_t *m)
 {
     if (r->opts->preview_rows <= 0 || strcmp(str(m, "role"), "model")) return;
     strbuf q = {0};
@@ -402,7 +453,7 @@ static void add_preview(run_ctx *r, json_t *m)
     sb_append_sql_ident(&q, str(m, "name"));
     sb_printf(&q, " LIMIT %d", r->opts->preview_rows);
     duckdb_result res;
-    if (tarn__duck_query(&res, &r->duck, sb_str(&q), TARN_EIO, "preview", NULL) == 0) {
+    if (tarn__duck_query(&res, d, sb_str(&q), TARN_EIO, "preview", NULL) == 0) {
         json_t *cols = json_array(), *rows = json_array();
         idx_t nc = duckdb_column_count(&res), nr = duckdb_row_count(&res);
         for (idx_t c = 0; c < nc; c++) json_array_append_new(cols, json_string(duckdb_column_name(&res, c)));
@@ -415,11 +466,153 @@ static void add_preview(run_ctx *r, json_t *m)
             }
             json_array_append_new(rows, row);
         }
+        pthread_mutex_lock(&r->mu);
         json_object_set_new(json_object_get(r->report, "previews"), str(m, "name"),
                             json_pack("{s:o,s:o}", "columns", cols, "rows", rows));
+        pthread_mutex_unlock(&r->mu);
     }
     duckdb_destroy_result(&res);
     sb_free(&q);
+}
+
+/* ---- scheduling: parents first, independent models in parallel -------------------- */
+
+enum { TASK_PENDING, TASK_RUNNING, TASK_DONE };
+
+typedef struct task {
+    json_t *m;
+    int state;
+    int64_t estimate; /* bytes of input it may hold in memory */
+    int64_t started, ended, rows;
+    int verdict;
+    int rc;
+    tarn_error err;
+} task;
+
+typedef struct sched {
+    run_ctx *r;
+    size_t next_conn;
+    task *tasks;
+    size_t n;
+    int failed;       /* a task failed: start nothing new */
+    int64_t in_use;   /* sum of the running tasks' estimates */
+    int64_t budget;   /* memory budget for running tasks */
+    int running;
+} sched;
+
+static int parents_done(sched *s, task *t)
+{
+    size_t k;
+    json_t *p;
+    json_array_foreach(json_object_get(t->m, "parents"), k, p)
+        for (size_t i = 0; i < s->n; i++)
+            if (!strcmp(str(s->tasks[i].m, "name"), json_string_value(p)) && s->tasks[i].state != TASK_DONE)
+                return 0;
+    return 1;
+}
+
+/* The next task that may start now, or NULL. Holds r->mu. */
+static task *next_task(sched *s)
+{
+    if (s->failed) return NULL;
+    for (size_t i = 0; i < s->n; i++) {
+        task *t = &s->tasks[i];
+        if (t->state != TASK_PENDING || !parents_done(s, t)) continue;
+        /* Over budget only when it would run alone. */
+        if (s->running > 0 && s->in_use + t->estimate > s->budget) continue;
+        return t;
+    }
+    return NULL;
+}
+
+static void run_task(sched *s, task *t, tarn_duck *d)
+{
+    run_ctx *r = s->r;
+    json_t *m = t->m;
+    int expectation = !strcmp(str(m, "role"), "expectation");
+    t->started = tarn__now_us();
+    int rc = attach_parents(r, d, m, &t->err);
+    if (rc == 0)
+        rc = !strcmp(str(m, "kind"), "sql") ? run_sql_model(&t->rows, r, d, m, &t->err)
+                                            : run_python_model(&t->rows, &t->verdict, r, d, m, &t->err);
+    if (rc == 0 && !expectation && strcmp(str(m, "materialization"), "NONE")) rc = materialize(r, d, m, &t->err);
+    if (rc == 0 && !expectation) add_preview(r, d, m);
+    t->ended = tarn__now_us();
+    t->rc = rc;
+    double ms = (double)(t->ended - t->started) / 1000.0;
+    if (rc < 0) {
+        /* The task line gets the error's last line; the whole of it (a
+         * traceback) comes with the run's error. */
+        const char *last = t->err.message, *nl;
+        while ((nl = strchr(last, '\n')) && nl[1]) last = nl + 1;
+        emit(r, "x %-24s failed    %8.1f ms  %s", str(m, "name"), ms, last);
+    } else if (expectation) {
+        emit(r, "%s %-24s %s %8.1f ms", t->verdict ? "v" : "!", str(m, "name"),
+             t->verdict ? "passed   " : "FAILED   ", ms);
+    } else {
+        emit(r, "v %-24s success   %8.1f ms  %lld rows%s", str(m, "name"), ms, (long long)t->rows,
+             strcmp(str(m, "materialization"), "NONE") ? " (materialized)" : "");
+    }
+}
+
+static void *worker_thread(void *arg)
+{
+    sched *s = arg;
+    run_ctx *r = s->r;
+    pthread_mutex_lock(&r->mu);
+    tarn_duck d = {r->duck.db, r->conns[s->next_conn++]};
+    for (;;) {
+        task *t = next_task(s);
+        if (!t) {
+            int pending = 0;
+            for (size_t i = 0; i < s->n; i++) pending += s->tasks[i].state == TASK_PENDING;
+            if (s->running == 0 && (!pending || s->failed)) break;
+            pthread_cond_wait(&r->changed, &r->mu);
+            continue;
+        }
+        t->state = TASK_RUNNING;
+        s->running++;
+        s->in_use += t->estimate;
+        pthread_mutex_unlock(&r->mu);
+        run_task(s, t, &d);
+        pthread_mutex_lock(&r->mu);
+        t->state = TASK_DONE;
+        s->running--;
+        s->in_use -= t->estimate;
+        if (t->rc < 0) s->failed = 1;
+        pthread_cond_broadcast(&r->changed);
+    }
+    pthread_cond_broadcast(&r->changed);
+    pthread_mutex_unlock(&r->mu);
+    return NULL;
+}
+
+/* Bytes a task's inputs may take in memory: source files (Parquet grows
+ * when decoded) and parents' outputs as a rough per-row size. */
+static int64_t estimate_task(run_ctx *r, json_t *m)
+{
+    int64_t bytes = 0;
+    size_t k;
+    json_t *in;
+    json_array_foreach(json_object_get(m, "inputs"), k, in)
+    {
+        json_t *src = json_object_get(in, "source");
+        if (!src) continue;
+        sqlite3_stmt *st;
+        if (tarn__prepare(&st, r->lake, "SELECT size_bytes FROM table_versions WHERE id = ?", NULL) < 0) continue;
+        sqlite3_bind_text(st, 1, str(src, "version"), -1, SQLITE_STATIC);
+        if (sqlite3_step(st) == SQLITE_ROW) bytes += 4 * sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+    }
+    return bytes;
+}
+
+static int64_t memory_budget(run_ctx *r)
+{
+    const char *conf = tarn_lake_config(r->lake, "run.memory_budget_mb");
+    if (conf && atoll(conf) > 0) return atoll(conf) * 1024 * 1024;
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    return pages > 0 && page > 0 ? (int64_t)pages * page / 2 : (int64_t)4 << 30;
 }
 
 static int execute(tarn_commit_id *commit, run_ctx *r, tarn_error *err)
@@ -427,58 +620,80 @@ static int execute(tarn_commit_id *commit, run_ctx *r, tarn_error *err)
     int rc = tarn__duck_open(&r->duck, err);
     if (rc == 0 && !r->rt) rc = tarn__rt_open(&r->rt, r->lake, 0, err);
     if (rc < 0) return rc;
-    int failed_expectations = 0;
+    json_t *order = json_object_get(r->project, "order");
+    sched s = {0};
+    s.r = r;
+    s.n = json_array_size(order);
+    s.tasks = calloc(s.n ? s.n : 1, sizeof *s.tasks);
+    s.budget = memory_budget(r);
     size_t i;
     json_t *name;
-    json_array_foreach(json_object_get(r->project, "order"), i, name)
+    json_array_foreach(order, i, name)
     {
-        json_t *m = model_named(r->project, json_string_value(name));
-        int expectation = !strcmp(str(m, "role"), "expectation");
-        int64_t started = tarn__now_us(), rows = -1;
-        int verdict = -1;
-        tarn_error task_err = TARN_ERROR_INIT;
-        int trc = !strcmp(str(m, "kind"), "sql") ? run_sql_model(&rows, r, m, &task_err)
-                                                  : run_python_model(&rows, &verdict, r, m, &task_err);
-        if (trc == 0 && !expectation && strcmp(str(m, "materialization"), "NONE"))
-            trc = materialize(r, m, &task_err);
-        int64_t ended = tarn__now_us();
-        char t0[40], t1[40];
-        tarn__format_time(t0, sizeof t0, started);
-        tarn__format_time(t1, sizeof t1, ended);
-        const char *outcome = trc < 0 ? "failed" : expectation && verdict == 0 ? "expectation_failed" : "success";
-        json_t *task = json_pack("{s:s,s:s,s:s,s:s,s:s,s:I}", "name", str(m, "name"), "kind",
-                                 expectation ? "expectation" : str(m, "kind"), "outcome", outcome,
-                                 "started", t0, "ended", t1, "rows", (json_int_t)rows);
-        if (trc < 0) json_object_set_new(task, "error", json_string(task_err.message));
-        json_array_append_new(r->tasks, task);
-        double ms = (double)(ended - started) / 1000.0;
-        if (trc < 0) {
-            /* The task line gets the error's last line; the whole of it
-             * (a traceback) comes with the run's error. */
-            const char *last = task_err.message, *nl;
-            while ((nl = strchr(last, '\n')) && nl[1]) last = nl + 1;
-            emit(r, "x %-24s failed    %8.1f ms  %s", str(m, "name"), ms, last);
-            rc = tarn__error_set(err, TARN_EUSER, "model '%s' (%s:%lld) failed: %s", str(m, "name"),
-                                 str(m, "file"), (long long)json_integer_value(json_object_get(m, "line")),
-                                 task_err.message);
-            tarn_error_clear(&task_err);
-            break;
+        s.tasks[i].m = model_named(r->project, json_string_value(name));
+        s.tasks[i].rows = -1;
+        s.tasks[i].verdict = -1;
+        s.tasks[i].estimate = estimate_task(r, s.tasks[i].m);
+    }
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t nthreads = cores > 0 ? (size_t)cores : 1;
+    const char *conf = tarn_lake_config(r->lake, "run.parallelism");
+    if (conf && atoi(conf) > 0) nthreads = (size_t)atoi(conf);
+    if (nthreads > s.n) nthreads = s.n ? s.n : 1;
+    r->conns = calloc(nthreads, sizeof *r->conns);
+    for (i = 0; i < nthreads; i++) {
+        if (duckdb_connect(r->duck.db, &r->conns[i]) != DuckDBSuccess) {
+            free(s.tasks);
+            return tarn__error_set(err, TARN_EIO, "cannot connect to DuckDB");
         }
-        if (expectation) {
-            emit(r, "%s %-24s %s %8.1f ms", verdict ? "v" : "!", str(m, "name"),
-                 verdict ? "passed   " : "FAILED   ", ms);
+        r->nconns++;
+    }
+    pthread_t *threads = calloc(nthreads, sizeof *threads);
+    size_t started = 0;
+    for (i = 0; i < nthreads; i++)
+        if (pthread_create(&threads[i], NULL, worker_thread, &s) == 0) started++;
+    if (started == 0) worker_thread(&s);
+    for (i = 0; i < started; i++) pthread_join(threads[i], NULL);
+    free(threads);
+
+    /* The report lists tasks in plan order, whatever order they ran in. */
+    int failed_expectations = 0;
+    task *failed = NULL;
+    for (i = 0; i < s.n; i++) {
+        task *t = &s.tasks[i];
+        if (t->state != TASK_DONE) continue;
+        json_t *m = t->m;
+        int expectation = !strcmp(str(m, "role"), "expectation");
+        char t0[40], t1[40];
+        tarn__format_time(t0, sizeof t0, t->started);
+        tarn__format_time(t1, sizeof t1, t->ended);
+        const char *outcome = t->rc < 0 ? "failed" : expectation && t->verdict == 0 ? "expectation_failed" : "success";
+        json_t *tj = json_pack("{s:s,s:s,s:s,s:s,s:s,s:I}", "name", str(m, "name"), "kind",
+                               expectation ? "expectation" : str(m, "kind"), "outcome", outcome,
+                               "started", t0, "ended", t1, "rows", (json_int_t)t->rows);
+        if (t->rc < 0) json_object_set_new(tj, "error", json_string(t->err.message));
+        json_array_append_new(r->tasks, tj);
+        if (t->rc < 0 && !failed) failed = t;
+        if (t->rc == 0 && expectation) {
             json_array_append_new(json_object_get(r->report, "expectations"),
-                                  json_pack("{s:s,s:b}", "name", str(m, "name"), "passed", verdict != 0));
-            if (!verdict) failed_expectations++;
-        } else {
-            emit(r, "v %-24s success   %8.1f ms  %lld rows%s", str(m, "name"), ms, (long long)rows,
-                 strcmp(str(m, "materialization"), "NONE") ? " (materialized)" : "");
-            add_preview(r, m);
+                                  json_pack("{s:s,s:b}", "name", str(m, "name"), "passed", t->verdict != 0));
+            if (!t->verdict) failed_expectations++;
         }
     }
-    if (rc == 0 && failed_expectations && r->opts->strict)
+    if (failed) {
+        json_t *m = failed->m;
+        rc = tarn__error_set(err, TARN_EUSER, "model '%s' (%s:%lld) failed: %s", str(m, "name"),
+                             str(m, "file"), (long long)json_integer_value(json_object_get(m, "line")),
+                             failed->err.message);
+    } else if (failed_expectations && r->opts->strict) {
         rc = tarn__error_set(err, TARN_EUSER, "%d expectation%s failed (--strict)", failed_expectations,
                              failed_expectations == 1 ? "" : "s");
+    } else if (failed_expectations) {
+        emit(r, "%d expectation%s failed (not fatal without --strict)", failed_expectations,
+             failed_expectations == 1 ? "" : "s");
+    }
+    for (i = 0; i < s.n; i++) tarn_error_clear(&s.tasks[i].err);
+    free(s.tasks);
     if (rc == 0) rc = publish(commit, r, err);
     return rc;
 }
@@ -494,6 +709,11 @@ int tarn_run(char **report, tarn_lake *lake, const tarn_run_options *opts, tarn_
     r.report = json_pack("{s:s,s:[],s:[],s:{}}", "outcome", "planned", "tasks", "expectations", "previews");
     r.tasks = json_object_get(r.report, "tasks");
     r.outputs = json_array();
+    r.sources = json_object();
+    pthread_mutex_init(&r.mu, NULL);
+    pthread_mutex_init(&r.ddl, NULL);
+    pthread_mutex_init(&r.log_mu, NULL);
+    pthread_cond_init(&r.changed, NULL);
     char rnd[33];
     tarn__random_hex(rnd);
     snprintf(r.job_id, sizeof r.job_id, "%.16s", rnd);
@@ -551,11 +771,18 @@ done:
     if (rc < 0 && !json_object_get(r.report, "job_id"))
         json_object_set_new(r.report, "outcome", json_string("refused"));
     *report = json_dumps(r.report, JSON_COMPACT);
-    tarn__rt_close(&r.rt);
+    tarn__rt_close(&r.rt); /* drops views: before their connections go */
+    for (size_t i = 0; i < r.nconns; i++) duckdb_disconnect(&r.conns[i]);
+    free(r.conns);
     tarn__duck_close(&r.duck);
     json_decref(r.report);
     json_decref(r.project);
     json_decref(r.outputs);
+    json_decref(r.sources);
     sb_free(&r.log);
+    pthread_mutex_destroy(&r.mu);
+    pthread_mutex_destroy(&r.ddl);
+    pthread_mutex_destroy(&r.log_mu);
+    pthread_cond_destroy(&r.changed);
     return rc;
 }

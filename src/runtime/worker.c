@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,7 @@ typedef struct mapped {
 } mapped;
 
 struct tarn_rt_session {
+    pthread_mutex_t mu; /* calls come from several threads */
     tarn_lake *lake;
     mapped *items;
     size_t n, cap;
@@ -47,6 +49,7 @@ int tarn__rt_open(tarn_rt_session **out, tarn_lake *lake, int warm, tarn_error *
     if (!*out) return tarn__error_set(err, TARN_ENOMEM, "out of memory");
     (*out)->lake = lake;
     (*out)->ctrl = -1;
+    pthread_mutex_init(&(*out)->mu, NULL);
     /* Warming up (interpreter, numpy, pandas) overlaps planning. */
     if (warm) start_zygote(*out, NULL);
     return 0;
@@ -97,7 +100,17 @@ static int start_zygote(tarn_rt_session *s, tarn_error *err)
 }
 
 /* Asks the zygote for a child serving CALL_SOCK, with OUT_FD as its output. */
+static int fork_worker_locked(tarn_rt_session *s, int call_sock, int out_fd, tarn_error *err);
+
 static int fork_worker(tarn_rt_session *s, int call_sock, int out_fd, tarn_error *err)
+{
+    pthread_mutex_lock(&s->mu);
+    int rc = fork_worker_locked(s, call_sock, out_fd, err);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+static int fork_worker_locked(tarn_rt_session *s, int call_sock, int out_fd, tarn_error *err)
 {
     for (int attempt = 0; attempt < 2; attempt++) {
         if (!s->zygote) TARN_RETURN_NOT_OK(start_zygote(s, err));
@@ -133,6 +146,7 @@ void tarn__rt_close(tarn_rt_session **sp)
         tarn_arrow_table_free(&s->items[i].table);
     }
     free(s->items);
+    pthread_mutex_destroy(&s->mu);
     free(s);
     *sp = NULL;
 }
@@ -341,11 +355,13 @@ int tarn__rt_call(int64_t *rows, int *verdict, tarn_rt_session *s, tarn_duck *d,
         rc = tarn_arrow_shm_map(&t, result_fd, err);
         if (rc == 0) rc = tarn_arrow_duckdb_register(&v, d->con, call->model, t, err);
         if (rc == 0) {
+            pthread_mutex_lock(&s->mu);
             if (s->n == s->cap) {
                 s->cap = s->cap ? s->cap * 2 : 8;
                 s->items = realloc(s->items, s->cap * sizeof *s->items);
             }
             s->items[s->n++] = (mapped){t, v};
+            pthread_mutex_unlock(&s->mu);
             *rows = tarn_arrow_table_num_rows(t);
         } else {
             tarn_arrow_table_free(&t);
@@ -356,5 +372,18 @@ int tarn__rt_call(int64_t *rows, int *verdict, tarn_rt_session *s, tarn_duck *d,
     sb_free(&reply);
     sb_free(&out);
     sb_free(&tail);
+    return rc;
+}
+
+int tarn__rt_attach(tarn_duck *d, const char *name, tarn_error *err)
+{
+    /* tarn_arrow_duckdb_register names its table function tarn_arrow_NAME
+     * and registers it for the whole database; the view is per connection. */
+    strbuf q = {0};
+    sb_append(&q, "CREATE OR REPLACE TEMP VIEW ");
+    sb_append_sql_ident(&q, name);
+    sb_printf(&q, " AS SELECT * FROM tarn_arrow_%s()", name);
+    int rc = tarn__duck_exec(d, sb_str(&q), TARN_EIO, "cannot share a model's output", err);
+    sb_free(&q);
     return rc;
 }

@@ -1,0 +1,97 @@
+"""tarn's exceptions, one class per tarn error code (include/tarn/common.h).
+
+Every failure the C library reports reaches Python as a subclass of
+``tarn.Error`` carrying ``code`` (the negative tarn_code) and ``code_name``
+(the stable name also used in JSON: "not_found", "conflict", ...).
+"""
+
+__all__ = [
+    "Error", "NotFoundError", "ExistsError", "ConflictError", "InvalidError",
+    "TarnIOError", "AmbiguousError", "OutOfMemoryError", "UserFunctionError",
+    "AbortedError", "from_code",
+]
+
+
+class Error(Exception):
+    """Base class of every tarn error."""
+
+    code = -1
+    code_name = "error"
+
+    def __init__(self, message="", code=None):
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+
+
+class NotFoundError(Error):
+    """A ref, table, namespace or file does not exist."""
+    code, code_name = -2, "not_found"
+
+
+class ExistsError(Error):
+    """The thing to create already exists."""
+    code, code_name = -3, "exists"
+
+
+class ConflictError(Error):
+    """A merge or a concurrent update conflicts; ``tables`` names what."""
+    code, code_name = -4, "conflict"
+
+    def __init__(self, message="", code=None, tables=()):
+        super().__init__(message, code)
+        self.tables = list(tables)
+
+
+class InvalidError(Error, ValueError):
+    """Bad input: a name, a ref, SQL, a schema, malformed Arrow data."""
+    code, code_name = -5, "invalid"
+
+
+class TarnIOError(Error, OSError):
+    """The file system, the object store or the catalog failed."""
+    code, code_name = -6, "io"
+
+
+class AmbiguousError(Error):
+    """A short commit hash names several commits."""
+    code, code_name = -7, "ambiguous"
+
+
+class OutOfMemoryError(Error, MemoryError):
+    code, code_name = -8, "nomem"
+
+
+class UserFunctionError(Error):
+    """A user function failed (raised, exited, crashed or returned a non-table).
+
+    ``kind`` is "exception", "exit", "signal", "bad_return" or "protocol";
+    ``traceback`` the function's formatted traceback (when it raised),
+    ``exitcode`` / ``signal`` how its process ended, ``function`` what ran.
+    """
+    code, code_name = -9, "user"
+
+    def __init__(self, message="", code=None, kind="exception", traceback=None,
+                 exitcode=None, signal=None, function=None):
+        super().__init__(message, code)
+        self.kind = kind
+        self.traceback = traceback
+        self.exitcode = exitcode
+        self.signal = signal
+        self.function = function
+
+
+class AbortedError(Error):
+    """Interrupted, or refused because a ref is marked aborted."""
+    code, code_name = -10, "aborted"
+
+
+_BY_CODE = {c.code: c for c in (NotFoundError, ExistsError, ConflictError, InvalidError,
+                                TarnIOError, AmbiguousError, OutOfMemoryError,
+                                UserFunctionError, AbortedError)}
+
+
+def from_code(code, message):
+    """The exception instance for tarn code CODE (unknown codes give Error)."""
+    cls = _BY_CODE.get(code, Error)
+    return cls(message, code)
