@@ -405,9 +405,10 @@ static int job_insert(run_ctx *r, tarn_error *err)
         "INSERT INTO jobs(id, status, branch, started_us, input_commit, project_hash, project, params) "
         "VALUES(?,?,?,?,?,?,?,?)",
         err));
-    char *files = json_dumps(json_pack("{s:s,s:O}", "dir", str(r->project, "dir"), "files",
-                                       json_object_get(r->project, "files")),
-                             JSON_COMPACT);
+    json_t *snapshot = json_pack("{s:s,s:O}", "dir", str(r->project, "dir"), "files",
+                                 json_object_get(r->project, "files"));
+    char *files = json_dumps(snapshot, JSON_COMPACT);
+    json_decref(snapshot);
     char *params = json_dumps(json_object_get(r->project, "params"), JSON_COMPACT);
     sqlite3_bind_text(st, 1, r->job_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, "running", -1, SQLITE_STATIC);
