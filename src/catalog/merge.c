@@ -13,13 +13,21 @@
 #include "util/error.h"
 #include "util/util.h"
 
-/* Is V an append-only descendant of BASE (BASE's files are its prefix)? */
+static int has_file(const tarn_version *v, const char *key)
+{
+    for (size_t i = 0; i < v->nfiles; i++)
+        if (strcmp(v->files[i], key) == 0) return 1;
+    return 0;
+}
+
+/* Did V only append to BASE: same schema, every one of BASE's files kept?
+ * (Not a prefix test: after an earlier merge a side's list interleaves its
+ * own and the other side's files.) */
 static int appends_to(const tarn_version *base, const tarn_version *v)
 {
     if (strcmp(base->schema_json, v->schema_json) != 0) return 0;
-    if (v->nfiles < base->nfiles) return 0;
     for (size_t i = 0; i < base->nfiles; i++)
-        if (strcmp(base->files[i], v->files[i]) != 0) return 0;
+        if (!has_file(v, base->files[i])) return 0;
     return 1;
 }
 
@@ -58,15 +66,17 @@ static int merge_table(char out_version[65], char *why, size_t whysize, tarn_lak
         rc = TARN_ECONFLICT;
         goto done;
     }
-    /* base files, then ours' new files, then theirs' new files */
+    /* ours' files (the base's and its own), then theirs' new ones */
     tarn_version merged = {0};
     merged.schema_json = ours.schema_json;
     snprintf(merged.parent, sizeof merged.parent, "%s", ours.id);
-    merged.nfiles = ours.nfiles + theirs.nfiles - base.nfiles;
-    merged.files = malloc(merged.nfiles * sizeof *merged.files);
+    merged.files = malloc((ours.nfiles + theirs.nfiles) * sizeof *merged.files);
     size_t k = 0;
     for (size_t i = 0; i < ours.nfiles; i++) merged.files[k++] = ours.files[i];
-    for (size_t i = base.nfiles; i < theirs.nfiles; i++) merged.files[k++] = theirs.files[i];
+    for (size_t i = 0; i < theirs.nfiles; i++)
+        if (!has_file(&base, theirs.files[i]) && !has_file(&ours, theirs.files[i]))
+            merged.files[k++] = theirs.files[i];
+    merged.nfiles = k;
     rc = tarn__version_store(lake, &merged, err);
     if (rc == 0) snprintf(out_version, 65, "%s", merged.id);
     free(merged.files); /* the strings belong to ours and theirs */
