@@ -49,4 +49,10 @@ TARN_EXTERN int tarn_query_to_file(int64_t *rows, tarn_lake *lake, const char *s
                                    const char *ref, const char *path, const char *format,
                                    tarn_error *err);
 
+/* Runs SQL at REF (NULL: the active branch) and puts the whole result, as
+ * one Arrow IPC stream, in a new sealed memfd *fd (the caller closes it):
+ * how Python gets a tarn.Table without a copy. */
+TARN_EXTERN int tarn_query_arrow_fd(int *fd, tarn_lake *lake, const char *sql, const char *ref,
+                                    tarn_error *err);
+
 #endif

@@ -67,6 +67,12 @@ TARN_EXTERN int tarn_table_import(tarn_import_result *out, tarn_lake *lake, cons
                                   const char *path, const char *branch,
                                   const tarn_import_options *opts, tarn_error *err);
 
+/* The same, from a sealed memfd FD holding one Arrow IPC stream (what
+ * tarn.Table hands over); FD stays the caller's. */
+TARN_EXTERN int tarn_table_import_arrow_fd(tarn_import_result *out, tarn_lake *lake,
+                                           const char *table, int fd, const char *branch,
+                                           const tarn_import_options *opts, tarn_error *err);
+
 /* Removes TABLE from BRANCH (NULL: active) in a new commit. */
 TARN_EXTERN int tarn_table_delete(tarn_commit_id *out, tarn_lake *lake, const char *table,
                                   const char *branch, tarn_error *err);

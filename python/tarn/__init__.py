@@ -18,3 +18,4 @@ __all__ = ["Table", "Schema", "Field", "Error", "NotFoundError", "ExistsError",
 __version__ = "0.1.0"
 
 from .sdk import Model, Parameter, model, python, expectation  # noqa: E402  (pipelines)
+from .client import Client, RunState  # noqa: E402  (the lakehouse, through libtarn)

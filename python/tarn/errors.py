@@ -91,7 +91,10 @@ _BY_CODE = {c.code: c for c in (NotFoundError, ExistsError, ConflictError, Inval
                                 UserFunctionError, AbortedError)}
 
 
-def from_code(code, message):
-    """The exception instance for tarn code CODE (unknown codes give Error)."""
+def from_code(code, message, tables=()):
+    """The exception instance for tarn code CODE (unknown codes give Error);
+    TABLES names the conflicting tables of a ConflictError."""
     cls = _BY_CODE.get(code, Error)
+    if cls is ConflictError:
+        return cls(message, code, tables)
     return cls(message, code)

@@ -190,7 +190,8 @@ static int reserve(tarn_fb_builder *b, size_t n)
     if (b->failed) return -1;
     if (b->cap - b->used >= n) return 0;
     ncap = b->cap ? b->cap : 256;
-    while (ncap - b->used < n) ncap *= 2;
+    while (ncap - b->used < n)
+        ncap *= 2;
     nb = malloc(ncap);
     if (nb == NULL) {
         b->failed = 1;

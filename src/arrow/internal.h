@@ -18,9 +18,12 @@ enum {
     TARN_AT_DATE = 8,
     TARN_AT_TIME = 9,
     TARN_AT_TIMESTAMP = 10,
+    TARN_AT_INTERVAL = 11,
     TARN_AT_LIST = 12,
     TARN_AT_STRUCT = 13,
     TARN_AT_FSB = 15,
+    TARN_AT_FSL = 16,
+    TARN_AT_MAP = 17,
     TARN_AT_DURATION = 18,
     TARN_AT_LARGE_BINARY = 19,
     TARN_AT_LARGE_UTF8 = 20,
@@ -40,15 +43,18 @@ enum {
     TARN_LAYOUT_STRUCT, /* validity; children */
     TARN_LAYOUT_LIST32, /* validity, int32 offsets; one child */
     TARN_LAYOUT_LIST64, /* validity, int64 offsets; one child */
+    TARN_LAYOUT_FSL,    /* validity; one child of `width` values per element */
 };
 
 typedef struct tarn_arrow__type {
-    int id;       /* TARN_AT_* */
-    int layout;   /* TARN_LAYOUT_* */
-    int width;    /* bytes per value for FIXED */
-    int bits;     /* Int/Time/Decimal bit width */
+    int id;     /* TARN_AT_* */
+    int layout; /* TARN_LAYOUT_* */
+    int width;  /* bytes per value for FIXED, values per element for FSL */
+    int bits;   /* Int/Time/Decimal bit width */
     int is_signed;
-    int unit;     /* Date: 0 day 1 ms; Time/Timestamp/Duration: 0 s .. 3 ns; Float: 0 half 1 single 2 double */
+    /* Date: 0 day, 1 ms; Time/Timestamp/Duration: 0 s .. 3 ns; Float: 0 half, 1 single,
+     * 2 double; Interval: 0 months, 1 days+ms, 2 months+days+ns; Map: 1 if keys sorted */
+    int unit;
     int precision, scale;
     const char *tz; /* Timestamp timezone (not NUL-terminated), NULL if none */
     size_t tz_len;
@@ -74,5 +80,10 @@ int tarn_arrow__schema_init(struct ArrowSchema *s, const char *format, const cha
 int tarn_arrow__schema_copy(struct ArrowSchema *dst, const struct ArrowSchema *src);
 /* Byte length of an ArrowSchema.metadata blob (0 for NULL). */
 size_t tarn_arrow__metadata_len(const char *metadata);
+
+/* Take one more reference on T (dropped with tarn_arrow_table_free). */
+tarn_arrow_table *tarn_arrow__table_ref(tarn_arrow_table *t);
+/* Export a length-0 batch with T's schema (even when T has no batches). */
+int tarn_arrow__table_empty_batch(struct ArrowArray *out, tarn_arrow_table *t, tarn_error *err);
 
 #endif

@@ -1,20 +1,16 @@
 /* arrow/ipc_read.c — the Arrow IPC stream decoder, zero-copy and defensive.
  *
  * tarn_arrow_ipc_decode walks every message of the stream once: the Schema
- * becomes an ArrowSchema template plus an internal field tree (rfield);
+ * becomes an ArrowSchema template plus an internal field tree (tarn_arrow__field);
  * each DictionaryBatch and RecordBatch becomes a template ArrowArray tree
  * whose buffers point into the caller's bytes. Everything a consumer could
  * trip on is checked here: flatbuffer offsets (flatbuf.c), message framing,
  * buffer ranges inside the body, alignment, offsets (monotonic, inside the
  * data or the child), lengths, null counts against the validity bitmaps and
- * dictionary indices against the dictionary's length.
- *
- * The table is reference-counted: exporting a batch deep-copies the template
- * structs (each node its own release, as the C data interface requires) and
- * takes a reference per node; the caller's release hook runs when the last
- * reference goes. */
+ * dictionary indices against the dictionary's length, UTF-8 of utf8 values.
+ * What the table does with the templates afterwards is table.c's. */
 #include "arrow/flatbuf.h"
-#include "arrow/internal.h"
+#include "arrow/table.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -24,97 +20,10 @@
 #define MAX_SCHEMA_BYTES (16u << 20)
 #define MAX_LENGTH INT32_MAX
 
-typedef struct rfield {
-    tarn_arrow__type type; /* the value type (tz cleared: only the format keeps it) */
-    int is_dict;
-    int64_t dict_id;
-    tarn_arrow__type index;
-    int64_t n_children;
-    struct rfield *children;
-} rfield;
-
-typedef struct dict_entry {
-    int64_t id;
-    rfield *field;
-    struct ArrowArray *current; /* latest dictionary, NULL before its batch */
-} dict_entry;
-
-typedef struct tnode {
-    struct ArrowArray a;
-    const void *bufs[3];
-} tnode;
-
-struct tarn_arrow_table {
-    int refs;
-    const uint8_t *data;
-    size_t size;
-    tarn_arrow_release_fn release;
-    void *ctx;
-    struct ArrowSchema schema;
-    rfield root;
-    dict_entry *dicts;
-    size_t ndicts;
-    struct ArrowArray **batches;
-    size_t nbatches, capbatches;
-    struct ArrowArray **dict_arrays; /* every dictionary ever decoded */
-    size_t ndict_arrays, capdict_arrays;
-    int64_t rows;
-};
-
-/* Zeros, 8-aligned: the data of empty buffers and a valid [0] offsets buffer. */
-static const int64_t empty_buf[2];
-
-/* ---- lifetime -------------------------------------------------------- */
-
-static void rfield_clear(rfield *f)
-{
-    int64_t i;
-    for (i = 0; i < f->n_children; i++) rfield_clear(&f->children[i]);
-    free(f->children);
-    f->children = NULL;
-    f->n_children = 0;
-}
-
-static void tnode_free(struct ArrowArray *a)
-{
-    int64_t i;
-    if (a == NULL) return;
-    for (i = 0; i < a->n_children; i++) tnode_free(a->children[i]);
-    free(a->children);
-    free(a); /* a is the first member of its tnode */
-}
-
-static void table_ref(tarn_arrow_table *t)
-{
-    __atomic_fetch_add(&t->refs, 1, __ATOMIC_RELAXED);
-}
-
-static void table_unref(tarn_arrow_table *t)
-{
-    size_t i;
-    if (__atomic_sub_fetch(&t->refs, 1, __ATOMIC_ACQ_REL) != 0) return;
-    for (i = 0; i < t->nbatches; i++) tnode_free(t->batches[i]);
-    for (i = 0; i < t->ndict_arrays; i++) tnode_free(t->dict_arrays[i]);
-    free(t->batches);
-    free(t->dict_arrays);
-    free(t->dicts);
-    rfield_clear(&t->root);
-    if (t->schema.release) t->schema.release(&t->schema);
-    if (t->release) t->release(t->ctx, t->data, t->size);
-    free(t);
-}
-
-void tarn_arrow_table_free(tarn_arrow_table **t)
-{
-    if (t == NULL || *t == NULL) return;
-    table_unref(*t);
-    *t = NULL;
-}
-
 /* ---- schema ---------------------------------------------------------- */
 
+/* Limits shared by the whole schema (a hostile one can reuse a table). */
 typedef struct sctx {
-    tarn_arrow_table *t;
     int nfields;
     size_t bytes;
     tarn_error *err;
@@ -146,9 +55,16 @@ static int parse_type(tarn_arrow__type *t, char **fmt, int type_id, const tarn_f
     p.id = type_id;
     *fmt = NULL;
     switch (type_id) {
-    case TARN_AT_NULL: case TARN_AT_BINARY: case TARN_AT_UTF8: case TARN_AT_BOOL:
-    case TARN_AT_LIST: case TARN_AT_STRUCT: case TARN_AT_LARGE_BINARY:
-    case TARN_AT_LARGE_UTF8: case TARN_AT_LARGE_LIST: break;
+    case TARN_AT_NULL:
+    case TARN_AT_BINARY:
+    case TARN_AT_UTF8:
+    case TARN_AT_BOOL:
+    case TARN_AT_LIST:
+    case TARN_AT_STRUCT:
+    case TARN_AT_LARGE_BINARY:
+    case TARN_AT_LARGE_UTF8:
+    case TARN_AT_LARGE_LIST:
+        break;
     case TARN_AT_INT:
         if (tarn_fb__i32(tt, 0, 0, &a) < 0 || tarn_fb__i8(tt, 1, 0, &sig) < 0) goto malformed;
         if (a != 8 && a != 16 && a != 32 && a != 64) goto unsupported;
@@ -196,7 +112,22 @@ static int parse_type(tarn_arrow__type *t, char **fmt, int type_id, const tarn_f
         if (a < 1 || a > (1 << 20)) goto unsupported;
         p.width = a;
         break;
-    default: goto unsupported;
+    case TARN_AT_FSL:
+        if (tarn_fb__i32(tt, 0, 0, &a) < 0) goto malformed;
+        if (a < 0 || a > (1 << 20)) goto unsupported;
+        p.width = a;
+        break;
+    case TARN_AT_INTERVAL:
+        if (tarn_fb__i16(tt, 0, 0, &u16) < 0) goto malformed;
+        if (u16 < 0 || u16 > 2) goto unsupported;
+        p.unit = u16;
+        break;
+    case TARN_AT_MAP:
+        if (tarn_fb__i8(tt, 0, 0, &sig) < 0) goto malformed;
+        p.unit = sig != 0;
+        break;
+    default:
+        goto unsupported;
     }
     *fmt = malloc(tz_len + 32);
     if (*fmt == NULL) return tarn_arrow__fail(err, TARN_ENOMEM, "out of memory");
@@ -204,6 +135,7 @@ static int parse_type(tarn_arrow__type *t, char **fmt, int type_id, const tarn_f
         goto unsupported;
     t->tz = NULL;
     t->tz_len = 0;
+    if (type_id == TARN_AT_MAP) t->unit = p.unit; /* keys sorted: not in the format */
     goto done;
 malformed:
     rc = bad(err, "malformed type table");
@@ -227,22 +159,39 @@ static int parse_metadata(char **md, size_t *md_len, const tarn_fb_table *ft, in
     int rc = tarn_fb__vector(&v, ft, id, 4);
     *md = NULL;
     *md_len = 0;
-    if (rc < 0) return bad(c->err, "malformed custom_metadata");
-    if (rc == 0 || v.len == 0) return 0;
+    if (rc < 0) {
+        rc = bad(c->err, "malformed custom_metadata");
+        goto done;
+    }
+    if (rc == 0 || v.len == 0) {
+        rc = 0;
+        goto done;
+    }
     for (i = 0; i < v.len; i++) {
         tarn_fb_table kv;
         const char *k, *val;
         uint32_t kl, vl;
         if (tarn_fb__vec_table(&kv, &v, i) < 0 || tarn_fb__string(&k, &kl, &kv, 0) < 0 ||
-            tarn_fb__string(&val, &vl, &kv, 1) < 0)
-            return bad(c->err, "malformed custom_metadata");
+            tarn_fb__string(&val, &vl, &kv, 1) < 0) {
+            rc = bad(c->err, "malformed custom_metadata");
+            goto done;
+        }
         total += 8 + (size_t)kl + vl;
-        if (total > MAX_SCHEMA_BYTES) return bad(c->err, "schema metadata too large");
+        if (total > MAX_SCHEMA_BYTES) {
+            rc = bad(c->err, "schema metadata too large");
+            goto done;
+        }
     }
     c->bytes += total;
-    if (c->bytes > MAX_SCHEMA_BYTES) return bad(c->err, "schema too large");
+    if (c->bytes > MAX_SCHEMA_BYTES) {
+        rc = bad(c->err, "schema too large");
+        goto done;
+    }
     *md = malloc(total);
-    if (*md == NULL) return tarn_arrow__fail(c->err, TARN_ENOMEM, "out of memory");
+    if (*md == NULL) {
+        rc = tarn_arrow__fail(c->err, TARN_ENOMEM, "out of memory");
+        goto done;
+    }
     n = v.len;
     memcpy(*md, &n, 4);
     pos = 4;
@@ -262,31 +211,43 @@ static int parse_metadata(char **md, size_t *md_len, const tarn_fb_table *ft, in
         }
     }
     *md_len = total;
-    return 0;
-}
-
-static int parse_field(rfield *rf, struct ArrowSchema *out, const tarn_fb_table *ft, int depth,
-                       sctx *c);
-
-static int parse_children(rfield *rf, struct ArrowSchema *s, const tarn_fb_vec *kids, int depth,
-                          sctx *c)
-{
-    uint32_t i;
-    int rc = 0;
-    if (kids->len == 0) return 0;
-    rf->children = calloc(kids->len, sizeof(rfield));
-    if (rf->children == NULL) return tarn_arrow__fail(c->err, TARN_ENOMEM, "out of memory");
-    rf->n_children = kids->len;
-    for (i = 0; i < kids->len && rc == 0; i++) {
-        tarn_fb_table ct;
-        if (tarn_fb__vec_table(&ct, kids, i) < 0) return bad(c->err, "malformed child field");
-        rc = parse_field(&rf->children[i], s->children[i], &ct, depth + 1, c);
-    }
+    rc = 0;
+done:
     return rc;
 }
 
-static int parse_field(rfield *rf, struct ArrowSchema *out, const tarn_fb_table *ft, int depth,
-                       sctx *c)
+static int parse_field(tarn_arrow__field *rf, struct ArrowSchema *out, const tarn_fb_table *ft,
+                       int depth, sctx *c);
+
+static int parse_children(tarn_arrow__field *rf, struct ArrowSchema *s, const tarn_fb_vec *kids,
+                          int depth, sctx *c)
+{
+    uint32_t i;
+    int rc = 0;
+    if (kids->len == 0) {
+        rc = 0;
+        goto done;
+    }
+    rf->children = calloc(kids->len, sizeof(tarn_arrow__field));
+    if (rf->children == NULL) {
+        rc = tarn_arrow__fail(c->err, TARN_ENOMEM, "out of memory");
+        goto done;
+    }
+    rf->n_children = kids->len;
+    for (i = 0; i < kids->len && rc == 0; i++) {
+        tarn_fb_table ct;
+        if (tarn_fb__vec_table(&ct, kids, i) < 0) {
+            rc = bad(c->err, "malformed child field");
+            goto done;
+        }
+        rc = parse_field(&rf->children[i], s->children[i], &ct, depth + 1, c);
+    }
+done:
+    return rc;
+}
+
+static int parse_field(tarn_arrow__field *rf, struct ArrowSchema *out, const tarn_fb_table *ft,
+                       int depth, sctx *c)
 {
     const char *name;
     uint32_t name_len;
@@ -313,7 +274,8 @@ static int parse_field(rfield *rf, struct ArrowSchema *out, const tarn_fb_table 
         rc = bad(c->err, "too many fields");
         goto done;
     }
-    if ((rf->type.layout == TARN_LAYOUT_LIST32 || rf->type.layout == TARN_LAYOUT_LIST64)
+    if ((rf->type.layout == TARN_LAYOUT_LIST32 || rf->type.layout == TARN_LAYOUT_LIST64 ||
+         rf->type.layout == TARN_LAYOUT_FSL)
             ? kids.len != 1
             : (rf->type.layout != TARN_LAYOUT_STRUCT && kids.len != 0)) {
         rc = bad(c->err, "wrong number of children for the field's type");
@@ -364,7 +326,13 @@ static int parse_field(rfield *rf, struct ArrowSchema *out, const tarn_fb_table 
         }
         out->dictionary = vs;
     }
+    if (rf->type.id == TARN_AT_MAP) out->flags |= rf->type.unit ? ARROW_FLAG_MAP_KEYS_SORTED : 0;
     rc = parse_children(rf, vs, &kids, depth, c);
+    /* a map's one child is a struct of key and value */
+    if (rc == 0 && rf->type.id == TARN_AT_MAP &&
+        (rf->children[0].type.id != TARN_AT_STRUCT || rf->children[0].n_children != 2 ||
+         rf->children[0].is_dict))
+        rc = bad(c->err, "a map's child must be a struct of key and value");
 done:
     free(fmt);
     free(ifmt);
@@ -372,20 +340,26 @@ done:
     return rc;
 }
 
-static int collect_dicts(tarn_arrow_table *t, rfield *f, tarn_error *err)
+static int collect_dicts(tarn_arrow_table *t, tarn_arrow__field *f, tarn_error *err)
 {
     int64_t i;
     size_t k;
     int rc = 0;
-    for (i = 0; i < f->n_children && rc == 0; i++) rc = collect_dicts(t, &f->children[i], err);
-    if (rc < 0 || !f->is_dict) return rc;
+    for (i = 0; i < f->n_children && rc == 0; i++)
+        rc = collect_dicts(t, &f->children[i], err);
+    if (rc < 0 || !f->is_dict) goto done;
     for (k = 0; k < t->ndicts; k++)
-        if (t->dicts[k].id == f->dict_id) return bad(err, "duplicate dictionary id");
+        if (t->dicts[k].id == f->dict_id) {
+            rc = bad(err, "duplicate dictionary id");
+            goto done;
+        }
     t->dicts[t->ndicts].id = f->dict_id;
     t->dicts[t->ndicts].field = f;
     t->dicts[t->ndicts].current = NULL;
     t->ndicts++;
-    return 0;
+    rc = 0;
+done:
+    return rc;
 }
 
 static int parse_schema(tarn_arrow_table *t, const tarn_fb_table *st, tarn_error *err)
@@ -393,24 +367,39 @@ static int parse_schema(tarn_arrow_table *t, const tarn_fb_table *st, tarn_error
     tarn_fb_vec fields;
     int16_t endianness = 0;
     char *md = NULL;
-    size_t md_len;
-    sctx c = {t, 0, 0, err};
-    int rc;
+    size_t md_len = 0;
+    sctx c = {0, 0, err};
+    int rc = 0;
 
-    if (tarn_fb__i16(st, 0, 0, &endianness) < 0 || tarn_fb__vector(&fields, st, 1, 4) < 0)
-        return bad(err, "malformed Schema");
-    if (endianness != 0) return tarn_arrow__fail(err, TARN_EINVALID, "big-endian Arrow IPC is not supported");
-    if (fields.len > MAX_FIELDS) return bad(err, "too many fields");
-    if ((rc = parse_metadata(&md, &md_len, st, 2, &c)) < 0) return rc;
-    rc = tarn_arrow__schema_init(&t->schema, "+s", "", 0, md, md_len, fields.len);
-    free(md);
-    if (rc < 0) return tarn_arrow__fail(err, TARN_ENOMEM, "out of memory");
+    if (tarn_fb__i16(st, 0, 0, &endianness) < 0 || tarn_fb__vector(&fields, st, 1, 4) < 0) {
+        rc = bad(err, "malformed Schema");
+        goto done;
+    }
+    if (endianness != 0) {
+        rc = tarn_arrow__fail(err, TARN_EINVALID, "big-endian Arrow IPC is not supported");
+        goto done;
+    }
+    if (fields.len > MAX_FIELDS) {
+        rc = bad(err, "too many fields");
+        goto done;
+    }
+    if ((rc = parse_metadata(&md, &md_len, st, 2, &c)) < 0) goto done;
+    if (tarn_arrow__schema_init(&t->schema, "+s", "", 0, md, md_len, fields.len) < 0) {
+        rc = tarn_arrow__fail(err, TARN_ENOMEM, "out of memory");
+        goto done;
+    }
     t->root.type.id = TARN_AT_STRUCT;
     t->root.type.layout = TARN_LAYOUT_STRUCT;
-    if ((rc = parse_children(&t->root, &t->schema, &fields, 0, &c)) < 0) return rc;
-    t->dicts = calloc((size_t)c.nfields + 1, sizeof(dict_entry));
-    if (t->dicts == NULL) return tarn_arrow__fail(err, TARN_ENOMEM, "out of memory");
-    return collect_dicts(t, &t->root, err);
+    if ((rc = parse_children(&t->root, &t->schema, &fields, 0, &c)) < 0) goto done;
+    t->dicts = calloc((size_t)c.nfields + 1, sizeof(tarn_arrow__dict));
+    if (t->dicts == NULL) {
+        rc = tarn_arrow__fail(err, TARN_ENOMEM, "out of memory");
+        goto done;
+    }
+    rc = collect_dicts(t, &t->root, err);
+done:
+    free(md);
+    return rc;
 }
 
 /* ---- record batches -------------------------------------------------- */
@@ -426,22 +415,37 @@ typedef struct dctx {
 
 static int take_buffer(const uint8_t **ptr, int64_t *len, dctx *c, size_t align)
 {
+    int rc = 0;
     int64_t v[2];
-    if (c->buf_i >= c->buffers.len) return bad(c->err, "fewer buffers than the schema needs");
+    *ptr = (const uint8_t *)tarn_arrow__zeros;
+    *len = 0;
+    if (c->buf_i >= c->buffers.len) {
+        rc = bad(c->err, "fewer buffers than the schema needs");
+        goto done;
+    }
     memcpy(v, c->buffers.buf + c->buffers.pos + 16 * (size_t)c->buf_i++, 16);
-    if (v[0] < 0 || v[1] < 0 || v[0] > c->body_len || v[1] > c->body_len - v[0])
-        return bad(c->err, "buffer outside the message body");
-    *ptr = v[1] ? c->body + v[0] : (const uint8_t *)empty_buf;
+    if (v[0] < 0 || v[1] < 0 || v[0] > c->body_len || v[1] > c->body_len - v[0]) {
+        rc = bad(c->err, "buffer outside the message body");
+        goto done;
+    }
+    *ptr = v[1] ? c->body + v[0] : (const uint8_t *)tarn_arrow__zeros;
     *len = v[1];
-    if (((uintptr_t)*ptr) % align != 0) return bad(c->err, "misaligned buffer");
-    return 0;
+    if (((uintptr_t)*ptr) % align != 0) {
+        rc = bad(c->err, "misaligned buffer");
+        goto done;
+    }
+    rc = 0;
+done:
+    return rc;
 }
 
 static int64_t count_set(const uint8_t *bits, int64_t n)
 {
     int64_t i, set = 0;
-    for (i = 0; i < n / 8; i++) set += __builtin_popcount(bits[i]);
-    for (i = (n / 8) * 8; i < n; i++) set += (bits[i >> 3] >> (i & 7)) & 1;
+    for (i = 0; i < n / 8; i++)
+        set += __builtin_popcount(bits[i]);
+    for (i = (n / 8) * 8; i < n; i++)
+        set += (bits[i >> 3] >> (i & 7)) & 1;
     return set;
 }
 
@@ -460,7 +464,8 @@ static int64_t rd_off(const uint8_t *p, int wide, int64_t i)
 static int64_t rd_index(const uint8_t *p, const tarn_arrow__type *t, int64_t i)
 {
     switch (t->width) {
-    case 1: return t->is_signed ? (int64_t)(int8_t)p[i] : (int64_t)p[i];
+    case 1:
+        return t->is_signed ? (int64_t)(int8_t)p[i] : (int64_t)p[i];
     case 2: {
         uint16_t v;
         memcpy(&v, p + 2 * i, 2);
@@ -479,6 +484,44 @@ static int64_t rd_index(const uint8_t *p, const tarn_arrow__type *t, int64_t i)
     }
 }
 
+/* UTF-8 as RFC 3629 defines it: no overlong forms, no surrogates, nothing
+ * above U+10FFFF. */
+static int valid_utf8(const uint8_t *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        uint8_t b = s[i];
+        size_t k, len;
+        uint8_t lo = 0x80, hi = 0xBF;
+        if (b < 0x80) {
+            i++;
+            continue;
+        }
+        if (b >= 0xC2 && b <= 0xDF)
+            len = 2;
+        else if (b >= 0xE0 && b <= 0xEF)
+            len = 3;
+        else if (b >= 0xF0 && b <= 0xF4)
+            len = 4;
+        else
+            return 0;
+        if (n - i < len) return 0;
+        if (b == 0xE0)
+            lo = 0xA0; /* overlong */
+        else if (b == 0xED)
+            hi = 0x9F; /* surrogates */
+        else if (b == 0xF0)
+            lo = 0x90; /* overlong */
+        else if (b == 0xF4)
+            hi = 0x8F; /* above U+10FFFF */
+        if (s[i + 1] < lo || s[i + 1] > hi) return 0;
+        for (k = 2; k < len; k++)
+            if ((s[i + k] & 0xC0) != 0x80) return 0;
+        i += len;
+    }
+    return 1;
+}
+
 static size_t fixed_align(int width)
 {
     return (width == 2 || width == 4 || width == 8) ? (size_t)width : width == 16 ? 8 : 1;
@@ -486,31 +529,46 @@ static size_t fixed_align(int width)
 
 /* Decode one array of field F (its indices if F is dictionary-encoded and
  * !AS_VALUE); EXPECT is the required length or -1. */
-static int decode_array(struct ArrowArray **out, dctx *c, const rfield *f, int as_value,
+static int decode_array(struct ArrowArray **out, dctx *c, const tarn_arrow__field *f, int as_value,
                         int64_t expect)
 {
     const tarn_arrow__type *t = (f->is_dict && !as_value) ? &f->index : &f->type;
-    tnode *tn;
+    tarn_arrow__node *tn;
     struct ArrowArray *a;
     int64_t v[2], length, nulls, blen, i;
     const uint8_t *p;
     int rc = 0, nb = tarn_arrow__n_buffers(t->layout);
     int64_t nchildren = t->layout == TARN_LAYOUT_STRUCT || t->layout == TARN_LAYOUT_LIST32 ||
-                                t->layout == TARN_LAYOUT_LIST64
+                                t->layout == TARN_LAYOUT_LIST64 || t->layout == TARN_LAYOUT_FSL
                             ? f->n_children
                             : 0;
 
     *out = NULL;
-    if (c->node_i >= c->nodes.len) return bad(c->err, "fewer field nodes than the schema needs");
+    if (c->node_i >= c->nodes.len) {
+        rc = bad(c->err, "fewer field nodes than the schema needs");
+        goto done;
+    }
     memcpy(v, c->nodes.buf + c->nodes.pos + 16 * (size_t)c->node_i++, 16);
     length = v[0];
     nulls = v[1];
-    if (length < 0 || length > MAX_LENGTH) return bad(c->err, "bad array length");
-    if (expect >= 0 && length != expect) return bad(c->err, "child length differs from parent");
-    if (nulls < 0 || nulls > length) return bad(c->err, "bad null count");
+    if (length < 0 || length > MAX_LENGTH) {
+        rc = bad(c->err, "bad array length");
+        goto done;
+    }
+    if (expect >= 0 && length != expect) {
+        rc = bad(c->err, "child length differs from parent");
+        goto done;
+    }
+    if (nulls < 0 || nulls > length) {
+        rc = bad(c->err, "bad null count");
+        goto done;
+    }
 
     tn = calloc(1, sizeof(*tn));
-    if (tn == NULL) return tarn_arrow__fail(c->err, TARN_ENOMEM, "out of memory");
+    if (tn == NULL) {
+        rc = tarn_arrow__fail(c->err, TARN_ENOMEM, "out of memory");
+        goto done;
+    }
     a = &tn->a;
     *out = a;
     a->length = length;
@@ -518,145 +576,205 @@ static int decode_array(struct ArrowArray **out, dctx *c, const rfield *f, int a
     a->buffers = tn->bufs;
     if (nchildren > 0) {
         a->children = calloc((size_t)nchildren, sizeof(*a->children));
-        if (a->children == NULL) return tarn_arrow__fail(c->err, TARN_ENOMEM, "out of memory");
+        if (a->children == NULL) {
+            rc = tarn_arrow__fail(c->err, TARN_ENOMEM, "out of memory");
+            goto done;
+        }
         a->n_children = nchildren;
     }
 
     if (t->layout == TARN_LAYOUT_NULL) {
         a->null_count = length;
     } else {
-        if ((rc = take_buffer(&p, &blen, c, 1)) < 0) return rc;
+        if ((rc = take_buffer(&p, &blen, c, 1)) < 0) goto done;
         if (nulls > 0) {
-            if (blen < (length + 7) / 8) return bad(c->err, "validity bitmap too short");
-            if (length - count_set(p, length) != nulls)
-                return bad(c->err, "null count does not match the validity bitmap");
+            if (blen < (length + 7) / 8) {
+                rc = bad(c->err, "validity bitmap too short");
+                goto done;
+            }
+            if (length - count_set(p, length) != nulls) {
+                rc = bad(c->err, "null count does not match the validity bitmap");
+                goto done;
+            }
             tn->bufs[0] = p;
         }
         a->null_count = nulls;
     }
 
     switch (t->layout) {
+    case TARN_LAYOUT_FSL:
+        /* the child holds exactly `width` values per element */
+        if ((rc = decode_array(&a->children[0], c, &f->children[0], 0, length * t->width)) < 0)
+            goto done;
+        break;
     case TARN_LAYOUT_NULL:
-    case TARN_LAYOUT_STRUCT: break;
+    case TARN_LAYOUT_STRUCT:
+        break;
     case TARN_LAYOUT_BITS:
-        if ((rc = take_buffer(&p, &blen, c, 1)) < 0) return rc;
-        if (blen < (length + 7) / 8) return bad(c->err, "boolean buffer too short");
+        if ((rc = take_buffer(&p, &blen, c, 1)) < 0) goto done;
+        if (blen < (length + 7) / 8) {
+            rc = bad(c->err, "boolean buffer too short");
+            goto done;
+        }
         tn->bufs[1] = p;
         break;
     case TARN_LAYOUT_FIXED:
-        if ((rc = take_buffer(&p, &blen, c, fixed_align(t->width))) < 0) return rc;
-        if (blen < length * t->width) return bad(c->err, "value buffer too short");
+        if ((rc = take_buffer(&p, &blen, c, fixed_align(t->width))) < 0) goto done;
+        if (blen < length * t->width) {
+            rc = bad(c->err, "value buffer too short");
+            goto done;
+        }
         tn->bufs[1] = p;
         break;
     default: { /* VAR32/VAR64/LIST32/LIST64 */
         int wide = t->layout == TARN_LAYOUT_VAR64 || t->layout == TARN_LAYOUT_LIST64;
         int64_t ow = wide ? 8 : 4, limit;
-        if ((rc = take_buffer(&p, &blen, c, (size_t)ow)) < 0) return rc;
-        if (length == 0 && blen < ow) p = (const uint8_t *)empty_buf;
-        else if (blen < (length + 1) * ow) return bad(c->err, "offsets buffer too short");
+        if ((rc = take_buffer(&p, &blen, c, (size_t)ow)) < 0) goto done;
+        if (length == 0 && blen < ow)
+            p = (const uint8_t *)tarn_arrow__zeros;
+        else if (blen < (length + 1) * ow) {
+            rc = bad(c->err, "offsets buffer too short");
+            goto done;
+        }
         tn->bufs[1] = p;
         if (t->layout == TARN_LAYOUT_VAR32 || t->layout == TARN_LAYOUT_VAR64) {
             const uint8_t *d;
-            if ((rc = take_buffer(&d, &limit, c, 1)) < 0) return rc;
+            if ((rc = take_buffer(&d, &limit, c, 1)) < 0) goto done;
             tn->bufs[2] = d;
         } else {
-            if ((rc = decode_array(&a->children[0], c, &f->children[0], 0, -1)) < 0) return rc;
+            if ((rc = decode_array(&a->children[0], c, &f->children[0], 0, -1)) < 0) goto done;
             limit = a->children[0]->length;
         }
-        if (rd_off(p, wide, 0) < 0) return bad(c->err, "negative offset");
+        if (rd_off(p, wide, 0) < 0) {
+            rc = bad(c->err, "negative offset");
+            goto done;
+        }
         for (i = 0; i < length; i++)
-            if (rd_off(p, wide, i + 1) < rd_off(p, wide, i))
-                return bad(c->err, "offsets are not monotonic");
-        if (rd_off(p, wide, length) > limit) return bad(c->err, "offsets run past the data");
+            if (rd_off(p, wide, i + 1) < rd_off(p, wide, i)) {
+                rc = bad(c->err, "offsets are not monotonic");
+                goto done;
+            }
+        if (rd_off(p, wide, length) > limit) {
+            rc = bad(c->err, "offsets run past the data");
+            goto done;
+        }
+        /* DuckDB trusts VARCHAR to be UTF-8: check every value it may read */
+        if (t->id == TARN_AT_UTF8 || t->id == TARN_AT_LARGE_UTF8)
+            for (i = 0; i < length; i++) {
+                int64_t from = rd_off(p, wide, i);
+                if (tn->bufs[0] && !((((const uint8_t *)tn->bufs[0])[i >> 3] >> (i & 7)) & 1))
+                    continue;
+                if (!valid_utf8((const uint8_t *)tn->bufs[2] + from,
+                                (size_t)(rd_off(p, wide, i + 1) - from))) {
+                    rc = bad(c->err, "a utf8 value is not valid UTF-8");
+                    goto done;
+                }
+            }
         break;
     }
     }
     if (t->layout == TARN_LAYOUT_STRUCT)
         for (i = 0; i < nchildren && rc == 0; i++)
             rc = decode_array(&a->children[i], c, &f->children[i], 0, length);
-    if (rc < 0) return rc;
+    if (rc < 0) goto done;
 
     if (f->is_dict && !as_value) {
         size_t k;
-        const dict_entry *d = NULL;
+        const tarn_arrow__dict *d = NULL;
         for (k = 0; k < c->t->ndicts; k++)
             if (c->t->dicts[k].id == f->dict_id) d = &c->t->dicts[k];
-        if (d == NULL || d->current == NULL)
-            return bad(c->err, "record batch uses a dictionary before its DictionaryBatch");
+        if (d == NULL || d->current == NULL) {
+            rc = bad(c->err, "record batch uses a dictionary before its DictionaryBatch");
+            goto done;
+        }
         a->dictionary = d->current;
         for (i = 0; i < length; i++) {
             int64_t ix;
-            if (tn->bufs[0] && !((((const uint8_t *)tn->bufs[0])[i >> 3] >> (i & 7)) & 1))
-                continue;
+            if (tn->bufs[0] && !((((const uint8_t *)tn->bufs[0])[i >> 3] >> (i & 7)) & 1)) continue;
             ix = rd_index(tn->bufs[1], t, i);
-            if (ix < 0 || ix >= d->current->length)
-                return bad(c->err, "dictionary index out of range");
+            if (ix < 0 || ix >= d->current->length) {
+                rc = bad(c->err, "dictionary index out of range");
+                goto done;
+            }
         }
     }
-    return 0;
+    rc = 0;
+done:
+    return rc;
 }
-
-static int grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-    void *np;
-    size_t ncap;
-    if (need <= *cap) return 0;
-    ncap = *cap ? *cap * 2 : 8;
-    while (ncap < need) ncap *= 2;
-    np = realloc(*p, ncap * elem);
-    if (np == NULL) return -1;
-    *p = np;
-    *cap = ncap;
-    return 0;
-}
-
 /* Set up C for RecordBatch RB over BODY; *length is the batch length. */
 static int open_batch(dctx *c, int64_t *length, const tarn_fb_table *rb)
 {
+    int rc = 0;
     if (tarn_fb__i64(rb, 0, 0, length) < 0 || tarn_fb__vector(&c->nodes, rb, 1, 16) < 0 ||
-        tarn_fb__vector(&c->buffers, rb, 2, 16) < 0)
-        return bad(c->err, "malformed RecordBatch");
-    if (tarn_fb__has(rb, 3))
-        return tarn_arrow__fail(c->err, TARN_EINVALID,
-                                "compressed Arrow IPC bodies are not supported");
-    if (*length < 0 || *length > MAX_LENGTH) return bad(c->err, "bad record batch length");
-    return 0;
+        tarn_fb__vector(&c->buffers, rb, 2, 16) < 0) {
+        rc = bad(c->err, "malformed RecordBatch");
+        goto done;
+    }
+    if (tarn_fb__has(rb, 3)) {
+        rc = tarn_arrow__fail(c->err, TARN_EINVALID,
+                              "compressed Arrow IPC bodies are not supported");
+        goto done;
+    }
+    if (*length < 0 || *length > MAX_LENGTH) {
+        rc = bad(c->err, "bad record batch length");
+        goto done;
+    }
+    rc = 0;
+done:
+    return rc;
 }
 
 static int close_batch(dctx *c)
 {
-    if (c->node_i != c->nodes.len || c->buf_i != c->buffers.len)
-        return bad(c->err, "more field nodes or buffers than the schema has");
-    return 0;
+    int rc = 0;
+    if (c->node_i != c->nodes.len || c->buf_i != c->buffers.len) {
+        rc = bad(c->err, "more field nodes or buffers than the schema has");
+        goto done;
+    }
+    rc = 0;
+done:
+    return rc;
 }
 
 static int read_record_batch(dctx *c, const tarn_fb_table *rb)
 {
     tarn_arrow_table *t = c->t;
     int64_t length, i;
-    tnode *tn;
+    tarn_arrow__node *tn;
     int rc;
 
-    if ((rc = open_batch(c, &length, rb)) < 0) return rc;
-    if (grow((void **)&t->batches, &t->capbatches, t->nbatches + 1, sizeof(*t->batches)) < 0)
-        return tarn_arrow__fail(c->err, TARN_ENOMEM, "out of memory");
+    if ((rc = open_batch(c, &length, rb)) < 0) goto done;
+    if (tarn_arrow__grow((void **)&t->batches, &t->capbatches, t->nbatches + 1,
+                         sizeof(*t->batches)) < 0) {
+        rc = tarn_arrow__fail(c->err, TARN_ENOMEM, "out of memory");
+        goto done;
+    }
     tn = calloc(1, sizeof(*tn));
-    if (tn == NULL) return tarn_arrow__fail(c->err, TARN_ENOMEM, "out of memory");
+    if (tn == NULL) {
+        rc = tarn_arrow__fail(c->err, TARN_ENOMEM, "out of memory");
+        goto done;
+    }
     t->batches[t->nbatches++] = &tn->a;
     tn->a.length = length;
     tn->a.n_buffers = 1;
     tn->a.buffers = tn->bufs;
     if (t->root.n_children > 0) {
         tn->a.children = calloc((size_t)t->root.n_children, sizeof(*tn->a.children));
-        if (tn->a.children == NULL) return tarn_arrow__fail(c->err, TARN_ENOMEM, "out of memory");
+        if (tn->a.children == NULL) {
+            rc = tarn_arrow__fail(c->err, TARN_ENOMEM, "out of memory");
+            goto done;
+        }
         tn->a.n_children = t->root.n_children;
     }
     for (i = 0; i < t->root.n_children; i++)
         if ((rc = decode_array(&tn->a.children[i], c, &t->root.children[i], 0, length)) < 0)
-            return rc;
-    if ((rc = close_batch(c)) < 0) return rc;
+            goto done;
+    if ((rc = close_batch(c)) < 0) goto done;
     t->rows += length;
-    return 0;
+    rc = 0;
+done:
+    return rc;
 }
 
 static int read_dictionary_batch(dctx *c, const tarn_fb_table *db)
@@ -665,30 +783,40 @@ static int read_dictionary_batch(dctx *c, const tarn_fb_table *db)
     tarn_fb_table rb;
     int64_t id, length;
     int8_t delta = 0;
-    dict_entry *d = NULL;
+    tarn_arrow__dict *d = NULL;
     struct ArrowArray *arr = NULL;
     size_t k;
     int rc;
 
     if (tarn_fb__i64(db, 0, 0, &id) < 0 || tarn_fb__table(&rb, db, 1) <= 0 ||
-        tarn_fb__i8(db, 2, 0, &delta) < 0)
-        return bad(c->err, "malformed DictionaryBatch");
-    if (delta)
-        return tarn_arrow__fail(c->err, TARN_EINVALID,
-                                "delta dictionary batches are not supported");
+        tarn_fb__i8(db, 2, 0, &delta) < 0) {
+        rc = bad(c->err, "malformed DictionaryBatch");
+        goto done;
+    }
+    if (delta) {
+        rc = tarn_arrow__fail(c->err, TARN_EINVALID, "delta dictionary batches are not supported");
+        goto done;
+    }
     for (k = 0; k < t->ndicts; k++)
         if (t->dicts[k].id == id) d = &t->dicts[k];
-    if (d == NULL) return bad(c->err, "DictionaryBatch for an unknown dictionary id");
-    if ((rc = open_batch(c, &length, &rb)) < 0) return rc;
-    if (grow((void **)&t->dict_arrays, &t->capdict_arrays, t->ndict_arrays + 1,
-             sizeof(*t->dict_arrays)) < 0)
-        return tarn_arrow__fail(c->err, TARN_ENOMEM, "out of memory");
+    if (d == NULL) {
+        rc = bad(c->err, "DictionaryBatch for an unknown dictionary id");
+        goto done;
+    }
+    if ((rc = open_batch(c, &length, &rb)) < 0) goto done;
+    if (tarn_arrow__grow((void **)&t->dict_arrays, &t->capdict_arrays, t->ndict_arrays + 1,
+                         sizeof(*t->dict_arrays)) < 0) {
+        rc = tarn_arrow__fail(c->err, TARN_ENOMEM, "out of memory");
+        goto done;
+    }
     rc = decode_array(&arr, c, d->field, 1, length);
     if (arr != NULL) t->dict_arrays[t->ndict_arrays++] = arr;
-    if (rc < 0) return rc;
-    if ((rc = close_batch(c)) < 0) return rc;
+    if (rc < 0) goto done;
+    if ((rc = close_batch(c)) < 0) goto done;
     d->current = arr;
-    return 0;
+    rc = 0;
+done:
+    return rc;
 }
 
 static int read_messages(tarn_arrow_table *t, tarn_error *err)
@@ -706,32 +834,56 @@ static int read_messages(tarn_arrow_table *t, tarn_error *err)
         tarn_fb_table msg, hdr;
 
         if (pos == size) break; /* a stream may end without the marker */
-        if (size - pos < 4) return bad(err, "truncated message prefix");
+        if (size - pos < 4) {
+            rc = bad(err, "truncated message prefix");
+            goto done;
+        }
         memcpy(&word, data + pos, 4);
         pos += 4;
         if (word == 0xFFFFFFFFu) {
-            if (size - pos < 4) return bad(err, "truncated message length");
+            if (size - pos < 4) {
+                rc = bad(err, "truncated message length");
+                goto done;
+            }
             memcpy(&len, data + pos, 4);
             pos += 4;
         } else {
             len = (int32_t)word; /* pre-1.0 framing without the continuation */
         }
         if (len == 0) break;
-        if (len < 0 || (size_t)len > size - pos) return bad(err, "truncated message metadata");
+        if (len < 0 || (size_t)len > size - pos) {
+            rc = bad(err, "truncated message metadata");
+            goto done;
+        }
         if (tarn_fb__root(&msg, data + pos, (size_t)len) < 0 ||
             tarn_fb__i16(&msg, 0, 0, &version) < 0 || tarn_fb__scalar(&msg, 1, &htype, 1) < 0 ||
-            tarn_fb__table(&hdr, &msg, 2) <= 0 || tarn_fb__i64(&msg, 3, 0, &body_len) < 0)
-            return bad(err, "malformed Message");
-        if (version < 3) return tarn_arrow__fail(err, TARN_EINVALID, "Arrow IPC metadata version %d is too old", version);
+            tarn_fb__table(&hdr, &msg, 2) <= 0 || tarn_fb__i64(&msg, 3, 0, &body_len) < 0) {
+            rc = bad(err, "malformed Message");
+            goto done;
+        }
+        if (version < 3) {
+            rc = tarn_arrow__fail(err, TARN_EINVALID, "Arrow IPC metadata version %d is too old",
+                                  version);
+            goto done;
+        }
         pos += (size_t)len;
-        if (body_len < 0 || (uint64_t)body_len > size - pos) return bad(err, "truncated message body");
+        if (body_len < 0 || (uint64_t)body_len > size - pos) {
+            rc = bad(err, "truncated message body");
+            goto done;
+        }
         if (htype == TARN_MH_SCHEMA) {
-            if (have_schema) return bad(err, "second Schema message");
-            if ((rc = parse_schema(t, &hdr, err)) < 0) return rc;
+            if (have_schema) {
+                rc = bad(err, "second Schema message");
+                goto done;
+            }
+            if ((rc = parse_schema(t, &hdr, err)) < 0) goto done;
             have_schema = 1;
         } else if (htype == TARN_MH_RECORD_BATCH || htype == TARN_MH_DICTIONARY) {
             dctx c;
-            if (!have_schema) return bad(err, "batch before the Schema message");
+            if (!have_schema) {
+                rc = bad(err, "batch before the Schema message");
+                goto done;
+            }
             memset(&c, 0, sizeof(c));
             c.t = t;
             c.body = data + pos;
@@ -739,14 +891,23 @@ static int read_messages(tarn_arrow_table *t, tarn_error *err)
             c.err = err;
             rc = htype == TARN_MH_RECORD_BATCH ? read_record_batch(&c, &hdr)
                                                : read_dictionary_batch(&c, &hdr);
-            if (rc < 0) return rc;
+            if (rc < 0) goto done;
         } else {
-            return tarn_arrow__fail(err, TARN_EINVALID, "unsupported Arrow IPC message type %d", htype);
+            {
+                rc = tarn_arrow__fail(err, TARN_EINVALID, "unsupported Arrow IPC message type %d",
+                                      htype);
+                goto done;
+            }
         }
         pos += (size_t)body_len;
     }
-    if (!have_schema) return bad(err, "no Schema message");
-    return 0;
+    if (!have_schema) {
+        rc = bad(err, "no Schema message");
+        goto done;
+    }
+    rc = 0;
+done:
+    return rc;
 }
 
 int tarn_arrow_ipc_decode(tarn_arrow_table **out, const void *data, size_t size,
@@ -768,154 +929,9 @@ int tarn_arrow_ipc_decode(tarn_arrow_table **out, const void *data, size_t size,
     t->ctx = ctx;
     rc = data == NULL && size > 0 ? bad(err, "no data") : read_messages(t, err);
     if (rc < 0) {
-        table_unref(t);
+        tarn_arrow__table_unref(t);
         return rc;
     }
     *out = t;
-    return 0;
-}
-
-/* ---- export ---------------------------------------------------------- */
-
-size_t tarn_arrow_table_num_batches(const tarn_arrow_table *t)
-{
-    return t ? t->nbatches : 0;
-}
-
-int64_t tarn_arrow_table_num_rows(const tarn_arrow_table *t)
-{
-    return t ? t->rows : 0;
-}
-
-int tarn_arrow_table_schema(struct ArrowSchema *out, const tarn_arrow_table *t, tarn_error *err)
-{
-    memset(out, 0, sizeof(*out));
-    if (tarn_arrow__schema_copy(out, &t->schema) < 0)
-        return tarn_arrow__fail(err, TARN_ENOMEM, "out of memory copying the schema");
-    return 0;
-}
-
-static void export_release(struct ArrowArray *a)
-{
-    int64_t i;
-    if (a == NULL || a->release == NULL) return;
-    for (i = 0; a->children != NULL && i < a->n_children; i++) {
-        if (a->children[i] != NULL && a->children[i]->release) a->children[i]->release(a->children[i]);
-        free(a->children[i]);
-    }
-    if (a->dictionary != NULL) {
-        if (a->dictionary->release) a->dictionary->release(a->dictionary);
-        free(a->dictionary);
-    }
-    free(a->children);
-    free((void *)a->buffers);
-    a->release = NULL;
-    table_unref((tarn_arrow_table *)a->private_data);
-}
-
-static int export_node(struct ArrowArray *out, const struct ArrowArray *src, tarn_arrow_table *t)
-{
-    int64_t i;
-    *out = *src;
-    out->buffers = NULL;
-    out->children = NULL;
-    out->dictionary = NULL;
-    out->n_children = 0;
-    out->private_data = t;
-    out->release = export_release;
-    table_ref(t);
-    out->buffers = calloc((size_t)src->n_buffers + 1, sizeof(void *));
-    if (out->buffers == NULL) goto fail;
-    if (src->n_buffers) memcpy((void *)out->buffers, src->buffers, (size_t)src->n_buffers * sizeof(void *));
-    if (src->n_children > 0) {
-        out->children = calloc((size_t)src->n_children, sizeof(*out->children));
-        if (out->children == NULL) goto fail;
-        out->n_children = src->n_children;
-        for (i = 0; i < src->n_children; i++) {
-            out->children[i] = calloc(1, sizeof(struct ArrowArray));
-            if (out->children[i] == NULL || export_node(out->children[i], src->children[i], t) < 0)
-                goto fail;
-        }
-    }
-    if (src->dictionary != NULL) {
-        out->dictionary = calloc(1, sizeof(struct ArrowArray));
-        if (out->dictionary == NULL || export_node(out->dictionary, src->dictionary, t) < 0)
-            goto fail;
-    }
-    return 0;
-fail:
-    out->n_children = src->n_children; /* children not exported yet are zeroed */
-    export_release(out);
-    return -1;
-}
-
-int tarn_arrow_table_batch(struct ArrowArray *out, tarn_arrow_table *t, size_t i,
-                           tarn_error *err)
-{
-    memset(out, 0, sizeof(*out));
-    if (t == NULL || i >= t->nbatches)
-        return tarn_arrow__fail(err, TARN_EINVALID, "no batch %zu in this table", i);
-    if (export_node(out, t->batches[i], t) < 0) {
-        memset(out, 0, sizeof(*out));
-        return tarn_arrow__fail(err, TARN_ENOMEM, "out of memory exporting a batch");
-    }
-    return 0;
-}
-
-/* ---- stream ---------------------------------------------------------- */
-
-typedef struct stream_state {
-    tarn_arrow_table *t;
-    size_t next;
-    tarn_error err;
-} stream_state;
-
-static int stream_get_schema(struct ArrowArrayStream *s, struct ArrowSchema *out)
-{
-    stream_state *st = s->private_data;
-    return tarn_arrow_table_schema(out, st->t, &st->err) < 0 ? 12 /* ENOMEM */ : 0;
-}
-
-static int stream_get_next(struct ArrowArrayStream *s, struct ArrowArray *out)
-{
-    stream_state *st = s->private_data;
-    if (st->next >= st->t->nbatches) {
-        memset(out, 0, sizeof(*out)); /* the end; the next call starts over */
-        st->next = 0;
-        return 0;
-    }
-    return tarn_arrow_table_batch(out, st->t, st->next++, &st->err) < 0 ? 12 : 0;
-}
-
-static const char *stream_last_error(struct ArrowArrayStream *s)
-{
-    stream_state *st = s->private_data;
-    return st->err.message[0] ? st->err.message : NULL;
-}
-
-static void stream_release(struct ArrowArrayStream *s)
-{
-    stream_state *st;
-    if (s == NULL || s->release == NULL) return;
-    st = s->private_data;
-    table_unref(st->t);
-    free(st);
-    s->release = NULL;
-}
-
-int tarn_arrow_table_stream(struct ArrowArrayStream *out, tarn_arrow_table *t, tarn_error *err)
-{
-    stream_state *st;
-    memset(out, 0, sizeof(*out));
-    if (t == NULL) return tarn_arrow__fail(err, TARN_EINVALID, "no table");
-    st = calloc(1, sizeof(*st));
-    if (st == NULL) return tarn_arrow__fail(err, TARN_ENOMEM, "out of memory");
-    st->t = t;
-    table_ref(t);
-    out->get_schema = stream_get_schema;
-    out->get_next = stream_get_next;
-    out->get_last_error = stream_last_error;
-    out->release = stream_release;
-    out->private_data = st;
     return 0;
 }

@@ -75,7 +75,8 @@ static int sink_put(tarn_arrow_writer *w, const void *p, size_t n, tarn_error *e
                                     "tarn_arrow_ipc_size to size it",
                                     w->cap);
         ncap = w->cap ? w->cap : 4096;
-        while (ncap - w->len < n) ncap *= 2;
+        while (ncap - w->len < n)
+            ncap *= 2;
         nb = realloc(w->buf, ncap);
         if (nb == NULL) return tarn_arrow__fail(err, TARN_ENOMEM, "out of memory writing IPC");
         w->buf = nb;
@@ -99,7 +100,8 @@ static int grow(void **p, size_t *cap, size_t need, size_t elem)
     size_t ncap;
     if (need <= *cap) return 0;
     ncap = *cap ? *cap * 2 : 16;
-    while (ncap < need) ncap *= 2;
+    while (ncap < need)
+        ncap *= 2;
     np = realloc(*p, ncap * elem);
     if (np == NULL) return -1;
     *p = np;
@@ -136,7 +138,8 @@ static int add_node(plan *pl, int64_t length, int64_t nulls, tarn_error *err)
 static int64_t count_nulls(const uint8_t *bits, int64_t off, int64_t len)
 {
     int64_t i, set = 0;
-    for (i = off; i < off + len; i++) set += (bits[i >> 3] >> (i & 7)) & 1;
+    for (i = off; i < off + len; i++)
+        set += (bits[i >> 3] >> (i & 7)) & 1;
     return len - set;
 }
 
@@ -159,43 +162,66 @@ static int plan_array(plan *pl, const struct ArrowSchema *s, const struct ArrowA
     tarn_arrow__type t;
     const struct ArrowSchema *vs = s->dictionary ? s->dictionary : s;
     int64_t off, nulls = 0, i;
-    int rc, nb;
+    int rc = 0, nb;
     const uint8_t *validity;
 
-    if (depth > 64) return tarn_arrow__fail(err, TARN_EINVALID, "Arrow type nested too deeply");
-    if (tarn_arrow__parse_format(&t, s->format) < 0)
-        return tarn_arrow__fail(err, TARN_EINVALID, "unsupported Arrow format '%s' for '%s'",
-                                s->format ? s->format : "(null)", s->name ? s->name : "");
-    if (s->dictionary != NULL && (t.id != TARN_AT_INT || s->dictionary->dictionary != NULL))
-        return tarn_arrow__fail(err, TARN_EINVALID, "bad dictionary index type '%s'", s->format);
+    if (depth > 64) {
+        rc = tarn_arrow__fail(err, TARN_EINVALID, "Arrow type nested too deeply");
+        goto done;
+    }
+    if (tarn_arrow__parse_format(&t, s->format) < 0) {
+        rc = tarn_arrow__fail(err, TARN_EINVALID, "unsupported Arrow format '%s' for '%s'",
+                              s->format ? s->format : "(null)", s->name ? s->name : "");
+        goto done;
+    }
+    if (s->dictionary != NULL && (t.id != TARN_AT_INT || s->dictionary->dictionary != NULL)) {
+        rc = tarn_arrow__fail(err, TARN_EINVALID, "bad dictionary index type '%s'", s->format);
+        goto done;
+    }
     nb = tarn_arrow__n_buffers(t.layout);
     if (a->n_buffers != nb || a->n_children != s->n_children ||
-        (s->dictionary != NULL) != (a->dictionary != NULL))
-        return tarn_arrow__fail(err, TARN_EINVALID,
-                                "array for '%s' does not match its schema (format '%s')",
-                                s->name ? s->name : "", s->format);
+        (s->dictionary != NULL) != (a->dictionary != NULL)) {
+        rc = tarn_arrow__fail(err, TARN_EINVALID,
+                              "array for '%s' does not match its schema (format '%s')",
+                              s->name ? s->name : "", s->format);
+        goto done;
+    }
+    /* the rows wanted are [inherit, inherit + len) of A's own length */
+    if (inherit < 0 || len < 0 || a->offset < 0 || inherit + len > a->length) {
+        rc = tarn_arrow__fail(err, TARN_EINVALID, "array '%s' is shorter than its parent",
+                              s->name ? s->name : "");
+        goto done;
+    }
     off = a->offset + inherit;
-    if (off < 0 || len < 0 || off + len > a->length + a->offset + inherit)
-        return tarn_arrow__fail(err, TARN_EINVALID, "array slice out of range");
+    for (i = 1; i < nb; i++)
+        if (a->buffers[i] == NULL && len > 0 && t.layout != TARN_LAYOUT_VAR32 &&
+            t.layout != TARN_LAYOUT_VAR64) {
+            rc = tarn_arrow__fail(err, TARN_EINVALID, "array '%s' lacks buffer %lld",
+                                  s->name ? s->name : "", (long long)i);
+            goto done;
+        }
 
     validity = nb > 0 ? a->buffers[0] : NULL;
-    if (t.layout == TARN_LAYOUT_NULL) nulls = len;
-    else if (validity != NULL && a->null_count != 0) nulls = count_nulls(validity, off, len);
-    if ((rc = add_node(pl, len, nulls, err)) < 0) return rc;
+    if (t.layout == TARN_LAYOUT_NULL)
+        nulls = len;
+    else if (validity != NULL && a->null_count != 0)
+        nulls = count_nulls(validity, off, len);
+    if ((rc = add_node(pl, len, nulls, err)) < 0) goto done;
     if (t.layout != TARN_LAYOUT_NULL) {
         rc = add_piece(pl, P_BITS, nulls ? validity : NULL, off, nulls ? len : 0, 0,
                        nulls ? (size_t)(len + 7) / 8 : 0, err);
-        if (rc < 0) return rc;
+        if (rc < 0) goto done;
     }
 
     switch (t.layout) {
-    case TARN_LAYOUT_NULL: break;
+    case TARN_LAYOUT_NULL:
+        break;
     case TARN_LAYOUT_BITS:
         rc = add_piece(pl, P_BITS, a->buffers[1], off, len, 0, (size_t)(len + 7) / 8, err);
         break;
     case TARN_LAYOUT_FIXED:
-        rc = add_piece(pl, P_COPY, (const uint8_t *)a->buffers[1] + off * t.width, 0, 0, 0,
-                       (size_t)(len * t.width), err);
+        rc = add_piece(pl, P_COPY, len ? (const uint8_t *)a->buffers[1] + off * t.width : NULL, 0,
+                       0, 0, (size_t)(len * t.width), err);
         break;
     case TARN_LAYOUT_VAR32:
     case TARN_LAYOUT_VAR64:
@@ -205,44 +231,63 @@ static int plan_array(plan *pl, const struct ArrowSchema *s, const struct ArrowA
         const void *offs = a->buffers[1];
         int64_t first = 0, last = 0;
         if (offs == NULL) {
-            if (len != 0) return tarn_arrow__fail(err, TARN_EINVALID, "missing offsets buffer");
+            if (len != 0) {
+                rc = tarn_arrow__fail(err, TARN_EINVALID, "missing offsets buffer");
+                goto done;
+            }
             offs = zero_offset;
             off = 0;
         }
         first = rd_off(offs, wide, off);
         last = rd_off(offs, wide, off + len);
-        if (first < 0 || last < first)
-            return tarn_arrow__fail(err, TARN_EINVALID, "bad offsets in '%s'", s->name);
+        if (first < 0 || last < first) {
+            rc = tarn_arrow__fail(err, TARN_EINVALID, "bad offsets in '%s'", s->name);
+            goto done;
+        }
         rc = add_piece(pl, wide ? P_OFF64 : P_OFF32, offs, off, len + 1, first,
                        (size_t)(len + 1) * (wide ? 8 : 4), err);
-        if (rc < 0) return rc;
-        if (t.layout == TARN_LAYOUT_VAR32 || t.layout == TARN_LAYOUT_VAR64)
-            rc = add_piece(pl, P_COPY, (const uint8_t *)a->buffers[2] + first, 0, 0, 0,
-                           (size_t)(last - first), err);
+        if (rc < 0) goto done;
+        if ((t.layout == TARN_LAYOUT_VAR32 || t.layout == TARN_LAYOUT_VAR64) &&
+            a->buffers[2] == NULL && last > first)
+            rc = tarn_arrow__fail(err, TARN_EINVALID, "array '%s' lacks its data", s->name);
+        else if (t.layout == TARN_LAYOUT_VAR32 || t.layout == TARN_LAYOUT_VAR64)
+            rc = add_piece(pl, P_COPY, last > first ? (const uint8_t *)a->buffers[2] + first : NULL,
+                           0, 0, 0, (size_t)(last - first), err);
         else if (s->n_children != 1)
             rc = tarn_arrow__fail(err, TARN_EINVALID, "list '%s' needs one child", s->name);
         else
-            rc = plan_array(pl, s->children[0], a->children[0], first, last - first, depth + 1,
-                            err);
+            rc =
+                plan_array(pl, s->children[0], a->children[0], first, last - first, depth + 1, err);
         break;
     }
+    case TARN_LAYOUT_FSL:
+        if (s->n_children != 1)
+            rc = tarn_arrow__fail(err, TARN_EINVALID, "list '%s' needs one child", s->name);
+        else
+            rc = plan_array(pl, s->children[0], a->children[0], off * t.width, len * t.width,
+                            depth + 1, err);
+        break;
     case TARN_LAYOUT_STRUCT:
         for (i = 0; i < s->n_children && rc == 0; i++)
             rc = plan_array(pl, s->children[i], a->children[i], off, len, depth + 1, err);
         break;
     }
-    if (rc < 0) return rc;
+    if (rc < 0) goto done;
 
     if (s->dictionary != NULL) {
         dict_ref *d;
-        if (grow((void **)&pl->dicts, &pl->capdicts, pl->ndicts + 1, sizeof(dict_ref)) < 0)
-            return tarn_arrow__fail(err, TARN_ENOMEM, "out of memory planning IPC batch");
+        if (grow((void **)&pl->dicts, &pl->capdicts, pl->ndicts + 1, sizeof(dict_ref)) < 0) {
+            rc = tarn_arrow__fail(err, TARN_ENOMEM, "out of memory planning IPC batch");
+            goto done;
+        }
         d = &pl->dicts[pl->ndicts++];
         d->id = pl->next_dict_id++;
         d->schema = vs;
         d->array = a->dictionary;
     }
-    return 0;
+    rc = 0;
+done:
+    return rc;
 }
 
 static void plan_reset(plan *pl)
@@ -309,7 +354,9 @@ static tarn_fb_ref build_type(tarn_fb_builder *b, const tarn_arrow__type *t)
         break;
     case TARN_AT_FLOAT:
     case TARN_AT_DATE:
-    case TARN_AT_DURATION: tarn_fb__add_scalar(b, 0, &u16, 2); break;
+    case TARN_AT_DURATION:
+        tarn_fb__add_scalar(b, 0, &u16, 2);
+        break;
     case TARN_AT_TIME:
         i32 = t->bits;
         tarn_fb__add_scalar(b, 1, &i32, 4);
@@ -320,8 +367,16 @@ static tarn_fb_ref build_type(tarn_fb_builder *b, const tarn_arrow__type *t)
         tarn_fb__add_scalar(b, 0, &u16, 2);
         break;
     case TARN_AT_FSB:
+    case TARN_AT_FSL:
         i32 = t->width;
         tarn_fb__add_scalar(b, 0, &i32, 4);
+        break;
+    case TARN_AT_INTERVAL:
+        tarn_fb__add_scalar(b, 0, &u16, 2);
+        break;
+    case TARN_AT_MAP:
+        i8 = (int8_t)t->unit;
+        tarn_fb__add_scalar(b, 0, &i8, 1);
         break;
     case TARN_AT_DECIMAL:
         i32 = t->precision;
@@ -331,7 +386,8 @@ static tarn_fb_ref build_type(tarn_fb_builder *b, const tarn_arrow__type *t)
         i32 = t->bits;
         tarn_fb__add_scalar(b, 2, &i32, 4);
         break;
-    default: break;
+    default:
+        break;
     }
     return tarn_fb__end(b);
 }
@@ -367,6 +423,7 @@ static int build_field(tarn_fb_ref *out, tarn_fb_builder *b, const struct ArrowS
     children = tarn_fb__create_vec_refs(b, kids, (size_t)vs->n_children);
     name = tarn_fb__create_string(b, s->name ? s->name : "", s->name ? strlen(s->name) : 0);
     if (s->metadata != NULL) md = build_metadata(b, s->metadata);
+    if (t.id == TARN_AT_MAP) t.unit = (s->flags & ARROW_FLAG_MAP_KEYS_SORTED) ? 1 : 0;
     type = build_type(b, &t);
     /* Ids are numbered after a field's children, as plan_array does. */
     if (dict_id >= 0) {
@@ -409,13 +466,15 @@ static int write_message(tarn_arrow_writer *w, uint8_t header_type, tarn_fb_ref 
     tarn_fb__add_ref(b, 2, header);
     tarn_fb__add_scalar(b, 0, &version, 2);
     tarn_fb__add_scalar(b, 1, &header_type, 1);
-    if (tarn_fb__finish(b, tarn_fb__end(b), &meta, &meta_len) < 0)
-        return tarn_arrow__fail(err, TARN_ENOMEM, "out of memory building IPC metadata");
+    if (tarn_fb__finish(b, tarn_fb__end(b), &meta, &meta_len) < 0) {
+        rc = tarn_arrow__fail(err, TARN_ENOMEM, "out of memory building IPC metadata");
+        goto done;
+    }
     prefix[0] = 0xFFFFFFFFu;
     prefix[1] = (uint32_t)pad8(meta_len);
-    if ((rc = sink_put(w, prefix, 8, err)) < 0) return rc;
-    if ((rc = sink_put(w, meta, meta_len, err)) < 0) return rc;
-    if ((rc = sink_put(w, zeros8, pad8(meta_len) - meta_len, err)) < 0) return rc;
+    if ((rc = sink_put(w, prefix, 8, err)) < 0) goto done;
+    if ((rc = sink_put(w, meta, meta_len, err)) < 0) goto done;
+    if ((rc = sink_put(w, zeros8, pad8(meta_len) - meta_len, err)) < 0) goto done;
     for (i = 0; body != NULL && i < body->npieces; i++) {
         const piece *p = &body->pieces[i];
         uint8_t chunk[512];
@@ -425,6 +484,9 @@ static int write_message(tarn_arrow_writer *w, uint8_t header_type, tarn_fb_ref 
             rc = sink_put(w, p->src + (p->kind == P_BITS ? p->start / 8 : 0), p->len, err);
             /* The bits past the slice's end in the last byte are copied as
              * they are; readers ignore them. */
+        } else if ((p->kind == P_OFF32 || p->kind == P_OFF64) && p->base == 0) {
+            /* offsets that already start at 0 need no rebasing */
+            rc = sink_put(w, p->src + p->start * (p->kind == P_OFF64 ? 8 : 4), p->len, err);
         } else if (p->kind == P_BITS) {
             size_t n = 0;
             for (j = 0; j < (int64_t)p->len && rc == 0; j++) {
@@ -460,9 +522,11 @@ static int write_message(tarn_arrow_writer *w, uint8_t header_type, tarn_fb_ref 
             if (rc == 0) rc = sink_put(w, chunk, n, err);
         }
         if (rc == 0) rc = sink_put(w, zeros8, pad8(p->len) - p->len, err);
-        if (rc < 0) return rc;
+        if (rc < 0) goto done;
     }
-    return 0;
+    rc = 0;
+done:
+    return rc;
 }
 
 /* Build the RecordBatch table for PL; *body_len is the body's size. */
@@ -473,6 +537,7 @@ static tarn_fb_ref build_record_batch(tarn_fb_builder *b, const plan *pl, int64_
     int64_t pos = 0;
     size_t i;
     tarn_fb_ref nodes, buffers;
+    *body_len = 0;
     if (bufs == NULL) {
         b->failed = 1;
         return 0;
@@ -533,12 +598,19 @@ done:
 /* W's mode (and buf/cap for SINK_FIXED) are set; everything else zero. */
 static int writer_init(tarn_arrow_writer *w, const struct ArrowSchema *schema, tarn_error *err)
 {
+    int rc = 0;
     tarn_fb__init(&w->fb);
-    if (schema == NULL || schema->release == NULL)
-        return tarn_arrow__fail(err, TARN_EINVALID, "no Arrow schema (NULL or released)");
-    if (tarn_arrow__schema_copy(&w->schema, schema) < 0)
-        return tarn_arrow__fail(err, TARN_ENOMEM, "out of memory copying the schema");
-    return write_schema(w, err);
+    if (schema == NULL || schema->release == NULL) {
+        rc = tarn_arrow__fail(err, TARN_EINVALID, "no Arrow schema (NULL or released)");
+        goto done;
+    }
+    if (tarn_arrow__schema_copy(&w->schema, schema) < 0) {
+        rc = tarn_arrow__fail(err, TARN_ENOMEM, "out of memory copying the schema");
+        goto done;
+    }
+    rc = write_schema(w, err);
+done:
+    return rc;
 }
 
 static void writer_clear(tarn_arrow_writer *w)
@@ -550,8 +622,7 @@ static void writer_clear(tarn_arrow_writer *w)
     if (w->mode == SINK_GROW) free(w->buf);
 }
 
-int tarn_arrow_writer_write(tarn_arrow_writer *w, const struct ArrowArray *batch,
-                            tarn_error *err)
+int tarn_arrow_writer_write(tarn_arrow_writer *w, const struct ArrowArray *batch, tarn_error *err)
 {
     int64_t body_len;
     size_t i;
@@ -670,7 +741,8 @@ static int encode(tarn_arrow_writer *w, const struct ArrowSchema *schema,
 {
     size_t i;
     int rc = writer_init(w, schema, err);
-    for (i = 0; i < n && rc == 0; i++) rc = tarn_arrow_writer_write(w, batches[i], err);
+    for (i = 0; i < n && rc == 0; i++)
+        rc = tarn_arrow_writer_write(w, batches[i], err);
     if (rc == 0) rc = writer_end(w, err);
     return rc;
 }
@@ -688,8 +760,7 @@ int tarn_arrow_ipc_size(size_t *out, const struct ArrowSchema *schema,
     return rc;
 }
 
-int tarn_arrow_ipc_encode(size_t *written, void *buf, size_t cap,
-                          const struct ArrowSchema *schema,
+int tarn_arrow_ipc_encode(size_t *written, void *buf, size_t cap, const struct ArrowSchema *schema,
                           const struct ArrowArray *const *batches, size_t n, tarn_error *err)
 {
     tarn_arrow_writer w;

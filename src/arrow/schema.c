@@ -33,11 +33,16 @@ static void set_int(tarn_arrow__type *t, int bits, int is_signed)
 static int time_unit(char c)
 {
     switch (c) {
-    case 's': return 0;
-    case 'm': return 1;
-    case 'u': return 2;
-    case 'n': return 3;
-    default: return -1;
+    case 's':
+        return 0;
+    case 'm':
+        return 1;
+    case 'u':
+        return 2;
+    case 'n':
+        return 3;
+    default:
+        return -1;
     }
 }
 
@@ -73,32 +78,83 @@ int tarn_arrow__parse_format(tarn_arrow__type *t, const char *f)
     if (f == NULL || f[0] == '\0') return -1;
     if (f[1] == '\0') {
         switch (f[0]) {
-        case 'n': t->id = TARN_AT_NULL; t->layout = TARN_LAYOUT_NULL; return 0;
-        case 'b': t->id = TARN_AT_BOOL; t->layout = TARN_LAYOUT_BITS; return 0;
-        case 'c': set_int(t, 8, 1); return 0;
-        case 'C': set_int(t, 8, 0); return 0;
-        case 's': set_int(t, 16, 1); return 0;
-        case 'S': set_int(t, 16, 0); return 0;
-        case 'i': set_int(t, 32, 1); return 0;
-        case 'I': set_int(t, 32, 0); return 0;
-        case 'l': set_int(t, 64, 1); return 0;
-        case 'L': set_int(t, 64, 0); return 0;
-        case 'e': case 'f': case 'g':
+        case 'n':
+            t->id = TARN_AT_NULL;
+            t->layout = TARN_LAYOUT_NULL;
+            return 0;
+        case 'b':
+            t->id = TARN_AT_BOOL;
+            t->layout = TARN_LAYOUT_BITS;
+            return 0;
+        case 'c':
+            set_int(t, 8, 1);
+            return 0;
+        case 'C':
+            set_int(t, 8, 0);
+            return 0;
+        case 's':
+            set_int(t, 16, 1);
+            return 0;
+        case 'S':
+            set_int(t, 16, 0);
+            return 0;
+        case 'i':
+            set_int(t, 32, 1);
+            return 0;
+        case 'I':
+            set_int(t, 32, 0);
+            return 0;
+        case 'l':
+            set_int(t, 64, 1);
+            return 0;
+        case 'L':
+            set_int(t, 64, 0);
+            return 0;
+        case 'e':
+        case 'f':
+        case 'g':
             t->id = TARN_AT_FLOAT;
             t->layout = TARN_LAYOUT_FIXED;
             t->unit = f[0] == 'e' ? 0 : f[0] == 'f' ? 1 : 2;
             t->width = f[0] == 'e' ? 2 : f[0] == 'f' ? 4 : 8;
             return 0;
-        case 'z': t->id = TARN_AT_BINARY; t->layout = TARN_LAYOUT_VAR32; return 0;
-        case 'Z': t->id = TARN_AT_LARGE_BINARY; t->layout = TARN_LAYOUT_VAR64; return 0;
-        case 'u': t->id = TARN_AT_UTF8; t->layout = TARN_LAYOUT_VAR32; return 0;
-        case 'U': t->id = TARN_AT_LARGE_UTF8; t->layout = TARN_LAYOUT_VAR64; return 0;
-        default: return -1;
+        case 'z':
+            t->id = TARN_AT_BINARY;
+            t->layout = TARN_LAYOUT_VAR32;
+            return 0;
+        case 'Z':
+            t->id = TARN_AT_LARGE_BINARY;
+            t->layout = TARN_LAYOUT_VAR64;
+            return 0;
+        case 'u':
+            t->id = TARN_AT_UTF8;
+            t->layout = TARN_LAYOUT_VAR32;
+            return 0;
+        case 'U':
+            t->id = TARN_AT_LARGE_UTF8;
+            t->layout = TARN_LAYOUT_VAR64;
+            return 0;
+        default:
+            return -1;
         }
     }
     if (strcmp(f, "+s") == 0) {
         t->id = TARN_AT_STRUCT;
         t->layout = TARN_LAYOUT_STRUCT;
+        return 0;
+    }
+    if (strcmp(f, "+m") == 0) {
+        t->id = TARN_AT_MAP;
+        t->layout = TARN_LAYOUT_LIST32;
+        return 0;
+    }
+    if (f[0] == '+' && f[1] == 'w' && f[2] == ':') {
+        char *end;
+        long n = strtol(f + 3, &end, 10);
+        if (end == f + 3 || *end != '\0' || n < 0 || n > (1 << 20)) return -1;
+        t->id = TARN_AT_FSL;
+        t->layout = TARN_LAYOUT_FSL;
+        t->width = (int)n;
         return 0;
     }
     if (strcmp(f, "+l") == 0 || strcmp(f, "+L") == 0) {
@@ -132,6 +188,12 @@ int tarn_arrow__parse_format(tarn_arrow__type *t, const char *f)
         t->bits = t->width * 8;
         return t->unit < 0 ? -1 : 0;
     }
+    if (f[1] == 'i' && f[3] == '\0') { /* tiM tiD tin */
+        t->id = TARN_AT_INTERVAL;
+        t->unit = f[2] == 'M' ? 0 : f[2] == 'D' ? 1 : f[2] == 'n' ? 2 : -1;
+        t->width = t->unit == 0 ? 4 : t->unit == 1 ? 8 : 16;
+        return t->unit < 0 ? -1 : 0;
+    }
     if (f[1] == 'D' && f[3] == '\0') { /* tDs ... */
         t->id = TARN_AT_DURATION;
         t->unit = time_unit(f[2]);
@@ -157,32 +219,71 @@ int tarn_arrow__format(char *buf, size_t cap, const tarn_arrow__type *t)
     const char *s = NULL;
     int n;
     switch (t->id) {
-    case TARN_AT_NULL: s = "n"; break;
-    case TARN_AT_BOOL: s = "b"; break;
+    case TARN_AT_NULL:
+        s = "n";
+        break;
+    case TARN_AT_BOOL:
+        s = "b";
+        break;
     case TARN_AT_INT: {
         static const char sig[] = "csil", uns[] = "CSIL";
         int k = t->bits == 8 ? 0 : t->bits == 16 ? 1 : t->bits == 32 ? 2 : 3;
         n = snprintf(buf, cap, "%c", t->is_signed ? sig[k] : uns[k]);
         return n < 0 || (size_t)n >= cap ? -1 : 0;
     }
-    case TARN_AT_FLOAT: s = t->unit == 0 ? "e" : t->unit == 1 ? "f" : "g"; break;
-    case TARN_AT_BINARY: s = "z"; break;
-    case TARN_AT_LARGE_BINARY: s = "Z"; break;
-    case TARN_AT_UTF8: s = "u"; break;
-    case TARN_AT_LARGE_UTF8: s = "U"; break;
-    case TARN_AT_STRUCT: s = "+s"; break;
-    case TARN_AT_LIST: s = "+l"; break;
-    case TARN_AT_LARGE_LIST: s = "+L"; break;
-    case TARN_AT_DATE: s = t->unit == 0 ? "tdD" : "tdm"; break;
-    case TARN_AT_FSB: n = snprintf(buf, cap, "w:%d", t->width); break;
-    case TARN_AT_DECIMAL: n = snprintf(buf, cap, "d:%d,%d", t->precision, t->scale); break;
-    case TARN_AT_TIME: n = snprintf(buf, cap, "tt%c", units[t->unit & 3]); break;
-    case TARN_AT_DURATION: n = snprintf(buf, cap, "tD%c", units[t->unit & 3]); break;
-    case TARN_AT_TIMESTAMP:
-        n = snprintf(buf, cap, "ts%c:%.*s", units[t->unit & 3], (int)t->tz_len,
-                     t->tz ? t->tz : "");
+    case TARN_AT_FLOAT:
+        s = t->unit == 0 ? "e" : t->unit == 1 ? "f" : "g";
         break;
-    default: return -1;
+    case TARN_AT_BINARY:
+        s = "z";
+        break;
+    case TARN_AT_LARGE_BINARY:
+        s = "Z";
+        break;
+    case TARN_AT_UTF8:
+        s = "u";
+        break;
+    case TARN_AT_LARGE_UTF8:
+        s = "U";
+        break;
+    case TARN_AT_STRUCT:
+        s = "+s";
+        break;
+    case TARN_AT_LIST:
+        s = "+l";
+        break;
+    case TARN_AT_LARGE_LIST:
+        s = "+L";
+        break;
+    case TARN_AT_DATE:
+        s = t->unit == 0 ? "tdD" : "tdm";
+        break;
+    case TARN_AT_FSB:
+        n = snprintf(buf, cap, "w:%d", t->width);
+        break;
+    case TARN_AT_FSL:
+        n = snprintf(buf, cap, "+w:%d", t->width);
+        break;
+    case TARN_AT_MAP:
+        s = "+m";
+        break;
+    case TARN_AT_INTERVAL:
+        s = t->unit == 0 ? "tiM" : t->unit == 1 ? "tiD" : "tin";
+        break;
+    case TARN_AT_DECIMAL:
+        n = snprintf(buf, cap, "d:%d,%d", t->precision, t->scale);
+        break;
+    case TARN_AT_TIME:
+        n = snprintf(buf, cap, "tt%c", units[t->unit & 3]);
+        break;
+    case TARN_AT_DURATION:
+        n = snprintf(buf, cap, "tD%c", units[t->unit & 3]);
+        break;
+    case TARN_AT_TIMESTAMP:
+        n = snprintf(buf, cap, "ts%c:%.*s", units[t->unit & 3], (int)t->tz_len, t->tz ? t->tz : "");
+        break;
+    default:
+        return -1;
     }
     if (s != NULL) n = snprintf(buf, cap, "%s", s);
     return n < 0 || (size_t)n >= cap ? -1 : 0;
@@ -191,11 +292,16 @@ int tarn_arrow__format(char *buf, size_t cap, const tarn_arrow__type *t)
 int tarn_arrow__n_buffers(int layout)
 {
     switch (layout) {
-    case TARN_LAYOUT_NULL: return 0;
-    case TARN_LAYOUT_STRUCT: return 1;
+    case TARN_LAYOUT_NULL:
+        return 0;
+    case TARN_LAYOUT_STRUCT:
+    case TARN_LAYOUT_FSL:
+        return 1;
     case TARN_LAYOUT_VAR32:
-    case TARN_LAYOUT_VAR64: return 3;
-    default: return 2;
+    case TARN_LAYOUT_VAR64:
+        return 3;
+    default:
+        return 2;
     }
 }
 
@@ -287,7 +393,8 @@ int tarn_arrow__schema_copy(struct ArrowSchema *dst, const struct ArrowSchema *s
         if (tarn_arrow__schema_copy(dst->children[i], src->children[i]) < 0) goto fail;
     if (src->dictionary != NULL) {
         dst->dictionary = calloc(1, sizeof(struct ArrowSchema));
-        if (dst->dictionary == NULL || tarn_arrow__schema_copy(dst->dictionary, src->dictionary) < 0)
+        if (dst->dictionary == NULL ||
+            tarn_arrow__schema_copy(dst->dictionary, src->dictionary) < 0)
             goto fail;
     }
     rc = 0;

@@ -18,8 +18,8 @@
 #define ALL_SEALS (F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL)
 
 int tarn_arrow_shm_create(int *fd_out, size_t *size_out, const char *name,
-                          const struct ArrowSchema *schema,
-                          const struct ArrowArray *const *batches, size_t n, tarn_error *err)
+                          const struct ArrowSchema *schema, const struct ArrowArray *const *batches,
+                          size_t n, tarn_error *err)
 {
     size_t size = 0, written = 0;
     void *map = MAP_FAILED;
@@ -63,6 +63,7 @@ done:
 
 int tarn_arrow_shm_send(int sock, int fd, tarn_error *err)
 {
+    int rc = 0;
     struct msghdr msg;
     struct iovec iov;
     char byte = 'A';
@@ -89,12 +90,18 @@ int tarn_arrow_shm_send(int sock, int fd, tarn_error *err)
     do {
         r = sendmsg(sock, &msg, MSG_NOSIGNAL);
     } while (r < 0 && errno == EINTR);
-    if (r != 1) return tarn_arrow__fail(err, TARN_EIO, "sending the descriptor: %s", strerror(errno));
-    return 0;
+    if (r != 1) {
+        rc = tarn_arrow__fail(err, TARN_EIO, "sending the descriptor: %s", strerror(errno));
+        goto done;
+    }
+    rc = 0;
+done:
+    return rc;
 }
 
 int tarn_arrow_shm_recv(int *fd_out, int sock, tarn_error *err)
 {
+    int rc = 0;
     struct msghdr msg;
     struct iovec iov;
     char byte;
@@ -117,8 +124,14 @@ int tarn_arrow_shm_recv(int *fd_out, int sock, tarn_error *err)
     do {
         r = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
     } while (r < 0 && errno == EINTR);
-    if (r < 0) return tarn_arrow__fail(err, TARN_EIO, "receiving a descriptor: %s", strerror(errno));
-    if (r == 0) return tarn_arrow__fail(err, TARN_EIO, "peer closed before sending a descriptor");
+    if (r < 0) {
+        rc = tarn_arrow__fail(err, TARN_EIO, "receiving a descriptor: %s", strerror(errno));
+        goto done;
+    }
+    if (r == 0) {
+        rc = tarn_arrow__fail(err, TARN_EIO, "peer closed before sending a descriptor");
+        goto done;
+    }
     for (cm = CMSG_FIRSTHDR(&msg); cm != NULL; cm = CMSG_NXTHDR(&msg, cm)) {
         if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
             cm->cmsg_len == CMSG_LEN(sizeof(int)))
@@ -126,10 +139,15 @@ int tarn_arrow_shm_recv(int *fd_out, int sock, tarn_error *err)
     }
     if (fd < 0 || (msg.msg_flags & MSG_CTRUNC)) {
         if (fd >= 0) close(fd);
-        return tarn_arrow__fail(err, TARN_EINVALID, "message carried no descriptor");
+        {
+            rc = tarn_arrow__fail(err, TARN_EINVALID, "message carried no descriptor");
+            goto done;
+        }
     }
     *fd_out = fd;
-    return 0;
+    rc = 0;
+done:
+    return rc;
 }
 
 static void unmap_hook(void *ctx, const void *data, size_t size)
@@ -140,22 +158,39 @@ static void unmap_hook(void *ctx, const void *data, size_t size)
 
 int tarn_arrow_shm_map(tarn_arrow_table **out, int fd, tarn_error *err)
 {
+    const int needed = F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK;
     struct stat st;
-    int seals;
     void *map;
+    int seals, rc = 0;
 
     *out = NULL;
     seals = fcntl(fd, F_GET_SEALS);
-    if (seals < 0)
-        return tarn_arrow__fail(err, TARN_EINVALID, "descriptor is not a sealable memfd: %s",
-                                strerror(errno));
-    if ((seals & (F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK)) !=
-        (F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK))
-        return tarn_arrow__fail(err, TARN_EINVALID,
-                                "memfd is not sealed against writes and resizing; refusing to map it");
-    if (fstat(fd, &st) < 0) return tarn_arrow__fail(err, TARN_EIO, "fstat: %s", strerror(errno));
-    if (st.st_size <= 0) return tarn_arrow__fail(err, TARN_EINVALID, "memfd is empty");
+    if (seals < 0) {
+        rc = tarn_arrow__fail(err, TARN_EINVALID, "descriptor is not a sealable memfd: %s",
+                              strerror(errno));
+        goto done;
+    }
+    if ((seals & needed) != needed) {
+        rc =
+            tarn_arrow__fail(err, TARN_EINVALID,
+                             "memfd is not sealed against writes and resizing; refusing to map it");
+        goto done;
+    }
+    if (fstat(fd, &st) < 0) {
+        rc = tarn_arrow__fail(err, TARN_EIO, "fstat: %s", strerror(errno));
+        goto done;
+    }
+    if (st.st_size <= 0) {
+        rc = tarn_arrow__fail(err, TARN_EINVALID, "memfd is empty");
+        goto done;
+    }
     map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
-    if (map == MAP_FAILED) return tarn_arrow__fail(err, TARN_EIO, "mmap: %s", strerror(errno));
-    return tarn_arrow_ipc_decode(out, map, (size_t)st.st_size, unmap_hook, NULL, err);
+    if (map == MAP_FAILED) {
+        rc = tarn_arrow__fail(err, TARN_EIO, "mmap: %s", strerror(errno));
+        goto done;
+    }
+    /* from here the table owns the mapping, even if decoding fails */
+    rc = tarn_arrow_ipc_decode(out, map, (size_t)st.st_size, unmap_hook, NULL, err);
+done:
+    return rc;
 }

@@ -30,11 +30,6 @@ int tarn__rt_open(tarn_rt_session **out, tarn_lake *lake, int warm, tarn_error *
 /* Releases every mapped table and stops the workers. NULL allowed. */
 void tarn__rt_close(tarn_rt_session **s);
 
-/* Runs SELECT_SQL in D and puts the result, as Arrow IPC, in a new sealed
- * memfd *fd (the caller closes it). */
-int tarn__rt_export(int *fd, tarn_duck *d, const char *select_sql, const char *name,
-                    tarn_error *err);
-
 /* Calls a Python function in a worker. A model's result becomes view
  * CALL->model in D (kept mapped by the session until it closes) and *rows
  * its row count; an expectation's result goes to *verdict (1 passed, 0

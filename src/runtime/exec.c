@@ -269,7 +269,7 @@ static int run_python_model(int64_t *rows, int *verdict, run_ctx *r, tarn_duck *
         strbuf q = {0};
         inputs[k].param = str(in, "param");
         rc = input_sql(&q, r, in, err);
-        if (rc == 0) rc = tarn__rt_export(&inputs[k].fd, d, sb_str(&q), str(in, "name"), err);
+        if (rc == 0) rc = tarn__duck_export_shm(&inputs[k].fd, d, sb_str(&q), str(in, "name"), err);
         else inputs[k].fd = -1;
         sb_free(&q);
         if (rc < 0) break;

@@ -46,6 +46,11 @@ int tarn__duck_describe_parquet(char **schema_json, char **stats_json, tarn_duck
 int tarn__duck_write_parquet(int64_t *rows, char **schema_json, char **stats_json, tarn_duck *d,
                              const char *select_sql, const char *dest, tarn_error *err);
 
+/* Runs SELECT_SQL in D and puts the result, as Arrow IPC, in a new sealed
+ * memfd *fd named NAME (the caller closes it). */
+int tarn__duck_export_shm(int *fd, tarn_duck *d, const char *select_sql, const char *name,
+                          tarn_error *err);
+
 /* Strips DuckDB's "Parser Error: " style prefix noise, keeping the message. */
 const char *tarn__duck_message(const char *msg);
 

@@ -371,3 +371,21 @@ int tarn_query_to_file(int64_t *rows, tarn_lake *lake, const char *sql, const ch
     tarn__duck_close(&d);
     return rc;
 }
+
+int tarn_query_arrow_fd(int *fd, tarn_lake *lake, const char *sql, const char *ref, tarn_error *err)
+{
+    *fd = -1;
+    if (!sql || !*sql) return tarn__error_set(err, TARN_EINVALID, "no SQL given");
+    tarn_duck d;
+    TARN_RETURN_NOT_OK(tarn__duck_open(&d, err));
+    int rc = prepare_tables(&d, lake, sql, ref, err);
+    if (rc == 0) {
+        strbuf q = {0};
+        nestable(&q, sql);
+        sb_append(&q, "\n");
+        rc = tarn__duck_export_shm(fd, &d, sb_str(&q), "tarn-query", err);
+        sb_free(&q);
+    }
+    tarn__duck_close(&d);
+    return rc;
+}

@@ -16,6 +16,7 @@
 
 #include "sql/engine.h"
 #include "table/schema.h"
+#include "tarn/arrow.h"
 #include "tarn/table.h"
 #include "util/error.h"
 #include "util/util.h"
@@ -125,16 +126,14 @@ static void *poll_progress(void *arg)
     return NULL;
 }
 
-/* Writes the Parquet file; fills rows. */
-static int write_parquet(int64_t *rows, tarn_duck *d, const char *reader, const char *src,
-                         const char *dest, const tarn_import_options *opts, tarn_error *err)
+/* Writes the Parquet file from SELECT_SQL; fills rows. */
+static int write_parquet(int64_t *rows, tarn_duck *d, const char *select_sql, const char *dest,
+                         const tarn_import_options *opts, tarn_error *err)
 {
     strbuf q = {0};
-    sb_append(&q, "COPY (SELECT * FROM ");
-    sb_append(&q, reader);
-    sb_append(&q, "(");
-    sb_append_sql_string(&q, src);
-    sb_append(&q, ")) TO ");
+    sb_append(&q, "COPY (");
+    sb_append(&q, select_sql);
+    sb_append(&q, ") TO ");
     sb_append_sql_string(&q, dest);
     sb_append(&q, " (FORMAT parquet, COMPRESSION zstd)");
     pthread_t poller;
@@ -158,22 +157,21 @@ static int write_parquet(int64_t *rows, tarn_duck *d, const char *reader, const 
     return rc;
 }
 
-int tarn_table_import(tarn_import_result *out, tarn_lake *lake, const char *table, const char *path,
-                      const char *branch, const tarn_import_options *opts, tarn_error *err)
+/* Where an import reads from: a file (PATH with a DuckDB reader) or a
+ * shared-memory Arrow table (FD). */
+typedef struct import_source {
+    const char *path;   /* NULL for an Arrow table */
+    const char *reader; /* read_csv_auto, read_parquet, read_json_auto */
+    int fd;
+} import_source;
+
+static int import_common(tarn_import_result *out, tarn_lake *lake, const char *table,
+                         const import_source *src, const char *branch,
+                         const tarn_import_options *opts, tarn_error *err)
 {
-    memset(out, 0, sizeof *out);
-    tarn_import_options defaults = TARN_IMPORT_OPTIONS_INIT;
-    if (!opts) opts = &defaults;
-    TARN_RETURN_NOT_OK(tarn_name_check_table(table, err));
-    if (opts->mode < TARN_IMPORT_CREATE || opts->mode > TARN_IMPORT_REPLACE)
-        return tarn__error_set(err, TARN_EINVALID, "unknown import mode");
     char qualified[300], branch_name[TARN_NAME_MAX + 1];
     tarn__qualify_table(qualified, sizeof qualified, table);
     TARN_RETURN_NOT_OK(tarn__branch_name(branch_name, lake, branch, err));
-    const char *reader = reader_for(path, opts->format, err);
-    if (!reader) return TARN_EINVALID;
-    if (!strpbrk(path, "*?[") && access(path, R_OK) != 0)
-        return tarn__error_set(err, TARN_ENOTFOUND, "cannot read '%s': %s", path, strerror(errno));
 
     /* Fail early on what the catalog already refuses (checked again at commit). */
     tarn_ref_row ref;
@@ -206,9 +204,24 @@ int tarn_table_import(tarn_import_result *out, tarn_lake *lake, const char *tabl
     TARN_RETURN_NOT_OK(tarn__duck_open(&d, err));
     char *schema_json = NULL, *stats_json = NULL;
     int64_t rows = 0;
-    rc = write_parquet(&rows, &d, reader, path, tmp, opts, err);
+    tarn_arrow_table *arrow = NULL;
+    tarn_arrow_duckdb_view *view = NULL;
+    strbuf select = {0};
+    if (src->path) {
+        sb_printf(&select, "SELECT * FROM %s(", src->reader);
+        sb_append_sql_string(&select, src->path);
+        sb_append(&select, ")");
+    } else {
+        rc = tarn_arrow_shm_map(&arrow, src->fd, err);
+        if (rc == 0) rc = tarn_arrow_duckdb_register(&view, d.con, "tarn_import_source", arrow, err);
+        sb_append(&select, "SELECT * FROM tarn_import_source");
+    }
+    if (rc == 0) rc = write_parquet(&rows, &d, sb_str(&select), tmp, opts, err);
     if (rc == 0) rc = tarn__duck_describe_parquet(&schema_json, &stats_json, &d, tmp, err);
+    tarn_arrow_duckdb_view_free(&view);
+    tarn_arrow_table_free(&arrow);
     tarn__duck_close(&d);
+    sb_free(&select);
     if (rc < 0) {
         unlink(tmp);
         goto done;
@@ -228,7 +241,8 @@ int tarn_table_import(tarn_import_result *out, tarn_lake *lake, const char *tabl
     if (opts->message && *opts->message) sb_append(&msg, opts->message);
     else sb_printf(&msg, "%s %s from %s",
                    opts->mode == TARN_IMPORT_APPEND ? "Append to" :
-                   opts->mode == TARN_IMPORT_REPLACE ? "Replace" : "Create", qualified, path);
+                   opts->mode == TARN_IMPORT_REPLACE ? "Replace" : "Create", qualified,
+                   src->path ? src->path : "an Arrow table");
     rc = tarn__branch_commit(&out->commit, lake, branch_name, apply_import, &ed, msg.s, "{}", err);
     sb_free(&msg);
     if (rc == 0) {
@@ -239,4 +253,38 @@ done:
     free(schema_json);
     free(stats_json);
     return rc < 0 ? rc : 0;
+}
+
+static int check_import(const char *table, const tarn_import_options *opts, tarn_error *err)
+{
+    TARN_RETURN_NOT_OK(tarn_name_check_table(table, err));
+    if (opts->mode < TARN_IMPORT_CREATE || opts->mode > TARN_IMPORT_REPLACE)
+        return tarn__error_set(err, TARN_EINVALID, "unknown import mode");
+    return 0;
+}
+
+int tarn_table_import(tarn_import_result *out, tarn_lake *lake, const char *table, const char *path,
+                      const char *branch, const tarn_import_options *opts, tarn_error *err)
+{
+    memset(out, 0, sizeof *out);
+    tarn_import_options defaults = TARN_IMPORT_OPTIONS_INIT;
+    if (!opts) opts = &defaults;
+    TARN_RETURN_NOT_OK(check_import(table, opts, err));
+    const char *reader = reader_for(path, opts->format, err);
+    if (!reader) return TARN_EINVALID;
+    if (!strpbrk(path, "*?[") && access(path, R_OK) != 0)
+        return tarn__error_set(err, TARN_ENOTFOUND, "cannot read '%s': %s", path, strerror(errno));
+    import_source src = {path, reader, -1};
+    return import_common(out, lake, table, &src, branch, opts, err);
+}
+
+int tarn_table_import_arrow_fd(tarn_import_result *out, tarn_lake *lake, const char *table, int fd,
+                               const char *branch, const tarn_import_options *opts, tarn_error *err)
+{
+    memset(out, 0, sizeof *out);
+    tarn_import_options defaults = TARN_IMPORT_OPTIONS_INIT;
+    if (!opts) opts = &defaults;
+    TARN_RETURN_NOT_OK(check_import(table, opts, err));
+    import_source src = {NULL, NULL, fd};
+    return import_common(out, lake, table, &src, branch, opts, err);
 }

@@ -1,19 +1,19 @@
-/* runtime/export.c — a DuckDB query result into a sealed shared-memory
+/* sql/export.c — a DuckDB query result into a sealed shared-memory
  * Arrow table: DuckDB's own Arrow export, chunk by chunk, then one IPC
  * stream written into a memfd. */
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "runtime/dataplane.h"
+#include "sql/engine.h"
 #include "tarn/arrow.h"
 #include "util/error.h"
 
-int tarn__rt_export(int *fd, tarn_duck *d, const char *select_sql, const char *name,
-                    tarn_error *err)
+int tarn__duck_export_shm(int *fd, tarn_duck *d, const char *select_sql, const char *name,
+                          tarn_error *err)
 {
     *fd = -1;
     duckdb_result res;
-    int rc = tarn__duck_query(&res, d, select_sql, TARN_EINVALID, "cannot read an input", err);
+    int rc = tarn__duck_query(&res, d, select_sql, TARN_EINVALID, "query failed", err);
     if (rc < 0) {
         duckdb_destroy_result(&res);
         return rc;

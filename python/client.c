@@ -1,0 +1,487 @@
+/* client.c — tarn._client: the lakehouse operations for Python, on
+ * libtarn's public API (include/tarn/tarn.h).
+ *
+ * One type, Lake, owns a tarn_lake handle. Every method returns plain
+ * Python values (dicts, lists, strings); tables travel as sealed memfds
+ * that tarn.Table maps without a copy. A failing call raises
+ * tarn.errors.from_code(code, message[, tables]) — tarn.Client (client.py)
+ * is the friendly layer on top. */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <tarn/tarn.h>
+
+typedef struct {
+    PyObject_HEAD tarn_lake *lake;
+} LakeObject;
+
+/* Raises the tarn error ERR as its Python class. */
+static PyObject *raise_tarn(int rc, tarn_error *err)
+{
+    PyObject *mod = PyImport_ImportModule("tarn.errors");
+    PyObject *exc = NULL;
+    if (mod) {
+        PyObject *tables = PyList_New(0);
+        for (size_t i = 0; i < err->ntables; i++) {
+            PyObject *t = PyUnicode_FromString(err->tables[i]);
+            PyList_Append(tables, t);
+            Py_DECREF(t);
+        }
+        exc = PyObject_CallMethod(mod, "from_code", "isO", rc, err->message, tables);
+        Py_DECREF(tables);
+        Py_DECREF(mod);
+    }
+    if (exc) {
+        PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+        Py_DECREF(exc);
+    } else if (!PyErr_Occurred()) {
+        PyErr_SetString(PyExc_RuntimeError, err->message);
+    }
+    tarn_error_clear(err);
+    return NULL;
+}
+
+static int Lake_init(LakeObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"path", NULL};
+    const char *path = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|z", kwlist, &path)) return -1;
+    tarn_error err = TARN_ERROR_INIT;
+    tarn_lake_close(&self->lake);
+    int rc;
+    Py_BEGIN_ALLOW_THREADS rc = tarn_lake_open(&self->lake, path, &err);
+    Py_END_ALLOW_THREADS if (rc < 0)
+    {
+        raise_tarn(rc, &err);
+        return -1;
+    }
+    return 0;
+}
+
+static void Lake_dealloc(LakeObject *self)
+{
+    tarn_lake_close(&self->lake);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *Lake_path(LakeObject *self, PyObject *unused)
+{
+    return PyUnicode_FromString(tarn_lake_path(self->lake));
+}
+
+static PyObject *refs_list(LakeObject *self, tarn_ref_kind kind)
+{
+    tarn_error err = TARN_ERROR_INIT;
+    tarn_ref_entry *refs = NULL;
+    size_t n = 0;
+    int rc = tarn_ref_list(&refs, &n, self->lake, kind, &err);
+    if (rc < 0) return raise_tarn(rc, &err);
+    PyObject *list = PyList_New(0);
+    for (size_t i = 0; i < n; i++) {
+        PyObject *d = Py_BuildValue("{s:s,s:s,s:O}", "name", refs[i].name, "commit", refs[i].commit.hex,
+                                    "aborted", refs[i].aborted ? Py_True : Py_False);
+        PyList_Append(list, d);
+        Py_DECREF(d);
+    }
+    tarn_free(refs);
+    return list;
+}
+
+static PyObject *Lake_branches(LakeObject *self, PyObject *unused)
+{
+    return refs_list(self, TARN_REF_BRANCH);
+}
+
+static PyObject *Lake_tags(LakeObject *self, PyObject *unused)
+{
+    return refs_list(self, TARN_REF_TAG);
+}
+
+static PyObject *Lake_active_branch(LakeObject *self, PyObject *unused)
+{
+    char name[256];
+    tarn_error err = TARN_ERROR_INIT;
+    int rc = tarn_lake_active_branch(name, sizeof name, self->lake, &err);
+    if (rc < 0) return raise_tarn(rc, &err);
+    return PyUnicode_FromString(name);
+}
+
+static PyObject *Lake_resolve(LakeObject *self, PyObject *args)
+{
+    const char *ref = NULL;
+    if (!PyArg_ParseTuple(args, "z", &ref)) return NULL;
+    tarn_commit_id id;
+    tarn_error err = TARN_ERROR_INIT;
+    int rc = tarn_ref_resolve(&id, self->lake, ref, &err);
+    if (rc < 0) return raise_tarn(rc, &err);
+    return PyUnicode_FromString(id.hex);
+}
+
+/* create_ref(kind, name, from_ref) / delete_ref(kind, name): kind 0 branch, 1 tag */
+static PyObject *Lake_create_ref(LakeObject *self, PyObject *args)
+{
+    int kind;
+    const char *name, *from = NULL;
+    if (!PyArg_ParseTuple(args, "isz", &kind, &name, &from)) return NULL;
+    tarn_commit_id id;
+    tarn_error err = TARN_ERROR_INIT;
+    int rc = kind == 0 ? tarn_branch_create(&id, self->lake, name, from, &err)
+                       : tarn_tag_create(&id, self->lake, name, from, &err);
+    if (rc < 0) return raise_tarn(rc, &err);
+    return PyUnicode_FromString(id.hex);
+}
+
+static PyObject *Lake_delete_ref(LakeObject *self, PyObject *args)
+{
+    int kind;
+    const char *name;
+    if (!PyArg_ParseTuple(args, "is", &kind, &name)) return NULL;
+    tarn_error err = TARN_ERROR_INIT;
+    int rc = kind == 0 ? tarn_branch_delete(self->lake, name, &err) : tarn_tag_delete(self->lake, name, &err);
+    if (rc < 0) return raise_tarn(rc, &err);
+    Py_RETURN_NONE;
+}
+
+static PyObject *table_dict(const tarn_table_info *t)
+{
+    PyObject *cols = PyList_New(0);
+    for (size_t i = 0; i < t->ncolumns; i++) {
+        PyObject *c = Py_BuildValue("{s:s,s:s}", "name", t->columns[i].name, "type", t->columns[i].type);
+        PyList_Append(cols, c);
+        Py_DECREF(c);
+    }
+    PyObject *d = Py_BuildValue("{s:s,s:s,s:N,s:L,s:L,s:L,s:s}", "name", t->name, "namespace",
+                                t->namespace_, "columns", cols, "row_count", (long long)t->row_count,
+                                "file_count", (long long)t->file_count, "size_bytes",
+                                (long long)t->size_bytes, "version", t->version);
+    return d;
+}
+
+static PyObject *Lake_tables(LakeObject *self, PyObject *args)
+{
+    const char *ref = NULL;
+    if (!PyArg_ParseTuple(args, "z", &ref)) return NULL;
+    tarn_table_info *list = NULL;
+    size_t n = 0;
+    tarn_error err = TARN_ERROR_INIT;
+    int rc = tarn_table_list(&list, &n, self->lake, ref, &err);
+    if (rc < 0) return raise_tarn(rc, &err);
+    PyObject *out = PyList_New(0);
+    for (size_t i = 0; i < n; i++) {
+        PyObject *d = table_dict(&list[i]);
+        PyList_Append(out, d);
+        Py_DECREF(d);
+    }
+    tarn_table_info_free(list, n);
+    return out;
+}
+
+static PyObject *Lake_table(LakeObject *self, PyObject *args)
+{
+    const char *name, *ref = NULL;
+    if (!PyArg_ParseTuple(args, "sz", &name, &ref)) return NULL;
+    tarn_table_info info;
+    tarn_error err = TARN_ERROR_INIT;
+    int rc = tarn_table_get(&info, self->lake, ref, name, &err);
+    if (rc < 0) return raise_tarn(rc, &err);
+    PyObject *d = table_dict(&info);
+    tarn_table_info_clear(&info);
+    return d;
+}
+
+static PyObject *Lake_delete_table(LakeObject *self, PyObject *args)
+{
+    const char *name, *branch = NULL;
+    if (!PyArg_ParseTuple(args, "sz", &name, &branch)) return NULL;
+    tarn_commit_id id;
+    tarn_error err = TARN_ERROR_INIT;
+    int rc = tarn_table_delete(&id, self->lake, name, branch, &err);
+    if (rc < 0) return raise_tarn(rc, &err);
+    return PyUnicode_FromString(id.hex);
+}
+
+static PyObject *Lake_revert_table(LakeObject *self, PyObject *args)
+{
+    const char *name, *source, *into = NULL;
+    if (!PyArg_ParseTuple(args, "ssz", &name, &source, &into)) return NULL;
+    tarn_commit_id id;
+    tarn_error err = TARN_ERROR_INIT;
+    int rc = tarn_table_revert(&id, self->lake, name, source, into, &err);
+    if (rc < 0) return raise_tarn(rc, &err);
+    return PyUnicode_FromString(id.hex);
+}
+
+static PyObject *Lake_commits(LakeObject *self, PyObject *args)
+{
+    const char *ref = NULL;
+    Py_ssize_t limit = 0;
+    if (!PyArg_ParseTuple(args, "zn", &ref, &limit)) return NULL;
+    tarn_commit_info *log = NULL;
+    size_t n = 0;
+    tarn_error err = TARN_ERROR_INIT;
+    int rc = tarn_commit_log(&log, &n, self->lake, ref, limit > 0 ? (size_t)limit : 0, &err);
+    if (rc < 0) return raise_tarn(rc, &err);
+    PyObject *out = PyList_New(0);
+    for (size_t i = 0; i < n; i++) {
+        PyObject *parents = PyList_New(0);
+        for (size_t k = 0; k < log[i].nparents; k++) {
+            PyObject *p = PyUnicode_FromString(log[i].parents[k].hex);
+            PyList_Append(parents, p);
+            Py_DECREF(p);
+        }
+        PyObject *d = Py_BuildValue("{s:s,s:N,s:s,s:s,s:L,s:s}", "hash", log[i].id.hex, "parents", parents,
+                                    "message", log[i].message, "author", log[i].author, "time_us",
+                                    (long long)log[i].time_us, "properties", log[i].properties_json);
+        PyList_Append(out, d);
+        Py_DECREF(d);
+    }
+    tarn_commit_info_free(log, n);
+    return out;
+}
+
+static PyObject *Lake_merge(LakeObject *self, PyObject *args)
+{
+    const char *source, *into = NULL, *message = NULL;
+    if (!PyArg_ParseTuple(args, "szz", &source, &into, &message)) return NULL;
+    tarn_merge_result m;
+    tarn_error err = TARN_ERROR_INIT;
+    int rc;
+    Py_BEGIN_ALLOW_THREADS rc = tarn_branch_merge(&m, self->lake, source, into, message, &err);
+    Py_END_ALLOW_THREADS if (rc < 0) return raise_tarn(rc, &err);
+    return Py_BuildValue("{s:s,s:O,s:O}", "commit", m.commit.hex, "fast_forward",
+                         m.fast_forward ? Py_True : Py_False, "up_to_date", m.up_to_date ? Py_True : Py_False);
+}
+
+static PyObject *Lake_diff(LakeObject *self, PyObject *args)
+{
+    const char *from, *to;
+    if (!PyArg_ParseTuple(args, "ss", &from, &to)) return NULL;
+    tarn_diff_entry *d = NULL;
+    size_t n = 0;
+    tarn_error err = TARN_ERROR_INIT;
+    int rc = tarn_diff(&d, &n, self->lake, from, to, &err);
+    if (rc < 0) return raise_tarn(rc, &err);
+    static const char *kinds[] = {"added", "removed", "changed"};
+    PyObject *out = PyList_New(0);
+    for (size_t i = 0; i < n; i++) {
+        PyObject *e = Py_BuildValue("{s:s,s:s,s:L,s:L}", "table", d[i].table, "change", kinds[d[i].kind],
+                                    "rows_from", (long long)d[i].rows_from, "rows_to", (long long)d[i].rows_to);
+        PyList_Append(out, e);
+        Py_DECREF(e);
+    }
+    tarn_diff_free(d, n);
+    return out;
+}
+
+/* query_fd(sql, ref) -> a sealed memfd holding the result as Arrow IPC */
+static PyObject *Lake_query_fd(LakeObject *self, PyObject *args)
+{
+    const char *sql, *ref = NULL;
+    if (!PyArg_ParseTuple(args, "sz", &sql, &ref)) return NULL;
+    int fd = -1, rc;
+    tarn_error err = TARN_ERROR_INIT;
+    Py_BEGIN_ALLOW_THREADS rc = tarn_query_arrow_fd(&fd, self->lake, sql, ref, &err);
+    Py_END_ALLOW_THREADS if (rc < 0) return raise_tarn(rc, &err);
+    return PyLong_FromLong(fd);
+}
+
+static PyObject *import_result(int rc, tarn_import_result *r, tarn_error *err)
+{
+    if (rc < 0) return raise_tarn(rc, err);
+    return Py_BuildValue("{s:s,s:L,s:L}", "commit", r->commit.hex, "rows", (long long)r->rows, "files",
+                         (long long)r->files);
+}
+
+/* import_path(table, path, branch, mode, format, message) */
+static PyObject *Lake_import_path(LakeObject *self, PyObject *args)
+{
+    const char *table, *path, *branch = NULL, *format = NULL, *message = NULL;
+    int mode;
+    if (!PyArg_ParseTuple(args, "sszizz", &table, &path, &branch, &mode, &format, &message)) return NULL;
+    tarn_import_options o = TARN_IMPORT_OPTIONS_INIT;
+    o.mode = (tarn_import_mode)mode;
+    o.format = format;
+    o.message = message;
+    tarn_import_result r;
+    tarn_error err = TARN_ERROR_INIT;
+    int rc;
+    Py_BEGIN_ALLOW_THREADS rc = tarn_table_import(&r, self->lake, table, path, branch, &o, &err);
+    Py_END_ALLOW_THREADS return import_result(rc, &r, &err);
+}
+
+/* import_fd(table, fd, branch, mode, message) */
+static PyObject *Lake_import_fd(LakeObject *self, PyObject *args)
+{
+    const char *table, *branch = NULL, *message = NULL;
+    int fd, mode;
+    if (!PyArg_ParseTuple(args, "siziz", &table, &fd, &branch, &mode, &message)) return NULL;
+    tarn_import_options o = TARN_IMPORT_OPTIONS_INIT;
+    o.mode = (tarn_import_mode)mode;
+    o.message = message;
+    tarn_import_result r;
+    tarn_error err = TARN_ERROR_INIT;
+    int rc;
+    Py_BEGIN_ALLOW_THREADS rc = tarn_table_import_arrow_fd(&r, self->lake, table, fd, branch, &o, &err);
+    Py_END_ALLOW_THREADS return import_result(rc, &r, &err);
+}
+
+/* run(project_dir, branch, params: dict[str,str], strict, dry_run, no_transaction, preview_rows)
+ * -> (rc, report_json, message) — the report exists for failed runs too. */
+static PyObject *Lake_run(LakeObject *self, PyObject *args)
+{
+    const char *dir, *branch = NULL;
+    PyObject *params;
+    int strict, dry_run, no_tx, preview;
+    if (!PyArg_ParseTuple(args, "szO!pppi", &dir, &branch, &PyDict_Type, &params, &strict, &dry_run,
+                          &no_tx, &preview))
+        return NULL;
+    Py_ssize_t n = PyDict_Size(params), pos = 0, i = 0;
+    const char **names = PyMem_Calloc((size_t)n + 1, sizeof *names);
+    const char **values = PyMem_Calloc((size_t)n + 1, sizeof *values);
+    PyObject *k, *v;
+    while (PyDict_Next(params, &pos, &k, &v)) {
+        names[i] = PyUnicode_AsUTF8(k);
+        values[i] = PyUnicode_AsUTF8(v);
+        if (!names[i] || !values[i]) {
+            PyMem_Free(names);
+            PyMem_Free(values);
+            return NULL;
+        }
+        i++;
+    }
+    tarn_run_options o = TARN_RUN_OPTIONS_INIT;
+    o.project_dir = dir;
+    o.branch = branch;
+    o.strict = strict;
+    o.dry_run = dry_run;
+    o.no_transaction = no_tx;
+    o.preview_rows = preview;
+    o.nparams = (size_t)n;
+    o.param_names = names;
+    o.param_values = values;
+    char *report = NULL;
+    tarn_error err = TARN_ERROR_INIT;
+    int rc;
+    Py_BEGIN_ALLOW_THREADS rc = tarn_run(&report, self->lake, &o, &err);
+    Py_END_ALLOW_THREADS PyMem_Free(names);
+    PyMem_Free(values);
+    PyObject *out = Py_BuildValue("(iss)", rc, report ? report : "{}", rc < 0 ? err.message : "");
+    tarn_free(report);
+    tarn_error_clear(&err);
+    return out;
+}
+
+static PyObject *Lake_jobs(LakeObject *self, PyObject *args)
+{
+    Py_ssize_t limit = 20;
+    if (!PyArg_ParseTuple(args, "|n", &limit)) return NULL;
+    char *json = NULL;
+    tarn_error err = TARN_ERROR_INIT;
+    int rc = tarn_job_list(&json, self->lake, limit > 0 ? (size_t)limit : 0, &err);
+    if (rc < 0) return raise_tarn(rc, &err);
+    PyObject *s = PyUnicode_FromString(json);
+    tarn_free(json);
+    return s;
+}
+
+static PyObject *Lake_namespaces(LakeObject *self, PyObject *args)
+{
+    const char *ref = NULL;
+    if (!PyArg_ParseTuple(args, "z", &ref)) return NULL;
+    char **list = NULL;
+    size_t n = 0;
+    tarn_error err = TARN_ERROR_INIT;
+    int rc = tarn_namespace_list(&list, &n, self->lake, ref, &err);
+    if (rc < 0) return raise_tarn(rc, &err);
+    PyObject *out = PyList_New(0);
+    for (size_t i = 0; i < n; i++) {
+        PyObject *s = PyUnicode_FromString(list[i]);
+        PyList_Append(out, s);
+        Py_DECREF(s);
+    }
+    tarn_namespace_list_free(list, n);
+    return out;
+}
+
+static PyObject *Lake_namespace_change(LakeObject *self, PyObject *args)
+{
+    const char *ns, *branch = NULL;
+    int create;
+    if (!PyArg_ParseTuple(args, "psz", &create, &ns, &branch)) return NULL;
+    tarn_commit_id id;
+    tarn_error err = TARN_ERROR_INIT;
+    int rc = create ? tarn_namespace_create(&id, self->lake, ns, branch, &err)
+                    : tarn_namespace_delete(&id, self->lake, ns, branch, &err);
+    if (rc < 0) return raise_tarn(rc, &err);
+    return PyUnicode_FromString(id.hex);
+}
+
+static PyMethodDef Lake_methods[] = {
+    {"path", (PyCFunction)Lake_path, METH_NOARGS, "The .tarn folder."},
+    {"branches", (PyCFunction)Lake_branches, METH_NOARGS, "Branches as dicts."},
+    {"tags", (PyCFunction)Lake_tags, METH_NOARGS, "Tags as dicts."},
+    {"active_branch", (PyCFunction)Lake_active_branch, METH_NOARGS, "The active branch."},
+    {"resolve", (PyCFunction)Lake_resolve, METH_VARARGS, "resolve(ref) -> commit hash"},
+    {"create_ref", (PyCFunction)Lake_create_ref, METH_VARARGS, "create_ref(kind, name, from_ref)"},
+    {"delete_ref", (PyCFunction)Lake_delete_ref, METH_VARARGS, "delete_ref(kind, name)"},
+    {"tables", (PyCFunction)Lake_tables, METH_VARARGS, "tables(ref)"},
+    {"table", (PyCFunction)Lake_table, METH_VARARGS, "table(name, ref)"},
+    {"delete_table", (PyCFunction)Lake_delete_table, METH_VARARGS, "delete_table(name, branch)"},
+    {"revert_table", (PyCFunction)Lake_revert_table, METH_VARARGS, "revert_table(name, source_ref, into)"},
+    {"commits", (PyCFunction)Lake_commits, METH_VARARGS, "commits(ref, limit)"},
+    {"merge", (PyCFunction)Lake_merge, METH_VARARGS, "merge(source_ref, into, message)"},
+    {"diff", (PyCFunction)Lake_diff, METH_VARARGS, "diff(from_ref, to_ref)"},
+    {"query_fd", (PyCFunction)Lake_query_fd, METH_VARARGS, "query_fd(sql, ref) -> memfd"},
+    {"import_path", (PyCFunction)Lake_import_path, METH_VARARGS, "import_path(table, path, branch, mode, format, message)"},
+    {"import_fd", (PyCFunction)Lake_import_fd, METH_VARARGS, "import_fd(table, fd, branch, mode, message)"},
+    {"run", (PyCFunction)Lake_run, METH_VARARGS, "run(dir, branch, params, strict, dry_run, no_transaction, preview)"},
+    {"jobs", (PyCFunction)Lake_jobs, METH_VARARGS, "jobs(limit) -> JSON"},
+    {"namespaces", (PyCFunction)Lake_namespaces, METH_VARARGS, "namespaces(ref)"},
+    {"namespace_change", (PyCFunction)Lake_namespace_change, METH_VARARGS, "namespace_change(create, ns, branch)"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject LakeType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "tarn._client.Lake",
+    .tp_basicsize = sizeof(LakeObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "An open tarn lakehouse (see tarn.Client).",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Lake_init,
+    .tp_dealloc = (destructor)Lake_dealloc,
+    .tp_methods = Lake_methods,
+};
+
+static int init_lake_static(PyObject *m)
+{
+    if (PyType_Ready(&LakeType) < 0) return -1;
+    Py_INCREF(&LakeType);
+    return PyModule_AddObject(m, "Lake", (PyObject *)&LakeType);
+}
+
+static PyObject *client_init(PyObject *mod, PyObject *args)
+{
+    const char *dir = NULL;
+    if (!PyArg_ParseTuple(args, "z", &dir)) return NULL;
+    tarn_error err = TARN_ERROR_INIT;
+    int rc = tarn_lake_init(dir ? dir : ".", &err);
+    if (rc < 0) return raise_tarn(rc, &err);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef client_functions[] = {
+    {"init", client_init, METH_VARARGS, "init(dir): create a lakehouse in DIR/.tarn"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyModuleDef_Slot client_slots[] = {{Py_mod_exec, init_lake_static}, {0, NULL}};
+
+static struct PyModuleDef client_module = {
+    PyModuleDef_HEAD_INIT, "tarn._client", "tarn's lakehouse operations (libtarn).", 0,
+    client_functions, client_slots, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC PyInit__client(void)
+{
+    return PyModuleDef_Init(&client_module);
+}
