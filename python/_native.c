@@ -1400,7 +1400,80 @@ done:
 
 /* ---- module ------------------------------------------------------------- */
 
+/* utf8_column(object_array) -> (offsets bytes (int64), data bytes, valid bytes
+ * (one 0/1 byte per row) or None) when every element is a str or a null
+ * (None, NaN float, pandas NA/NaT: anything the caller's is_null says);
+ * None when some element is something else (the caller then takes its
+ * general path). The fast path for pandas' object columns of strings. */
+static PyObject *py_utf8_column(PyObject *self, PyObject *args)
+{
+    PyObject *seq, *is_null;
+    if (!PyArg_ParseTuple(args, "OO", &seq, &is_null)) return NULL;
+    PyObject *fast = PySequence_Fast(seq, "utf8_column needs a sequence");
+    if (!fast) return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
+    PyObject **items = PySequence_Fast_ITEMS(fast);
+    PyObject *offsets = PyBytes_FromStringAndSize(NULL, (n + 1) * (Py_ssize_t)sizeof(int64_t));
+    PyObject *valid = PyBytes_FromStringAndSize(NULL, n ? n : 1);
+    if (!offsets || !valid) goto fail;
+    int64_t *off = (int64_t *)PyBytes_AS_STRING(offsets);
+    char *ok = PyBytes_AS_STRING(valid);
+    int any_null = 0;
+    int64_t total = 0;
+    off[0] = 0;
+    /* First pass: lengths (and the UTF-8 forms CPython caches). */
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *v = items[i];
+        if (PyUnicode_CheckExact(v)) {
+            Py_ssize_t len;
+            if (!PyUnicode_AsUTF8AndSize(v, &len)) goto fail;
+            total += len;
+            ok[i] = 1;
+        } else if (v == Py_None || (PyFloat_CheckExact(v) && PyFloat_AS_DOUBLE(v) != PyFloat_AS_DOUBLE(v))) {
+            ok[i] = 0;
+            any_null = 1;
+        } else {
+            PyObject *r = PyObject_CallOneArg(is_null, v);
+            if (!r) goto fail;
+            int null = PyObject_IsTrue(r);
+            Py_DECREF(r);
+            if (null != 1) { /* not a string, not a null: not ours */
+                Py_DECREF(offsets);
+                Py_DECREF(valid);
+                Py_DECREF(fast);
+                Py_RETURN_NONE;
+            }
+            ok[i] = 0;
+            any_null = 1;
+        }
+        off[i + 1] = total;
+    }
+    PyObject *data = PyBytes_FromStringAndSize(NULL, total);
+    if (!data) goto fail;
+    char *dst = PyBytes_AS_STRING(data);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (!ok[i]) continue;
+        Py_ssize_t len;
+        const char *src = PyUnicode_AsUTF8AndSize(items[i], &len);
+        memcpy(dst + off[i], src, (size_t)len);
+    }
+    Py_DECREF(fast);
+    if (!any_null) {
+        Py_DECREF(valid);
+        valid = Py_None;
+        Py_INCREF(valid);
+    }
+    return Py_BuildValue("(NNN)", offsets, data, valid);
+fail:
+    Py_XDECREF(offsets);
+    Py_XDECREF(valid);
+    Py_DECREF(fast);
+    return NULL;
+}
+
 static PyMethodDef module_methods[] = {
+    {"utf8_column", py_utf8_column, METH_VARARGS,
+     "utf8_column(values, is_null) -> (offsets, data, valid) or None: strings to Arrow utf8."},
     {"decode_ipc", py_decode_ipc, METH_O, "decode_ipc(buffer) -> Arrays (zero-copy)."},
     {"map_fd", py_map_fd, METH_O, "map_fd(fd) -> Arrays over a sealed memfd, mapped read-only."},
     {"import_stream", py_import_stream, METH_O,

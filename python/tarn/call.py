@@ -13,7 +13,8 @@ exits when the control socket closes.
 
 A call: the runtime sends one request on the call socket: a 4-byte big-endian length, then that
 many bytes of JSON ``{"file", "function", "model", "expectation",
-"inputs": [argument names], "params": {argument: value}}``; the input
+"inputs": [argument names], "select": {argument: [columns]}, "params":
+{argument: value}}``; the input
 tables arrive with the JSON as sealed memfds (SCM_RIGHTS, one per input, in
 the order of "inputs"). The reply is the same framing: JSON ``{"ok": true,
 "rows": N}`` with the result table as one sealed memfd, or ``{"ok": true,
@@ -112,8 +113,13 @@ def main(fd):
         import tarn
         fn = _load(req["file"], req["function"])
         kwargs = dict(req.get("params") or {})
+        select = req.get("select") or {}
         for arg, in_fd in zip(req["inputs"], fds):
-            kwargs[arg] = tarn.Table._from_fd(in_fd)
+            table = tarn.Table._from_fd(in_fd)
+            os.close(in_fd)  # the mapping keeps what it needs
+            if arg in select:
+                table = table.select(select[arg])
+            kwargs[arg] = table
         result = fn(**kwargs)
         sys.stdout.flush()
         sys.stderr.flush()

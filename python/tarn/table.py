@@ -321,6 +321,16 @@ def _object_spec(name, values):
     """Infer the Arrow type of an object array (str, bytes, bool, int, float,
     datetime, date, Decimal; None/NaN/pd.NA are nulls)."""
     n = len(values)
+    # The common case, strings (and nulls), in one C pass.
+    fast = _native.utf8_column(values, _is_null) if n else None
+    if fast is not None and (fast[2] is None or b"\x01" in fast[2]):
+        offsets, data, valid_bytes = fast
+        offsets = np.frombuffer(offsets, dtype=np.int64)
+        valid = None if valid_bytes is None else np.frombuffer(valid_bytes, dtype=np.uint8).astype(bool)
+        large = offsets[-1] > _INT32_MAX
+        if not large:
+            offsets = offsets.astype(np.int32)
+        return _spec(name, "U" if large else "u", n, valid, (offsets, data))
     valid = np.fromiter((not _is_null(v) for v in values), dtype=bool, count=n)
     present = [v for v, ok in zip(values, valid) if ok]
     if valid.all():

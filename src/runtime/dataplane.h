@@ -13,6 +13,7 @@ typedef struct tarn_rt_session tarn_rt_session;
 typedef struct tarn_rt_input {
     const char *param; /* the function's argument name */
     int fd;            /* a sealed memfd holding one Arrow IPC stream */
+    json_t *columns;   /* NULL, or the columns the function sees (the worker selects them) */
 } tarn_rt_input;
 
 typedef struct tarn_rt_call {
@@ -39,6 +40,10 @@ void tarn__rt_close(tarn_rt_session **s);
 int tarn__rt_call(int64_t *rows, int *verdict, tarn_rt_session *s, tarn_duck *d,
                   const tarn_rt_call *call, void (*on_line)(const char *line, void *ctx), void *ctx,
                   tarn_error *err);
+
+/* A duplicate of the sealed memfd holding Python model MODEL's output (the
+ * caller closes it), or -1: a child that reads it whole gets it as is. */
+int tarn__rt_output_fd(tarn_rt_session *s, const char *model);
 
 /* Makes the output of Python model NAME, received on another connection,
  * a view on D's connection too. */

@@ -266,11 +266,22 @@ static int run_python_model(int64_t *rows, int *verdict, run_ctx *r, tarn_duck *
     json_t *in;
     json_array_foreach(json_object_get(m, "inputs"), k, in)
     {
-        strbuf q = {0};
         inputs[k].param = str(in, "param");
+        inputs[k].fd = -1;
+        /* A Python parent's output read without a filter is handed over as
+         * the same sealed memfd (the worker selects the columns): no copy. */
+        json_t *parent = json_object_get(in, "source") ? NULL : model_named(r->project, str(in, "name"));
+        if (parent && !strcmp(str(parent, "kind"), "python") && !str(in, "filter_sql")) {
+            inputs[k].fd = tarn__rt_output_fd(r->rt, str(in, "name"));
+            if (inputs[k].fd >= 0) {
+                inputs[k].columns = json_object_get(in, "columns");
+                if (json_is_null(inputs[k].columns)) inputs[k].columns = NULL;
+                continue;
+            }
+        }
+        strbuf q = {0};
         rc = input_sql(&q, r, in, err);
         if (rc == 0) rc = tarn__duck_export_shm(&inputs[k].fd, d, sb_str(&q), str(in, "name"), err);
-        else inputs[k].fd = -1;
         sb_free(&q);
         if (rc < 0) break;
     }

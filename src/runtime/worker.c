@@ -28,8 +28,10 @@
 #include "util/util.h"
 
 typedef struct mapped {
+    char name[TARN_NAME_MAX + 1]; /* the model */
     tarn_arrow_table *table;
     tarn_arrow_duckdb_view *view;
+    int fd; /* the sealed memfd, handed on as is to models that read it whole */
 } mapped;
 
 struct tarn_rt_session {
@@ -144,6 +146,7 @@ void tarn__rt_close(tarn_rt_session **sp)
     for (size_t i = 0; i < s->n; i++) {
         tarn_arrow_duckdb_view_free(&s->items[i].view);
         tarn_arrow_table_free(&s->items[i].table);
+        if (s->items[i].fd >= 0) close(s->items[i].fd);
     }
     free(s->items);
     pthread_mutex_destroy(&s->mu);
@@ -271,8 +274,12 @@ int tarn__rt_call(int64_t *rows, int *verdict, tarn_rt_session *s, tarn_duck *d,
     json_t *req = json_pack("{s:s,s:s,s:s,s:b,s:[],s:O}", "file", call->file, "function",
                             call->function, "model", call->model, "expectation", call->expectation,
                             "inputs", "params", call->params ? call->params : json_object());
-    for (size_t i = 0; i < call->ninputs; i++)
+    json_t *select = json_object();
+    for (size_t i = 0; i < call->ninputs; i++) {
         json_array_append_new(json_object_get(req, "inputs"), json_string(call->inputs[i].param));
+        if (call->inputs[i].columns) json_object_set(select, call->inputs[i].param, call->inputs[i].columns);
+    }
+    json_object_set_new(req, "select", select);
     char *text = json_dumps(req, JSON_COMPACT);
     json_decref(req);
     rc = send_request(sv[0], text, call, err);
@@ -360,7 +367,12 @@ int tarn__rt_call(int64_t *rows, int *verdict, tarn_rt_session *s, tarn_duck *d,
                 s->cap = s->cap ? s->cap * 2 : 8;
                 s->items = realloc(s->items, s->cap * sizeof *s->items);
             }
-            s->items[s->n++] = (mapped){t, v};
+            mapped *item = &s->items[s->n++];
+            snprintf(item->name, sizeof item->name, "%s", call->model);
+            item->table = t;
+            item->view = v;
+            item->fd = result_fd; /* kept: children may read it whole */
+            result_fd = -1;
             pthread_mutex_unlock(&s->mu);
             *rows = tarn_arrow_table_num_rows(t);
         } else {
@@ -386,4 +398,14 @@ int tarn__rt_attach(tarn_duck *d, const char *name, tarn_error *err)
     int rc = tarn__duck_exec(d, sb_str(&q), TARN_EIO, "cannot share a model's output", err);
     sb_free(&q);
     return rc;
+}
+
+int tarn__rt_output_fd(tarn_rt_session *s, const char *model)
+{
+    int fd = -1;
+    pthread_mutex_lock(&s->mu);
+    for (size_t i = 0; i < s->n; i++)
+        if (strcmp(s->items[i].name, model) == 0 && s->items[i].fd >= 0) fd = dup(s->items[i].fd);
+    pthread_mutex_unlock(&s->mu);
+    return fd;
 }

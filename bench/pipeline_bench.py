@@ -1,0 +1,205 @@
+"""bench/pipeline_bench.py BUILD_DIR — what `tarn run` costs, side by side.
+
+1. The quickstart example end to end (examples/quickstart on its 1,000-row
+   sample): `tarn run`, the whole command, median of 5 on a warm machine.
+2. Runtime overhead per task: a chain of 20 trivial Python models (each
+   returns its input, 100 rows) against a chain of 1; the marginal cost of a
+   task is (T20 - T1) / 19. The mean task duration from the run's report is
+   shown too.
+3. The quickstart pipeline on 10M transactions, against the usual
+   alternative: a script that runs each step as its own process and passes
+   Parquet files between them (DuckDB reads and writes them, pandas runs the
+   same function bodies). Both results are checked equal.
+
+Prints a markdown table (also written to bench/out/pipeline.md)."""
+
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "build"))
+TARN = os.path.join(BUILD, "tarn")
+OUT = os.path.join(ROOT, "bench", "out", "pipeline")
+PY = "/usr/bin/python3"
+ROWS = int(os.environ.get("BENCH_PIPELINE_ROWS", "10000000"))
+REPS = int(os.environ.get("BENCH_REPS", "5"))
+ENV = dict(os.environ, PYTHONPATH=os.path.join(BUILD, "python"), TARN_AUTHOR="bench")
+ENV.pop("TARN_HOME", None)
+
+
+def log(msg):
+    print("bench: " + msg, file=sys.stderr, flush=True)
+
+
+def tarn(*args, cwd, check=True):
+    p = subprocess.run([TARN, *args], cwd=cwd, env=ENV, capture_output=True, text=True)
+    if check and p.returncode != 0:
+        raise SystemExit("tarn %s failed:\n%s%s" % (" ".join(args), p.stdout, p.stderr))
+    return p
+
+
+def timed(fn, reps=REPS):
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def fresh_lake(name):
+    d = os.path.join(OUT, name)
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    tarn("init", ".", cwd=d)
+    return d
+
+
+def quickstart():
+    lake = fresh_lake("quickstart")
+    data = os.path.join(ROOT, "examples", "quickstart", "data")
+    tarn("table", "import", "transactions", "--from", os.path.join(data, "transactions.csv"), cwd=lake)
+    tarn("table", "import", "countries", "--from", os.path.join(data, "countries.csv"), cwd=lake)
+    proj = os.path.join(ROOT, "examples", "quickstart")
+    tarn("run", "-p", proj, cwd=lake)  # warm-up
+    return timed(lambda: tarn("run", "-p", proj, cwd=lake))
+
+
+def chain_project(path, n):
+    shutil.rmtree(path, ignore_errors=True)
+    os.makedirs(path)
+    lines = ["import tarn\n"]
+    for i in range(n):
+        src = "small" if i == 0 else "m%d" % (i - 1)
+        lines.append("@tarn.model()\n@tarn.python('3.11')\n"
+                     "def m%d(data=tarn.Model('%s')):\n    return data\n" % (i, src))
+    with open(os.path.join(path, "models.py"), "w") as f:
+        f.write("\n".join(lines))
+
+
+def per_task():
+    lake = fresh_lake("tasks")
+    with open(os.path.join(lake, "small.csv"), "w") as f:
+        f.write("id,v\n" + "".join("%d,%d\n" % (i, i * 2) for i in range(100)))
+    tarn("table", "import", "small", "--from", "small.csv", cwd=lake)
+    p1, p20 = os.path.join(lake, "one"), os.path.join(lake, "twenty")
+    chain_project(p1, 1)
+    chain_project(p20, 20)
+    tarn("run", "-p", p20, cwd=lake)  # warm-up
+    t1 = timed(lambda: tarn("run", "-p", p1, cwd=lake))
+    t20 = timed(lambda: tarn("run", "-p", p20, cwd=lake))
+    report = json.loads(tarn("-O", "json", "run", "-p", p20, cwd=lake).stdout)
+    durations = []
+    for t in report["tasks"]:
+        a = time.strptime(t["started"][:19], "%Y-%m-%dT%H:%M:%S")
+        b = time.strptime(t["ended"][:19], "%Y-%m-%dT%H:%M:%S")
+        frac = float("0." + t["ended"][20:26]) - float("0." + t["started"][20:26])
+        durations.append((time.mktime(b) - time.mktime(a)) + frac)
+    return t1, t20, (t20 - t1) / 19, statistics.mean(durations)
+
+
+BASELINE_STEP = r'''
+import sys, time
+import pandas as pd
+import tarn
+from tarn import _native
+
+def read(path):
+    return tarn.Table._wrap(_native.duckdb_query("SELECT * FROM read_parquet('%s')" % path))
+
+def write(df, path):
+    t = tarn.Table.from_pandas(df)
+    _native.duckdb_query("COPY t TO '%s' (FORMAT parquet)" % path,
+                         [("t", t._arrays, list(t._cols), list(t._segs))])
+
+step, a, b = sys.argv[1], sys.argv[2], sys.argv[3]
+if step == "euro_selection":
+    src = tarn.Table._wrap(_native.duckdb_query(
+        "SELECT id, usd, country FROM read_parquet('%s') WHERE country IN ('IT', 'FR', 'DE') AND usd >= 0" % a))
+    write(src.to_pandas(), b)
+elif step == "usd_by_country":
+    df = read(a).to_pandas()
+    write(df.groupby("country", as_index=False)["usd"].sum(), b)
+elif step == "no_negative_usd":
+    assert bool((read(a).column("usd") >= 0).all())
+elif step == "country_report":
+    countries = sys.argv[4]
+    _native.duckdb_query(
+        "COPY (SELECT u.country, c.name, c.region, round(u.usd, 2) AS usd FROM read_parquet('%s') u "
+        "JOIN read_csv_auto('%s') c USING (country) ORDER BY usd DESC) TO '%s' (FORMAT parquet)"
+        % (a, countries, b))
+'''
+
+
+def versus_script():
+    lake = fresh_lake("big")
+    src = os.path.join(OUT, "transactions_%d.parquet" % ROWS)
+    if not os.path.exists(src):
+        log("generating %d transactions" % ROWS)
+        tarn("query", "SELECT range AS id, round(((range * 7919) %% 500000) / 100.0, 2) AS usd, "
+             "['IT','FR','DE','ES','US','GB','JP','BR'][(range %% 8) + 1] AS country, "
+             "TIMESTAMP '2026-01-01' + INTERVAL (range) SECOND AS event_time FROM range(%d)" % ROWS,
+             "--output", src, cwd=lake)
+    data = os.path.join(ROOT, "examples", "quickstart", "data")
+    tarn("table", "import", "transactions", "--from", src, cwd=lake)
+    tarn("table", "import", "countries", "--from", os.path.join(data, "countries.csv"), cwd=lake)
+    proj = os.path.join(ROOT, "examples", "quickstart")
+    files = json.loads(tarn("-O", "json", "table", "get", "transactions", cwd=lake).stdout)
+    step_py = os.path.join(OUT, "baseline_step.py")
+    with open(step_py, "w") as f:
+        f.write(BASELINE_STEP)
+    work = os.path.join(OUT, "script")
+    countries = os.path.join(data, "countries.csv")
+
+    def script():
+        shutil.rmtree(work, ignore_errors=True)
+        os.makedirs(work)
+        sel, agg, rep = (os.path.join(work, n + ".parquet") for n in ("sel", "agg", "report"))
+        for args in (["euro_selection", src, sel], ["usd_by_country", sel, agg],
+                     ["no_negative_usd", agg, "-"], ["country_report", agg, rep, countries]):
+            subprocess.run([PY, step_py, *args], env=ENV, check=True)
+
+    tarn("run", "-p", proj, cwd=lake)  # warm-up
+    script()
+    reps = max(3, REPS // 2)
+    t_tarn = timed(lambda: tarn("run", "-p", proj, cwd=lake), reps)
+    t_script = timed(script, reps)
+    # same answer both ways
+    ours = json.loads(tarn("-O", "json", "query", "SELECT country, usd FROM country_report ORDER BY country",
+                           "--all-rows", cwd=lake).stdout)["rows"]
+    theirs = json.loads(tarn("-O", "json", "query",
+                             "SELECT country, usd FROM read_parquet('%s') ORDER BY country"
+                             % os.path.join(work, "report.parquet"), "--all-rows", cwd=lake).stdout)["rows"]
+    assert ours == theirs, (ours, theirs)
+    return files["row_count"], t_tarn, t_script
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    log("quickstart end to end")
+    t_quick = quickstart()
+    log("per-task overhead (20 trivial models)")
+    t1, t20, marginal, mean_task = per_task()
+    log("quickstart pipeline on %d rows vs a script passing Parquet files" % ROWS)
+    rows, t_tarn, t_script = versus_script()
+    md = ["| pipeline measurement | tarn | baseline | ratio |", "|---|---:|---:|---:|",
+          "| quickstart example end to end (1,000 rows, `tarn run`) | %.0f ms | | |" % (t_quick * 1e3),
+          "| chain of 1 trivial Python model (`tarn run`) | %.0f ms | | |" % (t1 * 1e3),
+          "| chain of 20 trivial Python models (`tarn run`) | %.0f ms | | |" % (t20 * 1e3),
+          "| runtime overhead per task: (T20 - T1) / 19 | %.1f ms | goal < 20 ms | |" % (marginal * 1e3),
+          "| mean task duration in the 20-model report | %.1f ms | | |" % (mean_task * 1e3),
+          "| quickstart pipeline on %s rows vs a script passing Parquet | %.2f s | %.2f s | %.1fx faster |"
+          % (format(rows, ","), t_tarn, t_script, t_script / t_tarn)]
+    text = "\n".join(md) + "\n"
+    print(text)
+    with open(os.path.join(ROOT, "bench", "out", "pipeline.md"), "w") as f:
+        f.write(text)
+
+
+if __name__ == "__main__":
+    main()
