@@ -118,7 +118,9 @@ int tarn__merge_base(char out[65], tarn_lake *lake, const char *a, const char *b
         "WITH RECURSIVE "
         " ua(h) AS (SELECT ?1 UNION SELECT p.parent FROM commit_parents p JOIN ua ON p.child = ua.h),"
         " ub(h) AS (SELECT ?2 UNION SELECT p.parent FROM commit_parents p JOIN ub ON p.child = ub.h) "
-        "SELECT c.hash FROM commits c JOIN ua ON ua.h = c.hash JOIN ub ON ub.h = c.hash "
+        /* IN, not JOIN: each ancestor set is built once (a join rescans one
+         * per row of the other, O(history^2)). */
+        "SELECT c.hash FROM commits c WHERE c.hash IN (SELECT h FROM ua) AND c.hash IN (SELECT h FROM ub) "
         "ORDER BY c.generation DESC, c.time_us DESC LIMIT 1",
         err));
     sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
@@ -130,6 +132,63 @@ int tarn__merge_base(char out[65], tarn_lake *lake, const char *a, const char *b
     return 0;
 }
 
+static int info_load(tarn_commit_info *c, tarn_lake *lake, const char *hash, tarn_error *err)
+{
+    memset(c, 0, sizeof *c);
+    sqlite3_stmt *st;
+    TARN_RETURN_NOT_OK(tarn__prepare(
+        &st, lake, "SELECT author, message, time_us, properties FROM commits WHERE hash = ?", err));
+    sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        sqlite3_finalize(st);
+        return tarn__error_set(err, TARN_EIO, "catalog error: commit %.12s is missing", hash);
+    }
+    snprintf(c->id.hex, sizeof c->id.hex, "%s", hash);
+    c->author = strdup((const char *)sqlite3_column_text(st, 0));
+    c->message = strdup((const char *)sqlite3_column_text(st, 1));
+    c->time_us = sqlite3_column_int64(st, 2);
+    c->properties_json = strdup((const char *)sqlite3_column_text(st, 3));
+    sqlite3_finalize(st);
+    tarn_commit_row row;
+    TARN_RETURN_NOT_OK(tarn__commit_load(&row, lake, hash, err));
+    c->nparents = row.nparents;
+    for (size_t i = 0; i < row.nparents; i++) snprintf(c->parents[i].hex, 65, "%s", row.parents[i]);
+    return 0;
+}
+
+/* The newest LIMIT commits, walking from HEAD with the newest unvisited
+ * commit first: cost grows with LIMIT, not with history. */
+static int log_walk(tarn_commit_info **out, size_t *count, tarn_lake *lake, const char *head,
+                    size_t limit, tarn_error *err)
+{
+    tarn_commit_info *list = calloc(limit, sizeof *list);
+    tarn_commit_info *frontier = calloc(2 * limit + 2, sizeof *frontier);
+    size_t nf = 0;
+    int rc = info_load(&frontier[nf++], lake, head, err);
+    while (rc == 0 && nf > 0 && *count < limit) {
+        size_t best = 0;
+        for (size_t i = 1; i < nf; i++)
+            if (frontier[i].time_us > frontier[best].time_us) best = i;
+        tarn_commit_info c = frontier[best];
+        frontier[best] = frontier[--nf];
+        list[(*count)++] = c;
+        for (size_t p = 0; p < c.nparents && rc == 0; p++) {
+            int seen = 0;
+            for (size_t i = 0; i < nf && !seen; i++) seen = !strcmp(frontier[i].id.hex, c.parents[p].hex);
+            for (size_t i = 0; i < *count && !seen; i++) seen = !strcmp(list[i].id.hex, c.parents[p].hex);
+            if (!seen && nf < 2 * limit + 2) rc = info_load(&frontier[nf++], lake, c.parents[p].hex, err);
+        }
+    }
+    tarn_commit_info_free(frontier, nf);
+    if (rc < 0) {
+        tarn_commit_info_free(list, *count);
+        *count = 0;
+        return rc;
+    }
+    *out = list;
+    return 0;
+}
+
 int tarn_commit_log(tarn_commit_info **out, size_t *count, tarn_lake *lake, const char *ref,
                     size_t limit, tarn_error *err)
 {
@@ -137,6 +196,7 @@ int tarn_commit_log(tarn_commit_info **out, size_t *count, tarn_lake *lake, cons
     *count = 0;
     tarn_commit_id head;
     TARN_RETURN_NOT_OK(tarn_ref_resolve(&head, lake, ref, err));
+    if (limit > 0 && limit <= 256) return log_walk(out, count, lake, head.hex, limit, err);
     sqlite3_stmt *st;
     TARN_RETURN_NOT_OK(tarn__prepare(
         &st, lake,

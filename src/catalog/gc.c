@@ -73,7 +73,8 @@ int tarn_gc(tarn_gc_result *out, tarn_lake *lake, const tarn_gc_options *opts, t
         "WITH RECURSIVE live(h) AS (SELECT commit_hash FROM refs UNION "
         "  SELECT p.parent FROM commit_parents p JOIN live ON p.child = live.h) "
         "SELECT DISTINCT vf.file FROM live JOIN commits c ON c.hash = live.h "
-        "JOIN tree_entries te ON te.tree = c.tree AND te.kind = 0 "
+        "JOIN trees t ON t.tree = c.tree "
+        "JOIN tree_entries te ON te.tree = t.subtree AND te.kind = 0 "
         "JOIN version_files vf ON vf.version = te.version",
         err));
     size_t cap = 0;

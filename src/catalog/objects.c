@@ -182,12 +182,30 @@ void tarn__tree_clear(tarn_tree *t)
     memset(t, 0, sizeof *t);
 }
 
+/* A tree is stored in two levels, like git's: the entries are spread over
+ * TREE_BUCKETS buckets by a hash of their name, each bucket is a
+ * content-addressed subtree (tree_entries), and the root (trees) lists the
+ * non-empty buckets' subtrees. A commit that changes one table of a
+ * thousand writes one small subtree and a 64-row root, not a thousand rows.
+ * The bucket function is part of the catalog format: FNV-1a, mod 64. */
+#define TREE_BUCKETS 64
+
+static unsigned bucket_of(const char *name)
+{
+    uint32_t h = 2166136261u;
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++) h = (h ^ *p) * 16777619u;
+    return h % TREE_BUCKETS;
+}
+
 int tarn__tree_load(tarn_tree *out, tarn_lake *lake, const char *tree_hash, tarn_error *err)
 {
     memset(out, 0, sizeof *out);
     sqlite3_stmt *st;
-    TARN_RETURN_NOT_OK(tarn__prepare(
-        &st, lake, "SELECT name, kind, version FROM tree_entries WHERE tree=? ORDER BY name", err));
+    TARN_RETURN_NOT_OK(tarn__prepare(&st, lake,
+                                     "SELECT e.name, e.kind, e.version FROM trees t "
+                                     "JOIN tree_entries e ON e.tree = t.subtree "
+                                     "WHERE t.tree = ? ORDER BY e.name",
+                                     err));
     sqlite3_bind_text(st, 1, tree_hash, -1, SQLITE_STATIC);
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -206,30 +224,80 @@ int tarn__tree_load(tarn_tree *out, tarn_lake *lake, const char *tree_hash, tarn
     return 0;
 }
 
-int tarn__tree_store(char out_hash[65], tarn_lake *lake, const tarn_tree *t, tarn_error *err)
+static int exists(tarn_lake *lake, const char *sql, const char *hash, int *found, tarn_error *err)
+{
+    sqlite3_stmt *st;
+    TARN_RETURN_NOT_OK(tarn__prepare(&st, lake, sql, err));
+    sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
+    *found = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    return 0;
+}
+
+/* Stores the entries of T that fall in BUCKET as a subtree; "" if none. */
+static int store_bucket(char out_hash[65], tarn_lake *lake, const tarn_tree *t, unsigned bucket,
+                        const unsigned char *buckets, tarn_error *err)
 {
     strbuf content = {0};
-    for (size_t i = 0; i < t->n; i++)
+    size_t count = 0;
+    for (size_t i = 0; i < t->n; i++) {
+        if (buckets[i] != bucket) continue;
         sb_printf(&content, "%d %s %s\n", (int)t->entries[i].kind, t->entries[i].name,
                   t->entries[i].version);
-    tarn__sha256_hex(out_hash, sb_str(&content), content.len);
+        count++;
+    }
+    out_hash[0] = 0;
+    if (count == 0) return 0;
+    tarn__sha256_hex(out_hash, content.s, content.len);
     sb_free(&content);
-
+    int found;
+    TARN_RETURN_NOT_OK(exists(lake, "SELECT 1 FROM tree_entries WHERE tree=? LIMIT 1", out_hash, &found, err));
+    if (found) return 0;
     sqlite3_stmt *st;
-    TARN_RETURN_NOT_OK(tarn__prepare(&st, lake, "SELECT 1 FROM tree_entries WHERE tree=? LIMIT 1", err));
-    sqlite3_bind_text(st, 1, out_hash, -1, SQLITE_STATIC);
-    int exists = sqlite3_step(st) == SQLITE_ROW;
-    sqlite3_finalize(st);
-    if (exists || t->n == 0) return 0;
-
     TARN_RETURN_NOT_OK(tarn__prepare(&st, lake, "INSERT INTO tree_entries VALUES(?,?,?,?)", err));
     int rc = 0;
     for (size_t i = 0; i < t->n && rc == 0; i++) {
+        if (buckets[i] != bucket) continue;
         sqlite3_reset(st);
         sqlite3_bind_text(st, 1, out_hash, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, t->entries[i].name, -1, SQLITE_STATIC);
         sqlite3_bind_int(st, 3, (int)t->entries[i].kind);
         sqlite3_bind_text(st, 4, t->entries[i].version, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) != SQLITE_DONE) rc = tarn__db_error(lake, err, "writing a tree");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int tarn__tree_store(char out_hash[65], tarn_lake *lake, const tarn_tree *t, tarn_error *err)
+{
+    unsigned char *buckets = malloc(t->n ? t->n : 1);
+    for (size_t i = 0; i < t->n; i++) buckets[i] = (unsigned char)bucket_of(t->entries[i].name);
+    char sub[TREE_BUCKETS][65];
+    strbuf root = {0};
+    int rc = 0;
+    for (unsigned b = 0; b < TREE_BUCKETS && rc == 0; b++) {
+        rc = store_bucket(sub[b], lake, t, b, buckets, err);
+        if (rc == 0 && sub[b][0]) sb_printf(&root, "%u %s\n", b, sub[b]);
+    }
+    free(buckets);
+    if (rc < 0) {
+        sb_free(&root);
+        return rc;
+    }
+    tarn__sha256_hex(out_hash, sb_str(&root), root.len);
+    sb_free(&root);
+    int found;
+    TARN_RETURN_NOT_OK(exists(lake, "SELECT 1 FROM trees WHERE tree=? LIMIT 1", out_hash, &found, err));
+    if (found || t->n == 0) return 0; /* the empty tree has no rows */
+    sqlite3_stmt *st;
+    TARN_RETURN_NOT_OK(tarn__prepare(&st, lake, "INSERT INTO trees VALUES(?,?,?)", err));
+    for (unsigned b = 0; b < TREE_BUCKETS && rc == 0; b++) {
+        if (!sub[b][0]) continue;
+        sqlite3_reset(st);
+        sqlite3_bind_text(st, 1, out_hash, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 2, (int)b);
+        sqlite3_bind_text(st, 3, sub[b], -1, SQLITE_STATIC);
         if (sqlite3_step(st) != SQLITE_DONE) rc = tarn__db_error(lake, err, "writing a tree");
     }
     sqlite3_finalize(st);
