@@ -1,0 +1,334 @@
+/* bench/catalog_bench.c — how fast the git-for-data catalog is, and how it
+ * grows with the catalog (never with the data).
+ *
+ *   catalog_bench OUT_DIR [COMMITS...]       (default: 100 1000 10000)
+ *
+ * For each catalog size N it builds a fresh lakehouse OUT_DIR/catalog-N
+ * holding 1,000 tables and N commits on main, then times, through the
+ * public API (median of several runs):
+ *   - branch create           tarn_branch_create from main
+ *   - commit                  tarn_namespace_create: one catalog commit,
+ *                             no data written
+ *   - commit (one table)      a commit that appends a data file to one of
+ *                             the 1,000 tables (what an import commits)
+ *   - merge 100 of 1,000      tarn_branch_merge of a branch that changed 100
+ *                             of the 1,000 tables while main changed one other
+ *                             (three-way; each side's tables taken whole)
+ *   - merge 100 append+append both sides appended to the same 100 tables
+ *                             (three-way, per-table file merge)
+ *   - log                     tarn_commit_log of main: every commit (so the
+ *                             log of 10,000 commits at N = 10,000)
+ * and reports the size of catalog.db afterwards. The commits made while
+ * measuring (about 30 + 10 merges of 100 tables) add to the N built.
+ *
+ * How the catalog is built cheaply: one real import of a 2-row CSV
+ * (tarn_table_import, which runs DuckDB once) gives a real data file and
+ * schema. Every other table and commit is made with the library's internal
+ * commit path, tarn__branch_commit (src/catalog/catalog.h), whose edit
+ * callback sets tree entries: the first commit points 1,000 table names at
+ * the seed's table version; every later commit appends one more data-file
+ * record to one table (a new table version = its old files + the new key,
+ * exactly what `tarn table import --mode append` commits). The added files
+ * are catalog records only (keys under data/bench/, 1 row each): no catalog
+ * operation reads data files, which is the point — data size cannot matter.
+ * The internal path does the same SQL writes as an import's commit minus
+ * the DuckDB work, in one transaction per commit, so N commits really are N
+ * commits in the catalog (content-addressed, each with its parent).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "catalog/catalog.h"
+#include "lake/lake.h"
+#include "tarn/tarn.h"
+#include "util/error.h"
+#include "util/util.h"
+
+#define NTABLES 1000
+#define NCHANGED 100
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static void die(const char *what, const tarn_error *err)
+{
+    fprintf(stderr, "catalog_bench: %s: %s\n", what, err ? err->message : "");
+    exit(1);
+}
+
+/* ---- edits --------------------------------------------------------------- */
+
+static char seed_version[65];
+static long file_seq;
+
+static void table_name(char *out, size_t size, int k)
+{
+    snprintf(out, size, "default.t%04d", k);
+}
+
+static int edit_create_all(tarn_lake *lake, tarn_tree *tree, void *ctx, tarn_error *err)
+{
+    (void)lake, (void)ctx, (void)err;
+    char name[64];
+    for (int k = 0; k < NTABLES; k++) {
+        table_name(name, sizeof name, k);
+        tarn__tree_set(tree, name, TARN_ENTRY_TABLE, seed_version);
+    }
+    return 0;
+}
+
+/* Appends one new data-file record to each table named in ctx. */
+typedef struct append_edit {
+    const int *tables;
+    int n;
+} append_edit;
+
+static int append_one(tarn_lake *lake, tarn_tree *tree, const char *name, tarn_error *err)
+{
+    tarn_tree_entry *e = tarn__tree_find(tree, name);
+    if (!e) return tarn__error_set(err, TARN_ENOTFOUND, "no table %s", name);
+    tarn_version old = {0}, v = {0};
+    TARN_RETURN_NOT_OK(tarn__version_load(&old, lake, e->version, err));
+    char key[128];
+    snprintf(key, sizeof key, "data/bench/f%08ld-%d.parquet", ++file_seq, (int)getpid());
+    tarn_data_file f = {key, 1, 100, "{}"};
+    int rc = tarn__data_file_insert(lake, &f, err);
+    if (rc == 0) {
+        v.schema_json = old.schema_json;
+        snprintf(v.parent, sizeof v.parent, "%s", old.id);
+        v.nfiles = old.nfiles + 1;
+        v.files = malloc(v.nfiles * sizeof *v.files);
+        for (size_t i = 0; i < old.nfiles; i++) v.files[i] = old.files[i];
+        v.files[old.nfiles] = key;
+        rc = tarn__version_store(lake, &v, err);
+        if (rc == 0) tarn__tree_set(tree, name, TARN_ENTRY_TABLE, v.id);
+        free(v.files);
+    }
+    tarn__version_clear(&old);
+    return rc;
+}
+
+static int edit_append(tarn_lake *lake, tarn_tree *tree, void *ctx, tarn_error *err)
+{
+    append_edit *a = ctx;
+    char name[64];
+    for (int i = 0; i < a->n; i++) {
+        table_name(name, sizeof name, a->tables[i]);
+        TARN_RETURN_NOT_OK(append_one(lake, tree, name, err));
+    }
+    return 0;
+}
+
+static void commit_append(tarn_lake *lake, const char *branch, const int *tables, int n)
+{
+    append_edit a = {tables, n};
+    tarn_error err = TARN_ERROR_INIT;
+    if (tarn__branch_commit(NULL, lake, branch, edit_append, &a, "bench append", "{}", &err) != 0)
+        die("commit", &err);
+}
+
+/* ---- one catalog size ---------------------------------------------------- */
+
+static tarn_lake *build(const char *out_dir, int ncommits, double *build_ms)
+{
+    char dir[4096], cmd[8300];
+    snprintf(dir, sizeof dir, "%s/catalog-%d", out_dir, ncommits);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s'", dir, dir);
+    if (system(cmd) != 0) die("cannot prepare the folder", NULL);
+    tarn_error err = TARN_ERROR_INIT;
+    if (tarn_lake_init(dir, &err) != 0) die("init", &err);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/.tarn", dir);
+    tarn_lake *lake = NULL;
+    if (tarn_lake_open_path(&lake, path, &err) != 0) die("open", &err);
+    snprintf(path, sizeof path, "%s/seed.csv", dir);
+    FILE *f = fopen(path, "w");
+    fputs("id,v\n1,x\n2,y\n", f);
+    fclose(f);
+    tarn_import_options o = TARN_IMPORT_OPTIONS_INIT;
+    tarn_import_result res;
+    if (tarn_table_import(&res, lake, "seed", path, "main", &o, &err) != 0) die("seed import", &err);
+    tarn_table_info info;
+    if (tarn_table_get(&info, lake, "main", "seed", &err) != 0) die("seed get", &err);
+    snprintf(seed_version, sizeof seed_version, "%s", info.version);
+    tarn_table_info_clear(&info);
+
+    double t0 = now_ms();
+    if (tarn__branch_commit(NULL, lake, "main", edit_create_all, NULL, "create 1,000 tables", "{}",
+                            &err) != 0)
+        die("create tables", &err);
+    /* init + seed + create-all are 3 commits; the rest append to one table. */
+    for (int c = 3; c < ncommits; c++) {
+        int t = c % NTABLES;
+        commit_append(lake, "main", &t, 1);
+    }
+    *build_ms = now_ms() - t0;
+    return lake;
+}
+
+typedef struct row {
+    double branch_create, commit_ns, commit_table, merge, merge_aa, log;
+    size_t log_n;
+    double build_ms;
+    double db_mb; /* catalog.db + its WAL after the run */
+} row;
+
+static row measure(const char *out_dir, int ncommits)
+{
+    row r = {0};
+    tarn_lake *lake = build(out_dir, ncommits, &r.build_ms);
+    tarn_error err = TARN_ERROR_INIT;
+    enum { REPS = 15, MREPS = 5, LREPS = 3 };
+    double t[REPS];
+    char name[64];
+
+    for (int i = 0; i < REPS; i++) {
+        snprintf(name, sizeof name, "b%d", i);
+        double t0 = now_ms();
+        if (tarn_branch_create(NULL, lake, name, "main", &err) != 0) die("branch create", &err);
+        t[i] = now_ms() - t0;
+    }
+    r.branch_create = median(t, REPS);
+
+    for (int i = 0; i < REPS; i++) {
+        snprintf(name, sizeof name, "ns%d", i);
+        double t0 = now_ms();
+        if (tarn_namespace_create(NULL, lake, name, "main", &err) != 0) die("namespace create", &err);
+        t[i] = now_ms() - t0;
+    }
+    r.commit_ns = median(t, REPS);
+
+    for (int i = 0; i < REPS; i++) {
+        int tbl = (7 * i) % NTABLES;
+        double t0 = now_ms();
+        commit_append(lake, "main", &tbl, 1);
+        t[i] = now_ms() - t0;
+    }
+    r.commit_table = median(t, REPS);
+
+    /* merge: the feature branch changes tables 0..99, main changes 999 */
+    int changed[NCHANGED];
+    for (int i = 0; i < NCHANGED; i++) changed[i] = i * (NTABLES / NCHANGED) / 1; /* 0,10,..,990 */
+    for (int i = 0; i < MREPS; i++) {
+        snprintf(name, sizeof name, "feature%d", i);
+        if (tarn_branch_create(NULL, lake, name, "main", &err) != 0) die("branch create", &err);
+        commit_append(lake, name, changed, NCHANGED);
+        int other = 999 - i;
+        commit_append(lake, "main", &other, 1);
+        tarn_merge_result m;
+        double t0 = now_ms();
+        if (tarn_branch_merge(&m, lake, name, "main", NULL, &err) != 0) die("merge", &err);
+        t[i] = now_ms() - t0;
+        if (m.fast_forward) die("merge was a fast-forward", NULL);
+    }
+    r.merge = median(t, MREPS);
+
+    /* append+append: both sides append to the same 100 tables. These
+     * tables' versions on main come from previous merges, so this also
+     * runs into the merge.c prefix bug when it is present: then a conflict
+     * is reported and the row shows "conflict". */
+    for (int i = 0; i < MREPS; i++) {
+        snprintf(name, sizeof name, "aa%d", i);
+        int fresh[NCHANGED];
+        for (int k = 0; k < NCHANGED; k++) fresh[k] = (k * 10 + 1 + i) % NTABLES; /* untouched by merges */
+        if (tarn_branch_create(NULL, lake, name, "main", &err) != 0) die("branch create", &err);
+        commit_append(lake, name, fresh, NCHANGED);
+        commit_append(lake, "main", fresh, NCHANGED);
+        tarn_merge_result m;
+        double t0 = now_ms();
+        int rc = tarn_branch_merge(&m, lake, name, "main", NULL, &err);
+        t[i] = now_ms() - t0;
+        if (rc != 0) {
+            fprintf(stderr, "catalog_bench: append+append merge failed: %s\n", err.message);
+            tarn_error_clear(&err);
+            r.merge_aa = -1;
+            break;
+        }
+    }
+    if (r.merge_aa == 0) r.merge_aa = median(t, MREPS);
+
+    for (int i = 0; i < LREPS; i++) {
+        tarn_commit_info *log;
+        size_t n;
+        double t0 = now_ms();
+        if (tarn_commit_log(&log, &n, lake, "main", 10000, &err) != 0) die("log", &err);
+        t[i] = now_ms() - t0;
+        r.log_n = n;
+        tarn_commit_info_free(log, n);
+    }
+    r.log = median(t, LREPS);
+    const char *suffix[2] = {"", "-wal"};
+    for (int k = 0; k < 2; k++) {
+        char p[4200];
+        struct stat st;
+        snprintf(p, sizeof p, "%s/catalog.db%s", tarn_lake_path(lake), suffix[k]);
+        if (stat(p, &st) == 0) r.db_mb += st.st_size / 1048576.0;
+    }
+    tarn_lake_close(&lake);
+    return r;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: %s OUT_DIR [COMMITS...]\n", argv[0]);
+        return 2;
+    }
+    int sizes[16], nsizes = 0;
+    for (int i = 2; i < argc && nsizes < 16; i++) sizes[nsizes++] = atoi(argv[i]);
+    if (!nsizes) {
+        sizes[0] = 100, sizes[1] = 1000, sizes[2] = 10000;
+        nsizes = 3;
+    }
+    row rows[16];
+    for (int s = 0; s < nsizes; s++) {
+        rows[s] = measure(argv[1], sizes[s]);
+        fprintf(stderr, "catalog_bench: %d commits built in %.0f ms\n", sizes[s], rows[s].build_ms);
+    }
+    printf("| catalog operation (ms, median) |");
+    for (int s = 0; s < nsizes; s++) printf(" %d commits |", sizes[s]);
+    printf("\n|---|");
+    for (int s = 0; s < nsizes; s++) printf("---:|");
+    printf("\n");
+#define ROW(label, field)                                                                          \
+    do {                                                                                           \
+        printf("| %s |", label);                                                                   \
+        for (int s = 0; s < nsizes; s++) {                                                         \
+            if (rows[s].field < 0) printf(" conflict (bug) |");                                    \
+            else printf(" %.2f |", rows[s].field);                                                 \
+        }                                                                                          \
+        printf("\n");                                                                              \
+    } while (0)
+    ROW("branch create", branch_create);
+    ROW("commit (namespace create)", commit_ns);
+    ROW("commit (append a file to 1 of 1,000 tables)", commit_table);
+    ROW("merge: branch changed 100 of 1,000 tables", merge);
+    ROW("merge: both sides appended to 100 tables", merge_aa);
+    printf("| log of main |");
+    for (int s = 0; s < nsizes; s++) printf(" %.2f (%zu commits) |", rows[s].log, rows[s].log_n);
+    printf("\n");
+    printf("| catalog.db size (MB) |");
+    for (int s = 0; s < nsizes; s++) printf(" %.1f |", rows[s].db_mb);
+    printf("\n");
+    return 0;
+}

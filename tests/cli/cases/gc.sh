@@ -1,0 +1,34 @@
+# gc: --dry-run lists, then deletes; files of a deleted branch go; data
+# still referenced by a branch, tag or commit stays queryable.
+ndata() { find .tarn/objects/data -type f | wc -l; }
+csv a.csv id 1 2
+expect_ok tarn table import keep --from a.csv
+expect_ok tarn branch create tmp
+expect_ok tarn table import scratch --from a.csv --branch tmp
+expect_ok tarn table import scratch --from a.csv --branch tmp --mode append
+expect_ok tarn tag create old
+expect_ok tarn table import keep --from a.csv --mode replace     # old file only reachable from tag/history
+sleep 1
+expect_json 'j["count"] == 0 and j["files"] == []' tarn -O json gc --grace 0
+expect_eq 4 "$(ndata)" "data files, all referenced"
+expect_ok tarn branch rm tmp
+# default grace period: too young to collect
+expect_json 'j["count"] == 0 and j["kept_recent"] == 2' tarn -O json gc --dry-run
+expect_json 'j["count"] == 2 and len(j["files"]) == 2 and all("scratch" in f for f in j["files"]) and j["dry_run"] is True and j["bytes"] > 0' \
+    tarn -O json gc --dry-run --grace 0
+expect_out "scratch" tarn gc --dry-run --grace 0
+expect_eq 4 "$(ndata)" "data files after dry run"
+expect_json 'j["count"] == 2 and j["dry_run"] is False' tarn -O json gc --grace 0
+expect_eq 2 "$(ndata)" "data files after gc"
+expect_json 'j["count"] == 0' tarn -O json gc --grace 0
+expect_eq 2 "$(count 'SELECT count(*) FROM keep')" "keep after gc"
+expect_eq 2 "$(count 'SELECT count(*) FROM keep' --ref old)" "keep at the tag after gc"
+# a file only reachable from history (main~1) is retained
+expect_eq 2 "$(count 'SELECT count(*) FROM keep' --ref main~1)" "keep at main~1 after gc"
+# a stray file in the object store that no catalog row names is collected
+mkdir -p .tarn/objects/data/default.keep
+echo junk > .tarn/objects/data/default.keep/stray.parquet
+touch -d '2 hours ago' .tarn/objects/data/default.keep/stray.parquet
+expect_json 'j["count"] == 1' tarn -O json gc
+[ -e .tarn/objects/data/default.keep/stray.parquet ] && _fail "stray file survived gc"
+expect_fail 2 "" tarn gc --grace abc
