@@ -54,4 +54,14 @@ TARN_EXTERN int tarn_job_logs(char **text, tarn_lake *lake, const char *id, tarn
 TARN_EXTERN int tarn_job_rerun(char **report, tarn_lake *lake, const char *id,
                                const tarn_run_options *opts, tarn_error *err);
 
+/* Environments: the package cache (.tarn/envs/). JSON (free with
+ * tarn_free): {"packages": [{"name", "path", "size_bytes", "last_used"}],
+ * "environments": [{"id", "python", "paths", "packages", "last_used"}]}. */
+TARN_EXTERN int tarn_env_list(char **json, tarn_lake *lake, tarn_error *err);
+/* Removes environments no run used within KEEP_SECONDS, then package entries
+ * no remaining environment uses and unused that long. JSON: {"environments":
+ * [ids], "packages": [names], "bytes", "dry_run"}. */
+TARN_EXTERN int tarn_env_gc(char **json, tarn_lake *lake, int64_t keep_seconds, int dry_run,
+                            tarn_error *err);
+
 #endif

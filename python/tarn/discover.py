@@ -44,6 +44,15 @@ def _installed(pins):
     return found
 
 
+def _environment(pins):
+    """The model's assembled environment (tarn.envs): resolved from the
+    wheelhouses the runtime names, unpacked once into the lakehouse's cache."""
+    from . import envs
+    find_links = [p for p in os.environ.get("TARN_FIND_LINKS", "").split(":") if p]
+    cache = os.environ.get("TARN_ENVS_DIR") or os.path.join(os.getcwd(), ".tarn", "envs")
+    return envs.resolve(pins, find_links, cache, index_url=os.environ.get("TARN_INDEX_URL") or None)
+
+
 def main(argv):
     out = {"models": [], "errors": [],
            "interpreter": "%d.%d.%d" % sys.version_info[:3], "executable": sys.executable}
@@ -64,6 +73,13 @@ def main(argv):
                 continue
             d["file"] = path
             d["installed"] = _installed(d["pip"])
+            if d["pip"]:
+                try:
+                    d["env"] = _environment(d["pip"])
+                except Exception as exc:  # EnvError, or a broken wheelhouse
+                    out["errors"].append({"file": path, "line": d["line"],
+                                          "message": "model '%s': %s" % (d["name"], exc)})
+                    continue
             out["models"].append(d)
     json.dump(out, sys.stdout)
     sys.stdout.write("\n")

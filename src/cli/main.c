@@ -26,6 +26,7 @@ static const struct {
     {"gc", cmd_gc, "delete data files no ref reaches any more"},
     {"run", cmd_run, "plan and run a pipeline project as one transaction"},
     {"job", cmd_job, "list, inspect and replay pipeline runs"},
+    {"env", cmd_env, "list and prune the package cache of environments"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

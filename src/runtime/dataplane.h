@@ -16,6 +16,14 @@ typedef struct tarn_rt_input {
     json_t *columns;   /* NULL, or the columns the function sees (the worker selects them) */
 } tarn_rt_input;
 
+/* An assembled environment: an interpreter and cache entries put ahead of
+ * its site-packages. NULL members: the base interpreter as it is. */
+typedef struct tarn_rt_env {
+    const char *id;     /* the environment's id (hash of interpreter + pins) */
+    const char *python; /* interpreter path */
+    json_t *paths;      /* array of cache entry folders */
+} tarn_rt_env;
+
 typedef struct tarn_rt_call {
     const char *file;     /* the project's .py file */
     const char *function; /* the function's name in it */
@@ -24,6 +32,7 @@ typedef struct tarn_rt_call {
     tarn_rt_input *inputs;
     size_t ninputs;
     json_t *params; /* {argument: value} for tarn.Parameter defaults */
+    const tarn_rt_env *env; /* NULL: the base environment */
 } tarn_rt_call;
 
 /* WARM: start the Python parent now, so it warms up while the run plans. */

@@ -96,6 +96,19 @@ static void print_plan(run_ctx *r)
              str(m, "name"), str(m, "kind"), strcmp(mat, "NONE") ? ", materialize " : "",
              strcmp(mat, "NONE") ? mat : "", str(m, "file"),
              (long long)json_integer_value(json_object_get(m, "line")));
+        json_t *env = json_object_get(m, "env");
+        if (env) {
+            strbuf pk = {0};
+            const char *pkg;
+            json_t *ver;
+            json_object_foreach(json_object_get(env, "packages"), pkg, ver)
+                sb_printf(&pk, "%s%s==%s", pk.len ? ", " : "", pkg, json_string_value(ver));
+            size_t cold = json_array_size(json_object_get(env, "cold"));
+            emit(r, "      env %.12s: Python %s + %s%s", str(env, "id") ? str(env, "id") : "?",
+                 str(env, "python") ? str(env, "python") : "?", sb_str(&pk),
+                 cold ? " (newly unpacked into the cache)" : " (cached)");
+            sb_free(&pk);
+        }
         size_t k;
         json_t *in;
         json_array_foreach(json_object_get(m, "inputs"), k, in)
@@ -291,8 +304,11 @@ static int run_python_model(int64_t *rows, int *verdict, run_ctx *r, tarn_duck *
         json_array_foreach(json_object_get(m, "parameters"), k, p)
             json_object_set(params, str(p, "param"),
                             json_object_get(json_object_get(r->project, "params"), str(p, "name")));
+        json_t *env = json_object_get(m, "env");
+        tarn_rt_env rt_env = {str(env, "id"), str(m, "interpreter"), json_object_get(env, "paths")};
         tarn_rt_call call = {str(m, "file"), str(m, "function"), str(m, "name"),
-                             !strcmp(str(m, "role"), "expectation"), inputs, n, params};
+                             !strcmp(str(m, "role"), "expectation"), inputs, n, params,
+                             env || str(m, "interpreter") ? &rt_env : NULL};
         rc = tarn__rt_call(rows, verdict, r->rt, d, &call, user_line, r, err);
         json_decref(params);
     }
@@ -384,12 +400,22 @@ static int apply_outputs(tarn_lake *lake, tarn_tree *tree, void *ctx, tarn_error
 
 static int publish(tarn_commit_id *commit, run_ctx *r, tarn_error *err)
 {
-    json_t *props = json_pack("{s:s,s:s,s:s,s:{}}", "job_id", r->job_id, "project_hash",
-                              str(r->project, "hash"), "input_commit", r->input_commit, "models");
+    json_t *props = json_pack("{s:s,s:s,s:s,s:{},s:{}}", "job_id", r->job_id, "project_hash",
+                              str(r->project, "hash"), "input_commit", r->input_commit, "models",
+                              "environments");
     size_t i;
     json_t *m;
     json_array_foreach(json_object_get(r->project, "models"), i, m)
+    {
         json_object_set(json_object_get(props, "models"), str(m, "name"), json_object_get(m, "code_hash"));
+        /* which packages each model ran with, so a rerun can use the same */
+        json_t *env = json_object_get(m, "env");
+        if (env)
+            json_object_set_new(json_object_get(props, "environments"), str(m, "name"),
+                                json_pack("{s:O?,s:O?,s:O?}", "id", json_object_get(env, "id"), "python",
+                                          json_object_get(env, "python"), "packages",
+                                          json_object_get(env, "packages")));
+    }
     char *props_text = json_dumps(props, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(props);
     char msg[600];

@@ -12,7 +12,10 @@
 #include "runtime/runtime.h"
 #include "sql/engine.h"
 #include "table/schema.h"
+#include <sys/wait.h>
+
 #include "util/error.h"
+#include "util/proc.h"
 #include "util/util.h"
 
 #define MODEL_AT "model '%s' (%s:%lld)"
@@ -153,37 +156,42 @@ char *tarn__substitute_params(const char *text, json_t *params, tarn_error *err)
     return out.s;
 }
 
-/* A version spec from pip={...}: "1.5.3", "==1.5.3" or "*". */
-static int pin_satisfied(const char *want, const char *have)
-{
-    if (!have) return 0;
-    while (*want == '=' || *want == ' ') want++;
-    return !*want || !strcmp(want, "*") || !strcmp(want, have);
-}
-
-static int check_environment(json_t *m, json_t *project, tarn_error *err)
+/* The interpreter a model asks for must exist: the one that inspected the
+ * project, or one of `python.interpreters` (colon-separated paths). Its
+ * pinned packages were resolved into an environment at discovery. */
+static int check_environment(json_t *m, json_t *project, tarn_lake *lake, tarn_error *err)
 {
     const char *want = str(m, "python"), *have = str(project, "interpreter");
-    if (want && have && strncmp(have, want, strlen(want)) != 0)
-        return tarn__error_set(err, TARN_EINVALID,
-                               MODEL_AT " asks for Python %s, but the interpreter is Python %s",
-                               AT(m), want, have);
-    const char *pkg;
-    json_t *ver;
-    json_object_foreach(json_object_get(m, "pip"), pkg, ver)
-    {
-        const char *inst = json_string_value(json_object_get(json_object_get(m, "installed"), pkg));
-        if (!pin_satisfied(json_string_value(ver), inst)) {
-            if (inst)
-                return tarn__error_set(err, TARN_EINVALID,
-                                       MODEL_AT " pins %s==%s, but only %s %s is available",
-                                       AT(m), pkg, json_string_value(ver), pkg, inst);
-            return tarn__error_set(err, TARN_EINVALID,
-                                   MODEL_AT " pins %s==%s, which is not available to the interpreter",
-                                   AT(m), pkg, json_string_value(ver));
+    if (!want || !have || !strncmp(have, want, strlen(want))) return 0;
+    const char *list = tarn_lake_config(lake, "python.interpreters");
+    strbuf seen = {0};
+    sb_printf(&seen, "%s (Python %s)", tarn__python_exe(lake), have);
+    int found = 0;
+    char *copy = strdup(list ? list : "");
+    char *save = NULL;
+    for (char *p = strtok_r(copy, ":", &save); p && !found; p = strtok_r(NULL, ":", &save)) {
+        char *argv[] = {p, "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])", NULL};
+        char *out = NULL, *errout = NULL;
+        int status = 0;
+        if (tarn__proc_capture(&out, &errout, &status, argv, NULL) == 0 && WIFEXITED(status) &&
+            WEXITSTATUS(status) == 0) {
+            out[strcspn(out, "\n")] = 0;
+            sb_printf(&seen, ", %s (Python %s)", p, out);
+            if (!strncmp(out, want, strlen(want))) {
+                json_object_set_new(m, "interpreter", json_string(p));
+                found = 1;
+            }
         }
+        free(out);
+        free(errout);
     }
-    return 0;
+    free(copy);
+    int rc = found ? 0 : tarn__error_set(err, TARN_EINVALID,
+                                         MODEL_AT " asks for Python %s, but no interpreter provides it "
+                                         "(have: %s; add one to python.interpreters in .tarn/config)",
+                                         AT(m), want, sb_str(&seen));
+    sb_free(&seen);
+    return rc;
 }
 
 static int check_columns(json_t *m, json_t *input, tarn_lake *lake, const char *version,
@@ -317,7 +325,7 @@ int tarn__plan(json_t *project, tarn_lake *lake, const char *input_commit,
                                  AT(m));
             break;
         }
-        if (!strcmp(str(m, "kind"), "python") && (rc = check_environment(m, project, err)) < 0) break;
+        if (!strcmp(str(m, "kind"), "python") && (rc = check_environment(m, project, lake, err)) < 0) break;
         size_t k;
         json_t *p;
         json_array_foreach(json_object_get(m, "parameters"), k, p)

@@ -221,9 +221,18 @@ static int discover_python(json_t *project_out, json_t *models, tarn_lake *lake,
     argv[1] = "-m";
     argv[2] = "tarn.discover";
     for (size_t i = 0; i < n; i++) argv[3 + i] = files[i];
-    char env_path[PATH_MAX + 32];
+    char env_path[PATH_MAX + 32], envs_dir[PATH_MAX + 32], links[PATH_MAX * 4], index[PATH_MAX + 32];
     snprintf(env_path, sizeof env_path, "PYTHONPATH=%s", tarn__python_path());
-    char *env[] = {env_path, "PYTHONDONTWRITEBYTECODE=1", NULL};
+    /* Environments are resolved and unpacked at plan time (tarn.envs), into
+     * the lakehouse's cache, from the configured wheelhouses. */
+    snprintf(envs_dir, sizeof envs_dir, "TARN_ENVS_DIR=%s/envs", tarn_lake_path(lake));
+    const char *fl = getenv("TARN_FIND_LINKS");
+    if (!fl || !*fl) fl = tarn_lake_config(lake, "env.find_links");
+    snprintf(links, sizeof links, "TARN_FIND_LINKS=%s", fl ? fl : "");
+    const char *iu = getenv("TARN_INDEX_URL");
+    if (!iu || !*iu) iu = tarn_lake_config(lake, "env.index_url");
+    snprintf(index, sizeof index, "TARN_INDEX_URL=%s", iu ? iu : "");
+    char *env[] = {env_path, envs_dir, links, index, "PYTHONDONTWRITEBYTECODE=1", NULL};
     char *out = NULL, *errout = NULL;
     int status = 0, rc = 0;
     if (tarn__proc_capture(&out, &errout, &status, argv, env) != 0) {

@@ -34,51 +34,79 @@ typedef struct mapped {
     int fd; /* the sealed memfd, handed on as is to models that read it whole */
 } mapped;
 
+/* One warm parent per environment: an interpreter and the cache entries
+ * put ahead of its own site-packages (PYTHONPATH). */
+typedef struct zygote {
+    char key[65];      /* the environment's id, "base" without packages */
+    char *python;      /* interpreter */
+    char *pythonpath;  /* "PYTHONPATH=entry:entry:...:tarn" */
+    pid_t pid;         /* 0: not started */
+    int ctrl;          /* control socket */
+} zygote;
+
 struct tarn_rt_session {
     pthread_mutex_t mu; /* calls come from several threads */
     tarn_lake *lake;
     mapped *items;
     size_t n, cap;
-    pid_t zygote;  /* 0: not started */
-    int ctrl;      /* control socket to the zygote */
+    zygote *zy;
+    size_t nzy;
 };
 
-static int start_zygote(tarn_rt_session *s, tarn_error *err);
+/* The zygote for ENV (NULL: the base environment), created if new. */
+static zygote *zygote_for(tarn_rt_session *s, const tarn_rt_env *env)
+{
+    const char *key = env && env->id ? env->id : "base";
+    for (size_t i = 0; i < s->nzy; i++)
+        if (!strcmp(s->zy[i].key, key)) return &s->zy[i];
+    s->zy = realloc(s->zy, (s->nzy + 1) * sizeof *s->zy);
+    zygote *z = &s->zy[s->nzy++];
+    memset(z, 0, sizeof *z);
+    snprintf(z->key, sizeof z->key, "%s", key);
+    z->ctrl = -1;
+    z->python = strdup(env && env->python ? env->python : tarn__python_exe(s->lake));
+    strbuf path = {0};
+    sb_append(&path, "PYTHONPATH=");
+    size_t i;
+    json_t *p;
+    json_array_foreach(env ? env->paths : NULL, i, p) sb_printf(&path, "%s:", json_string_value(p));
+    sb_append(&path, tarn__python_path());
+    z->pythonpath = path.s;
+    return z;
+}
+
+static int start_zygote(zygote *z, tarn_error *err);
 
 int tarn__rt_open(tarn_rt_session **out, tarn_lake *lake, int warm, tarn_error *err)
 {
     *out = calloc(1, sizeof **out);
     if (!*out) return tarn__error_set(err, TARN_ENOMEM, "out of memory");
     (*out)->lake = lake;
-    (*out)->ctrl = -1;
     pthread_mutex_init(&(*out)->mu, NULL);
     /* Warming up (interpreter, numpy, pandas) overlaps planning. */
-    if (warm) start_zygote(*out, NULL);
+    if (warm) start_zygote(zygote_for(*out, NULL), NULL);
     return 0;
 }
 
-static void stop_zygote(tarn_rt_session *s)
+static void stop_zygote(zygote *z)
 {
-    if (!s->zygote) return;
+    if (!z->pid) return;
     /* Every call has returned by now: nothing of the zygote's is worth
      * waiting for (it may still be importing pandas). */
-    kill(s->zygote, SIGKILL);
-    close(s->ctrl);
-    s->ctrl = -1;
+    kill(z->pid, SIGKILL);
+    close(z->ctrl);
+    z->ctrl = -1;
     int status;
-    while (waitpid(s->zygote, &status, 0) < 0 && errno == EINTR) {
+    while (waitpid(z->pid, &status, 0) < 0 && errno == EINTR) {
     }
-    s->zygote = 0;
+    z->pid = 0;
 }
 
-static int start_zygote(tarn_rt_session *s, tarn_error *err)
+static int start_zygote(zygote *z, tarn_error *err)
 {
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
         return tarn__error_set(err, TARN_EIO, "socketpair: %s", strerror(errno));
-    const char *python = tarn__python_exe(s->lake);
-    char pypath[PATH_MAX + 32];
-    snprintf(pypath, sizeof pypath, "PYTHONPATH=%s", tarn__python_path());
     pid_t pid = fork();
     if (pid < 0) {
         close(sv[0]), close(sv[1]);
@@ -89,33 +117,27 @@ static int start_zygote(tarn_rt_session *s, tarn_error *err)
         if (devnull >= 0) dup2(devnull, 0);
         dup2(2, 1); /* the zygote's own words (import errors) go to stderr */
         dup2(sv[1], 3); /* dup2 clears close-on-exec */
-        putenv(pypath);
+        putenv(z->pythonpath);
         putenv("PYTHONDONTWRITEBYTECODE=1");
         putenv("PYTHONUNBUFFERED=1");
-        execl(python, python, "-m", "tarn.call", "--zygote", "3", (char *)NULL);
+        execl(z->python, z->python, "-m", "tarn.call", "--zygote", "3", (char *)NULL);
         _exit(127);
     }
     close(sv[1]);
-    s->zygote = pid;
-    s->ctrl = sv[0];
+    z->pid = pid;
+    z->ctrl = sv[0];
     return 0;
 }
 
-/* Asks the zygote for a child serving CALL_SOCK, with OUT_FD as its output. */
-static int fork_worker_locked(tarn_rt_session *s, int call_sock, int out_fd, tarn_error *err);
-
-static int fork_worker(tarn_rt_session *s, int call_sock, int out_fd, tarn_error *err)
+/* Asks ENV's zygote for a child serving CALL_SOCK, with OUT_FD as its output. */
+static int fork_worker(tarn_rt_session *s, const tarn_rt_env *env, int call_sock, int out_fd,
+                       tarn_error *err)
 {
     pthread_mutex_lock(&s->mu);
-    int rc = fork_worker_locked(s, call_sock, out_fd, err);
-    pthread_mutex_unlock(&s->mu);
-    return rc;
-}
-
-static int fork_worker_locked(tarn_rt_session *s, int call_sock, int out_fd, tarn_error *err)
-{
-    for (int attempt = 0; attempt < 2; attempt++) {
-        if (!s->zygote) TARN_RETURN_NOT_OK(start_zygote(s, err));
+    zygote *z = zygote_for(s, env);
+    int rc = TARN_EIO;
+    for (int attempt = 0; attempt < 2 && rc < 0; attempt++) {
+        if (!z->pid && start_zygote(z, err) < 0) break;
         char byte = 'c';
         struct iovec iov = {&byte, 1};
         char control[CMSG_SPACE(sizeof(int) * 2)];
@@ -131,18 +153,25 @@ static int fork_worker_locked(tarn_rt_session *s, int call_sock, int out_fd, tar
         c->cmsg_len = CMSG_LEN(sizeof(int) * 2);
         int fds[2] = {call_sock, out_fd};
         memcpy(CMSG_DATA(c), fds, sizeof fds);
-        if (sendmsg(s->ctrl, &msg, MSG_NOSIGNAL) == 1) return 0;
-        stop_zygote(s); /* it died: start another once */
+        if (sendmsg(z->ctrl, &msg, MSG_NOSIGNAL) == 1) rc = 0;
+        else stop_zygote(z); /* it died: start another once */
     }
-    return tarn__error_set(err, TARN_EIO, "cannot start a Python worker (%s -m tarn.call)",
-                           tarn__python_exe(s->lake));
+    if (rc < 0)
+        rc = tarn__error_set(err, TARN_EIO, "cannot start a Python worker (%s -m tarn.call)", z->python);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
 }
 
 void tarn__rt_close(tarn_rt_session **sp)
 {
     if (!sp || !*sp) return;
     tarn_rt_session *s = *sp;
-    stop_zygote(s);
+    for (size_t i = 0; i < s->nzy; i++) {
+        stop_zygote(&s->zy[i]);
+        free(s->zy[i].python);
+        free(s->zy[i].pythonpath);
+    }
+    free(s->zy);
     for (size_t i = 0; i < s->n; i++) {
         tarn_arrow_duckdb_view_free(&s->items[i].view);
         tarn_arrow_table_free(&s->items[i].table);
@@ -262,7 +291,7 @@ int tarn__rt_call(int64_t *rows, int *verdict, tarn_rt_session *s, tarn_duck *d,
         close(sv[0]), close(sv[1]);
         return tarn__error_set(err, TARN_EIO, "pipe: %s", strerror(errno));
     }
-    int rc = fork_worker(s, sv[1], pipefd[1], err);
+    int rc = fork_worker(s, call->env, sv[1], pipefd[1], err);
     close(sv[1]);
     close(pipefd[1]);
     if (rc < 0) {
