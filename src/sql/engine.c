@@ -214,3 +214,65 @@ int tarn__duck_write_parquet(int64_t *rows, char **schema_json, char **stats_jso
     if (rc == 0) rc = tarn__duck_describe_parquet(schema_json, stats_json, d, dest, err);
     return rc;
 }
+
+char *tarn__duck_type_name(duckdb_logical_type t)
+{
+    static const struct {
+        duckdb_type id;
+        const char *name;
+    } names[] = {
+        {DUCKDB_TYPE_BOOLEAN, "BOOLEAN"},       {DUCKDB_TYPE_TINYINT, "TINYINT"},
+        {DUCKDB_TYPE_SMALLINT, "SMALLINT"},     {DUCKDB_TYPE_INTEGER, "INTEGER"},
+        {DUCKDB_TYPE_BIGINT, "BIGINT"},         {DUCKDB_TYPE_UTINYINT, "UTINYINT"},
+        {DUCKDB_TYPE_USMALLINT, "USMALLINT"},   {DUCKDB_TYPE_UINTEGER, "UINTEGER"},
+        {DUCKDB_TYPE_UBIGINT, "UBIGINT"},       {DUCKDB_TYPE_FLOAT, "FLOAT"},
+        {DUCKDB_TYPE_DOUBLE, "DOUBLE"},         {DUCKDB_TYPE_TIMESTAMP, "TIMESTAMP"},
+        {DUCKDB_TYPE_DATE, "DATE"},             {DUCKDB_TYPE_TIME, "TIME"},
+        {DUCKDB_TYPE_INTERVAL, "INTERVAL"},     {DUCKDB_TYPE_HUGEINT, "HUGEINT"},
+        {DUCKDB_TYPE_UHUGEINT, "UHUGEINT"},     {DUCKDB_TYPE_VARCHAR, "VARCHAR"},
+        {DUCKDB_TYPE_BLOB, "BLOB"},             {DUCKDB_TYPE_TIMESTAMP_S, "TIMESTAMP_S"},
+        {DUCKDB_TYPE_TIMESTAMP_MS, "TIMESTAMP_MS"}, {DUCKDB_TYPE_TIMESTAMP_NS, "TIMESTAMP_NS"},
+        {DUCKDB_TYPE_UUID, "UUID"},             {DUCKDB_TYPE_BIT, "BIT"},
+        {DUCKDB_TYPE_TIME_TZ, "TIME WITH TIME ZONE"},
+        {DUCKDB_TYPE_TIMESTAMP_TZ, "TIMESTAMP WITH TIME ZONE"},
+        {DUCKDB_TYPE_ENUM, "ENUM"},             {DUCKDB_TYPE_SQLNULL, "NULL"},
+    };
+    duckdb_type id = duckdb_get_type_id(t);
+    strbuf b = {0};
+    if (id == DUCKDB_TYPE_DECIMAL) {
+        sb_printf(&b, "DECIMAL(%u,%u)", (unsigned)duckdb_decimal_width(t), (unsigned)duckdb_decimal_scale(t));
+    } else if (id == DUCKDB_TYPE_LIST) {
+        duckdb_logical_type child = duckdb_list_type_child_type(t);
+        char *c = tarn__duck_type_name(child);
+        sb_printf(&b, "%s[]", c);
+        free(c);
+        duckdb_destroy_logical_type(&child);
+    } else if (id == DUCKDB_TYPE_STRUCT) {
+        sb_append(&b, "STRUCT(");
+        idx_t n = duckdb_struct_type_child_count(t);
+        for (idx_t i = 0; i < n; i++) {
+            char *cn = duckdb_struct_type_child_name(t, i);
+            duckdb_logical_type child = duckdb_struct_type_child_type(t, i);
+            char *c = tarn__duck_type_name(child);
+            sb_printf(&b, "%s%s %s", i ? ", " : "", cn, c);
+            free(c);
+            duckdb_free(cn);
+            duckdb_destroy_logical_type(&child);
+        }
+        sb_append(&b, ")");
+    } else if (id == DUCKDB_TYPE_MAP) {
+        duckdb_logical_type k = duckdb_map_type_key_type(t), v = duckdb_map_type_value_type(t);
+        char *ks = tarn__duck_type_name(k), *vs = tarn__duck_type_name(v);
+        sb_printf(&b, "MAP(%s, %s)", ks, vs);
+        free(ks);
+        free(vs);
+        duckdb_destroy_logical_type(&k);
+        duckdb_destroy_logical_type(&v);
+    } else {
+        const char *name = "UNKNOWN";
+        for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+            if (names[i].id == id) name = names[i].name;
+        sb_append(&b, name);
+    }
+    return b.s;
+}

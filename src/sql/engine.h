@@ -51,6 +51,10 @@ int tarn__duck_write_parquet(int64_t *rows, char **schema_json, char **stats_jso
 int tarn__duck_export_shm(int *fd, tarn_duck *d, const char *select_sql, const char *name,
                           tarn_error *err);
 
+/* DuckDB's name for a logical type (BIGINT, DECIMAL(18,3), VARCHAR[],
+ * STRUCT(a INTEGER), ...); malloc'd. */
+char *tarn__duck_type_name(duckdb_logical_type t);
+
 /* Strips DuckDB's "Parser Error: " style prefix noise, keeping the message. */
 const char *tarn__duck_message(const char *msg);
 

@@ -85,6 +85,9 @@ int tarn__sql_referenced_tables(json_t **tables, json_t **ctes, tarn_duck *d, co
         else
             rc = tarn__error_set(err, TARN_EINVALID, "invalid SQL: %s%s%s", etype ? etype : "",
                                  etype ? ": " : "", msg ? msg : "cannot be parsed");
+    } else if (json_array_size(json_object_get(tree, "statements")) != 1) {
+        rc = tarn__error_set(err, TARN_EINVALID, "give one SQL statement at a time (found %zu)",
+                             json_array_size(json_object_get(tree, "statements")));
     } else {
         collect_names(json_object_get(tree, "statements"), *tables, *ctes);
     }
@@ -121,23 +124,14 @@ static const char *closest(const tarn_tree *tree, const char *name)
     return best;
 }
 
-/* Checks SQL is one SELECT and exposes every table it names. */
+/* Checks SQL is one SELECT, exposes every table it names and binds it;
+ * *prepared (if not NULL) gets the prepared statement (the caller destroys
+ * it), whose columns give the result's names and types. */
 static int prepare_tables(tarn_duck *d, tarn_lake *lake, const char *sql, const char *ref,
-                          tarn_error *err)
+                          duckdb_prepared_statement *prepared, tarn_error *err)
 {
-    duckdb_extracted_statements stmts = NULL;
-    idx_t n = duckdb_extract_statements(d->con, sql, &stmts);
     int rc = 0;
-    if (n == 0) {
-        const char *msg = duckdb_extract_statements_error(stmts);
-        rc = tarn__error_set(err, TARN_EINVALID, "invalid SQL: %s",
-                             msg ? msg : "no statement found");
-    } else if (n > 1) {
-        rc = tarn__error_set(err, TARN_EINVALID, "give one SQL statement at a time (found %llu)",
-                             (unsigned long long)n);
-    }
-    duckdb_destroy_extracted(&stmts);
-    if (rc < 0) return rc;
+    if (prepared) *prepared = NULL;
 
     tarn_tree tree = {0};
     tarn_commit_id commit;
@@ -172,17 +166,14 @@ static int prepare_tables(tarn_duck *d, tarn_lake *lake, const char *sql, const 
     tarn__tree_clear(&tree);
     if (rc < 0) return rc;
 
-    /* Read-only: one SELECT (DuckDB's prepared statement type tells). */
+    /* The parser accepted one SELECT only (json_serialize_sql serializes
+     * nothing else); binding now reports unknown columns and the like. */
     duckdb_prepared_statement prep = NULL;
-    if (duckdb_prepare(d->con, sql, &prep) != DuckDBSuccess) {
+    if (duckdb_prepare(d->con, sql, &prep) != DuckDBSuccess)
         rc = tarn__error_set(err, TARN_EINVALID, "invalid SQL: %s",
                              tarn__duck_message(duckdb_prepare_error(prep)));
-    } else if (duckdb_prepared_statement_type(prep) != DUCKDB_STATEMENT_TYPE_SELECT) {
-        rc = tarn__error_set(err, TARN_EINVALID,
-                             "tarn query runs read-only SELECT statements; to change data use "
-                             "'tarn table import' or a pipeline");
-    }
-    duckdb_destroy_prepare(&prep);
+    if (rc == 0 && prepared) *prepared = prep;
+    else duckdb_destroy_prepare(&prep);
     return rc;
 }
 
@@ -221,28 +212,26 @@ int tarn_query(tarn_result **out, tarn_lake *lake, const char *sql, const tarn_q
     strbuf q = {0};
     duckdb_result res = {0};
     int have_res = 0;
-    int rc = prepare_tables(&d, lake, sql, opts->ref, err);
+    duckdb_prepared_statement prep = NULL;
+    int rc = prepare_tables(&d, lake, sql, opts->ref, &prep, err);
     if (rc < 0) goto done;
 
-    /* Names and types first, then the values cast to text by DuckDB itself
-     * (one LIMIT row more than wanted tells whether rows were left out). */
-    sb_append(&q, "DESCRIBE ");
-    nestable(&q, sql);
-    sb_append(&q, "\n");
-    have_res = 1;
-    if ((rc = tarn__duck_query(&res, &d, sb_str(&q), TARN_EINVALID, "query failed", err)) < 0) goto done;
-    r->ncols = (size_t)duckdb_row_count(&res);
+    /* Names and types from the bound statement, then the values cast to
+     * text by DuckDB itself (one LIMIT row more than wanted tells whether
+     * rows were left out). */
+    r->ncols = (size_t)duckdb_prepared_statement_column_count(prep);
     r->names = calloc(r->ncols ? r->ncols : 1, sizeof *r->names);
     r->types = calloc(r->ncols ? r->ncols : 1, sizeof *r->types);
     r->kinds = calloc(r->ncols ? r->ncols : 1, sizeof *r->kinds);
     for (size_t c = 0; c < r->ncols; c++) {
-        r->names[c] = tarn__duck_text(&res, 0, c);
-        r->types[c] = tarn__duck_text(&res, 1, c);
-        if (!r->types[c]) r->types[c] = strdup("NULL");
+        const char *name = duckdb_prepared_statement_column_name(prep, c);
+        r->names[c] = strdup(name ? name : "");
+        duckdb_logical_type t = duckdb_prepared_statement_column_logical_type(prep, c);
+        r->types[c] = tarn__duck_type_name(t);
+        duckdb_destroy_logical_type(&t);
         r->kinds[c] = kind_of(r->types[c]);
     }
-    duckdb_destroy_result(&res);
-    have_res = 0;
+    duckdb_destroy_prepare(&prep);
 
     q.len = 0;
     sb_append(&q, "SELECT COLUMNS(*)::VARCHAR FROM (");
@@ -355,7 +344,7 @@ int tarn_query_to_file(int64_t *rows, tarn_lake *lake, const char *sql, const ch
     tarn_duck d;
     TARN_RETURN_NOT_OK(tarn__duck_open(&d, err));
     strbuf q = {0};
-    int rc = prepare_tables(&d, lake, sql, ref, err);
+    int rc = prepare_tables(&d, lake, sql, ref, NULL, err);
     if (rc == 0) {
         sb_append(&q, "COPY (");
         nestable(&q, sql);
@@ -378,7 +367,7 @@ int tarn_query_arrow_fd(int *fd, tarn_lake *lake, const char *sql, const char *r
     if (!sql || !*sql) return tarn__error_set(err, TARN_EINVALID, "no SQL given");
     tarn_duck d;
     TARN_RETURN_NOT_OK(tarn__duck_open(&d, err));
-    int rc = prepare_tables(&d, lake, sql, ref, err);
+    int rc = prepare_tables(&d, lake, sql, ref, NULL, err);
     if (rc == 0) {
         strbuf q = {0};
         nestable(&q, sql);

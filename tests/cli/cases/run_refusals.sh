@@ -57,7 +57,8 @@ import tarn
 def m(data=tarn.Model("transactions")):
     return data
 PY
-expect_fail 1 "pins pandas==0.1.0" tarn run -p proj
+expect_fail 1 "m.py:3: model 'm': " tarn run -p proj
+expect_fail 1 "pandas" tarn run -p proj
 p
 cat >proj/m.py <<'PY'
 import tarn
@@ -67,7 +68,7 @@ import tarn
 def m(data=tarn.Model("transactions")):
     return data
 PY
-expect_fail 1 "asks for Python 2.7" tarn run -p proj
+expect_fail 1 "asks for Python 2.7, but no interpreter provides it" tarn run -p proj
 p
 printf 'SELEC * FROM transactions\n' >proj/broken.sql
 expect_fail 1 "broken.sql:1" tarn run -p proj
