@@ -56,7 +56,12 @@ socket closes the zygote kills its workers and exits.
 Call (caller -> worker, on the *call* socket), exactly one per worker:
 
 ``{"op": "call", "module": M, "function": F, "inputs": [NAME, ...]}`` + fds
-    one sealed memfd per input name, in order. M is a file path (``*.py``;
+    one sealed memfd per input name, in order. Optional: ``"select": {NAME:
+    [columns]}`` (the function sees only those columns), ``"params": {ARG:
+    value}`` (more keyword arguments), ``"expectation": true`` (the function
+    returns a bool; the reply is ``{"ok": true, "verdict": bool}``),
+    ``"label_lines": PATH`` (each output line is prefixed ``LINE<TAB>`` with
+    the line of PATH that printed it). M is a file path (``*.py``;
     its folder goes on sys.path) or a dotted module name. The worker maps
     each input read-only as a ``tarn.Table`` and calls ``F(**inputs)``.
 
@@ -222,15 +227,54 @@ def _serve_call(sock):
             os.close(out_fd)
 
 
+class _LabelledLines:
+    """A text stream that prefixes each line with the line of PATH (the
+    user's file) that printed it: ``LINE<TAB>text`` (0 when unknown), so the
+    caller can label output ``model @ file:line | text``."""
+
+    def __init__(self, out, path):
+        self._out = out
+        self._path = os.path.abspath(path)
+        self._pending = ""
+
+    def _line(self):
+        f = sys._getframe(2)
+        while f is not None:
+            if os.path.abspath(f.f_code.co_filename) == self._path:
+                return f.f_lineno
+            f = f.f_back
+        return 0
+
+    def write(self, text):
+        self._pending += text
+        while "\n" in self._pending:
+            line, self._pending = self._pending.split("\n", 1)
+            self._out.write("%d\t%s\n" % (self._line(), line))
+        self._out.flush()
+        return len(text)
+
+    def flush(self):
+        if self._pending:
+            self._out.write("%d\t%s\n" % (self._line(), self._pending))
+            self._pending = ""
+        self._out.flush()
+
+
 def _run_call(req, fds, Table):
     module, function = req.get("module", "?"), req.get("function", "?")
     names = req.get("inputs", [])
+    select = req.get("select") or {}
     inputs = {}
+    if req.get("label_lines"):
+        sys.stdout = _LabelledLines(sys.stdout, req["label_lines"])
+        sys.stderr = _LabelledLines(sys.stderr, req["label_lines"])
     try:
         if len(names) != len(fds):
             raise ValueError("%d input names but %d descriptors" % (len(names), len(fds)))
         for name, fd in zip(names, fds):
             inputs[name] = Table._from_fd(fd)
+            if name in select:
+                inputs[name] = inputs[name].select(select[name])
     except BaseException as e:
         return _failure("input", "cannot map the inputs: %s" % e), None
     finally:
@@ -241,6 +285,7 @@ def _run_call(req, fds, Table):
     except BaseException as e:
         return _failure("import", "cannot load %s:%s: %s: %s"
                         % (module, function, type(e).__name__, e), traceback.format_exc()), None
+    inputs.update(req.get("params") or {})
     try:
         result = fn(**inputs)
     except SystemExit as e:
@@ -248,9 +293,17 @@ def _run_call(req, fds, Table):
         return _failure("exit", "%s called sys.exit(%r)" % (function, e.code),
                         traceback.format_exc(), exitcode=exit_code), None
     except BaseException as e:
+        # The traceback starts at the user's function: this module's frame
+        # says nothing to them.
+        tb = e.__traceback__.tb_next if e.__traceback__ is not None else None
         return _failure("exception", "%s: %s" % (type(e).__name__, e),
-                        traceback.format_exc()), None
+                        "".join(traceback.format_exception(type(e), e, tb))), None
     del inputs
+    if req.get("expectation"):
+        if not isinstance(result, bool) and type(result).__name__ != "bool_":
+            return _failure("bad_return", "expectation %s returned %s, not a bool"
+                            % (function, type(result).__name__)), None
+        return {"ok": True, "verdict": bool(result)}, None
     try:
         table = Table._coerce(result)
     except BaseException as e:

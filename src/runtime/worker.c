@@ -1,10 +1,11 @@
 /* runtime/worker.c — calling a Python function from the runtime.
  *
- * A run starts one warm Python parent (`python3 -m tarn.call --zygote 3`,
- * see python/tarn/call.py for the protocol) that has imported numpy, pandas
- * and tarn; each call is a child forked from it, so it pays neither
+ * A run starts one warm Python parent per environment (`python3 -m
+ * tarn.worker --zygote 3`; python/tarn/worker.py documents the protocol,
+ * which tarn.worker.Pool speaks too) that has imported numpy, pandas and
+ * tarn; each call is a worker forked from it, so it pays neither
  * interpreter start-up nor imports, and a crash, an exit or a runaway
- * allocation takes down only that child. Input tables go over a Unix
+ * allocation takes down only that worker. Input tables go over a Unix
  * socket as sealed memfds (SCM_RIGHTS); the result comes back the same way
  * and is mapped read-only, decoded in place and shown to DuckDB as a view:
  * no table is copied between processes. */
@@ -41,7 +42,8 @@ typedef struct zygote {
     char *python;      /* interpreter */
     char *pythonpath;  /* "PYTHONPATH=entry:entry:...:tarn" */
     pid_t pid;         /* 0: not started */
-    int ctrl;          /* control socket */
+    int ctrl;          /* control socket (SOCK_SEQPACKET: one JSON message a packet) */
+    int ready;         /* its "warm" message was read */
 } zygote;
 
 struct tarn_rt_session {
@@ -96,16 +98,77 @@ static void stop_zygote(zygote *z)
     kill(z->pid, SIGKILL);
     close(z->ctrl);
     z->ctrl = -1;
+    z->ready = 0;
     int status;
     while (waitpid(z->pid, &status, 0) < 0 && errno == EINTR) {
     }
     z->pid = 0;
 }
 
+/* One JSON message in one packet, with descriptors attached. */
+static int send_packet(int sock, json_t *msg, const int *fds, size_t nfds, tarn_error *err)
+{
+    char *text = json_dumps(msg, JSON_COMPACT);
+    struct iovec iov = {text, strlen(text)};
+    struct msghdr mh = {0};
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    char control[CMSG_SPACE(sizeof(int) * 64)];
+    if (nfds > 64) nfds = 64;
+    if (nfds) {
+        memset(control, 0, sizeof control);
+        mh.msg_control = control;
+        mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+        memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+    }
+    ssize_t n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+    free(text);
+    if (n < 0) return tarn__error_set(err, TARN_EIO, "cannot reach the Python worker: %s", strerror(errno));
+    return 0;
+}
+
+/* Receives one packet: 0 with *msg set, 1 at end-of-file, <0 on error.
+ * A descriptor that came with it goes to *fd (others are closed). */
+static int recv_packet(json_t **msg, int *fd, int sock, tarn_error *err)
+{
+    *msg = NULL;
+    char *buf = malloc(1 << 20);
+    char control[CMSG_SPACE(sizeof(int) * 8)];
+    struct iovec iov = {buf, 1 << 20};
+    struct msghdr mh = {0};
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = control;
+    mh.msg_controllen = sizeof control;
+    ssize_t n;
+    while ((n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {
+    }
+    for (struct cmsghdr *c = n > 0 ? CMSG_FIRSTHDR(&mh) : NULL; c; c = CMSG_NXTHDR(&mh, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+        int count = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+        int *fds = (int *)CMSG_DATA(c);
+        for (int i = 0; i < count; i++) {
+            if (fd && *fd < 0) *fd = fds[i];
+            else close(fds[i]);
+        }
+    }
+    int rc = 0;
+    if (n < 0) rc = tarn__error_set(err, TARN_EIO, "lost the Python worker: %s", strerror(errno));
+    else if (n == 0) rc = 1;
+    else if (!(*msg = json_loadb(buf, (size_t)n, 0, NULL)))
+        rc = tarn__error_set(err, TARN_EIO, "the Python worker sent something that is not JSON");
+    free(buf);
+    return rc;
+}
+
 static int start_zygote(zygote *z, tarn_error *err)
 {
     int sv[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
         return tarn__error_set(err, TARN_EIO, "socketpair: %s", strerror(errno));
     pid_t pid = fork();
     if (pid < 0) {
@@ -119,47 +182,77 @@ static int start_zygote(zygote *z, tarn_error *err)
         dup2(sv[1], 3); /* dup2 clears close-on-exec */
         putenv(z->pythonpath);
         putenv("PYTHONDONTWRITEBYTECODE=1");
-        putenv("PYTHONUNBUFFERED=1");
-        execl(z->python, z->python, "-m", "tarn.call", "--zygote", "3", (char *)NULL);
+        execl(z->python, z->python, "-m", "tarn.worker", "--zygote", "3", (char *)NULL);
         _exit(127);
     }
     close(sv[1]);
     z->pid = pid;
     z->ctrl = sv[0];
+    z->ready = 0;
     return 0;
 }
 
-/* Asks ENV's zygote for a child serving CALL_SOCK, with OUT_FD as its output. */
-static int fork_worker(tarn_rt_session *s, const tarn_rt_env *env, int call_sock, int out_fd,
-                       tarn_error *err)
+/* One request to the zygote and its reply. Holds s->mu. */
+static int zygote_ask(json_t **reply, zygote *z, json_t *req, const int *fds, size_t nfds,
+                      tarn_error *err)
+{
+    *reply = NULL;
+    if (!z->pid) TARN_RETURN_NOT_OK(start_zygote(z, err));
+    if (!z->ready) { /* it says so once warm */
+        json_t *hello = NULL;
+        int rc = recv_packet(&hello, NULL, z->ctrl, err);
+        json_decref(hello);
+        if (rc != 0) {
+            stop_zygote(z);
+            return tarn__error_set(err, TARN_EIO,
+                                   "the Python worker (%s -m tarn.worker) did not start; see its "
+                                   "error above", z->python);
+        }
+        z->ready = 1;
+    }
+    int rc = send_packet(z->ctrl, req, fds, nfds, err);
+    if (rc == 0) rc = recv_packet(reply, NULL, z->ctrl, err);
+    if (rc == 1) rc = tarn__error_set(err, TARN_EIO, "the Python worker's parent died");
+    if (rc == 0 && !json_is_true(json_object_get(*reply, "ok"))) {
+        rc = tarn__error_set(err, TARN_EIO, "the Python worker refused: %s",
+                             json_string_value(json_object_get(*reply, "error")));
+        json_decref(*reply);
+        *reply = NULL;
+    }
+    if (rc < 0 && !*reply) stop_zygote(z);
+    return rc;
+}
+
+/* Forks a worker from ENV's zygote serving CALL_SOCK with OUT_FD as its
+ * stdout and stderr; *pid is the worker's. */
+static int fork_worker(pid_t *pid, tarn_rt_session *s, const tarn_rt_env *env, const char *label,
+                       int call_sock, int out_fd, tarn_error *err)
 {
     pthread_mutex_lock(&s->mu);
     zygote *z = zygote_for(s, env);
-    int rc = TARN_EIO;
-    for (int attempt = 0; attempt < 2 && rc < 0; attempt++) {
-        if (!z->pid && start_zygote(z, err) < 0) break;
-        char byte = 'c';
-        struct iovec iov = {&byte, 1};
-        char control[CMSG_SPACE(sizeof(int) * 2)];
-        memset(control, 0, sizeof control);
-        struct msghdr msg = {0};
-        msg.msg_iov = &iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = control;
-        msg.msg_controllen = sizeof control;
-        struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int) * 2);
-        int fds[2] = {call_sock, out_fd};
-        memcpy(CMSG_DATA(c), fds, sizeof fds);
-        if (sendmsg(z->ctrl, &msg, MSG_NOSIGNAL) == 1) rc = 0;
-        else stop_zygote(z); /* it died: start another once */
-    }
-    if (rc < 0)
-        rc = tarn__error_set(err, TARN_EIO, "cannot start a Python worker (%s -m tarn.call)", z->python);
+    json_t *req = json_pack("{s:s,s:s,s:n}", "op", "fork", "label", label, "memory_limit");
+    int fds[3] = {call_sock, out_fd, out_fd};
+    json_t *reply = NULL;
+    int rc = zygote_ask(&reply, z, req, fds, 3, err);
+    if (rc < 0 && !z->pid) rc = zygote_ask(&reply, z, req, fds, 3, err); /* it died: once more */
+    if (rc == 0) *pid = (pid_t)json_integer_value(json_object_get(reply, "pid"));
+    json_decref(req);
+    json_decref(reply);
     pthread_mutex_unlock(&s->mu);
     return rc;
+}
+
+/* How worker PID ended: {"exitcode": N|null, "signal": S|null}. */
+static json_t *wait_worker(tarn_rt_session *s, const tarn_rt_env *env, pid_t pid)
+{
+    pthread_mutex_lock(&s->mu);
+    zygote *z = zygote_for(s, env);
+    json_t *req = json_pack("{s:s,s:i,s:i}", "op", "wait", "pid", (int)pid, "timeout", 60);
+    json_t *reply = NULL;
+    if (z->pid) zygote_ask(&reply, z, req, NULL, 0, NULL);
+    json_decref(req);
+    pthread_mutex_unlock(&s->mu);
+    return reply;
 }
 
 void tarn__rt_close(tarn_rt_session **sp)
@@ -181,78 +274,6 @@ void tarn__rt_close(tarn_rt_session **sp)
     pthread_mutex_destroy(&s->mu);
     free(s);
     *sp = NULL;
-}
-
-static int send_request(int sock, const char *json, const tarn_rt_call *call, tarn_error *err)
-{
-    size_t len = strlen(json);
-    unsigned char head[4] = {(unsigned char)(len >> 24), (unsigned char)(len >> 16),
-                             (unsigned char)(len >> 8), (unsigned char)len};
-    struct iovec iov[2] = {{head, 4}, {(void *)json, len}};
-    struct msghdr msg = {0};
-    msg.msg_iov = iov;
-    msg.msg_iovlen = 2;
-    size_t nfd = call->ninputs;
-    char control[CMSG_SPACE(sizeof(int) * 64)];
-    if (nfd > 64) return tarn__error_set(err, TARN_EINVALID, "a model takes at most 64 inputs");
-    if (nfd) {
-        memset(control, 0, sizeof control);
-        msg.msg_control = control;
-        msg.msg_controllen = CMSG_SPACE(sizeof(int) * nfd);
-        struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int) * nfd);
-        int *fds = (int *)CMSG_DATA(c);
-        for (size_t i = 0; i < nfd; i++) fds[i] = call->inputs[i].fd;
-    }
-    ssize_t n = sendmsg(sock, &msg, MSG_NOSIGNAL);
-    if (n < 0) return tarn__error_set(err, TARN_EIO, "cannot reach the Python worker: %s", strerror(errno));
-    /* A short write of a large request: send the rest plainly. */
-    size_t sent = (size_t)n;
-    while (sent < len + 4) {
-        const char *p = sent < 4 ? (const char *)head + sent : json + (sent - 4);
-        size_t left = sent < 4 ? 4 - sent : len + 4 - sent;
-        ssize_t k = send(sock, p, left, MSG_NOSIGNAL);
-        if (k < 0) return tarn__error_set(err, TARN_EIO, "cannot reach the Python worker: %s", strerror(errno));
-        sent += (size_t)k;
-    }
-    return 0;
-}
-
-/* Reads from the socket into BUF, collecting any descriptor passed. */
-static ssize_t recv_with_fd(int sock, strbuf *buf, int *fd)
-{
-    char data[65536];
-    char control[CMSG_SPACE(sizeof(int) * 4)];
-    struct iovec iov = {data, sizeof data};
-    struct msghdr msg = {0};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    ssize_t n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
-    if (n <= 0) return n;
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-        int count = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-        int *fds = (int *)CMSG_DATA(c);
-        for (int i = 0; i < count; i++) {
-            if (*fd < 0) *fd = fds[i];
-            else close(fds[i]); /* only one table comes back */
-        }
-    }
-    sb_appendn(buf, data, (size_t)n);
-    return n;
-}
-
-/* A framed message (4-byte length + body) has fully arrived. */
-static int reply_complete(const strbuf *reply)
-{
-    if (reply->len < 4) return 0;
-    const unsigned char *h = (const unsigned char *)reply->s;
-    size_t len = ((size_t)h[0] << 24) | ((size_t)h[1] << 16) | ((size_t)h[2] << 8) | h[3];
-    return reply->len >= 4 + len;
 }
 
 /* One line the function printed: "LINE<TAB>text", or raw interpreter output. */
@@ -278,6 +299,21 @@ static void forward_line(const char *line, const tarn_rt_call *call, strbuf *tai
     if (on_line) on_line(out, ctx);
 }
 
+/* Reads the worker's output pipe into whole lines. */
+static void drain_lines(strbuf *out, const tarn_rt_call *call, strbuf *tail,
+                        void (*on_line)(const char *, void *), void *ctx)
+{
+    char *nl;
+    while (out->len && (nl = memchr(out->s, '\n', out->len))) {
+        *nl = 0;
+        forward_line(out->s, call, tail, on_line, ctx);
+        size_t used = (size_t)(nl - out->s) + 1;
+        memmove(out->s, nl + 1, out->len - used);
+        out->len -= used;
+        out->s[out->len] = 0;
+    }
+}
+
 int tarn__rt_call(int64_t *rows, int *verdict, tarn_rt_session *s, tarn_duck *d,
                   const tarn_rt_call *call, void (*on_line)(const char *, void *), void *ctx,
                   tarn_error *err)
@@ -285,13 +321,14 @@ int tarn__rt_call(int64_t *rows, int *verdict, tarn_rt_session *s, tarn_duck *d,
     *rows = -1;
     *verdict = -1;
     int sv[2], pipefd[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
         return tarn__error_set(err, TARN_EIO, "socketpair: %s", strerror(errno));
     if (pipe2(pipefd, O_CLOEXEC) != 0) {
         close(sv[0]), close(sv[1]);
         return tarn__error_set(err, TARN_EIO, "pipe: %s", strerror(errno));
     }
-    int rc = fork_worker(s, call->env, sv[1], pipefd[1], err);
+    pid_t pid = 0;
+    int rc = fork_worker(&pid, s, call->env, call->model, sv[1], pipefd[1], err);
     close(sv[1]);
     close(pipefd[1]);
     if (rc < 0) {
@@ -300,87 +337,71 @@ int tarn__rt_call(int64_t *rows, int *verdict, tarn_rt_session *s, tarn_duck *d,
         return rc;
     }
 
-    json_t *req = json_pack("{s:s,s:s,s:s,s:b,s:[],s:O}", "file", call->file, "function",
-                            call->function, "model", call->model, "expectation", call->expectation,
-                            "inputs", "params", call->params ? call->params : json_object());
-    json_t *select = json_object();
+    json_t *req = json_pack("{s:s,s:s,s:s,s:[],s:{},s:O,s:b,s:s}", "op", "call", "module", call->file,
+                            "function", call->function, "inputs", "select", "params",
+                            call->params ? call->params : json_object(), "expectation",
+                            call->expectation, "label_lines", call->file);
+    int *fds = calloc(call->ninputs + 1, sizeof *fds);
     for (size_t i = 0; i < call->ninputs; i++) {
         json_array_append_new(json_object_get(req, "inputs"), json_string(call->inputs[i].param));
-        if (call->inputs[i].columns) json_object_set(select, call->inputs[i].param, call->inputs[i].columns);
+        if (call->inputs[i].columns)
+            json_object_set(json_object_get(req, "select"), call->inputs[i].param, call->inputs[i].columns);
+        fds[i] = call->inputs[i].fd;
     }
-    json_object_set_new(req, "select", select);
-    char *text = json_dumps(req, JSON_COMPACT);
+    rc = send_packet(sv[0], req, fds, call->ninputs, err);
     json_decref(req);
-    rc = send_request(sv[0], text, call, err);
-    free(text);
+    free(fds);
 
-    strbuf reply = {0}, out = {0}, tail = {0};
-    int result_fd = -1;
-    struct pollfd fds[2] = {{sv[0], POLLIN, 0}, {pipefd[0], POLLIN, 0}};
-    int open_fds = 2;
-    /* The zygote keeps the call socket open until it reports the child's
-     * end; a complete reply plus the end of the child's output is enough. */
-    while (open_fds > 0 && !(fds[1].fd < 0 && reply_complete(&reply))) {
-        if (poll(fds, 2, -1) < 0) {
+    /* The reply (one packet, maybe with the result's memfd) and the
+     * worker's output, until both are complete. */
+    json_t *doc = NULL;
+    int result_fd = -1, reply_done = rc < 0;
+    strbuf out = {0}, tail = {0};
+    struct pollfd pfd[2] = {{reply_done ? -1 : sv[0], POLLIN, 0}, {pipefd[0], POLLIN, 0}};
+    while (pfd[0].fd >= 0 || pfd[1].fd >= 0) {
+        if (poll(pfd, 2, -1) < 0) {
             if (errno == EINTR) continue;
             break;
         }
-        if (fds[0].fd >= 0 && (fds[0].revents & (POLLIN | POLLHUP | POLLERR))) {
-            if (recv_with_fd(sv[0], &reply, &result_fd) <= 0) {
-                fds[0].fd = -1;
-                open_fds--;
-            }
+        if (pfd[0].fd >= 0 && (pfd[0].revents & (POLLIN | POLLHUP | POLLERR))) {
+            recv_packet(&doc, &result_fd, sv[0], NULL); /* a reply, or the end */
+            pfd[0].fd = -1;
         }
-        if (fds[1].fd >= 0 && (fds[1].revents & (POLLIN | POLLHUP | POLLERR))) {
+        if (pfd[1].fd >= 0 && (pfd[1].revents & (POLLIN | POLLHUP | POLLERR))) {
             char buf[8192];
             ssize_t n = read(pipefd[0], buf, sizeof buf);
-            if (n <= 0) {
-                fds[1].fd = -1;
-                open_fds--;
-            } else {
+            if (n > 0) {
                 sb_appendn(&out, buf, (size_t)n);
-                char *nl;
-                while ((nl = memchr(out.s, '\n', out.len))) {
-                    *nl = 0;
-                    forward_line(out.s, call, &tail, on_line, ctx);
-                    size_t used = (size_t)(nl - out.s) + 1;
-                    memmove(out.s, nl + 1, out.len - used);
-                    out.len -= used;
-                    out.s[out.len] = 0;
-                }
+                drain_lines(&out, call, &tail, on_line, ctx);
+            } else if (n == 0 || errno != EINTR) {
+                pfd[1].fd = -1;
             }
         }
     }
     if (out.len) forward_line(out.s, call, &tail, on_line, ctx);
-    if (fds[0].fd >= 0) {
-        /* Still open: a crashed child's status may be on its way; read it. */
-        while (!reply_complete(&reply) && recv_with_fd(sv[0], &reply, &result_fd) > 0) {
-        }
-    }
     close(sv[0]);
     close(pipefd[0]);
-    json_t *doc = NULL;
-    if (reply_complete(&reply)) {
-        const unsigned char *h = (const unsigned char *)reply.s;
-        size_t len = ((size_t)h[0] << 24) | ((size_t)h[1] << 16) | ((size_t)h[2] << 8) | h[3];
-        doc = json_loadb(reply.s + 4, len, 0, NULL);
-    }
-    json_t *sig = doc ? json_object_get(doc, "signal") : NULL;
-    json_t *ex = doc ? json_object_get(doc, "exit") : NULL;
+    json_t *status = wait_worker(s, call->env, pid);
+    json_t *sig = json_object_get(status, "signal");
+
     if (rc < 0) {
         /* the request never arrived; err says why */
-    } else if (!doc || sig || ex) {
-        if (sig)
+    } else if (!doc) {
+        if (json_is_integer(sig))
             rc = tarn__error_set(err, TARN_EUSER, "the Python process was killed by signal %d (%s)%s%s",
                                  (int)json_integer_value(sig), strsignal((int)json_integer_value(sig)),
                                  tail.len ? ":\n" : "", sb_str(&tail));
         else
-            rc = tarn__error_set(err, TARN_EUSER, "the Python process exited with status %d before "
-                                 "returning a result%s%s",
-                                 ex ? (int)json_integer_value(ex) : -1, tail.len ? ":\n" : "", sb_str(&tail));
+            rc = tarn__error_set(err, TARN_EUSER,
+                                 "the Python process exited with status %lld before returning a result%s%s",
+                                 (long long)json_integer_value(json_object_get(status, "exitcode")),
+                                 tail.len ? ":\n" : "", sb_str(&tail));
     } else if (!json_is_true(json_object_get(doc, "ok"))) {
-        const char *tb = json_string_value(json_object_get(doc, "error"));
-        rc = tarn__error_set(err, TARN_EUSER, "%s", tb ? tb : "the function failed");
+        const char *tb = json_string_value(json_object_get(doc, "traceback"));
+        const char *msg = json_string_value(json_object_get(doc, "error"));
+        rc = tarn__error_set(err, TARN_EUSER, "%s", tb && *tb ? tb : msg ? msg : "the function failed");
+        size_t n = strlen(err ? err->message : "");
+        while (err && n && err->message[n - 1] == '\n') err->message[--n] = 0;
     } else if (call->expectation) {
         *verdict = json_is_true(json_object_get(doc, "verdict"));
     } else if (result_fd < 0) {
@@ -410,10 +431,20 @@ int tarn__rt_call(int64_t *rows, int *verdict, tarn_rt_session *s, tarn_duck *d,
     }
     if (result_fd >= 0) close(result_fd);
     json_decref(doc);
-    sb_free(&reply);
+    json_decref(status);
     sb_free(&out);
     sb_free(&tail);
     return rc;
+}
+
+int tarn__rt_output_fd(tarn_rt_session *s, const char *model)
+{
+    int fd = -1;
+    pthread_mutex_lock(&s->mu);
+    for (size_t i = 0; i < s->n; i++)
+        if (strcmp(s->items[i].name, model) == 0 && s->items[i].fd >= 0) fd = dup(s->items[i].fd);
+    pthread_mutex_unlock(&s->mu);
+    return fd;
 }
 
 int tarn__rt_attach(tarn_duck *d, const char *name, tarn_error *err)
@@ -427,14 +458,4 @@ int tarn__rt_attach(tarn_duck *d, const char *name, tarn_error *err)
     int rc = tarn__duck_exec(d, sb_str(&q), TARN_EIO, "cannot share a model's output", err);
     sb_free(&q);
     return rc;
-}
-
-int tarn__rt_output_fd(tarn_rt_session *s, const char *model)
-{
-    int fd = -1;
-    pthread_mutex_lock(&s->mu);
-    for (size_t i = 0; i < s->n; i++)
-        if (strcmp(s->items[i].name, model) == 0 && s->items[i].fd >= 0) fd = dup(s->items[i].fd);
-    pthread_mutex_unlock(&s->mu);
-    return fd;
 }
