@@ -4,12 +4,14 @@
  *
  * Nothing of the user's code runs inside this process. */
 #include <ctype.h>
+#include <dlfcn.h>
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "runtime/runtime.h"
 #include "sql/engine.h"
@@ -29,10 +31,35 @@ const char *tarn__python_exe(tarn_lake *lake)
     return p && *p ? p : "/usr/bin/python3";
 }
 
+/* The folder holding the `tarn` package: TARN_PYTHONPATH, else next to
+ * the library that runs (build/python beside build/libtarn.so, or
+ * PREFIX/lib/python3.X/dist-packages beside PREFIX/lib/libtarn.so), else the
+ * build tree this library was compiled in. */
 const char *tarn__python_path(void)
 {
     const char *p = getenv("TARN_PYTHONPATH");
-    return p && *p ? p : TARN_BUILD_PYTHON_DIR;
+    if (p && *p) return p;
+    static char found[PATH_MAX]; /* computed once; the same for the whole process */
+    if (found[0]) return found;
+    Dl_info info;
+    char dir[PATH_MAX] = "";
+    if (dladdr((void *)tarn__python_path, &info) && info.dli_fname && realpath(info.dli_fname, dir)) {
+        char *slash = strrchr(dir, '/');
+        if (slash) *slash = 0;
+        static const char *const candidates[] = {"%s/python", "%s/python3.11/dist-packages",
+                                                 "%s/python3/dist-packages"};
+        for (size_t i = 0; i < sizeof candidates / sizeof *candidates; i++) {
+            char cand[PATH_MAX + 64], init[PATH_MAX + 96];
+            snprintf(cand, sizeof cand, candidates[i], dir);
+            snprintf(init, sizeof init, "%s/tarn/__init__.py", cand);
+            if (access(init, R_OK) == 0) {
+                snprintf(found, sizeof found, "%s", cand);
+                return found;
+            }
+        }
+    }
+    snprintf(found, sizeof found, "%s", TARN_BUILD_PYTHON_DIR);
+    return found;
 }
 
 static int cmp_str(const void *a, const void *b)
