@@ -471,7 +471,12 @@ static void test_utf8_checked(void)
     /* bytes under a null slot are never read: anything goes */
     {
         static const int32_t off[TF_N + 1] = {0, 2, 3, 4, 6, 7};
-        CHECK_EQ_INT(decode_strings(off, "\xff\xff" "ab\xff\xff" "c", &err), 0);
+        CHECK_EQ_INT(decode_strings(off,
+                                    "\xff\xff"
+                                    "ab\xff\xff"
+                                    "c",
+                                    &err),
+                     0);
     }
 }
 
