@@ -76,6 +76,11 @@ Rules
   parts stay under ``<name>.data/``. Every use sets the entry folder's mtime
   (``gc``: recent use). A crashed writer may leave ``pkgs/.tmp-*``: ``gc``
   may delete any older than a few minutes.
+* Bytecode: entries hold no ``.pyc`` (byte-compiling 400 modules would
+  cost ~0.5 s per cold add) and are read-only, so run workers with
+  ``PYTHONPYCACHEPREFIX=<cache_dir>/pycache``: the first import compiles
+  into that writable tree, later runs reuse it (as root, without it,
+  Python would write ``__pycache__`` into the entries).
 * Memo: ``cache_dir/resolved/<key>.json`` maps (interpreter, pins, the
   wheelhouses' file names/sizes/mtimes, index URL, base: folder mtimes or
   the given dict) to an environment id, so a repeated resolve with nothing
@@ -95,6 +100,7 @@ import sys
 import tempfile
 import time
 import zipfile
+import zlib
 from collections import deque
 
 __all__ = ["EnvError", "resolve", "build_wheel", "normalize", "base_packages"]
@@ -231,6 +237,9 @@ def base_packages():
                 found.setdefault(normalize(name), ver)
     _base_memo[fp] = found
     return dict(found)
+
+
+_interpreter_base = base_packages  # resolve()'s parameter shadows the name
 
 
 def _mtime(path):
@@ -372,9 +381,12 @@ def _sha256(path):
 # --- resolution --------------------------------------------------------------
 
 class _Con:
+    """One constraint on a package: its specifier, the sentence explaining
+    it ("alpha 1.0 requires beta<2" / "beta is pinned to 2.0"), and for a
+    pin the text the user wrote."""
     __slots__ = ("spec", "why", "pin")
 
-    def __init__(self, spec, why, pin=False):
+    def __init__(self, spec, why, pin=None):
         self.spec, self.why, self.pin = spec, why, pin
 
 
@@ -487,7 +499,7 @@ class _Resolver:
                 if c.pin:
                     return EnvError("package '%s' has no version matching %s for this "
                                     "interpreter (available: %s)%s"
-                                    % (name, _pin_text(c), _fmt_versions(avail), extra), name)
+                                    % (name, c.pin, _fmt_versions(avail), extra), name)
                 return EnvError("%s, but no version of %s matches (available: %s)%s"
                                 % (c.why, name, _fmt_versions(avail), extra), name)
         ordered = sorted(cons, key=lambda c: not c.pin)  # a pin first when there is one
@@ -519,7 +531,7 @@ class _Resolver:
         cons = self.cons = {}
         extras = {}
         for name, (spec, text, ex) in self.pins.items():
-            cons[name] = [_Con(spec, "%s is pinned to %s" % (name, text), pin=True)]
+            cons[name] = [_Con(spec, "%s is pinned to %s" % (name, text), pin=text)]
             extras[name] = set(ex)
         for name, con in learned:
             cons.setdefault(name, []).append(con)
@@ -556,10 +568,6 @@ class _Resolver:
             order.append(name)
             walk(name, {""} | extras.get(name, set()))
         return order, chosen
-
-
-def _pin_text(con):
-    return con.why.rsplit(" is pinned to ", 1)[-1]
 
 
 # --- the cache ---------------------------------------------------------------
@@ -637,8 +645,9 @@ def _unpack(wheel, sha, pkgs, check_existing=True):
     except EnvError:
         _force_rmtree(tmp)
         raise
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError) as e:
-        _force_rmtree(tmp)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, ValueError,
+            FileExistsError, NotADirectoryError, IsADirectoryError) as e:
+        _force_rmtree(tmp)  # bad data, a duplicate member, a file that is also a folder
         raise EnvError("wheel %s is corrupt (%s)" % (wheel.path, e), wheel.name)
     except BaseException:
         _force_rmtree(tmp)
@@ -727,7 +736,7 @@ def resolve(pins, find_links, cache_dir, index_url=None, base_packages=None):
 
     V = _pk("version")
     if base_packages is None:
-        base_packages = globals()["base_packages"]()
+        base_packages = _interpreter_base()
     base = {}
     for k, v in base_packages.items():
         try:

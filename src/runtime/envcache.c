@@ -142,6 +142,20 @@ int tarn_env_gc(char **json, tarn_lake *lake, int64_t keep_seconds, int dry_run,
         json_array_append(removed_envs, json_object_get(env, "id"));
         if (!dry_run) unlink(json_string_value(json_object_get(env, "file")));
     }
+    /* Half-unpacked folders a killed writer left behind (a live writer
+     * renames its folder within seconds). */
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s/envs/pkgs", tarn_lake_path(lake));
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    while (d && (de = readdir(d))) {
+        if (strncmp(de->d_name, ".tmp-", 5) != 0) continue;
+        char path[PATH_MAX * 2];
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        if (last_used(path) >= (int64_t)time(NULL) - 3600) continue;
+        if (!dry_run) rm_tree(path);
+    }
+    if (d) closedir(d);
     json_t *pkg;
     json_array_foreach(json_object_get(cache, "packages"), i, pkg)
     {

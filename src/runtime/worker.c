@@ -41,6 +41,7 @@ typedef struct zygote {
     char key[65];      /* the environment's id, "base" without packages */
     char *python;      /* interpreter */
     char *pythonpath;  /* "PYTHONPATH=entry:entry:...:tarn" */
+    char *pycache;     /* "PYTHONPYCACHEPREFIX=<lake>/envs/pycache" */
     pid_t pid;         /* 0: not started */
     int ctrl;          /* control socket (SOCK_SEQPACKET: one JSON message a packet) */
     int ready;         /* its "warm" message was read */
@@ -74,6 +75,9 @@ static zygote *zygote_for(tarn_rt_session *s, const tarn_rt_env *env)
     json_array_foreach(env ? env->paths : NULL, i, p) sb_printf(&path, "%s:", json_string_value(p));
     sb_append(&path, tarn__python_path());
     z->pythonpath = path.s;
+    strbuf pyc = {0};
+    sb_printf(&pyc, "PYTHONPYCACHEPREFIX=%s/envs/pycache", tarn_lake_path(s->lake));
+    z->pycache = pyc.s;
     return z;
 }
 
@@ -181,7 +185,9 @@ static int start_zygote(zygote *z, tarn_error *err)
         dup2(2, 1); /* the zygote's own words (import errors) go to stderr */
         dup2(sv[1], 3); /* dup2 clears close-on-exec */
         putenv(z->pythonpath);
-        putenv("PYTHONDONTWRITEBYTECODE=1");
+        /* Bytecode of environment packages is cached in the lakehouse: the
+         * cache entries stay read-only and later runs skip recompiling. */
+        putenv(z->pycache);
         execl(z->python, z->python, "-m", "tarn.worker", "--zygote", "3", (char *)NULL);
         _exit(127);
     }
@@ -263,6 +269,7 @@ void tarn__rt_close(tarn_rt_session **sp)
         stop_zygote(&s->zy[i]);
         free(s->zy[i].python);
         free(s->zy[i].pythonpath);
+        free(s->zy[i].pycache);
     }
     free(s->zy);
     for (size_t i = 0; i < s->n; i++) {

@@ -226,6 +226,7 @@ int tarn_query(tarn_result **out, tarn_lake *lake, const char *sql, const tarn_q
     for (size_t c = 0; c < r->ncols; c++) {
         const char *name = duckdb_prepared_statement_column_name(prep, c);
         r->names[c] = strdup(name ? name : "");
+        duckdb_free((void *)name); /* DuckDB's copy */
         duckdb_logical_type t = duckdb_prepared_statement_column_logical_type(prep, c);
         r->types[c] = tarn__duck_type_name(t);
         duckdb_destroy_logical_type(&t);

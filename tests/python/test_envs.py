@@ -6,6 +6,7 @@ tree when the built package is not importable)."""
 import importlib.util
 import json
 import os
+import random
 import stat
 import subprocess
 import sys
@@ -62,7 +63,7 @@ def _entries(cache):
 
 
 def _run_in_env(paths, code):
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(paths))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(paths), PYTHONDONTWRITEBYTECODE="1")
     return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                           text=True, check=True).stdout.strip()
 
@@ -162,6 +163,24 @@ def test_wheel_for_another_platform(wh, cache):
 def test_corrupt_wheel(wh, cache):
     e = _err({"broken": "1.0"}, wh, cache)
     assert e.package == "broken" and "corrupt" in str(e)
+
+
+def test_wheel_corrupt_inside_fails_while_unpacking(tmp_path, cache):
+    d = str(tmp_path / "wh3")
+    rnd = random.Random(7)  # incompressible: the flipped bytes land inside data.py
+    path = envs.build_wheel(d, "dented", "1.0",
+                            {"dented/__init__.py": "", "dented/data.py": "X = %r\n" % (
+                                "".join(chr(rnd.randint(33, 122)) for _ in range(20000)))})
+    with zipfile.ZipFile(path) as z:
+        info = z.getinfo("dented/data.py")
+    with open(path, "r+b") as fh:  # flip bytes inside the member's compressed data
+        fh.seek(info.header_offset + 30 + len(info.filename) + 200)
+        fh.write(b"\xff" * 64)
+    with pytest.raises(EnvError) as ei:
+        envs.resolve({"dented": "1.0"}, [d], cache, base_packages=NOBASE)
+    assert ei.value.package == "dented" and "corrupt" in str(ei.value)
+    assert "unreadable" not in str(ei.value)  # found while unpacking, not while resolving
+    assert _entries(cache) == []  # neither an entry nor a .tmp- folder is left
 
 
 def test_bad_pin_spec(wh, cache):
