@@ -192,4 +192,28 @@ rm -rf "$OUT/catalog"
     echo
     printf '%s' "$DS"
 } >"$OUT/results.md"
+
+# ---- the Python-side benchmarks ----------------------------------------------
+PYB=/usr/bin/python3
+export PYTHONPATH="$BUILD/python"
+log "handoff benchmark (Parquet vs IPC over a socket vs tarn shared memory)"
+HANDOFF=$($PYB "$ROOT/bench/handoff_bench.py") || { log "handoff benchmark failed"; exit 1; }
+log "pipeline benchmark"
+PIPE=$($PYB "$ROOT/bench/pipeline_bench.py" "$BUILD") || { log "pipeline benchmark failed"; exit 1; }
+log "environment benchmark (time to add a package)"
+ENVB=$($PYB "$ROOT/bench/env_bench.py") || { log "environment benchmark failed"; exit 1; }
+{
+    echo
+    echo "### Handoff: a child process gets its parent's table (bench/handoff_bench.py)"
+    echo
+    echo "$HANDOFF"
+    echo
+    echo "### Pipelines: \`tarn run\` (bench/pipeline_bench.py)"
+    echo
+    echo "$PIPE"
+    echo
+    echo "### Environments: time to add a package (bench/env_bench.py)"
+    echo
+    echo "$ENVB"
+} >>"$OUT/results.md"
 cat "$OUT/results.md"
