@@ -28,22 +28,6 @@ static const char *str(json_t *o, const char *k)
     return json_string_value(json_object_get(o, k));
 }
 
-static size_t edit_distance(const char *a, const char *b)
-{
-    size_t n = strlen(a), m = strlen(b);
-    if (n > 64 || m > 64) return 99;
-    size_t dp[65][65];
-    for (size_t i = 0; i <= n; i++) dp[i][0] = i;
-    for (size_t j = 0; j <= m; j++) dp[0][j] = j;
-    for (size_t i = 1; i <= n; i++)
-        for (size_t j = 1; j <= m; j++) {
-            size_t s = dp[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
-            size_t d = dp[i - 1][j] + 1, ins = dp[i][j - 1] + 1;
-            dp[i][j] = s < d ? (s < ins ? s : ins) : (d < ins ? d : ins);
-        }
-    return dp[n][m];
-}
-
 /* The nearest model or table name to NAME, or NULL. */
 static const char *did_you_mean(const char *name, json_t *models, const tarn_tree *tree)
 {
@@ -53,14 +37,14 @@ static const char *did_you_mean(const char *name, json_t *models, const tarn_tre
     json_t *v;
     json_object_foreach(models, key, v)
     {
-        size_t dist = edit_distance(name, key);
+        size_t dist = tarn__edit_distance(name, key);
         if (dist < best_d) best_d = dist, best = key;
     }
     for (size_t i = 0; i < tree->n; i++) {
         if (tree->entries[i].kind != TARN_ENTRY_TABLE) continue;
         const char *t = tree->entries[i].name;
         if (!strncmp(t, "default.", 8)) t += 8;
-        size_t dist = edit_distance(name, t);
+        size_t dist = tarn__edit_distance(name, t);
         if (dist < best_d) best_d = dist, best = t;
     }
     return best;

@@ -196,16 +196,21 @@ int tarn__duck_describe_parquet(char **schema_json, char **stats_json, tarn_duck
     return rc;
 }
 
+void tarn__duck_copy_parquet_sql(strbuf *q, const char *select_sql, const char *dest)
+{
+    sb_append(q, "COPY (");
+    sb_append(q, select_sql);
+    sb_append(q, ") TO ");
+    sb_append_sql_string(q, dest);
+    sb_append(q, " (FORMAT parquet, COMPRESSION zstd)");
+}
+
 int tarn__duck_write_parquet(int64_t *rows, char **schema_json, char **stats_json, tarn_duck *d,
                              const char *select_sql, const char *dest, tarn_error *err)
 {
     *rows = 0;
     strbuf q = {0};
-    sb_append(&q, "COPY (");
-    sb_append(&q, select_sql);
-    sb_append(&q, ") TO ");
-    sb_append_sql_string(&q, dest);
-    sb_append(&q, " (FORMAT parquet, COMPRESSION zstd)");
+    tarn__duck_copy_parquet_sql(&q, select_sql, dest);
     duckdb_result res;
     int rc = tarn__duck_query(&res, d, sb_str(&q), TARN_EIO, "cannot write Parquet", err);
     if (rc == 0) *rows = duckdb_value_int64(&res, 0, 0);

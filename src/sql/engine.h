@@ -42,6 +42,9 @@ int tarn__sql_referenced_tables(json_t **tables, json_t **ctes, tarn_duck *d, co
  * ({"col": {"min","max","nulls"}}, from the footer) of a Parquet file. */
 int tarn__duck_describe_parquet(char **schema_json, char **stats_json, tarn_duck *d,
                                 const char *path, tarn_error *err);
+/* Appends `COPY (SELECT_SQL) TO 'DEST' (FORMAT parquet, ...)`: how every
+ * data file tarn writes is written. */
+void tarn__duck_copy_parquet_sql(strbuf *q, const char *select_sql, const char *dest);
 /* COPY (SELECT_SQL) TO DEST as Parquet, then describe it. */
 int tarn__duck_write_parquet(int64_t *rows, char **schema_json, char **stats_json, tarn_duck *d,
                              const char *select_sql, const char *dest, tarn_error *err);

@@ -105,19 +105,9 @@ static const char *closest(const tarn_tree *tree, const char *name)
         const char *cand = tree->entries[i].name;
         const char *bare = strncmp(cand, "default.", 8) == 0 ? cand + 8 : cand;
         const char *target = strncmp(name, "default.", 8) == 0 ? name + 8 : name;
-        size_t a = strlen(bare), b = strlen(target);
-        if (a > 64 || b > 64) continue;
-        size_t dp[65][65];
-        for (size_t x = 0; x <= a; x++) dp[x][0] = x;
-        for (size_t y = 0; y <= b; y++) dp[0][y] = y;
-        for (size_t x = 1; x <= a; x++)
-            for (size_t y = 1; y <= b; y++) {
-                size_t sub = dp[x - 1][y - 1] + (bare[x - 1] != target[y - 1]);
-                size_t del = dp[x - 1][y] + 1, ins = dp[x][y - 1] + 1;
-                dp[x][y] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
-            }
-        if (dp[a][b] < best_d) {
-            best_d = dp[a][b];
+        size_t dist = tarn__edit_distance(bare, target);
+        if (dist < best_d) {
+            best_d = dist;
             best = bare;
         }
     }

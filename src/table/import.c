@@ -131,11 +131,7 @@ static int write_parquet(int64_t *rows, tarn_duck *d, const char *select_sql, co
                          const tarn_import_options *opts, tarn_error *err)
 {
     strbuf q = {0};
-    sb_append(&q, "COPY (");
-    sb_append(&q, select_sql);
-    sb_append(&q, ") TO ");
-    sb_append_sql_string(&q, dest);
-    sb_append(&q, " (FORMAT parquet, COMPRESSION zstd)");
+    tarn__duck_copy_parquet_sql(&q, select_sql, dest);
     pthread_t poller;
     progress_poll poll = {d, opts, 0};
     int polling = 0;

@@ -227,6 +227,22 @@ int tarn__read_file(char **out, size_t *len, const char *path)
     return 0;
 }
 
+size_t tarn__edit_distance(const char *a, const char *b)
+{
+    size_t n = strlen(a), m = strlen(b);
+    if (n > 64 || m > 64) return 99;
+    size_t dp[65][65];
+    for (size_t i = 0; i <= n; i++) dp[i][0] = i;
+    for (size_t j = 0; j <= m; j++) dp[0][j] = j;
+    for (size_t i = 1; i <= n; i++)
+        for (size_t j = 1; j <= m; j++) {
+            size_t sub = dp[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            size_t del = dp[i - 1][j] + 1, ins = dp[i][j - 1] + 1;
+            dp[i][j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+        }
+    return dp[n][m];
+}
+
 void tarn__fault(const char *point)
 {
     const char *want = getenv("TARN_FAULT");

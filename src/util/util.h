@@ -45,6 +45,10 @@ int tarn__write_file_atomic(const char *path, const char *data, size_t len);
 /* Reads a whole (small) file; *out is malloc'd and NUL-terminated. */
 int tarn__read_file(char **out, size_t *len, const char *path);
 
+/* Levenshtein distance between A and B (99 when either is over 64
+ * characters): how near a misspelt name is, for "did you mean". */
+size_t tarn__edit_distance(const char *a, const char *b);
+
 /* Crash-test hook: when TARN_FAULT names POINT, the process kills itself
  * with SIGKILL right there (tests use it to show that no state is ever half
  * written). */
