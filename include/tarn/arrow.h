@@ -131,6 +131,14 @@ TARN_EXTERN int tarn_arrow_writer_take(tarn_arrow_writer *w, uint8_t **data, siz
                                        tarn_error *err);
 TARN_EXTERN void tarn_arrow_writer_free(tarn_arrow_writer **w);
 
+/* Joins N struct batches of SCHEMA into one batch OUT (the caller
+ * releases it; the inputs are copied, not taken). Flat columns only (fixed
+ * width, bool, utf8/binary and their large forms, null); otherwise
+ * TARN_EINVALID and the caller keeps its batches. */
+TARN_EXTERN int tarn_arrow_concat(struct ArrowArray *out, const struct ArrowSchema *schema,
+                                  const struct ArrowArray *const *batches, size_t n,
+                                  tarn_error *err);
+
 /* ---- Decoding: IPC stream bytes -> zero-copy Arrow ---------------------- */
 
 /* Called once, when the last array, stream or table referring to the bytes

@@ -49,9 +49,35 @@ int tarn__duck_export_shm(int *fd, tarn_duck *d, const char *select_sql, const c
         duckdb_destroy_data_chunk(&chunk);
         n++;
     }
+    /* DuckDB's 2,048-row chunks joined into batches of up to a million rows:
+     * consumers then see a few big arrays (numpy views, no stitching). */
+    struct ArrowArray *merged = calloc(n / 256 + 2, sizeof *merged);
+    size_t nmerged = 0, from = 0;
+    int joined = rc == 0 && n > 1;
+    while (joined && from < n) {
+        size_t to = from;
+        int64_t rows = 0;
+        while (to < n && (to == from || rows + batches[to]->length <= ((int64_t)1 << 20))) rows += batches[to++]->length;
+        if (tarn_arrow_concat(&merged[nmerged], &schema, (const struct ArrowArray *const *)batches + from,
+                              to - from, NULL) != 0) {
+            joined = 0; /* a column type it cannot join: keep DuckDB's chunks */
+            break;
+        }
+        nmerged++;
+        from = to;
+    }
+    const struct ArrowArray **out = calloc(n + 1, sizeof *out);
+    size_t nout = 0;
+    if (joined)
+        for (size_t i = 0; i < nmerged; i++) out[nout++] = &merged[i];
+    else
+        for (size_t i = 0; i < n; i++) out[nout++] = batches[i];
     size_t size = 0;
-    if (rc == 0)
-        rc = tarn_arrow_shm_create(fd, &size, name, &schema, (const struct ArrowArray *const *)batches, n, err);
+    if (rc == 0) rc = tarn_arrow_shm_create(fd, &size, name, &schema, out, nout, err);
+    for (size_t i = 0; i < nmerged; i++)
+        if (merged[i].release) merged[i].release(&merged[i]);
+    free(merged);
+    free(out);
     for (size_t i = 0; i < n; i++) {
         if (batches[i]->release) batches[i]->release(batches[i]);
         free(batches[i]);
