@@ -513,17 +513,21 @@ static PyObject *py_decode_ipc(PyObject *self, PyObject *arg)
     return arrays_from_table(t, -1, 0, NULL);
 }
 
-/* map_fd(fd) -> Arrays over the sealed memfd FD, mapped read-only. FD stays
+/* map_fd(fd, trusted=False) -> Arrays over the sealed memfd FD, mapped
+ * read-only (TRUSTED: tarn_arrow_shm_map_flags' TARN_ARROW_TRUSTED). FD stays
  * the caller's; the Arrays keep a duplicate (fd()) for handing it on. */
-static PyObject *py_map_fd(PyObject *self, PyObject *arg)
+static PyObject *py_map_fd(PyObject *self, PyObject *args)
 {
     tarn_error err = TARN_ERROR_INIT;
     tarn_arrow_table *t = NULL;
     struct stat st;
+    PyObject *arg;
+    int trusted = 0;
+    if (!PyArg_ParseTuple(args, "O|p", &arg, &trusted)) return NULL;
     int fd = PyObject_AsFileDescriptor(arg), dup_fd, rc;
     if (fd < 0) return NULL;
     Py_BEGIN_ALLOW_THREADS
-    rc = tarn_arrow_shm_map(&t, fd, &err);
+    rc = tarn_arrow_shm_map_flags(&t, fd, trusted ? TARN_ARROW_TRUSTED : 0, &err);
     Py_END_ALLOW_THREADS
     if (rc < 0) return raise_err(&err, rc);
     dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
@@ -1475,7 +1479,8 @@ static PyMethodDef module_methods[] = {
     {"utf8_column", py_utf8_column, METH_VARARGS,
      "utf8_column(values, is_null) -> (offsets, data, valid) or None: strings to Arrow utf8."},
     {"decode_ipc", py_decode_ipc, METH_O, "decode_ipc(buffer) -> Arrays (zero-copy)."},
-    {"map_fd", py_map_fd, METH_O, "map_fd(fd) -> Arrays over a sealed memfd, mapped read-only."},
+    {"map_fd", py_map_fd, METH_VARARGS,
+     "map_fd(fd, trusted=False) -> Arrays over a sealed memfd, mapped read-only."},
     {"import_stream", py_import_stream, METH_O,
      "import_stream(capsule) -> Arrays, consuming an arrow_array_stream capsule."},
     {"from_columns", py_from_columns, METH_VARARGS,

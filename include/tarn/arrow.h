@@ -204,6 +204,15 @@ TARN_EXTERN int tarn_arrow_shm_recv(int *fd_out, int sock, tarn_error *err);
  * and every export are released. FD itself stays the caller's. */
 TARN_EXTERN int tarn_arrow_shm_map(tarn_arrow_table **out, int fd, tarn_error *err);
 
+/* The same with FLAGS: TARN_ARROW_TRUSTED maps a table tarn itself wrote
+ * or has already checked (the runtime's inputs to a worker) without the
+ * checks that read every value, so the handoff costs the same whatever
+ * the table's size; structure and bounds are still checked. Everything a
+ * user function returns is mapped without it. */
+#define TARN_ARROW_TRUSTED 1u
+TARN_EXTERN int tarn_arrow_shm_map_flags(tarn_arrow_table **out, int fd, unsigned flags,
+                                         tarn_error *err);
+
 /* ---- DuckDB ------------------------------------------------------------- */
 
 /* A table shown to DuckDB as a view. */

@@ -607,9 +607,11 @@ class Table:
         return cls._wrap(_native.decode_ipc(buffer))
 
     @classmethod
-    def _from_fd(cls, fd):
-        """Map a sealed memfd holding an IPC stream (read-only, zero-copy)."""
-        return cls._wrap(_native.map_fd(fd))
+    def _from_fd(cls, fd, trusted=False):
+        """Map a sealed memfd holding an IPC stream (read-only, zero-copy).
+        TRUSTED: tarn wrote (or already checked) it, so only its structure
+        is checked, not every value: for a worker's inputs from the runtime."""
+        return cls._wrap(_native.map_fd(fd, bool(trusted)))
 
     # -- description ----------------------------------------------------------
     @property

@@ -86,4 +86,11 @@ tarn_arrow_table *tarn_arrow__table_ref(tarn_arrow_table *t);
 /* Export a length-0 batch with T's schema (even when T has no batches). */
 int tarn_arrow__table_empty_batch(struct ArrowArray *out, tarn_arrow_table *t, tarn_error *err);
 
+/* tarn_arrow_ipc_decode; TRUSTED skips the checks that read every value
+ * (offsets order, UTF-8, null counts, dictionary indices), keeping the
+ * structural ones (framing, flatbuffers, buffer bounds, first and last
+ * offsets). Only for bytes tarn itself produced or already checked. */
+int tarn_arrow__decode(tarn_arrow_table **out, const void *data, size_t size,
+                       tarn_arrow_release_fn release, void *ctx, int trusted, tarn_error *err);
+
 #endif

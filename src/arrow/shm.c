@@ -158,6 +158,11 @@ static void unmap_hook(void *ctx, const void *data, size_t size)
 
 int tarn_arrow_shm_map(tarn_arrow_table **out, int fd, tarn_error *err)
 {
+    return tarn_arrow_shm_map_flags(out, fd, 0, err);
+}
+
+int tarn_arrow_shm_map_flags(tarn_arrow_table **out, int fd, unsigned flags, tarn_error *err)
+{
     const int needed = F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK;
     struct stat st;
     void *map;
@@ -190,7 +195,8 @@ int tarn_arrow_shm_map(tarn_arrow_table **out, int fd, tarn_error *err)
         goto done;
     }
     /* from here the table owns the mapping, even if decoding fails */
-    rc = tarn_arrow_ipc_decode(out, map, (size_t)st.st_size, unmap_hook, NULL, err);
+    rc = tarn_arrow__decode(out, map, (size_t)st.st_size, unmap_hook, NULL,
+                            (flags & TARN_ARROW_TRUSTED) != 0, err);
 done:
     return rc;
 }

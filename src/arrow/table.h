@@ -28,6 +28,7 @@ typedef struct tarn_arrow__node {
 
 struct tarn_arrow_table {
     int refs;
+    int trusted; /* produced by tarn itself: per-value checks skipped */
     const uint8_t *data;
     size_t size;
     tarn_arrow_release_fn release;
