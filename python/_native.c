@@ -185,19 +185,11 @@ static void arrays_dealloc(ArraysObject *a)
     PyObject_Free(a);
 }
 
-/* ---- exported arrays: clones of the tree, each node holding the Arrays -- */
-
-typedef struct {
-    PyObject *arrays;
-} export_priv;
-
-static void export_release(struct ArrowArray *a)
+/* Releases what every array this module builds owns besides its private
+ * data: children, dictionary, the buffer pointer list. */
+static void release_tree(struct ArrowArray *a)
 {
     int64_t i;
-    export_priv *p;
-    PyGILState_STATE g;
-    if (a == NULL || a->release == NULL) return;
-    p = a->private_data;
     for (i = 0; i < a->n_children; i++) {
         if (a->children[i]->release) a->children[i]->release(a->children[i]);
         free(a->children[i]);
@@ -208,6 +200,21 @@ static void export_release(struct ArrowArray *a)
         free(a->dictionary);
     }
     free((void *)a->buffers);
+}
+
+/* ---- exported arrays: clones of the tree, each node holding the Arrays -- */
+
+typedef struct {
+    PyObject *arrays;
+} export_priv;
+
+static void export_release(struct ArrowArray *a)
+{
+    export_priv *p;
+    PyGILState_STATE g;
+    if (a == NULL || a->release == NULL) return;
+    p = a->private_data;
+    release_tree(a);
     if (p) {
         g = PyGILState_Ensure();
         Py_XDECREF(p->arrays);
@@ -603,16 +610,7 @@ static void pybuf_release(struct ArrowArray *a)
     PyGILState_STATE g;
     if (a == NULL || a->release == NULL) return;
     p = a->private_data;
-    for (i = 0; i < a->n_children; i++) {
-        if (a->children[i]->release) a->children[i]->release(a->children[i]);
-        free(a->children[i]);
-    }
-    free(a->children);
-    if (a->dictionary) {
-        if (a->dictionary->release) a->dictionary->release(a->dictionary);
-        free(a->dictionary);
-    }
-    free((void *)a->buffers);
+    release_tree(a);
     g = PyGILState_Ensure();
     for (i = 0; i < p->n; i++)
         if (p->views[i].obj) PyBuffer_Release(&p->views[i]);
