@@ -1236,6 +1236,7 @@ done:
  * 0). Invalid UTF-8 raises tarn.InvalidError. */
 static PyObject *py_strings(PyObject *self, PyObject *args)
 {
+    PyObject *recent[256] = {0}; /* recently made short ASCII strings, by hash */
     Py_buffer ob, db, vb;
     PyObject *offs, *data, *valid, *list = NULL;
     long long offset, length;
@@ -1281,8 +1282,29 @@ static PyObject *py_strings(PyObject *self, PyObject *args)
             raise_tarn(-5, "string offsets out of range");
             goto done;
         }
-        o = binary ? PyBytes_FromStringAndSize((const char *)db.buf + a, (Py_ssize_t)(b - a))
-                   : PyUnicode_DecodeUTF8((const char *)db.buf + a, (Py_ssize_t)(b - a), "strict");
+        o = NULL;
+        if (!binary && b - a <= 16) {
+            /* Short strings repeat (codes, countries, flags): one object per
+             * distinct value instead of one per row. */
+            const unsigned char *bytes = (const unsigned char *)db.buf + a;
+            uint32_t h = 2166136261u;
+            for (int64_t k = 0; k < b - a; k++) h = (h ^ bytes[k]) * 16777619u;
+            PyObject **slot = &recent[h & 255];
+            if (*slot && PyUnicode_GET_LENGTH(*slot) == b - a &&
+                memcmp(PyUnicode_DATA(*slot), bytes, (size_t)(b - a)) == 0) {
+                o = *slot;
+                Py_INCREF(o);
+            } else {
+                o = PyUnicode_DecodeUTF8((const char *)bytes, (Py_ssize_t)(b - a), "strict");
+                if (o && PyUnicode_IS_COMPACT_ASCII(o)) { /* only ASCII: its data are the bytes */
+                    Py_XSETREF(*slot, o);
+                    Py_INCREF(o);
+                }
+            }
+        } else {
+            o = binary ? PyBytes_FromStringAndSize((const char *)db.buf + a, (Py_ssize_t)(b - a))
+                       : PyUnicode_DecodeUTF8((const char *)db.buf + a, (Py_ssize_t)(b - a), "strict");
+        }
         if (o == NULL) {
             Py_CLEAR(list);
             if (PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) {
@@ -1294,6 +1316,7 @@ static PyObject *py_strings(PyObject *self, PyObject *args)
         PyList_SET_ITEM(list, i, o);
     }
 done:
+    for (int k = 0; k < 256; k++) Py_XDECREF(recent[k]);
     PyBuffer_Release(&ob);
     PyBuffer_Release(&db);
     if (vb.obj) PyBuffer_Release(&vb);
