@@ -46,7 +46,8 @@ static const char SCHEMA[] =
     "CREATE TABLE IF NOT EXISTS jobs("
     "  id TEXT PRIMARY KEY, status TEXT NOT NULL, branch TEXT NOT NULL,"
     "  started_us INTEGER NOT NULL, ended_us INTEGER, commit_hash TEXT, input_commit TEXT,"
-    "  project_hash TEXT, project TEXT, params TEXT, report TEXT, logs TEXT NOT NULL DEFAULT '');"
+    "  project_hash TEXT, project TEXT, params TEXT, report TEXT, logs TEXT NOT NULL DEFAULT '',"
+    "  pid INTEGER);"
     "INSERT OR IGNORE INTO meta VALUES('schema_version', '" TARN_CATALOG_SCHEMA_VERSION "');";
 
 int tarn__catalog_open(sqlite3 **out, const char *path, int create, tarn_error *err)

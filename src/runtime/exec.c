@@ -442,8 +442,8 @@ static int job_insert(run_ctx *r, tarn_error *err)
     sqlite3_stmt *st;
     TARN_RETURN_NOT_OK(tarn__prepare(
         &st, r->lake,
-        "INSERT INTO jobs(id, status, branch, started_us, input_commit, project_hash, project, params) "
-        "VALUES(?,?,?,?,?,?,?,?)",
+        "INSERT INTO jobs(id, status, branch, started_us, input_commit, project_hash, project, params, pid) "
+        "VALUES(?,?,?,?,?,?,?,?,?)",
         err));
     json_t *snapshot = json_pack("{s:s,s:O}", "dir", str(r->project, "dir"), "files",
                                  json_object_get(r->project, "files"));
@@ -458,6 +458,7 @@ static int job_insert(run_ctx *r, tarn_error *err)
     sqlite3_bind_text(st, 6, str(r->project, "hash"), -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 7, files, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 8, params ? params : "{}", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 9, (int64_t)getpid());
     int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : tarn__db_error(r->lake, err, "recording the job");
     sqlite3_finalize(st);
     free(files);

@@ -1,5 +1,7 @@
 /* runtime/job.c — the record of every run: list, show, logs, rerun. */
+#include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -23,6 +25,41 @@ static json_t *text_json(sqlite3_stmt *st, int col)
     return t ? json_string((const char *)t) : json_null();
 }
 
+/* A job still `running` whose process is gone was killed: record it as
+ * failed and mark its run branch aborted, so nobody waits for it or merges
+ * it. (The process id is only meaningful on this machine, which is where
+ * the embedded catalog lives.) */
+static void settle_dead_jobs(tarn_lake *lake)
+{
+    sqlite3_stmt *st;
+    if (tarn__prepare(&st, lake, "SELECT id, branch, pid FROM jobs WHERE status = 'running'", NULL) < 0) return;
+    char dead[64][65], branches[64][TARN_NAME_MAX + 1];
+    int n = 0;
+    while (n < 64 && sqlite3_step(st) == SQLITE_ROW) {
+        pid_t pid = (pid_t)sqlite3_column_int64(st, 2);
+        if (pid > 0 && (kill(pid, 0) == 0 || errno != ESRCH)) continue;
+        snprintf(dead[n], sizeof dead[n], "%s", (const char *)sqlite3_column_text(st, 0));
+        snprintf(branches[n], sizeof branches[n], "%s", (const char *)sqlite3_column_text(st, 1));
+        n++;
+    }
+    sqlite3_finalize(st);
+    for (int i = 0; i < n; i++) {
+        if (tarn__prepare(&st, lake,
+                          "UPDATE jobs SET status = 'failed', ended_us = ?, logs = logs || "
+                          "'run process ended before the run finished' || char(10) "
+                          "WHERE id = ? AND status = 'running'",
+                          NULL) < 0)
+            return;
+        sqlite3_bind_int64(st, 1, tarn__now_us());
+        sqlite3_bind_text(st, 2, dead[i], -1, SQLITE_STATIC);
+        sqlite3_step(st);
+        sqlite3_finalize(st);
+        char run_branch[TARN_NAME_MAX + 96];
+        snprintf(run_branch, sizeof run_branch, "%s.tarn-run-%s", branches[i], dead[i]);
+        tarn__branch_mark_aborted(lake, run_branch, NULL);
+    }
+}
+
 #define JOB_COLUMNS "id, status, branch, started_us, ended_us, commit_hash, input_commit, project_hash"
 
 static json_t *job_row(sqlite3_stmt *st)
@@ -36,6 +73,7 @@ static json_t *job_row(sqlite3_stmt *st)
 int tarn_job_list(char **json, tarn_lake *lake, size_t limit, tarn_error *err)
 {
     *json = NULL;
+    settle_dead_jobs(lake);
     sqlite3_stmt *st;
     TARN_RETURN_NOT_OK(tarn__prepare(
         &st, lake, "SELECT " JOB_COLUMNS " FROM jobs ORDER BY started_us DESC LIMIT ?", err));
@@ -78,6 +116,7 @@ static int job_find(sqlite3_stmt **out, tarn_lake *lake, const char *id, const c
 int tarn_job_get(char **json, tarn_lake *lake, const char *id, tarn_error *err)
 {
     *json = NULL;
+    settle_dead_jobs(lake);
     sqlite3_stmt *st;
     TARN_RETURN_NOT_OK(job_find(&st, lake, id, JOB_COLUMNS ", params, report", err));
     json_t *job = job_row(st);
