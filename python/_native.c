@@ -1142,37 +1142,56 @@ static PyObject *py_export_stream(PyObject *self, PyObject *args)
     return cap;
 }
 
+/* A view's schema and batches, ready for the encoder (to_ipc, to_memfd). */
+typedef struct {
+    view v;
+    struct ArrowSchema schema;
+    struct ArrowArray *bs;
+    const struct ArrowArray **ptrs;
+} view_export;
+
+static int export_open(view_export *e, PyObject *arrays, PyObject *cols, PyObject *segs)
+{
+    Py_ssize_t i;
+    memset(e, 0, sizeof(*e));
+    if (view_parse(&e->v, arrays, cols, segs) < 0) return -1;
+    if (view_schema(&e->schema, &e->v) < 0 || view_batches(&e->bs, &e->v) < 0) return -1;
+    e->ptrs = calloc((size_t)e->v.nsegs + 1, sizeof(*e->ptrs));
+    if (e->ptrs == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (i = 0; i < e->v.nsegs; i++) e->ptrs[i] = &e->bs[i];
+    return 0;
+}
+
+static void export_close(view_export *e)
+{
+    free(e->ptrs);
+    batches_free(e->bs, e->v.nsegs);
+    if (e->schema.release) e->schema.release(&e->schema);
+    view_clear(&e->v);
+}
+
 /* to_ipc(arrays, cols, segs) -> bytes: one Arrow IPC stream. */
 static PyObject *py_to_ipc(PyObject *self, PyObject *args)
 {
     PyObject *arrays, *cols, *segs, *out = NULL;
     tarn_error err = TARN_ERROR_INIT;
-    struct ArrowSchema schema;
-    struct ArrowArray *bs = NULL;
-    const struct ArrowArray **ptrs = NULL;
     size_t size = 0, written = 0;
-    Py_ssize_t i;
-    view v;
+    view_export e;
     int rc;
     if (!PyArg_ParseTuple(args, "OOO", &arrays, &cols, &segs)) return NULL;
-    if (view_parse(&v, arrays, cols, segs) < 0) return NULL;
-    schema.release = NULL;
-    if (view_schema(&schema, &v) < 0 || view_batches(&bs, &v) < 0) goto done;
-    ptrs = calloc((size_t)v.nsegs + 1, sizeof(*ptrs));
-    if (ptrs == NULL) {
-        PyErr_NoMemory();
-        goto done;
-    }
-    for (i = 0; i < v.nsegs; i++) ptrs[i] = &bs[i];
-    if ((rc = tarn_arrow_ipc_size(&size, &schema, ptrs, (size_t)v.nsegs, &err)) < 0) {
+    if (export_open(&e, arrays, cols, segs) < 0) goto done;
+    size_t n = (size_t)e.v.nsegs;
+    if ((rc = tarn_arrow_ipc_size(&size, &e.schema, e.ptrs, n, &err)) < 0) {
         raise_err(&err, rc);
         goto done;
     }
     out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)size);
     if (out == NULL) goto done;
     Py_BEGIN_ALLOW_THREADS
-    rc = tarn_arrow_ipc_encode(&written, PyBytes_AS_STRING(out), size, &schema, ptrs,
-                               (size_t)v.nsegs, &err);
+    rc = tarn_arrow_ipc_encode(&written, PyBytes_AS_STRING(out), size, &e.schema, e.ptrs, n, &err);
     Py_END_ALLOW_THREADS
     if (rc < 0) {
         Py_CLEAR(out);
@@ -1181,10 +1200,7 @@ static PyObject *py_to_ipc(PyObject *self, PyObject *args)
     }
     if (written != size) _PyBytes_Resize(&out, (Py_ssize_t)written);
 done:
-    free(ptrs);
-    batches_free(bs, v.nsegs);
-    if (schema.release) schema.release(&schema);
-    view_clear(&v);
+    export_close(&e);
     return out;
 }
 
@@ -1195,25 +1211,13 @@ static PyObject *py_to_memfd(PyObject *self, PyObject *args)
     PyObject *arrays, *cols, *segs, *out = NULL;
     const char *name;
     tarn_error err = TARN_ERROR_INIT;
-    struct ArrowSchema schema;
-    struct ArrowArray *bs = NULL;
-    const struct ArrowArray **ptrs = NULL;
     size_t size = 0;
-    Py_ssize_t i;
-    view v;
+    view_export e;
     int rc, fd = -1;
     if (!PyArg_ParseTuple(args, "OOOs", &arrays, &cols, &segs, &name)) return NULL;
-    if (view_parse(&v, arrays, cols, segs) < 0) return NULL;
-    schema.release = NULL;
-    if (view_schema(&schema, &v) < 0 || view_batches(&bs, &v) < 0) goto done;
-    ptrs = calloc((size_t)v.nsegs + 1, sizeof(*ptrs));
-    if (ptrs == NULL) {
-        PyErr_NoMemory();
-        goto done;
-    }
-    for (i = 0; i < v.nsegs; i++) ptrs[i] = &bs[i];
+    if (export_open(&e, arrays, cols, segs) < 0) goto done;
     Py_BEGIN_ALLOW_THREADS
-    rc = tarn_arrow_shm_create(&fd, &size, name, &schema, ptrs, (size_t)v.nsegs, &err);
+    rc = tarn_arrow_shm_create(&fd, &size, name, &e.schema, e.ptrs, (size_t)e.v.nsegs, &err);
     Py_END_ALLOW_THREADS
     if (rc < 0) {
         raise_err(&err, rc);
@@ -1222,10 +1226,7 @@ static PyObject *py_to_memfd(PyObject *self, PyObject *args)
     out = Py_BuildValue("(in)", fd, (Py_ssize_t)size);
     if (out == NULL) close(fd);
 done:
-    free(ptrs);
-    batches_free(bs, v.nsegs);
-    if (schema.release) schema.release(&schema);
-    view_clear(&v);
+    export_close(&e);
     return out;
 }
 

@@ -75,6 +75,18 @@ int tarn__tree_remove(tarn_tree *t, const char *name);
 void tarn__tree_clear(tarn_tree *t);
 /* "default.x" for "x"; copies into out (at least 260 bytes). */
 void tarn__qualify_table(char *out, size_t size, const char *name);
+/* The table of T whose name (without "default.") is nearest to NAME,
+ * within an edit distance below *dist (updated); NULL if none is. */
+const char *tarn__tree_nearest_table(const tarn_tree *t, const char *name, size_t *dist);
+/* Adds the namespace of qualified TABLE ("ns.t") to T if it is missing: a
+ * table's namespace comes into being with it. */
+void tarn__tree_ensure_namespace(tarn_tree *t, const char *table);
+/* Records data file F and points qualified TABLE in TREE at a new version
+ * of SCHEMA_JSON whose parent is OLD (zeroed: none) and whose files are
+ * OLD's (when APPEND) followed by F. How imports and runs write a table. */
+int tarn__tree_put_file(tarn_lake *lake, tarn_tree *tree, const char *table, const tarn_version *old,
+                        int append, const char *schema_json, const tarn_data_file *f,
+                        tarn_error *err);
 
 /* ---- commits ----------------------------------------------------------- */
 

@@ -309,3 +309,51 @@ void tarn__qualify_table(char *out, size_t size, const char *name)
     if (strchr(name, '.')) snprintf(out, size, "%s", name);
     else snprintf(out, size, "default.%s", name);
 }
+
+void tarn__tree_ensure_namespace(tarn_tree *t, const char *table)
+{
+    const char *dot = strchr(table, '.');
+    char ns[300];
+    snprintf(ns, sizeof ns, "%.*s", (int)(dot ? dot - table : (long)strlen(table)), table);
+    if (!tarn__tree_find(t, ns)) tarn__tree_set(t, ns, TARN_ENTRY_NAMESPACE, "");
+}
+
+int tarn__tree_put_file(tarn_lake *lake, tarn_tree *tree, const char *table, const tarn_version *old,
+                        int append, const char *schema_json, const tarn_data_file *f,
+                        tarn_error *err)
+{
+    /* The file's record lands in the same transaction as the commit. */
+    TARN_RETURN_NOT_OK(tarn__data_file_insert(lake, f, err));
+    tarn_version v = {0};
+    v.schema_json = (char *)schema_json;
+    snprintf(v.parent, sizeof v.parent, "%s", old->id);
+    size_t keep = append ? old->nfiles : 0;
+    v.nfiles = keep + 1;
+    v.files = malloc(v.nfiles * sizeof *v.files);
+    if (!v.files) return tarn__error_set(err, TARN_ENOMEM, "out of memory");
+    for (size_t i = 0; i < keep; i++) v.files[i] = old->files[i];
+    v.files[keep] = f->key;
+    int rc = tarn__version_store(lake, &v, err);
+    free(v.files); /* the strings belong to OLD and F */
+    if (rc < 0) return rc;
+    tarn__tree_ensure_namespace(tree, table);
+    tarn__tree_set(tree, table, TARN_ENTRY_TABLE, v.id);
+    return 0;
+}
+
+const char *tarn__tree_nearest_table(const tarn_tree *t, const char *name, size_t *dist)
+{
+    const char *best = NULL;
+    if (!strncmp(name, "default.", 8)) name += 8;
+    for (size_t i = 0; i < t->n; i++) {
+        if (t->entries[i].kind != TARN_ENTRY_TABLE) continue;
+        const char *cand = t->entries[i].name;
+        if (!strncmp(cand, "default.", 8)) cand += 8;
+        size_t d = tarn__edit_distance(cand, name);
+        if (d < *dist) {
+            *dist = d;
+            best = cand;
+        }
+    }
+    return best;
+}

@@ -147,18 +147,12 @@ static int scan_sql(strbuf *q, run_ctx *r, json_t *src, tarn_error *err)
         sb_append(q, " LIMIT 0)");
         return 0;
     }
-    sb_append(q, "read_parquet([");
-    size_t i;
-    json_t *f;
-    json_array_foreach(files, i, f)
-    {
-        char url[8192];
-        TARN_RETURN_NOT_OK(r->lake->store->vt->read_url(r->lake->store, json_string_value(f), url, sizeof url, err));
-        if (i) sb_append(q, ", ");
-        sb_append_sql_string(q, url);
-    }
-    sb_append(q, "])");
-    return 0;
+    size_t n = json_array_size(files);
+    const char **keys = malloc(n * sizeof *keys);
+    for (size_t i = 0; i < n; i++) keys[i] = json_string_value(json_array_get(files, i));
+    int rc = tarn__duck_read_parquet_sql(q, r->lake, keys, n, err);
+    free(keys);
+    return rc;
 }
 
 /* SELECT text that reads one input of a Python model (columns and filter
@@ -244,10 +238,7 @@ static int run_sql_model(int64_t *rows, run_ctx *r, tarn_duck *d, json_t *m, tar
     sb_append(&q, "CREATE TABLE ");
     sb_append_sql_ident(&q, str(m, "name"));
     sb_append(&q, " AS ");
-    const char *sql = str(m, "sql_run");
-    size_t n = strlen(sql);
-    while (n && (sql[n - 1] == ';' || sql[n - 1] == ' ' || sql[n - 1] == '\n')) n--;
-    sb_appendn(&q, sql, n);
+    tarn__sql_nestable(&q, str(m, "sql_run"));
     sb_append(&q, "\n");
     char what[400];
     snprintf(what, sizeof what, "SQL model '%s' failed", str(m, "name"));
@@ -371,32 +362,18 @@ static int apply_outputs(tarn_lake *lake, tarn_tree *tree, void *ctx, tarn_error
     {
         tarn_data_file f = {(char *)str(o, "key"), json_integer_value(json_object_get(o, "rows")),
                             json_integer_value(json_object_get(o, "size")), (char *)str(o, "stats")};
-        TARN_RETURN_NOT_OK(tarn__data_file_insert(lake, &f, err));
         const char *table = str(o, "table");
         tarn_tree_entry *e = tarn__tree_find(tree, table);
-        tarn_version old = {0}, v = {0};
+        tarn_version old = {0};
         int append = !strcmp(str(o, "strategy"), "APPEND") && e && e->kind == TARN_ENTRY_TABLE;
         if (e && e->kind == TARN_ENTRY_TABLE) TARN_RETURN_NOT_OK(tarn__version_load(&old, lake, e->version, err));
-        if (append && strcmp(old.schema_json, str(o, "schema")) != 0) {
-            tarn__version_clear(&old);
-            return tarn__error_set(err, TARN_EINVALID,
-                                   "model '%s' appends to '%s' with a different schema", str(o, "model"), table);
-        }
-        v.schema_json = (char *)str(o, "schema");
-        snprintf(v.parent, sizeof v.parent, "%s", old.id);
-        size_t keep = append ? old.nfiles : 0;
-        v.nfiles = keep + 1;
-        v.files = malloc(v.nfiles * sizeof *v.files);
-        for (size_t k = 0; k < keep; k++) v.files[k] = old.files[k];
-        v.files[keep] = (char *)str(o, "key");
-        int rc = tarn__version_store(lake, &v, err);
-        free(v.files);
+        int rc = 0;
+        if (append && strcmp(old.schema_json, str(o, "schema")) != 0)
+            rc = tarn__error_set(err, TARN_EINVALID,
+                                 "model '%s' appends to '%s' with a different schema", str(o, "model"), table);
+        if (rc == 0) rc = tarn__tree_put_file(lake, tree, table, &old, append, str(o, "schema"), &f, err);
         tarn__version_clear(&old);
         if (rc < 0) return rc;
-        char ns[300];
-        snprintf(ns, sizeof ns, "%.*s", (int)(strchr(table, '.') - table), table);
-        if (!tarn__tree_find(tree, ns)) tarn__tree_set(tree, ns, TARN_ENTRY_NAMESPACE, "");
-        tarn__tree_set(tree, table, TARN_ENTRY_TABLE, v.id);
     }
     return json_array_size(outputs) ? 0 : TARN_NOTHING;
 }

@@ -40,14 +40,8 @@ static const char *did_you_mean(const char *name, json_t *models, const tarn_tre
         size_t dist = tarn__edit_distance(name, key);
         if (dist < best_d) best_d = dist, best = key;
     }
-    for (size_t i = 0; i < tree->n; i++) {
-        if (tree->entries[i].kind != TARN_ENTRY_TABLE) continue;
-        const char *t = tree->entries[i].name;
-        if (!strncmp(t, "default.", 8)) t += 8;
-        size_t dist = tarn__edit_distance(name, t);
-        if (dist < best_d) best_d = dist, best = t;
-    }
-    return best;
+    const char *table = tarn__tree_nearest_table(tree, name, &best_d);
+    return table ? table : best;
 }
 
 /* Parameter values: declared defaults overridden by --param, typed. */

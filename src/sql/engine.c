@@ -58,6 +58,24 @@ int tarn__duck_exec(tarn_duck *d, const char *sql, int code, const char *what, t
     return rc;
 }
 
+char *tarn__duck_string_copy(duckdb_string_t *s)
+{
+    uint32_t len = duckdb_string_t_length(*s);
+    char *out = malloc(len + 1);
+    memcpy(out, duckdb_string_t_data(s), len);
+    out[len] = 0;
+    return out;
+}
+
+void tarn__sql_nestable(strbuf *out, const char *sql)
+{
+    size_t n = strlen(sql);
+    while (n && (sql[n - 1] == ';' || sql[n - 1] == ' ' || sql[n - 1] == '\n' ||
+                 sql[n - 1] == '\t' || sql[n - 1] == '\r'))
+        n--;
+    sb_appendn(out, sql, n);
+}
+
 char *tarn__duck_text(duckdb_result *res, idx_t col, idx_t row)
 {
     /* duckdb_value_varchar is deprecated in the C API; read the chunks.
@@ -76,32 +94,34 @@ char *tarn__duck_text(duckdb_result *res, idx_t col, idx_t row)
         char *out = NULL;
         duckdb_vector vec = duckdb_data_chunk_get_vector(chunk, col);
         uint64_t *validity = duckdb_vector_get_validity(vec);
-        if (!validity || duckdb_validity_row_is_valid(validity, row)) {
-            duckdb_string_t *s = (duckdb_string_t *)duckdb_vector_get_data(vec) + row;
-            uint32_t len = duckdb_string_t_length(*s);
-            out = malloc(len + 1);
-            memcpy(out, duckdb_string_t_data(s), len);
-            out[len] = 0;
-        }
+        if (!validity || duckdb_validity_row_is_valid(validity, row))
+            out = tarn__duck_string_copy((duckdb_string_t *)duckdb_vector_get_data(vec) + row);
         duckdb_destroy_data_chunk(&chunk);
         return out;
     }
     return NULL;
 }
 
-int tarn__duck_scan_sql(strbuf *out, tarn_lake *lake, const char *version_id, tarn_error *err)
+int tarn__duck_read_parquet_sql(strbuf *out, tarn_lake *lake, const char *const *keys, size_t n,
+                                tarn_error *err)
 {
-    tarn_version v;
-    TARN_RETURN_NOT_OK(tarn__version_load(&v, lake, version_id, err));
     int rc = 0;
     sb_append(out, "read_parquet([");
-    for (size_t i = 0; i < v.nfiles && rc == 0; i++) {
+    for (size_t i = 0; i < n && rc == 0; i++) {
         char url[8192];
-        rc = lake->store->vt->read_url(lake->store, v.files[i], url, sizeof url, err);
+        rc = lake->store->vt->read_url(lake->store, keys[i], url, sizeof url, err);
         if (i) sb_append(out, ", ");
         sb_append_sql_string(out, url);
     }
     sb_append(out, "])");
+    return rc;
+}
+
+int tarn__duck_scan_sql(strbuf *out, tarn_lake *lake, const char *version_id, tarn_error *err)
+{
+    tarn_version v;
+    TARN_RETURN_NOT_OK(tarn__version_load(&v, lake, version_id, err));
+    int rc = tarn__duck_read_parquet_sql(out, lake, (const char *const *)v.files, v.nfiles, err);
     tarn__version_clear(&v);
     return rc;
 }

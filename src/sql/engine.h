@@ -21,9 +21,18 @@ int tarn__duck_exec(tarn_duck *d, const char *sql, int code, const char *what, t
 /* Runs SQL into *res (caller destroys it, also on failure). */
 int tarn__duck_query(duckdb_result *res, tarn_duck *d, const char *sql, int code, const char *what,
                      tarn_error *err);
+/* A VARCHAR value of a DuckDB vector as a malloc'd C string. */
+char *tarn__duck_string_copy(duckdb_string_t *s);
+/* Appends SQL without its trailing blanks and semicolons, so that it can be
+ * nested in another statement (the caller adds a newline after it, which
+ * ends a trailing -- comment). */
+void tarn__sql_nestable(strbuf *out, const char *sql);
 /* The text of column COL, row ROW of a VARCHAR result (malloc'd; NULL for NULL). */
 char *tarn__duck_text(duckdb_result *res, idx_t col, idx_t row);
 
+/* Appends `read_parquet([...])` over the data files KEYS[0..N). */
+int tarn__duck_read_parquet_sql(strbuf *out, tarn_lake *lake, const char *const *keys, size_t n,
+                                tarn_error *err);
 /* Appends `read_parquet([...])` over the files of table version ID. */
 int tarn__duck_scan_sql(strbuf *out, tarn_lake *lake, const char *version_id, tarn_error *err);
 /* Creates view SCHEMA.NAME (SCHEMA NULL: main) over table version ID. */

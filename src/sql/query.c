@@ -95,25 +95,6 @@ int tarn__sql_referenced_tables(json_t **tables, json_t **ctes, tarn_duck *d, co
     return rc;
 }
 
-/* The closest table name to NAME in TREE (for "did you mean"). */
-static const char *closest(const tarn_tree *tree, const char *name)
-{
-    const char *best = NULL;
-    size_t best_d = 4; /* only suggest near misses */
-    for (size_t i = 0; i < tree->n; i++) {
-        if (tree->entries[i].kind != TARN_ENTRY_TABLE) continue;
-        const char *cand = tree->entries[i].name;
-        const char *bare = strncmp(cand, "default.", 8) == 0 ? cand + 8 : cand;
-        const char *target = strncmp(name, "default.", 8) == 0 ? name + 8 : name;
-        size_t dist = tarn__edit_distance(bare, target);
-        if (dist < best_d) {
-            best_d = dist;
-            best = bare;
-        }
-    }
-    return best;
-}
-
 /* Checks SQL is one SELECT, exposes every table it names and binds it;
  * *prepared (if not NULL) gets the prepared statement (the caller destroys
  * it), whose columns give the result's names and types. */
@@ -143,7 +124,8 @@ static int prepare_tables(tarn_duck *d, tarn_lake *lake, const char *sql, const 
         snprintf(full, sizeof full, "%s.%s", schema ? schema : "default", table);
         tarn_tree_entry *e = tarn__tree_find(&tree, full);
         if (!e || e->kind != TARN_ENTRY_TABLE) {
-            const char *near = closest(&tree, full);
+            size_t within = 4; /* only near misses */
+            const char *near = tarn__tree_nearest_table(&tree, full, &within);
             rc = tarn__error_set(err, TARN_ENOTFOUND, "table '%s' not found at ref '%s'%s%s%s",
                                  schema ? full : table, tarn__ref_display(lake, ref),
                                  near ? " (did you mean '" : "", near ? near : "", near ? "'?)" : "");
@@ -167,15 +149,6 @@ static int prepare_tables(tarn_duck *d, tarn_lake *lake, const char *sql, const 
     return rc;
 }
 
-/* SQL without trailing blanks and semicolons, so it can be nested. */
-static void nestable(strbuf *out, const char *sql)
-{
-    size_t n = strlen(sql);
-    while (n && (sql[n - 1] == ';' || sql[n - 1] == ' ' || sql[n - 1] == '\n' ||
-                 sql[n - 1] == '\t' || sql[n - 1] == '\r'))
-        n--;
-    sb_appendn(out, sql, n);
-}
 
 static tarn_value_kind kind_of(const char *type)
 {
@@ -226,7 +199,7 @@ int tarn_query(tarn_result **out, tarn_lake *lake, const char *sql, const tarn_q
 
     q.len = 0;
     sb_append(&q, "SELECT COLUMNS(*)::VARCHAR FROM (");
-    nestable(&q, sql);
+    tarn__sql_nestable(&q, sql);
     sb_append(&q, "\n)");
     if (opts->max_rows >= 0) sb_printf(&q, " LIMIT %lld", (long long)opts->max_rows + 1);
     have_res = 1;
@@ -251,11 +224,7 @@ int tarn_query(tarn_result **out, tarn_lake *lake, const char *sql, const tarn_q
             duckdb_string_t *data = (duckdb_string_t *)duckdb_vector_get_data(vec);
             for (idx_t k = 0; k < n && base + k < rows; k++) {
                 if (validity && !duckdb_validity_row_is_valid(validity, k)) continue;
-                uint32_t len = duckdb_string_t_length(data[k]);
-                char *s = malloc(len + 1);
-                memcpy(s, duckdb_string_t_data(&data[k]), len);
-                s[len] = 0;
-                r->cells[(base + k) * r->ncols + c] = s;
+                r->cells[(base + k) * r->ncols + c] = tarn__duck_string_copy(&data[k]);
             }
         }
         base += n;
@@ -338,7 +307,7 @@ int tarn_query_to_file(int64_t *rows, tarn_lake *lake, const char *sql, const ch
     int rc = prepare_tables(&d, lake, sql, ref, NULL, err);
     if (rc == 0) {
         sb_append(&q, "COPY (");
-        nestable(&q, sql);
+        tarn__sql_nestable(&q, sql);
         sb_append(&q, "\n) TO ");
         sb_append_sql_string(&q, path);
         sb_printf(&q, " (FORMAT %s%s)", format, strcmp(format, "csv") == 0 ? ", HEADER" : "");
@@ -361,7 +330,7 @@ int tarn_query_arrow_fd(int *fd, tarn_lake *lake, const char *sql, const char *r
     int rc = prepare_tables(&d, lake, sql, ref, NULL, err);
     if (rc == 0) {
         strbuf q = {0};
-        nestable(&q, sql);
+        tarn__sql_nestable(&q, sql);
         sb_append(&q, "\n");
         rc = tarn__duck_export_shm(fd, &d, sb_str(&q), "tarn-query", err);
         sb_free(&q);

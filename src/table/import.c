@@ -33,10 +33,8 @@ static int apply_import(tarn_lake *lake, tarn_tree *tree, void *ctx, tarn_error 
 {
     import_edit *ed = ctx;
     tarn_tree_entry *e = tarn__tree_find(tree, ed->table);
-    tarn_version old = {0}, v = {0};
+    tarn_version old = {0};
     int rc = 0;
-    /* The file's record lands in the same transaction as the commit. */
-    TARN_RETURN_NOT_OK(tarn__data_file_insert(lake, ed->file, err));
     if (e && e->kind == TARN_ENTRY_TABLE) {
         if (ed->mode == TARN_IMPORT_CREATE)
             return tarn__error_set(err, TARN_EEXISTS,
@@ -51,31 +49,14 @@ static int apply_import(tarn_lake *lake, tarn_tree *tree, void *ctx, tarn_error 
     }
     if (ed->mode == TARN_IMPORT_APPEND) {
         strbuf why = {0};
-        if (tarn__schema_diff(&why, old.schema_json, ed->schema_json) > 0) {
+        if (tarn__schema_diff(&why, old.schema_json, ed->schema_json) > 0)
             rc = tarn__error_set(err, TARN_EINVALID,
                                  "cannot append to '%s': the schema differs: %s", ed->table, sb_str(&why));
-            sb_free(&why);
-            goto done;
-        }
         sb_free(&why);
     }
-    v.schema_json = (char *)ed->schema_json;
-    snprintf(v.parent, sizeof v.parent, "%s", old.id);
-    size_t keep = ed->mode == TARN_IMPORT_APPEND ? old.nfiles : 0;
-    v.nfiles = keep + 1;
-    v.files = malloc(v.nfiles * sizeof *v.files);
-    for (size_t i = 0; i < keep; i++) v.files[i] = old.files[i];
-    v.files[keep] = ed->file->key;
-    rc = tarn__version_store(lake, &v, err);
-    if (rc == 0) {
-        /* The table's namespace comes into being with it. */
-        char ns[300];
-        snprintf(ns, sizeof ns, "%.*s", (int)(strchr(ed->table, '.') - ed->table), ed->table);
-        if (!tarn__tree_find(tree, ns)) tarn__tree_set(tree, ns, TARN_ENTRY_NAMESPACE, "");
-        tarn__tree_set(tree, ed->table, TARN_ENTRY_TABLE, v.id);
-    }
-    free(v.files);
-done:
+    if (rc == 0)
+        rc = tarn__tree_put_file(lake, tree, ed->table, &old, ed->mode == TARN_IMPORT_APPEND,
+                                 ed->schema_json, ed->file, err);
     tarn__version_clear(&old);
     return rc;
 }

@@ -122,9 +122,7 @@ static int apply_table_edit(tarn_lake *lake, tarn_tree *tree, void *ctx, tarn_er
         return 0;
     }
     if (e && strcmp(e->version, ed->source) == 0) return TARN_NOTHING;
-    char ns[300];
-    snprintf(ns, sizeof ns, "%.*s", (int)(strchr(ed->table, '.') - ed->table), ed->table);
-    if (!tarn__tree_find(tree, ns)) tarn__tree_set(tree, ns, TARN_ENTRY_NAMESPACE, "");
+    tarn__tree_ensure_namespace(tree, ed->table);
     tarn__tree_set(tree, ed->table, TARN_ENTRY_TABLE, ed->source);
     (void)lake;
     return 0;
