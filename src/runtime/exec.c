@@ -297,12 +297,9 @@ static int run_python_model(int64_t *rows, int *verdict, run_ctx *r, tarn_duck *
                             json_object_get(json_object_get(r->project, "params"), str(p, "name")));
         json_t *env = json_object_get(m, "env");
         tarn_rt_env rt_env = {str(env, "id"), str(m, "interpreter"), json_object_get(env, "paths")};
-        /* An environment the base interpreter satisfies entirely (no cache
-         * entries) runs in the base zygote. */
-        int own_env = json_array_size(rt_env.paths) > 0 || str(m, "interpreter");
         tarn_rt_call call = {str(m, "file"), str(m, "function"), str(m, "name"),
                              !strcmp(str(m, "role"), "expectation"), inputs, n, params,
-                             own_env ? &rt_env : NULL};
+                             env || str(m, "interpreter") ? &rt_env : NULL};
         rc = tarn__rt_call(rows, verdict, r->rt, d, &call, user_line, r, err);
         json_decref(params);
     }

@@ -59,6 +59,9 @@ struct tarn_rt_session {
 /* The zygote for ENV (NULL: the base environment), created if new. */
 static zygote *zygote_for(tarn_rt_session *s, const tarn_rt_env *env)
 {
+    /* An environment the base interpreter satisfies entirely (no cache
+     * entries, no other interpreter) is the base one: same zygote. */
+    if (env && !env->python && json_array_size(env->paths) == 0) env = NULL;
     const char *key = env && env->id ? env->id : "base";
     for (size_t i = 0; i < s->nzy; i++)
         if (!strcmp(s->zy[i].key, key)) return &s->zy[i];
