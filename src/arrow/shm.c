@@ -43,6 +43,13 @@ int tarn_arrow_shm_create(int *fd_out, size_t *size_out, const char *name,
         rc = tarn_arrow__fail(err, TARN_EIO, "mapping the memfd: %s", strerror(errno));
         goto done;
     }
+    /* A process forked by another thread meanwhile (tarn starts workers
+     * while other threads export tables) must not inherit this writable
+     * mapping: it would make the seal below fail with EBUSY until it execs. */
+    if (madvise(map, size, MADV_DONTFORK) != 0) {
+        rc = tarn_arrow__fail(err, TARN_EIO, "madvise: %s", strerror(errno));
+        goto done;
+    }
     if ((rc = tarn_arrow_ipc_encode(&written, map, size, schema, batches, n, err)) < 0) goto done;
     /* F_SEAL_WRITE is refused while a writable shared mapping exists. */
     munmap(map, size);
