@@ -29,6 +29,8 @@ typedef enum tarn_code {
     TARN_ENOMEM = -8,
     TARN_EUSER = -9,     /* a user function failed */
     TARN_EABORTED = -10, /* the operation was interrupted or refused for a marked-aborted ref */
+    TARN_ERETRY = -11,   /* a transient failure (a lost connection, a lost race): nothing
+                            changed, running it again may succeed */
 } tarn_code;
 
 #define TARN_MESSAGE_MAX 1024

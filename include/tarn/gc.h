@@ -1,8 +1,9 @@
 /* tarn/gc.h — garbage collection of data files.
  *
- * Deletes data files that no branch, tag or commit reachable from them
- * references, and only those older than a grace period, so that a file
- * written by an import still in flight is never collected. */
+ * Deletes data files that no commit reachable from a branch or tag (or
+ * from where a ref pointed within the grace period) references and that
+ * no live writer has claimed as an upload in flight (docs/gc.md): a file
+ * that is or will be committed is never collected, whatever the grace. */
 #ifndef TARN_GC_H
 #define TARN_GC_H
 
@@ -12,7 +13,7 @@
 typedef struct tarn_gc_options {
     int version;
     int dry_run;           /* list, delete nothing */
-    int64_t grace_seconds; /* files younger than this are kept (default 3600) */
+    int64_t grace_seconds; /* refs' recent past, and orphans younger than this, are kept (default 3600) */
     /* Called for every file collected (or, dry run, that would be). */
     void (*on_file)(const char *key, int64_t size_bytes, void *ctx);
     void *ctx;
@@ -26,6 +27,7 @@ typedef struct tarn_gc_result {
     int64_t bytes;
     int64_t kept_recent; /* unreferenced but inside the grace period */
     int64_t referenced;  /* files still referenced */
+    int64_t in_flight;   /* uploads claimed by a live writer */
 } tarn_gc_result;
 
 TARN_EXTERN int tarn_gc(tarn_gc_result *out, tarn_lake *lake, const tarn_gc_options *opts,

@@ -1,64 +1,55 @@
-/* catalog/catalog.h — the catalog's internal model and operations.
- *
- * SQLite tables (documented in docs/catalog.md): data_files, table_versions,
- * version_files, tree_entries, commits, commit_parents, refs, ref_log.
- * Everything but refs and ref_log is immutable and content-addressed. */
+/* catalog/catalog.h — the catalog's internal model and operations, written
+ * once over the backend interface (include/tarn/sys/catalog.h): content
+ * addressing, trees, commits, refs, merges, leases, gc. The backends
+ * (catalog/sqlite.c, ...) only store and fetch records. */
 #ifndef TARN_CATALOG_H
 #define TARN_CATALOG_H
 
-#include <sqlite3.h>
 #include <stdint.h>
 #include <stdio.h>
 
 #include "lake/lake.h"
 #include "tarn/commit.h"
 #include "tarn/ref.h"
+#include "tarn/sys/catalog.h"
 
-/* ---- the database ------------------------------------------------------ */
+/* ---- backends and transactions ----------------------------------------- */
 
-int tarn__catalog_open(sqlite3 **out, const char *path, int create, tarn_error *err);
-/* BEGIN IMMEDIATE (waits for other writers), COMMIT, ROLLBACK. */
+/* Opens the catalog at LOCATION: a SQLite file path or a postgresql:// URL.
+ * CREATE makes an empty catalog (SQLite only creates the file). */
+int tarn__catalog_open(tarn_catalog **out, const char *location, int create, tarn_error *err);
+int tarn__catalog_sqlite_open(tarn_catalog **out, const char *path, int create, tarn_error *err);
+/* The lake's catalog. */
+#define TARN_CAT(lake) ((lake)->catalog)
+
 int tarn__tx_begin(tarn_lake *lake, tarn_error *err);
 int tarn__tx_commit(tarn_lake *lake, tarn_error *err);
 void tarn__tx_rollback(tarn_lake *lake);
-/* Prepares SQL or fills err. */
-int tarn__prepare(sqlite3_stmt **out, tarn_lake *lake, const char *sql, tarn_error *err);
-/* An EIO error naming what failed and SQLite's message. */
-int tarn__db_error(tarn_lake *lake, tarn_error *err, const char *what);
+
+/* Runs FN inside a write transaction and commits it; when the backend says
+ * TARN_ERETRY (a serialisation failure, a dropped connection), runs the
+ * whole of it again, a bounded number of times. FN returns 0 (commit),
+ * TARN_NOTHING (roll back, report success) or a negative code (roll back,
+ * fail). */
+#define TARN_NOTHING 1
+int tarn__tx_run(tarn_lake *lake, int (*fn)(tarn_lake *lake, void *ctx, tarn_error *err), void *ctx,
+                 tarn_error *err);
+
+void tarn__data_file_clear(tarn_data_file *f);
+void tarn__commit_row_clear(tarn_commit_row *r);
+void tarn__job_row_clear(tarn_job_row *j);
 
 /* ---- data files and table versions ------------------------------------- */
 
-typedef struct tarn_data_file {
-    char *key; /* object store key */
-    int64_t row_count;
-    int64_t size_bytes;
-    char *stats_json; /* {"col": {"min":..,"max":..,"nulls":n}} */
-} tarn_data_file;
-
-typedef struct tarn_version {
-    char id[65];
-    char *schema_json; /* [{"name":..,"type":..}, ...] */
-    char parent[65];   /* "" for the first version */
-    int64_t row_count, size_bytes;
-    size_t nfiles;
-    char **files; /* data file keys, in order */
-} tarn_version;
-
 int tarn__data_file_insert(tarn_lake *lake, const tarn_data_file *f, tarn_error *err);
-/* Computes v->id from its content and stores it (idempotent). */
+/* Computes v->id from its content, totals from its files' records, and
+ * stores it (idempotent). */
 int tarn__version_store(tarn_lake *lake, tarn_version *v, tarn_error *err);
+/* Loads version ID with its files. */
 int tarn__version_load(tarn_version *out, tarn_lake *lake, const char *id, tarn_error *err);
 void tarn__version_clear(tarn_version *v);
 
 /* ---- trees ------------------------------------------------------------- */
-
-typedef enum { TARN_ENTRY_TABLE = 0, TARN_ENTRY_NAMESPACE = 1 } tarn_entry_kind;
-
-typedef struct tarn_tree_entry {
-    char *name; /* ns.table for tables, ns for namespaces */
-    tarn_entry_kind kind;
-    char version[65]; /* "" for namespaces */
-} tarn_tree_entry;
 
 typedef struct tarn_tree {
     size_t n, cap;
@@ -83,40 +74,29 @@ const char *tarn__tree_nearest_table(const tarn_tree *t, const char *name, size_
 void tarn__tree_ensure_namespace(tarn_tree *t, const char *table);
 /* Records data file F and points qualified TABLE in TREE at a new version
  * of SCHEMA_JSON whose parent is OLD (zeroed: none) and whose files are
- * OLD's (when APPEND) followed by F. How imports and runs write a table. */
+ * OLD's (when APPEND) followed by F. How imports and runs write a table.
+ * F must be an upload this process holds (tarn__upload_begin): its claim
+ * is settled in the same transaction. */
 int tarn__tree_put_file(tarn_lake *lake, tarn_tree *tree, const char *table, const tarn_version *old,
                         int append, const char *schema_json, const tarn_data_file *f,
                         tarn_error *err);
 
 /* ---- commits ----------------------------------------------------------- */
 
-typedef struct tarn_commit_row {
-    char hash[65];
-    char tree[65];
-    size_t nparents;
-    char parents[2][65];
-    int64_t time_us;
-    int64_t generation;
-} tarn_commit_row;
-
 int tarn__commit_load(tarn_commit_row *out, tarn_lake *lake, const char *hash, tarn_error *err);
-/* Creates a commit (hash computed from its content). */
+/* Creates a commit (hash computed from its content); it inherits its
+ * parents' taints. */
 int tarn__commit_create(char out_hash[65], tarn_lake *lake, const char *tree_hash,
                         const char *const *parents, size_t nparents, const char *message,
                         const char *properties_json, tarn_error *err);
 /* 1 if ANCESTOR is DESCENDANT or one of its ancestors, 0 if not, <0 error. */
 int tarn__commit_is_ancestor(tarn_lake *lake, const char *ancestor, const char *descendant,
                              tarn_error *err);
-/* The best common ancestor of A and B into out ("" if none). */
+/* The best common ancestor of A and B into out ("" if none): the walk goes
+ * down only as far as the commits' generation numbers require. */
 int tarn__merge_base(char out[65], tarn_lake *lake, const char *a, const char *b, tarn_error *err);
 
 /* ---- refs -------------------------------------------------------------- */
-
-typedef struct tarn_ref_row {
-    char commit[65];
-    tarn_ref_kind kind;
-    int aborted;
-} tarn_ref_row;
 
 /* TARN_ENOTFOUND (without touching err) if NAME is no ref. */
 int tarn__ref_get(tarn_ref_row *out, tarn_lake *lake, const char *name, tarn_error *err);
@@ -132,11 +112,27 @@ const char *tarn__ref_display(tarn_lake *lake, const char *ref);
 /* Resolves BRANCH (NULL: the active one) to an existing branch name. */
 int tarn__branch_name(char out[TARN_NAME_MAX + 1], tarn_lake *lake, const char *branch,
                       tarn_error *err);
+/* Is REF_NAME a name tarn reserves for its own run branches? */
+int tarn__ref_is_run_branch(const char *name);
+/* Creates the run branch of job JOB_ID (`tarn-run/JOB_ID`, a reserved
+ * name) at commit AT; its name into OUT. */
+int tarn__run_branch_create(char out[TARN_NAME_MAX + 1], tarn_lake *lake, const char *job_id,
+                            const char *at, tarn_error *err);
 
-/* tarn_branch_merge; CHECK_RUNS 0 lets a run merge its own commit before
- * its job is marked successful. */
+/* What a failed run left behind never reaches a branch: refuses (with
+ * TARN_EABORTED) COMMIT when it carries the output of a run that has not
+ * succeeded, and (TARN_ENOTFOUND) when garbage collection deleted data
+ * files of its tree. SOURCE_REF names how it was reached, for messages. */
+int tarn__commit_check_usable(tarn_lake *lake, const char *source_ref, const char *commit,
+                              tarn_error *err);
+
+/* tarn_branch_merge; ON_MERGED (may be NULL) runs inside the merge's
+ * transaction with the resulting commit, so that a run's outcome is
+ * recorded with its merge, never apart from it. */
 int tarn__branch_merge(tarn_merge_result *out, tarn_lake *lake, const char *source_ref,
-                       const char *into, const char *message, int check_runs, tarn_error *err);
+                       const char *into, const char *message,
+                       int (*on_merged)(tarn_lake *lake, const char *commit, void *ctx, tarn_error *err),
+                       void *ctx, tarn_error *err);
 /* Marks branch NAME as left by a failed run (read-only, never merged). */
 int tarn__branch_mark_aborted(tarn_lake *lake, const char *name, tarn_error *err);
 
@@ -144,7 +140,6 @@ int tarn__branch_mark_aborted(tarn_lake *lake, const char *name, tarn_error *err
 
 /* Edits TREE in place. Returns 0 (commit it), TARN_NOTHING (no change) or a
  * negative code (abort with err set). */
-#define TARN_NOTHING 1
 typedef int (*tarn_tree_edit_fn)(tarn_lake *lake, tarn_tree *tree, void *ctx, tarn_error *err);
 
 /* In one catalog transaction: reads BRANCH's head, applies EDIT to its
@@ -156,10 +151,42 @@ int tarn__branch_commit(tarn_commit_id *out, tarn_lake *lake, const char *branch
                         tarn_tree_edit_fn edit, void *ctx, const char *message,
                         const char *properties_json, tarn_error *err);
 
+/* The same for a run's outputs: the commit carries the output of job
+ * JOB_ID (a taint, in the same transaction) until the job succeeds, so
+ * that nothing reaches a branch from it before, or ever if it fails. */
+int tarn__branch_commit_run(tarn_commit_id *out, tarn_lake *lake, const char *branch,
+                            tarn_tree_edit_fn edit, void *ctx, const char *message,
+                            const char *properties_json, const char *job_id, tarn_error *err);
+
 /* Loads the tree of commit HASH. */
 int tarn__tree_load_commit(tarn_tree *out, tarn_lake *lake, const char *hash, tarn_error *err);
 /* Resolves REF (NULL: the active branch) and loads its tree. */
 int tarn__ref_tree(tarn_tree *out, tarn_commit_id *commit, tarn_lake *lake, const char *ref,
                    tarn_error *err);
+
+/* ---- leases: what this process holds (catalog/lease.c) ------------------ */
+
+/* This process's lease on LAKE, taken on first use and renewed by a
+ * heartbeat thread until tarn_lake_close; *id (33 bytes) gets its id. */
+int tarn__lease_hold(tarn_lake *lake, char id[33], tarn_error *err);
+/* Fails (TARN_EABORTED) if the lease was lost (this process stalled past
+ * its expiry and something reaped it): whatever it uploaded may be gone.
+ * Call inside the transaction that commits the process's work. */
+int tarn__lease_check(tarn_lake *lake, tarn_error *err);
+/* Releases the lease (and its claims) now; tarn_lake_close does it too. */
+void tarn__lease_drop(tarn_lake *lake);
+/* Reaps expired leases and leases whose process is known to be gone, and
+ * settles what they held: running jobs become failed and their run
+ * branches aborted; their claims go. Cheap when nothing expired. */
+int tarn__lease_settle(tarn_lake *lake, tarn_error *err);
+
+/* Registers KEY as an upload in flight (visible to gc before the object is
+ * written), under this process's lease. */
+int tarn__upload_begin(tarn_lake *lake, const char *key, tarn_error *err);
+/* The upload was not committed (failure): its claim goes; the object, if
+ * any, is removed. */
+void tarn__upload_abandon(tarn_lake *lake, const char *key);
+/* Claims an environment id as in use by this process (env gc keeps it). */
+int tarn__env_claim(tarn_lake *lake, const char *env_id, tarn_error *err);
 
 #endif

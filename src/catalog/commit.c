@@ -10,76 +10,46 @@
 
 int tarn__commit_load(tarn_commit_row *out, tarn_lake *lake, const char *hash, tarn_error *err)
 {
-    memset(out, 0, sizeof *out);
-    sqlite3_stmt *st;
-    TARN_RETURN_NOT_OK(tarn__prepare(
-        &st, lake, "SELECT tree, time_us, generation FROM commits WHERE hash=?", err));
-    sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) != SQLITE_ROW) {
-        sqlite3_finalize(st);
-        return tarn__error_set(err, TARN_ENOTFOUND, "commit %s not found", hash);
-    }
-    snprintf(out->hash, sizeof out->hash, "%s", hash);
-    snprintf(out->tree, sizeof out->tree, "%s", (const char *)sqlite3_column_text(st, 0));
-    out->time_us = sqlite3_column_int64(st, 1);
-    out->generation = sqlite3_column_int64(st, 2);
-    sqlite3_finalize(st);
-    TARN_RETURN_NOT_OK(tarn__prepare(
-        &st, lake, "SELECT parent FROM commit_parents WHERE child=? ORDER BY ord LIMIT 2", err));
-    sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
-    while (sqlite3_step(st) == SQLITE_ROW)
-        snprintf(out->parents[out->nparents++], 65, "%s", (const char *)sqlite3_column_text(st, 0));
-    sqlite3_finalize(st);
-    return 0;
+    return TARN_CAT(lake)->vt->commit_get(TARN_CAT(lake), hash, out, 0, err);
 }
 
 int tarn__commit_create(char out_hash[65], tarn_lake *lake, const char *tree_hash,
                         const char *const *parents, size_t nparents, const char *message,
                         const char *properties_json, tarn_error *err)
 {
-    const char *author = tarn__lake_author(lake);
-    int64_t now = tarn__now_us();
-    int64_t generation = 1;
+    tarn_commit_row r = {0};
+    r.author = (char *)tarn__lake_author(lake);
+    r.time_us = tarn__now_us();
+    r.generation = 1;
     for (size_t i = 0; i < nparents; i++) {
         tarn_commit_row p;
         TARN_RETURN_NOT_OK(tarn__commit_load(&p, lake, parents[i], err));
-        if (p.generation + 1 > generation) generation = p.generation + 1;
+        if (p.generation + 1 > r.generation) r.generation = p.generation + 1;
         /* Time never goes backwards along history, so REF@{time} is well defined. */
-        if (p.time_us >= now) now = p.time_us + 1;
+        if (p.time_us >= r.time_us) r.time_us = p.time_us + 1;
+        snprintf(r.parents[i], 65, "%s", parents[i]);
     }
-    if (!properties_json || !*properties_json) properties_json = "{}";
-    if (!message) message = "";
+    r.nparents = nparents;
+    r.properties_json = (char *)(properties_json && *properties_json ? properties_json : "{}");
+    r.message = (char *)(message ? message : "");
+    snprintf(r.tree, sizeof r.tree, "%s", tree_hash);
 
     strbuf content = {0};
     sb_printf(&content, "tree %s\n", tree_hash);
     for (size_t i = 0; i < nparents; i++) sb_printf(&content, "parent %s\n", parents[i]);
-    sb_printf(&content, "author %s\ntime %lld\nproperties %s\n\n%s", author, (long long)now,
-              properties_json, message);
+    sb_printf(&content, "author %s\ntime %lld\nproperties %s\n\n%s", r.author, (long long)r.time_us,
+              r.properties_json, r.message);
     tarn__sha256_hex(out_hash, content.s, content.len);
     sb_free(&content);
+    snprintf(r.hash, sizeof r.hash, "%s", out_hash);
+    TARN_RETURN_NOT_OK(TARN_CAT(lake)->vt->commit_put(TARN_CAT(lake), &r, err));
+    /* A commit on top of a run's unfinished or failed output carries it. */
+    return TARN_CAT(lake)->vt->taint_inherit(TARN_CAT(lake), out_hash, parents, nparents, err);
+}
 
-    sqlite3_stmt *st;
-    TARN_RETURN_NOT_OK(tarn__prepare(&st, lake, "INSERT INTO commits VALUES(?,?,?,?,?,?,?)", err));
-    sqlite3_bind_text(st, 1, out_hash, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, tree_hash, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, author, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, message, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 5, now);
-    sqlite3_bind_text(st, 6, properties_json, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 7, generation);
-    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : tarn__db_error(lake, err, "writing a commit");
-    sqlite3_finalize(st);
-    if (rc < 0) return rc;
-    TARN_RETURN_NOT_OK(tarn__prepare(&st, lake, "INSERT INTO commit_parents VALUES(?,?,?)", err));
-    for (size_t i = 0; i < nparents && rc == 0; i++) {
-        sqlite3_reset(st);
-        sqlite3_bind_text(st, 1, out_hash, -1, SQLITE_STATIC);
-        sqlite3_bind_int(st, 2, (int)i);
-        sqlite3_bind_text(st, 3, parents[i], -1, SQLITE_STATIC);
-        if (sqlite3_step(st) != SQLITE_DONE) rc = tarn__db_error(lake, err, "writing commit parents");
-    }
-    sqlite3_finalize(st);
-    return rc;
+static int found_hash(const tarn_commit_row *r, void *ctx)
+{
+    return strcmp(r->hash, ctx) == 0 ? 1 : 0;
 }
 
 int tarn__commit_is_ancestor(tarn_lake *lake, const char *ancestor, const char *descendant,
@@ -91,66 +61,85 @@ int tarn__commit_is_ancestor(tarn_lake *lake, const char *ancestor, const char *
     TARN_RETURN_NOT_OK(tarn__commit_load(&d, lake, descendant, err));
     if (a.generation >= d.generation) return 0;
     /* Walk up from the descendant, never below the ancestor's generation. */
-    sqlite3_stmt *st;
-    TARN_RETURN_NOT_OK(tarn__prepare(
-        &st, lake,
-        "WITH RECURSIVE up(h) AS (SELECT ?1 UNION "
-        "  SELECT p.parent FROM commit_parents p JOIN up ON p.child = up.h "
-        "  JOIN commits c ON c.hash = p.parent WHERE c.generation >= ?3) "
-        "SELECT 1 FROM up WHERE h = ?2 LIMIT 1",
-        err));
-    sqlite3_bind_text(st, 1, descendant, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, ancestor, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, a.generation);
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc == SQLITE_ROW) return 1;
-    if (rc == SQLITE_DONE) return 0;
-    return tarn__db_error(lake, err, "walking history");
+    return TARN_CAT(lake)->vt->commit_walk(TARN_CAT(lake), descendant, a.generation, 0, found_hash,
+                                           (void *)ancestor, err);
+}
+
+/* A set of commits met by a walk: hash, generation and time, sorted by
+ * hash once complete. */
+typedef struct walk_set {
+    tarn_commit_row *rows;
+    size_t n, cap;
+} walk_set;
+
+static int collect(const tarn_commit_row *r, void *ctx)
+{
+    walk_set *w = ctx;
+    TARN_RETURN_NOT_OK(tarn__reserve(&w->rows, &w->cap, w->n + 1, sizeof *w->rows));
+    w->rows[w->n] = *r;
+    w->rows[w->n].author = w->rows[w->n].message = w->rows[w->n].properties_json = NULL;
+    w->n++;
+    return 0;
+}
+
+static int cmp_row_hash(const void *a, const void *b)
+{
+    return strcmp(((const tarn_commit_row *)a)->hash, ((const tarn_commit_row *)b)->hash);
 }
 
 int tarn__merge_base(char out[65], tarn_lake *lake, const char *a, const char *b, tarn_error *err)
 {
     out[0] = 0;
-    sqlite3_stmt *st;
-    TARN_RETURN_NOT_OK(tarn__prepare(
-        &st, lake,
-        "WITH RECURSIVE "
-        " ua(h) AS (SELECT ?1 UNION SELECT p.parent FROM commit_parents p JOIN ua ON p.child = ua.h),"
-        " ub(h) AS (SELECT ?2 UNION SELECT p.parent FROM commit_parents p JOIN ub ON p.child = ub.h) "
-        /* IN, not JOIN: each ancestor set is built once (a join rescans one
-         * per row of the other, O(history^2)). */
-        "SELECT c.hash FROM commits c WHERE c.hash IN (SELECT h FROM ua) AND c.hash IN (SELECT h FROM ub) "
-        "ORDER BY c.generation DESC, c.time_us DESC LIMIT 1",
-        err));
-    sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, b, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) snprintf(out, 65, "%s", (const char *)sqlite3_column_text(st, 0));
-    sqlite3_finalize(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return tarn__db_error(lake, err, "finding a merge base");
-    return 0;
+    tarn_commit_row ra, rb;
+    TARN_RETURN_NOT_OK(tarn__commit_load(&ra, lake, a, err));
+    TARN_RETURN_NOT_OK(tarn__commit_load(&rb, lake, b, err));
+    /* A common ancestor's generation is at most the smaller of the two.
+     * Walk both sides down to a window below it; every ancestor of that
+     * generation or more is reached (generations fall along every parent
+     * edge), so the best common commit inside the window is the best of
+     * all. Widen the window only when it holds none: the cost follows how
+     * far the two sides diverged, not the length of history. */
+    int64_t top = ra.generation < rb.generation ? ra.generation : rb.generation;
+    int64_t window = 32;
+    int rc = 0;
+    for (;;) {
+        int64_t min_gen = top - window > 1 ? top - window : 1;
+        walk_set wa = {0}, wb = {0};
+        rc = TARN_CAT(lake)->vt->commit_walk(TARN_CAT(lake), a, min_gen, 0, collect, &wa, err);
+        if (rc == 0) rc = TARN_CAT(lake)->vt->commit_walk(TARN_CAT(lake), b, min_gen, 0, collect, &wb, err);
+        if (rc == TARN_ENOMEM) rc = tarn__error_set(err, rc, "out of memory finding a merge base");
+        if (rc == 0) {
+            if (wb.n) qsort(wb.rows, wb.n, sizeof *wb.rows, cmp_row_hash);
+            const tarn_commit_row *best = NULL;
+            for (size_t i = 0; i < wa.n; i++) {
+                if (!wb.n || !bsearch(&wa.rows[i], wb.rows, wb.n, sizeof *wb.rows, cmp_row_hash)) continue;
+                const tarn_commit_row *c = &wa.rows[i];
+                if (!best || c->generation > best->generation ||
+                    (c->generation == best->generation && c->time_us > best->time_us))
+                    best = c;
+            }
+            if (best) snprintf(out, 65, "%s", best->hash);
+        }
+        free(wa.rows);
+        free(wb.rows);
+        if (rc < 0 || out[0] || min_gen <= 1) break;
+        window *= 8;
+    }
+    return rc;
 }
 
 static int info_load(tarn_commit_info *c, tarn_lake *lake, const char *hash, tarn_error *err)
 {
     memset(c, 0, sizeof *c);
-    sqlite3_stmt *st;
-    TARN_RETURN_NOT_OK(tarn__prepare(
-        &st, lake, "SELECT author, message, time_us, properties FROM commits WHERE hash = ?", err));
-    sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) != SQLITE_ROW) {
-        sqlite3_finalize(st);
-        return tarn__error_set(err, TARN_EIO, "catalog error: commit %.12s is missing", hash);
-    }
-    snprintf(c->id.hex, sizeof c->id.hex, "%s", hash);
-    c->author = strdup((const char *)sqlite3_column_text(st, 0));
-    c->message = strdup((const char *)sqlite3_column_text(st, 1));
-    c->time_us = sqlite3_column_int64(st, 2);
-    c->properties_json = strdup((const char *)sqlite3_column_text(st, 3));
-    sqlite3_finalize(st);
     tarn_commit_row row;
-    TARN_RETURN_NOT_OK(tarn__commit_load(&row, lake, hash, err));
+    int rc = TARN_CAT(lake)->vt->commit_get(TARN_CAT(lake), hash, &row, 1, err);
+    if (rc == TARN_ENOTFOUND) return tarn__error_set(err, TARN_EIO, "catalog error: commit %.12s is missing", hash);
+    if (rc < 0) return rc;
+    snprintf(c->id.hex, sizeof c->id.hex, "%s", hash);
+    c->author = row.author;
+    c->message = row.message;
+    c->properties_json = row.properties_json;
+    c->time_us = row.time_us;
     c->nparents = row.nparents;
     for (size_t i = 0; i < row.nparents; i++) snprintf(c->parents[i].hex, 65, "%s", row.parents[i]);
     return 0;
@@ -189,6 +178,34 @@ static int log_walk(tarn_commit_info **out, size_t *count, tarn_lake *lake, cons
     return 0;
 }
 
+typedef struct log_list {
+    tarn_commit_info *list;
+    size_t n, cap;
+} log_list;
+
+static int log_add(const tarn_commit_row *r, void *ctx)
+{
+    log_list *l = ctx;
+    TARN_RETURN_NOT_OK(tarn__reserve(&l->list, &l->cap, l->n + 1, sizeof *l->list));
+    tarn_commit_info *c = &l->list[l->n++];
+    memset(c, 0, sizeof *c);
+    snprintf(c->id.hex, sizeof c->id.hex, "%s", r->hash);
+    c->author = strdup(r->author ? r->author : "");
+    c->message = strdup(r->message ? r->message : "");
+    c->properties_json = strdup(r->properties_json ? r->properties_json : "{}");
+    c->time_us = r->time_us;
+    c->nparents = r->nparents;
+    for (size_t i = 0; i < r->nparents; i++) snprintf(c->parents[i].hex, 65, "%s", r->parents[i]);
+    return 0;
+}
+
+static int cmp_newest(const void *a, const void *b)
+{
+    const tarn_commit_info *x = a, *y = b;
+    if (x->time_us != y->time_us) return x->time_us > y->time_us ? -1 : 1;
+    return strcmp(x->id.hex, y->id.hex);
+}
+
 int tarn_commit_log(tarn_commit_info **out, size_t *count, tarn_lake *lake, const char *ref,
                     size_t limit, tarn_error *err)
 {
@@ -197,40 +214,23 @@ int tarn_commit_log(tarn_commit_info **out, size_t *count, tarn_lake *lake, cons
     tarn_commit_id head;
     TARN_RETURN_NOT_OK(tarn_ref_resolve(&head, lake, ref, err));
     if (limit > 0 && limit <= 256) return log_walk(out, count, lake, head.hex, limit, err);
-    sqlite3_stmt *st;
-    TARN_RETURN_NOT_OK(tarn__prepare(
-        &st, lake,
-        "WITH RECURSIVE anc(h) AS (SELECT ?1 UNION "
-        "  SELECT p.parent FROM commit_parents p JOIN anc ON p.child = anc.h) "
-        "SELECT c.hash, c.author, c.message, c.time_us, c.properties, "
-        "  (SELECT parent FROM commit_parents WHERE child = c.hash AND ord = 0), "
-        "  (SELECT parent FROM commit_parents WHERE child = c.hash AND ord = 1) "
-        "FROM commits c JOIN anc ON anc.h = c.hash "
-        "ORDER BY c.time_us DESC, c.generation DESC LIMIT ?2",
-        err));
-    sqlite3_bind_text(st, 1, head.hex, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, limit ? (int64_t)limit : -1);
-    size_t cap = 0;
-    tarn_commit_info *list = NULL;
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        if (*count == cap) {
-            cap = cap ? cap * 2 : 16;
-            list = realloc(list, cap * sizeof *list);
-        }
-        tarn_commit_info *c = &list[(*count)++];
-        memset(c, 0, sizeof *c);
-        snprintf(c->id.hex, sizeof c->id.hex, "%s", (const char *)sqlite3_column_text(st, 0));
-        c->author = strdup((const char *)sqlite3_column_text(st, 1));
-        c->message = strdup((const char *)sqlite3_column_text(st, 2));
-        c->time_us = sqlite3_column_int64(st, 3);
-        c->properties_json = strdup((const char *)sqlite3_column_text(st, 4));
-        for (int p = 0; p < 2; p++)
-            if (sqlite3_column_type(st, 5 + p) != SQLITE_NULL)
-                snprintf(c->parents[c->nparents++].hex, 65, "%s",
-                         (const char *)sqlite3_column_text(st, 5 + p));
+    log_list l = {0};
+    int rc = TARN_CAT(lake)->vt->commit_walk(TARN_CAT(lake), head.hex, 0, 1, log_add, &l, err);
+    if (rc == TARN_ENOMEM) rc = tarn__error_set(err, rc, "out of memory reading the log");
+    if (rc < 0) {
+        tarn_commit_info_free(l.list, l.n);
+        return rc;
     }
-    sqlite3_finalize(st);
-    *out = list;
+    /* Times rise strictly along history, so newest first is a valid order. */
+    if (l.n) qsort(l.list, l.n, sizeof *l.list, cmp_newest);
+    for (; limit && l.n > limit; l.n--) {
+        tarn_commit_info *c = &l.list[l.n - 1];
+        free(c->author);
+        free(c->message);
+        free(c->properties_json);
+    }
+    *out = l.list;
+    *count = l.n;
     return 0;
 }
 
@@ -264,58 +264,72 @@ int tarn__ref_tree(tarn_tree *out, tarn_commit_id *commit, tarn_lake *lake, cons
     return tarn__tree_load(out, lake, row.tree, err);
 }
 
+typedef struct branch_commit_ctx {
+    const char *name;
+    tarn_tree_edit_fn edit;
+    void *ctx;
+    const char *message;
+    const char *properties_json;
+    const char *taint_job;
+    char commit[65];
+} branch_commit_ctx;
+
+static int branch_commit_tx(tarn_lake *lake, void *arg, tarn_error *err)
+{
+    branch_commit_ctx *b = arg;
+    tarn_tree tree = {0};
+    tarn_ref_row ref;
+    int rc = TARN_CAT(lake)->vt->ref_get(TARN_CAT(lake), b->name, &ref, 1, err);
+    if (rc == TARN_ENOTFOUND) return tarn__error_set(err, TARN_ENOTFOUND, "branch '%s' does not exist", b->name);
+    if (rc < 0) return rc;
+    if (ref.kind != TARN_REF_BRANCH)
+        return tarn__error_set(err, TARN_EINVALID, "'%s' is a tag: tags never move, commit on a branch", b->name);
+    if (ref.aborted)
+        return tarn__error_set(err, TARN_EABORTED, "branch '%s' belongs to a failed run and is read-only", b->name);
+    tarn_commit_row head;
+    if ((rc = tarn__commit_load(&head, lake, ref.commit, err)) < 0) return rc;
+    snprintf(b->commit, sizeof b->commit, "%s", head.hash);
+    if ((rc = tarn__tree_load(&tree, lake, head.tree, err)) < 0) return rc;
+    rc = b->edit(lake, &tree, b->ctx, err);
+    char tree_hash[65];
+    const char *parents[1] = {head.hash};
+    if (rc == 0) rc = tarn__tree_store(tree_hash, lake, &tree, err);
+    if (rc == 0)
+        rc = tarn__commit_create(b->commit, lake, tree_hash, parents, 1, b->message, b->properties_json, err);
+    tarn__tree_clear(&tree);
+    if (rc == 0 && b->taint_job) rc = TARN_CAT(lake)->vt->taint_add(TARN_CAT(lake), b->commit, b->taint_job, err);
+    if (rc != 0) return rc;
+    tarn__fault("commit:before-ref-update");
+    rc = tarn__ref_cas(lake, b->name, head.hash, b->commit, "commit", err);
+    if (rc == 0) tarn__fault("commit:before-catalog-commit");
+    return rc;
+}
+
+static int branch_commit(tarn_commit_id *out, tarn_lake *lake, const char *branch, tarn_tree_edit_fn edit,
+                         void *ctx, const char *message, const char *properties_json, const char *taint_job,
+                         tarn_error *err)
+{
+    char name[TARN_NAME_MAX + 1];
+    TARN_RETURN_NOT_OK(tarn__branch_name(name, lake, branch, err));
+    branch_commit_ctx b = {name, edit, ctx, message, properties_json, taint_job, {0}};
+    int rc = tarn__tx_run(lake, branch_commit_tx, &b, err);
+    if (rc < 0) return rc;
+    if (rc == 0) tarn__fault("commit:after-catalog-commit");
+    /* TARN_NOTHING: the branch's head, unchanged. */
+    if (out) snprintf(out->hex, sizeof out->hex, "%s", b.commit);
+    return rc;
+}
+
 int tarn__branch_commit(tarn_commit_id *out, tarn_lake *lake, const char *branch,
                         tarn_tree_edit_fn edit, void *ctx, const char *message,
                         const char *properties_json, tarn_error *err)
 {
-    char name[TARN_NAME_MAX + 1];
-    TARN_RETURN_NOT_OK(tarn__branch_name(name, lake, branch, err));
-    tarn_tree tree = {0};
-    int rc = tarn__tx_begin(lake, err);
-    if (rc < 0) return rc;
-    tarn_ref_row ref;
-    if ((rc = tarn__ref_get(&ref, lake, name, err)) < 0) {
-        if (rc == TARN_ENOTFOUND)
-            rc = tarn__error_set(err, TARN_ENOTFOUND, "branch '%s' does not exist", name);
-        goto fail;
-    }
-    if (ref.kind != TARN_REF_BRANCH) {
-        rc = tarn__error_set(err, TARN_EINVALID, "'%s' is a tag: tags never move, commit on a branch", name);
-        goto fail;
-    }
-    if (ref.aborted) {
-        rc = tarn__error_set(err, TARN_EABORTED,
-                             "branch '%s' belongs to a failed run and is read-only", name);
-        goto fail;
-    }
-    tarn_commit_row head;
-    if ((rc = tarn__commit_load(&head, lake, ref.commit, err)) < 0) goto fail;
-    if ((rc = tarn__tree_load(&tree, lake, head.tree, err)) < 0) goto fail;
-    rc = edit(lake, &tree, ctx, err);
-    if (rc < 0) goto fail;
-    if (rc == TARN_NOTHING) {
-        tarn__tx_rollback(lake);
-        tarn__tree_clear(&tree);
-        if (out) snprintf(out->hex, sizeof out->hex, "%s", head.hash);
-        return TARN_NOTHING;
-    }
-    char tree_hash[65], commit[65];
-    const char *parents[1] = {head.hash};
-    if ((rc = tarn__tree_store(tree_hash, lake, &tree, err)) < 0) goto fail;
-    if ((rc = tarn__commit_create(commit, lake, tree_hash, parents, 1, message, properties_json,
-                                  err)) < 0)
-        goto fail;
-    tarn__fault("commit:before-ref-update");
-    if ((rc = tarn__ref_cas(lake, name, head.hash, commit, "commit", err)) < 0) goto fail;
-    tarn__fault("commit:before-catalog-commit");
-    if ((rc = tarn__tx_commit(lake, err)) < 0) goto done;
-    tarn__fault("commit:after-catalog-commit");
-    if (out) snprintf(out->hex, sizeof out->hex, "%s", commit);
-    rc = 0;
-    goto done;
-fail:
-    tarn__tx_rollback(lake);
-done:
-    tarn__tree_clear(&tree);
-    return rc;
+    return branch_commit(out, lake, branch, edit, ctx, message, properties_json, NULL, err);
+}
+
+int tarn__branch_commit_run(tarn_commit_id *out, tarn_lake *lake, const char *branch,
+                            tarn_tree_edit_fn edit, void *ctx, const char *message,
+                            const char *properties_json, const char *job_id, tarn_error *err)
+{
+    return branch_commit(out, lake, branch, edit, ctx, message, properties_json, job_id, err);
 }

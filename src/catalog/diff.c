@@ -7,11 +7,10 @@
 
 static int64_t version_rows(tarn_lake *lake, const char *id)
 {
-    sqlite3_stmt *st;
-    if (tarn__prepare(&st, lake, "SELECT row_count FROM table_versions WHERE id=?", NULL) < 0) return -1;
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    int64_t rows = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
-    sqlite3_finalize(st);
+    tarn_version v;
+    if (TARN_CAT(lake)->vt->version_get(TARN_CAT(lake), id, &v, 0, NULL) < 0) return -1;
+    int64_t rows = v.row_count;
+    tarn__version_clear(&v);
     return rows;
 }
 

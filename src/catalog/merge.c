@@ -13,21 +13,41 @@
 #include "util/error.h"
 #include "util/util.h"
 
-static int has_file(const tarn_version *v, const char *key)
+/* A version's file keys, sorted, for membership tests in O(log n): merges
+ * of tables with many thousands of files stay O(n log n). */
+typedef struct file_set {
+    char **keys;
+    size_t n;
+} file_set;
+
+static int cmp_key(const void *a, const void *b)
 {
-    for (size_t i = 0; i < v->nfiles; i++)
-        if (strcmp(v->files[i], key) == 0) return 1;
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int file_set_of(file_set *out, const tarn_version *v)
+{
+    out->n = v->nfiles;
+    out->keys = malloc((v->nfiles ? v->nfiles : 1) * sizeof *out->keys);
+    if (!out->keys) return TARN_ENOMEM;
+    memcpy(out->keys, v->files, v->nfiles * sizeof *out->keys);
+    qsort(out->keys, out->n, sizeof *out->keys, cmp_key);
     return 0;
+}
+
+static int has_file(const file_set *s, const char *key)
+{
+    return bsearch(&key, s->keys, s->n, sizeof *s->keys, cmp_key) != NULL;
 }
 
 /* Did V only append to BASE: same schema, every one of BASE's files kept?
  * (Not a prefix test: after an earlier merge a side's list interleaves its
  * own and the other side's files.) */
-static int appends_to(const tarn_version *base, const tarn_version *v)
+static int appends_to(const tarn_version *base, const tarn_version *v, const file_set *vs)
 {
     if (strcmp(base->schema_json, v->schema_json) != 0) return 0;
     for (size_t i = 0; i < base->nfiles; i++)
-        if (!has_file(v, base->files[i])) return 0;
+        if (!has_file(vs, base->files[i])) return 0;
     return 1;
 }
 
@@ -57,7 +77,12 @@ static int merge_table(char out_version[65], char *why, size_t whysize, tarn_lak
         tarn__version_clear(&ours);
         return rc;
     }
-    if (!appends_to(&base, &ours) || !appends_to(&base, &theirs)) {
+    file_set base_s = {0}, ours_s = {0}, theirs_s = {0};
+    if (file_set_of(&base_s, &base) < 0 || file_set_of(&ours_s, &ours) < 0 || file_set_of(&theirs_s, &theirs) < 0) {
+        rc = tarn__error_set(err, TARN_ENOMEM, "out of memory merging '%s'", ours.id);
+        goto done;
+    }
+    if (!appends_to(&base, &ours, &ours_s) || !appends_to(&base, &theirs, &theirs_s)) {
         if (strcmp(ours.schema_json, base.schema_json) != 0 ||
             strcmp(theirs.schema_json, base.schema_json) != 0)
             snprintf(why, whysize, "changed on both sides, and the schema changed");
@@ -74,13 +99,16 @@ static int merge_table(char out_version[65], char *why, size_t whysize, tarn_lak
     size_t k = 0;
     for (size_t i = 0; i < ours.nfiles; i++) merged.files[k++] = ours.files[i];
     for (size_t i = 0; i < theirs.nfiles; i++)
-        if (!has_file(&base, theirs.files[i]) && !has_file(&ours, theirs.files[i]))
+        if (!has_file(&base_s, theirs.files[i]) && !has_file(&ours_s, theirs.files[i]))
             merged.files[k++] = theirs.files[i];
     merged.nfiles = k;
     rc = tarn__version_store(lake, &merged, err);
     if (rc == 0) snprintf(out_version, 65, "%s", merged.id);
     free(merged.files); /* the strings belong to ours and theirs */
 done:
+    free(base_s.keys);
+    free(ours_s.keys);
+    free(theirs_s.keys);
     tarn__version_clear(&base);
     tarn__version_clear(&ours);
     tarn__version_clear(&theirs);
@@ -143,111 +171,104 @@ static int merge_trees(tarn_tree *out, int *conflicts, tarn_lake *lake, const ta
     return 0;
 }
 
-/* What a failed run left behind is never merged: neither its temporary
- * branch (marked aborted) nor, by hash, a commit made by a run whose job did
- * not succeed. (Bauplan documents this hole in its own model.) */
-static int refuse_failed_run(tarn_lake *lake, const char *source_ref, const char *commit,
-                             tarn_error *err)
+/* A merge must not leave a table whose namespace is gone: one side
+ * removed a namespace while the other added or changed a table in it. */
+static void check_namespaces(int *conflicts, const tarn_tree *merged, strbuf *why_all, tarn_error *err)
 {
-    tarn_ref_row ref;
-    if (source_ref && tarn__ref_get(&ref, lake, source_ref, NULL) == 0 && ref.aborted)
-        return tarn__error_set(err, TARN_EABORTED,
-                               "branch '%s' belongs to a failed run and cannot be merged", source_ref);
-    sqlite3_stmt *st;
-    TARN_RETURN_NOT_OK(tarn__prepare(
-        &st, lake,
-        "SELECT j.id, j.status FROM commits c JOIN jobs j "
-        "ON j.id = json_extract(c.properties, '$.job_id') WHERE c.hash = ?",
-        err));
-    sqlite3_bind_text(st, 1, commit, -1, SQLITE_STATIC);
-    int rc = 0;
-    if (sqlite3_step(st) == SQLITE_ROW && strcmp((const char *)sqlite3_column_text(st, 1), "success") != 0)
-        rc = tarn__error_set(err, TARN_EABORTED,
-                             "commit %.12s was made by run %s, which did not succeed (%s): it cannot be merged",
-                             commit, (const char *)sqlite3_column_text(st, 0),
-                             (const char *)sqlite3_column_text(st, 1));
-    sqlite3_finalize(st);
-    return rc;
+    for (size_t i = 0; i < merged->n; i++) {
+        const tarn_tree_entry *e = &merged->entries[i];
+        if (e->kind != TARN_ENTRY_TABLE) continue;
+        const char *dot = strchr(e->name, '.');
+        char ns[300];
+        snprintf(ns, sizeof ns, "%.*s", (int)(dot ? dot - e->name : (long)strlen(e->name)), e->name);
+        const tarn_tree_entry *n = tarn__tree_find(merged, ns);
+        if (n && n->kind == TARN_ENTRY_NAMESPACE) continue;
+        tarn__error_add_table(err, e->name);
+        sb_printf(why_all, "%s  %s: its namespace '%s' was removed on one side while the table changed on the other",
+                  why_all->len ? "\n" : "", e->name, ns);
+        (*conflicts)++;
+    }
 }
 
-int tarn__branch_merge(tarn_merge_result *out, tarn_lake *lake, const char *source_ref,
-                       const char *into, const char *message, int check_runs, tarn_error *err)
-{
-    memset(out, 0, sizeof *out);
-    char target[TARN_NAME_MAX + 1];
-    TARN_RETURN_NOT_OK(tarn__branch_name(target, lake, into, err));
+typedef struct merge_ctx {
+    const char *source_ref;
+    const char *target;
     tarn_commit_id source;
-    TARN_RETURN_NOT_OK(tarn_ref_resolve(&source, lake, source_ref, err));
-    if (check_runs) TARN_RETURN_NOT_OK(refuse_failed_run(lake, source_ref, source.hex, err));
-    tarn_tree base_t = {0}, ours_t = {0}, theirs_t = {0}, merged = {0};
-    strbuf why = {0};
-    int rc = tarn__tx_begin(lake, err);
-    if (rc < 0) return rc;
-    tarn_ref_row ref;
-    rc = tarn__ref_get(&ref, lake, target, err);
-    if (rc == TARN_ENOTFOUND || (rc == 0 && ref.kind != TARN_REF_BRANCH)) {
-        rc = tarn__error_set(err, TARN_ENOTFOUND, "branch '%s' does not exist", target);
-        goto fail;
-    }
-    if (rc < 0) goto fail;
+    const char *message;
+    int (*on_merged)(tarn_lake *lake, const char *commit, void *ctx, tarn_error *err);
+    void *ctx;
+    tarn_merge_result *out;
+} merge_ctx;
 
-    rc = tarn__commit_is_ancestor(lake, source.hex, ref.commit, err);
-    if (rc < 0) goto fail;
+/* Loads the tree of commit HASH into T (T zeroed when HASH is ""). */
+static int load_tree(tarn_tree *t, tarn_lake *lake, const char *hash, tarn_error *err)
+{
+    memset(t, 0, sizeof *t);
+    if (!hash[0]) return 0;
+    return tarn__tree_load_commit(t, lake, hash, err);
+}
+
+static int merge_tx(tarn_lake *lake, void *arg, tarn_error *err)
+{
+    merge_ctx *m = arg;
+    tarn_merge_result *out = m->out;
+    memset(out, 0, sizeof *out);
+    const char *source = m->source.hex;
+    tarn_ref_row ref;
+    int rc = TARN_CAT(lake)->vt->ref_get(TARN_CAT(lake), m->target, &ref, 1, err);
+    if (rc == TARN_ENOTFOUND || (rc == 0 && ref.kind != TARN_REF_BRANCH))
+        return tarn__error_set(err, TARN_ENOTFOUND, "branch '%s' does not exist", m->target);
+    if (rc < 0) return rc;
+    if (ref.aborted)
+        return tarn__error_set(err, TARN_EABORTED, "branch '%s' belongs to a failed run and is read-only", m->target);
+    /* The checks run in the merge's transaction: a run cannot fail, nor
+     * gc collect, between the check and the merge. */
+    if (!m->on_merged) TARN_RETURN_NOT_OK(tarn__commit_check_usable(lake, m->source_ref, source, err));
+
+    rc = tarn__commit_is_ancestor(lake, source, ref.commit, err);
+    if (rc < 0) return rc;
     if (rc == 1) { /* already contained */
-        tarn__tx_rollback(lake);
         snprintf(out->commit.hex, sizeof out->commit.hex, "%s", ref.commit);
         out->up_to_date = 1;
-        return 0;
+        return m->on_merged ? m->on_merged(lake, ref.commit, m->ctx, err) : TARN_NOTHING;
     }
-    rc = tarn__commit_is_ancestor(lake, ref.commit, source.hex, err);
-    if (rc < 0) goto fail;
-    if (rc == 1) {
-        if ((rc = tarn__ref_cas(lake, target, ref.commit, source.hex, "merge (fast-forward)", err)) < 0)
-            goto fail;
-        if ((rc = tarn__tx_commit(lake, err)) < 0) goto done;
-        out->commit = source;
+    rc = tarn__commit_is_ancestor(lake, ref.commit, source, err);
+    if (rc < 0) return rc;
+    /* A message asks for a merge commit, except for a run's own merge. */
+    if (rc == 1 && (!(m->message && *m->message) || m->on_merged)) {
+        TARN_RETURN_NOT_OK(tarn__ref_cas(lake, m->target, ref.commit, source, "merge (fast-forward)", err));
+        out->commit = m->source;
         out->fast_forward = 1;
-        rc = 0;
-        goto done;
+        return m->on_merged ? m->on_merged(lake, source, m->ctx, err) : 0;
     }
 
-    char base[65];
-    tarn_commit_row ours_c, theirs_c, base_c;
-    if ((rc = tarn__merge_base(base, lake, ref.commit, source.hex, err)) < 0) goto fail;
-    if ((rc = tarn__commit_load(&ours_c, lake, ref.commit, err)) < 0) goto fail;
-    if ((rc = tarn__commit_load(&theirs_c, lake, source.hex, err)) < 0) goto fail;
-    if ((rc = tarn__tree_load(&ours_t, lake, ours_c.tree, err)) < 0) goto fail;
-    if ((rc = tarn__tree_load(&theirs_t, lake, theirs_c.tree, err)) < 0) goto fail;
-    if (base[0]) {
-        if ((rc = tarn__commit_load(&base_c, lake, base, err)) < 0) goto fail;
-        if ((rc = tarn__tree_load(&base_t, lake, base_c.tree, err)) < 0) goto fail;
-    }
+    tarn_tree base_t = {0}, ours_t = {0}, theirs_t = {0}, merged = {0};
+    strbuf why = {0};
+    char base[65], tree_hash[65], commit[65];
+    if ((rc = tarn__merge_base(base, lake, ref.commit, source, err)) < 0) goto done;
+    if ((rc = load_tree(&ours_t, lake, ref.commit, err)) < 0) goto done;
+    if ((rc = load_tree(&theirs_t, lake, source, err)) < 0) goto done;
+    if ((rc = load_tree(&base_t, lake, base, err)) < 0) goto done;
     int conflicts = 0;
-    if ((rc = merge_trees(&merged, &conflicts, lake, &base_t, &ours_t, &theirs_t, &why, err)) < 0)
-        goto fail;
+    if ((rc = merge_trees(&merged, &conflicts, lake, &base_t, &ours_t, &theirs_t, &why, err)) < 0) goto done;
+    if (!conflicts) check_namespaces(&conflicts, &merged, &why, err);
     if (conflicts) {
         rc = tarn__error_set(err, TARN_ECONFLICT,
                              "merge of '%s' into '%s' conflicts on %d table%s; nothing was changed:\n%s",
-                             source_ref ? source_ref : "HEAD", target, conflicts,
+                             m->source_ref ? m->source_ref : "HEAD", m->target, conflicts,
                              conflicts == 1 ? "" : "s", sb_str(&why));
-        goto fail;
+        goto done;
     }
-    char tree_hash[65], commit[65];
-    const char *parents[2] = {ref.commit, source.hex};
+    const char *parents[2] = {ref.commit, source};
     strbuf msg = {0};
-    if (message && *message) sb_append(&msg, message);
-    else sb_printf(&msg, "Merge '%s' into '%s'", source_ref ? source_ref : source.hex, target);
+    if (m->message && *m->message) sb_append(&msg, m->message);
+    else sb_printf(&msg, "Merge '%s' into '%s'", m->source_ref ? m->source_ref : source, m->target);
     rc = tarn__tree_store(tree_hash, lake, &merged, err);
     if (rc == 0) rc = tarn__commit_create(commit, lake, tree_hash, parents, 2, msg.s, "{}", err);
     sb_free(&msg);
-    if (rc < 0) goto fail;
-    if ((rc = tarn__ref_cas(lake, target, ref.commit, commit, "merge", err)) < 0) goto fail;
-    if ((rc = tarn__tx_commit(lake, err)) < 0) goto done;
-    snprintf(out->commit.hex, sizeof out->commit.hex, "%s", commit);
-    rc = 0;
-    goto done;
-fail:
-    tarn__tx_rollback(lake);
+    if (rc == 0) rc = tarn__ref_cas(lake, m->target, ref.commit, commit, "merge", err);
+    if (rc == 0) snprintf(out->commit.hex, sizeof out->commit.hex, "%s", commit);
+    if (rc == 0 && m->on_merged) rc = m->on_merged(lake, commit, m->ctx, err);
 done:
     tarn__tree_clear(&base_t);
     tarn__tree_clear(&ours_t);
@@ -257,8 +278,26 @@ done:
     return rc;
 }
 
+int tarn__branch_merge(tarn_merge_result *out, tarn_lake *lake, const char *source_ref,
+                       const char *into, const char *message,
+                       int (*on_merged)(tarn_lake *lake, const char *commit, void *ctx, tarn_error *err),
+                       void *ctx, tarn_error *err)
+{
+    memset(out, 0, sizeof *out);
+    char target[TARN_NAME_MAX + 1];
+    TARN_RETURN_NOT_OK(tarn__branch_name(target, lake, into, err));
+    merge_ctx m = {source_ref, target, {{0}}, message, on_merged, ctx, out};
+    TARN_RETURN_NOT_OK(tarn_ref_resolve(&m.source, lake, source_ref, err));
+    tarn_ref_row ref;
+    if (source_ref && tarn__ref_get(&ref, lake, source_ref, NULL) == 0 && ref.aborted)
+        return tarn__error_set(err, TARN_EABORTED,
+                               "branch '%s' belongs to a failed run and cannot be merged", source_ref);
+    int rc = tarn__tx_run(lake, merge_tx, &m, err);
+    return rc == TARN_NOTHING ? 0 : rc;
+}
+
 int tarn_branch_merge(tarn_merge_result *out, tarn_lake *lake, const char *source_ref,
                       const char *into, const char *message, tarn_error *err)
 {
-    return tarn__branch_merge(out, lake, source_ref, into, message, 1, err);
+    return tarn__branch_merge(out, lake, source_ref, into, message, NULL, NULL, err);
 }

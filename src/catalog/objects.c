@@ -5,22 +5,13 @@
 #include <string.h>
 
 #include "catalog/catalog.h"
+#include "tarn/sys/store.h"
 #include "util/error.h"
 #include "util/util.h"
 
 int tarn__data_file_insert(tarn_lake *lake, const tarn_data_file *f, tarn_error *err)
 {
-    sqlite3_stmt *st;
-    TARN_RETURN_NOT_OK(tarn__prepare(&st, lake,
-                                     "INSERT OR IGNORE INTO data_files VALUES(?,?,?,?,?)", err));
-    sqlite3_bind_text(st, 1, f->key, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, f->row_count);
-    sqlite3_bind_int64(st, 3, f->size_bytes);
-    sqlite3_bind_text(st, 4, f->stats_json ? f->stats_json : "{}", -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 5, tarn__now_us());
-    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : tarn__db_error(lake, err, "recording a data file");
-    sqlite3_finalize(st);
-    return rc;
+    return TARN_CAT(lake)->vt->file_put(TARN_CAT(lake), f, err);
 }
 
 int tarn__version_store(tarn_lake *lake, tarn_version *v, tarn_error *err)
@@ -32,81 +23,27 @@ int tarn__version_store(tarn_lake *lake, tarn_version *v, tarn_error *err)
     sb_free(&content);
 
     /* Totals come from the files' own records. */
-    sqlite3_stmt *st = NULL;
-    int rc = tarn__prepare(&st, lake, "SELECT row_count, size_bytes FROM data_files WHERE key=?", err);
-    if (rc < 0) return rc;
+    tarn_data_file *files = calloc(v->nfiles ? v->nfiles : 1, sizeof *files);
+    if (!files) return tarn__error_set(err, TARN_ENOMEM, "out of memory");
+    int rc = TARN_CAT(lake)->vt->file_get(TARN_CAT(lake), (const char *const *)v->files, v->nfiles, files, err);
     v->row_count = v->size_bytes = 0;
-    for (size_t i = 0; i < v->nfiles; i++) {
-        sqlite3_reset(st);
-        sqlite3_bind_text(st, 1, v->files[i], -1, SQLITE_STATIC);
-        if (sqlite3_step(st) != SQLITE_ROW) {
-            sqlite3_finalize(st);
-            return tarn__error_set(err, TARN_EIO, "catalog error: data file '%s' is not recorded",
-                                   v->files[i]);
-        }
-        v->row_count += sqlite3_column_int64(st, 0);
-        v->size_bytes += sqlite3_column_int64(st, 1);
+    for (size_t i = 0; rc == 0 && i < v->nfiles; i++) {
+        v->row_count += files[i].row_count;
+        v->size_bytes += files[i].size_bytes;
     }
-    sqlite3_finalize(st);
-
-    TARN_RETURN_NOT_OK(tarn__prepare(&st, lake,
-                                     "INSERT OR IGNORE INTO table_versions VALUES(?,?,?,?,?,?)", err));
-    sqlite3_bind_text(st, 1, v->id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, v->schema_json, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, v->parent, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 4, v->row_count);
-    sqlite3_bind_int64(st, 5, (int64_t)v->nfiles);
-    sqlite3_bind_int64(st, 6, v->size_bytes);
-    rc = sqlite3_step(st);
-    int inserted = sqlite3_changes(lake->db) > 0;
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) return tarn__db_error(lake, err, "recording a table version");
-    if (!inserted) return 0; /* the same version exists already, files and all */
-
-    TARN_RETURN_NOT_OK(tarn__prepare(&st, lake, "INSERT INTO version_files VALUES(?,?,?)", err));
-    rc = 0;
-    for (size_t i = 0; i < v->nfiles && rc == 0; i++) {
-        sqlite3_reset(st);
-        sqlite3_bind_text(st, 1, v->id, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 2, (int64_t)i);
-        sqlite3_bind_text(st, 3, v->files[i], -1, SQLITE_STATIC);
-        if (sqlite3_step(st) != SQLITE_DONE) rc = tarn__db_error(lake, err, "recording version files");
-    }
-    sqlite3_finalize(st);
-    return rc;
+    for (size_t i = 0; i < v->nfiles; i++) tarn__data_file_clear(&files[i]);
+    free(files);
+    if (rc == TARN_ENOTFOUND) rc = TARN_EIO; /* a version may only name recorded files */
+    if (rc < 0) return rc;
+    v->file_count = (int64_t)v->nfiles;
+    return TARN_CAT(lake)->vt->version_put(TARN_CAT(lake), v, err);
 }
 
 int tarn__version_load(tarn_version *out, tarn_lake *lake, const char *id, tarn_error *err)
 {
-    memset(out, 0, sizeof *out);
-    sqlite3_stmt *st;
-    TARN_RETURN_NOT_OK(tarn__prepare(
-        &st, lake, "SELECT schema, parent, row_count, size_bytes FROM table_versions WHERE id=?", err));
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) != SQLITE_ROW) {
-        sqlite3_finalize(st);
-        return tarn__error_set(err, TARN_EIO, "catalog error: table version %.12s is missing", id);
-    }
-    snprintf(out->id, sizeof out->id, "%s", id);
-    out->schema_json = strdup((const char *)sqlite3_column_text(st, 0));
-    snprintf(out->parent, sizeof out->parent, "%s", (const char *)sqlite3_column_text(st, 1));
-    out->row_count = sqlite3_column_int64(st, 2);
-    out->size_bytes = sqlite3_column_int64(st, 3);
-    sqlite3_finalize(st);
-
-    TARN_RETURN_NOT_OK(
-        tarn__prepare(&st, lake, "SELECT file FROM version_files WHERE version=? ORDER BY ord", err));
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    size_t cap = 0;
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        if (out->nfiles == cap) {
-            cap = cap ? cap * 2 : 8;
-            out->files = realloc(out->files, cap * sizeof *out->files);
-        }
-        out->files[out->nfiles++] = strdup((const char *)sqlite3_column_text(st, 0));
-    }
-    sqlite3_finalize(st);
-    return 0;
+    int rc = TARN_CAT(lake)->vt->version_get(TARN_CAT(lake), id, out, 1, err);
+    if (rc == TARN_ENOTFOUND) rc = TARN_EIO; /* a tree names only stored versions */
+    return rc;
 }
 
 void tarn__version_clear(tarn_version *v)
@@ -197,41 +134,23 @@ static unsigned bucket_of(const char *name)
     return h % TREE_BUCKETS;
 }
 
+static int add_entry(const tarn_tree_entry *e, void *ctx)
+{
+    tarn_tree *out = ctx;
+    tree_reserve(out, out->n + 1);
+    tarn_tree_entry *copy = &out->entries[out->n++];
+    *copy = *e;
+    copy->name = strdup(e->name);
+    return copy->name ? 0 : TARN_ENOMEM;
+}
+
 int tarn__tree_load(tarn_tree *out, tarn_lake *lake, const char *tree_hash, tarn_error *err)
 {
     memset(out, 0, sizeof *out);
-    sqlite3_stmt *st;
-    TARN_RETURN_NOT_OK(tarn__prepare(&st, lake,
-                                     "SELECT e.name, e.kind, e.version FROM trees t "
-                                     "JOIN tree_entries e ON e.tree = t.subtree "
-                                     "WHERE t.tree = ? ORDER BY e.name",
-                                     err));
-    sqlite3_bind_text(st, 1, tree_hash, -1, SQLITE_STATIC);
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        tree_reserve(out, out->n + 1);
-        tarn_tree_entry *e = &out->entries[out->n++];
-        e->name = strdup((const char *)sqlite3_column_text(st, 0));
-        e->kind = (tarn_entry_kind)sqlite3_column_int(st, 1);
-        snprintf(e->version, sizeof e->version, "%s", (const char *)sqlite3_column_text(st, 2));
-    }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
-        tarn__tree_clear(out);
-        return tarn__db_error(lake, err, "reading a tree");
-    }
-    /* SQLite's ORDER BY uses the same byte order as strcmp (BINARY collation). */
-    return 0;
-}
-
-static int exists(tarn_lake *lake, const char *sql, const char *hash, int *found, tarn_error *err)
-{
-    sqlite3_stmt *st;
-    TARN_RETURN_NOT_OK(tarn__prepare(&st, lake, sql, err));
-    sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
-    *found = sqlite3_step(st) == SQLITE_ROW;
-    sqlite3_finalize(st);
-    return 0;
+    int rc = TARN_CAT(lake)->vt->tree_get(TARN_CAT(lake), tree_hash, add_entry, out, err);
+    if (rc < 0) tarn__tree_clear(out);
+    if (rc == TARN_ENOMEM) tarn__error_set(err, rc, "out of memory reading a tree");
+    return rc;
 }
 
 /* Stores the entries of T that fall in BUCKET as a subtree; "" if none. */
@@ -240,32 +159,21 @@ static int store_bucket(char out_hash[65], tarn_lake *lake, const tarn_tree *t, 
 {
     strbuf content = {0};
     size_t count = 0;
+    const tarn_tree_entry **mine = malloc((t->n ? t->n : 1) * sizeof *mine);
     for (size_t i = 0; i < t->n; i++) {
         if (buckets[i] != bucket) continue;
         sb_printf(&content, "%d %s %s\n", (int)t->entries[i].kind, t->entries[i].name,
                   t->entries[i].version);
-        count++;
+        mine[count++] = &t->entries[i];
     }
     out_hash[0] = 0;
-    if (count == 0) return 0;
-    tarn__sha256_hex(out_hash, content.s, content.len);
-    sb_free(&content);
-    int found;
-    TARN_RETURN_NOT_OK(exists(lake, "SELECT 1 FROM tree_entries WHERE tree=? LIMIT 1", out_hash, &found, err));
-    if (found) return 0;
-    sqlite3_stmt *st;
-    TARN_RETURN_NOT_OK(tarn__prepare(&st, lake, "INSERT INTO tree_entries VALUES(?,?,?,?)", err));
     int rc = 0;
-    for (size_t i = 0; i < t->n && rc == 0; i++) {
-        if (buckets[i] != bucket) continue;
-        sqlite3_reset(st);
-        sqlite3_bind_text(st, 1, out_hash, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, t->entries[i].name, -1, SQLITE_STATIC);
-        sqlite3_bind_int(st, 3, (int)t->entries[i].kind);
-        sqlite3_bind_text(st, 4, t->entries[i].version, -1, SQLITE_STATIC);
-        if (sqlite3_step(st) != SQLITE_DONE) rc = tarn__db_error(lake, err, "writing a tree");
+    if (count > 0) {
+        tarn__sha256_hex(out_hash, content.s, content.len);
+        rc = TARN_CAT(lake)->vt->subtree_put(TARN_CAT(lake), out_hash, mine, count, err);
     }
-    sqlite3_finalize(st);
+    sb_free(&content);
+    free(mine);
     return rc;
 }
 
@@ -274,34 +182,24 @@ int tarn__tree_store(char out_hash[65], tarn_lake *lake, const tarn_tree *t, tar
     unsigned char *buckets = malloc(t->n ? t->n : 1);
     for (size_t i = 0; i < t->n; i++) buckets[i] = (unsigned char)bucket_of(t->entries[i].name);
     char sub[TREE_BUCKETS][65];
+    unsigned used[TREE_BUCKETS];
+    const char *subs[TREE_BUCKETS];
+    size_t nused = 0;
     strbuf root = {0};
     int rc = 0;
     for (unsigned b = 0; b < TREE_BUCKETS && rc == 0; b++) {
         rc = store_bucket(sub[b], lake, t, b, buckets, err);
-        if (rc == 0 && sub[b][0]) sb_printf(&root, "%u %s\n", b, sub[b]);
+        if (rc == 0 && sub[b][0]) {
+            sb_printf(&root, "%u %s\n", b, sub[b]);
+            used[nused] = b;
+            subs[nused++] = sub[b];
+        }
     }
     free(buckets);
-    if (rc < 0) {
-        sb_free(&root);
-        return rc;
-    }
-    tarn__sha256_hex(out_hash, sb_str(&root), root.len);
+    if (rc == 0) tarn__sha256_hex(out_hash, sb_str(&root), root.len);
     sb_free(&root);
-    int found;
-    TARN_RETURN_NOT_OK(exists(lake, "SELECT 1 FROM trees WHERE tree=? LIMIT 1", out_hash, &found, err));
-    if (found || t->n == 0) return 0; /* the empty tree has no rows */
-    sqlite3_stmt *st;
-    TARN_RETURN_NOT_OK(tarn__prepare(&st, lake, "INSERT INTO trees VALUES(?,?,?)", err));
-    for (unsigned b = 0; b < TREE_BUCKETS && rc == 0; b++) {
-        if (!sub[b][0]) continue;
-        sqlite3_reset(st);
-        sqlite3_bind_text(st, 1, out_hash, -1, SQLITE_STATIC);
-        sqlite3_bind_int(st, 2, (int)b);
-        sqlite3_bind_text(st, 3, sub[b], -1, SQLITE_STATIC);
-        if (sqlite3_step(st) != SQLITE_DONE) rc = tarn__db_error(lake, err, "writing a tree");
-    }
-    sqlite3_finalize(st);
-    return rc;
+    if (rc < 0 || t->n == 0) return rc; /* the empty tree has no rows */
+    return TARN_CAT(lake)->vt->tree_put(TARN_CAT(lake), out_hash, used, subs, nused, err);
 }
 
 void tarn__qualify_table(char *out, size_t size, const char *name)
@@ -322,7 +220,17 @@ int tarn__tree_put_file(tarn_lake *lake, tarn_tree *tree, const char *table, con
                         int append, const char *schema_json, const tarn_data_file *f,
                         tarn_error *err)
 {
-    /* The file's record lands in the same transaction as the commit. */
+    /* The file's record lands in the same transaction as the commit, which
+     * settles its upload: the lease that protected it from gc must still
+     * be alive, and the object must be there. */
+    TARN_RETURN_NOT_OK(tarn__lease_check(lake, err));
+    int64_t size = 0;
+    int exists = lake->store->vt->stat(lake->store, f->key, &size, err);
+    if (exists == TARN_ENOTFOUND)
+        return tarn__error_set(err, TARN_EIO, "data file '%s' vanished before it was committed; nothing was committed",
+                               f->key);
+    if (exists < 0) return exists;
+    TARN_RETURN_NOT_OK(TARN_CAT(lake)->vt->claim_drop(TARN_CAT(lake), lake->lease.id, "upload", f->key, err));
     TARN_RETURN_NOT_OK(tarn__data_file_insert(lake, f, err));
     tarn_version v = {0};
     v.schema_json = (char *)schema_json;

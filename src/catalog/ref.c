@@ -11,77 +11,59 @@
 
 int tarn__ref_get(tarn_ref_row *out, tarn_lake *lake, const char *name, tarn_error *err)
 {
-    memset(out, 0, sizeof *out);
-    sqlite3_stmt *st;
-    TARN_RETURN_NOT_OK(
-        tarn__prepare(&st, lake, "SELECT commit_hash, kind, aborted FROM refs WHERE name=?", err));
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        snprintf(out->commit, sizeof out->commit, "%s", (const char *)sqlite3_column_text(st, 0));
-        out->kind = (tarn_ref_kind)sqlite3_column_int(st, 1);
-        out->aborted = sqlite3_column_int(st, 2);
-    }
-    sqlite3_finalize(st);
-    if (rc == SQLITE_ROW) return 0;
-    if (rc == SQLITE_DONE) return TARN_ENOTFOUND;
-    return tarn__db_error(lake, err, "reading a ref");
-}
-
-static int ref_log(tarn_lake *lake, const char *name, const char *commit, const char *reason,
-                   tarn_error *err)
-{
-    sqlite3_stmt *st;
-    TARN_RETURN_NOT_OK(tarn__prepare(
-        &st, lake, "INSERT INTO ref_log(name, commit_hash, time_us, reason) VALUES(?,?,?,?)", err));
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, commit, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, tarn__now_us());
-    sqlite3_bind_text(st, 4, reason, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : tarn__db_error(lake, err, "logging a ref move");
-    sqlite3_finalize(st);
-    return rc;
+    return TARN_CAT(lake)->vt->ref_get(TARN_CAT(lake), name, out, 0, err);
 }
 
 int tarn__ref_insert(tarn_lake *lake, const char *name, tarn_ref_kind kind, const char *commit,
                      tarn_error *err)
 {
-    sqlite3_stmt *st;
-    TARN_RETURN_NOT_OK(tarn__prepare(&st, lake, "INSERT INTO refs VALUES(?,?,?,0,?)", err));
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 2, (int)kind);
-    sqlite3_bind_text(st, 3, commit, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 4, tarn__now_us());
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc == SQLITE_CONSTRAINT)
-        return tarn__error_set(err, TARN_EEXISTS, "a branch or tag named '%s' already exists", name);
-    if (rc != SQLITE_DONE) return tarn__db_error(lake, err, "creating a ref");
-    return ref_log(lake, name, commit, "create", err);
+    return TARN_CAT(lake)->vt->ref_insert(TARN_CAT(lake), name, (int)kind, commit, "create", err);
 }
 
 int tarn__ref_cas(tarn_lake *lake, const char *name, const char *expected, const char *commit,
                   const char *reason, tarn_error *err)
 {
-    sqlite3_stmt *st;
-    TARN_RETURN_NOT_OK(tarn__prepare(
-        &st, lake,
-        "UPDATE refs SET commit_hash=?1, updated_us=?4 WHERE name=?2 AND commit_hash=?3 AND kind=0",
-        err));
-    sqlite3_bind_text(st, 1, commit, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, expected, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 4, tarn__now_us());
-    int rc = sqlite3_step(st);
-    int changed = sqlite3_changes(lake->db);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) return tarn__db_error(lake, err, "moving a branch");
-    if (changed != 1)
-        return tarn__error_set(err, TARN_ECONFLICT,
-                               "branch '%s' moved while this change was being made; nothing was "
-                               "changed (run it again)",
-                               name);
-    return ref_log(lake, name, commit, reason, err);
+    return TARN_CAT(lake)->vt->ref_cas(TARN_CAT(lake), name, expected, commit, reason, err);
+}
+
+#define RUN_BRANCH_PREFIX "tarn-run/"
+
+int tarn__ref_is_run_branch(const char *name)
+{
+    return strncmp(name, RUN_BRANCH_PREFIX, sizeof RUN_BRANCH_PREFIX - 1) == 0;
+}
+
+int tarn__commit_check_usable(tarn_lake *lake, const char *source_ref, const char *commit,
+                              tarn_error *err)
+{
+    tarn_catalog *c = TARN_CAT(lake);
+    char job[65];
+    int rc = c->vt->taint_get(c, commit, job, err);
+    if (rc == 0) {
+        tarn_job_row j;
+        char status[16] = "unknown";
+        if (c->vt->job_get(c, job, &j, 0, NULL) == 0) snprintf(status, sizeof status, "%s", j.status);
+        return tarn__error_set(err, TARN_EABORTED,
+                               "'%s' (commit %.12s) carries the output of run %s, which has not succeeded "
+                               "(%s): it can be read, but never merged, reverted from or branched from",
+                               source_ref ? source_ref : commit, commit, job, status);
+    }
+    if (rc != TARN_ENOTFOUND) return rc;
+    /* A ref's own head is never collected; any other commit may have lost
+     * its data to garbage collection since its branch was deleted. */
+    tarn_ref_row ref;
+    if (source_ref && c->vt->ref_get(c, source_ref, &ref, 0, NULL) == 0 && !strcmp(ref.commit, commit)) return 0;
+    tarn_commit_row row;
+    TARN_RETURN_NOT_OK(tarn__commit_load(&row, lake, commit, err));
+    char key[1024];
+    rc = c->vt->tombstone_any(c, row.tree, NULL, key, err);
+    if (rc < 0) return rc;
+    if (rc == 1)
+        return tarn__error_set(err, TARN_ENOTFOUND,
+                               "the data of commit %.12s was garbage-collected (data file '%s' is gone): it can "
+                               "no longer be branched from, tagged or merged",
+                               commit, key);
+    return 0;
 }
 
 int tarn__branch_name(char out[TARN_NAME_MAX + 1], tarn_lake *lake, const char *branch,
@@ -112,20 +94,15 @@ static int is_hex(const char *s, size_t n)
 
 static int resolve_hash_prefix(char out[65], tarn_lake *lake, const char *prefix, tarn_error *err)
 {
-    sqlite3_stmt *st;
-    TARN_RETURN_NOT_OK(tarn__prepare(
-        &st, lake, "SELECT hash FROM commits WHERE hash >= ?1 AND hash < ?1 || 'g' LIMIT 2", err));
-    sqlite3_bind_text(st, 1, prefix, -1, SQLITE_STATIC);
-    int found = 0;
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        if (found++ == 0) snprintf(out, 65, "%s", (const char *)sqlite3_column_text(st, 0));
-    }
-    sqlite3_finalize(st);
-    if (found == 0) return TARN_ENOTFOUND;
-    if (found > 1)
+    char found[2][65];
+    size_t n = 0;
+    TARN_RETURN_NOT_OK(TARN_CAT(lake)->vt->commit_prefix(TARN_CAT(lake), prefix, found, &n, err));
+    if (n == 0) return TARN_ENOTFOUND;
+    if (n > 1)
         return tarn__error_set(err, TARN_EAMBIGUOUS,
                                "'%s' is ambiguous: several commits start with it (give more digits)",
                                prefix);
+    snprintf(out, 65, "%s", found[0]);
     return 0;
 }
 
@@ -161,31 +138,29 @@ static int resolve_base(char out[65], tarn_lake *lake, const char *name, const c
                            name);
 }
 
-/* The commit NAME pointed at, at instant T (from the ref log). */
+/* The commit NAME pointed at, at instant T (from the ref log). A time at
+ * or after the present is the ref as it is now, whatever the clock did:
+ * log times are monotonic per ref, so they may run ahead of a clock that
+ * stepped back. A time before the ref existed is an error. */
 static int resolve_at_time(char out[65], tarn_lake *lake, const char *name, int64_t t,
                            const char *whole, tarn_error *err)
 {
-    sqlite3_stmt *st;
-    TARN_RETURN_NOT_OK(tarn__prepare(
-        &st, lake,
-        "SELECT commit_hash FROM ref_log WHERE name=? AND time_us<=? ORDER BY time_us DESC, id DESC LIMIT 1",
-        err));
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, t);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) snprintf(out, 65, "%s", (const char *)sqlite3_column_text(st, 0));
-    sqlite3_finalize(st);
-    if (rc == SQLITE_ROW && out[0]) return 0;
-    if (rc == SQLITE_ROW) /* the log says it was deleted by then */
+    tarn_ref_row row;
+    int is_ref = tarn__ref_get(&row, lake, name, NULL) == 0;
+    if (is_ref && t >= tarn__now_us()) {
+        snprintf(out, 65, "%s", row.commit);
+        return 0;
+    }
+    int rc = TARN_CAT(lake)->vt->reflog_at(TARN_CAT(lake), name, t, out, err);
+    if (rc == 0 && out[0]) return 0;
+    if (rc == 0) /* the log says it was deleted by then */
         return tarn__error_set(err, TARN_ENOTFOUND, "'%s' did not exist at that time", name);
-    if (rc != SQLITE_DONE) return tarn__db_error(lake, err, "reading the ref log");
+    if (rc != TARN_ENOTFOUND) return rc;
+    if (is_ref) return tarn__error_set(err, TARN_ENOTFOUND, "'%s' did not exist yet at that time", name);
     /* Not a branch or tag name: a commit; take its newest first-parent
      * ancestor made at or before T. */
     char c[65];
     TARN_RETURN_NOT_OK(resolve_base(c, lake, name, whole, err));
-    tarn_ref_row row;
-    if (tarn__ref_get(&row, lake, name, NULL) == 0)
-        return tarn__error_set(err, TARN_ENOTFOUND, "'%s' did not exist at that time", name);
     for (;;) {
         tarn_commit_row cr;
         TARN_RETURN_NOT_OK(tarn__commit_load(&cr, lake, c, err));
@@ -255,66 +230,108 @@ int tarn_ref_resolve(tarn_commit_id *out, tarn_lake *lake, const char *ref, tarn
 
 /* ---- branches and tags ------------------------------------------------------ */
 
+typedef struct ref_list_ctx {
+    tarn_ref_entry *list;
+    size_t n, cap;
+} ref_list_ctx;
+
+static int ref_list_add(const tarn_ref_row *r, void *arg)
+{
+    ref_list_ctx *l = arg;
+    TARN_RETURN_NOT_OK(tarn__reserve(&l->list, &l->cap, l->n + 1, sizeof *l->list));
+    tarn_ref_entry *e = &l->list[l->n++];
+    memset(e, 0, sizeof *e);
+    snprintf(e->name, sizeof e->name, "%s", r->name);
+    snprintf(e->commit.hex, sizeof e->commit.hex, "%s", r->commit);
+    e->kind = (tarn_ref_kind)r->kind;
+    e->aborted = r->aborted;
+    return 0;
+}
+
 int tarn_ref_list(tarn_ref_entry **out, size_t *count, tarn_lake *lake, tarn_ref_kind kind,
                   tarn_error *err)
 {
     *out = NULL;
     *count = 0;
-    sqlite3_stmt *st;
-    TARN_RETURN_NOT_OK(tarn__prepare(
-        &st, lake, "SELECT name, commit_hash, aborted FROM refs WHERE kind=? ORDER BY name", err));
-    sqlite3_bind_int(st, 1, (int)kind);
-    size_t cap = 0;
-    tarn_ref_entry *list = NULL;
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        if (*count == cap) {
-            cap = cap ? cap * 2 : 16;
-            list = realloc(list, cap * sizeof *list);
-        }
-        tarn_ref_entry *e = &list[(*count)++];
-        memset(e, 0, sizeof *e);
-        snprintf(e->name, sizeof e->name, "%s", (const char *)sqlite3_column_text(st, 0));
-        snprintf(e->commit.hex, sizeof e->commit.hex, "%s", (const char *)sqlite3_column_text(st, 1));
-        e->kind = kind;
-        e->aborted = sqlite3_column_int(st, 2);
+    ref_list_ctx l = {0};
+    int rc = TARN_CAT(lake)->vt->ref_list(TARN_CAT(lake), (int)kind, ref_list_add, &l, err);
+    if (rc == TARN_ENOMEM) rc = tarn__error_set(err, rc, "out of memory listing refs");
+    if (rc < 0) {
+        free(l.list);
+        return rc;
     }
-    sqlite3_finalize(st);
-    *out = list;
+    *out = l.list;
+    *count = l.n;
     return 0;
 }
 
+typedef struct ref_create_ctx {
+    const char *name;
+    tarn_ref_kind kind;
+    const char *from_ref;
+    const char *commit;
+} ref_create_ctx;
+
+static int ref_create_tx(tarn_lake *lake, void *arg, tarn_error *err)
+{
+    ref_create_ctx *r = arg;
+    /* Checked in the transaction that creates the ref, so that neither a
+     * failing run nor a concurrent gc can slip in between. A tag may point
+     * at a failed run's output (it never moves, nothing is written on it);
+     * a branch may not. */
+    int rc = tarn__commit_check_usable(lake, r->from_ref, r->commit, err);
+    if (rc == TARN_EABORTED && r->kind == TARN_REF_TAG) rc = 0;
+    if (rc < 0) return rc;
+    rc = tarn__ref_insert(lake, r->name, r->kind, r->commit, err);
+    if (rc == TARN_EEXISTS) {
+        tarn_ref_row row;
+        if (tarn__ref_get(&row, lake, r->name, NULL) == 0)
+            tarn__error_set(err, TARN_EEXISTS, "%s '%s' already exists",
+                            row.kind == TARN_REF_BRANCH ? "branch" : "tag", r->name);
+    }
+    return rc;
+}
+
 static int ref_create(tarn_commit_id *out, tarn_lake *lake, const char *name, tarn_ref_kind kind,
-                      const char *from_ref, tarn_error *err)
+                      const char *from_ref, int internal, tarn_error *err)
 {
     TARN_RETURN_NOT_OK(tarn_name_check_ref(name, err));
     if (strcmp(name, "HEAD") == 0)
         return tarn__error_set(err, TARN_EINVALID, "'HEAD' is reserved: choose another name");
+    if (!internal && tarn__ref_is_run_branch(name))
+        return tarn__error_set(err, TARN_EINVALID,
+                               "names starting with '" RUN_BRANCH_PREFIX "' are reserved for runs: choose another name");
     size_t n = strlen(name);
     if (n >= 7 && n <= 64 && is_hex(name, n))
         return tarn__error_set(err, TARN_EINVALID,
                                "invalid name '%s': it would read as a commit hash", name);
     tarn_commit_id at;
     TARN_RETURN_NOT_OK(tarn_ref_resolve(&at, lake, from_ref, err));
-    TARN_RETURN_NOT_OK(tarn__tx_begin(lake, err));
-    int rc = tarn__ref_insert(lake, name, kind, at.hex, err);
-    if (rc == TARN_EEXISTS) {
-        tarn_ref_row row;
-        if (tarn__ref_get(&row, lake, name, NULL) == 0)
-            tarn__error_set(err, TARN_EEXISTS, "%s '%s' already exists",
-                            row.kind == TARN_REF_BRANCH ? "branch" : "tag", name);
-    }
-    if (rc < 0) {
-        tarn__tx_rollback(lake);
-        return rc;
-    }
-    TARN_RETURN_NOT_OK(tarn__tx_commit(lake, err));
+    char display[TARN_NAME_MAX + 1];
+    if (!from_ref || !*from_ref) TARN_RETURN_NOT_OK(tarn_lake_active_branch(display, sizeof display, lake, err));
+    ref_create_ctx r = {name, kind, from_ref && *from_ref ? from_ref : display, at.hex};
+    TARN_RETURN_NOT_OK(tarn__tx_run(lake, ref_create_tx, &r, err));
     if (out) *out = at;
     return 0;
 }
 
+typedef struct ref_delete_ctx {
+    const char *name;
+    tarn_ref_kind kind;
+} ref_delete_ctx;
+
+static int ref_delete_tx(tarn_lake *lake, void *arg, tarn_error *err)
+{
+    ref_delete_ctx *r = arg;
+    int rc = TARN_CAT(lake)->vt->ref_delete(TARN_CAT(lake), r->name, (int)r->kind, "delete", err);
+    if (rc == TARN_ENOTFOUND)
+        return tarn__error_set(err, TARN_ENOTFOUND, "%s '%s' does not exist",
+                               r->kind == TARN_REF_BRANCH ? "branch" : "tag", r->name);
+    return rc;
+}
+
 static int ref_delete(tarn_lake *lake, const char *name, tarn_ref_kind kind, tarn_error *err)
 {
-    const char *what = kind == TARN_REF_BRANCH ? "branch" : "tag";
     TARN_RETURN_NOT_OK(tarn_name_check_ref(name, err));
     if (kind == TARN_REF_BRANCH) {
         char active[TARN_NAME_MAX + 1];
@@ -323,31 +340,21 @@ static int ref_delete(tarn_lake *lake, const char *name, tarn_ref_kind kind, tar
             return tarn__error_set(err, TARN_EINVALID,
                                    "cannot delete the active branch '%s' (check out another first)", name);
     }
-    TARN_RETURN_NOT_OK(tarn__tx_begin(lake, err));
-    tarn_ref_row row;
-    int rc = tarn__ref_get(&row, lake, name, err);
-    if (rc == TARN_ENOTFOUND || (rc == 0 && row.kind != kind))
-        rc = tarn__error_set(err, TARN_ENOTFOUND, "%s '%s' does not exist", what, name);
-    sqlite3_stmt *st = NULL;
-    if (rc == 0) rc = tarn__prepare(&st, lake, "DELETE FROM refs WHERE name=? AND kind=?", err);
-    if (rc == 0) {
-        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-        sqlite3_bind_int(st, 2, (int)kind);
-        if (sqlite3_step(st) != SQLITE_DONE) rc = tarn__db_error(lake, err, "deleting a ref");
-        sqlite3_finalize(st);
-    }
-    if (rc == 0) rc = ref_log(lake, name, "", "delete", err);
-    if (rc < 0) {
-        tarn__tx_rollback(lake);
-        return rc;
-    }
-    return tarn__tx_commit(lake, err);
+    ref_delete_ctx r = {name, kind};
+    return tarn__tx_run(lake, ref_delete_tx, &r, err);
 }
 
 int tarn_branch_create(tarn_commit_id *out, tarn_lake *lake, const char *name,
                        const char *from_ref, tarn_error *err)
 {
-    return ref_create(out, lake, name, TARN_REF_BRANCH, from_ref, err);
+    return ref_create(out, lake, name, TARN_REF_BRANCH, from_ref, 0, err);
+}
+
+int tarn__run_branch_create(char out[TARN_NAME_MAX + 1], tarn_lake *lake, const char *job_id,
+                            const char *at, tarn_error *err)
+{
+    snprintf(out, TARN_NAME_MAX + 1, RUN_BRANCH_PREFIX "%s", job_id);
+    return ref_create(NULL, lake, out, TARN_REF_BRANCH, at, 1, err);
 }
 
 int tarn_branch_delete(tarn_lake *lake, const char *name, tarn_error *err)
@@ -358,7 +365,7 @@ int tarn_branch_delete(tarn_lake *lake, const char *name, tarn_error *err)
 int tarn_tag_create(tarn_commit_id *out, tarn_lake *lake, const char *name, const char *from_ref,
                     tarn_error *err)
 {
-    return ref_create(out, lake, name, TARN_REF_TAG, from_ref, err);
+    return ref_create(out, lake, name, TARN_REF_TAG, from_ref, 0, err);
 }
 
 int tarn_tag_delete(tarn_lake *lake, const char *name, tarn_error *err)
@@ -368,10 +375,5 @@ int tarn_tag_delete(tarn_lake *lake, const char *name, tarn_error *err)
 
 int tarn__branch_mark_aborted(tarn_lake *lake, const char *name, tarn_error *err)
 {
-    sqlite3_stmt *st;
-    TARN_RETURN_NOT_OK(tarn__prepare(&st, lake, "UPDATE refs SET aborted = 1 WHERE name = ? AND kind = 0", err));
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : tarn__db_error(lake, err, "marking a branch aborted");
-    sqlite3_finalize(st);
-    return rc;
+    return TARN_CAT(lake)->vt->ref_set_aborted(TARN_CAT(lake), name, err);
 }

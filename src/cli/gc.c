@@ -1,5 +1,6 @@
 /* gc.c — `tarn gc [--dry-run] [--grace SECONDS]`: delete the data files no
- * branch, tag or retained commit reaches, older than the grace period. */
+ * branch or tag reaches (nor, within the grace period, a ref's recent
+ * past) and no live writer has claimed as an upload in flight. */
 #include <stdio.h>
 
 #include "cli.h"
@@ -36,15 +37,16 @@ static int run_gc(const cli_args *a)
     tarn_gc_result r = {0};
     int rc = tarn_gc(&r, lake, &opts, &err);
     if (rc == 0 && out_json_mode) {
-        out_json(json_pack("{s:O, s:I, s:I, s:b, s:I, s:I}", "files", g.files, "count",
+        out_json(json_pack("{s:O, s:I, s:I, s:b, s:I, s:I, s:I}", "files", g.files, "count",
                            (json_int_t)r.files, "bytes", (json_int_t)r.bytes, "dry_run", g.dry_run,
                            "kept_recent", (json_int_t)r.kept_recent, "referenced",
-                           (json_int_t)r.referenced));
+                           (json_int_t)r.referenced, "in_flight", (json_int_t)r.in_flight));
     } else if (rc == 0) {
         char size[24];
-        printf("%s %lld unreferenced files (%s); kept %lld inside the grace period\n",
+        printf("%s %lld unreferenced files (%s); kept %lld referenced, %lld uploads in flight, %lld inside the "
+               "grace period\n",
                g.dry_run ? "would remove" : "removed", (long long)r.files, out_size(size, r.bytes),
-               (long long)r.kept_recent);
+               (long long)r.referenced, (long long)r.in_flight, (long long)r.kept_recent);
     }
     json_decref(g.files);
     return cli_done(&lake, rc, &err);
@@ -53,10 +55,12 @@ static int run_gc(const cli_args *a)
 static const cli_cmd gc_cmd = {
     .path = "gc",
     .synopsis = "[--dry-run] [--grace SECONDS]",
-    .summary = "Delete data files that no branch, tag or retained commit references and that "
-               "are older than the grace period.",
+    .summary = "Delete data files that no branch or tag references (nor where a ref pointed within the "
+               "grace period) and that no running writer is uploading. Files that are or will be "
+               "committed are never deleted, whatever the grace.",
     .opts = {{"dry-run", 0, NULL, "list the files, delete nothing"},
-             {"grace", 0, "SECONDS", "keep files younger than this (default: 3600)"}},
+             {"grace", 0, "SECONDS",
+              "keep deleted refs' data and unreferenced files this long (default: 3600)"}},
     .example = "tarn gc --dry-run --grace 0",
 };
 

@@ -57,7 +57,7 @@ int tarn_lake_init(const char *dir, tarn_error *err)
     unlink(tmpdb);
     tarn_lake lake = {0};
     lake.path = tarn_dir;
-    int rc = tarn__catalog_open(&lake.db, tmpdb, 1, err);
+    int rc = tarn__catalog_open(&lake.catalog, tmpdb, 1, err);
     if (rc < 0) goto done;
     char tree[65], root[65];
     tarn_tree empty = {0};
@@ -69,9 +69,8 @@ int tarn_lake_init(const char *dir, tarn_error *err)
         goto done;
     }
     if ((rc = tarn__tx_commit(&lake, err)) < 0) goto done;
-    sqlite3_exec(lake.db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
-    sqlite3_close(lake.db);
-    lake.db = NULL;
+    lake.catalog->vt->close(lake.catalog); /* checkpoints: the file is whole before it is renamed */
+    lake.catalog = NULL;
     snprintf(path, sizeof path, "%s/HEAD", tarn_dir);
     if (tarn__write_file_atomic(path, "main\n", 5) != 0) {
         rc = tarn__error_set(err, TARN_EIO, "cannot write '%s': %s", path, strerror(errno));
@@ -84,8 +83,15 @@ int tarn_lake_init(const char *dir, tarn_error *err)
     }
     rc = 0;
 done:
-    if (lake.db) sqlite3_close(lake.db);
-    if (rc < 0) unlink(tmpdb);
+    if (lake.catalog) lake.catalog->vt->close(lake.catalog);
+    if (rc < 0) {
+        unlink(tmpdb);
+        char side[PATH_MAX + 80];
+        snprintf(side, sizeof side, "%s-wal", tmpdb);
+        unlink(side);
+        snprintf(side, sizeof side, "%s-shm", tmpdb);
+        unlink(side);
+    }
     return rc;
 }
 
@@ -135,7 +141,9 @@ int tarn_lake_open_path(tarn_lake **out, const char *tarn_dir, tarn_error *err)
     tarn_lake *lake = calloc(1, sizeof *lake);
     if (!lake) return tarn__error_set(err, TARN_ENOMEM, "out of memory");
     lake->path = strdup(abs);
-    int rc = tarn__catalog_open(&lake->db, db, 0, err);
+    pthread_mutex_init(&lake->lease.mu, NULL);
+    pthread_cond_init(&lake->lease.wake, NULL);
+    int rc = tarn__catalog_open(&lake->catalog, db, 0, err);
     if (rc == 0) rc = load_config(lake, err);
     if (rc == 0) {
         char objects[PATH_MAX + 16];
@@ -161,9 +169,12 @@ int tarn_lake_open(tarn_lake **out, const char *start_dir, tarn_error *err)
         return tarn_lake_open_path(out, is_dir(probe) ? probe : home, err);
     }
     char dir[PATH_MAX];
-    if (!realpath(start_dir ? start_dir : ".", dir))
-        return tarn__error_set(err, TARN_EIO, "cannot resolve the current folder: %s",
-                               strerror(errno));
+    if (!realpath(start_dir ? start_dir : ".", dir)) {
+        if (start_dir)
+            return tarn__error_set(err, TARN_ENOTFOUND, "'%s' does not exist: no lakehouse there (%s)", start_dir,
+                                   strerror(errno));
+        return tarn__error_set(err, TARN_EIO, "cannot resolve the current folder: %s", strerror(errno));
+    }
     for (;;) {
         snprintf(probe, sizeof probe, "%s/.tarn/catalog.db", dir);
         if (access(probe, F_OK) == 0) {
@@ -186,7 +197,10 @@ void tarn_lake_close(tarn_lake **lake)
 {
     if (!lake || !*lake) return;
     tarn_lake *l = *lake;
-    if (l->db) sqlite3_close_v2(l->db);
+    if (l->catalog) tarn__lease_drop(l);
+    pthread_mutex_destroy(&l->lease.mu);
+    pthread_cond_destroy(&l->lease.wake);
+    if (l->catalog) l->catalog->vt->close(l->catalog);
     if (l->store) l->store->vt->close(l->store);
     for (size_t i = 0; i < l->nconfig; i++) {
         free(l->config[i].key);

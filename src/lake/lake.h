@@ -2,9 +2,10 @@
 #ifndef TARN_LAKE_INTERNAL_H
 #define TARN_LAKE_INTERNAL_H
 
-#include <sqlite3.h>
+#include <pthread.h>
 
 #include "tarn/lake.h"
+#include "tarn/sys/catalog.h"
 #include "tarn/sys/store.h"
 
 typedef struct tarn_config_entry {
@@ -12,14 +13,30 @@ typedef struct tarn_config_entry {
     char *value;
 } tarn_config_entry;
 
+/* This process's lease on the catalog (catalog/lease.c): taken on the
+ * first write that needs one, renewed by a heartbeat thread on a catalog
+ * connection of its own. */
+typedef struct tarn_lease_state {
+    pthread_mutex_t mu;
+    pthread_cond_t wake;
+    pthread_t thread;
+    int running;            /* the heartbeat thread exists */
+    int stop;               /* asks it to end */
+    int lost;               /* a renewal found the lease reaped */
+    char id[33];            /* "" until taken */
+    int64_t ttl_us;
+    tarn_catalog *heartbeat; /* the heartbeat's own connection */
+} tarn_lease_state;
+
 struct tarn_lake {
     char *path;   /* absolute path of the .tarn folder */
-    sqlite3 *db;  /* the catalog */
+    tarn_catalog *catalog;
     tarn_store *store;
     tarn_config_entry *config;
     size_t nconfig;
     char author[256];
     char display_ref[256]; /* scratch for tarn__ref_display */
+    tarn_lease_state lease;
 };
 
 /* The commit author for this process: config user.name, $USER, "tarn". */

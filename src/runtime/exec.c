@@ -31,7 +31,8 @@ typedef struct run_ctx {
     tarn_rt_session *rt; /* Python workers and shared-memory tables */
     char job_id[17];
     char branch[TARN_NAME_MAX + 1];
-    char run_branch[TARN_NAME_MAX + 32]; /* BRANCH.tarn-run-JOBID (checked as a name) */
+    char run_branch[TARN_NAME_MAX + 1]; /* tarn-run/JOBID */
+    char lease[33];                     /* the lease that owns the job */
     char input_commit[65]; /* where sources are read */
     char base_commit[65];  /* the branch's head when the run started */
     json_t *outputs; /* [{"model", "table", "key", "rows", "schema", "stats", "strategy"}] */
@@ -316,7 +317,13 @@ static int materialize(run_ctx *r, tarn_duck *d, json_t *m, tarn_error *err)
     tarn__qualify_table(table, sizeof table, str(m, "name"));
     tarn__random_hex(rnd);
     snprintf(key, sizeof key, "data/%s/%s.parquet", table, rnd);
-    TARN_RETURN_NOT_OK(r->lake->store->vt->write_path(r->lake->store, key, tmp, sizeof tmp, err));
+    /* Registered before it is written: gc never takes it while this run lives. */
+    TARN_RETURN_NOT_OK(tarn__upload_begin(r->lake, key, err));
+    int wrc = r->lake->store->vt->write_path(r->lake->store, key, tmp, sizeof tmp, err);
+    if (wrc < 0) {
+        tarn__upload_abandon(r->lake, key);
+        return wrc;
+    }
     char *schema = NULL, *stats = NULL;
     int64_t rows = 0;
     strbuf q = {0};
@@ -327,6 +334,7 @@ static int materialize(run_ctx *r, tarn_duck *d, json_t *m, tarn_error *err)
     if (rc == 0) rc = r->lake->store->vt->publish(r->lake->store, key, tmp, err);
     if (rc < 0) {
         unlink(tmp);
+        tarn__upload_abandon(r->lake, key);
         free(schema);
         free(stats);
         return rc;
@@ -346,6 +354,96 @@ static int materialize(run_ctx *r, tarn_duck *d, json_t *m, tarn_error *err)
     free(schema);
     free(stats);
     return 0;
+}
+
+/* ---- jobs ---------------------------------------------------------------------------- */
+
+static int job_insert(run_ctx *r, tarn_error *err)
+{
+    TARN_RETURN_NOT_OK(tarn__lease_hold(r->lake, r->lease, err));
+    json_t *snapshot = json_pack("{s:s,s:O}", "dir", str(r->project, "dir"), "files",
+                                 json_object_get(r->project, "files"));
+    tarn_job_row j = {0};
+    snprintf(j.id, sizeof j.id, "%s", r->job_id);
+    snprintf(j.status, sizeof j.status, "running");
+    snprintf(j.branch, sizeof j.branch, "%s", r->branch);
+    j.started_us = tarn__now_us();
+    snprintf(j.input_commit, sizeof j.input_commit, "%s", r->input_commit);
+    snprintf(j.project_hash, sizeof j.project_hash, "%s", str(r->project, "hash"));
+    snprintf(j.lease, sizeof j.lease, "%s", r->lease);
+    j.project_json = json_dumps(snapshot, JSON_COMPACT);
+    j.params_json = json_dumps(json_object_get(r->project, "params"), JSON_COMPACT);
+    json_decref(snapshot);
+    tarn_catalog *c = TARN_CAT(r->lake);
+    int rc = c->vt->begin(c, err);
+    if (rc == 0) rc = c->vt->job_put(c, &j, err);
+    if (rc == 0) rc = c->vt->commit(c, err);
+    else c->vt->rollback(c);
+    tarn__job_row_clear(&j);
+    return rc;
+}
+
+/* The job's row as it ends: STATUS, COMMIT, the report and the log. Runs
+ * inside the caller's transaction. */
+static int job_update(run_ctx *r, const char *status, const char *commit, tarn_error *err)
+{
+    tarn_job_row j = {0};
+    snprintf(j.id, sizeof j.id, "%s", r->job_id);
+    snprintf(j.status, sizeof j.status, "%s", status);
+    j.ended_us = tarn__now_us();
+    snprintf(j.commit, sizeof j.commit, "%s", commit ? commit : "");
+    j.report_json = json_dumps(r->report, JSON_COMPACT);
+    j.logs = (char *)sb_str(&r->log);
+    int rc = TARN_CAT(r->lake)->vt->job_update(TARN_CAT(r->lake), &j, err);
+    free(j.report_json);
+    return rc;
+}
+
+static void report_outcome(run_ctx *r, const char *outcome, const char *commit, const char *error)
+{
+    json_object_set_new(r->report, "outcome", json_string(outcome));
+    if (commit) json_object_set_new(r->report, "commit", json_string(commit));
+    if (error) json_object_set_new(r->report, "error", json_string(error));
+}
+
+/* Inside the merge's transaction: the job succeeded, its output is clean,
+ * its run branch goes (the merge keeps its history). */
+static int job_succeeded(tarn_lake *lake, const char *commit, void *ctx, tarn_error *err)
+{
+    run_ctx *r = ctx;
+    tarn_catalog *c = TARN_CAT(lake);
+    report_outcome(r, "success", commit, NULL);
+    int rc = job_update(r, "success", commit, err);
+    if (rc == 0) rc = c->vt->taint_clear(c, r->job_id, err);
+    if (rc == 0) {
+        rc = c->vt->ref_delete(c, r->run_branch, TARN_REF_BRANCH, "run succeeded", err);
+        if (rc == TARN_ENOTFOUND) rc = 0;
+    }
+    if (rc == 0) tarn__fault("run:before-merge-commit");
+    return rc;
+}
+
+typedef struct job_end {
+    run_ctx *r;
+    const char *status;
+    const char *commit;
+} job_end;
+
+static int job_end_tx(tarn_lake *lake, void *arg, tarn_error *err)
+{
+    job_end *e = arg;
+    int rc = job_update(e->r, e->status, e->commit, err);
+    if (rc == 0 && e->r->run_branch[0] && strcmp(e->status, "success") != 0)
+        rc = TARN_CAT(lake)->vt->ref_set_aborted(TARN_CAT(lake), e->r->run_branch, err);
+    return rc;
+}
+
+/* Records the job's end in one transaction (with, on failure, its run
+ * branch marked aborted). */
+static int job_record(run_ctx *r, const char *status, const char *commit, tarn_error *err)
+{
+    job_end e = {r, status, commit};
+    return tarn__tx_run(r->lake, job_end_tx, &e, err);
 }
 
 /* ---- publishing: one commit with every output --------------------------------------- */
@@ -397,66 +495,26 @@ static int publish(tarn_commit_id *commit, run_ctx *r, tarn_error *err)
     json_decref(props);
     char msg[600];
     snprintf(msg, sizeof msg, "Run %s of %s", r->job_id, str(r->project, "dir"));
-    const char *target = r->opts->no_transaction ? r->branch : r->run_branch;
-    int rc = tarn__branch_commit(commit, r->lake, target, apply_outputs, r->outputs, msg, props_text, err);
+    int rc;
+    if (r->opts->no_transaction) {
+        rc = tarn__branch_commit(commit, r->lake, r->branch, apply_outputs, r->outputs, msg, props_text, err);
+        free(props_text);
+        if (rc < 0) return rc;
+        report_outcome(r, "success", commit->hex, NULL);
+        return job_record(r, "success", commit->hex, err);
+    }
+    rc = tarn__branch_commit_run(commit, r->lake, r->run_branch, apply_outputs, r->outputs, msg, props_text,
+                                 r->job_id, err);
     free(props_text);
     if (rc < 0) return rc;
-    if (r->opts->no_transaction) return 0;
     tarn__fault("run:before-merge");
+    /* The merge, the job's success, the end of its taint and the removal of
+     * its run branch are one transaction: a run killed at any instant is
+     * either merged and successful, or neither. */
     tarn_merge_result mr;
-    rc = tarn__branch_merge(&mr, r->lake, r->run_branch, r->branch, msg, 0, err);
+    rc = tarn__branch_merge(&mr, r->lake, r->run_branch, r->branch, NULL, job_succeeded, r, err);
     if (rc == 0) *commit = mr.commit;
     return rc;
-}
-
-/* ---- jobs ---------------------------------------------------------------------------- */
-
-static int job_insert(run_ctx *r, tarn_error *err)
-{
-    sqlite3_stmt *st;
-    TARN_RETURN_NOT_OK(tarn__prepare(
-        &st, r->lake,
-        "INSERT INTO jobs(id, status, branch, started_us, input_commit, project_hash, project, params, pid) "
-        "VALUES(?,?,?,?,?,?,?,?,?)",
-        err));
-    json_t *snapshot = json_pack("{s:s,s:O}", "dir", str(r->project, "dir"), "files",
-                                 json_object_get(r->project, "files"));
-    char *files = json_dumps(snapshot, JSON_COMPACT);
-    json_decref(snapshot);
-    char *params = json_dumps(json_object_get(r->project, "params"), JSON_COMPACT);
-    sqlite3_bind_text(st, 1, r->job_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, "running", -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, r->branch, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 4, tarn__now_us());
-    sqlite3_bind_text(st, 5, r->input_commit, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 6, str(r->project, "hash"), -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 7, files, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 8, params ? params : "{}", -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 9, (int64_t)getpid());
-    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : tarn__db_error(r->lake, err, "recording the job");
-    sqlite3_finalize(st);
-    free(files);
-    free(params);
-    return rc;
-}
-
-static void job_finish(run_ctx *r, const char *status, const char *commit)
-{
-    sqlite3_stmt *st;
-    if (tarn__prepare(&st, r->lake,
-                      "UPDATE jobs SET status=?, ended_us=?, commit_hash=?, report=?, logs=? WHERE id=?",
-                      NULL) < 0)
-        return;
-    char *report = json_dumps(r->report, JSON_COMPACT);
-    sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, tarn__now_us());
-    sqlite3_bind_text(st, 3, commit, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, report, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, sb_str(&r->log), -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 6, r->job_id, -1, SQLITE_STATIC);
-    sqlite3_step(st);
-    sqlite3_finalize(st);
-    free(report);
 }
 
 /* ---- the run ---------------------------------------------------------------------------- */
@@ -614,11 +672,10 @@ static int64_t estimate_task(run_ctx *r, json_t *m)
     {
         json_t *src = json_object_get(in, "source");
         if (!src) continue;
-        sqlite3_stmt *st;
-        if (tarn__prepare(&st, r->lake, "SELECT size_bytes FROM table_versions WHERE id = ?", NULL) < 0) continue;
-        sqlite3_bind_text(st, 1, str(src, "version"), -1, SQLITE_STATIC);
-        if (sqlite3_step(st) == SQLITE_ROW) bytes += 4 * sqlite3_column_int64(st, 0);
-        sqlite3_finalize(st);
+        tarn_version v;
+        if (TARN_CAT(r->lake)->vt->version_get(TARN_CAT(r->lake), str(src, "version"), &v, 0, NULL) < 0) continue;
+        bytes += 4 * v.size_bytes;
+        tarn__version_clear(&v);
     }
     return bytes;
 }
@@ -762,25 +819,30 @@ int tarn_run(char **report, tarn_lake *lake, const tarn_run_options *opts, tarn_
     if ((rc = job_insert(&r, err)) < 0) goto done;
     emit(&r, "job %s on branch '%s'%s", r.job_id, r.branch, opts->no_transaction ? " (no transaction)" : "");
     if (!opts->no_transaction) {
-        snprintf(r.run_branch, sizeof r.run_branch, "%s.tarn-run-%s", r.branch, r.job_id);
         /* Outputs land on top of the branch as it is; sources are read at
          * the input commit (the same unless this is a rerun). */
-        rc = tarn_branch_create(NULL, lake, r.run_branch, r.base_commit, err);
+        rc = tarn__run_branch_create(r.run_branch, lake, r.job_id, r.base_commit, err);
         if (rc == 0) json_object_set_new(r.report, "run_branch", json_string(r.run_branch));
+        else r.run_branch[0] = 0;
+    }
+    /* Environments in use are claimed, so env gc leaves them alone. */
+    size_t mi;
+    json_t *model;
+    json_array_foreach(json_object_get(r.project, "models"), mi, model)
+    {
+        const char *env_id = str(json_object_get(model, "env"), "id");
+        if (rc == 0 && env_id) rc = tarn__env_claim(lake, env_id, err);
     }
     if (rc == 0) rc = execute(&commit, &r, err);
-    json_object_set_new(r.report, "outcome", json_string(rc == 0 ? "success" : "failed"));
     if (rc == 0) {
-        json_object_set_new(r.report, "commit", json_string(commit.hex));
         emit(&r, "run %s succeeded: branch '%s' is at %.12s", r.job_id, r.branch, commit.hex);
-        if (r.run_branch[0]) tarn_branch_delete(lake, r.run_branch, NULL);
     } else {
-        json_object_set_new(r.report, "error", json_string(err ? err->message : "failed"));
-        if (r.run_branch[0]) tarn__branch_mark_aborted(lake, r.run_branch, NULL);
+        report_outcome(&r, "failed", NULL, err ? err->message : "failed");
         emit(&r, "run %s failed: branch '%s' is unchanged%s%s", r.job_id, r.branch,
              r.run_branch[0] ? "; its run branch is kept, aborted: " : "", r.run_branch);
+        tarn_error rec = TARN_ERROR_INIT;
+        if (job_record(&r, "failed", NULL, &rec) < 0) emit(&r, "could not record the job's failure: %s", rec.message);
     }
-    job_finish(&r, rc == 0 ? "success" : "failed", rc == 0 ? commit.hex : NULL);
 done:
     if (rc < 0 && !json_object_get(r.report, "error"))
         json_object_set_new(r.report, "error", json_string(err ? err->message : "failed"));

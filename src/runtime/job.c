@@ -1,7 +1,6 @@
 /* runtime/job.c — the record of every run: list, show, logs, rerun. */
 #include <errno.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -11,126 +10,72 @@
 #include "util/error.h"
 #include "util/util.h"
 
-static json_t *time_json(sqlite3_stmt *st, int col)
+static json_t *time_json(int64_t us)
 {
-    if (sqlite3_column_type(st, col) == SQLITE_NULL) return json_null();
+    if (!us) return json_null();
     char t[40];
-    tarn__format_time(t, sizeof t, sqlite3_column_int64(st, col));
+    tarn__format_time(t, sizeof t, us);
     return json_string(t);
 }
 
-static json_t *text_json(sqlite3_stmt *st, int col)
+static json_t *text_json(const char *s)
 {
-    const unsigned char *t = sqlite3_column_text(st, col);
-    return t ? json_string((const char *)t) : json_null();
+    return s && *s ? json_string(s) : json_null();
 }
 
-/* A job still `running` whose process is gone was killed: record it as
- * failed and mark its run branch aborted, so nobody waits for it or merges
- * it. (The process id is only meaningful on this machine, which is where
- * the embedded catalog lives.) */
-static void settle_dead_jobs(tarn_lake *lake)
+static json_t *job_json(const tarn_job_row *j)
 {
-    sqlite3_stmt *st;
-    if (tarn__prepare(&st, lake, "SELECT id, branch, pid FROM jobs WHERE status = 'running'", NULL) < 0) return;
-    char dead[64][65], branches[64][TARN_NAME_MAX + 1];
-    int n = 0;
-    while (n < 64 && sqlite3_step(st) == SQLITE_ROW) {
-        pid_t pid = (pid_t)sqlite3_column_int64(st, 2);
-        if (pid > 0 && (kill(pid, 0) == 0 || errno != ESRCH)) continue;
-        snprintf(dead[n], sizeof dead[n], "%s", (const char *)sqlite3_column_text(st, 0));
-        snprintf(branches[n], sizeof branches[n], "%s", (const char *)sqlite3_column_text(st, 1));
-        n++;
-    }
-    sqlite3_finalize(st);
-    for (int i = 0; i < n; i++) {
-        if (tarn__prepare(&st, lake,
-                          "UPDATE jobs SET status = 'failed', ended_us = ?, logs = logs || "
-                          "'run process ended before the run finished' || char(10) "
-                          "WHERE id = ? AND status = 'running'",
-                          NULL) < 0)
-            return;
-        sqlite3_bind_int64(st, 1, tarn__now_us());
-        sqlite3_bind_text(st, 2, dead[i], -1, SQLITE_STATIC);
-        sqlite3_step(st);
-        sqlite3_finalize(st);
-        char run_branch[TARN_NAME_MAX + 96];
-        snprintf(run_branch, sizeof run_branch, "%s.tarn-run-%s", branches[i], dead[i]);
-        tarn__branch_mark_aborted(lake, run_branch, NULL);
-    }
+    return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "id", text_json(j->id), "status", text_json(j->status),
+                     "branch", text_json(j->branch), "started", time_json(j->started_us), "ended",
+                     time_json(j->ended_us), "commit", text_json(j->commit), "input_commit",
+                     text_json(j->input_commit), "project_hash", text_json(j->project_hash));
 }
 
-#define JOB_COLUMNS "id, status, branch, started_us, ended_us, commit_hash, input_commit, project_hash"
-
-static json_t *job_row(sqlite3_stmt *st)
+static int add_job(const tarn_job_row *j, void *ctx)
 {
-    return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "id", text_json(st, 0), "status",
-                     text_json(st, 1), "branch", text_json(st, 2), "started", time_json(st, 3), "ended",
-                     time_json(st, 4), "commit", text_json(st, 5), "input_commit", text_json(st, 6),
-                     "project_hash", text_json(st, 7));
+    return json_array_append_new(ctx, job_json(j)) == 0 ? 0 : TARN_ENOMEM;
 }
 
 int tarn_job_list(char **json, tarn_lake *lake, size_t limit, tarn_error *err)
 {
     *json = NULL;
-    settle_dead_jobs(lake);
-    sqlite3_stmt *st;
-    TARN_RETURN_NOT_OK(tarn__prepare(
-        &st, lake, "SELECT " JOB_COLUMNS " FROM jobs ORDER BY started_us DESC LIMIT ?", err));
-    sqlite3_bind_int64(st, 1, limit ? (int64_t)limit : -1);
+    /* Jobs whose process is gone (or whose lease expired) are settled first,
+     * so nobody waits for them; a read never judges a process it cannot see. */
+    TARN_RETURN_NOT_OK(tarn__lease_settle(lake, err));
     json_t *list = json_array();
-    while (sqlite3_step(st) == SQLITE_ROW) json_array_append_new(list, job_row(st));
-    sqlite3_finalize(st);
-    *json = json_dumps(list, JSON_COMPACT);
+    int rc = TARN_CAT(lake)->vt->job_list(TARN_CAT(lake), limit, 0, add_job, list, err);
+    if (rc == 0) *json = json_dumps(list, JSON_COMPACT);
     json_decref(list);
-    return 0;
+    return rc;
 }
 
-/* Finds the job ID (or unique prefix); returns the statement on its row. */
-static int job_find(sqlite3_stmt **out, tarn_lake *lake, const char *id, const char *columns,
-                    tarn_error *err)
+/* Finds the job ID (or unique prefix). */
+static int job_find(tarn_job_row *out, tarn_lake *lake, const char *id, tarn_error *err)
 {
-    *out = NULL;
     if (!id || !*id || strlen(id) > 64 || strspn(id, "0123456789abcdef") != strlen(id))
         return tarn__error_set(err, TARN_EINVALID, "invalid job id '%s'", id ? id : "");
-    char sql[512];
-    snprintf(sql, sizeof sql, "SELECT %s FROM jobs WHERE id >= ?1 AND id < ?1 || 'g' LIMIT 2", columns);
-    sqlite3_stmt *st;
-    TARN_RETURN_NOT_OK(tarn__prepare(&st, lake, sql, err));
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
-    if (sqlite3_step(st) != SQLITE_ROW) {
-        sqlite3_finalize(st);
-        return tarn__error_set(err, TARN_ENOTFOUND, "no job '%s' (see 'tarn job ls')", id);
-    }
-    /* A second row means the prefix is ambiguous; re-run to land on the first. */
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        sqlite3_finalize(st);
-        return tarn__error_set(err, TARN_EAMBIGUOUS, "job id '%s' is ambiguous: give more characters", id);
-    }
-    sqlite3_reset(st);
-    sqlite3_step(st);
-    *out = st;
-    return 0;
+    int rc = TARN_CAT(lake)->vt->job_get(TARN_CAT(lake), id, out, 1, err);
+    if (rc == TARN_ENOTFOUND) return tarn__error_set(err, TARN_ENOTFOUND, "no job '%s' (see 'tarn job ls')", id);
+    return rc;
 }
 
 int tarn_job_get(char **json, tarn_lake *lake, const char *id, tarn_error *err)
 {
     *json = NULL;
-    settle_dead_jobs(lake);
-    sqlite3_stmt *st;
-    TARN_RETURN_NOT_OK(job_find(&st, lake, id, JOB_COLUMNS ", params, report", err));
-    json_t *job = job_row(st);
-    const char *params = (const char *)sqlite3_column_text(st, 8);
-    const char *report = (const char *)sqlite3_column_text(st, 9);
-    json_object_set_new(job, "params", params ? json_loads(params, 0, NULL) : json_object());
-    json_t *rep = report ? json_loads(report, 0, NULL) : NULL;
+    TARN_RETURN_NOT_OK(tarn__lease_settle(lake, err));
+    tarn_job_row j;
+    TARN_RETURN_NOT_OK(job_find(&j, lake, id, err));
+    json_t *job = job_json(&j);
+    json_t *params = j.params_json ? json_loads(j.params_json, 0, NULL) : NULL;
+    json_object_set_new(job, "params", params ? params : json_object());
+    json_t *rep = j.report_json ? json_loads(j.report_json, 0, NULL) : NULL;
     if (rep) {
         json_object_set(job, "tasks", json_object_get(rep, "tasks"));
         json_object_set(job, "expectations", json_object_get(rep, "expectations"));
         if (json_object_get(rep, "error")) json_object_set(job, "error", json_object_get(rep, "error"));
         json_decref(rep);
     }
-    sqlite3_finalize(st);
+    tarn__job_row_clear(&j);
     *json = json_dumps(job, JSON_COMPACT);
     json_decref(job);
     return 0;
@@ -139,10 +84,10 @@ int tarn_job_get(char **json, tarn_lake *lake, const char *id, tarn_error *err)
 int tarn_job_logs(char **text, tarn_lake *lake, const char *id, tarn_error *err)
 {
     *text = NULL;
-    sqlite3_stmt *st;
-    TARN_RETURN_NOT_OK(job_find(&st, lake, id, "logs", err));
-    *text = strdup((const char *)sqlite3_column_text(st, 0));
-    sqlite3_finalize(st);
+    tarn_job_row j;
+    TARN_RETURN_NOT_OK(job_find(&j, lake, id, err));
+    *text = strdup(j.logs ? j.logs : "");
+    tarn__job_row_clear(&j);
     return 0;
 }
 
@@ -157,15 +102,15 @@ int tarn_job_rerun(char **report, tarn_lake *lake, const char *id, const tarn_ru
                    tarn_error *err)
 {
     *report = NULL;
-    sqlite3_stmt *st;
-    TARN_RETURN_NOT_OK(job_find(&st, lake, id, "id, branch, input_commit, project, params", err));
+    tarn_job_row row;
+    TARN_RETURN_NOT_OK(job_find(&row, lake, id, err));
     char job[65], branch[TARN_NAME_MAX + 1], input[65];
-    snprintf(job, sizeof job, "%s", (const char *)sqlite3_column_text(st, 0));
-    snprintf(branch, sizeof branch, "%s", (const char *)sqlite3_column_text(st, 1));
-    snprintf(input, sizeof input, "%s", (const char *)sqlite3_column_text(st, 2));
-    json_t *project = json_loads((const char *)sqlite3_column_text(st, 3), 0, NULL);
-    json_t *params = json_loads((const char *)sqlite3_column_text(st, 4), 0, NULL);
-    sqlite3_finalize(st);
+    snprintf(job, sizeof job, "%s", row.id);
+    snprintf(branch, sizeof branch, "%s", row.branch);
+    snprintf(input, sizeof input, "%s", row.input_commit);
+    json_t *project = json_loads(row.project_json ? row.project_json : "{}", 0, NULL);
+    json_t *params = json_loads(row.params_json ? row.params_json : "{}", 0, NULL);
+    tarn__job_row_clear(&row);
     /* The same code: the project's files as they were, in a fresh folder. */
     char dir[PATH_MAX];
     snprintf(dir, sizeof dir, "%s/cache/rerun-%s-XXXXXX", tarn_lake_path(lake), job);

@@ -261,14 +261,11 @@ int tarn__scan_files(json_t **kept, size_t *total, tarn_lake *lake, tarn_duck *d
     /* One query tests every file: SELECT <file 0 may match>, <file 1 ...>. */
     strbuf q = {0};
     sb_append(&q, "SELECT ");
-    sqlite3_stmt *st = NULL;
-    rc = tarn__prepare(&st, lake, "SELECT stats FROM data_files WHERE key = ?", err);
+    tarn_data_file *records = calloc(v.nfiles, sizeof *records);
+    rc = records ? TARN_CAT(lake)->vt->file_get(TARN_CAT(lake), (const char *const *)v.files, v.nfiles, records, err)
+                 : tarn__error_set(err, TARN_ENOMEM, "out of memory");
     for (size_t i = 0; i < v.nfiles && rc == 0; i++) {
-        sqlite3_reset(st);
-        sqlite3_bind_text(st, 1, v.files[i], -1, SQLITE_STATIC);
-        json_t *stats = NULL;
-        if (sqlite3_step(st) == SQLITE_ROW)
-            stats = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
+        json_t *stats = json_loads(records[i].stats_json ? records[i].stats_json : "{}", 0, NULL);
         sb_append(&q, i ? ", (" : "(");
         int terms = 0;
         for (size_t k = 0; k < nconj; k++) {
@@ -282,7 +279,8 @@ int tarn__scan_files(json_t **kept, size_t *total, tarn_lake *lake, tarn_duck *d
         sb_append(&q, ")::VARCHAR");
         json_decref(stats);
     }
-    sqlite3_finalize(st);
+    for (size_t i = 0; records && i < v.nfiles; i++) tarn__data_file_clear(&records[i]);
+    free(records);
     duckdb_result res;
     if (rc == 0 && tarn__duck_query(&res, d, sb_str(&q), TARN_EINVALID, "file statistics", NULL) == 0) {
         for (size_t i = 0; i < v.nfiles; i++) {

@@ -29,13 +29,14 @@ static int fs_write_path(tarn_store *s, const char *key, char *out, size_t size,
 {
     fs_store *fs = (fs_store *)s;
     if (!key_ok(key)) return tarn__error_set(err, TARN_EINVALID, "invalid object key '%s'", key);
-    char dir[PATH_MAX + 8], rnd[33];
+    char dir[PATH_MAX + 8];
     snprintf(dir, sizeof dir, "%s/tmp", fs->root);
     if (tarn__mkdirs(dir, 0755) != 0)
         return tarn__error_set(err, TARN_EIO, "cannot create '%s': %s", dir, strerror(errno));
-    tarn__random_hex(rnd);
+    /* Keys end in 128 random bits, so the last part names the temporary
+     * uniquely and tells gc which upload it belongs to. */
     const char *base = strrchr(key, '/');
-    snprintf(out, size, "%s/%s-%s", dir, rnd, base ? base + 1 : key);
+    snprintf(out, size, "%s/%s", dir, base ? base + 1 : key);
     return 0;
 }
 
@@ -113,13 +114,35 @@ static int fs_remove(tarn_store *s, const char *key, tarn_error *err)
     return 0;
 }
 
+static int fs_stat(tarn_store *s, const char *key, int64_t *size, tarn_error *err)
+{
+    fs_store *fs = (fs_store *)s;
+    if (!key_ok(key)) return tarn__error_set(err, TARN_EINVALID, "invalid object key '%s'", key);
+    char path[PATH_MAX * 2];
+    snprintf(path, sizeof path, "%s/%s", fs->root, key);
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        if (errno == ENOENT) return TARN_ENOTFOUND;
+        return tarn__error_set(err, TARN_EIO, "cannot read '%s': %s", path, strerror(errno));
+    }
+    *size = (int64_t)st.st_size;
+    return 0;
+}
+
 static void fs_close(tarn_store *s)
 {
     free(s);
 }
 
 static const tarn_store_vtable FS_VTABLE = {
-    TARN_STORE_VTABLE_VERSION, fs_write_path, fs_publish, fs_read_url, fs_list, fs_remove, fs_close,
+    .version = TARN_STORE_VTABLE_VERSION,
+    .write_path = fs_write_path,
+    .publish = fs_publish,
+    .read_url = fs_read_url,
+    .list = fs_list,
+    .remove = fs_remove,
+    .stat = fs_stat,
+    .close = fs_close,
 };
 
 int tarn__store_fs_open(tarn_store **out, const char *dir, tarn_error *err)

@@ -175,10 +175,18 @@ static int import_common(tarn_import_result *out, tarn_lake *lake, const char *t
     char rnd[33], key[512], tmp[8192];
     tarn__random_hex(rnd);
     snprintf(key, sizeof key, "data/%s/%s.parquet", qualified, rnd);
-    TARN_RETURN_NOT_OK(lake->store->vt->write_path(lake->store, key, tmp, sizeof tmp, err));
+    /* Registered before it is written: gc never takes an upload in flight. */
+    TARN_RETURN_NOT_OK(tarn__upload_begin(lake, key, err));
+    if ((rc = lake->store->vt->write_path(lake->store, key, tmp, sizeof tmp, err)) < 0) {
+        tarn__upload_abandon(lake, key);
+        return rc;
+    }
 
     tarn_duck d;
-    TARN_RETURN_NOT_OK(tarn__duck_open(&d, err));
+    if ((rc = tarn__duck_open(&d, err)) < 0) {
+        tarn__upload_abandon(lake, key);
+        return rc;
+    }
     char *schema_json = NULL, *stats_json = NULL;
     int64_t rows = 0;
     tarn_arrow_table *arrow = NULL;
@@ -227,6 +235,7 @@ static int import_common(tarn_import_result *out, tarn_lake *lake, const char *t
         out->files = 1;
     }
 done:
+    if (rc < 0) tarn__upload_abandon(lake, key);
     free(schema_json);
     free(stats_json);
     return rc < 0 ? rc : 0;

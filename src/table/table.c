@@ -14,20 +14,15 @@ static int fill_info(tarn_table_info *out, tarn_lake *lake, const char *name, co
                      tarn_error *err)
 {
     memset(out, 0, sizeof *out);
-    sqlite3_stmt *st;
-    TARN_RETURN_NOT_OK(tarn__prepare(
-        &st, lake, "SELECT schema, row_count, file_count, size_bytes FROM table_versions WHERE id=?",
-        err));
-    sqlite3_bind_text(st, 1, version, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) != SQLITE_ROW) {
-        sqlite3_finalize(st);
-        return tarn__error_set(err, TARN_EIO, "catalog error: table version %.12s is missing", version);
-    }
-    tarn__schema_parse(&out->columns, &out->ncolumns, (const char *)sqlite3_column_text(st, 0));
-    out->row_count = sqlite3_column_int64(st, 1);
-    out->file_count = sqlite3_column_int64(st, 2);
-    out->size_bytes = sqlite3_column_int64(st, 3);
-    sqlite3_finalize(st);
+    tarn_version v;
+    int rc = TARN_CAT(lake)->vt->version_get(TARN_CAT(lake), version, &v, 0, err);
+    if (rc == TARN_ENOTFOUND) rc = TARN_EIO;
+    if (rc < 0) return rc;
+    tarn__schema_parse(&out->columns, &out->ncolumns, v.schema_json);
+    out->row_count = v.row_count;
+    out->file_count = v.file_count;
+    out->size_bytes = v.size_bytes;
+    tarn__version_clear(&v);
     out->name = strdup(name);
     const char *dot = strchr(name, '.');
     out->namespace_ = strndup(name, (size_t)(dot - name));
@@ -101,8 +96,10 @@ void tarn_table_info_free(tarn_table_info *list, size_t count)
 typedef struct table_edit {
     const char *table;  /* qualified */
     const char *branch;
-    const char *source; /* revert: the version to restore, NULL to remove */
+    const char *source; /* revert: the version to restore */
     int revert;
+    const char *source_ref;    /* revert: where it comes from */
+    const char *source_commit;
 } table_edit;
 
 static int apply_table_edit(tarn_lake *lake, tarn_tree *tree, void *ctx, tarn_error *err)
@@ -116,11 +113,9 @@ static int apply_table_edit(tarn_lake *lake, tarn_tree *tree, void *ctx, tarn_er
         tarn__tree_remove(tree, ed->table);
         return 0;
     }
-    if (!ed->source) {
-        if (!e) return TARN_NOTHING;
-        tarn__tree_remove(tree, ed->table);
-        return 0;
-    }
+    /* A failed run's output, or a state whose data gc collected, is never
+     * brought back (checked in the commit's transaction). */
+    TARN_RETURN_NOT_OK(tarn__commit_check_usable(lake, ed->source_ref, ed->source_commit, err));
     if (e && strcmp(e->version, ed->source) == 0) return TARN_NOTHING;
     tarn__tree_ensure_namespace(tree, ed->table);
     tarn__tree_set(tree, ed->table, TARN_ENTRY_TABLE, ed->source);
@@ -135,7 +130,7 @@ int tarn_table_delete(tarn_commit_id *out, tarn_lake *lake, const char *table, c
     char qualified[300], name[TARN_NAME_MAX + 1], msg[400];
     tarn__qualify_table(qualified, sizeof qualified, table);
     TARN_RETURN_NOT_OK(tarn__branch_name(name, lake, branch, err));
-    table_edit ed = {qualified, name, NULL, 0};
+    table_edit ed = {qualified, name, NULL, 0, NULL, NULL};
     snprintf(msg, sizeof msg, "Delete table %s", qualified);
     tarn_commit_id id;
     int rc = tarn__branch_commit(&id, lake, name, apply_table_edit, &ed, msg, "{}", err);
@@ -158,7 +153,12 @@ int tarn_table_revert(tarn_commit_id *out, tarn_lake *lake, const char *table,
     tarn_tree_entry *e = tarn__tree_find(&src, qualified);
     if (e && e->kind == TARN_ENTRY_TABLE) snprintf(version, sizeof version, "%s", e->version);
     tarn__tree_clear(&src);
-    table_edit ed = {qualified, name, version[0] ? version : NULL, 1};
+    if (!version[0])
+        return tarn__error_set(err, TARN_ENOTFOUND,
+                               "table '%s' does not exist at '%s': nothing to revert to (to remove it, use "
+                               "'tarn table rm')",
+                               qualified, source_ref);
+    table_edit ed = {qualified, name, version, 1, source_ref, src_commit.hex};
     snprintf(msg, sizeof msg, "Revert table %s to %s (%.12s)", qualified, source_ref, src_commit.hex);
     char props[200];
     snprintf(props, sizeof props, "{\"reverted_table\":\"%s\",\"source_commit\":\"%s\"}", qualified,

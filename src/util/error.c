@@ -19,6 +19,7 @@ const char *tarn_code_name(int code)
     case TARN_ENOMEM: return "out_of_memory";
     case TARN_EUSER: return "user_error";
     case TARN_EABORTED: return "aborted";
+    case TARN_ERETRY: return "retry";
     default: return "error";
     }
 }
@@ -36,6 +37,7 @@ const char *tarn_strerror(int code)
     case TARN_ENOMEM: return "out of memory";
     case TARN_EUSER: return "user function failed";
     case TARN_EABORTED: return "aborted";
+    case TARN_ERETRY: return "transient failure, nothing changed: try again";
     default: return "error";
     }
 }

@@ -84,6 +84,19 @@ void sb_free(strbuf *b)
     memset(b, 0, sizeof *b);
 }
 
+int tarn__reserve(void *ptr, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap) return 0;
+    size_t n = *cap ? *cap : 16;
+    while (n < need) n *= 2;
+    void **p = ptr;
+    void *grown = realloc(*p, n * elem);
+    if (!grown) return TARN_ENOMEM;
+    *p = grown;
+    *cap = n;
+    return 0;
+}
+
 void tarn__sha256_hex(char out[65], const void *data, size_t len)
 {
     unsigned char md[32];

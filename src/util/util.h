@@ -25,6 +25,11 @@ void sb_append_sql_ident(strbuf *b, const char *s);
 const char *sb_str(const strbuf *b); /* "" when empty */
 void sb_free(strbuf *b);
 
+/* Makes room for NEED elements of ELEM bytes in the array *PTR of
+ * capacity *CAP (growing by doubling). Returns 0 or TARN_ENOMEM (the array
+ * is then unchanged). */
+int tarn__reserve(void *ptr, size_t *cap, size_t need, size_t elem);
+
 /* Hex SHA-256 of DATA into out (65 bytes). */
 void tarn__sha256_hex(char out[65], const void *data, size_t len);
 /* 32 random hex characters (128 bits) into out (33 bytes). */

@@ -8,7 +8,7 @@
 
 #include "../common.h"
 
-#define TARN_STORE_VTABLE_VERSION 1
+#define TARN_STORE_VTABLE_VERSION 2
 
 typedef struct tarn_store tarn_store;
 
@@ -20,11 +20,16 @@ typedef struct tarn_store_vtable {
     int (*publish)(tarn_store *s, const char *key, const char *local_path, tarn_error *err);
     /* A path or URL DuckDB reads KEY from. */
     int (*read_url)(tarn_store *s, const char *key, char *out, size_t size, tarn_error *err);
-    /* Calls CB for every object (including unpublished temporaries). */
+    /* Calls CB for every object, including unpublished temporaries, whose
+     * keys are `tmp/` + the last part of the key they will be published
+     * as. MTIME_S is the store's write time (0 when it has none worth
+     * trusting): only a retention hint, never what makes deletion safe. */
     int (*list)(tarn_store *s,
                 int (*cb)(const char *key, int64_t size, int64_t mtime_s, void *ctx), void *ctx,
                 tarn_error *err);
     int (*remove)(tarn_store *s, const char *key, tarn_error *err);
+    /* Size of KEY into *size; TARN_ENOTFOUND if there is no such object. */
+    int (*stat)(tarn_store *s, const char *key, int64_t *size, tarn_error *err);
     void (*close)(tarn_store *s);
 } tarn_store_vtable;
 

@@ -12,8 +12,8 @@ sleep 1
 expect_json 'j["count"] == 0 and j["files"] == []' tarn -O json gc --grace 0
 expect_eq 4 "$(ndata)" "data files, all referenced"
 expect_ok tarn branch rm tmp
-# default grace period: too young to collect
-expect_json 'j["count"] == 0 and j["kept_recent"] == 2' tarn -O json gc --dry-run
+# default grace period: the deleted branch's files stay, its recent past is kept
+expect_json 'j["count"] == 0 and j["referenced"] == 4' tarn -O json gc --dry-run
 expect_json 'j["count"] == 2 and len(j["files"]) == 2 and all("scratch" in f for f in j["files"]) and j["dry_run"] is True and j["bytes"] > 0' \
     tarn -O json gc --dry-run --grace 0
 expect_out "scratch" tarn gc --dry-run --grace 0

@@ -12,8 +12,8 @@ expect_eq "$HEAD" "$(head_of main)" "main after the killed run"
 RB=$(tarn -O json branch ls | $PY -c 'import json,sys; print([b["name"] for b in json.load(sys.stdin) if "tarn-run" in b["name"]][0])')
 RUN_COMMIT=$(head_of "$RB")
 expect_json 'j[0]["properties"]["job_id"] != ""' tarn -O json commit "$RB" -n 1
-expect_fail 1 "did not succeed" tarn branch merge "$RB"
-expect_fail 1 "did not succeed" tarn branch merge "$RUN_COMMIT"
+expect_fail 1 "has not succeeded" tarn branch merge "$RB"
+expect_fail 1 "has not succeeded" tarn branch merge "$RUN_COMMIT"
 expect_eq "$HEAD" "$(head_of main)" "main after trying to merge the killed run"
 # the job of the killed run is settled as failed, its run branch aborted
 expect_json 'j[0]["status"] == "failed"' tarn -O json job ls

@@ -38,8 +38,10 @@ expect_eq $((N + 1)) "$(tarn -O json commit | /usr/bin/python3 -c 'import json,s
 expect_ok tarn table revert sales.orders --source-ref main~3 --into-branch dev
 expect_json 'j["row_count"] == 2' tarn -O json table get sales.orders --ref dev
 expect_json 'j["row_count"] == 4' tarn -O json table get sales.orders
-# revert to a ref where the table did not exist removes it
-expect_ok tarn table revert sales.orders --source-ref before_rm~3
-expect_fail 1 "not found" tarn table get sales.orders
+# revert to a ref where the table did not exist is an error that changes nothing
+expect_fail 1 "does not exist at 'before_rm~3'" tarn table revert sales.orders --source-ref before_rm~3
+expect_json 'j["row_count"] == 4' tarn -O json table get sales.orders
+# so is reverting a table that exists nowhere (not "Reverted")
+expect_fail 1 "does not exist" tarn table revert typo_table --source-ref main~1
 expect_fail 1 "unknown ref" tarn table revert t --source-ref nope
 expect_fail 2 "" tarn table revert t
