@@ -620,20 +620,26 @@ static void pybuf_release(struct ArrowArray *a)
 }
 
 /* SPEC = (name, format, length, null_count, (buffers...), (children...),
- * dictionary or None). Buffers are buffer-protocol objects or None. */
+ * dictionary or None[, metadata]). Buffers are buffer-protocol objects or
+ * None; metadata (bytes, the C data interface's encoding) names extension
+ * types such as arrow.uuid. */
 static int build_column(struct ArrowSchema *s, struct ArrowArray *a, PyObject *spec)
 {
-    const char *name, *format;
+    const char *name, *format, *meta = NULL;
     long long length, null_count;
     PyObject *bufs, *children, *dict;
-    Py_ssize_t i, nb, nc;
+    Py_ssize_t i, nb, nc, meta_len = 0;
     pybuf_priv *p;
 
     memset(s, 0, sizeof(*s));
     memset(a, 0, sizeof(*a));
-    if (!PyArg_ParseTuple(spec, "ssLLO!O!O", &name, &format, &length, &null_count, &PyTuple_Type,
-                          &bufs, &PyTuple_Type, &children, &dict))
+    if (!PyArg_ParseTuple(spec, "ssLLO!O!O|z#", &name, &format, &length, &null_count,
+                          &PyTuple_Type, &bufs, &PyTuple_Type, &children, &dict, &meta, &meta_len))
         return -1;
+    if (meta != NULL && (meta_len < 4 || (size_t)meta_len != metadata_len(meta))) {
+        PyErr_SetString(PyExc_ValueError, "malformed Arrow metadata");
+        return -1;
+    }
     nb = PyTuple_GET_SIZE(bufs);
     nc = PyTuple_GET_SIZE(children);
     if (nb > 3) {
@@ -644,6 +650,12 @@ static int build_column(struct ArrowSchema *s, struct ArrowArray *a, PyObject *s
     s->format = strdup(format);
     s->name = strdup(name);
     s->flags = ARROW_FLAG_NULLABLE;
+    if (meta != NULL) {
+        char *m = malloc((size_t)meta_len);
+        if (m == NULL) return PyErr_NoMemory(), -1;
+        memcpy(m, meta, (size_t)meta_len);
+        s->metadata = m;
+    }
     p = calloc(1, sizeof(*p));
     a->private_data = p;
     a->release = pybuf_release;
@@ -844,7 +856,11 @@ static PyObject *array_info(PyObject *arrays, const struct ArrowSchema *s,
     sizes[0] = (end + 7) / 8;
     if (w == -1) sizes[1] = (end + 7) / 8;
     else if (w > 0) sizes[1] = end * w;
-    else if (strcmp(f, "u") == 0 || strcmp(f, "z") == 0 || strcmp(f, "+l") == 0 ||
+    else if (strncmp(f, "+u", 2) == 0) { /* union: type ids, dense offsets; no validity */
+        sizes[0] = end;
+        sizes[1] = end * 4;
+    } else if (strcmp(f, "u") == 0 || strcmp(f, "z") == 0 || strcmp(f, "+l") == 0 ||
+             strcmp(f, "+m") == 0 ||
              strcmp(f, "U") == 0 || strcmp(f, "Z") == 0 || strcmp(f, "+L") == 0) {
         int wide = (f[0] == 'U' || f[0] == 'Z' || strcmp(f, "+L") == 0);
         sizes[1] = (end + 1) * (wide ? 8 : 4);
@@ -1324,47 +1340,289 @@ done:
     return list;
 }
 
-/* ---- DuckDB helpers (benchmarks, tests) -------------------------------- */
+/* ---- zip_columns: columns of several views side by side ----------------- */
 
-/* duckdb_query(sql, [(name, arrays, cols, segs), ...]) -> Arrays or None:
- * run SQL on a fresh in-memory DuckDB, with each given table registered as
- * a view over an Arrow stream; the result comes back as Arrow. */
+/* zip_columns([(arrays, col, segs), ...]) -> Arrays: one column from each
+ * view, all with the same segment lengths; batch I holds segment I of every
+ * column (no copy: each column keeps its own Arrays alive). */
+static PyObject *py_zip_columns(PyObject *self, PyObject *args)
+{
+    PyObject *parts, *fast = NULL;
+    ArraysObject *a = NULL;
+    view *vs = NULL;
+    Py_ssize_t i, k, n = 0, nsegs = -1;
+    if (!PyArg_ParseTuple(args, "O", &parts)) return NULL;
+    if ((fast = PySequence_Fast(parts, "zip_columns takes a list")) == NULL) return NULL;
+    n = PySequence_Fast_GET_SIZE(fast);
+    vs = calloc((size_t)n + 1, sizeof(*vs));
+    if (vs == NULL) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+    for (i = 0; i < n; i++) {
+        PyObject *arr, *col, *segs, *cols;
+        if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(fast, i), "OOO", &arr, &col, &segs))
+            goto fail;
+        if ((cols = Py_BuildValue("(O)", col)) == NULL) goto fail;
+        k = view_parse(&vs[i], arr, cols, segs);
+        Py_DECREF(cols);
+        if (k < 0) goto fail;
+        if (nsegs >= 0 && vs[i].nsegs != nsegs) goto mismatch;
+        nsegs = vs[i].nsegs;
+        for (k = 0; k < nsegs; k++)
+            if (vs[i].segs[k][2] != vs[0].segs[k][2]) goto mismatch;
+    }
+    if ((a = arrays_new()) == NULL) goto fail;
+    a->schema.release = schema_release;
+    a->schema.format = strdup("+s");
+    a->schema.name = strdup("");
+    a->schema.children = calloc((size_t)n + 1, sizeof(struct ArrowSchema *));
+    if (!a->schema.format || !a->schema.name || !a->schema.children) goto oom;
+    for (i = 0; i < n; i++) {
+        a->schema.children[i] = calloc(1, sizeof(struct ArrowSchema));
+        if (a->schema.children[i] == NULL) goto oom;
+        a->schema.n_children = i + 1;
+        if (schema_copy(a->schema.children[i], vs[i].arrays->schema.children[vs[i].cols[0]]) < 0)
+            goto oom;
+    }
+    for (k = 0; k < (nsegs < 0 ? 0 : nsegs); k++) {
+        struct ArrowArray batch;
+        export_priv *p = calloc(1, sizeof(*p));
+        memset(&batch, 0, sizeof(batch));
+        if (p == NULL) goto oom;
+        p->arrays = NULL; /* each column holds its own source Arrays */
+        batch.private_data = p;
+        batch.release = export_release;
+        batch.length = vs[0].segs[k][2];
+        batch.n_buffers = 1;
+        batch.buffers = calloc(1, sizeof(void *));
+        batch.children = calloc((size_t)n + 1, sizeof(struct ArrowArray *));
+        if (batch.buffers == NULL || batch.children == NULL) {
+            export_release(&batch);
+            goto oom;
+        }
+        for (i = 0; i < n; i++) {
+            /* segment K of view I as a one-column batch; take its column */
+            struct ArrowArray one;
+            if (view_batch(&one, &vs[i], k) < 0) {
+                export_release(&batch);
+                goto fail;
+            }
+            batch.children[i] = one.children[0];
+            one.children[0] = calloc(1, sizeof(struct ArrowArray)); /* moved out */
+            batch.n_children = i + 1;
+            if (one.children[0] == NULL) {
+                one.n_children = 0;
+                one.release(&one);
+                export_release(&batch);
+                goto oom;
+            }
+            one.release(&one);
+        }
+        if (arrays_push(a, &batch) < 0) {
+            export_release(&batch);
+            goto oom;
+        }
+    }
+    for (i = 0; i < n; i++) view_clear(&vs[i]);
+    free(vs);
+    Py_DECREF(fast);
+    return (PyObject *)a;
+mismatch:
+    raise_tarn(-5, "columns to put side by side have different row counts or chunks");
+    goto fail;
+oom:
+    PyErr_NoMemory();
+fail:
+    for (i = 0; vs && i < n; i++) view_clear(&vs[i]);
+    free(vs);
+    Py_XDECREF(fast);
+    Py_XDECREF(a);
+    return NULL;
+}
+
+/* An Arrays holding SCHEMA (moved in) and no batches yet; NULL on error. */
+static ArraysObject *arrays_with_schema(struct ArrowSchema *schema)
+{
+    ArraysObject *a = arrays_new();
+    if (a == NULL) {
+        schema->release(schema);
+        return NULL;
+    }
+    a->schema = *schema;
+    schema->release = NULL;
+    return a;
+}
+
+/* rename(arrays, cols, segs, names) -> Arrays: the view under new column
+ * names (the batches still point at the same memory). */
+static PyObject *py_rename(PyObject *self, PyObject *args)
+{
+    PyObject *arrays, *cols, *segs, *names, *fast = NULL;
+    ArraysObject *a = NULL;
+    view_export e;
+    Py_ssize_t i;
+    if (!PyArg_ParseTuple(args, "OOOO", &arrays, &cols, &segs, &names)) return NULL;
+    if (export_open(&e, arrays, cols, segs) < 0) goto done;
+    fast = PySequence_Fast(names, "names must be a sequence");
+    if (fast == NULL) goto done;
+    if (PySequence_Fast_GET_SIZE(fast) != e.schema.n_children) {
+        PyErr_SetString(PyExc_ValueError, "one name per column");
+        goto done;
+    }
+    for (i = 0; i < e.schema.n_children; i++) {
+        const char *n = PyUnicode_AsUTF8(PySequence_Fast_GET_ITEM(fast, i));
+        char *copy = n ? strdup(n) : NULL;
+        if (copy == NULL) {
+            if (n) PyErr_NoMemory();
+            goto done;
+        }
+        free((void *)e.schema.children[i]->name);
+        e.schema.children[i]->name = copy;
+    }
+    if ((a = arrays_with_schema(&e.schema)) == NULL) goto done;
+    for (i = 0; i < e.v.nsegs; i++) {
+        if (arrays_push(a, &e.bs[i]) < 0) { /* moved: export_close skips it */
+            PyErr_NoMemory();
+            Py_CLEAR(a);
+            goto done;
+        }
+    }
+done:
+    Py_XDECREF(fast);
+    export_close(&e);
+    return (PyObject *)a;
+}
+
+/* combine(arrays, cols, segs) -> Arrays with one batch: the view's rows
+ * copied together (tarn_arrow_concat: flat columns only, else
+ * tarn.InvalidError and the caller rebuilds the values). */
+static PyObject *py_combine(PyObject *self, PyObject *args)
+{
+    PyObject *arrays, *cols, *segs;
+    ArraysObject *a = NULL;
+    tarn_error err = TARN_ERROR_INIT;
+    struct ArrowArray out;
+    view_export e;
+    int rc;
+    if (!PyArg_ParseTuple(args, "OOO", &arrays, &cols, &segs)) return NULL;
+    if (export_open(&e, arrays, cols, segs) < 0) goto done;
+    rc = tarn_arrow_concat(&out, &e.schema, e.ptrs, (size_t)e.v.nsegs, &err);
+    if (rc < 0) {
+        raise_err(&err, rc);
+        goto done;
+    }
+    if ((a = arrays_with_schema(&e.schema)) == NULL || arrays_push(a, &out) < 0) {
+        out.release(&out);
+        Py_CLEAR(a);
+        if (!PyErr_Occurred()) PyErr_NoMemory();
+    }
+done:
+    export_close(&e);
+    return (PyObject *)a;
+}
+
+/* ---- DuckDB in the worker: tarn's own Arrow views, confined ------------- */
+
+/* TABLE (arrays, cols, segs) as a tarn_arrow_table DuckDB can view: the
+ * memfd itself when the view is all of it (no copy), else a new sealed
+ * memfd. Both were written by tarn, so they are mapped trusted. */
+static int view_table(tarn_arrow_table **out, PyObject *arrays, PyObject *cols, PyObject *segs)
+{
+    tarn_error err = TARN_ERROR_INIT;
+    view_export e;
+    size_t size = 0;
+    int rc, fd = -1, whole = 1;
+    Py_ssize_t i, k = 0;
+    *out = NULL;
+    if (export_open(&e, arrays, cols, segs) < 0) {
+        export_close(&e);
+        return -1;
+    }
+    whole = e.v.ncols == e.v.arrays->schema.n_children && e.v.arrays->fd >= 0;
+    for (i = 0; whole && i < e.v.ncols; i++)
+        whole = e.v.cols[i] == i;
+    for (i = 0; whole && i < e.v.arrays->nbatches; i++) {
+        if (e.v.arrays->batches[i].length == 0) continue;
+        whole = k < e.v.nsegs && e.v.segs[k][0] == i && e.v.segs[k][1] == 0 &&
+                e.v.segs[k][2] == e.v.arrays->batches[i].length;
+        k++;
+    }
+    whole = whole && k == e.v.nsegs;
+    Py_BEGIN_ALLOW_THREADS
+    if (whole) {
+        rc = tarn_arrow_shm_map_flags(out, e.v.arrays->fd, TARN_ARROW_TRUSTED, &err);
+    } else {
+        rc = tarn_arrow_shm_create(&fd, &size, "tarn-sql", &e.schema, e.ptrs, (size_t)e.v.nsegs,
+                                   &err);
+        if (rc == 0) rc = tarn_arrow_shm_map_flags(out, fd, TARN_ARROW_TRUSTED, &err);
+    }
+    Py_END_ALLOW_THREADS
+    if (fd >= 0) close(fd);
+    export_close(&e);
+    if (rc < 0) {
+        raise_err(&err, rc);
+        return -1;
+    }
+    return 0;
+}
+
+/* duckdb_query(sql, [(name, arrays, cols, segs), ...], confined=False) ->
+ * Arrays or None: run SQL on a fresh in-memory DuckDB where each given table
+ * is a view NAME over its Arrow memory (tarn_arrow_duckdb_register); the
+ * result comes back as Arrow. CONFINED: no file or network access and the
+ * configuration locked, for the SQL tarn.Table composes over given tables
+ * only (join, group_by, sort_by, filter). */
 static PyObject *py_duckdb_query(PyObject *self, PyObject *args)
 {
     const char *sql;
     PyObject *tables = NULL, *result = NULL;
     duckdb_database db = NULL;
     duckdb_connection con = NULL;
+    duckdb_config config = NULL;
     duckdb_arrow res = NULL;
-    struct ArrowArrayStream *streams = NULL;
+    tarn_arrow_duckdb_view **views = NULL;
+    tarn_error err = TARN_ERROR_INIT;
     Py_ssize_t i, nt = 0;
     duckdb_state st;
     ArraysObject *a = NULL;
-    if (!PyArg_ParseTuple(args, "s|O!", &sql, &PyList_Type, &tables)) return NULL;
-    if (duckdb_open(NULL, &db) != DuckDBSuccess || duckdb_connect(db, &con) != DuckDBSuccess) {
-        raise_tarn(-6, "cannot open an in-memory DuckDB");
+    int confined = 0, rc;
+    char *open_err = NULL;
+    if (!PyArg_ParseTuple(args, "s|O!p", &sql, &PyList_Type, &tables, &confined)) return NULL;
+    if (duckdb_create_config(&config) != DuckDBSuccess) {
+        raise_tarn(-6, "cannot configure an in-memory DuckDB");
+        goto done;
+    }
+    duckdb_set_config(config, "autoinstall_known_extensions", "false");
+    duckdb_set_config(config, "autoload_known_extensions", "false");
+    if (confined) {
+        duckdb_set_config(config, "enable_external_access", "false");
+        /* UUIDs leave as arrow.uuid (tarn.Table gives uuid.UUID back) */
+        duckdb_set_config(config, "arrow_lossless_conversion", "true");
+        duckdb_set_config(config, "lock_configuration", "true");
+    }
+    if (duckdb_open_ext(NULL, &db, config, &open_err) != DuckDBSuccess ||
+        duckdb_connect(db, &con) != DuckDBSuccess) {
+        raise_tarn(-6, open_err ? open_err : "cannot open an in-memory DuckDB");
         goto done;
     }
     nt = tables ? PyList_GET_SIZE(tables) : 0;
-    streams = calloc((size_t)nt + 1, sizeof(*streams));
-    if (streams == NULL) {
+    views = calloc((size_t)nt + 1, sizeof(*views));
+    if (views == NULL) {
         PyErr_NoMemory();
         goto done;
     }
     for (i = 0; i < nt; i++) {
         const char *name;
-        PyObject *arr, *cols, *segs, *t3;
+        PyObject *arr, *cols, *segs;
+        tarn_arrow_table *t = NULL;
         if (!PyArg_ParseTuple(PyList_GET_ITEM(tables, i), "sOOO", &name, &arr, &cols, &segs))
             goto done;
-        t3 = Py_BuildValue("(OOO)", arr, cols, segs);
-        if (t3 == NULL) goto done;
-        if (make_stream(&streams[i], t3) < 0) {
-            Py_DECREF(t3);
-            goto done;
-        }
-        Py_DECREF(t3);
-        if (duckdb_arrow_scan(con, name, (duckdb_arrow_stream)&streams[i]) != DuckDBSuccess) {
-            raise_tarn(-5, "DuckDB refused an Arrow stream");
+        if (view_table(&t, arr, cols, segs) < 0) goto done;
+        rc = tarn_arrow_duckdb_register(&views[i], con, name, t, &err);
+        tarn_arrow_table_free(&t);
+        if (rc < 0) {
+            raise_err(&err, rc);
             goto done;
         }
     }
@@ -1416,11 +1674,12 @@ static PyObject *py_duckdb_query(PyObject *self, PyObject *args)
 done:
     Py_XDECREF(a);
     if (res) duckdb_destroy_arrow(&res);
+    for (i = 0; views && i < nt; i++) tarn_arrow_duckdb_view_free(&views[i]);
+    free(views);
     if (con) duckdb_disconnect(&con);
     if (db) duckdb_close(&db);
-    for (i = 0; streams && i < nt; i++)
-        if (streams[i].release) streams[i].release(&streams[i]);
-    free(streams);
+    if (config) duckdb_destroy_config(&config);
+    duckdb_free(open_err);
     return result;
 }
 
@@ -1514,7 +1773,11 @@ static PyMethodDef module_methods[] = {
     {"to_memfd", py_to_memfd, METH_VARARGS, "to_memfd(arrays, cols, segs, name) -> (fd, size)."},
     {"strings", py_strings, METH_VARARGS, "Arrow utf8/binary -> list of str/bytes/None."},
     {"duckdb_query", py_duckdb_query, METH_VARARGS,
-     "duckdb_query(sql, [(name, arrays, cols, segs)]) -> Arrays or None."},
+     "duckdb_query(sql, [(name, arrays, cols, segs)], confined=False) -> Arrays or None."},
+    {"rename", py_rename, METH_VARARGS, "rename(arrays, cols, segs, names) -> Arrays."},
+    {"combine", py_combine, METH_VARARGS, "combine(arrays, cols, segs) -> Arrays (one batch)."},
+    {"zip_columns", py_zip_columns, METH_VARARGS,
+     "zip_columns([(arrays, col, segs)]) -> Arrays: the columns side by side."},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef native_module = {

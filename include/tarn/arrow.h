@@ -11,11 +11,13 @@
  * float16/32/64, utf8, large_utf8, binary, large_binary, fixed_size_binary,
  * date32, date64, time32/64, timestamp (unit + timezone), duration,
  * interval (months, days+ms, month_day_nano), decimal128, struct, list,
- * large_list, fixed_size_list, map, and dictionary-encoded arrays of any of
+ * large_list, fixed_size_list, map, sparse and dense union (IPC version 5
+ * layout: no validity bitmap; every type id and dense offset is checked
+ * against the children), and dictionary-encoded arrays of any of
  * these. Dictionary-encoded columns are exposed AS dictionaries (format of
  * the index type, ArrowSchema.dictionary / ArrowArray.dictionary hold the
  * values; DuckDB imports them as their value type). Not supported, refused
- * with TARN_EINVALID: unions, view types, run-end encoding, decimal32/64/256,
+ * with TARN_EINVALID: view types, run-end encoding, decimal32/64/256,
  * delta dictionary batches, compressed bodies, big-endian streams. Field
  * names, nullability, map key ordering and custom metadata (so extension
  * types) round-trip. Arrays hold at most INT32_MAX rows per batch. */

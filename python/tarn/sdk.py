@@ -28,7 +28,7 @@ class Model:
     ``$param``) are pushed down into the scan; ``ref`` reads a source table
     from another branch, tag or commit."""
 
-    def __init__(self, name, columns=None, filter=None, ref=None):
+    def __init__(self, name, columns=None, filter=None, ref=None, format=None):
         if not isinstance(name, str) or not name:
             raise TypeError("tarn.Model needs a table or model name")
         if columns is not None and (
@@ -37,6 +37,9 @@ class Model:
             raise TypeError("tarn.Model columns must be a list of column names")
         if filter is not None and not isinstance(filter, str):
             raise TypeError("tarn.Model filter must be a SQL expression string")
+        if format not in (None, "pyarrow", "polars", "tarn"):
+            raise TypeError("tarn.Model format must be 'pyarrow', 'polars' or 'tarn'")
+        self.format = format  # None: pyarrow when the environment has it, else tarn
         self.name = name
         self.columns = list(columns) if columns is not None else None
         self.filter = filter
@@ -129,7 +132,7 @@ def describe(fn):
         d = p.default
         if isinstance(d, Model):
             inputs.append({"param": pname, "name": d.name, "columns": d.columns,
-                           "filter": d.filter, "ref": d.ref})
+                           "filter": d.filter, "ref": d.ref, "format": d.format})
         elif isinstance(d, Parameter):
             params.append({"param": pname, "name": d.name})
         elif p.default is inspect.Parameter.empty:

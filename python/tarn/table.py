@@ -16,6 +16,7 @@ batches are concatenated (one copy) when a column is asked for.
 """
 import datetime as _dt
 import decimal as _decimal
+import uuid as _uuid
 from collections import namedtuple
 
 import numpy as np
@@ -23,7 +24,7 @@ import numpy as np
 from . import _native
 from .errors import InvalidError, NotFoundError
 
-__all__ = ["Table", "Schema", "Field"]
+__all__ = ["Table", "Schema", "Field", "Column", "MonthDayNano", "model_input", "model_output"]
 
 _FIXED = {"c": "i1", "C": "u1", "s": "i2", "S": "u2", "i": "i4", "I": "u4", "l": "i8",
           "L": "u8", "e": "f2", "f": "f4", "g": "f8"}
@@ -38,6 +39,47 @@ _TYPE_NAMES = {"n": "null", "b": "bool", "c": "int8", "C": "uint8", "s": "int16"
 _UNITS = {"s": "s", "m": "ms", "u": "us", "n": "ns"}
 _UNIT_CODE = {"s": "s", "ms": "m", "us": "u", "ns": "n"}
 _INT32_MAX = 2**31 - 1
+_UUID_META = (b"\x01\x00\x00\x00" + len(b"ARROW:extension:name").to_bytes(4, "little") +
+              b"ARROW:extension:name" + len(b"arrow.uuid").to_bytes(4, "little") + b"arrow.uuid")
+
+
+class MonthDayNano(namedtuple("MonthDayNano", "months days nanoseconds")):
+    """An Arrow month_day_nano interval (DuckDB's INTERVAL), as pyarrow
+    names it: a month has no fixed length, so it is not a timedelta."""
+
+
+def _metadata(blob):
+    """{key: value} of an ArrowSchema metadata blob (bytes or None)."""
+    out = {}
+    if not blob:
+        return out
+    n, pos = int.from_bytes(blob[:4], "little"), 4
+    for _ in range(n):
+        kv = []
+        for _ in range(2):
+            k = int.from_bytes(blob[pos:pos + 4], "little")
+            kv.append(bytes(blob[pos + 4:pos + 4 + k]).decode("utf-8", "replace"))
+            pos += 4 + k
+        out[kv[0]] = kv[1]
+    return out
+
+
+def _extension(sinfo):
+    return _metadata(sinfo[5]).get("ARROW:extension:name")
+
+
+def _hugeint(sinfo):
+    """"hugeint" or "uhugeint" for DuckDB's opaque 128-bit integers, else None."""
+    meta = _metadata(sinfo[5]).get("ARROW:extension:metadata", "")
+    for name in ("uhugeint", "hugeint"):
+        if '"type_name":"%s"' % name in meta.replace(" ", ""):
+            return name
+    return None
+
+
+def _sub(k, length, offset):
+    """The info of child K seen as rows [offset, offset+length) of itself."""
+    return (k[0], k[1], length, k[3] + offset, -1 if k[4] else 0, k[5], k[6], k[7])
 
 
 def _type_name(sinfo):
@@ -54,8 +96,22 @@ def _type_name(sinfo):
         parts = fmt[2:].split(",")
         bits = parts[2] if len(parts) > 2 else "128"
         return "decimal%s(%s, %s)" % (bits, parts[0], parts[1])
+    if fmt == "w:16" and _hugeint(sinfo):
+        return _hugeint(sinfo)
+    if fmt == "w:16" and _extension(sinfo) == "arrow.uuid":
+        return "uuid"
     if fmt.startswith("w:"):
         return "fixed_size_binary[%s]" % fmt[2:]
+    if fmt == "tin":
+        return "month_day_nano_interval"
+    if fmt.startswith("+w:"):
+        return "fixed_size_list<%s>[%s]" % (_type_name(children[0]), fmt[3:])
+    if fmt == "+m":
+        kv = children[0][3]
+        return "map<%s, %s>" % (_type_name(kv[0]), _type_name(kv[1]))
+    if fmt.startswith("+u"):
+        return "%s_union<%s>" % ("dense" if fmt[2] == "d" else "sparse",
+                                 ", ".join("%s: %s" % (c[1], _type_name(c)) for c in children))
     if fmt == "+s":
         return "struct<%s>" % ", ".join("%s: %s" % (c[1], _type_name(c)) for c in children)
     if fmt in ("+l", "+L"):
@@ -114,7 +170,7 @@ class Schema:
 def _validity(info):
     """Boolean array of valid rows, or None when there are no nulls."""
     fmt, _name, length, offset, null_count, bufs, _kids, _dict = info
-    if null_count == 0 or length == 0:
+    if null_count == 0 or length == 0 or fmt.startswith("+u"):
         return None
     if fmt == "n":
         return np.zeros(length, dtype=bool)
@@ -190,6 +246,63 @@ def _values(info, sinfo):
             v = int.from_bytes(raw[i * width:(i + 1) * width], "little", signed=True)
             out[i] = _decimal.Decimal(v).scaleb(-scale)
         return out, valid
+    if fmt == "tin":
+        rec = np.frombuffer(bufs[1], dtype=[("m", "<i4"), ("d", "<i4"), ("ns", "<i8")],
+                            count=length, offset=offset * 16) if length else []
+        ok = [True] * length if valid is None else valid.tolist()
+        live = [r for r, v in zip(rec, ok) if v]
+        out = np.empty(length, dtype=object)
+        # Durations come back as timedelta; an interval with months (no fixed
+        # length) as MonthDayNano, for the whole array alike.
+        if all(int(r["m"]) == 0 for r in live):
+            out[:] = [_dt.timedelta(days=int(r["d"]), microseconds=int(r["ns"]) // 1000)
+                      if v else None for r, v in zip(rec, ok)]
+        else:
+            out[:] = [MonthDayNano(int(r["m"]), int(r["d"]), int(r["ns"])) if v else None
+                      for r, v in zip(rec, ok)]
+        return out, valid
+    if fmt == "tiM":
+        return _fixed(info, "i4"), valid
+    if fmt == "tiD":
+        raw = _fixed(info, "i4").reshape(-1, 2) if length else np.zeros((0, 2), "i4")
+        out = np.empty(length, dtype=object)
+        out[:] = [(int(a), int(b)) for a, b in raw]
+        return out, valid
+    if fmt == "w:16" and _hugeint(sinfo):  # DuckDB's HUGEINT / UHUGEINT, exported losslessly
+        raw = np.frombuffer(bufs[1], dtype=np.uint8, count=length * 16,
+                            offset=offset * 16).tobytes() if length else b""
+        out = np.empty(length, dtype=object)
+        out[:] = [int.from_bytes(raw[i * 16:(i + 1) * 16], "little",
+                                 signed=_hugeint(sinfo) == "hugeint") for i in range(length)]
+        return out, valid
+    if fmt == "w:16" and _extension(sinfo) == "arrow.uuid":
+        raw = np.frombuffer(bufs[1], dtype=np.uint8, count=length * 16,
+                            offset=offset * 16).tobytes() if length else b""
+        out = np.empty(length, dtype=object)
+        out[:] = [_uuid.UUID(bytes=raw[i * 16:(i + 1) * 16]) for i in range(length)]
+        return out, valid
+    if fmt.startswith("+w:"):
+        width = int(fmt[3:])
+        child, cs = kids[0], sinfo[3][0]
+        items = _pylist(_sub(child, length * width, offset * width), cs) if width else []
+        out = np.empty(length, dtype=object)
+        out[:] = [items[i * width:(i + 1) * width] for i in range(length)]
+        return out, valid
+    if fmt.startswith("+u"):
+        ids = np.frombuffer(bufs[0], dtype=np.int8, count=length, offset=offset) if length \
+            else np.zeros(0, np.int8)
+        type_ids = [int(x) for x in fmt[4:].split(",") if x]
+        child_of = {t: i for i, t in enumerate(type_ids)}
+        out = np.empty(length, dtype=object)
+        if fmt[2] == "s":
+            cols = [_pylist(_sub(k, length, offset), ks) for k, ks in zip(kids, sinfo[3])]
+            out[:] = [cols[child_of[int(t)]][i] for i, t in enumerate(ids)]
+        else:
+            offs = np.frombuffer(bufs[1], dtype=np.int32, count=length, offset=offset * 4) \
+                if length else np.zeros(0, np.int32)
+            cols = [_pylist(_sub(k, k[2], 0), ks) for k, ks in zip(kids, sinfo[3])]
+            out[:] = [cols[child_of[int(t)]][int(o)] for t, o in zip(ids, offs)]
+        return out, None
     if fmt.startswith("w:"):
         width = int(fmt[2:])
         raw = np.frombuffer(bufs[1], dtype=np.uint8, count=length * width,
@@ -205,13 +318,17 @@ def _values(info, sinfo):
         out = np.empty(length, dtype=object)
         out[:] = [{n: c[i] for n, c in cols} for i in range(length)]
         return out, valid
-    if fmt in ("+l", "+L"):
+    if fmt in ("+l", "+L", "+m"):
+        if length == 0:
+            return np.empty(0, dtype=object), valid
         offs = np.frombuffer(bufs[1], dtype="i8" if fmt == "+L" else "i4", count=offset + length + 1)
         child, cs = kids[0], sinfo[3][0]
         start, stop = int(offs[offset]), int(offs[offset + length])
         sub = (child[0], child[1], stop - start, child[3] + start, -1 if child[4] else 0,
                child[5], child[6], child[7])
         items = _pylist(sub, cs)
+        if fmt == "+m":  # entries as (key, value) tuples, as pyarrow gives them
+            items = [tuple(e.values()) for e in items]
         out = np.empty(length, dtype=object)
         out[:] = [items[int(offs[offset + i]) - start:int(offs[offset + i + 1]) - start]
                   for i in range(length)]
@@ -239,7 +356,10 @@ def _with_nulls(values, valid, to_object=False):
 def _pylist(info, sinfo):
     """Python values of one array (None for nulls)."""
     values, valid = _values(info, sinfo)
-    fmt = sinfo[0]
+    return _pylist_of(values, valid, sinfo[0])
+
+
+def _pylist_of(values, valid, fmt):
     if values.dtype.kind == "M":
         if fmt.startswith("ts") and (fmt[2] == "n" or fmt[4:]):
             import pandas as pd
@@ -252,6 +372,9 @@ def _pylist(info, sinfo):
     elif values.dtype.kind == "m" and fmt.startswith("tt"):
         out = [(_dt.datetime.min + v).time() if v is not None else None
                for v in values.astype("m8[us]").tolist()]
+    elif values.dtype.kind == "m" and fmt == "tDn":
+        import pandas as pd
+        out = [None if np.isnat(v) else pd.Timedelta(v) for v in values]
     else:
         out = values.tolist()
     if valid is not None:
@@ -369,8 +492,120 @@ def _object_spec(name, values):
         return _spec(name, "tdD", n, valid, (days.astype(np.int64).astype(np.int32),))
     if all(issubclass(k, _decimal.Decimal) for k in kinds):
         return _decimal_spec(name, values, valid)
-    raise InvalidError("column %r: cannot store values of type %s in a table"
-                       % (name, ", ".join(sorted(k.__name__ for k in kinds))))
+    if all(issubclass(k, _uuid.UUID) for k in kinds):
+        raw = b"".join(v.bytes if ok else bytes(16) for v, ok in zip(values, _iter_valid(valid, n)))
+        return _spec(name, "w:16", n, valid, (raw,)) + (_UUID_META,)
+    if all(issubclass(k, MonthDayNano) for k in kinds):
+        rec = np.zeros(n, dtype=[("m", "<i4"), ("d", "<i4"), ("ns", "<i8")])
+        for i, (v, ok) in enumerate(zip(values, _iter_valid(valid, n))):
+            if ok:
+                rec[i] = (v.months, v.days, v.nanoseconds)
+        return _spec(name, "tin", n, valid, (rec,))
+    if all(issubclass(k, _dt.timedelta) for k in kinds):
+        us = np.array([v // _dt.timedelta(microseconds=1) if ok else 0
+                       for v, ok in zip(values, _iter_valid(valid, n))], dtype=np.int64)
+        return _spec(name, "tDu", n, valid, (us,))
+    if all(issubclass(k, _dt.time) for k in kinds):
+        if any(v.tzinfo is not None for v in present):
+            raise InvalidError("column %r: times with a time zone cannot be stored (give "
+                               "naive datetime.time values)" % name)
+        us = np.array([((v.hour * 60 + v.minute) * 60 + v.second) * 1000000 + v.microsecond
+                       if ok else 0 for v, ok in zip(values, _iter_valid(valid, n))],
+                      dtype=np.int64)
+        return _spec(name, "ttu", n, valid, (us,))
+    if all(issubclass(k, dict) for k in kinds):
+        return _struct_spec(name, values, valid)
+    if all(issubclass(k, (list, tuple, np.ndarray)) and not issubclass(k, MonthDayNano)
+           for k in kinds):
+        return _list_spec(name, values, valid)
+    if len({_kind_group(v) for v in present}) < 2:
+        raise InvalidError("column %r: cannot store values of type %s in a table"
+                           % (name, ", ".join(sorted(k.__name__ for k in kinds))))
+    return _union_spec(name, values, valid, kinds)
+
+
+def _kind_group(v):
+    """The Arrow type family a Python value falls in (for unions)."""
+    for group, types in (("bool", (bool, np.bool_)), ("int", (int, np.integer)),
+                         ("float", (float, np.floating)), ("str", (str,)),
+                         ("bytes", (bytes, bytearray, memoryview))):
+        if isinstance(v, types):
+            return group
+    return type(v).__name__
+
+
+def _union_spec(name, values, valid, kinds):
+    """Values of several kinds (say ints and strings): a sparse union with one
+    child per kind, as DuckDB's UNION is. A null row is a null of the first
+    child."""
+    n = len(values)
+    ok = _iter_valid(valid, n)
+    groups = []
+    for v, good in zip(values, ok):
+        if good and _kind_group(v) not in groups:
+            groups.append(_kind_group(v))
+    if len(groups) > 127:
+        raise InvalidError("column %r mixes too many kinds of values" % name)
+    ids = np.zeros(n, dtype=np.int8)
+    children = []
+    for t, g in enumerate(groups):
+        col = np.empty(n, dtype=object)
+        col[:] = [v if good and _kind_group(v) == g else None for v, good in zip(values, ok)]
+        ids[[i for i, (v, good) in enumerate(zip(values, ok)) if good and _kind_group(v) == g]] = t
+        try:
+            children.append(_object_spec(g, col))
+        except InvalidError as e:
+            raise InvalidError("column %r: cannot store values of types %s in a table (%s)"
+                               % (name, ", ".join(sorted(k.__name__ for k in kinds)), e))
+    fmt = "+us:" + ",".join(str(t) for t in range(len(groups)))
+    return (name, fmt, n, 0, (ids,), tuple(children), None)
+
+
+def _struct_spec(name, values, valid):
+    n = len(values)
+    ok = _iter_valid(valid, n)
+    keys = []
+    for v, good in zip(values, ok):
+        if good:
+            keys.extend(k for k in v if k not in keys)
+    children = []
+    for k in keys:
+        col = np.empty(n, dtype=object)
+        col[:] = [v.get(k) if good else None for v, good in zip(values, ok)]
+        children.append(_object_spec(str(k), col))
+    return _spec(name, "+s", n, valid, (), tuple(children))
+
+
+def _list_spec(name, values, valid):
+    """Lists (or tuples, numpy arrays) of values: an Arrow list; lists of
+    (key, value) tuples: a map, as to_pylist gives maps back."""
+    n = len(values)
+    ok = _iter_valid(valid, n)
+    lens = np.array([len(v) if good else 0 for v, good in zip(values, ok)], dtype=np.int64)
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(lens, out=offsets[1:])
+    if offsets[-1] > _INT32_MAX:
+        raise InvalidError("column %r: more than 2**31 list items" % name)
+    offsets = offsets.astype(np.int32)
+    items = [x for v, good in zip(values, ok) if good for x in v]
+    live = [v for v, good in zip(values, ok) if good]
+    if items and all(isinstance(v, np.ndarray) and v.ndim == 1 for v in live):
+        child = _numpy_spec("item", np.concatenate(live))  # embeddings: one copy, no loop
+    elif items and all(type(x) is tuple and len(x) == 2 for x in items):
+        keys = np.empty(len(items), dtype=object)
+        keys[:] = [x[0] for x in items]
+        vals = np.empty(len(items), dtype=object)
+        vals[:] = [x[1] for x in items]
+        key = _object_spec("key", keys)
+        if key[3]:
+            raise InvalidError("column %r: a map key is null" % name)
+        entries = _spec("entries", "+s", len(items), None, (), (key, _object_spec("value", vals)))
+        return _spec(name, "+m", n, valid, (offsets,), (entries,))
+    else:
+        arr = np.empty(len(items), dtype=object)
+        arr[:] = items
+        child = _object_spec("item", arr)
+    return _spec(name, "+l", n, valid, (offsets,), (child,))
 
 
 def _iter_valid(valid, n):
@@ -400,8 +635,12 @@ def _numpy_spec(name, arr, valid=None, tz=None):
     """Column description for a 1-d numpy array (viewed, not copied, when it
     is contiguous and needs no conversion)."""
     arr = np.asarray(arr)
+    if arr.ndim == 2 and arr.dtype.kind in "iufb":
+        # a matrix: one fixed-size list (embedding) per row, viewed not copied
+        child = _numpy_spec("item", np.ascontiguousarray(arr).reshape(-1))
+        return _spec(name, "+w:%d" % arr.shape[1], arr.shape[0], valid, (), (child,))
     if arr.ndim != 1:
-        raise InvalidError("column %r must be one-dimensional" % name)
+        raise InvalidError("column %r must be one-dimensional (or a 2-d array of numbers)" % name)
     n = len(arr)
     kind = arr.dtype.kind
     if isinstance(arr, np.ma.MaskedArray):  # pragma: no cover - asarray drops masks
@@ -476,6 +715,12 @@ def _series_spec(name, s):
 def _to_pandas_column(values, valid, fmt):
     import pandas as pd
     kind = values.dtype.kind
+    if fmt == "tin" and all(v is None or isinstance(v, _dt.timedelta) for v in values):
+        return pd.to_timedelta(pd.Series(values, dtype=object)).array
+    if fmt.startswith("tt"):  # times of day stay datetime.time objects, as pyarrow gives them
+        out = np.empty(len(values), dtype=object)
+        out[:] = _pylist_of(values, valid, fmt)
+        return out
     if fmt.startswith("ts") and fmt[4:]:
         s = pd.Series(_with_nulls(values, valid).astype("M8[ns]"))
         return s.dt.tz_localize("UTC").dt.tz_convert(fmt[4:]).array
@@ -543,6 +788,8 @@ class Table:
             return cls.from_arrow(data)
         if isinstance(data, dict):
             return cls.from_pydict(data)
+        if isinstance(data, list):
+            return cls.from_pylist(data)
         try:
             import pandas as pd
             if isinstance(data, pd.DataFrame):
@@ -550,7 +797,8 @@ class Table:
         except ImportError:  # pragma: no cover
             pass
         raise InvalidError("cannot make a tarn.Table from %s (give a tarn.Table, a pandas "
-                           "DataFrame, a dict of columns or an object with __arrow_c_stream__)"
+                           "DataFrame, a dict of columns, a list of dicts or an object with "
+                           "__arrow_c_stream__)"
                            % type(data).__name__)
 
     @classmethod
@@ -591,13 +839,44 @@ class Table:
         return cls._wrap(_native.from_columns(length or 0, specs))
 
     @classmethod
-    def from_pandas(cls, df):
-        """Columns of a pandas DataFrame (the index is not kept). Numeric
+    def from_pandas(cls, df, preserve_index=None):
+        """Columns of a pandas DataFrame. As pyarrow does, a named index or a
+        MultiIndex becomes columns after the others (an unnamed level is
+        ``__index_level_N__``) and a default RangeIndex is dropped
+        (PRESERVE_INDEX True keeps it, False drops any index). Numeric
         columns without nulls are viewed, not copied; NaN/None/NaT/pd.NA
         become nulls."""
+        import pandas as pd
         specs = [_series_spec(str(name), df[name]) if not isinstance(df[name], type(df))
                  else _raise_dup(name) for name in df.columns]
+        index = df.index
+        default = isinstance(index, pd.RangeIndex) and index.name is None and \
+            index.start == 0 and index.step == 1
+        if preserve_index or (preserve_index is None and not default):
+            taken = {str(c) for c in df.columns}
+            for level in range(index.nlevels):
+                name = index.names[level]
+                name = "__index_level_%d__" % level if name is None else str(name)
+                if name in taken:
+                    raise InvalidError("the index %r has the name of a column: rename one of "
+                                       "them, or reset_index() first" % name)
+                taken.add(name)
+                specs.append(_series_spec(name, pd.Series(index.get_level_values(level))))
         return cls._wrap(_native.from_columns(len(df), specs))
+
+    @classmethod
+    def from_pylist(cls, rows, schema=None):
+        """Rows given as dicts (the keys of all rows, in order of first
+        appearance, are the columns; a missing key is a null)."""
+        names = list(schema.names) if schema is not None else []
+        for r in rows:
+            if not isinstance(r, dict):
+                raise InvalidError("from_pylist takes a list of dicts, not of %s"
+                                   % type(r).__name__)
+            if schema is None:
+                names.extend(k for k in r if k not in names)
+        return cls.from_pydict({n: [r.get(n) for r in rows] for n in names}) \
+            if names or not rows else cls._wrap(_native.from_columns(len(rows), []))
 
     @classmethod
     def from_ipc(cls, buffer):
@@ -676,7 +955,7 @@ class Table:
         return Table._wrap(self._arrays, self._cols, segs)
 
     def __getitem__(self, key):
-        if isinstance(key, str):
+        if isinstance(key, (str, int, np.integer)):
             return self.column(key)
         if isinstance(key, slice):
             start, stop, step = key.indices(self.num_rows)
@@ -696,9 +975,8 @@ class Table:
             parts.append((info[0], info[1], n, info[3] + o, nc) + info[5:])
         return sinfo, parts
 
-    def column(self, name):
-        """Column NAME as numpy (see the module docstring for which kind)."""
-        sinfo, parts = self._column_parts(self._index(name))
+    def _numpy(self, c):
+        sinfo, parts = self._column_parts(c)
         arrays = [_with_nulls(*_values(p, sinfo)) for p in parts]
         if len(arrays) == 1:
             return arrays[0]
@@ -711,6 +989,26 @@ class Table:
         if any(isinstance(a, np.ma.MaskedArray) for a in arrays):
             return np.ma.concatenate(arrays)
         return np.concatenate(arrays)
+
+    def _position(self, i):
+        """The field index of column I (a name or a position)."""
+        if isinstance(i, (int, np.integer)) and not isinstance(i, bool):
+            if not -self.num_columns <= i < self.num_columns:
+                raise IndexError("column %d out of range (%d columns)" % (i, self.num_columns))
+            return self._cols[i]
+        return self._index(i)
+
+    def column(self, i):
+        """Column I (a name or a position) as a numpy array that also speaks
+        pyarrow's ChunkedArray (to_pylist, to_numpy, null_count, type): see
+        the module docstring for which kind of array."""
+        c = self._position(i)
+        return Column._make(self._numpy(c), Table._wrap(self._arrays, [c], self._segs))
+
+    @property
+    def columns(self):
+        """Every column (see column())."""
+        return [self.column(i) for i in range(self.num_columns)]
 
     def to_pydict(self):
         """{name: list of Python values} (None for nulls)."""
@@ -751,6 +1049,223 @@ class Table:
             data[name] = pd.Series(col) if not isinstance(col, pd.Series) else col
         return pd.DataFrame(data, index=pd.RangeIndex(self.num_rows)) if data else \
             pd.DataFrame(index=pd.RangeIndex(self.num_rows))
+
+    @property
+    def shape(self):
+        return (self.num_rows, self.num_columns)
+
+    @property
+    def nbytes(self):
+        """Bytes of Arrow memory these columns and rows use (buffers as the
+        Arrow IPC encoding of this view would hold them)."""
+        return len(self.to_ipc()) if self.num_columns else 0
+
+    # -- columns ----------------------------------------------------------------
+    def drop_columns(self, columns):
+        """A table without COLUMNS (a name or a list); no data is copied."""
+        if isinstance(columns, str):
+            columns = [columns]
+        gone = {self._index(c) for c in columns}
+        return Table._wrap(self._arrays, [c for c in self._cols if c not in gone], self._segs)
+
+    drop = drop_columns
+
+    def rename_columns(self, names):
+        """The same columns under NAMES (a list as long as the columns, or a
+        dict old -> new)."""
+        if isinstance(names, dict):
+            names = [names.get(n, n) for n in self.column_names]
+        names = [str(n) for n in names]
+        if len(names) != self.num_columns:
+            raise InvalidError("rename_columns needs %d names, got %d"
+                               % (self.num_columns, len(names)))
+        return Table._wrap(_native.rename(self._arrays, self._cols, self._segs, names))
+
+    def _as_column(self, name, data):
+        """DATA (a Column, a one-column Table, numpy, a list) as a one-column
+        table of this table's length."""
+        if isinstance(data, Column) and data._source is not None:
+            col = data._source
+        elif isinstance(data, Table):
+            col = data
+        else:
+            col = Table.from_pydict({name: data})
+        if col.num_columns != 1 or col.num_rows != self.num_rows:
+            raise InvalidError("column %r has %d rows, the table %d" % (name, col.num_rows,
+                                                                       self.num_rows))
+        return col.rename_columns([name])
+
+    def _with_columns(self, parts):
+        """A table of the columns in PARTS (one-column tables of one length)."""
+        if len({tuple(s[2] for s in p._segs) for p in parts}) > 1:
+            parts = [p.combine_chunks() for p in parts]
+        return Table._wrap(_native.zip_columns([(p._arrays, p._cols[0], p._segs)
+                                                for p in parts]))
+
+    def _split(self):
+        return [Table._wrap(self._arrays, [c], self._segs) for c in self._cols]
+
+    def add_column(self, i, name, column):
+        """A table with COLUMN inserted at position I."""
+        parts = self._split()
+        parts.insert(i, self._as_column(str(name), column))
+        return self._with_columns(parts)
+
+    def append_column(self, name, column):
+        return self.add_column(self.num_columns, name, column)
+
+    def set_column(self, i, name, column):
+        """A table with column I replaced by COLUMN named NAME."""
+        parts = self._split()
+        parts[i] = self._as_column(str(name), column)
+        return self._with_columns(parts)
+
+    def remove_column(self, i):
+        parts = self._split()
+        del parts[i]
+        return Table._wrap(self._arrays, [p._cols[0] for p in parts], self._segs)
+
+    def combine_chunks(self):
+        """The same rows as one batch (copied once; nested types are rebuilt
+        from their values)."""
+        if len(self._segs) <= 1:
+            return self
+        try:
+            return Table._wrap(_native.combine(self._arrays, self._cols, self._segs))
+        except InvalidError:
+            return Table.from_pydict(self.to_pydict()) if self.num_columns else self.slice(0, 0)
+
+    # -- relational operations: SQL that tarn composes, run by DuckDB over the
+    # Arrow memory, confined (no file or network access) -------------------------
+    def sort_by(self, sorting, null_placement="at_end"):
+        """Rows sorted by SORTING: a column name, or a list of (name,
+        "ascending" | "descending"). Stable; nulls at_end or at_start."""
+        if isinstance(sorting, str):
+            sorting = [(sorting, "ascending")]
+        if null_placement not in ("at_end", "at_start"):
+            raise InvalidError("null_placement must be 'at_end' or 'at_start'")
+        keys = []
+        for name, order in sorting:
+            self._index(name)
+            if order not in ("ascending", "descending"):
+                raise InvalidError("sort order must be 'ascending' or 'descending', not %r"
+                                   % (order,))
+            keys.append("%s %s NULLS %s" % (_q(name), "ASC" if order == "ascending" else "DESC",
+                                            "LAST" if null_placement == "at_end" else "FIRST"))
+        return _sql("SELECT %s FROM (SELECT *, row_number() OVER () AS __tarn_row FROM t) "
+                    "ORDER BY %s, __tarn_row" % (_cols_sql(self), ", ".join(keys)), t=self)
+
+    def take(self, indices):
+        """Rows at INDICES (positions, in that order, repeats allowed)."""
+        idx = np.asarray(indices.to_numpy() if isinstance(indices, Column) else indices,
+                         dtype=np.int64).reshape(-1)
+        n = self.num_rows
+        if len(idx) and (idx.min() < -n or idx.max() >= n):
+            raise IndexError("take: index out of range for %d rows" % n)
+        idx = np.where(idx < 0, idx + n, idx)
+        k = Table.from_pydict({"i": idx})
+        return _sql("SELECT %s FROM (SELECT i, row_number() OVER () AS __tarn_pos FROM k) k "
+                    "JOIN (SELECT *, row_number() OVER () - 1 AS __tarn_row FROM t) t "
+                    "ON t.__tarn_row = k.i ORDER BY k.__tarn_pos" % _cols_sql(self, "t"),
+                    t=self, k=k)
+
+    def filter(self, mask, null_selection_behavior="drop"):
+        """Rows where MASK (booleans, one per row) is true; a null in MASK
+        drops the row ("emit_null" keeps it as a row of nulls)."""
+        m = self._as_column("__tarn_mask", mask.to_pylist() if isinstance(mask, Column) and
+                            mask._source is None else mask)
+        if m.schema[0].format != "b":
+            raise InvalidError("filter takes a boolean mask, not %s" % m.schema[0].type)
+        if null_selection_behavior == "drop":
+            where = "m.__tarn_mask"
+            cols = _cols_sql(self, "t")
+        elif null_selection_behavior == "emit_null":
+            where = "m.__tarn_mask IS NOT FALSE"
+            cols = ", ".join("CASE WHEN m.__tarn_mask IS NULL THEN NULL ELSE t.%s END AS %s"
+                             % (_q(n), _q(n)) for n in self.column_names)
+        else:
+            raise InvalidError("null_selection_behavior must be 'drop' or 'emit_null'")
+        return _sql("SELECT %s FROM t POSITIONAL JOIN m WHERE %s" % (cols, where), t=self, m=m)
+
+    def join(self, right_table, keys, right_keys=None, join_type="left outer", left_suffix=None,
+             right_suffix=None, coalesce_keys=True, use_threads=True):
+        """pyarrow's Table.join: rows of both tables whose KEYS equal
+        RIGHT_KEYS (nulls never match). JOIN_TYPE: "inner", "left outer",
+        "right outer", "full outer", "left semi", "right semi", "left anti",
+        "right anti". Keys appear once (coalesced); other columns whose names
+        clash need LEFT_SUFFIX / RIGHT_SUFFIX. Rows come in the left table's
+        order, then the right's."""
+        right = Table._coerce(right_table)
+        keys = [keys] if isinstance(keys, str) else list(keys)
+        rkeys = keys if right_keys is None else \
+            ([right_keys] if isinstance(right_keys, str) else list(right_keys))
+        if len(keys) != len(rkeys) or not keys:
+            raise InvalidError("join needs as many right_keys as keys (at least one)")
+        for k in keys:
+            self._index(k)
+        for k in rkeys:
+            right._index(k)
+        kinds = {"inner": "JOIN", "left outer": "LEFT JOIN", "right outer": "RIGHT JOIN",
+                 "full outer": "FULL JOIN", "left semi": "SEMI JOIN", "left anti": "ANTI JOIN"}
+        if join_type in ("right semi", "right anti"):
+            return right.join(self, rkeys, keys, "left" + join_type[5:])
+        if join_type not in kinds:
+            raise InvalidError("join_type must be one of %s" % ", ".join(
+                sorted(kinds) + ["right anti", "right semi"]))
+        on = " AND ".join("l.%s = r.%s" % (_q(a), _q(b)) for a, b in zip(keys, rkeys))
+        order = "l.__tarn_l NULLS LAST"
+        if join_type in ("left semi", "left anti"):
+            cols = _cols_sql(self, "l")
+        else:
+            order += ", r.__tarn_r NULLS LAST"
+            lother = [n for n in self.column_names if n not in keys]
+            rother = [n for n in right.column_names if n not in rkeys or not coalesce_keys]
+            out = []
+            for n in self.column_names:
+                if n in keys and coalesce_keys:
+                    rk = rkeys[keys.index(n)]
+                    expr = {"right outer": "r.%s" % _q(rk),
+                            "full outer": "COALESCE(l.%s, r.%s)" % (_q(n), _q(rk))}.get(
+                                join_type, "l.%s" % _q(n))
+                    out.append((n, expr))
+                else:
+                    out.append((n, "l.%s" % _q(n)))
+            clash = set(lother + (keys if not coalesce_keys else [])) & set(rother)
+            clash |= {n for n in rother if n in keys and coalesce_keys}
+            if clash and not (left_suffix or right_suffix):
+                raise InvalidError("join: both tables have column(s) %s: give left_suffix or "
+                                   "right_suffix" % ", ".join(sorted(clash)))
+            out = [((n + (left_suffix or "")) if n in clash else n, e) for n, e in out]
+            out += [((n + (right_suffix or "")) if n in clash else n, "r.%s" % _q(n))
+                    for n in rother]
+            cols = ", ".join("%s AS %s" % (e, _q(n)) for n, e in out)
+        return _sql("SELECT %s FROM (SELECT *, row_number() OVER () AS __tarn_l FROM l) l %s "
+                    "(SELECT *, row_number() OVER () AS __tarn_r FROM r) r ON %s ORDER BY %s"
+                    % (cols, kinds[join_type], on, order), l=self, r=right)
+
+    def group_by(self, keys, use_threads=True):
+        """pyarrow's TableGroupBy: ``t.group_by("k").aggregate([("v", "sum")])``
+        gives columns v_sum, k (groups in order of first appearance)."""
+        return TableGroupBy(self, [keys] if isinstance(keys, str) else list(keys))
+
+    def cast(self, target_schema, safe=True):
+        """Columns cast to TARGET_SCHEMA: a Schema, a dict name -> type name or
+        a list of (name, type name) pairs, in this table's column order (type
+        names as Schema.types gives them: "int32", "float64", "string",
+        "timestamp[us, tz=UTC]", "decimal128(10, 2)", ...). A value that does
+        not fit is an error."""
+        if isinstance(target_schema, Schema):
+            pairs = [(f.name, f.type) for f in target_schema]
+        elif isinstance(target_schema, dict):
+            pairs = list(target_schema.items())
+        else:
+            pairs = [tuple(p) for p in target_schema]
+        if [p[0] for p in pairs] != self.column_names:
+            raise InvalidError("cast: the target schema's names %s differ from the table's %s"
+                               % ([p[0] for p in pairs], self.column_names))
+        cols = ", ".join("CAST(%s AS %s) AS %s" % (_q(n), _duck_type(str(t)), _q(n))
+                         for n, t in pairs)
+        return _sql("SELECT %s FROM t" % cols, t=self)
 
     # -- Arrow interchange ----------------------------------------------------
     def __arrow_c_schema__(self):
@@ -798,3 +1313,232 @@ class Table:
 
 def _raise_dup(name):
     raise InvalidError("column name %r appears more than once" % (name,))
+
+
+# ---- columns --------------------------------------------------------------------
+
+class _ColumnMixin:
+    """pyarrow's ChunkedArray methods on tarn's numpy columns."""
+
+    _source = None  # the one-column Table this array shows (None for a derived array)
+
+    @classmethod
+    def _make(cls, arr, source):
+        out = arr.view(MaskedColumn if isinstance(arr, np.ma.MaskedArray) else Column)
+        out._source = source
+        return out
+
+    def __array_finalize__(self, obj):
+        super_fin = getattr(super(), "__array_finalize__", None)
+        if super_fin is not None:
+            super_fin(obj)
+        self._source = None  # a slice or a result: no longer the whole column
+
+    @property
+    def type(self):
+        return self._source.schema[0].type if self._source is not None else str(self.dtype)
+
+    @property
+    def null_count(self):
+        if self._source is not None:
+            return sum(v is None for v in self._source.to_pydict()[self._source.column_names[0]])
+        return sum(v is None for v in self.to_pylist())
+
+    def to_pylist(self):
+        """Python values (None for nulls), converted as Table.to_pylist does."""
+        if self._source is not None:
+            return self._source.to_pydict()[self._source.column_names[0]]
+        if isinstance(self, np.ma.MaskedArray):
+            return np.ma.MaskedArray.tolist(self)
+        out = np.ndarray.tolist(np.asarray(self))
+        if self.dtype.kind in "Mm":
+            out = [None if np.isnat(v) else x for v, x in zip(np.asarray(self), out)]
+        return out
+
+    def to_numpy(self, zero_copy_only=False):
+        """A plain numpy array (nulls: NaN for numbers, None for objects)."""
+        if isinstance(self, np.ma.MaskedArray):
+            if zero_copy_only:
+                raise InvalidError("a column with nulls cannot be given without a copy")
+            data = np.ma.getdata(self)
+            if data.dtype.kind in "iub":
+                return np.ma.MaskedArray(data.astype(object), mask=np.ma.getmaskarray(self)) \
+                    .filled(None) if data.dtype.kind == "b" else \
+                    np.ma.MaskedArray(data.astype(np.float64),
+                                      mask=np.ma.getmaskarray(self)).filled(np.nan)
+            return np.ma.MaskedArray(data, mask=np.ma.getmaskarray(self)).filled(np.nan)
+        return np.asarray(self)
+
+    def length(self):
+        return len(self)
+
+    def equals(self, other):
+        return self.to_pylist() == (other.to_pylist() if hasattr(other, "to_pylist")
+                                    else list(other))
+
+
+class Column(_ColumnMixin, np.ndarray):
+    """A column: a numpy array (a view of the Arrow memory where it can be)
+    with pyarrow's ChunkedArray methods: to_pylist, to_numpy, null_count,
+    type, length."""
+
+
+class MaskedColumn(_ColumnMixin, np.ma.MaskedArray):
+    """A column of numbers or booleans with nulls (a masked array)."""
+
+
+# ---- SQL that tarn composes --------------------------------------------------
+
+def _q(name):
+    return '"%s"' % str(name).replace('"', '""')
+
+
+def _cols_sql(t, alias=None):
+    pre = alias + "." if alias else ""
+    return ", ".join(pre + _q(n) for n in t.column_names) or "*"
+
+
+def _widen(t):
+    """T with float16 columns as float32 (DuckDB has no half float)."""
+    if not any(f.format == "e" for f in t.schema):
+        return t
+    parts = []
+    for f, part in zip(t.schema, t._split()):
+        if f.format == "e":
+            col = t._numpy(part._cols[0])
+            arr = np.ma.getdata(col).astype(np.float32)
+            mask = np.ma.getmaskarray(col) if isinstance(col, np.ma.MaskedArray) else None
+            part = Table.from_pydict({f.name: np.ma.MaskedArray(arr, mask=mask)
+                                      if mask is not None and mask.any() else arr})
+        parts.append(part)
+    return t._with_columns(parts)
+
+
+def _sql(sql, **tables):
+    """The result of SQL over TABLES (name -> Table), in a confined DuckDB."""
+    regs = []
+    for name, t in tables.items():
+        t = _widen(t)
+        regs.append((name, t._arrays, t._cols, t._segs))
+    out = _native.duckdb_query(sql, regs, True)
+    return Table._wrap(out) if out is not None else Table()
+
+
+_DUCK_TYPES = {"bool": "BOOLEAN", "int8": "TINYINT", "int16": "SMALLINT", "int32": "INTEGER",
+               "int64": "BIGINT", "uint8": "UTINYINT", "uint16": "USMALLINT",
+               "uint32": "UINTEGER", "uint64": "UBIGINT", "float16": "FLOAT", "float32": "FLOAT",
+               "float": "FLOAT", "float64": "DOUBLE", "double": "DOUBLE", "string": "VARCHAR",
+               "utf8": "VARCHAR", "large_string": "VARCHAR", "large_utf8": "VARCHAR",
+               "binary": "BLOB", "large_binary": "BLOB", "date32": "DATE", "date64": "DATE",
+               "time64[us]": "TIME", "time32[ms]": "TIME", "time32[s]": "TIME",
+               "timestamp[s]": "TIMESTAMP_S", "timestamp[ms]": "TIMESTAMP_MS",
+               "timestamp[us]": "TIMESTAMP", "timestamp[ns]": "TIMESTAMP_NS", "uuid": "UUID",
+               "month_day_nano_interval": "INTERVAL", "null": "INTEGER"}
+
+
+def _duck_type(name):
+    import re
+    name = name.strip()
+    if name in _DUCK_TYPES:
+        return _DUCK_TYPES[name]
+    m = re.fullmatch(r"decimal(?:128)?\((\d+),\s*(-?\d+)\)", name)
+    if m:
+        return "DECIMAL(%s, %s)" % m.groups()
+    if re.fullmatch(r"timestamp\[\w+, tz=.+\]", name):
+        return "TIMESTAMPTZ"
+    if name.startswith("duration["):
+        return "INTERVAL"
+    raise InvalidError("cast: type %r is not one tarn can cast to (use names such as int64, "
+                       "float64, string, timestamp[us], decimal128(10, 2))" % name)
+
+
+_AGGREGATES = {"sum": "sum(%s)", "mean": "avg(%s)", "min": "min(%s)", "max": "max(%s)",
+               "count": "count(%s)", "count_distinct": "count(DISTINCT %s)",
+               "first": "first(%s ORDER BY __tarn_row)", "last": "last(%s ORDER BY __tarn_row)",
+               "list": "list(%s ORDER BY __tarn_row)", "stddev": "stddev_pop(%s)",
+               "variance": "var_pop(%s)", "product": "product(%s)", "any": "bool_or(%s)",
+               "all": "bool_and(%s)", "approximate_median": "median(%s)",
+               "distinct": "list(DISTINCT %s)", "one": "any_value(%s)"}
+
+
+class TableGroupBy:
+    """``Table.group_by(keys)``: call ``aggregate([(column, "sum"), ...])``."""
+
+    def __init__(self, table, keys):
+        for k in keys:
+            table._index(k)
+        self.table, self.keys = table, keys
+
+    def aggregate(self, aggregations):
+        """One row per group: columns COLUMN_FUNCTION for each (column,
+        function) of AGGREGATIONS, then the keys, as pyarrow names them.
+        Functions: %s; ([], "count_all") counts rows."""
+        out = []
+        for agg in aggregations:
+            col, fn = agg[0], agg[1]
+            fn = fn[5:] if fn.startswith("hash_") else fn
+            if fn == "count_all":
+                out.append(("count_all", "count(*)"))
+                continue
+            if isinstance(col, (list, tuple)):
+                if len(col) != 1:
+                    raise InvalidError("aggregate takes one column per function")
+                col = col[0]
+            self.table._index(col)
+            if fn not in _AGGREGATES:
+                raise InvalidError("unknown aggregate %r (use one of %s)"
+                                   % (fn, ", ".join(sorted(_AGGREGATES) + ["count_all"])))
+            expr = _AGGREGATES[fn] % _q(col)
+            if fn in ("sum", "product") and self.table.schema.field(col).format in "cCsSiIlL":
+                expr = "CAST(%s AS BIGINT)" % expr  # int64, as pyarrow sums integers
+            out.append(("%s_%s" % (col, fn), expr))
+        cols = [("%s AS %s" % (e, _q(n))) for n, e in out] + [_q(k) for k in self.keys]
+        group = ", ".join(_q(k) for k in self.keys)
+        return _sql("SELECT %s FROM (SELECT *, row_number() OVER () AS __tarn_row FROM t) "
+                    "%s ORDER BY %s" % (", ".join(cols), "GROUP BY " + group if group else "",
+                                        "min(__tarn_row)" if group else "1"), t=self.table)
+
+    aggregate.__doc__ = aggregate.__doc__ % ", ".join(sorted(_AGGREGATES))
+
+
+# ---- models: what a model is given, what it may return -------------------------
+
+FORMATS = ("pyarrow", "polars", "tarn")
+
+
+def _importable(module):
+    import importlib.util
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def model_input(table, fmt=None):
+    """TABLE as the model asked for it (tarn.Model(..., format=FMT)):
+    "pyarrow" -> pyarrow.table(table), "polars" -> polars.from_arrow(table),
+    both zero-copy through the Arrow PyCapsule stream; "tarn" -> the
+    tarn.Table itself. None: pyarrow when the model's environment has it,
+    else tarn."""
+    if fmt is None:
+        fmt = "pyarrow" if _importable("pyarrow") else "tarn"
+    if fmt == "tarn":
+        return table
+    if fmt not in FORMATS:
+        raise InvalidError("unknown input format %r (use one of %s)" % (fmt, ", ".join(FORMATS)))
+    if not _importable(fmt):
+        raise InvalidError("this input asks for format=%r but %s is not installed in the model's "
+                           "environment: pin it with @tarn.python(..., pip={%r: VERSION}) or use "
+                           "format='tarn'" % (fmt, fmt, fmt))
+    import importlib
+    lib = importlib.import_module(fmt)
+    return lib.table(table) if fmt == "pyarrow" else lib.from_arrow(table)
+
+
+def model_output(obj):
+    """What a model returned as a tarn.Table: a tarn.Table, a pandas
+    DataFrame (a named index or MultiIndex becomes columns), a dict of
+    columns, a list of dicts, or any object with __arrow_c_stream__
+    (pyarrow, polars, DuckDB). float16 columns are widened to float32 here:
+    DuckDB, which writes the table, has no half float."""
+    return _widen(Table._coerce(obj))

@@ -57,7 +57,8 @@ Call (caller -> worker, on the *call* socket), exactly one per worker:
 
 ``{"op": "call", "module": M, "function": F, "inputs": [NAME, ...]}`` + fds
     one sealed memfd per input name, in order. Optional: ``"select": {NAME:
-    [columns]}`` (the function sees only those columns), ``"params": {ARG:
+    [columns]}`` (the function sees only those columns), ``"format": {NAME:
+    "pyarrow" | "polars" | "tarn"}`` (tarn.table.model_input), ``"params": {ARG:
     value}`` (more keyword arguments), ``"expectation": true`` (the function
     returns a bool; the reply is ``{"ok": true, "verdict": bool}``),
     ``"label_lines": PATH`` (each output line is prefixed ``LINE<TAB>`` with
@@ -261,6 +262,7 @@ class _LabelledLines:
 
 
 def _run_call(req, fds, Table):
+    from .table import model_input, model_output
     module, function = req.get("module", "?"), req.get("function", "?")
     names = req.get("inputs", [])
     select = req.get("select") or {}
@@ -276,6 +278,7 @@ def _run_call(req, fds, Table):
             inputs[name] = Table._from_fd(fd, trusted=True)
             if name in select:
                 inputs[name] = inputs[name].select(select[name])
+            inputs[name] = model_input(inputs[name], (req.get("format") or {}).get(name))
     except BaseException as e:
         return _failure("input", "cannot map the inputs: %s" % e), None
     finally:
@@ -306,7 +309,7 @@ def _run_call(req, fds, Table):
                             % (function, type(result).__name__)), None
         return {"ok": True, "verdict": bool(result)}, None
     try:
-        table = Table._coerce(result)
+        table = model_output(result)
     except BaseException as e:
         return _failure("bad_return", "%s returned %s, not a table (return a tarn.Table, a "
                         "pandas DataFrame, a dict of columns or an Arrow stream): %s"

@@ -21,6 +21,7 @@ enum {
     TARN_AT_INTERVAL = 11,
     TARN_AT_LIST = 12,
     TARN_AT_STRUCT = 13,
+    TARN_AT_UNION = 14,
     TARN_AT_FSB = 15,
     TARN_AT_FSL = 16,
     TARN_AT_MAP = 17,
@@ -44,7 +45,12 @@ enum {
     TARN_LAYOUT_LIST32, /* validity, int32 offsets; one child */
     TARN_LAYOUT_LIST64, /* validity, int64 offsets; one child */
     TARN_LAYOUT_FSL,    /* validity; one child of `width` values per element */
+    TARN_LAYOUT_SPARSE, /* int8 type ids (no validity); children as long as the array */
+    TARN_LAYOUT_DENSE,  /* int8 type ids, int32 offsets into the child (no validity) */
 };
+
+/* Arrow type ids of a union are 0..127, one per child. */
+#define TARN_ARROW_UNION_MAX 128
 
 typedef struct tarn_arrow__type {
     int id;     /* TARN_AT_* */
@@ -58,7 +64,13 @@ typedef struct tarn_arrow__type {
     int precision, scale;
     const char *tz; /* Timestamp timezone (not NUL-terminated), NULL if none */
     size_t tz_len;
+    int n_ids;                             /* Union: children (and type ids) */
+    int8_t ids[TARN_ARROW_UNION_MAX];      /* Union: the type id of each child */
+    int8_t child_of[TARN_ARROW_UNION_MAX]; /* Union: type id -> child, -1 if unused */
 } tarn_arrow__type;
+
+/* 1 for the union layouts, which have no validity bitmap. */
+int tarn_arrow__is_union(int layout);
 
 /* Parse an ArrowSchema format string; -1 if unsupported. */
 int tarn_arrow__parse_format(tarn_arrow__type *t, const char *fmt);

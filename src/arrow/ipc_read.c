@@ -41,8 +41,11 @@ static int valid_unit(int u)
 
 /* Read the Type table of union id TYPE_ID into T (layout via the format). */
 static int parse_type(tarn_arrow__type *t, char **fmt, int type_id, const tarn_fb_table *tt,
-                      tarn_error *err)
+                      uint32_t nkids, tarn_error *err)
 {
+    tarn_fb_vec ids;
+    uint32_t k;
+    int has_ids;
     int16_t u16 = 0;
     int32_t a = 0, b = 0, c = 0;
     int8_t sig = 0;
@@ -126,12 +129,28 @@ static int parse_type(tarn_arrow__type *t, char **fmt, int type_id, const tarn_f
         if (tarn_fb__i8(tt, 0, 0, &sig) < 0) goto malformed;
         p.unit = sig != 0;
         break;
+    case TARN_AT_UNION: /* mode: 0 sparse, 1 dense; typeIds: one per child (default 0..n-1) */
+        if (tarn_fb__i16(tt, 0, 0, &u16) < 0 || (has_ids = tarn_fb__vector(&ids, tt, 1, 4)) < 0)
+            goto malformed;
+        if ((u16 != 0 && u16 != 1) || nkids > TARN_ARROW_UNION_MAX || (has_ids && ids.len != nkids))
+            goto unsupported;
+        p.unit = u16;
+        p.n_ids = (int)nkids;
+        for (k = 0; k < nkids; k++) {
+            int32_t id = (int32_t)k;
+            if (has_ids) memcpy(&id, ids.buf + ids.pos + 4 * (size_t)k, 4);
+            if (id < 0 || id >= TARN_ARROW_UNION_MAX) goto unsupported;
+            p.ids[k] = (int8_t)id;
+        }
+        break;
     default:
         goto unsupported;
     }
-    *fmt = malloc(tz_len + 32);
+    /* room for a timezone or for a union's type ids */
+    *fmt = malloc(tz_len + 32 + 4 * TARN_ARROW_UNION_MAX);
     if (*fmt == NULL) return tarn_arrow__fail(err, TARN_ENOMEM, "out of memory");
-    if (tarn_arrow__format(*fmt, tz_len + 32, &p) < 0 || tarn_arrow__parse_format(t, *fmt) < 0)
+    if (tarn_arrow__format(*fmt, tz_len + 32 + 4 * TARN_ARROW_UNION_MAX, &p) < 0 ||
+        tarn_arrow__parse_format(t, *fmt) < 0)
         goto unsupported;
     t->tz = NULL;
     t->tz_len = 0;
@@ -269,14 +288,16 @@ static int parse_field(tarn_arrow__field *rf, struct ArrowSchema *out, const tar
         return bad(c->err, "malformed field");
     c->bytes += name_len + 64;
     if (c->bytes > MAX_SCHEMA_BYTES) return bad(c->err, "schema too large");
-    if ((rc = parse_type(&rf->type, &fmt, type_id, &tt, c->err)) < 0) goto done;
     if (kids.len > (uint32_t)MAX_FIELDS) {
         rc = bad(c->err, "too many fields");
         goto done;
     }
+    if ((rc = parse_type(&rf->type, &fmt, type_id, &tt, kids.len, c->err)) < 0) goto done;
     if ((rf->type.layout == TARN_LAYOUT_LIST32 || rf->type.layout == TARN_LAYOUT_LIST64 ||
          rf->type.layout == TARN_LAYOUT_FSL)
             ? kids.len != 1
+        : tarn_arrow__is_union(rf->type.layout)
+            ? kids.len != (uint32_t)rf->type.n_ids
             : (rf->type.layout != TARN_LAYOUT_STRUCT && kids.len != 0)) {
         rc = bad(c->err, "wrong number of children for the field's type");
         goto done;
@@ -566,6 +587,56 @@ static size_t fixed_align(int width)
     return (width == 2 || width == 4 || width == 8) ? (size_t)width : width == 16 ? 8 : 1;
 }
 
+static int decode_array(struct ArrowArray **out, dctx *c, const tarn_arrow__field *f, int as_value,
+                        int64_t expect);
+
+/* The buffers and children of union A (type T, LENGTH rows): every type id
+ * names a child, and a dense union's offsets fall inside that child. */
+static int decode_union(struct ArrowArray *a, tarn_arrow__node *tn, dctx *c,
+                        const tarn_arrow__field *f, const tarn_arrow__type *t, int64_t length)
+{
+    const uint8_t *ids, *offs = NULL;
+    int64_t blen, i;
+    int rc = 0, dense = t->layout == TARN_LAYOUT_DENSE;
+    if ((rc = take_buffer(&ids, &blen, c, 1)) < 0) goto done;
+    if (blen < length) {
+        rc = bad(c->err, "union type ids buffer too short");
+        goto done;
+    }
+    tn->bufs[0] = ids;
+    if (dense) {
+        if ((rc = take_buffer(&offs, &blen, c, 4)) < 0) goto done;
+        if (blen < length * 4) {
+            rc = bad(c->err, "union offsets buffer too short");
+            goto done;
+        }
+        tn->bufs[1] = offs;
+    }
+    for (i = 0; i < f->n_children && rc == 0; i++)
+        rc = decode_array(&a->children[i], c, &f->children[i], 0, dense ? -1 : length);
+    if (rc < 0) goto done;
+    /* checked even for tarn's own bytes: a bad id or offset reads outside
+     * the children, and it is one pass over one byte (and int) per row */
+    for (i = 0; i < length; i++) {
+        int8_t id = (int8_t)ids[i];
+        int child = id >= 0 ? t->child_of[id] : -1;
+        int32_t o;
+        if (child < 0) {
+            rc = bad(c->err, "a union type id names no child");
+            goto done;
+        }
+        if (!dense) continue;
+        memcpy(&o, offs + 4 * i, 4);
+        if (o < 0 || o >= a->children[child]->length) {
+            rc = bad(c->err, "a union offset runs past its child");
+            goto done;
+        }
+    }
+    rc = 0;
+done:
+    return rc;
+}
+
 /* Decode one array of field F (its indices if F is dictionary-encoded and
  * !AS_VALUE); EXPECT is the required length or -1. */
 static int decode_array(struct ArrowArray **out, dctx *c, const tarn_arrow__field *f, int as_value,
@@ -578,7 +649,8 @@ static int decode_array(struct ArrowArray **out, dctx *c, const tarn_arrow__fiel
     const uint8_t *p;
     int rc = 0, nb = tarn_arrow__n_buffers(t->layout);
     int64_t nchildren = t->layout == TARN_LAYOUT_STRUCT || t->layout == TARN_LAYOUT_LIST32 ||
-                                t->layout == TARN_LAYOUT_LIST64 || t->layout == TARN_LAYOUT_FSL
+                                t->layout == TARN_LAYOUT_LIST64 || t->layout == TARN_LAYOUT_FSL ||
+                                tarn_arrow__is_union(t->layout)
                             ? f->n_children
                             : 0;
 
@@ -624,6 +696,12 @@ static int decode_array(struct ArrowArray **out, dctx *c, const tarn_arrow__fiel
 
     if (t->layout == TARN_LAYOUT_NULL) {
         a->null_count = length;
+    } else if (tarn_arrow__is_union(t->layout)) {
+        /* no validity bitmap (IPC version 5): nulls live in the children */
+        if (nulls != 0) {
+            rc = bad(c->err, "a union with a null count");
+            goto done;
+        }
     } else {
         if ((rc = take_buffer(&p, &blen, c, 1)) < 0) goto done;
         if (nulls > 0) {
@@ -648,6 +726,10 @@ static int decode_array(struct ArrowArray **out, dctx *c, const tarn_arrow__fiel
         break;
     case TARN_LAYOUT_NULL:
     case TARN_LAYOUT_STRUCT:
+        break;
+    case TARN_LAYOUT_SPARSE:
+    case TARN_LAYOUT_DENSE:
+        rc = decode_union(a, tn, c, f, t, length);
         break;
     case TARN_LAYOUT_BITS:
         if ((rc = take_buffer(&p, &blen, c, 1)) < 0) goto done;

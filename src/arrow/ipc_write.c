@@ -193,7 +193,8 @@ static int plan_array(plan *pl, const struct ArrowSchema *s, const struct ArrowA
         goto done;
     }
     off = a->offset + inherit;
-    for (i = 1; i < nb; i++)
+    /* a union has no validity bitmap: its buffer 0 holds the type ids */
+    for (i = tarn_arrow__is_union(t.layout) ? 0 : 1; i < nb; i++)
         if (a->buffers[i] == NULL && len > 0 && t.layout != TARN_LAYOUT_VAR32 &&
             t.layout != TARN_LAYOUT_VAR64) {
             rc = tarn_arrow__fail(err, TARN_EINVALID, "array '%s' lacks buffer %lld",
@@ -201,13 +202,13 @@ static int plan_array(plan *pl, const struct ArrowSchema *s, const struct ArrowA
             goto done;
         }
 
-    validity = nb > 0 ? a->buffers[0] : NULL;
+    validity = nb > 0 && !tarn_arrow__is_union(t.layout) ? a->buffers[0] : NULL;
     if (t.layout == TARN_LAYOUT_NULL)
         nulls = len;
     else if (validity != NULL && a->null_count != 0)
         nulls = count_nulls(validity, off, len);
     if ((rc = add_node(pl, len, nulls, err)) < 0) goto done;
-    if (t.layout != TARN_LAYOUT_NULL) {
+    if (t.layout != TARN_LAYOUT_NULL && !tarn_arrow__is_union(t.layout)) {
         rc = add_piece(pl, P_BITS, nulls ? validity : NULL, off, nulls ? len : 0, 0,
                        nulls ? (size_t)(len + 7) / 8 : 0, err);
         if (rc < 0) goto done;
@@ -270,6 +271,29 @@ static int plan_array(plan *pl, const struct ArrowSchema *s, const struct ArrowA
     case TARN_LAYOUT_STRUCT:
         for (i = 0; i < s->n_children && rc == 0; i++)
             rc = plan_array(pl, s->children[i], a->children[i], off, len, depth + 1, err);
+        break;
+    case TARN_LAYOUT_SPARSE:
+    case TARN_LAYOUT_DENSE:
+        if (s->n_children != t.n_ids) {
+            rc =
+                tarn_arrow__fail(err, TARN_EINVALID, "union '%s' has %lld children for %d type ids",
+                                 s->name ? s->name : "", (long long)s->n_children, t.n_ids);
+            break;
+        }
+        rc = add_piece(pl, P_COPY, len ? (const uint8_t *)a->buffers[0] + off : NULL, 0, 0, 0,
+                       (size_t)len, err);
+        if (rc < 0 || t.layout == TARN_LAYOUT_SPARSE) {
+            /* sparse: every child is as long as the union, sliced alike */
+            for (i = 0; i < s->n_children && rc == 0; i++)
+                rc = plan_array(pl, s->children[i], a->children[i], off, len, depth + 1, err);
+            break;
+        }
+        /* dense: offsets point into the children, which go whole */
+        rc = add_piece(pl, P_COPY, len ? (const uint8_t *)a->buffers[1] + 4 * off : NULL, 0, 0, 0,
+                       (size_t)len * 4, err);
+        for (i = 0; i < s->n_children && rc == 0; i++)
+            rc = plan_array(pl, s->children[i], a->children[i], 0, a->children[i]->length,
+                            depth + 1, err);
         break;
     }
     if (rc < 0) goto done;
@@ -338,12 +362,19 @@ static tarn_fb_ref build_metadata(tarn_fb_builder *b, const char *md)
 
 static tarn_fb_ref build_type(tarn_fb_builder *b, const tarn_arrow__type *t)
 {
-    tarn_fb_ref tz = 0;
+    tarn_fb_ref tz = 0, ids_vec = 0;
     int16_t u16 = (int16_t)t->unit;
     int32_t i32;
     int8_t i8;
     if (t->id == TARN_AT_TIMESTAMP && t->tz != NULL)
         tz = tarn_fb__create_string(b, t->tz, t->tz_len);
+    if (t->id == TARN_AT_UNION) {
+        int32_t ids[TARN_ARROW_UNION_MAX];
+        int k;
+        for (k = 0; k < t->n_ids; k++)
+            ids[k] = t->ids[k];
+        ids_vec = tarn_fb__create_vec(b, ids, 4, (size_t)t->n_ids, 4);
+    }
     tarn_fb__start(b);
     switch (t->id) {
     case TARN_AT_INT:
@@ -377,6 +408,10 @@ static tarn_fb_ref build_type(tarn_fb_builder *b, const tarn_arrow__type *t)
     case TARN_AT_MAP:
         i8 = (int8_t)t->unit;
         tarn_fb__add_scalar(b, 0, &i8, 1);
+        break;
+    case TARN_AT_UNION: /* mode (Sparse 0, Dense 1), typeIds */
+        tarn_fb__add_ref(b, 1, ids_vec);
+        tarn_fb__add_scalar(b, 0, &u16, 2);
         break;
     case TARN_AT_DECIMAL:
         i32 = t->precision;

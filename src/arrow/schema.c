@@ -72,6 +72,34 @@ static int parse_decimal(tarn_arrow__type *t, const char *p)
     return 0;
 }
 
+/* Parse the type ids "I,J,..." of a union format (may be empty). Each id is
+ * 0..127 and appears once. */
+static int parse_union(tarn_arrow__type *t, const char *p, int dense)
+{
+    char *end;
+    memset(t->child_of, -1, sizeof(t->child_of));
+    t->id = TARN_AT_UNION;
+    t->layout = dense ? TARN_LAYOUT_DENSE : TARN_LAYOUT_SPARSE;
+    t->unit = dense;
+    if (*p == '\0') return 0;
+    for (;;) {
+        long id = strtol(p, &end, 10);
+        if (end == p || *p == '-' || *p == '+' || *p == ' ' || id < 0 ||
+            id >= TARN_ARROW_UNION_MAX || t->n_ids >= TARN_ARROW_UNION_MAX || t->child_of[id] >= 0)
+            return -1;
+        t->child_of[id] = (int8_t)t->n_ids;
+        t->ids[t->n_ids++] = (int8_t)id;
+        if (*end == '\0') return 0;
+        if (*end != ',') return -1;
+        p = end + 1;
+    }
+}
+
+int tarn_arrow__is_union(int layout)
+{
+    return layout == TARN_LAYOUT_SPARSE || layout == TARN_LAYOUT_DENSE;
+}
+
 int tarn_arrow__parse_format(tarn_arrow__type *t, const char *f)
 {
     memset(t, 0, sizeof(*t));
@@ -143,6 +171,8 @@ int tarn_arrow__parse_format(tarn_arrow__type *t, const char *f)
         t->layout = TARN_LAYOUT_STRUCT;
         return 0;
     }
+    if (f[0] == '+' && f[1] == 'u' && (f[2] == 's' || f[2] == 'd') && f[3] == ':')
+        return parse_union(t, f + 4, f[2] == 'd');
     if (strcmp(f, "+m") == 0) {
         t->id = TARN_AT_MAP;
         t->layout = TARN_LAYOUT_LIST32;
@@ -267,6 +297,19 @@ int tarn_arrow__format(char *buf, size_t cap, const tarn_arrow__type *t)
     case TARN_AT_MAP:
         s = "+m";
         break;
+    case TARN_AT_UNION: {
+        size_t pos;
+        int i;
+        n = snprintf(buf, cap, "+u%c:", t->unit ? 'd' : 's');
+        if (n < 0 || (size_t)n >= cap) return -1;
+        pos = (size_t)n;
+        for (i = 0; i < t->n_ids; i++) {
+            n = snprintf(buf + pos, cap - pos, i ? ",%d" : "%d", t->ids[i]);
+            if (n < 0 || (size_t)n >= cap - pos) return -1;
+            pos += (size_t)n;
+        }
+        return 0;
+    }
     case TARN_AT_INTERVAL:
         s = t->unit == 0 ? "tiM" : t->unit == 1 ? "tiD" : "tin";
         break;
@@ -296,6 +339,7 @@ int tarn_arrow__n_buffers(int layout)
         return 0;
     case TARN_LAYOUT_STRUCT:
     case TARN_LAYOUT_FSL:
+    case TARN_LAYOUT_SPARSE:
         return 1;
     case TARN_LAYOUT_VAR32:
     case TARN_LAYOUT_VAR64:

@@ -182,13 +182,15 @@ static struct ArrowArray *make_empty(tarn_arrow_table *t, const tarn_arrow__fiel
     const tarn_arrow__type *ty = (f->is_dict && !as_value) ? &f->index : &f->type;
     tarn_arrow__node *tn = calloc(1, sizeof(*tn));
     int64_t i, n = (ty->layout == TARN_LAYOUT_STRUCT || ty->layout == TARN_LAYOUT_FSL ||
-                    ty->layout == TARN_LAYOUT_LIST32 || ty->layout == TARN_LAYOUT_LIST64)
+                    ty->layout == TARN_LAYOUT_LIST32 || ty->layout == TARN_LAYOUT_LIST64 ||
+                    tarn_arrow__is_union(ty->layout))
                        ? f->n_children
                        : 0;
     if (tn == NULL) return NULL;
     tn->a.n_buffers = tarn_arrow__n_buffers(ty->layout);
     tn->a.buffers = tn->bufs;
     tn->bufs[1] = tn->bufs[2] = tarn_arrow__zeros;
+    if (tarn_arrow__is_union(ty->layout)) tn->bufs[0] = tarn_arrow__zeros; /* type ids */
     if (n > 0) {
         tn->a.children = calloc((size_t)n, sizeof(*tn->a.children));
         if (tn->a.children == NULL) goto fail;

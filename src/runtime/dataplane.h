@@ -14,6 +14,7 @@ typedef struct tarn_rt_input {
     const char *param; /* the function's argument name */
     int fd;            /* a sealed memfd holding one Arrow IPC stream */
     json_t *columns;   /* NULL, or the columns the function sees (the worker selects them) */
+    const char *format; /* NULL, or how the function sees the table: "pyarrow", "polars", "tarn" */
 } tarn_rt_input;
 
 /* An assembled environment: an interpreter and cache entries put ahead of

@@ -272,6 +272,7 @@ static int run_python_model(int64_t *rows, int *verdict, run_ctx *r, tarn_duck *
     json_array_foreach(json_object_get(m, "inputs"), k, in)
     {
         inputs[k].param = str(in, "param");
+        inputs[k].format = str(in, "format");
         inputs[k].fd = -1;
         /* A Python parent's output read without a filter is handed over as
          * the same sealed memfd (the worker selects the columns): no copy. */

@@ -356,6 +356,11 @@ int tarn__rt_call(int64_t *rows, int *verdict, tarn_rt_session *s, tarn_duck *d,
         json_array_append_new(json_object_get(req, "inputs"), json_string(call->inputs[i].param));
         if (call->inputs[i].columns)
             json_object_set(json_object_get(req, "select"), call->inputs[i].param, call->inputs[i].columns);
+        if (call->inputs[i].format) { /* the worker hands the table over as the model asked */
+            json_t *f = json_object_get(req, "format");
+            if (!f) json_object_set_new(req, "format", f = json_object());
+            json_object_set_new(f, call->inputs[i].param, json_string(call->inputs[i].format));
+        }
         fds[i] = call->inputs[i].fd;
     }
     rc = send_packet(sv[0], req, fds, call->ninputs, err);

@@ -399,22 +399,18 @@ static void test_malicious(void)
     free(buf);
 }
 
-/* A one-column utf8 batch of TF_N rows (rows 0 and 3 null) over DATA. */
-static int decode_strings(const int32_t *off, const char *data, tarn_error *err)
+/* Encode the one batch ROOT and decode it: the decoder's verdict, or -100
+ * if encoding failed. */
+static int encode_decode(tcol *root, tarn_error *err)
 {
-    tcol root, col;
-    const struct ArrowArray *batches[1];
+    const struct ArrowArray *batches[1] = {&root->arr};
     tarn_arrow_table *t = NULL;
     size_t size = 0, written = 0;
     uint8_t *buf;
     int rc;
-    tcol_init(&root, "+s", "", TF_N, 0, NULL, NULL, NULL);
-    tcol_init(&col, "u", "s", TF_N, 2, tf_valid, off, data);
-    tcol_add(&root, &col);
-    batches[0] = &root.arr;
-    if (tarn_arrow_ipc_size(&size, &root.sch, batches, 1, err) != 0) return -100;
+    if (tarn_arrow_ipc_size(&size, &root->sch, batches, 1, err) != 0) return -100;
     buf = malloc(size);
-    if (tarn_arrow_ipc_encode(&written, buf, size, &root.sch, batches, 1, err) != 0) {
+    if (tarn_arrow_ipc_encode(&written, buf, size, &root->sch, batches, 1, err) != 0) {
         free(buf);
         return -100;
     }
@@ -422,6 +418,16 @@ static int decode_strings(const int32_t *off, const char *data, tarn_error *err)
     tarn_arrow_table_free(&t);
     free(buf);
     return rc;
+}
+
+/* A one-column utf8 batch of TF_N rows (rows 0 and 3 null) over DATA. */
+static int decode_strings(const int32_t *off, const char *data, tarn_error *err)
+{
+    tcol root, col;
+    tcol_init(&root, "+s", "", TF_N, 0, NULL, NULL, NULL);
+    tcol_init(&col, "u", "s", TF_N, 2, tf_valid, off, data);
+    tcol_add(&root, &col);
+    return encode_decode(&root, err);
 }
 
 static void test_utf8_checked(void)
@@ -480,6 +486,52 @@ static void test_utf8_checked(void)
     }
 }
 
+/* Encode a one-column union batch (FORMAT, type ids IDS, dense offsets
+ * OFFS) over the children of the all-types fixture and decode it. */
+static int decode_union(const char *format, const int8_t *ids, const int32_t *offs, tarn_error *err)
+{
+    tcol root, col, a, b;
+    int dense = format[2] == 'd';
+    tcol_init(&root, "+s", "", TF_N, 0, NULL, NULL, NULL);
+    tcol_init(&col, format, "u", TF_N, 0, ids, offs, NULL);
+    tcol_init(&a, "i", "i", dense ? 3 : TF_N, 0, NULL, dense ? tf_dense_ints : tf_i32s, NULL);
+    tcol_init(&b, "u", "s", dense ? 2 : TF_N, 0, NULL, dense ? tf_dense_str_off : tf_str_off,
+              dense ? "abxyz" : tf_str_data);
+    tcol_add(&col, &a);
+    tcol_add(&col, &b);
+    tcol_add(&root, &col);
+    return encode_decode(&root, err);
+}
+
+static void test_union_checked(void)
+{
+    tarn_error err = TARN_ERROR_INIT;
+    static const int8_t bad_ids[TF_N] = {3, 7, 4, 7, 3};
+    static const int8_t negative_id[TF_N] = {3, -1, 3, 7, 3};
+    static const int32_t bad_off[TF_N] = {0, 0, 1, 2, 2}; /* child "s" has 2 values */
+    static const int32_t negative_off[TF_N] = {0, 0, -1, 1, 2};
+    CHECK_EQ_INT(decode_union("+us:3,7", tf_union_ids, NULL, &err), 0);
+    CHECK_EQ_INT(decode_union("+ud:3,7", tf_union_ids, tf_dense_off, &err), 0);
+    CHECK_EQ_INT(decode_union("+us:3,7", bad_ids, NULL, &err), TARN_EINVALID);
+    CHECK(strstr(err.message, "type id") != NULL);
+    CHECK_EQ_INT(decode_union("+ud:3,7", negative_id, tf_dense_off, &err), TARN_EINVALID);
+    CHECK_EQ_INT(decode_union("+ud:3,7", tf_union_ids, bad_off, &err), TARN_EINVALID);
+    CHECK(strstr(err.message, "offset") != NULL);
+    CHECK_EQ_INT(decode_union("+ud:3,7", tf_union_ids, negative_off, &err), TARN_EINVALID);
+    /* formats: ids 0..127, each once, one per child */
+    {
+        tarn_arrow__type t;
+        CHECK_EQ_INT(tarn_arrow__parse_format(&t, "+us:0,127"), 0);
+        CHECK_EQ_INT(t.n_ids, 2);
+        CHECK_EQ_INT(tarn_arrow__parse_format(&t, "+ud:"), 0);
+        CHECK_EQ_INT(tarn_arrow__parse_format(&t, "+us:1,1"), -1);
+        CHECK_EQ_INT(tarn_arrow__parse_format(&t, "+us:128"), -1);
+        CHECK_EQ_INT(tarn_arrow__parse_format(&t, "+us:-1"), -1);
+        CHECK_EQ_INT(tarn_arrow__parse_format(&t, "+ux:1"), -1);
+        CHECK_EQ_INT(tarn_arrow__parse_format(&t, "+us:1,"), -1);
+    }
+}
+
 int main(void)
 {
     TEST_RUN(test_round_trip_all_types);
@@ -490,5 +542,6 @@ int main(void)
     TEST_RUN(test_truncated_and_flipped);
     TEST_RUN(test_malicious);
     TEST_RUN(test_utf8_checked);
+    TEST_RUN(test_union_checked);
     return test_summary();
 }

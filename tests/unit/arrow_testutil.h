@@ -95,6 +95,15 @@ static inline int telem_eq(const struct ArrowSchema *s, const struct ArrowArray 
     int64_t ai = i + a->offset, bj = j + b->offset, k;
     if (tarn_arrow__parse_format(&t, s->format) < 0) return 0;
     if (t.layout == TARN_LAYOUT_NULL) return 1;
+    if (tarn_arrow__is_union(t.layout)) { /* same type id, equal value in that child */
+        int8_t ta = ((const int8_t *)a->buffers[0])[ai], tb = ((const int8_t *)b->buffers[0])[bj];
+        int ch = t.child_of[ta];
+        if (ta != tb || ch < 0) return 0;
+        if (t.layout == TARN_LAYOUT_SPARSE)
+            return telem_eq(s->children[ch], a->children[ch], ai, b->children[ch], bj);
+        return telem_eq(s->children[ch], a->children[ch], ((const int32_t *)a->buffers[1])[ai],
+                        b->children[ch], ((const int32_t *)b->buffers[1])[bj]);
+    }
     if (tarr_valid(a, ai) != tarr_valid(b, bj)) return 0;
     if (!tarr_valid(a, ai)) return 1;
     if (s->dictionary != NULL)
@@ -146,6 +155,18 @@ static inline uint64_t ttouch(const struct ArrowSchema *s, const struct ArrowArr
     int64_t i, k;
     tarn_arrow__type t;
     if (tarn_arrow__parse_format(&t, s->format) < 0) return 0;
+    if (tarn_arrow__is_union(t.layout)) { /* the value each row selects */
+        for (i = 0; i < a->length; i++) {
+            int64_t ai = i + a->offset, at = ai;
+            int ch = t.child_of[((const int8_t *)a->buffers[0])[ai]];
+            struct ArrowArray one = *a->children[ch];
+            if (t.layout == TARN_LAYOUT_DENSE) at = ((const int32_t *)a->buffers[1])[ai];
+            one.offset += at;
+            one.length = 1;
+            sum += ttouch(s->children[ch], &one);
+        }
+        return sum;
+    }
     for (i = 0; i < a->length; i++) {
         int64_t ai = i + a->offset;
         if (!tarr_valid(a, ai)) continue;
@@ -227,8 +248,16 @@ static const __attribute__((unused)) int32_t tf_map_off[TF_N + 1] = {0, 0, 2, 2,
 static const __attribute__((unused)) int32_t tf_key_off[4] = {0, 1, 3, 6};
 static const __attribute__((unused)) int32_t tf_map_vals[3] = {7, 8, 9};
 
+/* unions: type ids 3 and 7 (sparse: both children as long as the union;
+ * dense: offsets into children of 3 and 2 values) */
+static const __attribute__((unused)) int8_t tf_union_ids[TF_N] = {3, 7, 3, 7, 3};
+static const __attribute__((unused)) int32_t tf_dense_off[TF_N] = {0, 0, 1, 1, 2};
+static const __attribute__((unused)) int32_t tf_dense_ints[3] = {-4, 5, 6};
+static const __attribute__((unused)) int32_t tf_dense_str_off[3] = {0, 2, 5};
+
 typedef struct tfixture {
     tcol root, cols[32], dict, st_a, st_b, lchild, fsl_child, entries, key, value;
+    tcol su_i, su_s, du_i, du_s;
     int n;
 } tfixture;
 
@@ -298,6 +327,18 @@ static inline void tfix_build(tfixture *f)
     tcol_add(c, &f->entries);
     tcol_add(&f->entries, &f->key);
     tcol_add(&f->entries, &f->value);
+    c = tfix_add(f, "+us:3,7", "sparse_union", NULL, NULL);
+    tcol_init(c, "+us:3,7", "sparse_union", TF_N, 0, tf_union_ids, NULL, NULL);
+    tcol_init(&f->su_i, "i", "i", TF_N, 2, tf_valid, tf_i32s, NULL);
+    tcol_init(&f->su_s, "u", "s", TF_N, 0, NULL, tf_str_off, tf_str_data);
+    tcol_add(c, &f->su_i);
+    tcol_add(c, &f->su_s);
+    c = tfix_add(f, "+ud:3,7", "dense_union", NULL, NULL);
+    tcol_init(c, "+ud:3,7", "dense_union", TF_N, 0, tf_union_ids, tf_dense_off, NULL);
+    tcol_init(&f->du_i, "i", "i", 3, 0, NULL, tf_dense_ints, NULL);
+    tcol_init(&f->du_s, "u", "s", 2, 0, NULL, tf_dense_str_off, "abxyz");
+    tcol_add(c, &f->du_i);
+    tcol_add(c, &f->du_s);
 }
 
 #endif
