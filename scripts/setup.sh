@@ -16,6 +16,7 @@ APT_PACKAGES=(
   libsqlite3-dev libcurl4-openssl-dev libmicrohttpd-dev libjansson-dev libssl-dev libpq-dev
   python3 python3-dev python3-numpy python3-pandas python3-pytest python3-pip python3-venv
   clang libclang-rt-14-dev
+  faketime
 )
 
 missing=()

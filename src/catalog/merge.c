@@ -221,6 +221,8 @@ static int merge_tx(tarn_lake *lake, void *arg, tarn_error *err)
     if (rc < 0) return rc;
     if (ref.aborted)
         return tarn__error_set(err, TARN_EABORTED, "branch '%s' belongs to a failed run and is read-only", m->target);
+    if (tarn__ref_is_run_branch(m->target))
+        return tarn__error_set(err, TARN_EINVALID, "branch '%s' is a run's: only its run writes on it", m->target);
     /* The checks run in the merge's transaction: a run cannot fail, nor
      * gc collect, between the check and the merge. */
     if (!m->on_merged) TARN_RETURN_NOT_OK(tarn__commit_check_usable(lake, m->source_ref, source, err));

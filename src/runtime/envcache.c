@@ -119,10 +119,30 @@ int tarn_env_list(char **json, tarn_lake *lake, tarn_error *err)
     return 0;
 }
 
+static int add_claimed(const char *env_id, void *ctx)
+{
+    json_object_set_new(ctx, env_id, json_true());
+    return 0;
+}
+
 int tarn_env_gc(char **json, tarn_lake *lake, int64_t keep_seconds, int dry_run, tarn_error *err)
 {
     *json = NULL;
     if (keep_seconds < 0) return tarn__error_set(err, TARN_EINVALID, "the keep period cannot be negative");
+    /* What a running pipeline uses is claimed under its lease (the lease
+     * rule of gc). A run claims its environments right after planning
+     * them; environments used within one lease period are kept too, so the
+     * moment between the two is covered whatever KEEP_SECONDS says. */
+    TARN_RETURN_NOT_OK(tarn__lease_settle(lake, err));
+    json_t *claimed = json_object();
+    int rc = TARN_CAT(lake)->vt->claim_list(TARN_CAT(lake), "env", add_claimed, claimed, err);
+    if (rc < 0) {
+        json_decref(claimed);
+        return rc;
+    }
+    const char *ttl = tarn_lake_config(lake, "lease.ttl_seconds");
+    int64_t floor_s = ttl && atoll(ttl) > 0 ? atoll(ttl) : 60;
+    if (keep_seconds < floor_s) keep_seconds = floor_s;
     int64_t cutoff = (int64_t)time(NULL) - keep_seconds;
     json_t *cache = read_cache(lake);
     json_t *kept_paths = json_object(), *removed_envs = json_array(), *removed_pkgs = json_array();
@@ -132,7 +152,8 @@ int tarn_env_gc(char **json, tarn_lake *lake, int64_t keep_seconds, int dry_run,
     json_array_foreach(json_object_get(cache, "environments"), i, env)
     {
         json_int_t used = json_integer_value(json_object_get(env, "last_used"));
-        if (used >= cutoff) {
+        const char *id = json_string_value(json_object_get(env, "id"));
+        if (used >= cutoff || (id && json_object_get(claimed, id))) {
             size_t k;
             json_t *p;
             json_array_foreach(json_object_get(env, "paths"), k, p)
@@ -166,6 +187,7 @@ int tarn_env_gc(char **json, tarn_lake *lake, int64_t keep_seconds, int dry_run,
         bytes += json_integer_value(json_object_get(pkg, "size_bytes"));
         if (!dry_run && rm_tree(path) != 0) {
             json_decref(cache), json_decref(kept_paths), json_decref(removed_envs), json_decref(removed_pkgs);
+            json_decref(claimed);
             return tarn__error_set(err, TARN_EIO, "cannot remove '%s': %s", path, strerror(errno));
         }
     }
@@ -175,5 +197,6 @@ int tarn_env_gc(char **json, tarn_lake *lake, int64_t keep_seconds, int dry_run,
     json_decref(out);
     json_decref(cache);
     json_decref(kept_paths);
+    json_decref(claimed);
     return 0;
 }

@@ -515,6 +515,7 @@ static int publish(tarn_commit_id *commit, run_ctx *r, tarn_error *err)
     tarn_merge_result mr;
     rc = tarn__branch_merge(&mr, r->lake, r->run_branch, r->branch, NULL, job_succeeded, r, err);
     if (rc == 0) *commit = mr.commit;
+    if (rc == 0) tarn__fault("run:after-merge");
     return rc;
 }
 

@@ -140,6 +140,10 @@ void tarn__format_time(char *out, size_t size, int64_t time_us)
 int tarn__parse_time(int64_t *out_us, const char *text)
 {
     int y, mo, d, h = 0, mi = 0, s = 0, n = 0;
+    if (strcmp(text, "now") == 0) {
+        *out_us = tarn__now_us();
+        return 0;
+    }
     if (sscanf(text, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3) return -1;
     const char *p = text + n;
     double frac = 0;

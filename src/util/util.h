@@ -39,8 +39,8 @@ void tarn__random_hex(char out[33]);
 int64_t tarn__now_us(void);
 /* 2026-11-26T10:00:00.123456Z into out (at least 32 bytes). */
 void tarn__format_time(char *out, size_t size, int64_t time_us);
-/* Parses 2026-11-26T10:00:00Z, with optional fraction, `Z` or +hh:mm, or a
- * bare date. Returns 0 or -1. */
+/* Parses 2026-11-26T10:00:00Z, with optional fraction, `Z` or +hh:mm, a
+ * bare date, or `now`. Returns 0 or -1. */
 int tarn__parse_time(int64_t *out_us, const char *text);
 
 /* mkdir -p. Returns 0 or -1 (errno set). */
