@@ -143,6 +143,12 @@ static int schema_version(sqlite3 *db)
 
 static const tarn_catalog_vtable SQLITE_VTABLE;
 
+/* Can DB be read (its WAL index made, its pages read)? */
+static int readable(sqlite3 *db)
+{
+    return db && sqlite3_exec(db, "SELECT 1 FROM meta LIMIT 1", NULL, NULL, NULL) == SQLITE_OK;
+}
+
 static int open_db(sqlite3 **db, const char *path, int flags, const char *how)
 {
     char uri[8192];
@@ -156,15 +162,21 @@ int tarn__catalog_sqlite_open(tarn_catalog **out, const char *path, int create, 
     sqlite3 *db = NULL;
     int read_only = 0;
     int rc = open_db(&db, path, SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0), "");
-    if (rc == SQLITE_OK && !create && access(path, W_OK) != 0 && (errno == EACCES || errno == EROFS)) {
-        /* The user may only read the catalog (or the medium is read-only):
-         * open it read-only. A WAL database on a medium nobody can write
-         * is immutable for as long as we look at it. */
+    if (!create && (rc != SQLITE_OK || !readable(db))) {
+        /* The user may only read the catalog, the medium is read-only or
+         * the disk is full (the WAL index cannot be created): read it
+         * read-only. Without a write-ahead log on disk the file alone is
+         * the whole catalog, and nobody can change it from here: it may be
+         * opened as immutable when even the WAL index cannot be made. */
+        read_only = 1;
         sqlite3_close(db);
         db = NULL;
-        read_only = 1;
         rc = open_db(&db, path, SQLITE_OPEN_READONLY, "");
-        if (rc == SQLITE_OK && sqlite3_exec(db, "SELECT 1 FROM meta LIMIT 1", NULL, NULL, NULL) != SQLITE_OK) {
+        char wal[8192];
+        snprintf(wal, sizeof wal, "%s-wal", path);
+        struct stat st;
+        int wal_empty = stat(wal, &st) != 0 || st.st_size == 0;
+        if ((rc != SQLITE_OK || !readable(db)) && wal_empty) {
             sqlite3_close(db);
             db = NULL;
             rc = open_db(&db, path, SQLITE_OPEN_READONLY, "?immutable=1");
@@ -246,8 +258,9 @@ static int db_error(tarn_catalog *c, tarn_error *err, const char *what)
     int code = sqlite3_errcode(s->db);
     if (code == SQLITE_READONLY || s->read_only)
         return tarn__error_set(err, TARN_EIO,
-                               "the catalog is read-only here (%s): reading works, %s does not",
-                               sqlite3_errmsg(s->db), what);
+                               "the catalog can only be read here (no write permission, a read-only medium or a "
+                               "full disk): reading works, %s does not; nothing was changed",
+                               what);
     if (code == SQLITE_FULL)
         return tarn__error_set(err, TARN_EIO, "the disk is full while %s: nothing was changed", what);
     return tarn__error_set(err, TARN_EIO, "catalog error while %s: %s", what, sqlite3_errmsg(s->db));

@@ -89,3 +89,18 @@ expect_json 'j["packages"] == [] and j["environments"] == []' tarn -O json env g
 wait $RUN_PID
 expect_eq 0 "$?" "the pinned run's exit status ($(tail -2 "$TARN_CASE_TMP/env.out"))"
 expect_eq 7 "$(count 'SELECT value FROM pinned')" "the value the package gave"
+
+# A branch with a name of up to 255 characters can be run on (the run's
+# own branch is named after the job, not after it).
+LONG=$(printf 'b%.0s' $(seq 250))
+expect_ok tarn branch create "$LONG"
+cat >app/m.py <<'PY'
+import tarn
+
+@tarn.model(materialization_strategy="REPLACE")
+@tarn.python("3.11")
+def small(data=tarn.Model("t")):
+    return data.to_pandas()
+PY
+expect_ok tarn run -p app --ref "$LONG"
+expect_eq 2 "$(count 'SELECT count(*) FROM small' --ref "$LONG")" "rows of a run on a 250-character branch"
