@@ -65,6 +65,10 @@ typedef struct tarn_commit_id {
     char hex[TARN_HASH_HEX_LEN + 1];
 } tarn_commit_id;
 
+/* The candidate nearest to NAME within a few edits (about a third of its
+ * length), for "did you mean"; NULL when none is that near. */
+TARN_EXTERN const char *tarn_nearest_name(const char *name, const char *const *candidates, size_t n);
+
 /* Frees memory tarn returned to the caller (strings, arrays). */
 TARN_EXTERN void tarn_free(void *p);
 

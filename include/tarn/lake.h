@@ -26,11 +26,18 @@ TARN_EXTERN void tarn_lake_close(tarn_lake **lake);
 /* The `.tarn` folder's absolute path; owned by the lake. */
 TARN_EXTERN const char *tarn_lake_path(const tarn_lake *lake);
 
-/* The active branch (from HEAD) into OUT (at least 256 bytes). */
+/* The active branch into OUT (at least 256 bytes): TARN_BRANCH when set
+ * (each process, or agent, its own), else .tarn/HEAD. */
 TARN_EXTERN int tarn_lake_active_branch(char *out, size_t size, tarn_lake *lake, tarn_error *err);
 
-/* Makes BRANCH (which must exist) the active one. */
+/* Makes BRANCH (which must exist) the active one in .tarn/HEAD. Refused
+ * while TARN_BRANCH is set: that process's active branch is the variable. */
 TARN_EXTERN int tarn_lake_set_active_branch(tarn_lake *lake, const char *branch, tarn_error *err);
+
+/* What this lakehouse is, as JSON (free with tarn_free): {"version",
+ * "path", "branch", "user", "catalog": {"backend", "location"},
+ * "storage": {"kind", "location"}}. Secrets never appear in it. */
+TARN_EXTERN int tarn_lake_info(char **json, tarn_lake *lake, tarn_error *err);
 
 /* A config value ("user.name", ...) or NULL; owned by the lake. */
 TARN_EXTERN const char *tarn_lake_config(const tarn_lake *lake, const char *key);

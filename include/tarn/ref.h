@@ -18,6 +18,7 @@ typedef struct tarn_ref_entry {
     tarn_commit_id commit;
     tarn_ref_kind kind;
     int aborted; /* a branch left by a failed run: it cannot be merged */
+    int64_t updated_us; /* when it was created or last moved */
 } tarn_ref_entry;
 
 /* Resolves a ref expression to a commit id. */
@@ -34,6 +35,18 @@ TARN_EXTERN int tarn_branch_create(tarn_commit_id *out, tarn_lake *lake, const c
                                    const char *from_ref, tarn_error *err);
 /* Deletes branch NAME; refuses the active branch and `main`'s last copy. */
 TARN_EXTERN int tarn_branch_delete(tarn_lake *lake, const char *name, tarn_error *err);
+
+/* Renames branch or tag OLD to NEW (same commit, same history; the ref
+ * log records both names). The active branch stays active under its new
+ * name. TARN_EEXISTS if NEW exists. */
+TARN_EXTERN int tarn_ref_rename(tarn_lake *lake, tarn_ref_kind kind, const char *old_name,
+                                const char *new_name, tarn_error *err);
+
+/* Deletes the run branches left by failed runs (aborted) that have not
+ * moved for OLDER_THAN_S seconds (0: all). *names (free each and the list
+ * with tarn_free) lists them; DRY_RUN deletes nothing. */
+TARN_EXTERN int tarn_branch_prune_aborted(char ***names, size_t *count, tarn_lake *lake,
+                                          int64_t older_than_s, int dry_run, tarn_error *err);
 
 TARN_EXTERN int tarn_tag_create(tarn_commit_id *out, tarn_lake *lake, const char *name,
                                 const char *from_ref, tarn_error *err);

@@ -112,6 +112,9 @@ const char *tarn__ref_display(tarn_lake *lake, const char *ref);
 /* Resolves BRANCH (NULL: the active one) to an existing branch name. */
 int tarn__branch_name(char out[TARN_NAME_MAX + 1], tarn_lake *lake, const char *branch,
                       tarn_error *err);
+/* The branch or tag whose name is nearest to NAME, within a few edits
+ * (for "did you mean"); TARN_ENOTFOUND if none is. */
+int tarn__ref_nearest(char out[TARN_NAME_MAX + 1], tarn_lake *lake, const char *name);
 /* Is REF_NAME a name tarn reserves for its own run branches? */
 int tarn__ref_is_run_branch(const char *name);
 /* Creates the run branch of job JOB_ID (`tarn-run/JOB_ID`, a reserved

@@ -85,6 +85,30 @@ const char *tarn__ref_display(tarn_lake *lake, const char *ref)
 
 /* ---- resolving ref expressions --------------------------------------------- */
 
+typedef struct ref_names {
+    char **v;
+    size_t n, cap;
+} ref_names;
+
+static int add_ref_name(const tarn_ref_row *r, void *ctx)
+{
+    ref_names *l = ctx;
+    if (tarn__ref_is_run_branch(r->name)) return 0;
+    TARN_RETURN_NOT_OK(tarn__reserve(&l->v, &l->cap, l->n + 1, sizeof *l->v));
+    return (l->v[l->n++] = strdup(r->name)) ? 0 : TARN_ENOMEM;
+}
+
+int tarn__ref_nearest(char out[TARN_NAME_MAX + 1], tarn_lake *lake, const char *name)
+{
+    ref_names l = {0};
+    int rc = TARN_CAT(lake)->vt->ref_list(TARN_CAT(lake), -1, add_ref_name, &l, NULL);
+    const char *near = rc == 0 ? tarn_nearest_name(name, (const char *const *)l.v, l.n) : NULL;
+    if (near) snprintf(out, TARN_NAME_MAX + 1, "%s", near);
+    for (size_t i = 0; i < l.n; i++) free(l.v[i]);
+    free(l.v);
+    return near ? 0 : TARN_ENOTFOUND;
+}
+
 static int is_hex(const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -133,6 +157,9 @@ static int resolve_base(char out[65], tarn_lake *lake, const char *name, const c
                                "invalid ref '%s': expected a branch, a tag, a commit hash (7+ hex "
                                "digits), REF~N or REF@{2026-11-26T10:00:00Z}",
                                whole);
+    char near[TARN_NAME_MAX + 1];
+    if (tarn__ref_nearest(near, lake, name) == 0)
+        return tarn__error_set(err, TARN_ENOTFOUND, "unknown ref '%s': did you mean '%s'?", name, near);
     return tarn__error_set(err, TARN_ENOTFOUND,
                            "unknown ref '%s': no branch, tag or commit has that name (see 'tarn branch ls')",
                            name);
@@ -245,6 +272,7 @@ static int ref_list_add(const tarn_ref_row *r, void *arg)
     snprintf(e->commit.hex, sizeof e->commit.hex, "%s", r->commit);
     e->kind = (tarn_ref_kind)r->kind;
     e->aborted = r->aborted;
+    e->updated_us = r->updated_us;
     return 0;
 }
 
@@ -376,4 +404,88 @@ int tarn_tag_delete(tarn_lake *lake, const char *name, tarn_error *err)
 int tarn__branch_mark_aborted(tarn_lake *lake, const char *name, tarn_error *err)
 {
     return TARN_CAT(lake)->vt->ref_set_aborted(TARN_CAT(lake), name, err);
+}
+
+/* ---- renaming and pruning --------------------------------------------------- */
+
+typedef struct rename_ctx {
+    tarn_ref_kind kind;
+    const char *old_name, *new_name;
+} rename_ctx;
+
+static int rename_tx(tarn_lake *lake, void *arg, tarn_error *err)
+{
+    rename_ctx *r = arg;
+    tarn_catalog *c = TARN_CAT(lake);
+    const char *what = r->kind == TARN_REF_BRANCH ? "branch" : "tag";
+    tarn_ref_row row;
+    int rc = c->vt->ref_get(c, r->old_name, &row, 1, err);
+    if (rc == TARN_ENOTFOUND || (rc == 0 && row.kind != (int)r->kind))
+        return tarn__error_set(err, TARN_ENOTFOUND, "%s '%s' does not exist", what, r->old_name);
+    if (rc < 0) return rc;
+    rc = c->vt->ref_insert(c, r->new_name, row.kind, row.commit, "rename", err);
+    if (rc == TARN_EEXISTS)
+        return tarn__error_set(err, TARN_EEXISTS, "a branch or tag named '%s' already exists", r->new_name);
+    if (rc == 0 && row.aborted) rc = c->vt->ref_set_aborted(c, r->new_name, err);
+    if (rc == 0) rc = c->vt->ref_delete(c, r->old_name, row.kind, "rename", err);
+    return rc;
+}
+
+int tarn_ref_rename(tarn_lake *lake, tarn_ref_kind kind, const char *old_name, const char *new_name,
+                    tarn_error *err)
+{
+    TARN_RETURN_NOT_OK(tarn_name_check_ref(old_name, err));
+    TARN_RETURN_NOT_OK(tarn_name_check_ref(new_name, err));
+    if (tarn__ref_is_run_branch(old_name) || tarn__ref_is_run_branch(new_name))
+        return tarn__error_set(err, TARN_EINVALID,
+                               "names starting with '" RUN_BRANCH_PREFIX "' belong to runs: they are not renamed");
+    if (!strcmp(new_name, "HEAD")) return tarn__error_set(err, TARN_EINVALID, "'HEAD' is reserved: choose another name");
+    size_t n = strlen(new_name);
+    if (n >= 7 && n <= 64 && is_hex(new_name, n))
+        return tarn__error_set(err, TARN_EINVALID, "invalid name '%s': it would read as a commit hash", new_name);
+    char active[TARN_NAME_MAX + 1] = "";
+    if (kind == TARN_REF_BRANCH) TARN_RETURN_NOT_OK(tarn_lake_active_branch(active, sizeof active, lake, err));
+    rename_ctx r = {kind, old_name, new_name};
+    TARN_RETURN_NOT_OK(tarn__tx_run(lake, rename_tx, &r, err));
+    /* The active branch follows its new name (when HEAD names it). */
+    if (kind == TARN_REF_BRANCH && !strcmp(active, old_name) && !getenv("TARN_BRANCH"))
+        return tarn_lake_set_active_branch(lake, new_name, err);
+    return 0;
+}
+
+typedef struct prune_ctx {
+    int64_t cutoff_us;
+    char **names;
+    size_t n, cap;
+} prune_ctx;
+
+static int consider_prune(const tarn_ref_row *r, void *arg)
+{
+    prune_ctx *p = arg;
+    if (!r->aborted || !tarn__ref_is_run_branch(r->name) || r->updated_us > p->cutoff_us) return 0;
+    TARN_RETURN_NOT_OK(tarn__reserve(&p->names, &p->cap, p->n + 1, sizeof *p->names));
+    return (p->names[p->n++] = strdup(r->name)) ? 0 : TARN_ENOMEM;
+}
+
+int tarn_branch_prune_aborted(char ***names, size_t *count, tarn_lake *lake, int64_t older_than_s,
+                              int dry_run, tarn_error *err)
+{
+    *names = NULL;
+    *count = 0;
+    if (older_than_s < 0) return tarn__error_set(err, TARN_EINVALID, "--older-than cannot be negative");
+    prune_ctx p = {tarn__now_us() - older_than_s * 1000000, NULL, 0, 0};
+    int rc = TARN_CAT(lake)->vt->ref_list(TARN_CAT(lake), TARN_REF_BRANCH, consider_prune, &p, err);
+    if (rc == TARN_ENOMEM) rc = tarn__error_set(err, rc, "out of memory listing branches");
+    for (size_t i = 0; rc == 0 && !dry_run && i < p.n; i++) {
+        ref_delete_ctx d = {p.names[i], TARN_REF_BRANCH};
+        rc = tarn__tx_run(lake, ref_delete_tx, &d, err);
+    }
+    if (rc < 0) {
+        for (size_t i = 0; i < p.n; i++) free(p.names[i]);
+        free(p.names);
+        return rc;
+    }
+    *names = p.names;
+    *count = p.n;
+    return 0;
 }

@@ -657,6 +657,7 @@ static void ref_row(tarn_ref_row *out, sqlite3_stmt *st)
     col_copy(out->commit, sizeof out->commit, st, 1);
     out->kind = sqlite3_column_int(st, 2);
     out->aborted = sqlite3_column_int(st, 3);
+    out->updated_us = sqlite3_column_int64(st, 4);
 }
 
 static int sq_ref_get(tarn_catalog *c, const char *name, tarn_ref_row *out, int lock, tarn_error *err)
@@ -664,7 +665,7 @@ static int sq_ref_get(tarn_catalog *c, const char *name, tarn_ref_row *out, int 
     (void)lock; /* BEGIN IMMEDIATE already holds the whole database */
     memset(out, 0, sizeof *out);
     sqlite3_stmt *st;
-    TARN_RETURN_NOT_OK(prepare(&st, c, "SELECT name, commit_hash, kind, aborted FROM refs WHERE name=?", err));
+    TARN_RETURN_NOT_OK(prepare(&st, c, "SELECT name, commit_hash, kind, aborted, updated_us FROM refs WHERE name=?", err));
     bind_text(st, 1, name);
     int s = sqlite3_step(st);
     if (s == SQLITE_ROW) ref_row(out, st);
@@ -679,7 +680,7 @@ static int sq_ref_list(tarn_catalog *c, int kind, int (*cb)(const tarn_ref_row *
 {
     sqlite3_stmt *st;
     TARN_RETURN_NOT_OK(prepare(
-        &st, c, "SELECT name, commit_hash, kind, aborted FROM refs WHERE kind=?1 OR ?1 < 0 ORDER BY name", err));
+        &st, c, "SELECT name, commit_hash, kind, aborted, updated_us FROM refs WHERE kind=?1 OR ?1 < 0 ORDER BY name", err));
     sqlite3_bind_int(st, 1, kind);
     int s, rc = 0;
     while (rc == 0 && (s = sqlite3_step(st)) == SQLITE_ROW) {

@@ -218,6 +218,15 @@ int cli_run_group(const char *group, const char *summary, const cli_sub *subs, i
     for (const cli_sub *s = subs; s->name; s++)
         if (strcmp(s->name, name) == 0) return cli_run(s->cmd, s->fn, argc - 1, argv + 1);
     if (name[0] == '-') return group_usage_error(group, "unknown option '%s'", name);
+    const char *names[64];
+    size_t n = 0;
+    for (const cli_sub *s = subs; s->name && n < 64; s++) names[n++] = s->name;
+    const char *near = tarn_nearest_name(name, names, n);
+    if (near) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "unknown command '%s' (did you mean '%s %s'?)", name, group, near);
+        return group_usage_error(group, "%s", msg);
+    }
     return group_usage_error(group, "unknown command '%s'", name);
 }
 
@@ -230,6 +239,25 @@ const char *cli_get(const cli_args *a, const char *name)
 int cli_has(const cli_args *a, const char *name)
 {
     return cli_get(a, name) != NULL;
+}
+
+int cli_get_duration(int64_t *out, const cli_args *a, const char *name)
+{
+    const char *s = cli_get(a, name);
+    if (!s) return 0;
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    static const struct {
+        const char *unit;
+        int64_t seconds;
+    } units[] = {{"", 1}, {"s", 1}, {"m", 60}, {"h", 3600}, {"d", 86400}, {"w", 604800}};
+    for (size_t i = 0; !errno && end != s && v >= 0 && i < sizeof units / sizeof *units; i++)
+        if (strcmp(end, units[i].unit) == 0) {
+            *out = (int64_t)v * units[i].seconds;
+            return 0;
+        }
+    return cli_usage_error(a->cmd, "--%s wants a duration such as 3600, 90m, 12h or 7d, not '%s'", name, s);
 }
 
 int cli_get_int(int64_t *out, const cli_args *a, const char *name, int64_t min)

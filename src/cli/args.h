@@ -64,6 +64,9 @@ int cli_usage_error(const cli_cmd *cmd, const char *fmt, ...) __attribute__((for
 
 /* Parses option NAME as an integer >= MIN; 0, or a usage error (2). */
 int cli_get_int(int64_t *out, const cli_args *a, const char *name, int64_t min);
+/* The duration option NAME in seconds (3600, 90m, 12h, 7d, 2w) into *out;
+ * unchanged when absent. Returns 0 or, after a usage error, 2. */
+int cli_get_duration(int64_t *out, const cli_args *a, const char *name);
 
 void cli_print_help(const cli_cmd *cmd);
 

@@ -91,6 +91,47 @@ static int run_rm(const cli_args *a)
     return cli_done(&lake, rc, &err);
 }
 
+static int run_rename(const cli_args *a)
+{
+    tarn_lake *lake;
+    if (cli_open_lake(&lake)) return 1;
+    tarn_error err = TARN_ERROR_INIT;
+    int rc = tarn_ref_rename(lake, TARN_REF_BRANCH, a->pos[0], a->pos[1], &err);
+    if (rc == 0) {
+        if (out_json_mode)
+            out_json(json_pack("{s:s, s:s}", "name", a->pos[1], "old_name", a->pos[0]));
+        else
+            printf("Renamed branch %s to %s\n", a->pos[0], a->pos[1]);
+    }
+    return cli_done(&lake, rc, &err);
+}
+
+static int run_prune(const cli_args *a)
+{
+    if (!cli_has(a, "aborted"))
+        return cli_usage_error(a->cmd, "say what to prune: --aborted (the run branches failed runs left)");
+    int64_t older = 0;
+    if (cli_get_duration(&older, a, "older-than")) return CLI_EXIT_USAGE;
+    int dry = cli_has(a, "dry-run");
+    tarn_lake *lake;
+    if (cli_open_lake(&lake)) return 1;
+    tarn_error err = TARN_ERROR_INIT;
+    char **names = NULL;
+    size_t n = 0;
+    int rc = tarn_branch_prune_aborted(&names, &n, lake, older, dry, &err);
+    if (rc == 0 && out_json_mode) {
+        json_t *list = json_array();
+        for (size_t i = 0; i < n; i++) json_array_append_new(list, json_string(names[i]));
+        out_json(json_pack("{s:o, s:b, s:I}", "branches", list, "dry_run", dry, "count", (json_int_t)n));
+    } else if (rc == 0) {
+        for (size_t i = 0; i < n; i++) printf("%s %s\n", dry ? "would delete" : "deleted", names[i]);
+        printf("%s %zu aborted run branch%s\n", dry ? "would delete" : "deleted", n, n == 1 ? "" : "es");
+    }
+    for (size_t i = 0; i < n; i++) tarn_free(names[i]);
+    tarn_free(names);
+    return cli_done(&lake, rc, &err);
+}
+
 static void print_diff(const tarn_diff_entry *d, size_t n)
 {
     if (out_json_mode) {
@@ -209,7 +250,8 @@ static const cli_cmd merge_cmd = {
     .path = "branch merge",
     .synopsis = "SOURCE [--into BRANCH] [-m MESSAGE]",
     .summary = "Merge ref SOURCE into BRANCH. A fast-forward when possible, else a three-way "
-               "merge per table; a conflict changes nothing and names the tables.",
+               "merge per table; a conflict changes nothing and names the tables. With -m, "
+               "a merge commit carrying the message is made even when a fast-forward would do.",
     .pos = {"SOURCE"},
     .min_pos = 1,
     .opts = {{"into", 0, "BRANCH", "the branch to merge into (default: the active branch)"},
@@ -217,9 +259,29 @@ static const cli_cmd merge_cmd = {
     .example = "tarn branch merge dev --into main -m 'add trips'",
 };
 
+static const cli_cmd rename_cmd = {
+    .path = "branch rename",
+    .synopsis = "OLD NEW",
+    .summary = "Rename branch OLD to NEW: the same commit and history; the active branch follows.",
+    .pos = {"OLD", "NEW"},
+    .min_pos = 2,
+    .example = "tarn branch rename exp alice.exp",
+};
+static const cli_cmd prune_cmd = {
+    .path = "branch prune",
+    .synopsis = "--aborted [--older-than DURATION] [--dry-run]",
+    .summary = "Delete the run branches that failed runs left (tarn-run/JOBID, aborted). Their data "
+               "stays until gc finds nothing else needs it.",
+    .opts = {{"aborted", 0, NULL, "the aborted run branches"},
+             {"older-than", 0, "DURATION", "only those that have not moved for this long (90m, 12h, 7d)"},
+             {"dry-run", 0, NULL, "list them, delete nothing"}},
+    .example = "tarn branch prune --aborted --older-than 7d",
+};
+
 static const cli_sub subs[] = {
-    {"ls", &ls_cmd, run_ls},       {"create", &create_cmd, run_create}, {"rm", &rm_cmd, run_rm},
-    {"diff", &diff_cmd, run_diff}, {"merge", &merge_cmd, run_merge},    {NULL, NULL, NULL},
+    {"ls", &ls_cmd, run_ls},           {"create", &create_cmd, run_create}, {"rm", &rm_cmd, run_rm},
+    {"rename", &rename_cmd, run_rename}, {"diff", &diff_cmd, run_diff},  {"merge", &merge_cmd, run_merge},
+    {"prune", &prune_cmd, run_prune},  {NULL, NULL, NULL},
 };
 
 int cmd_branch(int argc, char **argv)

@@ -27,6 +27,8 @@ static const struct {
     {"run", cmd_run, "plan and run a pipeline project as one transaction"},
     {"job", cmd_job, "list, inspect and replay pipeline runs"},
     {"env", cmd_env, "list and prune the package cache of environments"},
+    {"info", cmd_info, "show this lakehouse: folder, branch, user, catalog, storage"},
+    {"version", cmd_version, "print tarn's version"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
@@ -133,13 +135,7 @@ int main(int argc, char **argv)
         main_help(stdout);
         return CLI_EXIT_OK;
     }
-    if (strcmp(name, "--version") == 0) {
-        if (out_json_mode)
-            out_json(json_pack("{s:s}", "version", TARN_VERSION));
-        else
-            printf("tarn %s\n", TARN_VERSION);
-        return CLI_EXIT_OK;
-    }
+    if (strcmp(name, "--version") == 0) return cmd_version(0, argv + 2);
     /* `tarn help CMD` is `tarn CMD --help`. */
     if (strcmp(name, "help") == 0) {
         name = argv[2];
@@ -149,5 +145,13 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < NCOMMANDS; i++)
         if (strcmp(commands[i].name, name) == 0) return commands[i].fn(argc - 2, argv + 2);
     if (name[0] == '-') return main_usage("unknown option '%s'", name);
+    const char *names[NCOMMANDS];
+    for (size_t i = 0; i < NCOMMANDS; i++) names[i] = commands[i].name;
+    const char *near = tarn_nearest_name(name, names, NCOMMANDS);
+    if (near) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "unknown command '%s' (did you mean '%s'?)", name, near);
+        return main_usage("%s", msg);
+    }
     return main_usage("unknown command '%s'", name);
 }

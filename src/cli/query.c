@@ -112,16 +112,25 @@ static void print_csv(const tarn_result *r)
     }
 }
 
+/* Terminal cells longer than this (in characters) are cut, ending in
+ * "...", unless --no-trunc; JSON and CSV are never cut. */
+#define CELL_MAX 60
+
 /* A cell for the terminal: NULL as `NULL`, line breaks and tabs escaped so
- * that one row stays one line. Returns V itself or BUF (malloc'd, freed by
- * the caller). */
-static const char *cell(const char *v, char **buf)
+ * that one row stays one line, cut at CELL_MAX characters when TRUNC.
+ * Returns V itself or BUF (malloc'd, freed by the caller). */
+static const char *cell(const char *v, int trunc, char **buf)
 {
     *buf = NULL;
     if (!v) return "NULL";
-    if (!strpbrk(v, "\n\r\t")) return v;
-    char *o = *buf = out_xmalloc(2 * strlen(v) + 1), *p = o;
+    size_t chars = 0;
+    for (const char *s = v; *s; s++) chars += ((unsigned char)*s & 0xC0) != 0x80;
+    int cut = trunc && chars > CELL_MAX;
+    if (!cut && !strpbrk(v, "\n\r\t")) return v;
+    char *o = *buf = out_xmalloc(2 * strlen(v) + 4), *p = o;
+    size_t n = 0;
     for (; *v; v++) {
+        if (((unsigned char)*v & 0xC0) != 0x80 && cut && ++n > CELL_MAX - 3) break;
         if (*v == '\n' || *v == '\r' || *v == '\t') {
             *p++ = '\\';
             *p++ = *v == '\n' ? 'n' : *v == '\r' ? 'r' : 't';
@@ -129,11 +138,12 @@ static const char *cell(const char *v, char **buf)
             *p++ = *v;
         }
     }
+    if (cut) p += sprintf(p, "...");
     *p = '\0';
     return o;
 }
 
-static void print_table(const tarn_result *r)
+static void print_table(const tarn_result *r, int trunc)
 {
     size_t ncols = tarn_result_column_count(r), nrows = tarn_result_row_count(r);
     if (ncols > 0) {
@@ -149,7 +159,7 @@ static void print_table(const tarn_result *r)
         out_table_add(&t, row);
         for (size_t i = 0; i < nrows; i++) {
             for (size_t c = 0; c < ncols; c++)
-                row[c] = cell(tarn_result_value(r, i, c), &owned[c]);
+                row[c] = cell(tarn_result_value(r, i, c), trunc, &owned[c]);
             out_table_add(&t, row);
             for (size_t c = 0; c < ncols; c++)
                 free(owned[c]);
@@ -230,7 +240,7 @@ static int run_query(const cli_args *a)
         else if (rc == 0 && format == FMT_CSV)
             print_csv(r);
         else if (rc == 0)
-            print_table(r);
+            print_table(r, !cli_has(a, "no-trunc"));
         tarn_result_free(&r);
     }
     free(sql);
@@ -250,7 +260,8 @@ static const cli_cmd query_cmd = {
              {"all-rows", 0, NULL, "print every row"},
              {"output", 0, "FILE", "write the whole result to FILE (.parquet or .csv)"},
              {"format", 0, "FORMAT", "table (default), json or csv; with --output: csv or parquet"},
-             {"file", 'f', "FILE", "read the SQL from FILE ('-': stdin)"}},
+             {"file", 'f', "FILE", "read the SQL from FILE ('-': stdin)"},
+             {"no-trunc", 0, NULL, "print long values whole (the table format cuts them at 60 characters)"}},
     .example = "tarn query 'SELECT country, sum(usd) FROM trips GROUP BY 1' --ref dev",
 };
 

@@ -41,6 +41,30 @@ static int run_rm(const cli_args *a)
     return cli_done(&lake, rc, &err);
 }
 
+static int run_rename(const cli_args *a)
+{
+    tarn_lake *lake;
+    if (cli_open_lake(&lake)) return 1;
+    tarn_error err = TARN_ERROR_INIT;
+    int rc = tarn_ref_rename(lake, TARN_REF_TAG, a->pos[0], a->pos[1], &err);
+    if (rc == 0) {
+        if (out_json_mode)
+            out_json(json_pack("{s:s, s:s}", "name", a->pos[1], "old_name", a->pos[0]));
+        else
+            printf("Renamed tag %s to %s\n", a->pos[0], a->pos[1]);
+    }
+    return cli_done(&lake, rc, &err);
+}
+
+static const cli_cmd rename_cmd = {
+    .path = "tag rename",
+    .synopsis = "OLD NEW",
+    .summary = "Rename tag OLD to NEW (it still points at the same commit).",
+    .pos = {"OLD", "NEW"},
+    .min_pos = 2,
+    .example = "tarn tag rename v1 release-1",
+};
+
 static const cli_cmd ls_cmd = {
     .path = "tag ls",
     .synopsis = "",
@@ -71,6 +95,7 @@ static const cli_sub subs[] = {
     {"ls", &ls_cmd, run_ls},
     {"create", &create_cmd, run_create},
     {"rm", &rm_cmd, run_rm},
+    {"rename", &rename_cmd, run_rename},
     {NULL, NULL, NULL},
 };
 

@@ -4,13 +4,17 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "catalog/catalog.h"
+#include "tarn/tarn.h"
 #include "tarn/ref.h"
 #include "util/error.h"
 #include "util/util.h"
@@ -230,6 +234,8 @@ const char *tarn__lake_author(tarn_lake *lake)
         const char *name = tarn_lake_config(lake, "user.name");
         if (!name || !*name) name = getenv("TARN_AUTHOR");
         if (!name || !*name) name = getenv("USER");
+        struct passwd *pw = (!name || !*name) ? getpwuid(getuid()) : NULL;
+        if (pw && pw->pw_name && *pw->pw_name) name = pw->pw_name;
         if (!name || !*name) name = "tarn";
         snprintf(lake->author, sizeof lake->author, "%s", name);
     }
@@ -238,6 +244,13 @@ const char *tarn__lake_author(tarn_lake *lake)
 
 int tarn_lake_active_branch(char *out, size_t size, tarn_lake *lake, tarn_error *err)
 {
+    const char *env = getenv("TARN_BRANCH");
+    if (env && *env) {
+        if (tarn_name_check_ref(env, NULL) != 0)
+            return tarn__error_set(err, TARN_EINVALID, "TARN_BRANCH holds an invalid branch name '%s'", env);
+        snprintf(out, size, "%s", env);
+        return 0;
+    }
     char path[PATH_MAX + 16];
     snprintf(path, sizeof path, "%s/HEAD", lake->path);
     char *text = NULL;
@@ -259,6 +272,12 @@ int tarn_lake_active_branch(char *out, size_t size, tarn_lake *lake, tarn_error 
 int tarn_lake_set_active_branch(tarn_lake *lake, const char *branch, tarn_error *err)
 {
     TARN_RETURN_NOT_OK(tarn_name_check_ref(branch, err));
+    const char *env = getenv("TARN_BRANCH");
+    if (env && *env)
+        return tarn__error_set(err, TARN_EINVALID,
+                               "TARN_BRANCH=%s sets this process's active branch: run 'export TARN_BRANCH=%s' "
+                               "instead (.tarn/HEAD is unchanged)",
+                               env, branch);
     tarn_ref_row row;
     int rc = tarn__ref_get(&row, lake, branch, err);
     if (rc == TARN_ENOTFOUND || (rc == 0 && row.kind != TARN_REF_BRANCH))
@@ -272,4 +291,21 @@ int tarn_lake_set_active_branch(tarn_lake *lake, const char *branch, tarn_error 
     if (tarn__write_file_atomic(path, line, (size_t)n) != 0)
         return tarn__error_set(err, TARN_EIO, "cannot write '%s': %s", path, strerror(errno));
     return 0;
+}
+
+int tarn_lake_info(char **json, tarn_lake *lake, tarn_error *err)
+{
+    *json = NULL;
+    char branch[TARN_NAME_MAX + 1] = "";
+    TARN_RETURN_NOT_OK(tarn_lake_active_branch(branch, sizeof branch, lake, err));
+    char catalog[PATH_MAX + 16], objects[PATH_MAX + 16];
+    snprintf(catalog, sizeof catalog, "%s/catalog.db", lake->path);
+    snprintf(objects, sizeof objects, "%s/objects", lake->path);
+    json_t *info = json_pack("{s:s,s:s,s:s,s:s,s:{s:s,s:s},s:{s:s,s:s}}", "version", TARN_VERSION, "path",
+                             lake->path, "branch", branch, "user", tarn__lake_author(lake), "catalog", "backend",
+                             lake->catalog->vt->name, "location", catalog, "storage", "kind", "folder",
+                             "location", objects);
+    *json = json_dumps(info, JSON_COMPACT);
+    json_decref(info);
+    return *json ? 0 : tarn__error_set(err, TARN_ENOMEM, "out of memory");
 }

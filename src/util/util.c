@@ -84,6 +84,22 @@ void sb_free(strbuf *b)
     memset(b, 0, sizeof *b);
 }
 
+const char *tarn_nearest_name(const char *name, const char *const *candidates, size_t n)
+{
+    const char *best = NULL;
+    /* A slip of the fingers: about a third of the name (a transposed pair
+     * is two edits, so "mian" finds "main"). */
+    size_t dist = (strlen(name) + 2) / 3 + 1;
+    for (size_t i = 0; i < n; i++) {
+        size_t d = tarn__edit_distance(candidates[i], name);
+        if (d < dist) {
+            dist = d;
+            best = candidates[i];
+        }
+    }
+    return best;
+}
+
 int tarn__reserve(void *ptr, size_t *cap, size_t need, size_t elem)
 {
     if (need <= *cap) return 0;

@@ -73,6 +73,7 @@ typedef struct tarn_ref_row {
     char commit[65];
     int kind; /* tarn_ref_kind: 0 branch, 1 tag */
     int aborted;
+    int64_t updated_us; /* created or last moved */
 } tarn_ref_row;
 
 typedef struct tarn_job_row {
