@@ -1,6 +1,7 @@
-/* branch.c — `tarn branch ls | create | rm | diff | merge`.
+/* branch.c — `tarn branch ls | create | rm | rename | diff | merge | prune`.
  *
- * Also the ref listing that `tarn tag ls` shares (cli_list_refs). */
+ * Also the ref listing and renaming that `tarn tag` shares (cli_list_refs,
+ * cli_rename_ref). */
 #include <stdio.h>
 #include <string.h>
 
@@ -91,19 +92,24 @@ static int run_rm(const cli_args *a)
     return cli_done(&lake, rc, &err);
 }
 
-static int run_rename(const cli_args *a)
+int cli_rename_ref(tarn_ref_kind kind, const cli_args *a)
 {
     tarn_lake *lake;
     if (cli_open_lake(&lake)) return 1;
     tarn_error err = TARN_ERROR_INIT;
-    int rc = tarn_ref_rename(lake, TARN_REF_BRANCH, a->pos[0], a->pos[1], &err);
+    int rc = tarn_ref_rename(lake, kind, a->pos[0], a->pos[1], &err);
     if (rc == 0) {
         if (out_json_mode)
             out_json(json_pack("{s:s, s:s}", "name", a->pos[1], "old_name", a->pos[0]));
         else
-            printf("Renamed branch %s to %s\n", a->pos[0], a->pos[1]);
+            printf("Renamed %s %s to %s\n", kind == TARN_REF_BRANCH ? "branch" : "tag", a->pos[0], a->pos[1]);
     }
     return cli_done(&lake, rc, &err);
+}
+
+static int run_rename(const cli_args *a)
+{
+    return cli_rename_ref(TARN_REF_BRANCH, a);
 }
 
 static int run_prune(const cli_args *a)

@@ -33,5 +33,7 @@ int cli_done(tarn_lake **lake, int rc, tarn_error *err);
 
 /* `branch ls` and `tag ls`: prints the refs of KIND. */
 int cli_list_refs(tarn_ref_kind kind);
+/* `branch rename` and `tag rename`: A's two positionals, OLD and NEW. */
+int cli_rename_ref(tarn_ref_kind kind, const cli_args *a);
 
 #endif

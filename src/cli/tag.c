@@ -43,17 +43,7 @@ static int run_rm(const cli_args *a)
 
 static int run_rename(const cli_args *a)
 {
-    tarn_lake *lake;
-    if (cli_open_lake(&lake)) return 1;
-    tarn_error err = TARN_ERROR_INIT;
-    int rc = tarn_ref_rename(lake, TARN_REF_TAG, a->pos[0], a->pos[1], &err);
-    if (rc == 0) {
-        if (out_json_mode)
-            out_json(json_pack("{s:s, s:s}", "name", a->pos[1], "old_name", a->pos[0]));
-        else
-            printf("Renamed tag %s to %s\n", a->pos[0], a->pos[1]);
-    }
-    return cli_done(&lake, rc, &err);
+    return cli_rename_ref(TARN_REF_TAG, a);
 }
 
 static const cli_cmd rename_cmd = {
