@@ -78,8 +78,9 @@ static PyObject *refs_list(LakeObject *self, tarn_ref_kind kind)
     if (rc < 0) return raise_tarn(rc, &err);
     PyObject *list = PyList_New(0);
     for (size_t i = 0; i < n; i++) {
-        PyObject *d = Py_BuildValue("{s:s,s:s,s:O}", "name", refs[i].name, "commit", refs[i].commit.hex,
-                                    "aborted", refs[i].aborted ? Py_True : Py_False);
+        PyObject *d = Py_BuildValue("{s:s,s:s,s:O,s:L}", "name", refs[i].name, "commit", refs[i].commit.hex,
+                                    "aborted", refs[i].aborted ? Py_True : Py_False, "updated_us",
+                                    (long long)refs[i].updated_us);
         PyList_Append(list, d);
         Py_DECREF(d);
     }
@@ -384,6 +385,91 @@ static PyObject *Lake_jobs(LakeObject *self, PyObject *args)
     return s;
 }
 
+/* A JSON document the library returned (freed here) as a Python string. */
+static PyObject *json_string_result(int rc, char *json, tarn_error *err)
+{
+    if (rc < 0) return raise_tarn(rc, err);
+    PyObject *s = PyUnicode_FromString(json ? json : "null");
+    tarn_free(json);
+    return s;
+}
+
+static PyObject *Lake_job(LakeObject *self, PyObject *args)
+{
+    const char *id;
+    if (!PyArg_ParseTuple(args, "s", &id)) return NULL;
+    char *json = NULL;
+    tarn_error err = TARN_ERROR_INIT;
+    int rc = tarn_job_get(&json, self->lake, id, &err);
+    return json_string_result(rc, json, &err);
+}
+
+static PyObject *Lake_job_logs(LakeObject *self, PyObject *args)
+{
+    const char *id;
+    if (!PyArg_ParseTuple(args, "s", &id)) return NULL;
+    char *text = NULL;
+    tarn_error err = TARN_ERROR_INIT;
+    int rc = tarn_job_logs(&text, self->lake, id, &err);
+    if (rc < 0) return raise_tarn(rc, &err);
+    PyObject *s = PyUnicode_DecodeUTF8(text, (Py_ssize_t)strlen(text), "replace");
+    tarn_free(text);
+    return s;
+}
+
+static PyObject *Lake_info(LakeObject *self, PyObject *unused)
+{
+    char *json = NULL;
+    tarn_error err = TARN_ERROR_INIT;
+    int rc = tarn_lake_info(&json, self->lake, &err);
+    return json_string_result(rc, json, &err);
+}
+
+/* rename_ref(kind, old, new): kind 0 branch, 1 tag */
+static PyObject *Lake_rename_ref(LakeObject *self, PyObject *args)
+{
+    int kind;
+    const char *old_name, *new_name;
+    if (!PyArg_ParseTuple(args, "iss", &kind, &old_name, &new_name)) return NULL;
+    tarn_error err = TARN_ERROR_INIT;
+    int rc = tarn_ref_rename(self->lake, kind == 0 ? TARN_REF_BRANCH : TARN_REF_TAG, old_name, new_name, &err);
+    if (rc < 0) return raise_tarn(rc, &err);
+    Py_RETURN_NONE;
+}
+
+static PyObject *Lake_prune_aborted(LakeObject *self, PyObject *args)
+{
+    long long older = 0;
+    int dry = 0;
+    if (!PyArg_ParseTuple(args, "Lp", &older, &dry)) return NULL;
+    char **names = NULL;
+    size_t n = 0;
+    tarn_error err = TARN_ERROR_INIT;
+    int rc = tarn_branch_prune_aborted(&names, &n, self->lake, older, dry, &err);
+    if (rc < 0) return raise_tarn(rc, &err);
+    PyObject *list = PyList_New(0);
+    for (size_t i = 0; i < n; i++) {
+        PyObject *s = PyUnicode_FromString(names[i]);
+        PyList_Append(list, s);
+        Py_DECREF(s);
+        tarn_free(names[i]);
+    }
+    tarn_free(names);
+    return list;
+}
+
+static PyObject *Lake_query_to_file(LakeObject *self, PyObject *args)
+{
+    const char *sql, *ref = NULL, *path, *format = NULL;
+    if (!PyArg_ParseTuple(args, "szsz", &sql, &ref, &path, &format)) return NULL;
+    int64_t rows = 0;
+    tarn_error err = TARN_ERROR_INIT;
+    int rc;
+    Py_BEGIN_ALLOW_THREADS rc = tarn_query_to_file(&rows, self->lake, sql, ref, path, format, &err);
+    Py_END_ALLOW_THREADS if (rc < 0) return raise_tarn(rc, &err);
+    return PyLong_FromLongLong((long long)rows);
+}
+
 static PyObject *Lake_namespaces(LakeObject *self, PyObject *args)
 {
     const char *ref = NULL;
@@ -438,6 +524,12 @@ static PyMethodDef Lake_methods[] = {
     {"jobs", (PyCFunction)Lake_jobs, METH_VARARGS, "jobs(limit) -> JSON"},
     {"namespaces", (PyCFunction)Lake_namespaces, METH_VARARGS, "namespaces(ref)"},
     {"namespace_change", (PyCFunction)Lake_namespace_change, METH_VARARGS, "namespace_change(create, ns, branch)"},
+    {"job", (PyCFunction)Lake_job, METH_VARARGS, "job(id) -> JSON"},
+    {"job_logs", (PyCFunction)Lake_job_logs, METH_VARARGS, "job_logs(id) -> text"},
+    {"info", (PyCFunction)Lake_info, METH_NOARGS, "info() -> JSON"},
+    {"rename_ref", (PyCFunction)Lake_rename_ref, METH_VARARGS, "rename_ref(kind, old, new)"},
+    {"prune_aborted", (PyCFunction)Lake_prune_aborted, METH_VARARGS, "prune_aborted(older_than_s, dry_run) -> names"},
+    {"query_to_file", (PyCFunction)Lake_query_to_file, METH_VARARGS, "query_to_file(sql, ref, path, format) -> rows"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -19,3 +19,6 @@ __version__ = "0.1.0"
 
 from .sdk import Model, Parameter, model, python, expectation  # noqa: E402  (pipelines)
 from .client import Client, RunState  # noqa: E402  (the lakehouse, through libtarn)
+from .results import (Ref, Branch, Tag, DetachedRef, Commit, Namespace, Job,  # noqa: E402
+                      InfoState)
+from .results import Table as TableInfo  # noqa: E402  (a table's description; tarn.Table holds data)

@@ -1,8 +1,9 @@
 """``tarn.Client``: the lakehouse from Python, through tarn's C library.
 
 Opens the lakehouse found from the current folder (or ``TARN_HOME``, or
-``path=``) and offers what a script or an agent needs, with the keyword
-names Bauplan users know::
+``path=``) and offers what a script or an agent needs, with the method and
+keyword names Bauplan users know (a script written for ``bauplan.Client``
+runs after replacing ``bauplan`` with ``tarn``)::
 
     client = tarn.Client()
     client.create_branch("dev", from_ref="main")
@@ -11,48 +12,77 @@ names Bauplan users know::
     state = client.run("examples/quickstart", ref="dev", parameters={"min_usd": 10})
     client.merge_branch("dev", into_branch="main")
 
-Every failure raises a ``tarn.Error`` subclass carrying the C error's code
-and message (``tarn.NotFoundError``, ``tarn.ConflictError`` with ``tables``,
-...). Queries come back as ``tarn.Table`` mapped from shared memory.
+Results are objects (``Branch``, ``Tag``, ``Commit``, ``Table``, ``Job``,
+``RunState``... in tarn.results) with timezone-aware datetimes; a ``Ref``
+is accepted wherever a ref is. Every failure raises a ``tarn.Error``
+subclass carrying the C error's code and message (``tarn.NotFoundError``,
+``tarn.ConflictError`` with ``tables``, ...). Queries come back as
+``tarn.Table`` mapped from shared memory.
 """
 
+import datetime as _dt
+import fnmatch
 import json
 import os
+import pathlib
 
 from . import _client
 from .errors import from_code
+from .results import (Branch, Commit, InfoState, Job, Namespace, Ref, RunState, Table as TableInfo,
+                      Tag, TableDataImportState, status_name)
 from .table import Table
 
 __all__ = ["Client", "RunState"]
 
 _MODES = {"create": 0, "append": 1, "replace": 2}
+_NOT_FOUND, _EXISTS = -2, -3
 
 
-class RunState:
-    """The outcome of ``Client.run``: ``job_id``, ``job_status``
-    ("success", "failed", "planned", "refused"), ``commit``, ``error``,
-    ``tasks`` (dicts with name, outcome, rows, started, ended),
-    ``expectations``, ``previews`` and ``duration`` in seconds."""
+def _ref(ref):
+    """A ref argument as text: a Branch or Tag by name, a commit by hash."""
+    if ref is None or isinstance(ref, str):
+        return ref
+    if isinstance(ref, Ref):
+        return ref.name or ref.hash
+    if hasattr(ref, "ref") and isinstance(ref.ref, Ref):  # a Commit
+        return ref.ref.hash
+    if hasattr(ref, "hash"):
+        return ref.hash
+    return str(ref)
 
-    def __init__(self, report, error=None):
-        self.report = report
-        self.job_id = report.get("job_id")
-        self.job_status = report.get("outcome")
-        self.commit = report.get("commit")
-        self.branch = report.get("branch")
-        self.tasks = report.get("tasks", [])
-        self.expectations = report.get("expectations", [])
-        self.previews = report.get("previews", {})
-        self.error = error or report.get("error")
-        self.duration = report.get("duration")
 
-    @property
-    def ok(self):
-        return self.job_status in ("success", "planned")
+def _table_name(table, namespace=None):
+    """TABLE (text or a Table) qualified with NAMESPACE when given."""
+    name = table.fqn if isinstance(table, TableInfo) else str(table)
+    ns = str(namespace) if namespace is not None else None
+    if ns and "." not in name:
+        return "%s.%s" % (ns, name)
+    return name
 
-    def __repr__(self):
-        return "RunState(job_id=%r, job_status=%r, commit=%r)" % (
-            self.job_id, self.job_status, self.commit and self.commit[:12])
+
+def _on_off(value, name, default):
+    """Bauplan's "on"/"off" (or a bool) as a bool."""
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        return value
+    if value in ("on", "off"):
+        return value == "on"
+    raise from_code(-5, "%s must be 'on' or 'off', not %r" % (name, value))
+
+
+def _when(value):
+    if value is None or isinstance(value, _dt.datetime):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=_dt.timezone.utc)
+        return value
+    return _dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
+class _Merged(Branch):
+    """merge_branch's result: the branch, and how the merge went."""
+
+    _legacy = ("commit", "fast_forward", "up_to_date")
 
 
 class Client:
@@ -60,7 +90,7 @@ class Client:
     ``.tarn`` folder); by default it is found like git finds a repository."""
 
     def __init__(self, path=None):
-        self._lake = _client.Lake(path)
+        self._lake = _client.Lake(os.fspath(path) if path is not None else None)
 
     @classmethod
     def init(cls, path="."):
@@ -72,113 +102,332 @@ class Client:
     def path(self):
         return self._lake.path()
 
+    def info(self):
+        """Who you are (``user.username``) and what this lakehouse is."""
+        return InfoState(json.loads(self._lake.info()))
+
     # -- branches and tags ------------------------------------------------------
-    def get_branches(self):
-        return self._lake.branches()
+    def _refs(self, kind):
+        active = self._lake.active_branch() if kind == 0 else None
+        cls = Branch if kind == 0 else Tag
+        rows = self._lake.branches() if kind == 0 else self._lake.tags()
+        return [cls(r["name"], r["commit"], r["aborted"], _utc_us(r.get("updated_us")), r["name"] == active)
+                for r in rows]
+
+    def get_branches(self, name=None, *, limit=None):
+        """Branches (sorted by name), those whose name contains NAME if given."""
+        out = [b for b in self._refs(0) if name is None or name in b.name]
+        return out[:limit] if limit else out
 
     def get_branch(self, branch):
-        for b in self._lake.branches():
-            if b["name"] == branch:
+        name = _ref(branch)
+        for b in self._refs(0):
+            if b.name == name:
                 return b
-        raise from_code(-2, "branch '%s' does not exist" % branch)
+        raise from_code(_NOT_FOUND, "branch '%s' does not exist" % name)
 
-    def create_branch(self, branch, from_ref=None):
-        """Creates BRANCH at FROM_REF (default: the active branch); returns
-        its commit hash. O(1): nothing is copied."""
-        return self._lake.create_ref(0, branch, from_ref)
+    def has_branch(self, branch):
+        return any(b.name == _ref(branch) for b in self._refs(0))
 
-    def delete_branch(self, branch):
-        self._lake.delete_ref(0, branch)
+    def create_branch(self, branch, from_ref=None, *, if_not_exists=False):
+        """Creates BRANCH at FROM_REF (default: the active branch) and returns
+        it. O(1): nothing is copied."""
+        name = _ref(branch)
+        try:
+            self._lake.create_ref(0, name, _ref(from_ref))
+        except Exception as exc:
+            if not (if_not_exists and getattr(exc, "code", None) == _EXISTS and self.has_branch(name)):
+                raise
+        return self.get_branch(name)
 
-    def get_tags(self):
-        return self._lake.tags()
+    def delete_branch(self, branch, *, if_exists=False):
+        """Deletes BRANCH; returns True, or False when it did not exist and
+        IF_EXISTS."""
+        return self._delete_ref(0, _ref(branch), if_exists)
 
-    def create_tag(self, tag, from_ref=None):
-        return self._lake.create_ref(1, tag, from_ref)
+    def rename_branch(self, branch, new_branch):
+        self._lake.rename_ref(0, _ref(branch), _ref(new_branch))
+        return self.get_branch(_ref(new_branch))
 
-    def delete_tag(self, tag):
-        self._lake.delete_ref(1, tag)
+    def prune_aborted_branches(self, older_than=None, dry_run=False):
+        """Deletes the run branches failed runs left behind (not moved for
+        OLDER_THAN seconds or timedelta); returns their names."""
+        if isinstance(older_than, _dt.timedelta):
+            older_than = older_than.total_seconds()
+        return self._lake.prune_aborted(int(older_than or 0), bool(dry_run))
+
+    def get_tags(self, name=None, *, limit=None):
+        out = [t for t in self._refs(1) if name is None or name in t.name]
+        return out[:limit] if limit else out
+
+    def get_tag(self, tag):
+        name = _ref(tag)
+        for t in self._refs(1):
+            if t.name == name:
+                return t
+        raise from_code(_NOT_FOUND, "tag '%s' does not exist" % name)
+
+    def has_tag(self, tag):
+        return any(t.name == _ref(tag) for t in self._refs(1))
+
+    def create_tag(self, tag, from_ref=None, *, if_not_exists=False):
+        name = _ref(tag)
+        try:
+            self._lake.create_ref(1, name, _ref(from_ref))
+        except Exception as exc:
+            if not (if_not_exists and getattr(exc, "code", None) == _EXISTS and self.has_tag(name)):
+                raise
+        return self.get_tag(name)
+
+    def delete_tag(self, tag, *, if_exists=False):
+        return self._delete_ref(1, _ref(tag), if_exists)
+
+    def rename_tag(self, tag, new_tag):
+        self._lake.rename_ref(1, _ref(tag), _ref(new_tag))
+        return self.get_tag(_ref(new_tag))
+
+    def _delete_ref(self, kind, name, if_exists):
+        try:
+            self._lake.delete_ref(kind, name)
+        except Exception as exc:
+            if if_exists and getattr(exc, "code", None) == _NOT_FOUND:
+                return False
+            raise
+        return True
 
     def resolve(self, ref):
         """The commit hash a ref expression names (branch, tag, hash prefix,
         REF~N, REF@{time})."""
-        return self._lake.resolve(ref)
+        return self._lake.resolve(_ref(ref))
 
-    def merge_branch(self, source_ref, into_branch=None, commit_message=None):
-        """Merges SOURCE_REF into INTO_BRANCH (default: the active branch);
-        returns {"commit", "fast_forward", "up_to_date"}. A conflict raises
-        tarn.ConflictError naming the tables and changes nothing."""
-        return self._lake.merge(source_ref, into_branch, commit_message)
+    def merge_branch(self, source_ref, into_branch=None, commit_message=None, *, commit_body=None,
+                     commit_properties=None):
+        """Merges SOURCE_REF into INTO_BRANCH (default: the active branch) and
+        returns the branch (with ``fast_forward`` and ``up_to_date``). With a
+        message, a merge commit is made even where a fast-forward would do.
+        A conflict raises tarn.ConflictError naming the tables and changes
+        nothing."""
+        if commit_properties:
+            raise from_code(-5, "commit_properties are not supported on merges yet")
+        message = commit_message
+        if commit_body:
+            message = "%s\n\n%s" % (commit_message or "Merge '%s'" % _ref(source_ref), commit_body)
+        into = _ref(into_branch) or self._lake.active_branch()
+        m = self._lake.merge(_ref(source_ref), into, message)
+        b = self.get_branch(into)
+        out = _Merged(b.name, m["commit"], b.aborted, b.updated_at, b.active)
+        out.fast_forward, out.up_to_date = m["fast_forward"], m["up_to_date"]
+        return out
 
     def diff(self, from_ref, to_ref):
-        return self._lake.diff(from_ref, to_ref)
+        return self._lake.diff(_ref(from_ref), _ref(to_ref))
+
+    # -- namespaces ---------------------------------------------------------------
+    def get_namespaces(self, ref=None, *, filter_by_name=None, limit=None):
+        out = [Namespace(n) for n in self._lake.namespaces(_ref(ref))
+               if filter_by_name is None or filter_by_name in n]
+        return out[:limit] if limit else out
+
+    def get_namespace(self, namespace, ref=None):
+        for n in self.get_namespaces(ref):
+            if n.name == str(namespace):
+                return n
+        raise from_code(_NOT_FOUND, "namespace '%s' does not exist at '%s'" % (namespace, _ref(ref) or "HEAD"))
+
+    def has_namespace(self, namespace, ref=None):
+        return any(n.name == str(namespace) for n in self.get_namespaces(ref))
+
+    def create_namespace(self, namespace, branch=None, *, if_not_exists=False):
+        try:
+            self._lake.namespace_change(True, str(namespace), _ref(branch))
+        except Exception as exc:
+            if not (if_not_exists and getattr(exc, "code", None) == _EXISTS):
+                raise
+        return Namespace(str(namespace))
+
+    def delete_namespace(self, namespace, branch=None, *, if_exists=False):
+        try:
+            self._lake.namespace_change(False, str(namespace), _ref(branch))
+        except Exception as exc:
+            if if_exists and getattr(exc, "code", None) == _NOT_FOUND:
+                return False
+            raise
+        return True
 
     # -- tables -------------------------------------------------------------------
-    def get_tables(self, ref=None):
-        return self._lake.tables(ref)
+    def get_tables(self, ref=None, *, filter_by_name=None, filter_by_namespace=None, limit=None):
+        """The tables at REF; FILTER_BY_NAME matches part of the name (or a
+        glob pattern), FILTER_BY_NAMESPACE the namespace."""
+        out = []
+        for d in self._lake.tables(_ref(ref)):
+            t = TableInfo(d)
+            if filter_by_namespace is not None and t.namespace != str(filter_by_namespace):
+                continue
+            if filter_by_name is not None and not (filter_by_name in t.name or
+                                                   fnmatch.fnmatchcase(t.name, filter_by_name)):
+                continue
+            out.append(t)
+        return out[:limit] if limit else out
 
-    def get_table(self, table, ref=None):
-        return self._lake.table(table, ref)
+    def get_table(self, table, ref=None, *, namespace=None):
+        return TableInfo(self._lake.table(_table_name(table, namespace), _ref(ref)))
 
-    def has_table(self, table, ref=None):
+    def has_table(self, table, ref=None, *, namespace=None):
         try:
-            self._lake.table(table, ref)
+            self._lake.table(_table_name(table, namespace), _ref(ref))
             return True
         except Exception as exc:  # NotFoundError
-            if getattr(exc, "code", None) == -2:
+            if getattr(exc, "code", None) == _NOT_FOUND:
                 return False
             raise
 
-    def delete_table(self, table, branch=None):
-        return self._lake.delete_table(table, branch)
+    def delete_table(self, table, branch=None, *, namespace=None, if_exists=False):
+        """Removes TABLE from BRANCH in a new commit; returns True, or False
+        when it was not there and IF_EXISTS."""
+        try:
+            self._lake.delete_table(_table_name(table, namespace), _ref(branch))
+        except Exception as exc:
+            if if_exists and getattr(exc, "code", None) == _NOT_FOUND:
+                return False
+            raise
+        return True
 
-    def revert_table(self, table, source_ref, into_branch=None):
+    def revert_table(self, table, source_ref=None, into_branch=None, *, namespace=None, replace=None):
         """A new commit on INTO_BRANCH restoring TABLE to its state at
-        SOURCE_REF; history is kept."""
-        return self._lake.revert_table(table, source_ref, into_branch)
+        SOURCE_REF; history is kept. A table that does not exist at
+        SOURCE_REF raises NotFoundError. With ``replace=False``, an existing
+        table on INTO_BRANCH is an error (ExistsError)."""
+        if source_ref is None:
+            raise from_code(-5, "revert_table needs source_ref")
+        name = _table_name(table, namespace)
+        if replace is False and self.has_table(name, into_branch):
+            raise from_code(_EXISTS, "table '%s' exists on '%s' (pass replace=True to replace it)"
+                            % (name, _ref(into_branch) or self._lake.active_branch()))
+        return self._lake.revert_table(name, _ref(source_ref), _ref(into_branch))
 
-    def import_data(self, table, data, branch=None, mode="create", format=None, message=None):
-        """Imports DATA into TABLE on BRANCH in one commit. DATA is a path
-        (CSV, Parquet, JSON) or a table: tarn.Table, a pandas DataFrame, a
-        dict of columns, or anything with __arrow_c_stream__. MODE is
-        create, append or replace. Returns {"commit", "rows", "files"}."""
+    def import_data(self, table, data, branch=None, mode=None, format=None, message=None, *,
+                    namespace=None, search_uri=None, **options):
+        """Imports DATA into TABLE on BRANCH in one commit. DATA (or
+        SEARCH_URI) is a path — a file, a glob (``data/*.parquet``) or a
+        folder, CSV, Parquet or JSON — or a table: tarn.Table, a pandas
+        DataFrame, a dict of columns, a list of dicts, or anything with
+        __arrow_c_stream__. MODE is create, append or replace; by default the
+        table is created when missing and appended to when it exists (as
+        Bauplan's import_data into a table made by create_table).
+        Returns a TableDataImportState (``["commit"]``, ``["rows"]``)."""
+        data = search_uri if data is None else data
+        name = _table_name(table, namespace)
+        if mode is None:
+            mode = "append" if self.has_table(name, branch) else "create"
         if mode not in _MODES:
             raise from_code(-5, "mode must be create, append or replace, not %r" % (mode,))
         if isinstance(data, (str, os.PathLike)):
-            return self._lake.import_path(table, os.fspath(data), branch, _MODES[mode], format, message)
-        t = data if isinstance(data, Table) else Table(data)
-        fd, _size = t._to_memfd("tarn-import")
-        try:
-            return self._lake.import_fd(table, fd, branch, _MODES[mode], message)
-        finally:
-            os.close(fd)
-
-    def get_namespaces(self, ref=None):
-        return self._lake.namespaces(ref)
-
-    def create_namespace(self, namespace, branch=None):
-        return self._lake.namespace_change(True, namespace, branch)
-
-    def delete_namespace(self, namespace, branch=None):
-        return self._lake.namespace_change(False, namespace, branch)
+            path = os.fspath(data)
+            if os.path.isdir(path):
+                path = _folder_glob(path)
+            r = self._lake.import_path(name, path, _ref(branch), _MODES[mode], format, message, **options)
+        else:
+            t = data if isinstance(data, Table) else Table(data)
+            fd, _size = t._to_memfd("tarn-import")
+            try:
+                r = self._lake.import_fd(name, fd, _ref(branch), _MODES[mode], message)
+            finally:
+                os.close(fd)
+        state = TableDataImportState("SUCCESS", None, commit=r["commit"], rows=r["rows"], files=r["files"])
+        state._legacy = ("commit", "rows", "files")
+        return state
 
     # -- history ------------------------------------------------------------------
-    def get_commits(self, ref=None, limit=None):
-        """The log of REF, newest first: dicts with hash, parents, message,
-        author, time_us, properties."""
-        out = self._lake.commits(ref, limit or 0)
-        for c in out:
-            c["properties"] = json.loads(c["properties"] or "{}")
+    def get_commits(self, ref=None, *, filter_by_message=None, filter_by_author_username=None,
+                    filter_by_author_name=None, filter_by_author_email=None, filter_by_authored_date=None,
+                    filter_by_authored_date_start_at=None, filter_by_authored_date_end_at=None,
+                    filter_by_parent_hash=None, filter_by_properties=None, filter=None, limit=None):
+        """The log of REF, newest first, as Commit objects; filters combine
+        (message: a substring; dates: datetimes or ISO texts; properties:
+        every given key with that value)."""
+        if filter is not None:
+            raise from_code(-5, "the free-form 'filter' expression is not supported: use the filter_by_* keywords")
+        filtering = any(v is not None for v in (
+            filter_by_message, filter_by_author_username, filter_by_author_name, filter_by_author_email,
+            filter_by_authored_date, filter_by_authored_date_start_at, filter_by_authored_date_end_at,
+            filter_by_parent_hash, filter_by_properties))
+        rows = self._lake.commits(_ref(ref), 0 if filtering else (limit or 0))
+        start, end = _when(filter_by_authored_date_start_at), _when(filter_by_authored_date_end_at)
+        day = _when(filter_by_authored_date)
+        out = []
+        for d in rows:
+            d["properties"] = json.loads(d["properties"] or "{}")
+            c = Commit(d)
+            author = str(c.author)
+            if filter_by_message is not None and filter_by_message not in c.message:
+                continue
+            if filter_by_author_username is not None and author != filter_by_author_username:
+                continue
+            if filter_by_author_name is not None and author != filter_by_author_name:
+                continue
+            if filter_by_author_email is not None and c.author.email != filter_by_author_email:
+                continue
+            if start is not None and c.authored_date < start:
+                continue
+            if end is not None and c.authored_date > end:
+                continue
+            if day is not None and c.authored_date.date() != day.date():
+                continue
+            if filter_by_parent_hash is not None and filter_by_parent_hash not in c.parent_hashes:
+                continue
+            if filter_by_properties and any(str(c.properties.get(k)) != str(v)
+                                            for k, v in filter_by_properties.items()):
+                continue
+            out.append(c)
+            if limit and len(out) >= limit:
+                break
         return out
 
-    def get_jobs(self, limit=20):
-        return json.loads(self._lake.jobs(limit))
+    # -- jobs -----------------------------------------------------------------------
+    def get_jobs(self, *, filter_by_current_user=None, filter_by_ids=None, filter_by_users=None,
+                 filter_by_kinds=None, filter_by_statuses=None, filter_by_created_after=None,
+                 filter_by_created_before=None, limit=None, all_users=None):
+        """Runs, newest first, as Job objects; statuses in Bauplan's spelling
+        ("SUCCESS", "FAILED", "RUNNING") or tarn's ("success", ...)."""
+        ids = _as_set(filter_by_ids, lambda j: j.id if isinstance(j, Job) else str(j))
+        kinds = _as_set(filter_by_kinds, lambda k: str(k).upper())
+        statuses = _as_set(filter_by_statuses, lambda s: status_name(str(s).lower()))
+        after, before = _when(filter_by_created_after), _when(filter_by_created_before)
+        filtering = ids or kinds or statuses or after or before
+        out = []
+        for d in json.loads(self._lake.jobs(0 if filtering else (limit or 0))):
+            j = Job(d)
+            if ids and not any(j.id.startswith(i) for i in ids):
+                continue
+            if kinds and j.kind not in kinds:
+                continue
+            if statuses and j.status not in statuses:
+                continue
+            if after and (j.created_at is None or j.created_at < after):
+                continue
+            if before and (j.created_at is None or j.created_at > before):
+                continue
+            out.append(j)
+            if limit and len(out) >= limit:
+                break
+        return out
 
-    # -- SQL and pipelines -----------------------------------------------------------
-    def query(self, sql, ref=None, max_rows=None):
+    def get_job(self, job_id):
+        """One job (ID may be a unique prefix, or a Job)."""
+        return Job(json.loads(self._lake.job(job_id.id if isinstance(job_id, Job) else str(job_id))))
+
+    def get_job_logs(self, job):
+        """The job's log lines: model prints as ``model @ file:line | text``,
+        task outcomes, the run's end."""
+        text = self._lake.job_logs(job.id if isinstance(job, Job) else str(job))
+        return [LogEvent(line) for line in text.splitlines()]
+
+    # -- SQL ---------------------------------------------------------------------------
+    def query(self, query, ref=None, max_rows=None, **_ignored):
         """Runs a SELECT on REF (default: the active branch) and returns a
-        tarn.Table (mapped from shared memory, no copy)."""
-        fd = self._lake.query_fd(sql, ref)
+        tarn.Table (mapped from shared memory, no copy), at most MAX_ROWS
+        rows."""
+        fd = self._lake.query_fd(query, _ref(ref))
         try:
             t = Table._from_fd(fd)
         finally:
@@ -187,17 +436,116 @@ class Client:
             t = t.slice(0, max_rows)
         return t
 
-    def run(self, project_dir=".", ref=None, parameters=None, strict=False, dry_run=False,
-            transaction=True, preview=0):
+    def query_to_generator(self, query, ref=None, max_rows=None, **_ignored):
+        """Yields the result's rows as dicts."""
+        yield from self.query(query, ref=ref, max_rows=max_rows).to_pylist()
+
+    def query_to_parquet_file(self, path, query, ref=None, max_rows=None, **_ignored):
+        return self._query_to_file(path, query, ref, max_rows, "parquet")
+
+    def query_to_csv_file(self, path, query, ref=None, max_rows=None, **_ignored):
+        return self._query_to_file(path, query, ref, max_rows, "csv")
+
+    def query_to_json_file(self, path, query, *, file_format="json", ref=None, max_rows=None, **_ignored):
+        """Writes the result as one JSON array (``json``) or one object per
+        line (``jsonl``)."""
+        if file_format not in ("json", "jsonl"):
+            raise from_code(-5, "file_format must be 'json' or 'jsonl', not %r" % (file_format,))
+        rows = self.query(query, ref=ref, max_rows=max_rows).to_pylist()
+        path = pathlib.Path(path)
+        with open(path, "w", encoding="utf-8") as f:
+            if file_format == "json":
+                json.dump(rows, f, default=str)
+            else:
+                for r in rows:
+                    f.write(json.dumps(r, default=str) + "\n")
+        return path
+
+    def _query_to_file(self, path, query, ref, max_rows, fmt):
+        path = pathlib.Path(path)
+        if max_rows is not None:
+            query = "SELECT * FROM (%s\n) LIMIT %d" % (query.rstrip().rstrip(";"), int(max_rows))
+        self._lake.query_to_file(query, _ref(ref), str(path), fmt)
+        return path
+
+    def scan(self, table, ref=None, *, columns=None, filters=None, limit=None, namespace=None, **_ignored):
+        """Reads TABLE at REF: COLUMNS (default all), rows matching FILTERS
+        (one SQL expression), at most LIMIT rows."""
+        name = _table_name(table, namespace)
+        ns, _, bare = name.rpartition(".")
+        cols = ", ".join(_ident(c) for c in columns) if columns else "*"
+        sql = "SELECT %s FROM %s%s" % (cols, _ident(ns) + "." if ns else "", _ident(bare))
+        if filters:
+            sql += " WHERE (%s\n)" % filters
+        if limit is not None:
+            sql += " LIMIT %d" % int(limit)
+        return self.query(sql, ref=ref)
+
+    # -- pipelines --------------------------------------------------------------------
+    def run(self, project_dir=".", ref=None, parameters=None, strict=None, dry_run=False,
+            transaction=None, preview=0, **_ignored):
         """Plans and runs a project on branch REF as one transaction and
         returns a RunState. A failed run does not raise: its RunState says
-        what failed (``job_status == "failed"``, ``error``); a project that
-        cannot be planned raises (InvalidError, NotFoundError)."""
+        what failed (``job_status == "FAILED"``, ``error``); a project that
+        cannot be planned raises (InvalidError, NotFoundError). STRICT and
+        TRANSACTION take "on"/"off" (or a bool)."""
         params = {str(k): (json.dumps(v) if isinstance(v, bool) else str(v))
                   for k, v in (parameters or {}).items()}
-        rc, report, message = self._lake.run(os.fspath(project_dir), ref, params, bool(strict),
-                                             bool(dry_run), not transaction, int(preview))
+        strict_on = _on_off(strict, "strict", False)
+        tx_on = _on_off(transaction, "transaction", True)
+        if isinstance(preview, str):
+            preview = 0 if preview in ("off", "") else 10
+        rc, report, message = self._lake.run(os.fspath(project_dir), _ref(ref), params, strict_on,
+                                             bool(dry_run), not tx_on, int(preview or 0))
         rep = json.loads(report)
         if rc < 0 and not rep.get("job_id"):
             raise from_code(rc, message)
         return RunState(rep, message or None)
+
+
+class LogEvent:
+    """One line of a job's log: ``message``, ``level`` ("INFO"; "ERROR" for
+    failures), ``stream`` ("STDOUT")."""
+
+    def __init__(self, line):
+        self.message = line
+        self.level = "ERROR" if line.startswith("x ") or " failed" in line else "INFO"
+        self.stream = "STDOUT"
+
+    def __repr__(self):
+        return "LogEvent(%r)" % self.message
+
+    def __str__(self):
+        return self.message
+
+
+def _utc_us(us):
+    from .results import to_datetime
+    return to_datetime(us) if us else None
+
+
+def _as_set(value, key):
+    if value is None:
+        return set()
+    if isinstance(value, (str, Job)) or not hasattr(value, "__iter__"):
+        value = [value]
+    return {key(v) for v in value}
+
+
+def _ident(name):
+    return '"%s"' % str(name).replace('"', '""')
+
+
+def _folder_glob(path):
+    """A folder's data files as one glob, by the kind most of them are."""
+    exts = {}
+    for f in os.listdir(path):
+        ext = os.path.splitext(f)[1].lower()
+        if ext in (".csv", ".parquet", ".json", ".jsonl", ".ndjson"):
+            exts[ext] = exts.get(ext, 0) + 1
+    if not exts:
+        raise from_code(_NOT_FOUND, "folder '%s' holds no .csv, .parquet or .json files" % path)
+    if len(exts) > 1:
+        raise from_code(-5, "folder '%s' mixes file kinds (%s): name a glob such as '%s/*.parquet'"
+                        % (path, ", ".join(sorted(exts)), path))
+    return os.path.join(path, "*" + next(iter(exts)))

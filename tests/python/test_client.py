@@ -25,7 +25,8 @@ def count(client, table, ref=None):
 
 def test_branches_tags_and_refs(client):
     head = client.resolve("main")
-    assert client.create_branch("dev", from_ref="main") == head
+    dev = client.create_branch("dev", from_ref="main")
+    assert dev.name == "dev" and dev.hash == head and dev.type == "BRANCH"
     assert [b["name"] for b in client.get_branches()] == ["dev", "main"]
     with pytest.raises(tarn.ExistsError):
         client.create_branch("dev", from_ref="main")
@@ -35,6 +36,7 @@ def test_branches_tags_and_refs(client):
         client.create_branch("x", from_ref="nope")
     client.create_tag("v1", from_ref="main")
     assert client.get_tags() == [{"name": "v1", "commit": head, "aborted": False}]
+    assert [(t.name, t.hash, t.type) for t in client.get_tags()] == [("v1", head, "TAG")]
     client.delete_branch("dev")
     assert [b["name"] for b in client.get_branches()] == ["main"]
 
@@ -49,7 +51,7 @@ def test_import_query_and_history(client, tmp_path):
     assert count(client, "transactions") == 5
     assert count(client, "transactions", ref="main~1") == 3
     with pytest.raises(tarn.ExistsError):
-        client.import_data("transactions", str(csv))
+        client.import_data("transactions", str(csv), mode="create")
     with pytest.raises(tarn.InvalidError):
         client.import_data("transactions", {"other": [1]}, mode="append")
     t = client.query("SELECT country, sum(usd) AS usd FROM transactions GROUP BY 1 ORDER BY 1")
@@ -88,9 +90,9 @@ def test_run_from_python(client):
     client.import_data("transactions", os.path.join(EXAMPLE, "data", "transactions.csv"))
     client.import_data("countries", os.path.join(EXAMPLE, "data", "countries.csv"))
     plan = client.run(EXAMPLE, dry_run=True)
-    assert plan.job_status == "planned" and plan.job_id is None
+    assert plan.job_status == "PLANNED" and plan.job_id is None
     state = client.run(EXAMPLE, parameters={"min_usd": 100}, preview=3)
-    assert state.job_status == "success", state.error
+    assert state.job_status == "SUCCESS", state.error
     assert [t["name"] for t in state.tasks] == ["euro_selection", "usd_by_country",
                                                 "no_negative_usd", "country_report"]
     assert state.expectations == [{"name": "no_negative_usd", "passed": True}]
@@ -114,7 +116,7 @@ def test_failed_run_reports_and_changes_nothing(client, tmp_path):
         "    raise RuntimeError('nope')\n")
     before = client.resolve("main")
     state = client.run(proj)
-    assert state.job_status == "failed" and "RuntimeError: nope" in state.error
+    assert state.job_status == "FAILED" and "RuntimeError: nope" in state.error
     assert client.resolve("main") == before
     run_branch = state.report["run_branch"]
     assert client.get_branch(run_branch)["aborted"] is True
