@@ -119,12 +119,25 @@ class Client:
         out = [b for b in self._refs(0) if name is None or name in b.name]
         return out[:limit] if limit else out
 
+    def _get_ref(self, kind, ref):
+        name = _ref(ref)
+        for r in self._refs(kind):
+            if r.name == name:
+                return r
+        raise from_code(_NOT_FOUND, "%s '%s' does not exist" % ("branch" if kind == 0 else "tag", name))
+
+    def _create_ref(self, kind, ref, from_ref, if_not_exists):
+        name = _ref(ref)
+        try:
+            self._lake.create_ref(kind, name, _ref(from_ref))
+        except Exception as exc:
+            exists = getattr(exc, "code", None) == _EXISTS
+            if not (if_not_exists and exists and any(r.name == name for r in self._refs(kind))):
+                raise
+        return self._get_ref(kind, name)
+
     def get_branch(self, branch):
-        name = _ref(branch)
-        for b in self._refs(0):
-            if b.name == name:
-                return b
-        raise from_code(_NOT_FOUND, "branch '%s' does not exist" % name)
+        return self._get_ref(0, branch)
 
     def has_branch(self, branch):
         return any(b.name == _ref(branch) for b in self._refs(0))
@@ -132,13 +145,7 @@ class Client:
     def create_branch(self, branch, from_ref=None, *, if_not_exists=False):
         """Creates BRANCH at FROM_REF (default: the active branch) and returns
         it. O(1): nothing is copied."""
-        name = _ref(branch)
-        try:
-            self._lake.create_ref(0, name, _ref(from_ref))
-        except Exception as exc:
-            if not (if_not_exists and getattr(exc, "code", None) == _EXISTS and self.has_branch(name)):
-                raise
-        return self.get_branch(name)
+        return self._create_ref(0, branch, from_ref, if_not_exists)
 
     def delete_branch(self, branch, *, if_exists=False):
         """Deletes BRANCH; returns True, or False when it did not exist and
@@ -161,23 +168,13 @@ class Client:
         return out[:limit] if limit else out
 
     def get_tag(self, tag):
-        name = _ref(tag)
-        for t in self._refs(1):
-            if t.name == name:
-                return t
-        raise from_code(_NOT_FOUND, "tag '%s' does not exist" % name)
+        return self._get_ref(1, tag)
 
     def has_tag(self, tag):
         return any(t.name == _ref(tag) for t in self._refs(1))
 
     def create_tag(self, tag, from_ref=None, *, if_not_exists=False):
-        name = _ref(tag)
-        try:
-            self._lake.create_ref(1, name, _ref(from_ref))
-        except Exception as exc:
-            if not (if_not_exists and getattr(exc, "code", None) == _EXISTS and self.has_tag(name)):
-                raise
-        return self.get_tag(name)
+        return self._create_ref(1, tag, from_ref, if_not_exists)
 
     def delete_tag(self, tag, *, if_exists=False):
         return self._delete_ref(1, _ref(tag), if_exists)
