@@ -16,6 +16,7 @@
 
 #include "runtime/runtime.h"
 #include "runtime/dataplane.h"
+#include "runtime/joblog.h"
 #include "sql/engine.h"
 #include "util/error.h"
 #include "util/util.h"
@@ -26,7 +27,7 @@ typedef struct run_ctx {
     json_t *project;
     json_t *report;
     json_t *tasks;
-    strbuf log;
+    tarn_joblog *log; /* lines to .tarn/logs/JOBID.log, a bounded tail in memory */
     tarn_duck duck;
     tarn_rt_session *rt; /* Python workers and shared-memory tables */
     char job_id[17];
@@ -49,16 +50,21 @@ typedef struct run_ctx {
 static void emit(run_ctx *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void emit(run_ctx *r, const char *fmt, ...)
 {
-    char line[4096];
-    va_list ap;
+    char small[4096], *line = small;
+    va_list ap, ap2;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
+    va_copy(ap2, ap);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
     va_end(ap);
+    if (n >= (int)sizeof small && (line = malloc((size_t)n + 1)))
+        vsnprintf(line, (size_t)n + 1, fmt, ap2); /* a long line stays whole */
+    va_end(ap2);
+    if (!line) line = small;
     pthread_mutex_lock(&r->log_mu);
-    sb_append(&r->log, line);
-    sb_append(&r->log, "\n");
+    if (r->log) tarn__joblog_line(r->log, line);
     if (r->opts->on_line) r->opts->on_line(line, r->opts->ctx);
     pthread_mutex_unlock(&r->log_mu);
+    if (line != small) free(line);
 }
 
 static void user_line(const char *line, void *ctx)
@@ -448,15 +454,17 @@ static void job_finish(run_ctx *r, const char *status, const char *commit)
                       NULL) < 0)
         return;
     char *report = json_dumps(r->report, JSON_COMPACT);
+    char *tail = r->log ? tarn__joblog_tail(r->log) : NULL; /* the whole log is in its file */
     sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, tarn__now_us());
     sqlite3_bind_text(st, 3, commit, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 4, report, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, sb_str(&r->log), -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, tail ? tail : "", -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 6, r->job_id, -1, SQLITE_STATIC);
     sqlite3_step(st);
     sqlite3_finalize(st);
     free(report);
+    free(tail);
 }
 
 /* ---- the run ---------------------------------------------------------------------------- */
@@ -747,6 +755,7 @@ int tarn_run(char **report, tarn_lake *lake, const tarn_run_options *opts, tarn_
         rc = tarn_ref_resolve(&in, lake, opts->input_ref ? opts->input_ref : ref.commit, err);
         snprintf(r.input_commit, sizeof r.input_commit, "%s", in.hex);
     }
+    if (rc == 0) rc = tarn__joblog_open(&r.log, lake, err);
     if (rc == 0 && !opts->dry_run) rc = tarn__rt_open(&r.rt, lake, 1, err);
     if (rc == 0) rc = tarn__project_load(&r.project, lake, opts->project_dir, err);
     if (rc == 0) rc = tarn__plan(r.project, lake, r.input_commit, opts, err);
@@ -760,6 +769,9 @@ int tarn_run(char **report, tarn_lake *lake, const tarn_run_options *opts, tarn_
 
     json_object_set_new(r.report, "job_id", json_string(r.job_id));
     if ((rc = job_insert(&r, err)) < 0) goto done;
+    tarn_error log_err = TARN_ERROR_INIT;
+    if (tarn__joblog_start(r.log, r.job_id, &log_err) < 0) emit(&r, "warning: %s", log_err.message);
+    tarn_error_clear(&log_err);
     emit(&r, "job %s on branch '%s'%s", r.job_id, r.branch, opts->no_transaction ? " (no transaction)" : "");
     if (!opts->no_transaction) {
         snprintf(r.run_branch, sizeof r.run_branch, "%s.tarn-run-%s", r.branch, r.job_id);
@@ -795,7 +807,7 @@ done:
     json_decref(r.project);
     json_decref(r.outputs);
     json_decref(r.sources);
-    sb_free(&r.log);
+    tarn__joblog_close(&r.log);
     pthread_mutex_destroy(&r.mu);
     pthread_mutex_destroy(&r.ddl);
     pthread_mutex_destroy(&r.log_mu);

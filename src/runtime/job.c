@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "runtime/joblog.h"
 #include "runtime/runtime.h"
 #include "util/error.h"
 #include "util/util.h"
@@ -54,6 +55,7 @@ static void settle_dead_jobs(tarn_lake *lake)
         sqlite3_bind_text(st, 2, dead[i], -1, SQLITE_STATIC);
         sqlite3_step(st);
         sqlite3_finalize(st);
+        tarn__joblog_append(lake, dead[i], "run process ended before the run finished");
         char run_branch[TARN_NAME_MAX + 96];
         snprintf(run_branch, sizeof run_branch, "%s.tarn-run-%s", branches[i], dead[i]);
         tarn__branch_mark_aborted(lake, run_branch, NULL);
@@ -140,8 +142,12 @@ int tarn_job_logs(char **text, tarn_lake *lake, const char *id, tarn_error *err)
 {
     *text = NULL;
     sqlite3_stmt *st;
-    TARN_RETURN_NOT_OK(job_find(&st, lake, id, "logs", err));
-    *text = strdup((const char *)sqlite3_column_text(st, 0));
+    TARN_RETURN_NOT_OK(job_find(&st, lake, id, "id, logs", err));
+    /* The log file holds the whole (capped) log; the catalog its tail. */
+    if (tarn__joblog_read(text, lake, (const char *)sqlite3_column_text(st, 0), NULL) != 0) {
+        const unsigned char *tail = sqlite3_column_text(st, 1);
+        *text = strdup(tail ? (const char *)tail : "");
+    }
     sqlite3_finalize(st);
     return 0;
 }
