@@ -62,6 +62,13 @@ const char *tarn__python_path(void)
     return found;
 }
 
+int tarn__python_version_matches(const char *have, const char *want)
+{
+    size_t n = strlen(want);
+    /* A prefix that ends where a version component ends: "3.1" is not "3.11". */
+    return n && !strncmp(have, want, n) && (have[n] == 0 || have[n] == '.');
+}
+
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
