@@ -82,10 +82,10 @@ Rules
   (``gc``: recent use). A crashed writer may leave ``pkgs/.tmp-*``: ``gc``
   may delete any older than a few minutes.
 * Bytecode: entries hold no ``.pyc`` (byte-compiling 400 modules would
-  cost ~0.5 s per cold add) and are read-only, so run workers with
-  ``PYTHONPYCACHEPREFIX=<cache_dir>/pycache``: the first import compiles
-  into that writable tree, later runs reuse it (as root, without it,
-  Python would write ``__pycache__`` into the entries).
+  cost ~0.5 s per cold add) and are read-only. The runtime's warm parent
+  (tarn.worker, with ``PYTHONPYCACHEPREFIX=<cache_dir>/pycache``) compiles
+  an environment's entries into that tree the first time it serves it;
+  workers, confined, only read it.
 * Memo: ``cache_dir/resolved/<key>.json`` maps (interpreter, pins, the
   wheelhouses' file names/sizes/mtimes, index URL, base: folder mtimes or
   the given dict) to an environment id, so a repeated resolve with nothing

@@ -305,7 +305,9 @@ static int run_python_model(int64_t *rows, int *verdict, run_ctx *r, tarn_duck *
         tarn_rt_env rt_env = {str(env, "id"), str(m, "interpreter"), json_object_get(env, "paths")};
         tarn_rt_call call = {str(m, "file"), str(m, "function"), str(m, "name"),
                              !strcmp(str(m, "role"), "expectation"), inputs, n, params,
-                             env || str(m, "interpreter") ? &rt_env : NULL};
+                             env || str(m, "interpreter") ? &rt_env : NULL,
+                             json_object_get(m, "resources"),
+                             json_is_true(json_object_get(m, "internet_access"))};
         rc = tarn__rt_call(rows, verdict, r->rt, d, &call, user_line, r, err);
         json_decref(params);
     }
