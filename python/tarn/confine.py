@@ -421,19 +421,36 @@ def _kill_descendants():
         time.sleep(0.001)
 
 
-def _wait(pid, timeout):
-    """(wait status, timed out) of child PID; kills it at the deadline."""
-    deadline = None if not timeout else time.monotonic() + float(timeout)
-    delay = 0.0005
-    while True:
-        got, status = os.waitpid(pid, os.WNOHANG if deadline else 0)
-        if got == pid:
-            return status, False
-        if time.monotonic() >= deadline:
-            os.kill(pid, signal.SIGKILL)
-            return os.waitpid(pid, 0)[1], True
-        time.sleep(delay)
-        delay = min(delay * 2, 0.02)
+def wait_child(pid, timeout):
+    """(wait status, timed out) of child PID, killed with SIGKILL if it
+    outlives TIMEOUT seconds (None: no limit). Sleeps on a pidfd, so the end
+    is seen at once; polls where there is none."""
+    if not timeout:
+        return os.waitpid(pid, 0)[1], False
+    deadline = time.monotonic() + float(timeout)
+    try:
+        import select
+        fd = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        fd = None
+    try:
+        delay = 0.0005
+        while True:
+            got, status = os.waitpid(pid, os.WNOHANG)
+            if got == pid:
+                return status, False
+            left = deadline - time.monotonic()
+            if left <= 0:
+                os.kill(pid, signal.SIGKILL)
+                return os.waitpid(pid, 0)[1], True
+            if fd is not None:
+                select.select([fd], [], [], left)
+            else:
+                time.sleep(min(delay, left))
+                delay = min(delay * 2, 0.02)
+    finally:
+        if fd is not None:
+            os.close(fd)
 
 
 def _restrict(policy, flags, scratch, cpus):
@@ -512,7 +529,7 @@ def supervise(policy, body, report, timeout=None, cpus=None, keep_fds=()):
         os.dup2(devnull, 1)
         os.dup2(devnull, 2)
         os.close(devnull)
-        status, timed_out = _wait(pid, timeout)
+        status, timed_out = wait_child(pid, timeout)
         _kill_descendants()
         notes = {}
         with os.fdopen(rd, "rb") as f:

@@ -411,24 +411,13 @@ def _failure(kind, message, tb=None, exitcode=None):
 
 
 def _wait_child(pid, timeout):
-    deadline = time.monotonic() + (timeout if timeout is not None else 30.0)
-    delay = 0.0005
-    killed = False
-    while True:
-        try:
-            got, status = os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            return {"ok": False, "error": "no worker %d" % pid}
-        if got == pid:
-            if os.WIFSIGNALED(status):
-                return {"ok": True, "pid": pid, "exitcode": None,
-                        "signal": os.WTERMSIG(status)}
-            return {"ok": True, "pid": pid, "exitcode": os.WEXITSTATUS(status), "signal": None}
-        if not killed and time.monotonic() > deadline:
-            os.kill(pid, signal.SIGKILL)
-            killed = True
-        time.sleep(delay)
-        delay = min(delay * 2, 0.01)
+    try:
+        status, _killed = confine.wait_child(pid, timeout if timeout is not None else 30.0)
+    except ChildProcessError:
+        return {"ok": False, "error": "no worker %d" % pid}
+    if os.WIFSIGNALED(status):
+        return {"ok": True, "pid": pid, "exitcode": None, "signal": os.WTERMSIG(status)}
+    return {"ok": True, "pid": pid, "exitcode": os.WEXITSTATUS(status), "signal": None}
 
 
 def _is_stdlib(path):

@@ -48,6 +48,19 @@ PROBE = textwrap.dedent('''
 
     def small_sum(data):
         return {{"s": [int(data.column("a").sum())]}}
+
+    def _square(x):
+        return x * x
+
+    def own_processes():
+        import multiprocessing, subprocess, tempfile
+        with multiprocessing.Pool(2) as p:
+            squares = p.map(_square, range(10))
+        echo = subprocess.run(["echo", "hi"], capture_output=True, text=True).stdout.strip()
+        with tempfile.NamedTemporaryFile() as t:
+            t.write(b"x")
+            where = os.path.dirname(t.name) == os.getcwd()
+        return {{"sum": [sum(squares)], "echo": [echo], "tmp_in_scratch": [where]}}
 ''')
 
 
@@ -178,3 +191,11 @@ def test_memory_limit_counts_what_the_function_adds(place):
         out = pool.call(place["model"], "small_sum", {"data": big}, memory_limit=100 << 20,
                         confine=policy(place))
     assert out.to_pylist() == [{"s": 50_000_000}]
+
+
+@pytest.mark.parametrize("without", ["", "namespaces"])
+def test_processes_pipes_and_temporary_files_work(place, without):
+    env = dict(os.environ, TARN_CONFINE_WITHOUT=without)
+    with tarn.worker.Pool(env=env, preload=()) as pool:
+        out = pool.call(place["model"], "own_processes", confine=policy(place))
+    assert out.to_pylist() == [{"sum": 285, "echo": "hi", "tmp_in_scratch": True}]

@@ -1,7 +1,7 @@
 # A model runs confined: it cannot open the lakehouse (tarn.Client, the
 # catalog, the objects, config, HEAD), write next to the project or in the
 # lakehouse, or reach a TCP server on this machine; it can write in its
-# scratch folder. A model that imports into main and then raises leaves
+# scratch folder. Nor can a project file's top level, run at plan time. A model that imports into main and then raises leaves
 # main as it was. internet_access=True gives it the network back.
 csv t.csv id 1 2 3
 expect_ok tarn table import t --from t.csv
@@ -28,6 +28,13 @@ PORT=$(cat port.txt)
 mkdir -p proj
 cat >proj/m.py <<PY
 import json, os, socket, tarn
+
+# the top level runs at plan time: confined too
+try:
+    open("$LAKE/.tarn/catalog.db", "rb").read(16)
+    raise SystemExit("the project's top level could read the catalog")
+except OSError:
+    pass
 
 def attempt(out, name, fn):
     try:
