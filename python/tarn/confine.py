@@ -54,7 +54,8 @@ import sys
 import tempfile
 import time
 
-__all__ = ["supervise", "limit_memory", "Refused", "available"]
+__all__ = ["supervise", "limit_memory", "Refused", "available", "make_scratch", "remove_scratch",
+           "remove_stale_scratch"]
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.syscall.restype = ctypes.c_long
@@ -491,18 +492,57 @@ def _check_policy(policy, flags):
             "'run.confine = off' in .tarn/config")
 
 
-def supervise(policy, body, report, timeout=None, cpus=None, keep_fds=()):
+def make_scratch():
+    """A new scratch folder for one task, named after this process, which
+    removes it (remove_scratch) once the task has ended, whatever the task
+    did to its supervisor."""
+    return tempfile.mkdtemp(prefix="tarn-task-%d-" % os.getpid())
+
+
+def remove_scratch(path):
+    if path and os.path.isdir(path):
+        shutil.rmtree(path, onerror=_force_writable)
+
+
+def remove_stale_scratch():
+    """Removes scratch folders whose creator is gone (it was killed before
+    it could remove them)."""
+    root = tempfile.gettempdir()
+    try:
+        names = os.listdir(root)
+    except OSError:
+        return
+    for n in names:
+        parts = n.split("-")
+        if len(parts) < 4 or parts[0] != "tarn" or parts[1] != "task" or not parts[2].isdigit():
+            continue
+        try:
+            os.kill(int(parts[2]), 0)
+            continue  # alive (or another user's): not ours to remove
+        except ProcessLookupError:
+            pass
+        except OSError:
+            continue
+        path = os.path.join(root, n)
+        try:
+            if os.stat(path).st_uid == os.geteuid():
+                remove_scratch(path)
+        except OSError:
+            pass
+
+
+def supervise(policy, body, report, scratch, timeout=None, cpus=None, keep_fds=()):
     """Runs BODY() confined by POLICY (None: not confined, only supervised),
-    within TIMEOUT seconds on CPUS CPUs, then calls REPORT(end) with
-    ``{"exitcode", "signal", "timed_out", "confined": [layers], "refused"}``.
-    Call in a freshly forked, single-threaded process; never returns.
-    KEEP_FDS: descriptors BODY needs (0, 1 and 2 are always kept)."""
+    in the folder SCRATCH (from make_scratch; emptied and removed here and
+    again by its creator), within TIMEOUT seconds on CPUS CPUs, then calls
+    REPORT(end) with ``{"exitcode", "signal", "timed_out", "confined":
+    [layers], "refused"}``. Call in a freshly forked, single-threaded
+    process; never returns. KEEP_FDS: descriptors BODY needs (0, 1 and 2
+    are always kept)."""
     code = 0
-    scratch = None
     try:
         _set_pdeathsig()
         _close_fds({0, 1, 2} | set(keep_fds))
-        scratch = tempfile.mkdtemp(prefix="tarn-task-")
         flags = _unshare(bool((policy or {}).get("internet"))) \
             if policy is not None and policy.get("mode") != "off" else 0
         try:
@@ -553,8 +593,7 @@ def supervise(policy, body, report, timeout=None, cpus=None, keep_fds=()):
         except BaseException:
             pass
     finally:
-        if scratch:
-            shutil.rmtree(scratch, onerror=_force_writable)
+        remove_scratch(scratch)
         os._exit(code)
 
 

@@ -101,6 +101,7 @@ def _inspect_confined(paths, policy, timeout):
     srd, swr = os.pipe()
     sys.stdout.flush()
     sys.stderr.flush()
+    scratch = confine.make_scratch()
     pid = os.fork()
     if pid == 0:
         os.close(rd)
@@ -116,7 +117,7 @@ def _inspect_confined(paths, policy, timeout):
             with os.fdopen(swr, "w") as f:
                 json.dump(end, f)
 
-        confine.supervise(policy, body, report, timeout=timeout, keep_fds=[wr, swr])
+        confine.supervise(policy, body, report, scratch, timeout=timeout, keep_fds=[wr, swr])
     os.close(wr)
     os.close(swr)
     with os.fdopen(rd, "rb") as f:
@@ -124,6 +125,7 @@ def _inspect_confined(paths, policy, timeout):
     with os.fdopen(srd, "r") as f:
         end_text = f.read()
     os.waitpid(pid, 0)
+    confine.remove_scratch(scratch)
     end = json.loads(end_text) if end_text else {}
     if end.get("refused"):
         raise RuntimeError("the project's Python files were not inspected: %s" % end["refused"])

@@ -207,7 +207,7 @@ def _load_function(module, function):
     return fn
 
 
-def _worker_main(ctl, call_fd, out_fd, err_fd, req):
+def _worker_main(ctl, call_fd, out_fd, err_fd, req, scratch):
     """In the forked worker: supervise one call (never returns)."""
     try:
         ctl.close()
@@ -247,7 +247,7 @@ def _worker_main(ctl, call_fd, out_fd, err_fd, req):
             except OSError:
                 pass  # the caller went away
 
-        confine.supervise(req.get("confine"), body, report, timeout=limits.get("timeout"),
+        confine.supervise(req.get("confine"), body, report, scratch, timeout=limits.get("timeout"),
                           cpus=limits.get("cpus"), keep_fds=[call_fd])
     except BaseException:  # pragma: no cover - the worker must never return
         try:
@@ -469,9 +469,10 @@ def _zygote_main(fd, preload=(), paths=()):
             importlib.import_module(mod)
     from . import table as _table  # noqa: F401  (warm: tarn and its extension)
     _compile_entries(paths)
+    confine.remove_stale_scratch()
     gc.collect()
     gc.freeze()  # keep the warm heap shared copy-on-write with the workers
-    workers = set()
+    workers = {}  # pid -> its scratch folder, removed once it has ended
     _send(ctl, {"ok": True, "pid": os.getpid(), "python": sys.version,
                 "confine": confine.available()})
     try:
@@ -489,15 +490,16 @@ def _zygote_main(fd, preload=(), paths=()):
                         raise ValueError("fork takes 3 descriptors (call, stdout, stderr)")
                     sys.stdout.flush()
                     sys.stderr.flush()
+                    scratch = confine.make_scratch()
                     pid = os.fork()
                     if pid == 0:
-                        _worker_main(ctl, fds[0], fds[1], fds[2], req)
-                    workers.add(pid)
+                        _worker_main(ctl, fds[0], fds[1], fds[2], req, scratch)
+                    workers[pid] = scratch
                     reply = {"ok": True, "pid": pid}
                 elif op == "wait":
                     pid = int(req["pid"])
                     reply = _wait_child(pid, req.get("timeout"))
-                    workers.discard(pid)
+                    confine.remove_scratch(workers.pop(pid, None))
                 elif op == "kill":
                     pid = int(req["pid"])
                     if pid not in workers:
@@ -515,12 +517,13 @@ def _zygote_main(fd, preload=(), paths=()):
                     os.close(f)
             _send(ctl, reply)
     finally:
-        for pid in workers:
+        for pid, scratch in workers.items():
             try:
                 os.kill(pid, signal.SIGKILL)
                 os.waitpid(pid, 0)
             except OSError:
                 pass
+            confine.remove_scratch(scratch)
     os._exit(0)
 
 

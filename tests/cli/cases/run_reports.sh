@@ -27,8 +27,11 @@ PY
 # confined, its parent is out of its reach
 expect_fail 1 "PermissionError" tarn run -p proj
 case "$ERR" in *"status 0"*) _fail "reported as a clean exit: $ERR" ;; esac
-# unconfined, it can kill its supervisor: told as such
+# unconfined, it can kill its supervisor: told as such (and its scratch
+# folder, in this TMPDIR, is removed all the same)
 echo "run.confine = off" >>.tarn/config
+mkdir -p scratch
+export TMPDIR=$PWD/scratch
 expect_fail 1 "killed by signal 9" tarn run -p proj
 case "$ERR" in *"status 0"*) _fail "reported as a clean exit: $ERR" ;; esac
 case "$ERR" in *"the model may have killed it"*) ;; *) _fail "the message does not say what may have happened" ;; esac
@@ -49,6 +52,10 @@ PY
 expect_fail 1 "parent process died while model 'regicide' ran" tarn run -p proj
 case "$ERR" in *"status 0"*) _fail "reported as a clean exit: $ERR" ;; esac
 sed -i '/^run.confine/d' .tarn/config
+sed -i 's/os.kill(parent_of(os.getppid()), signal.SIGKILL)/pass/' proj/m.py
+expect_ok tarn run -p proj   # the next warm parent removes what the killed one left
+expect_eq "" "$(ls scratch)" "scratch folders left behind"
+unset TMPDIR
 
 cat >proj/m.py <<'PY'
 import tarn
