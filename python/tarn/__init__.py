@@ -17,7 +17,7 @@ __all__ = ["Table", "Schema", "Field", "Error", "NotFoundError", "ExistsError",
            "OutOfMemoryError", "UserFunctionError", "AbortedError"]
 __version__ = "0.1.0"
 
-from .sdk import Model, Parameter, model, python, expectation  # noqa: E402  (pipelines)
+from .sdk import Model, Parameter, model, python, expectation, resources  # noqa: E402
 from .client import Client, RunState  # noqa: E402  (the lakehouse, through libtarn)
 from .results import (Ref, Branch, Tag, DetachedRef, Commit, Namespace, Job,  # noqa: E402
                       InfoState)

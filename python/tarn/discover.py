@@ -5,7 +5,15 @@ Imports each file as its own module and prints one JSON object on stdout:
 ``{"models": [...], "errors": [{"file", "line", "message"}]}`` where each
 model is ``tarn.sdk.describe()`` plus its ``file``. A file that fails to
 import is reported with the line of the failure; nothing is run but the
-module's top level."""
+module's top level.
+
+That top level is user code: it runs in a confined child process
+(tarn.confine, the same as a model's, without network and within the run's
+time limit), which writes its findings to a pipe; what it prints goes to
+stderr. Only this parent, which runs no user code, resolves and unpacks
+the models' environments into the lakehouse's cache. The runtime passes
+the policy as ``TARN_CONFINE`` (JSON) and the limit as
+``TARN_DISCOVER_TIMEOUT`` (seconds)."""
 
 import importlib.util
 import json
@@ -50,13 +58,21 @@ def _environment(pins):
     from . import envs
     find_links = [p for p in os.environ.get("TARN_FIND_LINKS", "").split(":") if p]
     cache = os.environ.get("TARN_ENVS_DIR") or os.path.join(os.getcwd(), ".tarn", "envs")
-    return envs.resolve(pins, find_links, cache, index_url=os.environ.get("TARN_INDEX_URL") or None)
+    limits = {}
+    for key, env in (("max_unpacked_mb", "TARN_ENV_MAX_UNPACKED_MB"),
+                     ("max_files", "TARN_ENV_MAX_FILES")):
+        if os.environ.get(env):
+            limits[key] = int(os.environ[env])
+    return envs.resolve(pins, find_links, cache, index_url=os.environ.get("TARN_INDEX_URL") or None,
+                        **limits)
 
 
-def main(argv):
+def inspect_files(paths):
+    """{"models", "errors", "interpreter", "executable"} of the files (runs
+    their top level: call it confined)."""
     out = {"models": [], "errors": [],
            "interpreter": "%d.%d.%d" % sys.version_info[:3], "executable": sys.executable}
-    for i, path in enumerate(argv):
+    for i, path in enumerate(paths):
         before = len(sdk.registered())
         try:
             _import(path, i)
@@ -73,14 +89,75 @@ def main(argv):
                 continue
             d["file"] = path
             d["installed"] = _installed(d["pip"])
-            if d["pip"]:
-                try:
-                    d["env"] = _environment(d["pip"])
-                except Exception as exc:  # EnvError, or a broken wheelhouse
-                    out["errors"].append({"file": path, "line": d["line"],
-                                          "message": "model '%s': %s" % (d["name"], exc)})
-                    continue
             out["models"].append(d)
+    return out
+
+
+def _inspect_confined(paths, policy, timeout):
+    """inspect_files(PATHS) in a confined child; its findings come back
+    through a pipe, its prints go to stderr."""
+    from . import confine
+    rd, wr = os.pipe()
+    srd, swr = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    scratch = confine.make_scratch()
+    pid = os.fork()
+    if pid == 0:
+        os.close(rd)
+        os.close(srd)
+
+        def body():
+            os.dup2(2, 1)  # a print at a module's top level must not corrupt the findings
+            found = json.dumps(inspect_files(paths)).encode("utf-8", "surrogateescape")
+            with os.fdopen(wr, "wb") as f:
+                f.write(found)
+
+        def report(end):
+            with os.fdopen(swr, "w") as f:
+                json.dump(end, f)
+
+        confine.supervise(policy, body, report, scratch, timeout=timeout, keep_fds=[wr, swr])
+    os.close(wr)
+    os.close(swr)
+    with os.fdopen(rd, "rb") as f:
+        found = f.read()
+    with os.fdopen(srd, "r") as f:
+        end_text = f.read()
+    os.waitpid(pid, 0)
+    confine.remove_scratch(scratch)
+    end = json.loads(end_text) if end_text else {}
+    if end.get("refused"):
+        raise RuntimeError("the project's Python files were not inspected: %s" % end["refused"])
+    if end.get("timed_out"):
+        raise RuntimeError("inspecting the project's Python files took longer than %g s (their "
+                           "top level runs at plan time; run.timeout_s in .tarn/config is the "
+                           "limit)" % timeout)
+    if not found:
+        how = "killed by signal %s" % end["signal"] if end.get("signal") is not None \
+            else "exit status %s" % end.get("exitcode")
+        raise RuntimeError("inspecting the project's Python files failed (%s); see above" % how)
+    return json.loads(found.decode("utf-8", "replace"))
+
+
+def main(argv):
+    policy = json.loads(os.environ["TARN_CONFINE"]) if os.environ.get("TARN_CONFINE") else None
+    timeout = float(os.environ.get("TARN_DISCOVER_TIMEOUT") or 0) or None
+    try:
+        out = _inspect_confined(argv, policy, timeout)
+    except RuntimeError as e:
+        print(str(e), file=sys.stderr)
+        return 1
+    # Environments are resolved here, outside the user's code.
+    for d in list(out["models"]):
+        if not d["pip"]:
+            continue
+        try:
+            d["env"] = _environment(d["pip"])
+        except Exception as exc:  # EnvError, or a broken wheelhouse
+            out["errors"].append({"file": d["file"], "line": d["line"],
+                                  "message": "model '%s': %s" % (d["name"], exc)})
+            out["models"].remove(d)
     json.dump(out, sys.stdout)
     sys.stdout.write("\n")
     return 0

@@ -1,12 +1,13 @@
 """Environments, assembled not built: resolve a model's pins to a list of
-cached, unpacked wheels that a worker puts on its ``PYTHONPATH``.
+cached, unpacked wheels that a worker puts on its ``sys.path``, after the
+standard library and ahead of the interpreter's site-packages.
 
 Standard library plus ``pip._vendor.packaging`` only (no C extension), so
 ``python3 python/tarn/envs.py ...`` works from a source tree too.
 
 API
 ---
-``resolve(pins, find_links, cache_dir, index_url=None, base_packages=None) -> dict``
+``resolve(pins, find_links, cache_dir, index_url=None, base_packages=None, max_unpacked_mb=2048, max_files=100000) -> dict``
     ``pins``: ``{name: spec}`` as users write them: ``"1.5.3"`` (== exact),
     ``"==1.5.3"``, ``">=2,<3"``, ``"*"`` or ``""`` (any); a key may carry
     extras (``"pkg[fast]"``). ``find_links``: wheelhouse folders (``*.whl``,
@@ -17,12 +18,16 @@ API
     ``base_packages``: ``{normalized name: version}`` the interpreter itself
     provides; by default read (dist-info/egg-info names) from this
     interpreter's ``sys.path`` minus ``$PYTHONPATH`` and the script folder,
-    i.e. what a worker sees behind its environment.
+    i.e. what a worker sees behind its environment. ``max_unpacked_mb`` /
+    ``max_files``: a wheel that would unpack to more bytes or files is
+    refused, naming it (``env.max_unpacked_mb`` / ``env.max_files`` in
+    ``.tarn/config``): a small archive must not fill the disk.
 
     Returns ``{"id", "python", "paths", "packages", "sources", "cold"}``:
     ``id`` = sha256 hex of ``json.dumps([python, sorted([name, version,
     wheel sha256 or "base"])], separators=(",", ":"))``; ``python`` =
-    ``"3.11.2"``; ``paths`` = the cache entries to put on ``PYTHONPATH``, in
+    ``"3.11.2"``; ``paths`` = the cache entries to put on ``sys.path``
+    (after the standard library, ahead of site-packages, as a venv does), in
     resolution order (pins sorted by name, then their dependencies
     breadth-first); ``packages`` = ``{normalized name: version}`` of every
     resolved package, ``sources`` = ``{name: "base" | "wheel"}``; ``cold`` =
@@ -77,10 +82,10 @@ Rules
   (``gc``: recent use). A crashed writer may leave ``pkgs/.tmp-*``: ``gc``
   may delete any older than a few minutes.
 * Bytecode: entries hold no ``.pyc`` (byte-compiling 400 modules would
-  cost ~0.5 s per cold add) and are read-only, so run workers with
-  ``PYTHONPYCACHEPREFIX=<cache_dir>/pycache``: the first import compiles
-  into that writable tree, later runs reuse it (as root, without it,
-  Python would write ``__pycache__`` into the entries).
+  cost ~0.5 s per cold add) and are read-only. The runtime's warm parent
+  (tarn.worker, with ``PYTHONPYCACHEPREFIX=<cache_dir>/pycache``) compiles
+  an environment's entries into that tree the first time it serves it;
+  workers, confined, only read it.
 * Memo: ``cache_dir/resolved/<key>.json`` maps (interpreter, pins, the
   wheelhouses' file names/sizes/mtimes, index URL, base: folder mtimes or
   the given dict) to an environment id, so a repeated resolve with nothing
@@ -107,6 +112,8 @@ __all__ = ["EnvError", "resolve", "build_wheel", "normalize", "base_packages"]
 
 PYTHON = "%d.%d.%d" % sys.version_info[:3]
 _MAX_RESTARTS = 50
+MAX_UNPACKED_MB = 2048
+MAX_FILES = 100000
 _MEMO_VERSION = "tarn-envs-1"
 
 
@@ -607,11 +614,46 @@ def _member_target(root, name, dist_data):
     return os.path.join(root, *parts)
 
 
-def _unpack(wheel, sha, pkgs, check_existing=True):
+def _too_big(wheel, have, limit, key):
+    return EnvError("wheel %s would unpack to %s, more than the %s allowed (%s in .tarn/config): "
+                    "refusing it; raise %s if you trust this wheel"
+                    % (wheel.path, have, limit, key, key), wheel.name)
+
+
+def _copy_capped(src, dst, budget, wheel, limit_mb):
+    """Copies SRC to DST, at most BUDGET bytes; returns the bytes copied.
+    The sizes a zip declares are checked first, the bytes that come out are
+    counted too."""
+    done = 0
+    while True:
+        chunk = src.read(1 << 20)
+        if not chunk:
+            return done
+        done += len(chunk)
+        if done > budget:
+            raise _too_big(wheel, "more than %d MiB" % limit_mb, "%d MiB" % limit_mb,
+                           "env.max_unpacked_mb")
+        dst.write(chunk)
+
+
+def _unpack(wheel, sha, pkgs, check_existing=True, max_unpacked_mb=MAX_UNPACKED_MB,
+            max_files=MAX_FILES):
     """Unpack once into pkgs/<name>-<ver>-<sha16>; returns (path, unpacked_now)."""
     final = os.path.join(pkgs, "%s-%s-%s" % (wheel.name, wheel.version, sha[:16]))
     if check_existing and os.path.isdir(final):
         return final, False
+    budget = int(max_unpacked_mb) << 20
+    try:
+        with zipfile.ZipFile(wheel.path) as z:
+            infos = z.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as e:
+        raise EnvError("wheel %s is corrupt or unreadable (%s)" % (wheel.path, e), wheel.name)
+    if len(infos) > max_files:
+        raise _too_big(wheel, "%d files" % len(infos), "%d files" % max_files, "env.max_files")
+    declared = sum(i.file_size for i in infos)
+    if declared > budget:
+        raise _too_big(wheel, "%.1f MiB" % (declared / 1048576.0), "%d MiB" % max_unpacked_mb,
+                       "env.max_unpacked_mb")
     os.makedirs(pkgs, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=".tmp-", dir=pkgs)
     try:
@@ -637,7 +679,7 @@ def _unpack(wheel, sha, pkgs, check_existing=True):
                 mode = 0o555 if (info.external_attr >> 16) & 0o111 else 0o444
                 fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
                 with os.fdopen(fd, "wb") as dst, z.open(info) as src:
-                    shutil.copyfileobj(src, dst, 1 << 20)
+                    budget -= _copy_capped(src, dst, budget, wheel, max_unpacked_mb)
         for root, dirs, _files in os.walk(tmp, topdown=False):
             for d in dirs:
                 os.chmod(os.path.join(root, d), 0o555)
@@ -712,7 +754,8 @@ def _pip_fetcher(index_url, dest):
 
 # --- resolve -----------------------------------------------------------------
 
-def resolve(pins, find_links, cache_dir, index_url=None, base_packages=None):
+def resolve(pins, find_links, cache_dir, index_url=None, base_packages=None,
+            max_unpacked_mb=MAX_UNPACKED_MB, max_files=MAX_FILES):
     """Resolve ``pins`` to cached package entries; see the module docstring."""
     cache_dir = os.path.abspath(cache_dir)
     dirs = [os.path.abspath(d) for d in find_links if d]
@@ -784,7 +827,8 @@ def resolve(pins, find_links, cache_dir, index_url=None, base_packages=None):
         v, src = chosen[name]
         if src == "base":
             continue
-        path, fresh = _unpack(src, shas[name], pkgs)
+        path, fresh = _unpack(src, shas[name], pkgs, max_unpacked_mb=max_unpacked_mb,
+                              max_files=max_files)
         _touch(path)
         paths.append(path)
         if fresh:

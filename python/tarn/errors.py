@@ -65,7 +65,9 @@ class OutOfMemoryError(Error, MemoryError):
 class UserFunctionError(Error):
     """A user function failed (raised, exited, crashed or returned a non-table).
 
-    ``kind`` is "exception", "exit", "signal", "bad_return" or "protocol";
+    ``kind`` is "exception", "memory" (over its memory limit), "timeout"
+    (over its time limit), "exit", "signal", "bad_return", "refused" (the
+    kernel cannot confine it as asked) or "protocol";
     ``traceback`` the function's formatted traceback (when it raised),
     ``exitcode`` / ``signal`` how its process ended, ``function`` what ran.
     """

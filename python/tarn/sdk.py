@@ -14,8 +14,10 @@ return it unchanged, so a decorated function is still a plain function:
 """
 
 import inspect
+import math
+import re
 
-__all__ = ["Model", "Parameter", "model", "python", "expectation", "registered"]
+__all__ = ["Model", "Parameter", "model", "python", "expectation", "resources", "registered"]
 
 _MATERIALIZATIONS = ("NONE", "REPLACE", "APPEND")
 _registry = []
@@ -70,41 +72,99 @@ def _meta(fn):
     meta = getattr(fn, "__tarn__", None)
     if meta is None:
         meta = {"kind": None, "name": None, "materialization": "NONE",
-                "python": None, "pip": {}}
+                "python": None, "pip": {}, "resources": None, "internet_access": False}
         fn.__tarn__ = meta
         _registry.append(fn)
     return meta
 
 
-def model(name=None, materialization_strategy=None, materialize=None):
+def model(name=None, materialization_strategy=None, materialize=None, internet_access=False):
     """Declares a model. ``materialization_strategy`` is NONE (the output
-    stays in memory), REPLACE or APPEND; ``materialize=True`` means REPLACE."""
+    stays in memory), REPLACE or APPEND; ``materialize=True`` means REPLACE.
+    ``internet_access=True`` lets it open network connections (a model has
+    none otherwise; see docs/models.md)."""
     strategy = materialization_strategy
     if strategy is None:
         strategy = "REPLACE" if materialize else "NONE"
     strategy = str(strategy).upper()
     if strategy not in _MATERIALIZATIONS:
         raise ValueError("materialization_strategy must be one of %s" % ", ".join(_MATERIALIZATIONS))
+    if not isinstance(internet_access, bool) and internet_access is not None:
+        raise TypeError("internet_access must be True or False")
 
     def wrap(fn):
         meta = _meta(fn)
         meta["kind"] = "model"
         meta["name"] = name or fn.__name__
         meta["materialization"] = strategy
+        meta["internet_access"] = bool(internet_access)
         return fn
     return wrap
 
 
 def python(version, pip=None):
-    """The interpreter version and pinned packages a function runs with."""
-    if not isinstance(version, str):
-        raise TypeError("tarn.python needs a version string such as '3.11'")
+    """The interpreter version and pinned packages a function runs with:
+    ``"3.11"`` is any 3.11.x, ``"3.11.2"`` exactly that one."""
+    if not isinstance(version, str) or not re.fullmatch(r"[0-9]+\.[0-9]+(\.[0-9]+)?", version):
+        raise TypeError("tarn.python needs a version string such as '3.11' or '3.11.2', not %r"
+                        % (version,))
     pins = dict(pip or {})
 
     def wrap(fn):
         meta = _meta(fn)
         meta["python"] = version
         meta["pip"] = {str(k): str(v) for k, v in pins.items()}
+        return fn
+    return wrap
+
+
+_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+
+
+def _memory_mb(memory):
+    """MiB from ``memory``: a number of MiB, or a string with a unit
+    ("512M", "1.5GiB", "2GB"; K, M, G, T are powers of 1024)."""
+    if isinstance(memory, bool):
+        raise TypeError("memory must be a number of MiB or a string such as '2G', not a bool")
+    if isinstance(memory, (int, float)):
+        mb = float(memory)
+    elif isinstance(memory, str):
+        m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]*)?)\s*([kKmMgGtT]?)(?:[iI]?[bB])?\s*", memory)
+        if not m:
+            raise ValueError("memory=%r: write a size such as '512M', '2G' or 1024 (MiB)" % memory)
+        mb = float(m.group(1)) * _UNITS[m.group(2).lower()] / (1 << 20)
+    else:
+        raise TypeError("memory must be a number of MiB or a string such as '2G'")
+    if not math.isfinite(mb) or mb < 16:
+        raise ValueError("memory=%r is less than 16 MiB: a Python worker needs more" % (memory,))
+    return int(mb)
+
+
+def resources(cpus=None, memory=None, memory_swap=None, timeout=None):
+    """Limits of one function (Bauplan's decorator): ``memory`` (MiB, or a
+    size string such as '2G') it may allocate beyond its inputs, ``timeout``
+    (seconds) from start to result, ``cpus`` it may run on (a fraction takes
+    one). Unset ones come from .tarn/config (run.memory_limit_mb,
+    run.timeout_s, run.cpus). ``memory_swap`` is accepted for compatibility
+    and has no effect (tarn does not give workers swap of their own)."""
+    out = {}
+    if memory is not None:
+        out["memory_mb"] = _memory_mb(memory)
+    if timeout is not None:
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or \
+                not math.isfinite(timeout) or timeout <= 0:
+            raise ValueError("timeout=%r: give a positive number of seconds" % (timeout,))
+        out["timeout_s"] = float(timeout)
+    if cpus is not None:
+        if isinstance(cpus, bool) or not isinstance(cpus, (int, float)) or \
+                not math.isfinite(cpus) or cpus <= 0:
+            raise ValueError("cpus=%r: give a positive number of CPUs" % (cpus,))
+        out["cpus"] = float(cpus)
+    if memory_swap is not None:
+        _memory_mb(memory_swap)  # still checked: a typo should not pass silently
+
+    def wrap(fn):
+        _meta(fn)["resources"] = out
         return fn
     return wrap
 
@@ -146,6 +206,8 @@ def describe(fn):
         "materialization": meta["materialization"],
         "python": meta["python"],
         "pip": meta["pip"],
+        "resources": meta["resources"],
+        "internet_access": meta["internet_access"],
         "line": code[1],
         "source": "".join(code[0]),
         "inputs": inputs,

@@ -29,18 +29,29 @@ socket) and starts the zygote with the other end inherited::
     PYTHON -m tarn.worker --zygote FD [--preload numpy,pandas] [--path DIR]...
 
 (``tarn`` must be importable: put the directory holding the ``tarn``
-package on PYTHONPATH.) When warm, the zygote sends
-``{"ok": true, "pid": N, "python": "3.11.2 ..."}``.
+package on PYTHONPATH.) Each ``--path`` (an environment's package entry)
+goes on ``sys.path`` after the standard library and before the
+interpreter's site-packages, as a venv would put them; the folder holding
+``tarn`` moves to the end. With ``PYTHONPYCACHEPREFIX`` set, the zygote
+byte-compiles the ``--path`` entries there before it is warm (workers
+cannot write that cache). When warm, the zygote sends ``{"ok": true,
+"pid": N, "python": "3.11.2 ...", "confine": {...what the kernel
+offers}}``.
 
 Control requests (caller -> zygote), each answered by one reply, in order:
 
-``{"op": "fork", "label": L, "memory_limit": BYTES|null}`` + fds
+``{"op": "fork", "label": L, "limits": {...}, "confine": {...}}`` + fds
     ``[call, stdout, stderr]``: *call* is one end of a fresh socketpair (the
-    caller keeps the other), *stdout*/*stderr* the write ends of two pipes.
-    The zygote forks a worker that owns those three descriptors (stdout and
-    stderr become its fds 1 and 2), closes its own copies and replies
-    ``{"ok": true, "pid": P}``. *memory_limit* caps the worker's address
-    space (RLIMIT_AS) at its size when forked plus BYTES.
+    caller keeps the other), *stdout*/*stderr* the write ends of pipes
+    (possibly the same one). The zygote forks a worker that owns those three
+    descriptors and replies ``{"ok": true, "pid": P}``. *limits*:
+    ``{"memory": BYTES, "timeout": SECONDS, "cpus": N}`` (each optional):
+    the address space the function may add once its inputs are mapped, the
+    time from fork to the end of the call, the CPUs it may run on.
+    *confine* (optional): the policy of tarn.confine (``{"mode", "hide",
+    "read", "internet"}``); without it the worker is supervised (limits,
+    its processes killed when it ends) but not confined. The older
+    ``"memory_limit": BYTES`` is the same as ``limits.memory``.
 ``{"op": "wait", "pid": P, "timeout": SECONDS}``
     Waits for worker P to end (killing it with SIGKILL after SECONDS) and
     replies ``{"ok": true, "pid": P, "exitcode": N|null, "signal": S|null}``.
@@ -52,6 +63,11 @@ Control requests (caller -> zygote), each answered by one reply, in order:
 
 A bad request gets ``{"ok": false, "error": "..."}``. When the control
 socket closes the zygote kills its workers and exits.
+
+A worker is a supervisor (tarn.confine.supervise) and, below it, the
+process that runs the function, in its own process group and, when the
+kernel allows, its own pid namespace: whatever the function starts is
+killed when the call ends, and nothing else holds the output pipes.
 
 Call (caller -> worker, on the *call* socket), exactly one per worker:
 
@@ -66,31 +82,35 @@ Call (caller -> worker, on the *call* socket), exactly one per worker:
     its folder goes on sys.path) or a dotted module name. The worker maps
     each input read-only as a ``tarn.Table`` and calls ``F(**inputs)``.
 
-Reply (worker -> caller), then the worker exits:
+Replies (worker -> caller), then end-of-file:
 
 ``{"ok": true, "rows": N, "columns": [...], "size": BYTES}`` + fd
     the result, a sealed memfd holding one Arrow IPC stream. The function
     may return a tarn.Table, a pandas DataFrame, a dict of columns or any
     object with ``__arrow_c_stream__``.
 ``{"ok": false, "kind": K, "error": MESSAGE, "traceback": TEXT|null, "exitcode": N|null}``
-    K is "exception" (the function raised; MemoryError included), "exit"
-    (it called sys.exit), "bad_return" (its value is not a table), "import"
-    (the module or function could not be loaded) or "input" (an input could
-    not be mapped).
+    K is "exception" (the function raised), "memory" (it ran out of its
+    memory limit: MemoryError under ``limits.memory``, with ``"limit"``),
+    "exit" (it called sys.exit), "bad_return" (its value is not a table),
+    "import" (the module or function could not be loaded) or "input" (an
+    input could not be mapped).
+``{"op": "end", "exitcode": N|null, "signal": S|null, "timed_out": bool, "timeout": T, "confined": [layers], "refused": MESSAGE|null}``
+    always last, from the supervisor: how the function's process ended
+    (``timed_out``: killed at the time limit), which confinement layers it
+    ran under, or why it was not run at all (``refused``).
 
-If the call socket reaches end-of-file without a reply, the worker died
-(a signal such as SIGSEGV or SIGKILL, or ``os._exit``): the caller learns
-how from the zygote's ``wait`` reply. Everything the function writes to
-stdout and stderr arrives on the two pipes; the caller forwards it line by
-line, labelled ``LABEL | line``. faulthandler is on in workers, so a crash
-leaves its Python traceback on stderr.
+Strings in replies are valid UTF-8: bytes that are not (from
+``surrogateescape``) are written ``\\xNN``. Everything the function
+writes to stdout and stderr arrives on the pipes, undecodable bytes
+included (the runtime escapes them). faulthandler is on in workers, so a
+crash leaves its Python traceback on stderr.
 """
+import codecs
 import gc
 import importlib
 import importlib.util
 import json
 import os
-import resource
 import signal
 import socket
 import sys
@@ -98,14 +118,50 @@ import threading
 import time
 import traceback
 
+from . import confine
+
 __all__ = ["Pool"]
 
 MAX_PACKET = 1 << 20
 MAX_FDS = 253
+MAX_LINE = 8192  # longer output lines are cut (the runtime cuts them too)
+
+
+def _escape_surrogates(err):
+    """Encoding error handler: a byte that came in undecodable (a
+    surrogateescape surrogate) goes out as that byte, any other lone
+    surrogate as ``\\uXXXX``: printing never fails and never drops text."""
+    if not isinstance(err, UnicodeEncodeError):
+        raise err
+    out = bytearray()
+    for ch in err.object[err.start:err.end]:
+        c = ord(ch)
+        out += bytes([c - 0xDC00]) if 0xDC80 <= c <= 0xDCFF else ("\\u%04x" % c).encode()
+    return bytes(out), err.end
+
+
+codecs.register_error("tarn.escape", _escape_surrogates)
+
+
+def _clean(obj):
+    """OBJ with every string valid UTF-8 (JSON readers reject lone
+    surrogates): undecodable bytes become ``\\xNN``."""
+    if isinstance(obj, str):
+        try:
+            obj.encode("utf-8")
+            return obj
+        except UnicodeEncodeError:
+            raw = obj.encode("utf-8", "tarn.escape")
+            return raw.decode("utf-8", "backslashreplace")
+    if isinstance(obj, dict):
+        return {_clean(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    return obj
 
 
 def _send(sock, obj, fds=()):
-    data = json.dumps(obj).encode("utf-8")
+    data = json.dumps(_clean(obj)).encode("utf-8")
     if fds:
         socket.send_fds(sock, [data], list(fds))
     else:
@@ -131,24 +187,6 @@ def _signal_name(sig):
 
 # ---- the zygote and its workers (child side) --------------------------------
 
-def _set_pdeathsig():
-    """Workers die with their zygote (Linux PR_SET_PDEATHSIG)."""
-    try:
-        import ctypes
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL, 0, 0, 0)
-    except Exception:  # pragma: no cover - best effort
-        pass
-
-
-def _vm_size():
-    try:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
-    except OSError:  # pragma: no cover
-        return 0
-
-
 def _load_function(module, function):
     if module.endswith(".py") or os.sep in module:
         path = os.path.abspath(module)
@@ -170,52 +208,63 @@ def _load_function(module, function):
     return fn
 
 
-def _worker_main(ctl, call_fd, out_fd, err_fd, req):
-    """In the forked worker: serve one call, then exit (never returns)."""
-    code = 0
+def _worker_main(ctl, call_fd, out_fd, err_fd, req, scratch):
+    """In the forked worker: supervise one call (never returns)."""
     try:
         ctl.close()
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        _set_pdeathsig()
         os.dup2(out_fd, 1)
         os.dup2(err_fd, 2)
-        os.close(out_fd)
-        os.close(err_fd)
-        sys.stdout = open(1, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)
-        sys.stderr = open(2, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)
-        import faulthandler
-        faulthandler.enable(file=sys.stderr)
-        gc.enable()
-        limit = req.get("memory_limit")
-        if limit:
-            cap = _vm_size() + int(limit)
-            resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+        if out_fd not in (1, 2):
+            os.close(out_fd)
+        if err_fd not in (1, 2, out_fd):
+            os.close(err_fd)
         sock = socket.socket(fileno=call_fd)
-        _serve_call(sock)
+        limits = dict(req.get("limits") or {})
+        if req.get("memory_limit") and not limits.get("memory"):
+            limits["memory"] = req["memory_limit"]
+
+        def body():
+            sys.stdout = open(1, "w", buffering=1, encoding="utf-8", errors="tarn.escape",
+                              closefd=False)
+            sys.stderr = open(2, "w", buffering=1, encoding="utf-8", errors="tarn.escape",
+                              closefd=False)
+            import faulthandler
+            faulthandler.enable(file=sys.stderr)
+            gc.enable()
+            _serve_call(sock, limits.get("memory"))
+            try:
+                sys.stdout.flush()
+                sys.stderr.flush()
+            except BaseException:
+                pass
+
+        def report(end):
+            end["op"] = "end"
+            try:
+                _send(sock, end)
+            except OSError:
+                pass  # the caller went away
+
+        confine.supervise(req.get("confine"), body, report, scratch, timeout=limits.get("timeout"),
+                          cpus=limits.get("cpus"), keep_fds=[call_fd])
     except BaseException:  # pragma: no cover - the worker must never return
-        code = 70
         try:
             traceback.print_exc()
         except BaseException:
             pass
-    finally:
-        try:
-            sys.stdout.flush()
-            sys.stderr.flush()
-        except BaseException:
-            pass
-        os._exit(code)
+    os._exit(70)
 
 
-def _serve_call(sock):
+def _serve_call(sock, memory_limit):
     from .table import Table
 
     req, fds = _recv(sock)
     if req is None:
         return
-    reply, out_fd = _run_call(req, fds, Table)
+    reply, out_fd = _run_call(req, fds, Table, memory_limit)
     try:
         sys.stdout.flush()
         sys.stderr.flush()
@@ -231,12 +280,17 @@ def _serve_call(sock):
 class _LabelledLines:
     """A text stream that prefixes each line with the line of PATH (the
     user's file) that printed it: ``LINE<TAB>text`` (0 when unknown), so the
-    caller can label output ``model @ file:line | text``."""
+    caller can label output ``model @ file:line | text``. Linear in what is
+    written, however it is split."""
 
     def __init__(self, out, path):
         self._out = out
         self._path = os.path.abspath(path)
-        self._pending = ""
+        self._pending = []
+        self.buffer = _BytesInto(self)
+
+    def __getattr__(self, name):  # encoding, isatty(), fileno()...: the real stream's
+        return getattr(self._out, name)
 
     def _line(self):
         f = sys._getframe(2)
@@ -247,21 +301,46 @@ class _LabelledLines:
         return 0
 
     def write(self, text):
-        self._pending += text
-        while "\n" in self._pending:
-            line, self._pending = self._pending.split("\n", 1)
-            self._out.write("%d\t%s\n" % (self._line(), line))
+        if "\n" not in text:
+            self._pending.append(text)
+            return len(text)
+        lines = text.split("\n")
+        if self._pending:
+            lines[0] = "".join(self._pending) + lines[0]
+            self._pending = []
+        rest = lines.pop()
+        if rest:
+            self._pending.append(rest)
+        n = self._line()
+        for line in lines:
+            self._out.write("%d\t%s\n" % (n, line))
         self._out.flush()
         return len(text)
 
     def flush(self):
         if self._pending:
-            self._out.write("%d\t%s\n" % (self._line(), self._pending))
-            self._pending = ""
+            self._out.write("%d\t%s\n" % (self._line(), "".join(self._pending)))
+            self._pending = []
         self._out.flush()
 
 
-def _run_call(req, fds, Table):
+class _BytesInto:
+    """``sys.stdout.buffer`` of a labelled stream: bytes become text with
+    their undecodable bytes kept (surrogateescape), and leave as the same
+    bytes."""
+
+    def __init__(self, text):
+        self._text = text
+
+    def write(self, data):
+        self._text.write(bytes(data).decode("utf-8", "surrogateescape"))
+        return len(data)
+
+    def flush(self):
+        self._text.flush()
+
+
+def _run_call(req, fds, Table, memory_limit=None):
     from .table import model_input, model_output
     module, function = req.get("module", "?"), req.get("function", "?")
     names = req.get("inputs", [])
@@ -284,6 +363,8 @@ def _run_call(req, fds, Table):
     finally:
         for fd in fds:
             os.close(fd)
+    if memory_limit:
+        confine.limit_memory(memory_limit)  # on top of the inputs, now mapped
     try:
         fn = _load_function(module, function)
     except BaseException as e:
@@ -300,8 +381,13 @@ def _run_call(req, fds, Table):
         # The traceback starts at the user's function: this module's frame
         # says nothing to them.
         tb = e.__traceback__.tb_next if e.__traceback__ is not None else None
-        return _failure("exception", "%s: %s" % (type(e).__name__, e),
-                        "".join(traceback.format_exception(type(e), e, tb))), None
+        text = "".join(traceback.format_exception(type(e), e, tb))
+        if memory_limit and isinstance(e, MemoryError):
+            out = _failure("memory", "%s exceeded its memory limit (%d MiB)"
+                           % (function, int(memory_limit) >> 20), text)
+            out["limit"] = memory_limit
+            return out, None
+        return _failure("exception", "%s: %s" % (type(e).__name__, e), text), None
     del inputs
     if req.get("expectation"):
         if not isinstance(result, bool) and type(result).__name__ != "bool_":
@@ -328,40 +414,70 @@ def _failure(kind, message, tb=None, exitcode=None):
 
 
 def _wait_child(pid, timeout):
-    deadline = time.monotonic() + (timeout if timeout is not None else 30.0)
-    delay = 0.0005
-    killed = False
-    while True:
+    try:
+        status, _killed = confine.wait_child(pid, timeout if timeout is not None else 30.0)
+    except ChildProcessError:
+        return {"ok": False, "error": "no worker %d" % pid}
+    if os.WIFSIGNALED(status):
+        return {"ok": True, "pid": pid, "exitcode": None, "signal": os.WTERMSIG(status)}
+    return {"ok": True, "pid": pid, "exitcode": os.WEXITSTATUS(status), "signal": None}
+
+
+def _is_stdlib(path):
+    """Whether PATH holds the standard library (not site-packages)."""
+    import sysconfig
+    p = os.path.realpath(path) if path else ""
+    if not p or "site-packages" in p or "dist-packages" in p:
+        return False
+    roots = {os.path.realpath(sysconfig.get_paths()[k]) for k in ("stdlib", "platstdlib")}
+    return any(p == r or p.startswith(r + os.sep) for r in roots) or \
+        (p.endswith(".zip") and os.path.dirname(p) in {os.path.dirname(r) for r in roots})
+
+
+def _arrange_path(paths):
+    """sys.path as a venv has it: the standard library, then the
+    environment's entries (PATHS), then the interpreter's site-packages,
+    then the folder tarn was loaded from. A package of the environment
+    named like a standard module (a wheel with a top-level ``json``) can
+    no longer break the worker, and nothing comes from the current
+    folder."""
+    tarn_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    installed = "site-packages" in tarn_dir or "dist-packages" in tarn_dir
+    cwd = os.getcwd()
+    rest = [p for p in sys.path if p and p != cwd and (installed or os.path.abspath(p) != tarn_dir)]
+    stdlib = [p for p in rest if _is_stdlib(p)]
+    site = [p for p in rest if p not in stdlib and p not in paths]
+    sys.path[:] = stdlib + list(paths) + site + ([] if installed else [tarn_dir])
+
+
+def _compile_entries(paths):
+    """Byte-compiles the environment's entries into sys.pycache_prefix once
+    (later runs only compare times): workers cannot write that cache."""
+    if not sys.pycache_prefix:
+        return
+    import compileall
+    for p in paths:
         try:
-            got, status = os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            return {"ok": False, "error": "no worker %d" % pid}
-        if got == pid:
-            if os.WIFSIGNALED(status):
-                return {"ok": True, "pid": pid, "exitcode": None,
-                        "signal": os.WTERMSIG(status)}
-            return {"ok": True, "pid": pid, "exitcode": os.WEXITSTATUS(status), "signal": None}
-        if not killed and time.monotonic() > deadline:
-            os.kill(pid, signal.SIGKILL)
-            killed = True
-        time.sleep(delay)
-        delay = min(delay * 2, 0.01)
+            compileall.compile_dir(p, quiet=2, workers=1)
+        except Exception:  # pragma: no cover - a package that does not compile
+            pass
 
 
 def _zygote_main(fd, preload=(), paths=()):
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    for p in reversed(paths):
-        if p not in sys.path:
-            sys.path.insert(0, p)
+    _arrange_path(list(paths))
     ctl = socket.socket(fileno=fd)
     for mod in preload:
         if mod:
             importlib.import_module(mod)
     from . import table as _table  # noqa: F401  (warm: tarn and its extension)
+    _compile_entries(paths)
+    confine.remove_stale_scratch()
     gc.collect()
     gc.freeze()  # keep the warm heap shared copy-on-write with the workers
-    workers = set()
-    _send(ctl, {"ok": True, "pid": os.getpid(), "python": sys.version})
+    workers = {}  # pid -> its scratch folder, removed once it has ended
+    _send(ctl, {"ok": True, "pid": os.getpid(), "python": sys.version,
+                "confine": confine.available()})
     try:
         while True:
             try:
@@ -377,15 +493,16 @@ def _zygote_main(fd, preload=(), paths=()):
                         raise ValueError("fork takes 3 descriptors (call, stdout, stderr)")
                     sys.stdout.flush()
                     sys.stderr.flush()
+                    scratch = confine.make_scratch()
                     pid = os.fork()
                     if pid == 0:
-                        _worker_main(ctl, fds[0], fds[1], fds[2], req)
-                    workers.add(pid)
+                        _worker_main(ctl, fds[0], fds[1], fds[2], req, scratch)
+                    workers[pid] = scratch
                     reply = {"ok": True, "pid": pid}
                 elif op == "wait":
                     pid = int(req["pid"])
                     reply = _wait_child(pid, req.get("timeout"))
-                    workers.discard(pid)
+                    confine.remove_scratch(workers.pop(pid, None))
                 elif op == "kill":
                     pid = int(req["pid"])
                     if pid not in workers:
@@ -403,12 +520,13 @@ def _zygote_main(fd, preload=(), paths=()):
                     os.close(f)
             _send(ctl, reply)
     finally:
-        for pid in workers:
+        for pid, scratch in workers.items():
             try:
                 os.kill(pid, signal.SIGKILL)
                 os.waitpid(pid, 0)
             except OSError:
                 pass
+            confine.remove_scratch(scratch)
     os._exit(0)
 
 
@@ -421,7 +539,9 @@ def _default_output(label, stream, line):
 
 
 class _Forwarder(threading.Thread):
-    """Reads one pipe line by line and hands each line to OUTPUT."""
+    """Reads one pipe line by line and hands each line to OUTPUT. A line
+    longer than MAX_LINE is cut (what is cut is counted, not kept): memory
+    and time stay linear in the output however long its lines."""
 
     def __init__(self, fd, label, stream, output, keep):
         super().__init__(daemon=True)
@@ -431,20 +551,30 @@ class _Forwarder(threading.Thread):
 
     def run(self):
         with open(self.fd, "rb", buffering=0) as f:
-            pending = b""
+            pending, cut = [], 0
+            size = 0
             while True:
                 chunk = f.read(65536)
                 if not chunk:
                     break
-                pending += chunk
-                *lines, pending = pending.split(b"\n")
-                for line in lines:
-                    self._emit(line)
-            if pending:
-                self._emit(pending)
+                parts = chunk.split(b"\n")
+                for i, part in enumerate(parts):
+                    if size < MAX_LINE:
+                        pending.append(part[:MAX_LINE - size])
+                        cut += max(0, len(part) - (MAX_LINE - size))
+                        size += len(pending[-1])
+                    else:
+                        cut += len(part)
+                    if i < len(parts) - 1:  # a newline ends this part
+                        self._emit(b"".join(pending), cut)
+                        pending, cut, size = [], 0, 0
+            if pending and (size or cut):
+                self._emit(b"".join(pending), cut)
 
-    def _emit(self, raw):
-        line = raw.decode("utf-8", "replace")
+    def _emit(self, raw, cut=0):
+        line = raw.decode("utf-8", "backslashreplace")
+        if cut:
+            line += " [... %d more bytes of this line not shown]" % cut
         if self.keep:
             self.tail.append(line)
             del self.tail[:-self.keep]
@@ -510,13 +640,16 @@ class Pool:
         return reply
 
     def call(self, module, function, inputs=None, label=None, memory_limit=None,
-             timeout=None, output=None):
+             timeout=None, output=None, cpus=None, confine=None):
         """Run FUNCTION of MODULE (a .py path or a module name) on INPUTS
         ({name: tarn.Table or anything tarn.Table() accepts}) in a fresh
         worker; returns the result as a tarn.Table mapped from shared memory.
         A failure raises tarn.UserFunctionError with kind, traceback,
-        exitcode or signal. MEMORY_LIMIT (bytes) caps what the worker may
-        allocate; TIMEOUT (seconds) kills it."""
+        exitcode or signal. MEMORY_LIMIT (bytes) caps what the function may
+        allocate beyond its inputs (kind "memory"); TIMEOUT (seconds) kills
+        it and everything it started (kind "timeout"); CPUS (a number) is
+        how many CPUs it may run on; CONFINE a tarn.confine policy (kind
+        "refused" when the kernel cannot apply it)."""
         from .errors import UserFunctionError
         from .table import Table
 
@@ -536,8 +669,12 @@ class Pool:
             for stream in ("stdout", "stderr"):
                 r, w = os.pipe2(os.O_CLOEXEC)
                 pipes.append((r, w, stream))
-            reply = self._request({"op": "fork", "label": label, "memory_limit": memory_limit},
-                                  [call_theirs.fileno(), pipes[0][1], pipes[1][1]])
+            limits = {"memory": memory_limit, "timeout": timeout, "cpus": cpus}
+            req = {"op": "fork", "label": label,
+                   "limits": {k: v for k, v in limits.items() if v is not None}}
+            if confine is not None:
+                req["confine"] = confine
+            reply = self._request(req, [call_theirs.fileno(), pipes[0][1], pipes[1][1]])
             pid = reply["pid"]
             call_theirs.close()
             call_theirs = None
@@ -547,56 +684,75 @@ class Pool:
                 fw.start()
                 forwarders.append(fw)
             pipes = []
-            _send(call_ours, {"op": "call", "module": str(module), "function": function,
-                              "inputs": names}, send_fds)
+            try:
+                _send(call_ours, {"op": "call", "module": str(module), "function": function,
+                                  "inputs": names}, send_fds)
+            except OSError:
+                pass  # the worker is gone already (refused): its account follows
             for fd in send_fds:
                 os.close(fd)
             send_fds = []
-            call_ours.settimeout(timeout)
-            try:
-                result, fds = _recv(call_ours)
-            except socket.timeout:
-                self._request({"op": "kill", "pid": pid, "signal": signal.SIGKILL})
-                result, fds = None, []
-            except ConnectionError:
-                result, fds = None, []
-            table = None
-            if result is not None and result.get("ok"):
+            # The reply (maybe), then the supervisor's account of the end.
+            result, end, table = None, None, None
+            while True:
                 try:
-                    if len(fds) != 1:
-                        raise ValueError("result message carried %d descriptors" % len(fds))
-                    table = Table._from_fd(fds[0])
+                    msg, fds = _recv(call_ours)
+                except ConnectionError:
+                    msg, fds = None, []
+                try:
+                    if msg is None:
+                        break
+                    if msg.get("op") == "end":
+                        end = msg
+                    elif result is None:
+                        result = msg
+                        if msg.get("ok"):
+                            if len(fds) != 1:
+                                raise ValueError("result message carried %d descriptors"
+                                                 % len(fds))
+                            table = Table._from_fd(fds[0])
                 finally:
                     for fd in fds:
                         os.close(fd)
-            else:
-                for fd in fds:
-                    os.close(fd)
             status = self._request({"op": "wait", "pid": pid, "timeout": 10})
             pid = None
             for fw in forwarders:
                 fw.join(timeout=5)
             stderr_tail = "\n".join(forwarders[1].tail) if len(forwarders) > 1 else ""
+            where = "%s (%s)" % (function, module)
+            if end is None:
+                # Nothing vouches that the function and what it started are
+                # gone: never a success.
+                how = "killed by %s" % _signal_name(status["signal"]) \
+                    if status.get("signal") is not None else "status %s" % status.get("exitcode")
+                raise UserFunctionError(
+                    "%s: the process supervising it ended (%s) before it could report how the "
+                    "function ended (the function may have killed it)" % (where, how),
+                    kind="signal" if status.get("signal") is not None else "exit",
+                    signal=status.get("signal"), exitcode=status.get("exitcode"),
+                    traceback=stderr_tail or None, function=where)
+            if end.get("refused"):
+                raise UserFunctionError("%s was not run: %s" % (where, end["refused"]),
+                                        kind="refused", function=where)
             if table is not None:
                 return table
-            where = "%s (%s)" % (function, module)
+            if end.get("timed_out"):
+                raise UserFunctionError(
+                    "%s exceeded its time limit (timed out after %ss)" % (where, timeout),
+                    kind="timeout", signal=signal.SIGKILL, traceback=stderr_tail or None,
+                    function=where)
             if result is not None:
                 raise UserFunctionError(
                     "%s failed: %s" % (where, result.get("error")), kind=result.get("kind"),
                     traceback=result.get("traceback"), exitcode=result.get("exitcode"),
                     function=where)
-            if status.get("signal") is not None:
-                sig = status["signal"]
-                hint = " (out of memory?)" if sig == signal.SIGKILL and timeout is None else ""
-                hint = " (timed out after %ss)" % timeout if sig == signal.SIGKILL and \
-                    timeout is not None else hint
+            if end.get("signal") is not None:
                 raise UserFunctionError(
-                    "%s was killed by %s%s" % (where, _signal_name(sig), hint), kind="signal",
-                    signal=sig, traceback=stderr_tail or None, function=where)
+                    "%s was killed by %s" % (where, _signal_name(end["signal"])), kind="signal",
+                    signal=end["signal"], traceback=stderr_tail or None, function=where)
             raise UserFunctionError(
-                "%s exited with status %s before returning a result" % (where,
-                                                                      status.get("exitcode")),
-                kind="exit", exitcode=status.get("exitcode"), traceback=stderr_tail or None,
+                "%s exited with status %s before returning a result" % (where, end["exitcode"]),
+                kind="exit", exitcode=end["exitcode"], traceback=stderr_tail or None,
                 function=where)
         finally:
             for fd in send_fds:

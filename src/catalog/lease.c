@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "catalog/catalog.h"
+#include "lake/joblog.h"
 #include "util/error.h"
 #include "util/util.h"
 
@@ -291,6 +292,8 @@ static int add_job(const tarn_job_row *j, void *ctx)
     return 0;
 }
 
+#define JOB_STOPPED "the process running this job stopped before the run finished: the run failed"
+
 typedef struct settle_ctx {
     const tarn_job_row *job;
 } settle_ctx;
@@ -310,7 +313,8 @@ static int settle_job(tarn_lake *lake, void *arg, tarn_error *err)
     }
     strbuf logs = {0};
     sb_append(&logs, now.logs ? now.logs : "");
-    sb_append(&logs, "the process running this job stopped before the run finished: the run failed\n");
+    sb_append(&logs, JOB_STOPPED);
+    sb_append(&logs, "\n");
     tarn_job_row upd = now;
     snprintf(upd.status, sizeof upd.status, "failed");
     upd.ended_us = tarn__now_us();
@@ -341,6 +345,7 @@ int tarn__lease_settle(tarn_lake *lake, tarn_error *err)
         if (!of_dead) continue;
         settle_ctx s = {&jobs.v[i]};
         rc = tarn__tx_run(lake, settle_job, &s, err);
+        if (rc == 0) tarn__joblog_append(lake, jobs.v[i].id, JOB_STOPPED); /* the log file says so too */
         if (rc == TARN_NOTHING) rc = 0;
     }
     for (size_t i = 0; rc == 0 && i < dead.n; i++) rc = c->vt->lease_release(c, dead.ids[i], err);

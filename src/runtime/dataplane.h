@@ -17,8 +17,9 @@ typedef struct tarn_rt_input {
     const char *format; /* NULL, or how the function sees the table: "pyarrow", "polars", "tarn" */
 } tarn_rt_input;
 
-/* An assembled environment: an interpreter and cache entries put ahead of
- * its site-packages. NULL members: the base interpreter as it is. */
+/* An assembled environment: an interpreter and cache entries put after the
+ * standard library and ahead of its site-packages. NULL members: the base
+ * interpreter as it is. */
 typedef struct tarn_rt_env {
     const char *id;     /* the environment's id (hash of interpreter + pins) */
     const char *python; /* interpreter path */
@@ -34,19 +35,35 @@ typedef struct tarn_rt_call {
     size_t ninputs;
     json_t *params; /* {argument: value} for tarn.Parameter defaults */
     const tarn_rt_env *env; /* NULL: the base environment */
+    /* @tarn.resources: {"memory_mb", "timeout_s", "cpus"}, each may be
+     * missing or null (then run.memory_limit_mb, run.timeout_s, run.cpus
+     * of .tarn/config apply). NULL: none declared. */
+    json_t *resources;
+    int internet; /* @tarn.model(internet_access=True) */
 } tarn_rt_call;
 
-/* WARM: start the Python parent now, so it warms up while the run plans. */
+/* WARM: start the Python parent now, so it warms up while the run plans.
+ * Refuses run.memory_limit_mb, run.timeout_s, run.cpus or run.confine
+ * values that make no sense, before anything runs. */
 int tarn__rt_open(tarn_rt_session **out, tarn_lake *lake, int warm, tarn_error *err);
+/* Two "K=V" environment entries (malloc'd) that make `python3 -m
+ * tarn.discover` run the project's top level confined like a model, within
+ * run.timeout_s: TARN_CONFINE and TARN_DISCOVER_TIMEOUT. */
+int tarn__rt_discover_env(char *out[2], tarn_lake *lake, const char *project_dir, tarn_error *err);
+
 /* Releases every mapped table and stops the workers. NULL allowed. */
 void tarn__rt_close(tarn_rt_session **s);
 
-/* Calls a Python function in a worker. A model's result becomes view
- * CALL->model in D (kept mapped by the session until it closes) and *rows
- * its row count; an expectation's result goes to *verdict (1 passed, 0
- * failed). The function's output lines go to ON_LINE labelled
- * `model @ file:line | text`. A function that raises, crashes or returns
- * something else is TARN_EUSER with its traceback or signal. */
+/* Calls a Python function in a worker, confined (python/tarn/confine.py:
+ * it cannot open the lakehouse, writes only to a scratch folder, has no
+ * network unless CALL->internet) and under its limits. A model's result
+ * becomes view CALL->model in D (kept mapped by the session until it
+ * closes) and *rows its row count; an expectation's result goes to
+ * *verdict (1 passed, 0 failed). The function's output lines go to ON_LINE
+ * labelled `model @ file:line | text` (cut at 8 KiB, invalid UTF-8
+ * escaped). A function that raises, crashes, passes a limit or returns
+ * something else is TARN_EUSER saying which; a longer traceback keeps its
+ * end (its full text goes to ON_LINE). */
 int tarn__rt_call(int64_t *rows, int *verdict, tarn_rt_session *s, tarn_duck *d,
                   const tarn_rt_call *call, void (*on_line)(const char *line, void *ctx), void *ctx,
                   tarn_error *err);

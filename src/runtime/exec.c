@@ -16,6 +16,7 @@
 
 #include "runtime/runtime.h"
 #include "runtime/dataplane.h"
+#include "lake/joblog.h"
 #include "sql/engine.h"
 #include "util/error.h"
 #include "util/util.h"
@@ -26,7 +27,7 @@ typedef struct run_ctx {
     json_t *project;
     json_t *report;
     json_t *tasks;
-    strbuf log;
+    tarn_joblog *log; /* lines to .tarn/logs/JOBID.log, a bounded tail in memory */
     tarn_duck duck;
     tarn_rt_session *rt; /* Python workers and shared-memory tables */
     char job_id[17];
@@ -50,16 +51,21 @@ typedef struct run_ctx {
 static void emit(run_ctx *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void emit(run_ctx *r, const char *fmt, ...)
 {
-    char line[4096];
-    va_list ap;
+    char small[4096], *line = small;
+    va_list ap, ap2;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
+    va_copy(ap2, ap);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
     va_end(ap);
+    if (n >= (int)sizeof small && (line = malloc((size_t)n + 1)))
+        vsnprintf(line, (size_t)n + 1, fmt, ap2); /* a long line stays whole */
+    va_end(ap2);
+    if (!line) line = small;
     pthread_mutex_lock(&r->log_mu);
-    sb_append(&r->log, line);
-    sb_append(&r->log, "\n");
+    if (r->log) tarn__joblog_line(r->log, line);
     if (r->opts->on_line) r->opts->on_line(line, r->opts->ctx);
     pthread_mutex_unlock(&r->log_mu);
+    if (line != small) free(line);
 }
 
 static void user_line(const char *line, void *ctx)
@@ -301,7 +307,9 @@ static int run_python_model(int64_t *rows, int *verdict, run_ctx *r, tarn_duck *
         tarn_rt_env rt_env = {str(env, "id"), str(m, "interpreter"), json_object_get(env, "paths")};
         tarn_rt_call call = {str(m, "file"), str(m, "function"), str(m, "name"),
                              !strcmp(str(m, "role"), "expectation"), inputs, n, params,
-                             env || str(m, "interpreter") ? &rt_env : NULL};
+                             env || str(m, "interpreter") ? &rt_env : NULL,
+                             json_object_get(m, "resources"),
+                             json_is_true(json_object_get(m, "internet_access"))};
         rc = tarn__rt_call(rows, verdict, r->rt, d, &call, user_line, r, err);
         json_decref(params);
     }
@@ -394,9 +402,10 @@ static int job_update(run_ctx *r, const char *status, const char *commit, tarn_e
     j.ended_us = tarn__now_us();
     snprintf(j.commit, sizeof j.commit, "%s", commit ? commit : "");
     j.report_json = json_dumps(r->report, JSON_COMPACT);
-    j.logs = (char *)sb_str(&r->log);
+    j.logs = r->log ? tarn__joblog_tail(r->log) : NULL; /* the whole log is in its file */
     int rc = TARN_CAT(r->lake)->vt->job_update(TARN_CAT(r->lake), &j, err);
     free(j.report_json);
+    free(j.logs);
     return rc;
 }
 
@@ -806,6 +815,7 @@ int tarn_run(char **report, tarn_lake *lake, const tarn_run_options *opts, tarn_
         rc = tarn_ref_resolve(&in, lake, opts->input_ref ? opts->input_ref : ref.commit, err);
         snprintf(r.input_commit, sizeof r.input_commit, "%s", in.hex);
     }
+    if (rc == 0) rc = tarn__joblog_open(&r.log, lake, err);
     if (rc == 0 && !opts->dry_run) rc = tarn__rt_open(&r.rt, lake, 1, err);
     if (rc == 0) rc = tarn__project_load(&r.project, lake, opts->project_dir, err);
     if (rc == 0) rc = tarn__plan(r.project, lake, r.input_commit, opts, err);
@@ -819,6 +829,9 @@ int tarn_run(char **report, tarn_lake *lake, const tarn_run_options *opts, tarn_
 
     json_object_set_new(r.report, "job_id", json_string(r.job_id));
     if ((rc = job_insert(&r, err)) < 0) goto done;
+    tarn_error log_err = TARN_ERROR_INIT;
+    if (tarn__joblog_start(r.log, r.job_id, &log_err) < 0) emit(&r, "warning: %s", log_err.message);
+    tarn_error_clear(&log_err);
     emit(&r, "job %s on branch '%s'%s", r.job_id, r.branch, opts->no_transaction ? " (no transaction)" : "");
     if (!opts->no_transaction) {
         /* Outputs land on top of the branch as it is; sources are read at
@@ -859,7 +872,7 @@ done:
     json_decref(r.project);
     json_decref(r.outputs);
     json_decref(r.sources);
-    sb_free(&r.log);
+    tarn__joblog_close(&r.log);
     pthread_mutex_destroy(&r.mu);
     pthread_mutex_destroy(&r.ddl);
     pthread_mutex_destroy(&r.log_mu);

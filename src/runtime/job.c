@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lake/joblog.h"
 #include "runtime/runtime.h"
 #include "util/error.h"
 #include "util/util.h"
@@ -87,7 +88,8 @@ int tarn_job_logs(char **text, tarn_lake *lake, const char *id, tarn_error *err)
     *text = NULL;
     tarn_job_row j;
     TARN_RETURN_NOT_OK(job_find(&j, lake, id, err));
-    *text = strdup(j.logs ? j.logs : "");
+    /* The log file holds the whole (capped) log; the catalog its tail. */
+    if (tarn__joblog_read(text, lake, j.id, NULL) != 0) *text = strdup(j.logs ? j.logs : "");
     tarn__job_row_clear(&j);
     return 0;
 }

@@ -140,7 +140,7 @@ char *tarn__substitute_params(const char *text, json_t *params, tarn_error *err)
 static int check_environment(json_t *m, json_t *project, tarn_lake *lake, tarn_error *err)
 {
     const char *want = str(m, "python"), *have = str(project, "interpreter");
-    if (!want || !have || !strncmp(have, want, strlen(want))) return 0;
+    if (!want || !have || tarn__python_version_matches(have, want)) return 0;
     const char *list = tarn_lake_config(lake, "python.interpreters");
     strbuf seen = {0};
     sb_printf(&seen, "%s (Python %s)", tarn__python_exe(lake), have);
@@ -155,7 +155,7 @@ static int check_environment(json_t *m, json_t *project, tarn_lake *lake, tarn_e
             WEXITSTATUS(status) == 0) {
             out[strcspn(out, "\n")] = 0;
             sb_printf(&seen, ", %s (Python %s)", p, out);
-            if (!strncmp(out, want, strlen(want))) {
+            if (tarn__python_version_matches(out, want)) {
                 json_object_set_new(m, "interpreter", json_string(p));
                 found = 1;
             }

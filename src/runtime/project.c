@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "runtime/dataplane.h"
 #include "runtime/runtime.h"
 #include "sql/engine.h"
 #include "util/error.h"
@@ -60,6 +61,13 @@ const char *tarn__python_path(void)
     }
     snprintf(found, sizeof found, "%s", TARN_BUILD_PYTHON_DIR);
     return found;
+}
+
+int tarn__python_version_matches(const char *have, const char *want)
+{
+    size_t n = strlen(want);
+    /* A prefix that ends where a version component ends: "3.1" is not "3.11". */
+    return n && !strncmp(have, want, n) && (have[n] == 0 || have[n] == '.');
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -239,8 +247,26 @@ static int load_sql_model(json_t *models, tarn_duck *d, const char *path, const 
 
 /* ---- Python models ---------------------------------------------------------------- */
 
-static int discover_python(json_t *project_out, json_t *models, tarn_lake *lake, char **files,
-                           size_t n, tarn_error *err)
+/* "KEY=N" for the environment of tarn.envs from .tarn/config KEY (a whole
+ * number >= 1), or "" when unset. */
+static int env_cap(char *out, size_t size, tarn_lake *lake, const char *key, const char *var,
+                   tarn_error *err)
+{
+    const char *v = tarn_lake_config(lake, key);
+    out[0] = 0;
+    if (!v || !*v) return 0;
+    char *end;
+    long long n = strtoll(v, &end, 10);
+    if (*end || n < 1)
+        return tarn__error_set(err, TARN_EINVALID,
+                               "%s in .tarn/config must be a whole number, at least 1 (it is '%s')",
+                               key, v);
+    snprintf(out, size, "%s=%lld", var, n);
+    return 0;
+}
+
+static int discover_python(json_t *project_out, json_t *models, tarn_lake *lake, const char *dir,
+                           char **files, size_t n, tarn_error *err)
 {
     if (n == 0) return 0;
     char **argv = calloc(n + 5, sizeof *argv);
@@ -249,6 +275,9 @@ static int discover_python(json_t *project_out, json_t *models, tarn_lake *lake,
     argv[2] = "tarn.discover";
     for (size_t i = 0; i < n; i++) argv[3 + i] = files[i];
     char env_path[PATH_MAX + 32], envs_dir[PATH_MAX + 32], links[PATH_MAX * 4], index[PATH_MAX + 32];
+    char max_mb[64], max_files[64];
+    char *confine[2] = {NULL, NULL};
+    int status = 0, rc = 0;
     snprintf(env_path, sizeof env_path, "PYTHONPATH=%s", tarn__python_path());
     /* Environments are resolved and unpacked at plan time (tarn.envs), into
      * the lakehouse's cache, from the configured wheelhouses. */
@@ -259,9 +288,28 @@ static int discover_python(json_t *project_out, json_t *models, tarn_lake *lake,
     const char *iu = getenv("TARN_INDEX_URL");
     if (!iu || !*iu) iu = tarn_lake_config(lake, "env.index_url");
     snprintf(index, sizeof index, "TARN_INDEX_URL=%s", iu ? iu : "");
-    char *env[] = {env_path, envs_dir, links, index, "PYTHONDONTWRITEBYTECODE=1", NULL};
+    rc = env_cap(max_mb, sizeof max_mb, lake, "env.max_unpacked_mb", "TARN_ENV_MAX_UNPACKED_MB",
+                 err);
+    if (rc == 0)
+        rc = env_cap(max_files, sizeof max_files, lake, "env.max_files", "TARN_ENV_MAX_FILES", err);
+    /* The files' top level is user code: it runs confined, like a model. */
+    if (rc == 0) rc = tarn__rt_discover_env(confine, lake, dir, err);
+    if (rc < 0) {
+        free(argv);
+        return rc;
+    }
+    char *env[] = {env_path,
+                   envs_dir,
+                   links,
+                   index,
+                   "PYTHONDONTWRITEBYTECODE=1",
+                   "PYTHONSAFEPATH=1",
+                   confine[0],
+                   confine[1],
+                   max_mb[0] ? max_mb : "TARN_ENV_MAX_UNPACKED_MB=",
+                   max_files[0] ? max_files : "TARN_ENV_MAX_FILES=",
+                   NULL};
     char *out = NULL, *errout = NULL;
-    int status = 0, rc = 0;
     if (tarn__proc_capture(&out, &errout, &status, argv, env) != 0) {
         rc = tarn__error_set(err, TARN_EIO, "cannot start %s: %s", argv[0], strerror(errno));
         goto done;
@@ -302,6 +350,8 @@ done:
     free(argv);
     free(out);
     free(errout);
+    free(confine[0]);
+    free(confine[1]);
     return rc;
 }
 
@@ -358,7 +408,8 @@ int tarn__project_load(json_t **out, tarn_lake *lake, const char *dir, tarn_erro
         free(text);
     }
     tarn__duck_close(&d);
-    if (rc == 0) rc = discover_python(project, json_object_get(project, "models"), lake, py, npy, err);
+    if (rc == 0)
+        rc = discover_python(project, json_object_get(project, "models"), lake, abs, py, npy, err);
     char hash[65];
     tarn__sha256_hex(hash, sb_str(&all), all.len);
     json_object_set_new(project, "hash", json_string(hash));

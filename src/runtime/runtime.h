@@ -15,6 +15,9 @@
  * Python package (TARN_PYTHON / TARN_PYTHONPATH override them). */
 const char *tarn__python_exe(tarn_lake *lake);
 const char *tarn__python_path(void);
+/* Whether interpreter version HAVE ("3.11.2") is what a model asks for with
+ * WANT: "3.11" is any 3.11.x (never 3.110), "3.11.2" only itself. */
+int tarn__python_version_matches(const char *have, const char *want);
 
 /* Loads DIR: {"dir", "hash", "files": {path: text}, "parameters": {name:
  * {"type", "default"}}, "models": [...]} where a model is {"name", "kind":

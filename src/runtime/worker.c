@@ -8,7 +8,14 @@
  * allocation takes down only that worker. Input tables go over a Unix
  * socket as sealed memfds (SCM_RIGHTS); the result comes back the same way
  * and is mapped read-only, decoded in place and shown to DuckDB as a view:
- * no table is copied between processes. */
+ * no table is copied between processes.
+ *
+ * Every call is confined and limited: the request names what the worker
+ * must hide (the lakehouse), what it may still read inside it (its
+ * environment's entries, the bytecode cache), whether it has network, and
+ * its memory, time and CPU limits; python/tarn/confine.py applies them and
+ * its supervisor reports how the call ended, so a limit or a refusal is
+ * told as such, never as a bare signal. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -19,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -26,7 +34,18 @@
 #include "runtime/runtime.h"
 #include "tarn/arrow.h"
 #include "util/error.h"
+#include "util/lines.h"
 #include "util/util.h"
+
+#define LINE_MAX_BYTES 8192 /* of one line a function prints; the rest is counted */
+#define DEFAULT_TIMEOUT_S 3600
+
+/* Limits for tasks that declare none (.tarn/config), 0 meaning none. */
+typedef struct limits {
+    int64_t memory_mb;
+    double timeout_s;
+    double cpus;
+} limits;
 
 typedef struct mapped {
     char name[TARN_NAME_MAX + 1]; /* the model */
@@ -36,15 +55,14 @@ typedef struct mapped {
 } mapped;
 
 /* One warm parent per environment: an interpreter and the cache entries
- * put ahead of its own site-packages (PYTHONPATH). */
+ * it puts after the standard library, ahead of its own site-packages. */
 typedef struct zygote {
-    char key[65];      /* the environment's id, "base" without packages */
-    char *python;      /* interpreter */
-    char *pythonpath;  /* "PYTHONPATH=entry:entry:...:tarn" */
-    char *pycache;     /* "PYTHONPYCACHEPREFIX=<lake>/envs/pycache" */
-    pid_t pid;         /* 0: not started */
-    int ctrl;          /* control socket (SOCK_SEQPACKET: one JSON message a packet) */
-    int ready;         /* its "warm" message was read */
+    char key[65];  /* the environment's id, "base" without packages */
+    char *python;  /* interpreter */
+    json_t *paths; /* the environment's cache entries (array) */
+    pid_t pid;     /* 0: not started */
+    int ctrl;      /* control socket (SOCK_SEQPACKET: one JSON message a packet) */
+    int ready;     /* its "warm" message was read */
 } zygote;
 
 struct tarn_rt_session {
@@ -54,6 +72,9 @@ struct tarn_rt_session {
     size_t n, cap;
     zygote *zy;
     size_t nzy;
+    limits defaults;
+    int confine;         /* run.confine: 1 auto, 0 off */
+    char hide[PATH_MAX]; /* the lakehouse folder, as the kernel resolves it */
 };
 
 /* The zygote for ENV (NULL: the base environment), created if new. */
@@ -71,20 +92,73 @@ static zygote *zygote_for(tarn_rt_session *s, const tarn_rt_env *env)
     snprintf(z->key, sizeof z->key, "%s", key);
     z->ctrl = -1;
     z->python = strdup(env && env->python ? env->python : tarn__python_exe(s->lake));
-    strbuf path = {0};
-    sb_append(&path, "PYTHONPATH=");
-    size_t i;
-    json_t *p;
-    json_array_foreach(env ? env->paths : NULL, i, p) sb_printf(&path, "%s:", json_string_value(p));
-    sb_append(&path, tarn__python_path());
-    z->pythonpath = path.s;
-    strbuf pyc = {0};
-    sb_printf(&pyc, "PYTHONPYCACHEPREFIX=%s/envs/pycache", tarn_lake_path(s->lake));
-    z->pycache = pyc.s;
+    z->paths = env && env->paths ? json_incref(env->paths) : json_array();
     return z;
 }
 
-static int start_zygote(zygote *z, tarn_error *err);
+static int start_zygote(tarn_rt_session *s, zygote *z, tarn_error *err);
+
+/* A non-negative number from .tarn/config KEY (DEF when unset). */
+static int config_number(double *out, tarn_lake *lake, const char *key, double def,
+                         const char *unit, tarn_error *err)
+{
+    const char *v = tarn_lake_config(lake, key);
+    *out = def;
+    if (!v || !*v) return 0;
+    char *end;
+    double d = strtod(v, &end);
+    if (*end || end == v || !(d >= 0) || d > 1e12)
+        return tarn__error_set(
+            err, TARN_EINVALID,
+            "%s in .tarn/config must be a number of %s, 0 for no limit (it is '%s')", key, unit, v);
+    *out = d;
+    return 0;
+}
+
+/* The defaults of limits and confinement, from .tarn/config: bad values
+ * refuse the run before anything runs. */
+static int read_defaults(tarn_rt_session *s, tarn_error *err)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    double half_ram_mb = pages > 0 && page > 0 ? (double)((int64_t)pages * page / 2 >> 20) : 4096;
+    double mem;
+    TARN_RETURN_NOT_OK(
+        config_number(&mem, s->lake, "run.memory_limit_mb", half_ram_mb, "MiB", err));
+    TARN_RETURN_NOT_OK(config_number(&s->defaults.timeout_s, s->lake, "run.timeout_s",
+                                     DEFAULT_TIMEOUT_S, "seconds", err));
+    TARN_RETURN_NOT_OK(config_number(&s->defaults.cpus, s->lake, "run.cpus", 0, "CPUs", err));
+    s->defaults.memory_mb = (int64_t)mem;
+    const char *mode = tarn_lake_config(s->lake, "run.confine");
+    if (mode && *mode && strcmp(mode, "auto") && strcmp(mode, "off"))
+        return tarn__error_set(err, TARN_EINVALID,
+                               "run.confine in .tarn/config must be 'auto' or 'off' (it is '%s')",
+                               mode);
+    s->confine = !(mode && !strcmp(mode, "off"));
+    if (!realpath(tarn_lake_path(s->lake), s->hide))
+        snprintf(s->hide, sizeof s->hide, "%s", tarn_lake_path(s->lake));
+    return 0;
+}
+
+int tarn__rt_discover_env(char *out[2], tarn_lake *lake, const char *project_dir, tarn_error *err)
+{
+    out[0] = out[1] = NULL;
+    tarn_rt_session s = {0};
+    s.lake = lake;
+    TARN_RETURN_NOT_OK(read_defaults(&s, err));
+    char dir[PATH_MAX];
+    if (!realpath(project_dir, dir)) snprintf(dir, sizeof dir, "%s", project_dir);
+    json_t *policy = json_pack("{s:s,s:[s],s:[s],s:b}", "mode", s.confine ? "auto" : "off", "hide",
+                               s.hide, "read", dir, "internet", 0);
+    char *text = json_dumps(policy, JSON_COMPACT);
+    json_decref(policy);
+    strbuf a = {0}, b = {0};
+    sb_printf(&a, "TARN_CONFINE=%s", text);
+    sb_printf(&b, "TARN_DISCOVER_TIMEOUT=%g", s.defaults.timeout_s);
+    free(text);
+    out[0] = a.s;
+    out[1] = b.s;
+    return 0;
+}
 
 int tarn__rt_open(tarn_rt_session **out, tarn_lake *lake, int warm, tarn_error *err)
 {
@@ -92,8 +166,12 @@ int tarn__rt_open(tarn_rt_session **out, tarn_lake *lake, int warm, tarn_error *
     if (!*out) return tarn__error_set(err, TARN_ENOMEM, "out of memory");
     (*out)->lake = lake;
     pthread_mutex_init(&(*out)->mu, NULL);
+    if (read_defaults(*out, err) < 0) {
+        tarn__rt_close(out);
+        return err ? err->code : TARN_EINVALID;
+    }
     /* Warming up (interpreter, numpy, pandas) overlaps planning. */
-    if (warm) start_zygote(zygote_for(*out, NULL), NULL);
+    if (warm) start_zygote(*out, zygote_for(*out, NULL), NULL);
     return 0;
 }
 
@@ -134,7 +212,9 @@ static int send_packet(int sock, json_t *msg, const int *fds, size_t nfds, tarn_
     }
     ssize_t n = sendmsg(sock, &mh, MSG_NOSIGNAL);
     free(text);
-    if (n < 0) return tarn__error_set(err, TARN_EIO, "cannot reach the Python worker: %s", strerror(errno));
+    if (n < 0)
+        return tarn__error_set(err, TARN_EIO, "cannot reach the Python worker: %s",
+                               strerror(errno));
     return 0;
 }
 
@@ -159,54 +239,115 @@ static int recv_packet(json_t **msg, int *fd, int sock, tarn_error *err)
         int count = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
         int *fds = (int *)CMSG_DATA(c);
         for (int i = 0; i < count; i++) {
-            if (fd && *fd < 0) *fd = fds[i];
-            else close(fds[i]);
+            if (fd && *fd < 0)
+                *fd = fds[i];
+            else
+                close(fds[i]);
         }
     }
     int rc = 0;
-    if (n < 0) rc = tarn__error_set(err, TARN_EIO, "lost the Python worker: %s", strerror(errno));
-    else if (n == 0) rc = 1;
+    if (n < 0)
+        rc = tarn__error_set(err, TARN_EIO, "lost the Python worker: %s", strerror(errno));
+    else if (n == 0)
+        rc = 1;
     else if (!(*msg = json_loadb(buf, (size_t)n, 0, NULL)))
         rc = tarn__error_set(err, TARN_EIO, "the Python worker sent something that is not JSON");
     free(buf);
     return rc;
 }
 
-static int start_zygote(zygote *z, tarn_error *err)
+/* ENV extended (replaced where named) by the NAME=VALUE entries of EXTRA;
+ * the array is malloc'd, its strings are not. */
+static char **environment_with(char *const *extra, size_t nextra)
 {
-    int sv[2];
-    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
-        return tarn__error_set(err, TARN_EIO, "socketpair: %s", strerror(errno));
-    pid_t pid = fork();
+    extern char **environ;
+    size_t n = 0;
+    while (environ[n])
+        n++;
+    char **out = calloc(n + nextra + 1, sizeof *out);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        int replaced = 0;
+        for (size_t j = 0; j < nextra; j++) {
+            size_t len = strcspn(extra[j], "=") + 1;
+            if (!strncmp(environ[i], extra[j], len)) replaced = 1;
+        }
+        if (!replaced) out[k++] = environ[i];
+    }
+    for (size_t j = 0; j < nextra; j++)
+        out[k++] = extra[j];
+    return out;
+}
+
+static int start_zygote(tarn_rt_session *s, zygote *z, tarn_error *err)
+{
+    /* Everything the child needs is built before fork: this process has
+     * threads, the child may only call async-signal-safe functions. */
+    size_t npaths = json_array_size(z->paths);
+    char **argv = calloc(npaths * 2 + 6, sizeof *argv);
+    size_t a = 0;
+    argv[a++] = z->python;
+    argv[a++] = "-m";
+    argv[a++] = "tarn.worker";
+    argv[a++] = "--zygote";
+    argv[a++] = "3";
+    for (size_t i = 0; i < npaths; i++) {
+        argv[a++] = "--path"; /* after the standard library, ahead of site-packages */
+        argv[a++] = (char *)json_string_value(json_array_get(z->paths, i));
+    }
+    strbuf pythonpath = {0}, pycache = {0};
+    sb_printf(&pythonpath, "PYTHONPATH=%s", tarn__python_path());
+    /* Bytecode of environment packages is cached in the lakehouse: the
+     * zygote compiles it there, workers only read it. */
+    sb_printf(&pycache, "PYTHONPYCACHEPREFIX=%s/envs/pycache", s->hide);
+    /* Nothing is imported from the current folder (3.11+; older ones
+     * ignore it and the zygote drops that entry itself). */
+    char *extra[] = {pythonpath.s, pycache.s, "PYTHONSAFEPATH=1"};
+    char **envp = environment_with(extra, 3);
+
+    int sv[2], rc = 0;
+    pid_t pid = -1;
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+        rc = tarn__error_set(err, TARN_EIO, "socketpair: %s", strerror(errno));
+        goto done;
+    }
+    pid = fork();
     if (pid < 0) {
         close(sv[0]), close(sv[1]);
-        return tarn__error_set(err, TARN_EIO, "fork: %s", strerror(errno));
+        rc = tarn__error_set(err, TARN_EIO, "fork: %s", strerror(errno));
+        goto done;
     }
     if (pid == 0) {
         int devnull = open("/dev/null", O_RDONLY);
         if (devnull >= 0) dup2(devnull, 0);
-        dup2(2, 1); /* the zygote's own words (import errors) go to stderr */
+        dup2(2, 1);     /* the zygote's own words (import errors) go to stderr */
         dup2(sv[1], 3); /* dup2 clears close-on-exec */
-        putenv(z->pythonpath);
-        /* Bytecode of environment packages is cached in the lakehouse: the
-         * cache entries stay read-only and later runs skip recompiling. */
-        putenv(z->pycache);
-        execl(z->python, z->python, "-m", "tarn.worker", "--zygote", "3", (char *)NULL);
+        /* No descriptor of this process (a catalog, a data file) reaches
+         * the workers, whatever flags it was opened with. */
+        if (syscall(SYS_close_range, 4U, ~0U, 0U) != 0)
+            for (int fd = 4; fd < 65536; fd++)
+                close(fd);
+        execve(z->python, argv, envp);
         _exit(127);
     }
     close(sv[1]);
     z->pid = pid;
     z->ctrl = sv[0];
     z->ready = 0;
-    return 0;
+done:
+    free(argv);
+    free(envp);
+    sb_free(&pythonpath);
+    sb_free(&pycache);
+    return rc;
 }
 
 /* One request to the zygote and its reply. Holds s->mu. */
-static int zygote_ask(json_t **reply, zygote *z, json_t *req, const int *fds, size_t nfds,
-                      tarn_error *err)
+static int zygote_ask(json_t **reply, tarn_rt_session *s, zygote *z, json_t *req, const int *fds,
+                      size_t nfds, tarn_error *err)
 {
     *reply = NULL;
-    if (!z->pid) TARN_RETURN_NOT_OK(start_zygote(z, err));
+    if (!z->pid) TARN_RETURN_NOT_OK(start_zygote(s, z, err));
     if (!z->ready) { /* it says so once warm */
         json_t *hello = NULL;
         int rc = recv_packet(&hello, NULL, z->ctrl, err);
@@ -215,7 +356,8 @@ static int zygote_ask(json_t **reply, zygote *z, json_t *req, const int *fds, si
             stop_zygote(z);
             return tarn__error_set(err, TARN_EIO,
                                    "the Python worker (%s -m tarn.worker) did not start; see its "
-                                   "error above", z->python);
+                                   "error above",
+                                   z->python);
         }
         z->ready = 1;
     }
@@ -232,18 +374,56 @@ static int zygote_ask(json_t **reply, zygote *z, json_t *req, const int *fds, si
     return rc;
 }
 
-/* Forks a worker from ENV's zygote serving CALL_SOCK with OUT_FD as its
+/* A limit of CALL: its @tarn.resources value KEY if set, else DEF. */
+static double declared(const tarn_rt_call *call, const char *key, double def)
+{
+    json_t *v = json_object_get(call->resources, key);
+    return json_is_number(v) ? json_number_value(v) : def;
+}
+
+/* The "limits" and "confine" members of a fork request for CALL. */
+static void add_policy(json_t *req, tarn_rt_session *s, const tarn_rt_call *call, const zygote *z)
+{
+    json_t *lim = json_object();
+    double mem = declared(call, "memory_mb", (double)s->defaults.memory_mb);
+    double timeout = declared(call, "timeout_s", s->defaults.timeout_s);
+    double cpus = declared(call, "cpus", s->defaults.cpus);
+    if (mem > 0) json_object_set_new(lim, "memory", json_integer((json_int_t)(mem * 1048576.0)));
+    if (timeout > 0) json_object_set_new(lim, "timeout", json_real(timeout));
+    if (cpus > 0) json_object_set_new(lim, "cpus", json_real(cpus));
+    json_object_set_new(req, "limits", lim);
+
+    /* What the worker may still read inside the lakehouse: its packages,
+     * their bytecode, and the project when it lives there (a rerun). */
+    json_t *read = json_deep_copy(z->paths);
+    strbuf pyc = {0};
+    sb_printf(&pyc, "%s/envs/pycache", s->hide);
+    json_array_append_new(read, json_string(sb_str(&pyc)));
+    sb_free(&pyc);
+    char dir[PATH_MAX];
+    if (realpath(call->file, dir)) {
+        char *slash = strrchr(dir, '/');
+        if (slash && slash != dir) *slash = 0;
+        json_array_append_new(read, json_string(dir));
+    }
+    json_object_set_new(req, "confine",
+                        json_pack("{s:s,s:[s],s:o,s:b}", "mode", s->confine ? "auto" : "off",
+                                  "hide", s->hide, "read", read, "internet", call->internet));
+}
+
+/* Forks a worker from CALL's zygote serving CALL_SOCK with OUT_FD as its
  * stdout and stderr; *pid is the worker's. */
-static int fork_worker(pid_t *pid, tarn_rt_session *s, const tarn_rt_env *env, const char *label,
-                       int call_sock, int out_fd, tarn_error *err)
+static int fork_worker(pid_t *pid, tarn_rt_session *s, const tarn_rt_call *call, int call_sock,
+                       int out_fd, tarn_error *err)
 {
     pthread_mutex_lock(&s->mu);
-    zygote *z = zygote_for(s, env);
-    json_t *req = json_pack("{s:s,s:s,s:n}", "op", "fork", "label", label, "memory_limit");
+    zygote *z = zygote_for(s, call->env);
+    json_t *req = json_pack("{s:s,s:s}", "op", "fork", "label", call->model);
+    add_policy(req, s, call, z);
     int fds[3] = {call_sock, out_fd, out_fd};
     json_t *reply = NULL;
-    int rc = zygote_ask(&reply, z, req, fds, 3, err);
-    if (rc < 0 && !z->pid) rc = zygote_ask(&reply, z, req, fds, 3, err); /* it died: once more */
+    int rc = zygote_ask(&reply, s, z, req, fds, 3, err);
+    if (rc < 0 && !z->pid) rc = zygote_ask(&reply, s, z, req, fds, 3, err); /* it died: once more */
     if (rc == 0) *pid = (pid_t)json_integer_value(json_object_get(reply, "pid"));
     json_decref(req);
     json_decref(reply);
@@ -251,14 +431,15 @@ static int fork_worker(pid_t *pid, tarn_rt_session *s, const tarn_rt_env *env, c
     return rc;
 }
 
-/* How worker PID ended: {"exitcode": N|null, "signal": S|null}. */
+/* How worker PID ended: {"exitcode": N|null, "signal": S|null}, or NULL
+ * when its zygote is gone. */
 static json_t *wait_worker(tarn_rt_session *s, const tarn_rt_env *env, pid_t pid)
 {
     pthread_mutex_lock(&s->mu);
     zygote *z = zygote_for(s, env);
     json_t *req = json_pack("{s:s,s:i,s:i}", "op", "wait", "pid", (int)pid, "timeout", 60);
     json_t *reply = NULL;
-    if (z->pid) zygote_ask(&reply, z, req, NULL, 0, NULL);
+    if (z->pid) zygote_ask(&reply, s, z, req, NULL, 0, NULL);
     json_decref(req);
     pthread_mutex_unlock(&s->mu);
     return reply;
@@ -271,8 +452,7 @@ void tarn__rt_close(tarn_rt_session **sp)
     for (size_t i = 0; i < s->nzy; i++) {
         stop_zygote(&s->zy[i]);
         free(s->zy[i].python);
-        free(s->zy[i].pythonpath);
-        free(s->zy[i].pycache);
+        json_decref(s->zy[i].paths);
     }
     free(s->zy);
     for (size_t i = 0; i < s->n; i++) {
@@ -286,42 +466,182 @@ void tarn__rt_close(tarn_rt_session **sp)
     *sp = NULL;
 }
 
+/* What one call's output lines go through. */
+typedef struct output {
+    const tarn_rt_call *call;
+    strbuf tail; /* the last lines: a crash's own words explain it */
+    void (*on_line)(const char *, void *);
+    void *ctx;
+} output;
+
 /* One line the function printed: "LINE<TAB>text", or raw interpreter output. */
-static void forward_line(const char *line, const tarn_rt_call *call, strbuf *tail,
-                         void (*on_line)(const char *, void *), void *ctx)
+static void forward_line(const char *line, void *ctx)
 {
+    output *o = ctx;
     const char *tab = strchr(line, '\t');
-    const char *base = strrchr(call->file, '/');
-    base = base ? base + 1 : call->file;
-    char out[4608];
-    if (tab && tab > line && strspn(line, "0123456789") == (size_t)(tab - line))
-        snprintf(out, sizeof out, "%s @ %s:%.*s | %s", call->model, base, (int)(tab - line), line,
-                 tab + 1);
+    int numbered = tab && tab > line && strspn(line, "0123456789") == (size_t)(tab - line);
+    const char *base = strrchr(o->call->file, '/');
+    base = base ? base + 1 : o->call->file;
+    strbuf out = {0};
+    if (numbered)
+        sb_printf(&out, "%s @ %s:%.*s | %s", o->call->model, base, (int)(tab - line), line,
+                  tab + 1);
     else
-        snprintf(out, sizeof out, "%s @ %s | %s", call->model, base, line);
-    /* Keep the last lines: a crash's own words explain it. */
-    sb_printf(tail, "%s\n", line);
-    if (tail->len > 4000) {
-        memmove(tail->s, tail->s + tail->len - 2000, 2000);
-        tail->len = 2000;
-        tail->s[tail->len] = 0;
+        sb_printf(&out, "%s @ %s | %s", o->call->model, base, line);
+    sb_printf(&o->tail, "%s\n", numbered ? tab + 1 : line);
+    if (o->tail.len > 4000) {
+        memmove(o->tail.s, o->tail.s + o->tail.len - 2000, 2000);
+        o->tail.len = 2000;
+        o->tail.s[o->tail.len] = 0;
     }
-    if (on_line) on_line(out, ctx);
+    if (o->on_line) o->on_line(sb_str(&out), o->ctx);
+    sb_free(&out);
 }
 
-/* Reads the worker's output pipe into whole lines. */
-static void drain_lines(strbuf *out, const tarn_rt_call *call, strbuf *tail,
-                        void (*on_line)(const char *, void *), void *ctx)
+/* Appends TEXT to B keeping at most BUDGET bytes of it: its end, from a
+ * line start, after a note of what was left out. A traceback's last line
+ * names the exception: it is the part worth keeping. */
+static void append_end(strbuf *b, const char *text, size_t budget)
 {
-    char *nl;
-    while (out->len && (nl = memchr(out->s, '\n', out->len))) {
-        *nl = 0;
-        forward_line(out->s, call, tail, on_line, ctx);
-        size_t used = (size_t)(nl - out->s) + 1;
-        memmove(out->s, nl + 1, out->len - used);
-        out->len -= used;
-        out->s[out->len] = 0;
+    size_t n = strlen(text);
+    while (n && text[n - 1] == '\n')
+        n--;
+    if (n <= budget) {
+        sb_appendn(b, text, n);
+        return;
     }
+    const char *from = text + n - budget + 64;
+    const char *nl = memchr(from, '\n', (size_t)(text + n - from));
+    if (nl && nl + 1 < text + n) from = nl + 1;
+    size_t lines = 0;
+    for (const char *p = text; p < from; p++)
+        lines += *p == '\n';
+    sb_printf(b, "... (%zu earlier lines not shown here; the job's log has them all)\n", lines);
+    sb_appendn(b, from, (size_t)(text + n - from));
+}
+
+/* Reads the reply, the supervisor's "end" and the output lines until the
+ * worker and everything it started are gone. *doc: the reply (NULL if
+ * none), *end: the supervisor's account (NULL if none), *result_fd: the
+ * reply's memfd (-1 if none). */
+static void collect(json_t **doc, json_t **end, int *result_fd, int sock, int pipe_fd, output *o)
+{
+    tarn_lines lines;
+    tarn__lines_init(&lines, LINE_MAX_BYTES, forward_line, o);
+    struct pollfd pfd[2] = {{sock, POLLIN, 0}, {pipe_fd, POLLIN, 0}};
+    while (pfd[0].fd >= 0 || pfd[1].fd >= 0) {
+        if (poll(pfd, 2, -1) < 0) {
+            if (errno == EINTR) continue;
+            break;
+        }
+        if (pfd[0].fd >= 0 && (pfd[0].revents & (POLLIN | POLLHUP | POLLERR))) {
+            json_t *msg = NULL;
+            int fd = -1;
+            if (recv_packet(&msg, &fd, sock, NULL) != 0) {
+                pfd[0].fd = -1; /* end of file: the worker is gone */
+            } else if (json_is_string(json_object_get(msg, "op")) &&
+                       !strcmp(json_string_value(json_object_get(msg, "op")), "end")) {
+                if (!*end) *end = json_incref(msg);
+            } else if (!*doc) {
+                *doc = json_incref(msg);
+                *result_fd = fd;
+                fd = -1;
+            }
+            if (fd >= 0) close(fd);
+            json_decref(msg);
+        }
+        if (pfd[1].fd >= 0 && (pfd[1].revents & (POLLIN | POLLHUP | POLLERR))) {
+            char buf[65536];
+            ssize_t n = read(pipe_fd, buf, sizeof buf);
+            if (n > 0)
+                tarn__lines_feed(&lines, buf, (size_t)n);
+            else if (n == 0 || errno != EINTR)
+                pfd[1].fd = -1;
+        }
+    }
+    tarn__lines_finish(&lines);
+}
+
+static const char *text_of(json_t *o, const char *key)
+{
+    return json_string_value(json_object_get(o, key));
+}
+
+/* The error of a call that returned no usable result, told as what
+ * happened: a refusal, a limit, the function's traceback, a crash. */
+static int call_error(const tarn_rt_call *call, json_t *doc, json_t *end, json_t *status, output *o,
+                      tarn_error *err)
+{
+    /* What fits in the run's message around "model 'x' (FILE:LINE) failed: ". */
+    size_t budget = TARN_MESSAGE_MAX - 1 - strlen(call->model) - strlen(call->file) - 200;
+    if (budget > TARN_MESSAGE_MAX || budget < 200) budget = 200;
+    strbuf m = {0};
+    const char *tail = sb_str(&o->tail);
+    int rc = TARN_EUSER;
+    json_t *sig = end ? json_object_get(end, "signal") : json_object_get(status, "signal");
+    if (end && text_of(end, "refused")) {
+        sb_printf(&m, "model '%s' was not run: %s", call->model, text_of(end, "refused"));
+        rc = TARN_EINVALID;
+    } else if (end && json_is_true(json_object_get(end, "timed_out"))) {
+        if (*tail) append_end(&m, tail, budget / 2), sb_append(&m, "\n");
+        sb_printf(
+            &m,
+            "model '%s' exceeded its time limit (%g s); it and every process it started were "
+            "stopped: raise it with @tarn.resources(timeout=...) or run.timeout_s in .tarn/config",
+            call->model, json_number_value(json_object_get(end, "timeout")));
+    } else if (doc && text_of(doc, "kind") && !strcmp(text_of(doc, "kind"), "memory")) {
+        const char *tb = text_of(doc, "traceback");
+        if (tb && *tb) append_end(&m, tb, budget / 2), sb_append(&m, "\n");
+        sb_printf(&m,
+                  "model '%s' exceeded its memory limit (%lld MiB): raise it with "
+                  "@tarn.resources(memory=...) or run.memory_limit_mb in .tarn/config",
+                  call->model,
+                  (long long)(json_integer_value(json_object_get(doc, "limit")) >> 20));
+    } else if (doc) {
+        const char *tb = text_of(doc, "traceback"), *msg = text_of(doc, "error");
+        const char *text = tb && *tb ? tb : msg ? msg : "the function failed";
+        if (strlen(text) > budget) {
+            /* The whole traceback goes to the log; the message keeps its end. */
+            strbuf line = {0};
+            for (const char *p = text; *p;) {
+                size_t len = strcspn(p, "\n");
+                line.len = 0;
+                sb_appendn(&line, p, len);
+                forward_line(sb_str(&line), o);
+                p += len + (p[len] == '\n');
+            }
+            sb_free(&line);
+        }
+        append_end(&m, text, budget);
+    } else if (!end && status) {
+        if (json_is_integer(sig))
+            sb_printf(&m, "the process supervising model '%s' was killed by signal %d (%s)",
+                      call->model, (int)json_integer_value(sig),
+                      strsignal((int)json_integer_value(sig)));
+        else
+            sb_printf(&m, "the process supervising model '%s' exited with status %lld", call->model,
+                      (long long)json_integer_value(json_object_get(status, "exitcode")));
+        sb_append(&m, " before it could report how the model ended (the model may have killed it)");
+        if (*tail) sb_append(&m, ":\n"), append_end(&m, tail, budget);
+    } else if (json_is_integer(sig)) {
+        int sg = (int)json_integer_value(sig);
+        sb_printf(&m, "the Python process was killed by signal %d (%s)", sg, strsignal(sg));
+        if (*tail) sb_append(&m, ":\n"), append_end(&m, tail, budget);
+    } else if (end) {
+        sb_printf(&m, "the Python process exited with status %lld before returning a result",
+                  (long long)json_integer_value(json_object_get(end, "exitcode")));
+        if (*tail) sb_append(&m, ":\n"), append_end(&m, tail, budget);
+    } else {
+        /* No account at all: the zygote itself is gone. */
+        sb_printf(&m,
+                  "the Python worker's parent process died while model '%s' ran, so how the "
+                  "model ended is unknown (it may have killed it)",
+                  call->model);
+        if (*tail) sb_append(&m, ":\n"), append_end(&m, tail, budget);
+    }
+    tarn__error_set(err, rc, "%s", sb_str(&m));
+    sb_free(&m);
+    return rc;
 }
 
 int tarn__rt_call(int64_t *rows, int *verdict, tarn_rt_session *s, tarn_duck *d,
@@ -338,7 +658,7 @@ int tarn__rt_call(int64_t *rows, int *verdict, tarn_rt_session *s, tarn_duck *d,
         return tarn__error_set(err, TARN_EIO, "pipe: %s", strerror(errno));
     }
     pid_t pid = 0;
-    int rc = fork_worker(&pid, s, call->env, call->model, sv[1], pipefd[1], err);
+    int rc = fork_worker(&pid, s, call, sv[1], pipefd[1], err);
     close(sv[1]);
     close(pipefd[1]);
     if (rc < 0) {
@@ -347,9 +667,9 @@ int tarn__rt_call(int64_t *rows, int *verdict, tarn_rt_session *s, tarn_duck *d,
         return rc;
     }
 
-    json_t *req = json_pack("{s:s,s:s,s:s,s:[],s:{},s:O,s:b,s:s}", "op", "call", "module", call->file,
-                            "function", call->function, "inputs", "select", "params",
-                            call->params ? call->params : json_object(), "expectation",
+    json_t *req = json_pack("{s:s,s:s,s:s,s:[],s:{},s:o,s:b,s:s}", "op", "call", "module",
+                            call->file, "function", call->function, "inputs", "select", "params",
+                            call->params ? json_incref(call->params) : json_object(), "expectation",
                             call->expectation, "label_lines", call->file);
     int *fds = calloc(call->ninputs + 1, sizeof *fds);
     for (size_t i = 0; i < call->ninputs; i++) {
@@ -363,60 +683,28 @@ int tarn__rt_call(int64_t *rows, int *verdict, tarn_rt_session *s, tarn_duck *d,
         }
         fds[i] = call->inputs[i].fd;
     }
-    rc = send_packet(sv[0], req, fds, call->ninputs, err);
+    int sent = send_packet(sv[0], req, fds, call->ninputs, err);
     json_decref(req);
     free(fds);
 
-    /* The reply (one packet, maybe with the result's memfd) and the
-     * worker's output, until both are complete. */
-    json_t *doc = NULL;
-    int result_fd = -1, reply_done = rc < 0;
-    strbuf out = {0}, tail = {0};
-    struct pollfd pfd[2] = {{reply_done ? -1 : sv[0], POLLIN, 0}, {pipefd[0], POLLIN, 0}};
-    while (pfd[0].fd >= 0 || pfd[1].fd >= 0) {
-        if (poll(pfd, 2, -1) < 0) {
-            if (errno == EINTR) continue;
-            break;
-        }
-        if (pfd[0].fd >= 0 && (pfd[0].revents & (POLLIN | POLLHUP | POLLERR))) {
-            recv_packet(&doc, &result_fd, sv[0], NULL); /* a reply, or the end */
-            pfd[0].fd = -1;
-        }
-        if (pfd[1].fd >= 0 && (pfd[1].revents & (POLLIN | POLLHUP | POLLERR))) {
-            char buf[8192];
-            ssize_t n = read(pipefd[0], buf, sizeof buf);
-            if (n > 0) {
-                sb_appendn(&out, buf, (size_t)n);
-                drain_lines(&out, call, &tail, on_line, ctx);
-            } else if (n == 0 || errno != EINTR) {
-                pfd[1].fd = -1;
-            }
-        }
-    }
-    if (out.len) forward_line(out.s, call, &tail, on_line, ctx);
+    json_t *doc = NULL, *end = NULL;
+    int result_fd = -1;
+    output o = {call, {0}, on_line, ctx};
+    collect(&doc, &end, &result_fd, sv[0], pipefd[0], &o);
     close(sv[0]);
     close(pipefd[0]);
     json_t *status = wait_worker(s, call->env, pid);
-    json_t *sig = json_object_get(status, "signal");
 
-    if (rc < 0) {
-        /* the request never arrived; err says why */
-    } else if (!doc) {
-        if (json_is_integer(sig))
-            rc = tarn__error_set(err, TARN_EUSER, "the Python process was killed by signal %d (%s)%s%s",
-                                 (int)json_integer_value(sig), strsignal((int)json_integer_value(sig)),
-                                 tail.len ? ":\n" : "", sb_str(&tail));
-        else
-            rc = tarn__error_set(err, TARN_EUSER,
-                                 "the Python process exited with status %lld before returning a result%s%s",
-                                 (long long)json_integer_value(json_object_get(status, "exitcode")),
-                                 tail.len ? ":\n" : "", sb_str(&tail));
-    } else if (!json_is_true(json_object_get(doc, "ok"))) {
-        const char *tb = json_string_value(json_object_get(doc, "traceback"));
-        const char *msg = json_string_value(json_object_get(doc, "error"));
-        rc = tarn__error_set(err, TARN_EUSER, "%s", tb && *tb ? tb : msg ? msg : "the function failed");
-        size_t n = strlen(err ? err->message : "");
-        while (err && n && err->message[n - 1] == '\n') err->message[--n] = 0;
+    if (sent < 0 && !end) {
+        rc = sent; /* the request never arrived; err says why */
+    } else if (!end || !doc || !json_is_true(json_object_get(doc, "ok")) ||
+               text_of(end, "refused") ||
+               (json_is_true(json_object_get(end, "timed_out")) && result_fd < 0 &&
+                !call->expectation)) {
+        /* Without the supervisor's account nothing vouches that the model
+         * and what it started are gone: never a success. */
+        rc = call_error(call, doc && !json_is_true(json_object_get(doc, "ok")) ? doc : NULL, end,
+                        status, &o, err);
     } else if (call->expectation) {
         *verdict = json_is_true(json_object_get(doc, "verdict"));
     } else if (result_fd < 0) {
@@ -446,9 +734,9 @@ int tarn__rt_call(int64_t *rows, int *verdict, tarn_rt_session *s, tarn_duck *d,
     }
     if (result_fd >= 0) close(result_fd);
     json_decref(doc);
+    json_decref(end);
     json_decref(status);
-    sb_free(&out);
-    sb_free(&tail);
+    sb_free(&o.tail);
     return rc;
 }
 

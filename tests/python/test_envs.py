@@ -296,6 +296,34 @@ def test_concurrent_unpack(tmp_path, cache):
     assert len(os.listdir(os.path.join(results[0]["paths"][0], "bigmod"))) == 301
 
 
+# --- size caps ---------------------------------------------------------------
+
+def test_a_small_wheel_that_unpacks_huge_is_refused(tmp_path, cache):
+    # 50 MiB of zeros compress to about 50 KiB: a zip bomb in miniature
+    d = str(tmp_path / "bomb")
+    path = envs.build_wheel(d, "bomb", "1.0", {"bomb/__init__.py": "", "bomb/zeros.bin":
+                                               b"\0" * (50 << 20)})
+    assert os.path.getsize(path) < (1 << 20)
+    with pytest.raises(EnvError) as e:
+        envs.resolve({"bomb": "1.0"}, [d], cache, base_packages=NOBASE, max_unpacked_mb=10)
+    assert path in str(e.value) and "env.max_unpacked_mb" in str(e.value)
+    assert "50.0 MiB" in str(e.value) and "10 MiB" in str(e.value)
+    assert e.value.package == "bomb"
+    assert _entries(cache) == []  # nothing unpacked, nothing half-unpacked
+    # within the cap it unpacks
+    r = envs.resolve({"bomb": "1.0"}, [d], cache, base_packages=NOBASE, max_unpacked_mb=64)
+    assert os.path.getsize(os.path.join(r["paths"][0], "bomb", "zeros.bin")) == 50 << 20
+
+
+def test_too_many_files_is_refused(tmp_path, cache):
+    d = str(tmp_path / "many")
+    envs.build_wheel(d, "many", "1.0", {"many/m%d.py" % i: "" for i in range(40)})
+    with pytest.raises(EnvError) as e:
+        envs.resolve({"many": "1.0"}, [d], cache, base_packages=NOBASE, max_files=20)
+    assert "env.max_files" in str(e.value) and "files" in str(e.value)
+    assert _entries(cache) == []
+
+
 # --- isolation ---------------------------------------------------------------
 
 def test_isolation_two_versions_side_by_side(wh, cache):
