@@ -143,17 +143,30 @@ static int schema_version(sqlite3 *db)
 
 static const tarn_catalog_vtable SQLITE_VTABLE;
 
-/* Can DB be read (its WAL index made, its pages read)? */
+/* Can DB be read here (its WAL index made, its pages read)? 0 only when
+ * the medium or the permissions say no; a busy database is readable (it
+ * waits for the writer, like every other statement). */
 static int readable(sqlite3 *db)
 {
-    return db && sqlite3_exec(db, "SELECT 1 FROM meta LIMIT 1", NULL, NULL, NULL) == SQLITE_OK;
+    if (!db) return 0;
+    int rc = sqlite3_exec(db, "SELECT 1 FROM meta LIMIT 1", NULL, NULL, NULL);
+    switch (rc & 0xff) {
+    case SQLITE_CANTOPEN:
+    case SQLITE_IOERR:
+    case SQLITE_READONLY:
+    case SQLITE_FULL:
+    case SQLITE_PERM: return 0;
+    default: return 1;
+    }
 }
 
 static int open_db(sqlite3 **db, const char *path, int flags, const char *how)
 {
     char uri[8192];
     snprintf(uri, sizeof uri, "file:%s%s", path, how);
-    return sqlite3_open_v2(uri, db, flags | SQLITE_OPEN_URI | SQLITE_OPEN_FULLMUTEX, NULL);
+    int rc = sqlite3_open_v2(uri, db, flags | SQLITE_OPEN_URI | SQLITE_OPEN_FULLMUTEX, NULL);
+    if (*db) sqlite3_busy_timeout(*db, 120000);
+    return rc;
 }
 
 int tarn__catalog_sqlite_open(tarn_catalog **out, const char *path, int create, tarn_error *err)
