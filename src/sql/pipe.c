@@ -4,10 +4,9 @@
  * User SQL runs in a confined DuckDB that cannot write a file
  * (tarn__duck_confine). When its result must become a file — a
  * materialized model's data file, `tarn query --output` — the result is
- * streamed into a second DuckDB that runs only tarn's own statements: a
- * table function there fetches the confined result chunk by chunk and
- * references its vectors (no copy, the very same types), and COPY writes
- * them. */
+ * handed to a second DuckDB that runs only tarn's own statements: a table
+ * function there fetches the confined result chunk by chunk and references
+ * its vectors (no copy, the very same types), and COPY writes them. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,7 +15,7 @@
 #include "util/util.h"
 
 typedef struct pipe_src {
-    duckdb_result *res; /* streaming, owned by the caller */
+    duckdb_result *res; /* owned by the caller */
     idx_t ncols;
 } pipe_src;
 
@@ -53,20 +52,20 @@ static void pipe_scan(duckdb_function_info info, duckdb_data_chunk output)
     duckdb_destroy_data_chunk(&chunk); /* the output holds its own references */
 }
 
-/* Starts SQL on D as a streaming result into *res. */
+/* Runs SQL on D into *res. Materialized, not streamed: a streamed result
+ * is produced only while the writer waits for it (measured: twice the time
+ * of a COPY within one database), a materialized one in parallel
+ * beforehand (about the time of that COPY), at the cost of holding the
+ * result while it is written. */
 static int start(duckdb_result *res, tarn_duck *d, const char *sql, json_t *params, tarn_error *err)
 {
     memset(res, 0, sizeof *res);
     duckdb_prepared_statement prep;
     TARN_RETURN_NOT_OK(
         tarn__duck_prepare_bound(&prep, d, sql, params, TARN_EINVALID, "query failed", err));
-    duckdb_pending_result pending = NULL;
     int rc = 0;
-    if (duckdb_pending_prepared_streaming(prep, &pending) != DuckDBSuccess)
-        rc = tarn__duck_fail(err, TARN_EINVALID, "query failed", duckdb_pending_error(pending));
-    else if (duckdb_execute_pending(pending, res) != DuckDBSuccess)
+    if (duckdb_execute_prepared(prep, res) != DuckDBSuccess)
         rc = tarn__duck_fail(err, TARN_EINVALID, "query failed", duckdb_result_error(res));
-    duckdb_destroy_pending(&pending);
     duckdb_destroy_prepare(&prep);
     return rc;
 }
@@ -82,6 +81,9 @@ int tarn__duck_write_result(int64_t *rows, char **schema_json, char **stats_json
     int rc = start(&res, d, select_sql, params, err);
     tarn_duck w = {0};
     if (rc == 0) rc = tarn__duck_open(&w, err);
+    /* Its COPY has one source thread (the rows come in order from one
+     * result): more threads would only wait. */
+    if (rc == 0) rc = tarn__duck_exec(&w, "SET threads = 1", TARN_EIO, "cannot set up DuckDB", err);
     pipe_src src = {&res, duckdb_column_count(&res)};
     duckdb_table_function f = NULL;
     if (rc == 0) {
