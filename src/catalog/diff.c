@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "catalog/catalog.h"
+#include "catalog/names.h"
 #include "util/error.h"
 
 static int64_t version_rows(tarn_lake *lake, const char *id)
@@ -37,7 +38,7 @@ int tarn_diff(tarn_diff_entry **out, size_t *count, tarn_lake *lake, const char 
     size_t i = 0, j = 0, cap = 0;
     /* Both trees are sorted: one merge pass. Namespaces are not tables. */
     while (i < a.n || j < b.n) {
-        int c = i >= a.n ? 1 : j >= b.n ? -1 : strcmp(a.entries[i].name, b.entries[j].name);
+        int c = i >= a.n ? 1 : j >= b.n ? -1 : tarn__name_order(a.entries[i].name, b.entries[j].name);
         if (c < 0) {
             if (a.entries[i].kind == TARN_ENTRY_TABLE)
                 push(out, count, &cap, a.entries[i].name, TARN_DIFF_REMOVED,

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "catalog/catalog.h"
+#include "catalog/names.h"
 #include "tarn/sys/store.h"
 #include "util/error.h"
 #include "util/util.h"
@@ -66,14 +67,21 @@ static void tree_reserve(tarn_tree *t, size_t n)
     t->cap = cap;
 }
 
-/* Index of NAME, or -(insertion point)-1. */
+/* Index of NAME, or -(insertion point)-1. Names compare as SQL
+ * identifiers (catalog/names.h): `T` finds `t`. A tree written before that
+ * rule may hold both; they sit side by side and the exact spelling wins. */
 static long tree_search(const tarn_tree *t, const char *name)
 {
     long lo = 0, hi = (long)t->n - 1;
     while (lo <= hi) {
         long mid = (lo + hi) / 2;
-        int c = strcmp(t->entries[mid].name, name);
-        if (c == 0) return mid;
+        int c = tarn__name_cmp(t->entries[mid].name, name);
+        if (c == 0) {
+            while (mid > 0 && tarn__name_cmp(t->entries[mid - 1].name, name) == 0) mid--;
+            for (long i = mid; i < (long)t->n && tarn__name_cmp(t->entries[i].name, name) == 0; i++)
+                if (strcmp(t->entries[i].name, name) == 0) return i;
+            return mid;
+        }
         if (c < 0) lo = mid + 1;
         else hi = mid - 1;
     }
@@ -144,12 +152,20 @@ static int add_entry(const tarn_tree_entry *e, void *ctx)
     return copy->name ? 0 : TARN_ENOMEM;
 }
 
+static int entry_order(const void *a, const void *b)
+{
+    return tarn__name_order(((const tarn_tree_entry *)a)->name, ((const tarn_tree_entry *)b)->name);
+}
+
 int tarn__tree_load(tarn_tree *out, tarn_lake *lake, const char *tree_hash, tarn_error *err)
 {
     memset(out, 0, sizeof *out);
     int rc = TARN_CAT(lake)->vt->tree_get(TARN_CAT(lake), tree_hash, add_entry, out, err);
     if (rc < 0) tarn__tree_clear(out);
     if (rc == TARN_ENOMEM) tarn__error_set(err, rc, "out of memory reading a tree");
+    /* Lookups need the order names compare in, which no backend's
+     * collation promises: sort here. */
+    if (rc == 0 && out->n > 1) qsort(out->entries, out->n, sizeof *out->entries, entry_order);
     return rc;
 }
 

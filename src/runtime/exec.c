@@ -95,6 +95,21 @@ static void print_plan(run_ctx *r)
          json_array_size(json_object_get(project, "order")), r->input_commit);
     size_t i;
     json_t *name;
+    /* $name in SQL and filters is bound to these values when it runs. */
+    json_t *params = json_object_get(project, "params");
+    if (json_object_size(params)) {
+        strbuf line = {0};
+        const char *pname;
+        json_t *pv;
+        json_object_foreach(params, pname, pv)
+        {
+            char *v = json_dumps(pv, JSON_ENCODE_ANY | JSON_COMPACT);
+            sb_printf(&line, "%s$%s = %s", line.len ? ", " : "", pname, v ? v : "?");
+            free(v);
+        }
+        emit(r, "  parameters: %s", sb_str(&line));
+        sb_free(&line);
+    }
     json_array_foreach(json_object_get(project, "order"), i, name)
     {
         json_t *m = model_named(project, json_string_value(name));
@@ -182,10 +197,13 @@ static int input_sql(strbuf *q, run_ctx *r, json_t *in, tarn_error *err)
     sb_append(q, " FROM ");
     json_t *src = json_object_get(in, "source");
     if (src) TARN_RETURN_NOT_OK(scan_sql(q, r, src, err));
-    else sb_append_sql_ident(q, str(in, "name"));
+    else tarn__sql_append_table(q, str(in, "name"));
     if (str(in, "filter_sql")) {
-        sb_append(q, " WHERE ");
+        /* One expression (checked when planned); its $parameters are bound
+         * when the scan runs. */
+        sb_append(q, " WHERE (");
         sb_append(q, str(in, "filter_sql"));
+        sb_append(q, "\n)");
     }
     return 0;
 }
@@ -242,20 +260,37 @@ static int run_sql_model(int64_t *rows, run_ctx *r, tarn_duck *d, json_t *m, tar
                                            str(src, "version"), err));
     }
     strbuf q = {0};
+    const char *name = str(m, "name"), *dot = strchr(name, '.');
+    int rc = 0;
+    if (dot) {
+        /* A model ns.t is table t of DuckDB schema ns, as SQL names it. */
+        char ns[300];
+        snprintf(ns, sizeof ns, "%.*s", (int)(dot - name), name);
+        sb_append(&q, "CREATE SCHEMA IF NOT EXISTS ");
+        sb_append_sql_ident(&q, ns);
+        pthread_mutex_lock(&r->ddl);
+        rc = tarn__duck_exec(d, sb_str(&q), TARN_EIO, "cannot create a schema", err);
+        pthread_mutex_unlock(&r->ddl);
+        q.len = 0;
+    }
     sb_append(&q, "CREATE TABLE ");
-    sb_append_sql_ident(&q, str(m, "name"));
+    tarn__sql_append_table(&q, name);
     sb_append(&q, " AS ");
     tarn__sql_nestable(&q, str(m, "sql_run"));
     sb_append(&q, "\n");
     char what[400];
-    snprintf(what, sizeof what, "SQL model '%s' failed", str(m, "name"));
-    int rc = tarn__duck_exec(d, sb_str(&q), TARN_EUSER, what, err);
+    snprintf(what, sizeof what, "SQL model '%s' failed", name);
+    /* Parameters are bound as values, never spliced into the text. */
+    duckdb_result res;
+    if (rc == 0)
+        rc = tarn__duck_query_bound(&res, d, sb_str(&q), json_object_get(r->project, "params"), TARN_EUSER,
+                                    what, err);
+    if (rc == 0) duckdb_destroy_result(&res);
     sb_free(&q);
     if (rc < 0) return rc;
     q.len = 0;
     sb_append(&q, "SELECT count(*)::VARCHAR FROM ");
-    sb_append_sql_ident(&q, str(m, "name"));
-    duckdb_result res;
+    tarn__sql_append_table(&q, name);
     rc = tarn__duck_query(&res, d, sb_str(&q), TARN_EIO, "counting rows", err);
     if (rc == 0) {
         char *t = tarn__duck_text(&res, 0, 0);
@@ -293,7 +328,12 @@ static int run_python_model(int64_t *rows, int *verdict, run_ctx *r, tarn_duck *
         }
         strbuf q = {0};
         rc = input_sql(&q, r, in, err);
-        if (rc == 0) rc = tarn__duck_export_shm(&inputs[k].fd, d, sb_str(&q), str(in, "name"), err);
+        duckdb_result res;
+        memset(&res, 0, sizeof res);
+        if (rc == 0 && (rc = tarn__duck_query_bound(&res, d, sb_str(&q), json_object_get(r->project, "params"),
+                                                    TARN_EINVALID, "reading an input failed", err)) == 0)
+            rc = tarn__duck_result_shm(&inputs[k].fd, &res, str(in, "name"), err);
+        duckdb_destroy_result(&res);
         sb_free(&q);
         if (rc < 0) break;
     }
@@ -337,8 +377,10 @@ static int materialize(run_ctx *r, tarn_duck *d, json_t *m, tarn_error *err)
     int64_t rows = 0;
     strbuf q = {0};
     sb_append(&q, "SELECT * FROM ");
-    sb_append_sql_ident(&q, str(m, "name"));
-    int rc = tarn__duck_write_parquet(&rows, &schema, &stats, d, sb_str(&q), tmp, err);
+    tarn__sql_append_table(&q, str(m, "name"));
+    /* D runs user SQL and cannot write files: the file is written by a
+     * DuckDB of its own, fed from D's result. */
+    int rc = tarn__duck_write_result(&rows, &schema, &stats, d, sb_str(&q), NULL, tmp, "parquet", err);
     sb_free(&q);
     if (rc == 0) rc = r->lake->store->vt->publish(r->lake->store, key, tmp, err);
     if (rc < 0) {
@@ -535,7 +577,7 @@ static void add_preview(run_ctx *r, tarn_duck *d, json_t *m)
     if (r->opts->preview_rows <= 0 || strcmp(str(m, "role"), "model")) return;
     strbuf q = {0};
     sb_append(&q, "SELECT COLUMNS(*)::VARCHAR FROM ");
-    sb_append_sql_ident(&q, str(m, "name"));
+    tarn__sql_append_table(&q, str(m, "name"));
     sb_printf(&q, " LIMIT %d", r->opts->preview_rows);
     duckdb_result res;
     if (tarn__duck_query(&res, d, sb_str(&q), TARN_EIO, "preview", NULL) == 0) {
@@ -699,9 +741,34 @@ static int64_t memory_budget(run_ctx *r)
     return pages > 0 && page > 0 ? (int64_t)pages * page / 2 : (int64_t)4 << 30;
 }
 
+/* The run's DuckDB runs user SQL (SQL models, filters): before any runs,
+ * it is confined to the data files of the run's source tables. */
+static int open_confined(run_ctx *r, tarn_error *err)
+{
+    TARN_RETURN_NOT_OK(tarn__duck_open(&r->duck, err));
+    json_t *paths = json_array(), *seen = json_object();
+    int rc = 0;
+    size_t i, k;
+    json_t *m, *in;
+    json_array_foreach(json_object_get(r->project, "models"), i, m)
+    {
+        json_array_foreach(json_object_get(m, "inputs"), k, in)
+        {
+            const char *version = str(json_object_get(in, "source"), "version");
+            if (rc < 0 || !version || json_object_get(seen, version)) continue;
+            json_object_set_new(seen, version, json_true());
+            rc = tarn__duck_add_version_paths(paths, r->lake, version, err);
+        }
+    }
+    if (rc == 0) rc = tarn__duck_confine(&r->duck, paths, err);
+    json_decref(paths);
+    json_decref(seen);
+    return rc;
+}
+
 static int execute(tarn_commit_id *commit, run_ctx *r, tarn_error *err)
 {
-    int rc = tarn__duck_open(&r->duck, err);
+    int rc = open_confined(r, err);
     if (rc == 0 && !r->rt) rc = tarn__rt_open(&r->rt, r->lake, 0, err);
     if (rc < 0) return rc;
     json_t *order = json_object_get(r->project, "order");

@@ -9,8 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "catalog/names.h"
 #include "runtime/runtime.h"
 #include "sql/engine.h"
+#include "sql/refs.h"
 #include "table/schema.h"
 #include <sys/wait.h>
 
@@ -37,8 +39,8 @@ static const char *did_you_mean(const char *name, json_t *models, const tarn_tre
     json_t *v;
     json_object_foreach(models, key, v)
     {
-        size_t dist = tarn__edit_distance(name, key);
-        if (dist < best_d) best_d = dist, best = key;
+        size_t dist = tarn__edit_distance(name, str(v, "name"));
+        if (dist < best_d) best_d = dist, best = str(v, "name");
     }
     const char *table = tarn__tree_nearest_table(tree, name, &best_d);
     return table ? table : best;
@@ -92,46 +94,24 @@ static int resolve_params(json_t *project, const tarn_run_options *opts, tarn_er
     return 0;
 }
 
-char *tarn__substitute_params(const char *text, json_t *params, tarn_error *err)
+/* A model's key in the plan's name index: qualified and case folded, so
+ * that `Countries`, `countries` and `default.countries` are one name. */
+static void model_key(char *out, size_t size, const char *name)
 {
-    strbuf out = {0};
-    char quote = 0;
-    for (const char *p = text; *p; p++) {
-        if (quote) {
-            sb_appendn(&out, p, 1);
-            if (*p == quote) quote = 0;
-            continue;
-        }
-        if (*p == '\'' || *p == '"') {
-            quote = *p;
-            sb_appendn(&out, p, 1);
-            continue;
-        }
-        if (*p != '$' || !(isalpha((unsigned char)p[1]) || p[1] == '_')) {
-            sb_appendn(&out, p, 1);
-            continue;
-        }
-        const char *s = p + 1, *e = s;
-        while (isalnum((unsigned char)*e) || *e == '_') e++;
-        char name[128];
-        snprintf(name, sizeof name, "%.*s", (int)(e - s), s);
-        json_t *v = json_object_get(params, name);
-        if (!v) {
-            sb_free(&out);
-            tarn__error_set(err, TARN_EINVALID,
-                            "$%s is not a parameter: declare it under [parameters] in tarn_project.toml",
-                            name);
-            return NULL;
-        }
-        if (json_is_string(v)) sb_append_sql_string(&out, json_string_value(v));
-        else if (json_is_integer(v)) sb_printf(&out, "%lld", (long long)json_integer_value(v));
-        else if (json_is_real(v)) sb_printf(&out, "%.17g", json_real_value(v));
-        else if (json_is_boolean(v)) sb_append(&out, json_is_true(v) ? "TRUE" : "FALSE");
-        else sb_append(&out, "NULL");
-        p = e - 1;
-    }
-    if (!out.s) sb_append(&out, "");
-    return out.s;
+    tarn__qualify_table(out, size, name);
+    for (char *p = out; *p; p++) *p = (char)tolower((unsigned char)*p);
+}
+
+/* Every $name of PARAMS (names) must be declared; WHERE says where. */
+static int check_declared(json_t *params, json_t *declared, json_t *m, const char *where,
+                          tarn_error *err)
+{
+    const char *missing = tarn__sql_params_missing(params, declared);
+    if (!missing) return 0;
+    return tarn__error_set(err, TARN_EINVALID,
+                           MODEL_AT ": $%s is not a parameter (%s uses it): declare it under "
+                           "[parameters] in tarn_project.toml",
+                           AT(m), missing, where);
 }
 
 /* The interpreter a model asks for must exist: the one that inspected the
@@ -205,27 +185,49 @@ static int check_columns(json_t *m, json_t *input, tarn_lake *lake, const char *
     return rc;
 }
 
-/* Binds the scan's filter against the table (DESCRIBE runs nothing), so a
- * bad column or expression is refused at plan time. */
+/* Binds the scan's filter, its parameters bound, against an empty table
+ * with the source's columns: a bad column, expression or parameter is
+ * refused at plan time, and nothing is read or run (--dry-run included). */
 static int check_filter(json_t *m, json_t *input, tarn_lake *lake, tarn_duck *d, const char *version,
-                        tarn_error *err)
+                        json_t *params, tarn_error *err)
 {
+    tarn_version v;
+    TARN_RETURN_NOT_OK(tarn__version_load(&v, lake, version, err));
+    tarn_column *cols = NULL;
+    size_t n = 0;
+    tarn__schema_parse(&cols, &n, v.schema_json);
+    char table[32];
+    snprintf(table, sizeof table, "tarn_scan_%.16s", version);
     strbuf q = {0};
-    sb_append(&q, "DESCRIBE SELECT * FROM ");
-    int rc = tarn__duck_scan_sql(&q, lake, version, err);
-    sb_printf(&q, " WHERE %s", str(input, "filter_sql"));
+    sb_printf(&q, "CREATE TABLE IF NOT EXISTS %s (", table);
+    for (size_t i = 0; i < n; i++) {
+        if (i) sb_append(&q, ", ");
+        sb_append_sql_ident(&q, cols[i].name);
+        sb_printf(&q, " %s", cols[i].type);
+    }
+    sb_append(&q, ")");
+    int rc = tarn__duck_exec(d, sb_str(&q), TARN_EIO, "cannot check a filter", err);
+    q.len = 0;
+    sb_printf(&q, "SELECT * FROM %s WHERE (", table);
+    sb_append(&q, str(input, "filter_sql"));
+    sb_append(&q, "\n)");
     tarn_error derr = TARN_ERROR_INIT;
-    if (rc == 0 && tarn__duck_exec(d, sb_str(&q), TARN_EINVALID, "DuckDB", &derr) < 0) {
+    duckdb_prepared_statement prep = NULL;
+    if (rc == 0 && tarn__duck_prepare_bound(&prep, d, sb_str(&q), params, TARN_EINVALID, "DuckDB", &derr) < 0) {
         /* DuckDB's "LINE 1: ..." excerpt shows tarn's rewritten scan, not the
          * user's filter: keep the message only. */
         char *cut = strstr(derr.message, "\nLINE ");
         if (cut) *cut = 0;
-        size_t n = strlen(derr.message);
-        while (n && (derr.message[n - 1] == '\n' || derr.message[n - 1] == ' ')) derr.message[--n] = 0;
+        size_t len = strlen(derr.message);
+        while (len && (derr.message[len - 1] == '\n' || derr.message[len - 1] == ' ')) derr.message[--len] = 0;
         rc = tarn__error_set(err, TARN_EINVALID, MODEL_AT ": the filter on '%s' is not valid: %s",
                              AT(m), str(input, "name"), derr.message);
     }
+    duckdb_destroy_prepare(&prep);
+    tarn_error_clear(&derr);
     sb_free(&q);
+    tarn__columns_free(cols, n);
+    tarn__version_clear(&v);
     return rc;
 }
 
@@ -241,7 +243,9 @@ static int find_cycle(json_t *by_name, const char *name, json_t *state, strbuf *
     json_object_set_new(state, name, json_integer(1));
     size_t i;
     json_t *p;
-    json_array_foreach(json_object_get(json_object_get(by_name, name), "parents"), i, p)
+    char key[300];
+    model_key(key, sizeof key, name);
+    json_array_foreach(json_object_get(json_object_get(by_name, key), "parents"), i, p)
     {
         if (find_cycle(by_name, json_string_value(p), state, path)) {
             strbuf tmp = {0};
@@ -268,24 +272,48 @@ int tarn__plan(json_t *project, tarn_lake *lake, const char *input_commit,
     int rc = tarn__tree_load_commit(&tree, lake, input_commit, err);
     size_t i;
     json_t *m;
+    tarn_error nerr = TARN_ERROR_INIT;
     json_array_foreach(models, i, m)
     {
         if (rc < 0) break;
-        json_t *other = json_object_get(by_name, str(m, "name"));
+        if (tarn_name_check_table(str(m, "name"), &nerr) != 0) {
+            rc = tarn__error_set(err, TARN_EINVALID, MODEL_AT ": a model name must be a valid table name: %s",
+                                 AT(m), nerr.message);
+            break;
+        }
+        const char *dot = strchr(str(m, "name"), '.');
+        if (dot && !strcmp(str(m, "kind"), "python")) {
+            /* Its output is a view of the worker's table, which DuckDB
+             * keeps per connection, outside any namespace. */
+            rc = tarn__error_set(err, TARN_EINVALID,
+                                 MODEL_AT ": a Python model's name cannot hold a namespace: name it "
+                                 "'%s' and put it in namespace '%.*s' with a SQL model '%s.sql' "
+                                 "(SELECT * FROM %s)",
+                                 AT(m), dot + 1, (int)(dot - str(m, "name")), str(m, "name"),
+                                 str(m, "name"), dot + 1);
+            break;
+        }
+        char key[300];
+        model_key(key, sizeof key, str(m, "name"));
+        json_t *other = json_object_get(by_name, key);
         if (other) {
-            rc = tarn__error_set(err, TARN_EINVALID, "model '%s' is defined twice: %s:%lld and %s:%lld",
+            rc = tarn__error_set(err, TARN_EINVALID, "model '%s' is defined twice: %s:%lld and %s:%lld%s",
                                  str(m, "name"), str(other, "file"),
                                  (long long)json_integer_value(json_object_get(other, "line")),
-                                 str(m, "file"), (long long)json_integer_value(json_object_get(m, "line")));
+                                 str(m, "file"), (long long)json_integer_value(json_object_get(m, "line")),
+                                 strcmp(str(m, "name"), str(other, "name")) ? " (names do not differ by case)" : "");
             break;
         }
-        if (tarn_name_check_table(str(m, "name"), NULL) != 0) {
-            rc = tarn__error_set(err, TARN_EINVALID,
-                                 MODEL_AT ": a model name must be a valid table name "
-                                 "(letters, digits, '_')", AT(m));
-            break;
-        }
-        json_object_set(by_name, str(m, "name"), m);
+        json_object_set(by_name, key, m);
+    }
+    tarn_error_clear(&nerr);
+    /* One DuckDB parses and binds what the models say (filters), reading no
+     * file: confined from the start. */
+    if (rc == 0 && (rc = tarn__duck_open(&duck, err)) == 0) {
+        duck_open = 1;
+        json_t *none = json_array();
+        rc = tarn__duck_confine(&duck, none, err);
+        json_decref(none);
     }
     json_array_foreach(models, i, m)
     {
@@ -294,13 +322,16 @@ int tarn__plan(json_t *project, tarn_lake *lake, const char *input_commit,
         const char *role = str(m, "role");
         char qualified[300];
         tarn__qualify_table(qualified, sizeof qualified, name);
-        tarn_tree_entry *shadow = tarn__tree_find(&tree, qualified);
+        tarn_tree_entry *shadow = NULL;
+        /* One DuckDB session holds every model and source of the run: a
+         * name written two ways would be one view there. */
+        if ((rc = tarn__name_lookup(&shadow, &tree, qualified, 0, err)) < 0) break;
         if (shadow && shadow->kind == TARN_ENTRY_TABLE && !strcmp(role, "model") &&
             !strcmp(str(m, "materialization"), "NONE")) {
             rc = tarn__error_set(err, TARN_EINVALID,
-                                 MODEL_AT " has the name of an existing table: rename it, or "
+                                 MODEL_AT " has the name of an existing table ('%s'): rename it, or "
                                  "materialize it to replace the table",
-                                 AT(m));
+                                 AT(m), shadow->name);
             break;
         }
         if (!strcmp(str(m, "kind"), "python") && (rc = check_environment(m, project, lake, err)) < 0) break;
@@ -322,21 +353,41 @@ int tarn__plan(json_t *project, tarn_lake *lake, const char *input_commit,
         json_array_foreach(json_object_get(m, "inputs"), k, in)
         {
             const char *iname = str(in, "name");
-            json_t *parent = json_object_get(by_name, iname);
-            if (parent && !str(in, "ref")) {
-                if (!strcmp(str(parent, "role"), "expectation")) {
-                    rc = tarn__error_set(err, TARN_EINVALID,
-                                         MODEL_AT " reads '%s', which is an expectation, not a table",
-                                         AT(m), iname);
-                    break;
-                }
-                json_array_append_new(parents, json_string(iname));
-                continue;
-            }
             if (tarn_name_check_table(iname, NULL) != 0) {
                 rc = tarn__error_set(err, TARN_EINVALID, MODEL_AT ": '%s' is not a valid table name",
                                      AT(m), iname);
                 break;
+            }
+            /* A filter is one expression on the input's columns, its
+             * parameters bound by name when it runs. */
+            json_t *where = NULL, *fparams = NULL;
+            if (str(in, "filter")) {
+                tarn_error ferr = TARN_ERROR_INIT;
+                rc = tarn__sql_filter_parse(&where, &fparams, &duck, str(in, "filter"), &ferr);
+                if (rc < 0)
+                    rc = tarn__error_set(err, TARN_EINVALID, MODEL_AT ": the filter on '%s' is not valid: %s",
+                                         AT(m), iname, ferr.message);
+                tarn_error_clear(&ferr);
+                if (rc == 0) rc = check_declared(fparams, params, m, "its filter", err);
+                if (rc == 0) json_object_set_new(in, "filter_sql", json_string(str(in, "filter")));
+            }
+            char key[300];
+            model_key(key, sizeof key, iname);
+            json_t *parent = json_object_get(by_name, key);
+            if (rc == 0 && parent && !str(in, "ref")) {
+                if (!strcmp(str(parent, "role"), "expectation")) {
+                    rc = tarn__error_set(err, TARN_EINVALID,
+                                         MODEL_AT " reads '%s', which is an expectation, not a table",
+                                         AT(m), iname);
+                } else {
+                    /* From here on the input goes by its model's own name. */
+                    json_object_set_new(in, "name", json_string(str(parent, "name")));
+                    json_array_append_new(parents, json_string(str(parent, "name")));
+                }
+                json_decref(where);
+                json_decref(fparams);
+                if (rc < 0) break;
+                continue;
             }
             char q[300];
             tarn__qualify_table(q, sizeof q, iname);
@@ -344,57 +395,47 @@ int tarn__plan(json_t *project, tarn_lake *lake, const char *input_commit,
             tarn_tree *t = &tree;
             char at[65];
             snprintf(at, sizeof at, "%s", input_commit);
-            if (str(in, "ref")) {
+            if (rc == 0 && str(in, "ref")) {
                 tarn_commit_id c;
-                if ((rc = tarn_ref_resolve(&c, lake, str(in, "ref"), err)) < 0) break;
-                if ((rc = tarn__tree_load_commit(&other, lake, c.hex, err)) < 0) break;
-                t = &other;
-                snprintf(at, sizeof at, "%s", c.hex);
+                if ((rc = tarn_ref_resolve(&c, lake, str(in, "ref"), err)) == 0 &&
+                    (rc = tarn__tree_load_commit(&other, lake, c.hex, err)) == 0) {
+                    t = &other;
+                    snprintf(at, sizeof at, "%s", c.hex);
+                }
             }
-            tarn_tree_entry *e = tarn__tree_find(t, q);
-            if (!e || e->kind != TARN_ENTRY_TABLE) {
+            tarn_tree_entry *e = NULL;
+            if (rc == 0) rc = tarn__name_lookup(&e, t, q, 0, err);
+            if (rc == 0 && (!e || e->kind != TARN_ENTRY_TABLE)) {
                 const char *near = did_you_mean(iname, by_name, t);
                 rc = tarn__error_set(err, TARN_ENOTFOUND,
                                      MODEL_AT " reads '%s', which is neither a model nor a table%s%s%s",
                                      AT(m), iname, near ? " (did you mean '" : "", near ? near : "",
                                      near ? "'?)" : "");
-            } else {
-                json_object_set_new(in, "source", json_pack("{s:s,s:s,s:s}", "table", q, "version",
+            } else if (rc == 0) {
+                json_object_set_new(in, "source", json_pack("{s:s,s:s,s:s}", "table", e->name, "version",
                                                             e->version, "commit", at));
                 rc = check_columns(m, in, lake, e->version, err);
             }
-            if (rc == 0 && str(in, "filter")) {
-                char *f = tarn__substitute_params(str(in, "filter"), params, err);
-                if (!f) rc = TARN_EINVALID;
-                else json_object_set_new(in, "filter_sql", json_string(f));
-                free(f);
-            }
-            if (rc == 0 && e) {
+            if (rc == 0) {
                 /* Files the filter rules out by their statistics are never read. */
-                if (!duck_open && (rc = tarn__duck_open(&duck, err)) == 0) duck_open = 1;
                 json_t *kept = NULL;
                 size_t total = 0;
-                if (rc == 0)
-                    rc = tarn__scan_files(&kept, &total, lake, &duck, e->version, str(in, "filter_sql"), err);
+                rc = tarn__scan_files(&kept, &total, lake, &duck, e->version, where, params, err);
                 json_t *src = json_object_get(in, "source");
                 json_object_set_new(src, "files", kept ? kept : json_array());
-                if (rc == 0 && str(in, "filter_sql")) rc = check_filter(m, in, lake, &duck, e->version, err);
+                if (rc == 0 && where) rc = check_filter(m, in, lake, &duck, e->version, params, err);
                 json_object_set_new(src, "files_total", json_integer((json_int_t)total));
             }
+            json_decref(where);
+            json_decref(fparams);
             tarn__tree_clear(&other);
             if (rc < 0) break;
         }
         if (rc < 0) break;
         if (str(m, "sql")) {
-            char *sql = tarn__substitute_params(str(m, "sql"), params, err);
-            if (!sql) {
-                char msg[TARN_MESSAGE_MAX];
-                snprintf(msg, sizeof msg, "%s", err ? err->message : "");
-                rc = tarn__error_set(err, TARN_EINVALID, "%s:1: %s", str(m, "file"), msg);
-                break;
-            }
-            json_object_set_new(m, "sql_run", json_string(sql));
-            free(sql);
+            /* Bound when the model runs; every one must be declared. */
+            if ((rc = check_declared(json_object_get(m, "sql_params"), params, m, "its SQL", err)) < 0) break;
+            json_object_set_new(m, "sql_run", json_string(str(m, "sql")));
         }
     }
     /* Order: parents first (Kahn); what cannot be ordered is a cycle. */
@@ -430,6 +471,8 @@ int tarn__plan(json_t *project, tarn_lake *lake, const char *input_commit,
                     break;
                 }
             }
+            if (rc == 0) /* every model that cannot be ordered is on a cycle: never here */
+                rc = tarn__error_set(err, TARN_EINVALID, "the models cannot be ordered (a cycle?)");
             sb_free(&path);
             json_decref(state);
         }

@@ -16,6 +16,7 @@
 #include "runtime/dataplane.h"
 #include "runtime/runtime.h"
 #include "sql/engine.h"
+#include "sql/refs.h"
 #include "util/error.h"
 #include "util/proc.h"
 #include "util/util.h"
@@ -211,37 +212,39 @@ static int load_sql_model(json_t *models, tarn_duck *d, const char *path, const 
         }
         p += n;
     }
-    json_t *tables = NULL, *ctes = NULL;
-    int rc = tarn__sql_referenced_tables(&tables, &ctes, d, text, err);
+    tarn_sql_refs refs;
+    int rc = tarn__sql_refs_parse(&refs, d, text, err);
     if (rc < 0) {
         char msg[TARN_MESSAGE_MAX];
         snprintf(msg, sizeof msg, "%s", err ? err->message : "");
         tarn__error_set(err, rc, "%s:1: %s", path, msg);
     } else {
         json_t *inputs = json_array();
-        const char *key;
-        json_t *v;
-        json_object_foreach(tables, key, v)
+        size_t i;
+        json_t *t;
+        json_array_foreach(refs.tables, i, t)
         {
-            const char *tab = strchr(key, '\t');
+            const char *schema = json_string_value(json_object_get(t, "schema"));
+            const char *table = json_string_value(json_object_get(t, "table"));
             char name[600];
-            if (tab == key) snprintf(name, sizeof name, "%s", tab + 1);
-            else snprintf(name, sizeof name, "%.*s.%s", (int)(tab - key), key, tab + 1);
-            if (tab == key && json_object_get(ctes, tab + 1)) continue;
+            if (*schema) snprintf(name, sizeof name, "%s.%s", schema, table);
+            else snprintf(name, sizeof name, "%s", table);
             json_array_append_new(inputs, json_pack("{s:s,s:s,s:n,s:n,s:n}", "param", name, "name",
                                                     name, "columns", "filter", "ref"));
         }
         json_object_set_new(m, "inputs", inputs);
-        json_object_set_new(m, "sql", json_string(text));
+        /* Run as DuckDB reads it (`default.t` spelled `main.t`); its $name
+         * parameters are bound when it runs. */
+        json_object_set_new(m, "sql", json_string(refs.sql));
         json_object_set_new(m, "parameters", json_array());
+        json_object_set_new(m, "sql_params", json_incref(refs.params));
         char hash[65];
         tarn__sha256_hex(hash, text, strlen(text));
         json_object_set_new(m, "code_hash", json_string(hash));
         json_array_append(models, m);
     }
     json_decref(m);
-    json_decref(tables);
-    json_decref(ctes);
+    tarn__sql_refs_clear(&refs);
     return rc;
 }
 

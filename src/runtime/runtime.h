@@ -35,14 +35,12 @@ int tarn__project_load(json_t **out, tarn_lake *lake, const char *dir, tarn_erro
 int tarn__plan(json_t *project, tarn_lake *lake, const char *input_commit,
                const tarn_run_options *opts, tarn_error *err);
 
-/* The data files of table version VERSION_ID that a scan with FILTER (SQL,
- * may be NULL) must read, judged by their min/max statistics: *kept is a
- * JSON array of keys, *total the version's file count. */
+/* The data files of table version VERSION_ID that a scan with filter
+ * WHERE (its parse tree from tarn__sql_filter_parse; NULL: none) must read,
+ * judged by their statistics, with the filter's parameters bound from
+ * PARAMS: *kept is a JSON array of keys, *total the version's file count. */
 struct tarn_duck;
 int tarn__scan_files(json_t **kept, size_t *total, tarn_lake *lake, struct tarn_duck *d,
-                     const char *version_id, const char *filter, tarn_error *err);
-
-/* Replaces $name in TEXT with PARAMS[name] as a SQL literal. */
-char *tarn__substitute_params(const char *text, json_t *params, tarn_error *err);
+                     const char *version_id, json_t *where, json_t *params, tarn_error *err);
 
 #endif

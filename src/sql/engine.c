@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "catalog/names.h"
 #include "util/error.h"
 #include "util/util.h"
 
@@ -31,6 +32,44 @@ int tarn__duck_open(tarn_duck *d, tarn_error *err)
     return 0;
 }
 
+int tarn__duck_add_version_paths(json_t *paths, tarn_lake *lake, const char *version_id,
+                                 tarn_error *err)
+{
+    tarn_version v;
+    TARN_RETURN_NOT_OK(tarn__version_load(&v, lake, version_id, err));
+    int rc = 0;
+    for (size_t i = 0; i < v.nfiles && rc == 0; i++) {
+        char url[8192];
+        rc = lake->store->vt->read_url(lake->store, v.files[i], url, sizeof url, err);
+        if (rc == 0) json_array_append_new(paths, json_string(url));
+    }
+    tarn__version_clear(&v);
+    return rc;
+}
+
+int tarn__duck_confine(tarn_duck *d, json_t *paths, tarn_error *err)
+{
+    /* allowed_paths must be set while external access is still on; once it
+     * is off and the configuration locked, neither can change again (a
+     * SET or PRAGMA in user SQL is refused by DuckDB itself). */
+    strbuf q = {0};
+    if (json_array_size(paths)) {
+        sb_append(&q, "SET allowed_paths = [");
+        size_t i;
+        json_t *p;
+        json_array_foreach(paths, i, p)
+        {
+            if (i) sb_append(&q, ", ");
+            sb_append_sql_string(&q, json_string_value(p));
+        }
+        sb_append(&q, "]; ");
+    }
+    sb_append(&q, "SET enable_external_access = false; SET lock_configuration = true");
+    int rc = tarn__duck_exec(d, sb_str(&q), TARN_EIO, "cannot confine DuckDB", err);
+    sb_free(&q);
+    return rc;
+}
+
 void tarn__duck_close(tarn_duck *d)
 {
     if (d->con) duckdb_disconnect(&d->con);
@@ -42,11 +81,25 @@ const char *tarn__duck_message(const char *msg)
     return msg ? msg : "unknown DuckDB error";
 }
 
+int tarn__duck_fail(tarn_error *err, int code, const char *what, const char *msg)
+{
+    msg = tarn__duck_message(msg);
+    /* What a confined session refuses (tarn__duck_confine), said in
+     * tarn's terms: DuckDB's own words blame "configuration". */
+    const char *hint = "";
+    if (strstr(msg, "Permission Error") && strstr(msg, "extensions"))
+        hint = "\n(SQL in tarn cannot install or load DuckDB extensions)";
+    else if (strstr(msg, "Permission Error"))
+        hint = "\n(SQL in tarn reads only the tables of its ref that it names, never other files "
+               "or URLs: to read a file, import it with 'tarn table import')";
+    return tarn__error_set(err, code, "%s: %s%s", what, msg, hint);
+}
+
 int tarn__duck_query(duckdb_result *res, tarn_duck *d, const char *sql, int code, const char *what,
                      tarn_error *err)
 {
     if (duckdb_query(d->con, sql, res) != DuckDBSuccess)
-        return tarn__error_set(err, code, "%s: %s", what, tarn__duck_message(duckdb_result_error(res)));
+        return tarn__duck_fail(err, code, what, duckdb_result_error(res));
     return 0;
 }
 
@@ -56,6 +109,76 @@ int tarn__duck_exec(tarn_duck *d, const char *sql, int code, const char *what, t
     int rc = tarn__duck_query(&res, d, sql, code, what, err);
     duckdb_destroy_result(&res);
     return rc;
+}
+
+/* A JSON parameter value as a DuckDB value (NULL for what JSON cannot say). */
+static duckdb_value param_value(json_t *v)
+{
+    if (json_is_string(v)) return duckdb_create_varchar(json_string_value(v));
+    if (json_is_integer(v)) return duckdb_create_int64((int64_t)json_integer_value(v));
+    if (json_is_real(v)) return duckdb_create_double(json_real_value(v));
+    if (json_is_boolean(v)) return duckdb_create_bool(json_is_true(v));
+    return duckdb_create_null_value();
+}
+
+int tarn__duck_prepare_bound(duckdb_prepared_statement *out, tarn_duck *d, const char *sql,
+                             json_t *params, int code, const char *what, tarn_error *err)
+{
+    *out = NULL;
+    duckdb_prepared_statement p = NULL;
+    int rc = 0;
+    if (duckdb_prepare(d->con, sql, &p) != DuckDBSuccess) {
+        rc = tarn__duck_fail(err, code, what, duckdb_prepare_error(p));
+        goto done;
+    }
+    idx_t n = duckdb_nparams(p);
+    for (idx_t i = 1; i <= n && rc == 0; i++) {
+        const char *name = duckdb_parameter_name(p, i);
+        json_t *v = name ? json_object_get(params, name) : NULL;
+        if (!v) {
+            rc = tarn__error_set(err, TARN_EINVALID,
+                                 "%s: $%s has no value (declare it under [parameters] in "
+                                 "tarn_project.toml)",
+                                 what, name ? name : "?");
+        } else {
+            duckdb_value val = param_value(v);
+            if (duckdb_bind_value(p, i, val) != DuckDBSuccess)
+                rc = tarn__error_set(err, TARN_EINVALID, "%s: cannot bind $%s: %s", what, name,
+                                     tarn__duck_message(duckdb_prepare_error(p)));
+            duckdb_destroy_value(&val);
+        }
+        duckdb_free((void *)name);
+    }
+done:
+    if (rc == 0) *out = p;
+    else duckdb_destroy_prepare(&p);
+    return rc;
+}
+
+int tarn__duck_query_bound(duckdb_result *res, tarn_duck *d, const char *sql, json_t *params,
+                           int code, const char *what, tarn_error *err)
+{
+    memset(res, 0, sizeof *res);
+    duckdb_prepared_statement p;
+    TARN_RETURN_NOT_OK(tarn__duck_prepare_bound(&p, d, sql, params, code, what, err));
+    int rc = 0;
+    if (duckdb_execute_prepared(p, res) != DuckDBSuccess)
+        rc = tarn__duck_fail(err, code, what, duckdb_result_error(res));
+    duckdb_destroy_prepare(&p);
+    return rc;
+}
+
+void tarn__sql_append_table(strbuf *out, const char *name)
+{
+    /* DuckDB's schema main holds tarn's namespace default. */
+    const char *dot = strchr(name, '.');
+    if (dot && !(dot - name == 7 && tarn__name_ncmp(name, "default", 7) == 0)) {
+        char ns[300];
+        snprintf(ns, sizeof ns, "%.*s", (int)(dot - name), name);
+        sb_append_sql_ident(out, ns);
+        sb_append(out, ".");
+    }
+    sb_append_sql_ident(out, dot ? dot + 1 : name);
 }
 
 char *tarn__duck_string_copy(duckdb_string_t *s)
@@ -173,10 +296,19 @@ int tarn__duck_describe_parquet(char **schema_json, char **stats_json, tarn_duck
                 sb_append(&stats_q, stats_q.len ? " UNION ALL " : "");
                 sb_append(&stats_q, "SELECT ");
                 sb_append_sql_string(&stats_q, name);
+                /* Exact: every row group that holds a value has statistics
+                 * that are not truncated (long strings) and not left out
+                 * (a float column with NaN has none); a row group of NULLs
+                 * only has nothing to say. */
                 sb_printf(&stats_q, ", min(TRY_CAST(stats_min_value AS %s))::VARCHAR, "
                                     "max(TRY_CAST(stats_max_value AS %s))::VARCHAR, "
-                                    "sum(stats_null_count)::BIGINT FROM parquet_metadata(",
-                          type, type);
+                                    "sum(stats_null_count)::BIGINT, "
+                                    "bool_and(COALESCE(num_values = stats_null_count, false) OR "
+                                    "COALESCE(TRY_CAST(stats_min_value AS %s) IS NOT NULL AND "
+                                    "TRY_CAST(stats_max_value AS %s) IS NOT NULL AND "
+                                    "min_is_exact AND max_is_exact, false))::VARCHAR "
+                                    "FROM parquet_metadata(",
+                          type, type, type, type);
                 sb_append_sql_string(&stats_q, path);
                 sb_append(&stats_q, ") WHERE path_in_schema = ");
                 sb_append_sql_string(&stats_q, name);
@@ -195,9 +327,11 @@ int tarn__duck_describe_parquet(char **schema_json, char **stats_json, tarn_duck
                 char *col = tarn__duck_text(&res, 0, i), *mn = tarn__duck_text(&res, 1, i),
                      *mx = tarn__duck_text(&res, 2, i);
                 int64_t nulls = duckdb_value_int64(&res, 3, i);
+                char *exact = tarn__duck_text(&res, 4, i);
                 json_object_set_new(stats, col ? col : "",
-                                    json_pack("{s:s?,s:s?,s:I}", "min", mn, "max", mx, "nulls",
-                                              (json_int_t)nulls));
+                                    json_pack("{s:s?,s:s?,s:I,s:b}", "min", mn, "max", mx, "nulls",
+                                              (json_int_t)nulls, "exact", exact && !strcmp(exact, "true")));
+                free(exact);
                 free(col);
                 free(mn);
                 free(mx);

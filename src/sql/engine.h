@@ -5,6 +5,7 @@
 #define TARN_SQL_ENGINE_H
 
 #include <duckdb.h>
+#include <jansson.h>
 
 #include "catalog/catalog.h"
 #include "util/util.h"
@@ -14,8 +15,34 @@ typedef struct tarn_duck {
     duckdb_connection con;
 } tarn_duck;
 
+/* An in-memory DuckDB. As opened it can read and write any file the
+ * process can: for tarn's own statements (imports, writing data files).
+ * User SQL runs only after tarn__duck_confine. */
 int tarn__duck_open(tarn_duck *d, tarn_error *err);
+/* Shuts D off from the host, before any user SQL runs on it: DuckDB may
+ * then read exactly the files PATHS (a JSON array of absolute paths: the
+ * data files of the tables the SQL names) and nothing else. No other file,
+ * no glob, no URL, no extension, no ATTACH of a file, no COPY TO, and the
+ * configuration is locked so that no statement can undo it. */
+int tarn__duck_confine(tarn_duck *d, json_t *paths, tarn_error *err);
+/* Appends to PATHS the local paths of the data files of table version ID. */
+int tarn__duck_add_version_paths(json_t *paths, tarn_lake *lake, const char *version_id,
+                                 tarn_error *err);
 void tarn__duck_close(tarn_duck *d);
+/* Prepares SQL (one statement) and binds its $name parameters from PARAMS
+ * ({"name": value}, NULL for none): values are bound, never spliced into
+ * SQL text. Nothing runs. *out is the caller's to destroy. SQL that does
+ * not bind is CODE, a parameter without a value TARN_EINVALID; messages
+ * start with WHAT. */
+int tarn__duck_prepare_bound(duckdb_prepared_statement *out, tarn_duck *d, const char *sql,
+                             json_t *params, int code, const char *what, tarn_error *err);
+/* Prepares, binds and runs SQL into *res (caller destroys it, also on
+ * failure); a failure to run is CODE. */
+int tarn__duck_query_bound(duckdb_result *res, tarn_duck *d, const char *sql, json_t *params,
+                           int code, const char *what, tarn_error *err);
+/* Appends table or model NAME ("t", "ns.t") as DuckDB names it: namespace
+ * default is DuckDB's schema main. */
+void tarn__sql_append_table(strbuf *out, const char *name);
 /* Runs SQL, discarding the result. CODE is the tarn code for a failure. */
 int tarn__duck_exec(tarn_duck *d, const char *sql, int code, const char *what, tarn_error *err);
 /* Runs SQL into *res (caller destroys it, also on failure). */
@@ -39,14 +66,6 @@ int tarn__duck_scan_sql(strbuf *out, tarn_lake *lake, const char *version_id, ta
 int tarn__duck_register(tarn_duck *d, tarn_lake *lake, const char *schema, const char *name,
                         const char *version_id, tarn_error *err);
 
-/* The tables a SELECT names, from DuckDB's parser (nothing is bound):
- * *tables has keys "schema\ttable" (schema "" when not given), *ctes the
- * names of its common table expressions. Both are the caller's to decref,
- * also on failure. Not a SELECT, or malformed: TARN_EINVALID. */
-#include <jansson.h>
-int tarn__sql_referenced_tables(json_t **tables, json_t **ctes, tarn_duck *d, const char *sql,
-                                tarn_error *err);
-
 /* Schema JSON ([{"name","type"}]) and per-column statistics JSON
  * ({"col": {"min","max","nulls"}}, from the footer) of a Parquet file. */
 int tarn__duck_describe_parquet(char **schema_json, char **stats_json, tarn_duck *d,
@@ -58,10 +77,21 @@ void tarn__duck_copy_parquet_sql(strbuf *q, const char *select_sql, const char *
 int tarn__duck_write_parquet(int64_t *rows, char **schema_json, char **stats_json, tarn_duck *d,
                              const char *select_sql, const char *dest, tarn_error *err);
 
+/* Runs SELECT_SQL (its $name parameters bound from PARAMS) in D, a
+ * confined session, and writes the result to DEST through a second DuckDB
+ * that runs only this COPY: FORMAT "parquet" (as every data file tarn
+ * writes; *schema_json and *stats_json as tarn__duck_describe_parquet says,
+ * when not NULL) or "csv" (with a header). *rows gets the row count. */
+int tarn__duck_write_result(int64_t *rows, char **schema_json, char **stats_json, tarn_duck *d,
+                            const char *select_sql, json_t *params, const char *dest,
+                            const char *format, tarn_error *err);
+
 /* Runs SELECT_SQL in D and puts the result, as Arrow IPC, in a new sealed
  * memfd *fd named NAME (the caller closes it). */
 int tarn__duck_export_shm(int *fd, tarn_duck *d, const char *select_sql, const char *name,
                           tarn_error *err);
+/* The same for a result already run (the caller still destroys it). */
+int tarn__duck_result_shm(int *fd, duckdb_result *res, const char *name, tarn_error *err);
 
 /* DuckDB's name for a logical type (BIGINT, DECIMAL(18,3), VARCHAR[],
  * STRUCT(a INTEGER), ...); malloc'd. */
@@ -69,5 +99,8 @@ char *tarn__duck_type_name(duckdb_logical_type t);
 
 /* Strips DuckDB's "Parser Error: " style prefix noise, keeping the message. */
 const char *tarn__duck_message(const char *msg);
+/* Sets ERR to CODE and "WHAT: MSG" (DuckDB's message), adding what to do
+ * when a confined session refused to touch a file or an extension. */
+int tarn__duck_fail(tarn_error *err, int code, const char *what, const char *msg);
 
 #endif

@@ -14,10 +14,16 @@ int tarn__duck_export_shm(int *fd, tarn_duck *d, const char *select_sql, const c
     *fd = -1;
     duckdb_result res;
     int rc = tarn__duck_query(&res, d, select_sql, TARN_EINVALID, "query failed", err);
-    if (rc < 0) {
-        duckdb_destroy_result(&res);
-        return rc;
-    }
+    if (rc == 0) rc = tarn__duck_result_shm(fd, &res, name, err);
+    duckdb_destroy_result(&res);
+    return rc;
+}
+
+int tarn__duck_result_shm(int *fd, duckdb_result *result, const char *name, tarn_error *err)
+{
+    *fd = -1;
+    duckdb_result res = *result;
+    int rc = 0;
     duckdb_arrow_options aopts = duckdb_result_get_arrow_options(&res);
     idx_t ncols = duckdb_column_count(&res);
     duckdb_logical_type *types = calloc(ncols ? ncols : 1, sizeof *types);
@@ -88,6 +94,5 @@ int tarn__duck_export_shm(int *fd, tarn_duck *d, const char *select_sql, const c
     free(types);
     free(names);
     duckdb_destroy_arrow_options(&aopts);
-    duckdb_destroy_result(&res);
     return rc;
 }

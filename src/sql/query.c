@@ -2,13 +2,18 @@
  *
  * DuckDB's parser lists the tables a statement names (CTEs excluded); each
  * must exist in the ref's tree and becomes a view over exactly its data
- * files. Only one read-only SELECT is accepted. Results are kept as text (up
- * to max_rows) with their DuckDB types. */
+ * files, and DuckDB is confined to those files before the statement runs:
+ * it sees the tables of its ref that it names, and nothing else on the
+ * host. Only one read-only SELECT is accepted. Results are kept as text (up
+ * to max_rows) with their DuckDB types; written to a file, they go through
+ * a second DuckDB that runs no user SQL (sql/pipe.c). */
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "catalog/names.h"
 #include "sql/engine.h"
+#include "sql/refs.h"
 #include "tarn/query.h"
 #include "util/error.h"
 #include "util/util.h"
@@ -21,134 +26,85 @@ struct tarn_result {
     int truncated;
 };
 
-/* Collects BASE_TABLE references ("schema\ttable") and CTE names from
- * DuckDB's serialized parse tree. Parsing only: nothing is bound, so any
- * valid SELECT works, whatever tables it names. */
-static void collect_names(json_t *node, json_t *tables, json_t *ctes)
+/* Opens a DuckDB session for SQL at REF: checks SQL is one SELECT,
+ * resolves every table it names in the ref's tree, confines the session to
+ * exactly those tables' data files, exposes each as a view and binds SQL.
+ * *run gets the text to run (malloc'd); *prepared (if not NULL) the
+ * prepared statement (the caller destroys it), whose columns give the
+ * result's names and types. On failure D is closed. */
+static int open_query(tarn_duck *d, char **run, tarn_lake *lake, const char *sql, const char *ref,
+                      duckdb_prepared_statement *prepared, tarn_error *err)
 {
-    if (json_is_array(node)) {
-        size_t i;
-        json_t *v;
-        json_array_foreach(node, i, v) collect_names(v, tables, ctes);
-        return;
-    }
-    if (!json_is_object(node)) return;
-    const char *type = json_string_value(json_object_get(node, "type"));
-    if (type && strcmp(type, "BASE_TABLE") == 0) {
-        const char *schema = json_string_value(json_object_get(node, "schema_name"));
-        const char *table = json_string_value(json_object_get(node, "table_name"));
-        if (table) {
-            char key[600];
-            snprintf(key, sizeof key, "%s\t%s", schema ? schema : "", table);
-            json_object_set_new(tables, key, json_true());
-        }
-    }
-    json_t *cte_map = json_object_get(json_object_get(node, "cte_map"), "map");
-    size_t i;
-    json_t *v;
-    json_array_foreach(cte_map, i, v)
-    {
-        const char *name = json_string_value(json_object_get(v, "key"));
-        if (name) json_object_set_new(ctes, name, json_true());
-    }
-    const char *k;
-    json_object_foreach(node, k, v) collect_names(v, tables, ctes);
-}
-
-/* Parses SQL with DuckDB's parser into the tables it names. */
-int tarn__sql_referenced_tables(json_t **tables, json_t **ctes, tarn_duck *d, const char *sql,
-                                tarn_error *err)
-{
-    *tables = json_object();
-    *ctes = json_object();
-    strbuf q = {0};
-    sb_append(&q, "SELECT json_serialize_sql(");
-    sb_append_sql_string(&q, sql);
-    sb_append(&q, ")");
-    duckdb_result res;
-    int rc = tarn__duck_query(&res, d, sb_str(&q), TARN_EINVALID, "invalid SQL", err);
-    char *text = rc == 0 ? tarn__duck_text(&res, 0, 0) : NULL;
-    duckdb_destroy_result(&res);
-    sb_free(&q);
-    if (rc < 0) return rc;
-    /* query_location can be 2^64-1: read numbers as reals (only strings matter) */
-    json_t *tree = text ? json_loads(text, JSON_DECODE_INT_AS_REAL, NULL) : NULL;
-    free(text);
-    if (!tree) return tarn__error_set(err, TARN_EINVALID, "invalid SQL: cannot be parsed");
-    if (json_is_true(json_object_get(tree, "error"))) {
-        const char *msg = json_string_value(json_object_get(tree, "error_message"));
-        const char *etype = json_string_value(json_object_get(tree, "error_type"));
-        if (msg && strstr(msg, "Only SELECT"))
-            rc = tarn__error_set(err, TARN_EINVALID,
-                                 "tarn query runs read-only SELECT statements; to change data use "
-                                 "'tarn table import' or a pipeline");
-        else
-            rc = tarn__error_set(err, TARN_EINVALID, "invalid SQL: %s%s%s", etype ? etype : "",
-                                 etype ? ": " : "", msg ? msg : "cannot be parsed");
-    } else if (json_array_size(json_object_get(tree, "statements")) != 1) {
-        rc = tarn__error_set(err, TARN_EINVALID, "give one SQL statement at a time (found %zu)",
-                             json_array_size(json_object_get(tree, "statements")));
-    } else {
-        collect_names(json_object_get(tree, "statements"), *tables, *ctes);
-    }
-    json_decref(tree);
-    return rc;
-}
-
-/* Checks SQL is one SELECT, exposes every table it names and binds it;
- * *prepared (if not NULL) gets the prepared statement (the caller destroys
- * it), whose columns give the result's names and types. */
-static int prepare_tables(tarn_duck *d, tarn_lake *lake, const char *sql, const char *ref,
-                          duckdb_prepared_statement *prepared, tarn_error *err)
-{
-    int rc = 0;
+    *run = NULL;
     if (prepared) *prepared = NULL;
-
+    if (!sql || !*sql) return tarn__error_set(err, TARN_EINVALID, "no SQL given");
     tarn_tree tree = {0};
     tarn_commit_id commit;
     TARN_RETURN_NOT_OK(tarn__ref_tree(&tree, &commit, lake, ref, err));
-    json_t *tables = NULL, *ctes = NULL;
-    rc = tarn__sql_referenced_tables(&tables, &ctes, d, sql, err);
-    const char *key;
-    json_t *unused;
-    json_object_foreach(tables, key, unused)
+    tarn_sql_refs refs;
+    json_t *views = json_array(), *paths = json_array();
+    int rc = tarn__duck_open(d, err);
+    if (rc < 0) {
+        tarn__tree_clear(&tree);
+        json_decref(views);
+        json_decref(paths);
+        return rc;
+    }
+    rc = tarn__sql_refs_parse(&refs, d, sql, err);
+    if (rc == 0 && json_object_size(refs.params))
+        rc = tarn__error_set(err, TARN_EINVALID,
+                             "tarn query takes no parameters: write the value of $%s into the SQL",
+                             json_object_iter_key(json_object_iter(refs.params)));
+    size_t i;
+    json_t *t;
+    json_array_foreach(refs.tables, i, t)
     {
         if (rc < 0) break;
-        char schema_buf[300];
-        const char *tab = strchr(key, '\t');
-        snprintf(schema_buf, sizeof schema_buf, "%.*s", (int)(tab - key), key);
-        const char *table = tab + 1;
-        const char *schema = schema_buf[0] && strcmp(schema_buf, "main") != 0 ? schema_buf : NULL;
-        if (!schema && json_object_get(ctes, table)) continue;
+        const char *schema = json_string_value(json_object_get(t, "schema"));
+        const char *table = json_string_value(json_object_get(t, "table"));
         char full[620];
-        snprintf(full, sizeof full, "%s.%s", schema ? schema : "default", table);
-        tarn_tree_entry *e = tarn__tree_find(&tree, full);
-        if (!e || e->kind != TARN_ENTRY_TABLE) {
+        snprintf(full, sizeof full, "%s.%s", *schema ? schema : "default", table);
+        tarn_tree_entry *e = NULL;
+        rc = tarn__name_lookup(&e, &tree, full, !json_is_true(json_object_get(t, "respelled")), err);
+        if (rc == 0 && (!e || e->kind != TARN_ENTRY_TABLE)) {
             size_t within = 4; /* only near misses */
             const char *near = tarn__tree_nearest_table(&tree, full, &within);
             rc = tarn__error_set(err, TARN_ENOTFOUND, "table '%s' not found at ref '%s'%s%s%s",
-                                 schema ? full : table, tarn__ref_display(lake, ref),
+                                 *schema ? full : table, tarn__ref_display(lake, ref),
                                  near ? " (did you mean '" : "", near ? near : "", near ? "'?)" : "");
-        } else {
-            rc = tarn__duck_register(d, lake, schema, table, e->version, err);
         }
+        if (rc == 0) rc = tarn__duck_add_version_paths(paths, lake, e->version, err);
+        if (rc == 0)
+            json_array_append_new(views, json_pack("{s:s?,s:s,s:s}", "schema", *schema ? schema : NULL,
+                                                   "table", table, "version", e->version));
     }
-    json_decref(tables);
-    json_decref(ctes);
     tarn__tree_clear(&tree);
-    if (rc < 0) return rc;
-
+    /* From here on the session reads those files and nothing else. */
+    if (rc == 0) rc = tarn__duck_confine(d, paths, err);
+    json_array_foreach(views, i, t)
+    {
+        if (rc < 0) break;
+        rc = tarn__duck_register(d, lake, json_string_value(json_object_get(t, "schema")),
+                                 json_string_value(json_object_get(t, "table")),
+                                 json_string_value(json_object_get(t, "version")), err);
+    }
+    json_decref(views);
+    json_decref(paths);
     /* The parser accepted one SELECT only (json_serialize_sql serializes
      * nothing else); binding now reports unknown columns and the like. */
     duckdb_prepared_statement prep = NULL;
-    if (duckdb_prepare(d->con, sql, &prep) != DuckDBSuccess)
-        rc = tarn__error_set(err, TARN_EINVALID, "invalid SQL: %s",
-                             tarn__duck_message(duckdb_prepare_error(prep)));
+    if (rc == 0) rc = tarn__duck_prepare_bound(&prep, d, refs.sql, NULL, TARN_EINVALID, "invalid SQL", err);
     if (rc == 0 && prepared) *prepared = prep;
     else duckdb_destroy_prepare(&prep);
+    if (rc == 0) {
+        *run = refs.sql;
+        refs.sql = NULL;
+    } else {
+        tarn__duck_close(d);
+    }
+    tarn__sql_refs_clear(&refs);
     return rc;
 }
-
 
 static tarn_value_kind kind_of(const char *type)
 {
@@ -168,16 +124,15 @@ int tarn_query(tarn_result **out, tarn_lake *lake, const char *sql, const tarn_q
     *out = NULL;
     tarn_query_options defaults = TARN_QUERY_OPTIONS_INIT;
     if (!opts) opts = &defaults;
-    if (!sql || !*sql) return tarn__error_set(err, TARN_EINVALID, "no SQL given");
     tarn_duck d;
-    TARN_RETURN_NOT_OK(tarn__duck_open(&d, err));
+    char *run = NULL;
+    duckdb_prepared_statement prep = NULL;
+    TARN_RETURN_NOT_OK(open_query(&d, &run, lake, sql, opts->ref, &prep, err));
     tarn_result *r = calloc(1, sizeof *r);
     strbuf q = {0};
     duckdb_result res = {0};
     int have_res = 0;
-    duckdb_prepared_statement prep = NULL;
-    int rc = prepare_tables(&d, lake, sql, opts->ref, &prep, err);
-    if (rc < 0) goto done;
+    int rc = 0;
 
     /* Names and types from the bound statement, then the values cast to
      * text by DuckDB itself (one LIMIT row more than wanted tells whether
@@ -199,7 +154,7 @@ int tarn_query(tarn_result **out, tarn_lake *lake, const char *sql, const tarn_q
 
     q.len = 0;
     sb_append(&q, "SELECT COLUMNS(*)::VARCHAR FROM (");
-    tarn__sql_nestable(&q, sql);
+    tarn__sql_nestable(&q, run);
     sb_append(&q, "\n)");
     if (opts->max_rows >= 0) sb_printf(&q, " LIMIT %lld", (long long)opts->max_rows + 1);
     have_res = 1;
@@ -234,6 +189,7 @@ int tarn_query(tarn_result **out, tarn_lake *lake, const char *sql, const tarn_q
 done:
     if (have_res) duckdb_destroy_result(&res);
     sb_free(&q);
+    free(run);
     tarn__duck_close(&d);
     if (rc < 0) tarn_result_free(&r);
     *out = r;
@@ -302,21 +258,17 @@ int tarn_query_to_file(int64_t *rows, tarn_lake *lake, const char *sql, const ch
     if (strcmp(format, "csv") != 0 && strcmp(format, "parquet") != 0)
         return tarn__error_set(err, TARN_EINVALID, "unknown output format '%s' (parquet or csv)", format);
     tarn_duck d;
-    TARN_RETURN_NOT_OK(tarn__duck_open(&d, err));
+    char *run = NULL;
+    TARN_RETURN_NOT_OK(open_query(&d, &run, lake, sql, ref, NULL, err));
+    char *schema = NULL, *stats = NULL;
     strbuf q = {0};
-    int rc = prepare_tables(&d, lake, sql, ref, NULL, err);
-    if (rc == 0) {
-        sb_append(&q, "COPY (");
-        tarn__sql_nestable(&q, sql);
-        sb_append(&q, "\n) TO ");
-        sb_append_sql_string(&q, path);
-        sb_printf(&q, " (FORMAT %s%s)", format, strcmp(format, "csv") == 0 ? ", HEADER" : "");
-        duckdb_result res;
-        rc = tarn__duck_query(&res, &d, sb_str(&q), TARN_EINVALID, "query failed", err);
-        if (rc == 0) *rows = duckdb_value_int64(&res, 0, 0);
-        duckdb_destroy_result(&res);
-    }
+    tarn__sql_nestable(&q, run);
+    sb_append(&q, "\n");
+    int rc = tarn__duck_write_result(rows, &schema, &stats, &d, sb_str(&q), NULL, path, format, err);
+    free(schema);
+    free(stats);
     sb_free(&q);
+    free(run);
     tarn__duck_close(&d);
     return rc;
 }
@@ -324,17 +276,15 @@ int tarn_query_to_file(int64_t *rows, tarn_lake *lake, const char *sql, const ch
 int tarn_query_arrow_fd(int *fd, tarn_lake *lake, const char *sql, const char *ref, tarn_error *err)
 {
     *fd = -1;
-    if (!sql || !*sql) return tarn__error_set(err, TARN_EINVALID, "no SQL given");
     tarn_duck d;
-    TARN_RETURN_NOT_OK(tarn__duck_open(&d, err));
-    int rc = prepare_tables(&d, lake, sql, ref, NULL, err);
-    if (rc == 0) {
-        strbuf q = {0};
-        tarn__sql_nestable(&q, sql);
-        sb_append(&q, "\n");
-        rc = tarn__duck_export_shm(fd, &d, sb_str(&q), "tarn-query", err);
-        sb_free(&q);
-    }
+    char *run = NULL;
+    TARN_RETURN_NOT_OK(open_query(&d, &run, lake, sql, ref, NULL, err));
+    strbuf q = {0};
+    tarn__sql_nestable(&q, run);
+    sb_append(&q, "\n");
+    int rc = tarn__duck_export_shm(fd, &d, sb_str(&q), "tarn-query", err);
+    sb_free(&q);
+    free(run);
     tarn__duck_close(&d);
     return rc;
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "catalog/catalog.h"
+#include "catalog/names.h"
 #include "table/schema.h"
 #include "tarn/table.h"
 #include "util/error.h"
@@ -69,7 +70,7 @@ int tarn_table_get(tarn_table_info *out, tarn_lake *lake, const char *ref, const
         rc = tarn__error_set(err, TARN_ENOTFOUND, "table '%s' not found at ref '%s'", name,
                              tarn__ref_display(lake, ref));
     else
-        rc = fill_info(out, lake, qualified, e->version, err);
+        rc = fill_info(out, lake, e->name, e->version, err); /* as first written */
     tarn__tree_clear(&tree);
     return rc;
 }
@@ -182,7 +183,7 @@ int tarn_namespace_list(char ***out, size_t *count, tarn_lake *lake, const char 
     int has_default = 0;
     for (size_t i = 0; i < tree.n; i++) {
         if (tree.entries[i].kind != TARN_ENTRY_NAMESPACE) continue;
-        if (strcmp(tree.entries[i].name, "default") == 0) has_default = 1;
+        if (tarn__name_cmp(tree.entries[i].name, "default") == 0) has_default = 1;
         list[(*count)++] = strdup(tree.entries[i].name);
     }
     /* `default` always exists. */
@@ -220,7 +221,7 @@ static int apply_ns_edit(tarn_lake *lake, tarn_tree *tree, void *ctx, tarn_error
     (void)lake;
     tarn_tree_entry *e = tarn__tree_find(tree, ed->ns);
     if (ed->create) {
-        if (e || strcmp(ed->ns, "default") == 0)
+        if (e || tarn__name_cmp(ed->ns, "default") == 0)
             return tarn__error_set(err, TARN_EEXISTS, "namespace '%s' already exists on branch '%s'",
                                    ed->ns, ed->branch);
         tarn__tree_set(tree, ed->ns, TARN_ENTRY_NAMESPACE, "");
@@ -228,10 +229,8 @@ static int apply_ns_edit(tarn_lake *lake, tarn_tree *tree, void *ctx, tarn_error
     }
     if (!e) return tarn__error_set(err, TARN_ENOTFOUND, "namespace '%s' not found on branch '%s'",
                                    ed->ns, ed->branch);
-    size_t len = strlen(ed->ns);
     for (size_t i = 0; i < tree->n; i++)
-        if (tree->entries[i].kind == TARN_ENTRY_TABLE && strncmp(tree->entries[i].name, ed->ns, len) == 0 &&
-            tree->entries[i].name[len] == '.')
+        if (tree->entries[i].kind == TARN_ENTRY_TABLE && tarn__name_in_namespace(tree->entries[i].name, ed->ns))
             return tarn__error_set(err, TARN_EINVALID,
                                    "namespace '%s' still holds tables (e.g. '%s'): remove them first",
                                    ed->ns, tree->entries[i].name);

@@ -5,9 +5,11 @@ EX="$HERE/../../examples/quickstart"
 expect_ok tarn table import transactions --from "$EX/data/transactions.csv"
 expect_ok tarn table import countries --from "$EX/data/countries.csv"
 BEFORE=$(head_of main)
-# dry run: the DAG and the pushed-down scan, nothing runs or changes
-expect_out "scan default.transactions columns [id, usd, country] where country IN ('IT', 'FR', 'DE') AND usd >= 0" \
+# dry run: the DAG and the pushed-down scan (its parameter bound, not
+# spliced), nothing runs or changes
+expect_out "scan default.transactions columns [id, usd, country] where country IN ('IT', 'FR', 'DE') AND usd >= \$min_usd" \
     tarn run -p "$EX" --dry-run
+expect_out 'parameters: $min_usd = 0.0' tarn run -p "$EX" --dry-run
 expect_eq "$BEFORE" "$(head_of main)" "main after a dry run"
 expect_json 'j == []' tarn -O json job ls
 # a real run: one commit on main with both materialized outputs

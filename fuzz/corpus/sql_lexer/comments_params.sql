@@ -1,0 +1,1 @@
+SELECT 1 /* a /* nested default.t */ b */ FROM t WHERE x = $who AND y = ? AND z = $1

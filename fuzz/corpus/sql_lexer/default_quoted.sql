@@ -1,0 +1,1 @@
+SELECT * FROM "DEFAULT"."T", Default . t2 /* default.x */ -- default.y

@@ -1,0 +1,1 @@
+SELECTÿþ default€.t

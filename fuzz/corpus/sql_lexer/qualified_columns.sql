@@ -1,0 +1,1 @@
+SELECT s.default.x, default.t.c, defaults.t, x."default".y FROM default.t

@@ -1,0 +1,1 @@
+SELECT 'default.t', E'it\'s default.t', $$default.t$$, $q$default.x$q$ FROM t
