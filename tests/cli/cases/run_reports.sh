@@ -47,6 +47,9 @@ def parent_of(pid):
 @tarn.python("3.11")
 def regicide(data=tarn.Model("t")):
     os.kill(parent_of(os.getppid()), signal.SIGKILL)
+    # Returning at once would race the news of the parent's death: the
+    # result may arrive first, and the run (rightly) succeed.
+    import time; time.sleep(1)
     return data
 PY
 expect_fail 1 "parent process died while model 'regicide' ran" tarn run -p proj
