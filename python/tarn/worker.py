@@ -89,6 +89,7 @@ import importlib
 import importlib.util
 import json
 import os
+import re
 import resource
 import signal
 import socket
@@ -104,7 +105,14 @@ MAX_FDS = 253
 
 
 def _send(sock, obj, fds=()):
-    data = json.dumps(obj).encode("utf-8")
+    # A lone surrogate (a byte decoded with surrogateescape, e.g. in an
+    # exception message) has no UTF-8 form and no JSON reader accepts its
+    # escape: it becomes U+FFFD, so that the message still arrives.
+    text = json.dumps(obj, ensure_ascii=False)
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:
+        data = re.sub("[\ud800-\udfff]", "\ufffd", text).encode("utf-8")
     if fds:
         socket.send_fds(sock, [data], list(fds))
     else:

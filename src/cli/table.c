@@ -14,12 +14,12 @@ static json_t *table_json(const tarn_table_info *t)
 {
     json_t *cols = json_array();
     for (size_t i = 0; i < t->ncolumns; i++)
-        json_array_append_new(
-            cols, json_pack("{s:s, s:s}", "name", t->columns[i].name, "type", t->columns[i].type));
+        json_array_append_new(cols, json_pack("{s:o, s:o}", "name", out_jstr(t->columns[i].name),
+                                              "type", out_jstr(t->columns[i].type)));
     json_t *o =
-        json_pack("{s:s, s:s, s:o, s:I, s:I, s:I}", "name", t->name, "namespace", t->namespace_,
-                  "columns", cols, "row_count", (json_int_t)t->row_count, "file_count",
-                  (json_int_t)t->file_count, "size_bytes", (json_int_t)t->size_bytes);
+        json_pack("{s:o, s:o, s:o, s:I, s:I, s:I}", "name", out_jstr(t->name), "namespace",
+                  out_jstr(t->namespace_), "columns", cols, "row_count", (json_int_t)t->row_count,
+                  "file_count", (json_int_t)t->file_count, "size_bytes", (json_int_t)t->size_bytes);
     if (t->version) json_object_set_new(o, "version", json_string(t->version));
     return o;
 }
@@ -97,7 +97,7 @@ static void print_commit(const char *verb, const char *table, const tarn_commit_
 {
     char sh[13];
     if (out_json_mode)
-        out_json(json_pack("{s:s, s:s}", "table", table, "commit", id->hex));
+        out_json(json_pack("{s:o, s:s}", "table", out_jstr(table), "commit", id->hex));
     else
         printf("%s %s (commit %s)\n", verb, table, out_short(sh, id->hex));
 }
@@ -123,8 +123,8 @@ static int run_revert(const cli_args *a)
     tarn_commit_id id;
     int rc = tarn_table_revert(&id, lake, a->pos[0], source, cli_get(a, "into-branch"), &err);
     if (rc == 0 && out_json_mode) {
-        out_json(json_pack("{s:s, s:s, s:s}", "table", a->pos[0], "source_ref", source, "commit",
-                           id.hex));
+        out_json(json_pack("{s:o, s:o, s:s}", "table", out_jstr(a->pos[0]), "source_ref",
+                           out_jstr(source), "commit", id.hex));
     } else if (rc == 0) {
         char sh[13];
         printf("Reverted %s to its state at %s (commit %s)\n", a->pos[0], source,
@@ -185,8 +185,8 @@ static int run_import(const cli_args *a)
     int rc = tarn_table_import(&r, lake, table, from, cli_get(a, "branch"), &opts, &err);
     if (atomic_load(&p.percent) >= 0) fputs("\r\033[K", stderr); /* clear the progress line */
     if (rc == 0 && out_json_mode) {
-        out_json(json_pack("{s:s, s:s, s:I, s:I}", "table", table, "commit", r.commit.hex, "rows",
-                           (json_int_t)r.rows, "files", (json_int_t)r.files));
+        out_json(json_pack("{s:o, s:s, s:I, s:I}", "table", out_jstr(table), "commit", r.commit.hex,
+                           "rows", (json_int_t)r.rows, "files", (json_int_t)r.files));
     } else if (rc == 0) {
         char sh[13];
         printf("imported %lld row%s into %s (commit %s)\n", (long long)r.rows, r.rows == 1 ? "" : "s", table,
