@@ -1,5 +1,5 @@
 # -O json never loses a message to bytes that are not UTF-8: a Latin-1
-# byte in a file name, in a commit message, in a model's
+# byte in a CSV cell, in a file name, in a commit message, in a model's
 # print, in its exception and in a dying worker's stderr. Each comes out as
 # valid JSON with the byte replaced by U+FFFD and the rest of the text kept.
 # Regression: jansson refuses a string with such a byte, and the command
@@ -50,3 +50,13 @@ def dies(data=tarn.Model("t")):
 PY
 expect_json_rc 1 'j["outcome"] == "failed" and "fatal: caf\ufffd gone" in j["error"]' tarn -O json run -p p
 
+# a CSV cell: the error quotes its line, valid JSON; read as Latin-1, it imports
+printf 'id,name\n1,ok\n2,caf\xe9\n3,fine\n' >latin.csv
+H=$(head_of main)
+expect_json_rc 1 'j["error"]["code"] == "invalid" and "line 3 of" in j["error"]["message"] and "2,caf" in j["error"]["message"]' \
+    tarn -O json table import l --from latin.csv
+expect_fail 1 "--encoding latin-1" tarn table import l --from latin.csv
+expect_eq "$H" "$(head_of main)" "head after a refused Latin-1 file"
+# the same file read as Latin-1 imports, and its text is valid UTF-8 after
+expect_ok tarn table import l --from latin.csv --encoding latin-1
+expect_json 'j["rows"] == [[2, "café"]]' tarn -O json query "SELECT id, name FROM l WHERE id = 2"
