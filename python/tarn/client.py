@@ -137,15 +137,39 @@ class Client:
         SOURCE_REF; history is kept."""
         return self._lake.revert_table(table, source_ref, into_branch)
 
-    def import_data(self, table, data, branch=None, mode="create", format=None, message=None):
+    def import_data(self, table, data, branch=None, mode="create", format=None, message=None,
+                    delimiter=None, header=None, null=None, column_types=None, skip=0,
+                    encoding=None, quote=None, escape=None):
         """Imports DATA into TABLE on BRANCH in one commit. DATA is a path
-        (CSV, Parquet, JSON) or a table: tarn.Table, a pandas DataFrame, a
-        dict of columns, or anything with __arrow_c_stream__. MODE is
-        create, append or replace. Returns {"commit", "rows", "files"}."""
+        (CSV, Parquet, JSON; plain or gzip; a glob) or a table: tarn.Table, a
+        pandas DataFrame, a dict of columns, or anything with
+        __arrow_c_stream__. MODE is create, append or replace. Returns
+        {"commit", "rows", "files"}.
+
+        A CSV file is read strictly: a line whose fields do not match the
+        header, or a value that does not fit its column, raises InvalidError
+        naming the line, and nothing is imported. What tarn cannot decide
+        from the file is given as `delimiter`, `header` (True/False; None:
+        detected), `null` (text meaning NULL), `column_types` ({column:
+        type}), `skip` (lines before the header), `encoding` ("utf-8" or
+        "latin-1"), `quote` and `escape`."""
         if mode not in _MODES:
             raise from_code(-5, "mode must be create, append or replace, not %r" % (mode,))
+        csv = {"delimiter": delimiter, "header": header, "null": null, "column_types": column_types,
+               "skip": skip, "encoding": encoding, "quote": quote, "escape": escape}
         if isinstance(data, (str, os.PathLike)):
-            return self._lake.import_path(table, os.fspath(data), branch, _MODES[mode], format, message)
+            if header not in (None, True, False):
+                raise from_code(-5, "header must be True, False or None, not %r" % (header,))
+            if skip is None or isinstance(skip, bool) or not isinstance(skip, int):
+                raise from_code(-5, "skip must be a number of lines, not %r" % (skip,))
+            types = column_types.items() if isinstance(column_types, dict) else column_types
+            return self._lake.import_path(table, os.fspath(data), branch, _MODES[mode], format,
+                                          message, delimiter, 0 if header is None else 1 if header else 2,
+                                          null, None if types is None else [tuple(p) for p in types],
+                                          skip, encoding, quote, escape)
+        given = [k for k, v in csv.items() if v not in (None, 0)]
+        if given:
+            raise from_code(-5, "%s applies to CSV files, not to a table" % given[0])
         t = data if isinstance(data, Table) else Table(data)
         fd, _size = t._to_memfd("tarn-import")
         try:
