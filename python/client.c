@@ -211,6 +211,12 @@ static PyObject *Lake_revert_table(LakeObject *self, PyObject *args)
     return PyUnicode_FromString(id.hex);
 }
 
+/* S as a str, bytes that are not UTF-8 replaced (U+FFFD). */
+static PyObject *text_of(const char *s)
+{
+    return PyUnicode_DecodeUTF8(s ? s : "", (Py_ssize_t)strlen(s ? s : ""), "replace");
+}
+
 static PyObject *Lake_commits(LakeObject *self, PyObject *args)
 {
     const char *ref = NULL;
@@ -229,9 +235,17 @@ static PyObject *Lake_commits(LakeObject *self, PyObject *args)
             PyList_Append(parents, p);
             Py_DECREF(p);
         }
-        PyObject *d = Py_BuildValue("{s:s,s:N,s:s,s:s,s:L,s:s}", "hash", log[i].id.hex, "parents", parents,
-                                    "message", log[i].message, "author", log[i].author, "time_us",
-                                    (long long)log[i].time_us, "properties", log[i].properties_json);
+        /* A message or author written by another client may hold bytes
+         * that are not UTF-8: they become U+FFFD, not an exception. */
+        PyObject *d = Py_BuildValue("{s:s,s:N,s:N,s:N,s:L,s:s}", "hash", log[i].id.hex, "parents",
+                                    parents, "message", text_of(log[i].message), "author",
+                                    text_of(log[i].author), "time_us", (long long)log[i].time_us,
+                                    "properties", log[i].properties_json);
+        if (!d) {
+            Py_DECREF(out);
+            tarn_commit_info_free(log, n);
+            return NULL;
+        }
         PyList_Append(out, d);
         Py_DECREF(d);
     }

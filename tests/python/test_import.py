@@ -1,6 +1,9 @@
 """tarn.Client.import_data: the CSV options as keyword arguments, strict
 reading (a bad line raises InvalidError naming it, and nothing changes),
 appends that widen types, and tables without columns refused."""
+import os
+import subprocess
+
 import pytest
 
 import tarn
@@ -71,3 +74,16 @@ def test_no_columns(client):
     with pytest.raises(tarn.InvalidError, match="the table has no columns"):
         client.import_data("empty", tarn.Table.from_pydict({}))
     assert client.get_tables() == []
+
+
+def test_commit_message_not_utf8(client, tmp_path):
+    """A commit written by the CLI with a Latin-1 byte in its message reads
+    back with U+FFFD (before: UnicodeDecodeError out of get_commits)."""
+    build = os.environ.get("TARN_BUILD")
+    if not build:
+        pytest.skip("TARN_BUILD names the build with the tarn command")
+    f = tmp_path / "a.csv"
+    f.write_text("id\n1\n")
+    subprocess.run([os.path.join(build, "tarn"), "table", "import", "t", "--from", str(f),
+                    "-m", b"from caf\xe9"], check=True, cwd=tmp_path, capture_output=True)
+    assert client.get_commits(limit=1)[0]["message"] == "from caf\ufffd"
