@@ -22,7 +22,8 @@ int tarn__input_expand(char ***files, size_t *n, const char *path, tarn_error *e
 {
     *files = NULL;
     *n = 0;
-    if (!strpbrk(path, "*?[")) {
+    /* A name that exists is that file, even with glob characters in it. */
+    if (!strpbrk(path, "*?[") || access(path, R_OK) == 0) {
         if (access(path, R_OK) != 0)
             return tarn__error_set(err, TARN_ENOTFOUND, "cannot read '%s': %s", path,
                                    strerror(errno));

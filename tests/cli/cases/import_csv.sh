@@ -97,6 +97,8 @@ expect_json 'j["rows"] == 3' tarn -O json table import parts --from 'part?.csv'
 printf 'id,w\n4,d\n' >part3.csv
 expect_fail 1 "column 2 is 'w' in 'part3.csv' but 'v' in 'part1.csv'" tarn table import parts2 --from 'part?.csv'
 expect_fail 1 "no file matches 'nothing*.csv'" tarn table import none --from 'nothing*.csv'
+cp part3.csv 'data[1].csv'
+expect_json 'j["rows"] == 1' tarn -O json table import brackets --from 'data[1].csv'
 
 # bad options: a clear error, nothing changed
 H=$(head_of main)
