@@ -146,9 +146,9 @@ static void wide_file_statistics(void)
     tarn__schema_parse(&cols, &n, schema);
     CHECK_EQ_INT(n, 2000);
     tarn__columns_free(cols, n);
-    CHECK(strstr(stats, "\"c1999\":{\"max\":\"4\",\"min\":\"0\",\"nulls\":0}") != NULL);
-    CHECK(strstr(stats, "\"c2\":{\"max\":\"x2\",\"min\":\"x1\",\"nulls\":1}") != NULL);
-    CHECK(strstr(stats, "\"id\":{\"max\":\"2\",\"min\":\"0\",\"nulls\":0}") != NULL);
+    CHECK(strstr(stats, "\"c1999\":{\"exact\":true,\"max\":\"4\",\"min\":\"0\",\"nulls\":0}") != NULL);
+    CHECK(strstr(stats, "\"c2\":{\"exact\":true,\"max\":\"x2\",\"min\":\"x1\",\"nulls\":1}") != NULL);
+    CHECK(strstr(stats, "\"id\":{\"exact\":true,\"max\":\"2\",\"min\":\"0\",\"nulls\":0}") != NULL);
     size_t keys = 0;
     for (const char *p = stats; (p = strstr(p, "\"nulls\"")); p++)
         keys++;

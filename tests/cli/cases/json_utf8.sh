@@ -32,12 +32,14 @@ def loud(data=tarn.Model("t")):
 def bad(data=tarn.Model("loud")):
     raise ValueError(b"caf\xe9 failed".decode("utf-8", "surrogateescape"))
 PY
-expect_json_rc 1 'j["outcome"] == "failed" and "ValueError: caf\ufffd failed" in j["error"] and "caf\ufffd failed" in j["tasks"][1]["error"]' \
+# What user code writes crosses the worker boundary with its invalid bytes
+# escaped (\xe9, nothing lost); text tarn stores is repaired (U+FFFD).
+expect_json_rc 1 'j["outcome"] == "failed" and "ValueError: caf\\xe9 failed" in j["error"] and "caf\\xe9 failed" in j["tasks"][1]["error"]' \
     tarn -O json run -p p
 JOB=$(printf '%s' "$OUT" | $PY -c 'import json,sys; print(json.load(sys.stdin)["job_id"])')
-expect_json '"loud @ models.py | caf\ufffd printed" in j["logs"] and "plain line" in j["logs"]' \
+expect_json '"loud @ models.py | caf\\xe9 printed" in j["logs"] and "plain line" in j["logs"]' \
     tarn -O json job logs "$JOB"
-expect_json 'j["status"] == "failed" and "caf\ufffd failed" in j["error"]' tarn -O json job get "$JOB"
+expect_json 'j["status"] == "failed" and "caf\\xe9 failed" in j["error"]' tarn -O json job get "$JOB"
 cat >p/models.py <<'PY'
 import os
 import tarn
@@ -48,7 +50,7 @@ def dies(data=tarn.Model("t")):
     os.write(2, b"fatal: caf\xe9 gone\n")
     os._exit(3)
 PY
-expect_json_rc 1 'j["outcome"] == "failed" and "fatal: caf\ufffd gone" in j["error"]' tarn -O json run -p p
+expect_json_rc 1 'j["outcome"] == "failed" and "fatal: caf\\xe9 gone" in j["error"]' tarn -O json run -p p
 
 # a CSV cell: the error quotes its line, valid JSON; read as Latin-1, it imports
 printf 'id,name\n1,ok\n2,caf\xe9\n3,fine\n' >latin.csv
