@@ -212,6 +212,12 @@ static PyObject *Lake_revert_table(LakeObject *self, PyObject *args)
     return PyUnicode_FromString(id.hex);
 }
 
+/* S as a str, bytes that are not UTF-8 replaced (U+FFFD). */
+static PyObject *text_of(const char *s)
+{
+    return PyUnicode_DecodeUTF8(s ? s : "", (Py_ssize_t)strlen(s ? s : ""), "replace");
+}
+
 static PyObject *Lake_commits(LakeObject *self, PyObject *args)
 {
     const char *ref = NULL;
@@ -230,9 +236,17 @@ static PyObject *Lake_commits(LakeObject *self, PyObject *args)
             PyList_Append(parents, p);
             Py_DECREF(p);
         }
-        PyObject *d = Py_BuildValue("{s:s,s:N,s:s,s:s,s:L,s:s}", "hash", log[i].id.hex, "parents", parents,
-                                    "message", log[i].message, "author", log[i].author, "time_us",
-                                    (long long)log[i].time_us, "properties", log[i].properties_json);
+        /* A message or author written by another client may hold bytes
+         * that are not UTF-8: they become U+FFFD, not an exception. */
+        PyObject *d = Py_BuildValue("{s:s,s:N,s:N,s:N,s:L,s:s}", "hash", log[i].id.hex, "parents",
+                                    parents, "message", text_of(log[i].message), "author",
+                                    text_of(log[i].author), "time_us", (long long)log[i].time_us,
+                                    "properties", log[i].properties_json);
+        if (!d) {
+            Py_DECREF(out);
+            tarn_commit_info_free(log, n);
+            return NULL;
+        }
         PyList_Append(out, d);
         Py_DECREF(d);
     }
@@ -293,21 +307,59 @@ static PyObject *import_result(int rc, tarn_import_result *r, tarn_error *err)
                          (long long)r->files);
 }
 
-/* import_path(table, path, branch, mode, format, message) */
+/* import_path(table, path, branch, mode, format, message, delimiter, header, null,
+ *             column_types, skip, encoding, quote, escape): header 0 detect, 1 yes, 2 no;
+ * column_types a sequence of (name, type) pairs or None. */
 static PyObject *Lake_import_path(LakeObject *self, PyObject *args)
 {
     const char *table, *path, *branch = NULL, *format = NULL, *message = NULL;
-    int mode;
-    if (!PyArg_ParseTuple(args, "sszizz", &table, &path, &branch, &mode, &format, &message)) return NULL;
     tarn_import_options o = TARN_IMPORT_OPTIONS_INIT;
+    int mode, header = 0;
+    long long skip = 0;
+    PyObject *types = Py_None;
+    if (!PyArg_ParseTuple(args, "sszizzzizOLzzz", &table, &path, &branch, &mode, &format, &message,
+                          &o.delimiter, &header, &o.null_string, &types, &skip, &o.encoding,
+                          &o.quote, &o.escape))
+        return NULL;
     o.mode = (tarn_import_mode)mode;
     o.format = format;
     o.message = message;
-    tarn_import_result r;
-    tarn_error err = TARN_ERROR_INIT;
-    int rc;
-    Py_BEGIN_ALLOW_THREADS rc = tarn_table_import(&r, self->lake, table, path, branch, &o, &err);
-    Py_END_ALLOW_THREADS return import_result(rc, &r, &err);
+    o.header = (tarn_csv_header)header;
+    o.skip = skip;
+    /* The pairs are copied: the call runs without the GIL. */
+    PyObject *seq =
+        types == Py_None ? NULL : PySequence_Fast(types, "column_types: pairs (name, type)");
+    if (types != Py_None && !seq) return NULL;
+    Py_ssize_t n = seq ? PySequence_Fast_GET_SIZE(seq) : 0;
+    tarn_column *cols = calloc(n ? (size_t)n : 1, sizeof *cols);
+    int ok = cols != NULL;
+    for (Py_ssize_t i = 0; ok && i < n; i++) {
+        const char *name, *type;
+        PyObject *pair = PySequence_Fast_GET_ITEM(seq, i);
+        ok = PyArg_ParseTuple(pair, "ss", &name, &type);
+        if (ok) {
+            cols[i].name = strdup(name);
+            cols[i].type = strdup(type);
+        }
+    }
+    Py_XDECREF(seq);
+    PyObject *out = NULL;
+    if (ok) {
+        o.column_types = cols;
+        o.ncolumn_types = (size_t)n;
+        tarn_import_result r;
+        tarn_error err = TARN_ERROR_INIT;
+        int rc;
+        Py_BEGIN_ALLOW_THREADS rc =
+            tarn_table_import(&r, self->lake, table, path, branch, &o, &err);
+        Py_END_ALLOW_THREADS out = import_result(rc, &r, &err);
+    }
+    for (Py_ssize_t i = 0; cols && i < n; i++) {
+        free(cols[i].name);
+        free(cols[i].type);
+    }
+    free(cols);
+    return out;
 }
 
 /* import_fd(table, fd, branch, mode, message) */
@@ -513,14 +565,19 @@ static PyMethodDef Lake_methods[] = {
     {"tables", (PyCFunction)Lake_tables, METH_VARARGS, "tables(ref)"},
     {"table", (PyCFunction)Lake_table, METH_VARARGS, "table(name, ref)"},
     {"delete_table", (PyCFunction)Lake_delete_table, METH_VARARGS, "delete_table(name, branch)"},
-    {"revert_table", (PyCFunction)Lake_revert_table, METH_VARARGS, "revert_table(name, source_ref, into)"},
+    {"revert_table", (PyCFunction)Lake_revert_table, METH_VARARGS,
+     "revert_table(name, source_ref, into)"},
     {"commits", (PyCFunction)Lake_commits, METH_VARARGS, "commits(ref, limit)"},
     {"merge", (PyCFunction)Lake_merge, METH_VARARGS, "merge(source_ref, into, message)"},
     {"diff", (PyCFunction)Lake_diff, METH_VARARGS, "diff(from_ref, to_ref)"},
     {"query_fd", (PyCFunction)Lake_query_fd, METH_VARARGS, "query_fd(sql, ref) -> memfd"},
-    {"import_path", (PyCFunction)Lake_import_path, METH_VARARGS, "import_path(table, path, branch, mode, format, message)"},
-    {"import_fd", (PyCFunction)Lake_import_fd, METH_VARARGS, "import_fd(table, fd, branch, mode, message)"},
-    {"run", (PyCFunction)Lake_run, METH_VARARGS, "run(dir, branch, params, strict, dry_run, no_transaction, preview)"},
+    {"import_path", (PyCFunction)Lake_import_path, METH_VARARGS,
+     "import_path(table, path, branch, mode, format, message, delimiter, header, null, "
+     "column_types, skip, encoding, quote, escape)"},
+    {"import_fd", (PyCFunction)Lake_import_fd, METH_VARARGS,
+     "import_fd(table, fd, branch, mode, message)"},
+    {"run", (PyCFunction)Lake_run, METH_VARARGS,
+     "run(dir, branch, params, strict, dry_run, no_transaction, preview)"},
     {"jobs", (PyCFunction)Lake_jobs, METH_VARARGS, "jobs(limit) -> JSON"},
     {"namespaces", (PyCFunction)Lake_namespaces, METH_VARARGS, "namespaces(ref)"},
     {"namespace_change", (PyCFunction)Lake_namespace_change, METH_VARARGS, "namespace_change(create, ns, branch)"},

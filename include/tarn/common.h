@@ -72,6 +72,13 @@ TARN_EXTERN const char *tarn_nearest_name(const char *name, const char *const *c
 /* Frees memory tarn returned to the caller (strings, arrays). */
 TARN_EXTERN void tarn_free(void *p);
 
+/* The N bytes of S as valid UTF-8: every byte that does not start a
+ * well-formed sequence (and every NUL) becomes U+FFFD, so that text from
+ * outside (a file, a user's print) can go into JSON without being lost.
+ * Returns a new NUL-terminated string (free with tarn_free), NULL when S is
+ * NULL or memory runs out. tarn's own error messages are already valid. */
+TARN_EXTERN char *tarn_utf8_repair(const char *s, size_t n);
+
 #ifdef __cplusplus
 }
 #endif

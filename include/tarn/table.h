@@ -42,6 +42,13 @@ typedef enum tarn_import_mode {
     TARN_IMPORT_REPLACE = 2, /* new contents, whatever was there */
 } tarn_import_mode;
 
+/* Whether a CSV file's first line (after --skip) names its columns. */
+typedef enum tarn_csv_header {
+    TARN_CSV_HEADER_AUTO = 0, /* it does unless it fits the types of the lines below it */
+    TARN_CSV_HEADER_YES = 1,
+    TARN_CSV_HEADER_NO = 2, /* columns are named column0, column1, ... */
+} tarn_csv_header;
+
 typedef struct tarn_import_options {
     int version;
     tarn_import_mode mode;
@@ -50,10 +57,27 @@ typedef struct tarn_import_options {
     /* Called from another thread with the fraction done (0..1). */
     void (*progress)(double fraction, void *ctx);
     void *progress_ctx;
+    /* Version 2: how a CSV file is read (zero/NULL: decided from the file;
+     * see docs/import.md). Other formats refuse them. */
+    const char *delimiter; /* 1 to 4 characters ("\t" or "tab": a tab) */
+    tarn_csv_header header;
+    const char *null_string;         /* fields with this text are NULL (empty ones always are) */
+    const tarn_column *column_types; /* names and types that override the detected ones */
+    size_t ncolumn_types;
+    int64_t skip;         /* lines to skip before the header */
+    const char *encoding; /* "utf-8" (default) or "latin-1" */
+    const char *quote;    /* one character; default '"' */
+    const char *escape;   /* escapes a quote in a quoted field; default: the quote */
 } tarn_import_options;
 
-#define TARN_IMPORT_OPTIONS_VERSION 1
-#define TARN_IMPORT_OPTIONS_INIT {TARN_IMPORT_OPTIONS_VERSION, TARN_IMPORT_CREATE, NULL, NULL, NULL, NULL}
+/* A caller built against version 1 (without the CSV fields) keeps working:
+ * the library reads only the fields its version has. */
+#define TARN_IMPORT_OPTIONS_VERSION 2
+/* clang-format off */
+#define TARN_IMPORT_OPTIONS_INIT                                                                   \
+    {TARN_IMPORT_OPTIONS_VERSION, TARN_IMPORT_CREATE, NULL, NULL, NULL, NULL, NULL,                \
+     TARN_CSV_HEADER_AUTO, NULL, NULL, 0, 0, NULL, NULL, NULL}
+/* clang-format on */
 
 typedef struct tarn_import_result {
     tarn_commit_id commit;
@@ -61,8 +85,15 @@ typedef struct tarn_import_result {
     int64_t files;
 } tarn_import_result;
 
-/* Reads PATH (CSV, Parquet or JSON), writes Parquet data files, records
- * their statistics and commits on BRANCH (NULL: the active branch). */
+/* Reads PATH (CSV, Parquet or JSON; plain or gzip; a glob names several
+ * files of one format and header), writes Parquet data files, records their
+ * statistics and commits on BRANCH (NULL: the active branch). Nothing is
+ * dropped or merged silently: a CSV line that does not fit the columns, a
+ * value that does not fit its column's type, JSON nested deeper than 1,000
+ * levels, or data with no columns fails the import, naming the line, and
+ * changes nothing. An append casts what widens safely to the table's types
+ * (INTEGER to BIGINT, BIGINT to DOUBLE when exact, a column with only NULLs)
+ * and refuses anything else, naming the columns and both types. */
 TARN_EXTERN int tarn_table_import(tarn_import_result *out, tarn_lake *lake, const char *table,
                                   const char *path, const char *branch,
                                   const tarn_import_options *opts, tarn_error *err);

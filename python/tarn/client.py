@@ -302,28 +302,50 @@ class Client:
                             % (name, _ref(into_branch) or self._lake.active_branch()))
         return self._lake.revert_table(name, _ref(source_ref), _ref(into_branch))
 
-    def import_data(self, table, data, branch=None, mode=None, format=None, message=None, *,
-                    namespace=None, search_uri=None, **options):
+    def import_data(self, table, data=None, branch=None, mode=None, format=None, message=None, *,
+                    namespace=None, search_uri=None, delimiter=None, header=None, null=None,
+                    column_types=None, skip=0, encoding=None, quote=None, escape=None):
         """Imports DATA into TABLE on BRANCH in one commit. DATA (or
-        SEARCH_URI) is a path — a file, a glob (``data/*.parquet``) or a
-        folder, CSV, Parquet or JSON — or a table: tarn.Table, a pandas
-        DataFrame, a dict of columns, a list of dicts, or anything with
+        SEARCH_URI) is a path — a file (CSV, Parquet, JSON; plain or gzip), a
+        glob (``data/*.parquet``) or a folder — or a table: tarn.Table, a
+        pandas DataFrame, a dict of columns, a list of dicts, or anything with
         __arrow_c_stream__. MODE is create, append or replace; by default the
         table is created when missing and appended to when it exists (as
         Bauplan's import_data into a table made by create_table).
-        Returns a TableDataImportState (``["commit"]``, ``["rows"]``)."""
+        Returns a TableDataImportState (``["commit"]``, ``["rows"]``).
+
+        A CSV file is read strictly: a line whose fields do not match the
+        header, or a value that does not fit its column, raises InvalidError
+        naming the line, and nothing is imported. What tarn cannot decide
+        from the file is given as `delimiter`, `header` (True/False; None:
+        detected), `null` (text meaning NULL), `column_types` ({column:
+        type}), `skip` (lines before the header), `encoding` ("utf-8" or
+        "latin-1"), `quote` and `escape`."""
         data = search_uri if data is None else data
         name = _table_name(table, namespace)
         if mode is None:
             mode = "append" if self.has_table(name, branch) else "create"
         if mode not in _MODES:
             raise from_code(-5, "mode must be create, append or replace, not %r" % (mode,))
+        csv = {"delimiter": delimiter, "header": header, "null": null, "column_types": column_types,
+               "skip": skip, "encoding": encoding, "quote": quote, "escape": escape}
         if isinstance(data, (str, os.PathLike)):
             path = os.fspath(data)
             if os.path.isdir(path):
                 path = _folder_glob(path)
-            r = self._lake.import_path(name, path, _ref(branch), _MODES[mode], format, message, **options)
+            if header not in (None, True, False):
+                raise from_code(-5, "header must be True, False or None, not %r" % (header,))
+            if skip is None or isinstance(skip, bool) or not isinstance(skip, int):
+                raise from_code(-5, "skip must be a number of lines, not %r" % (skip,))
+            types = column_types.items() if isinstance(column_types, dict) else column_types
+            r = self._lake.import_path(name, path, _ref(branch), _MODES[mode], format,
+                                       message, delimiter, 0 if header is None else 1 if header else 2,
+                                       null, None if types is None else [tuple(p) for p in types],
+                                       skip, encoding, quote, escape)
         else:
+            given = [k for k, v in csv.items() if v not in (None, 0)]
+            if given:
+                raise from_code(-5, "%s applies to CSV files, not to a table" % given[0])
             t = data if isinstance(data, Table) else Table(data)
             fd, _size = t._to_memfd("tarn-import")
             try:

@@ -157,6 +157,13 @@ static int learn_types(reg *r, tarn_error *err)
 
     if ((rc = tarn_arrow_table_schema(&schema, r->t, err)) < 0) return rc;
     r->ncols = (idx_t)schema.n_children;
+    if (r->ncols == 0) {
+        /* DuckDB fails on a table function without columns with an internal
+         * error, when the view is first used: say what is wrong here. */
+        schema.release(&schema);
+        return tarn_arrow__fail(err, TARN_EINVALID,
+                                "'%s' has no columns: a table needs at least one column", r->view);
+    }
     r->names = calloc(r->ncols + 1, sizeof(char *));
     r->types = calloc(r->ncols + 1, sizeof(duckdb_logical_type));
     if (r->names == NULL || r->types == NULL) {

@@ -22,7 +22,8 @@ int cli_list_refs(tarn_ref_kind kind)
     if (out_json_mode) {
         json_t *list = json_array();
         for (size_t i = 0; i < n; i++) {
-            json_t *o = json_pack("{s:s, s:s}", "name", refs[i].name, "commit", refs[i].commit.hex);
+            json_t *o = json_pack("{s:o, s:s}", "name", out_jstr(refs[i].name), "commit",
+                                  refs[i].commit.hex);
             if (kind == TARN_REF_BRANCH) {
                 json_object_set_new(o, "active", json_boolean(strcmp(refs[i].name, active) == 0));
                 json_object_set_new(o, "aborted", json_boolean(refs[i].aborted));
@@ -70,7 +71,7 @@ static int run_create(const cli_args *a)
     if (rc == 0) {
         char sh[13];
         if (out_json_mode)
-            out_json(json_pack("{s:s, s:s}", "name", a->pos[0], "commit", id.hex));
+            out_json(json_pack("{s:o, s:s}", "name", out_jstr(a->pos[0]), "commit", id.hex));
         else
             printf("Created branch %s at %s\n", a->pos[0], out_short(sh, id.hex));
     }
@@ -85,7 +86,7 @@ static int run_rm(const cli_args *a)
     int rc = tarn_branch_delete(lake, a->pos[0], &err);
     if (rc == 0) {
         if (out_json_mode)
-            out_json(json_pack("{s:s, s:b}", "name", a->pos[0], "deleted", 1));
+            out_json(json_pack("{s:o, s:b}", "name", out_jstr(a->pos[0]), "deleted", 1));
         else
             printf("Deleted branch %s\n", a->pos[0]);
     }
@@ -148,8 +149,9 @@ static void print_diff(const tarn_diff_entry *d, size_t n)
             json_t *list = d[i].kind == TARN_DIFF_ADDED     ? added
                            : d[i].kind == TARN_DIFF_REMOVED ? removed
                                                             : changed;
-            json_array_append_new(list, json_string(d[i].table));
-            json_t *o = json_pack("{s:s, s:s}", "table", d[i].table, "kind", kinds[d[i].kind]);
+            json_array_append_new(list, out_jstr(d[i].table));
+            json_t *o =
+                json_pack("{s:o, s:s}", "table", out_jstr(d[i].table), "kind", kinds[d[i].kind]);
             json_object_set_new(o, "rows_from",
                                 d[i].rows_from < 0 ? json_null() : json_integer(d[i].rows_from));
             json_object_set_new(o, "rows_to",
@@ -202,9 +204,9 @@ static int run_merge(const cli_args *a)
     tarn_merge_result m = {0};
     if (rc == 0) rc = tarn_branch_merge(&m, lake, a->pos[0], into, cli_get(a, "message"), &err);
     if (rc == 0 && out_json_mode) {
-        out_json(json_pack("{s:s, s:b, s:b, s:s, s:s}", "commit", m.commit.hex, "fast_forward",
-                           m.fast_forward, "up_to_date", m.up_to_date, "source", a->pos[0], "into",
-                           into));
+        out_json(json_pack("{s:s, s:b, s:b, s:o, s:o}", "commit", m.commit.hex, "fast_forward",
+                           m.fast_forward, "up_to_date", m.up_to_date, "source",
+                           out_jstr(a->pos[0]), "into", out_jstr(into)));
     } else if (rc == 0) {
         char sh[13];
         out_short(sh, m.commit.hex);

@@ -28,7 +28,8 @@ static int run_checkout(const cli_args *a)
                     : tarn_ref_resolve(&id, lake, name, &err);
     if (rc < 0 || (rc = tarn_lake_set_active_branch(lake, name, &err)) < 0) goto done;
     if (out_json_mode) {
-        out_json(json_pack("{s:s, s:s, s:b}", "branch", name, "commit", id.hex, "created", create));
+        out_json(json_pack("{s:o, s:s, s:b}", "branch", out_jstr(name), "commit", id.hex, "created",
+                           create));
     } else {
         printf(create ? "Switched to a new branch '%s'\n" : "Switched to branch '%s'\n", name);
     }

@@ -22,10 +22,10 @@ static void print_json(const tarn_commit_info *c, size_t n)
         json_t *parents = json_array();
         for (size_t k = 0; k < c[i].nparents && k < 2; k++)
             json_array_append_new(parents, json_string(c[i].parents[k].hex));
-        json_array_append_new(list, json_pack("{s:s, s:o, s:s, s:s, s:s, s:o}", "hash", c[i].id.hex,
+        json_array_append_new(list, json_pack("{s:s, s:o, s:o, s:o, s:s, s:o}", "hash", c[i].id.hex,
                                               "parents", parents, "message",
-                                              c[i].message ? c[i].message : "", "author",
-                                              c[i].author ? c[i].author : "", "time",
+                                              out_jstr(c[i].message ? c[i].message : ""), "author",
+                                              out_jstr(c[i].author ? c[i].author : ""), "time",
                                               out_iso_time(when, c[i].time_us), "properties",
                                               properties(c[i].properties_json)));
     }

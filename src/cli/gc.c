@@ -15,7 +15,7 @@ static void on_file(const char *key, int64_t size_bytes, void *ctx)
     gc_ctx *g = ctx;
     char size[24];
     if (g->files)
-        json_array_append_new(g->files, json_string(key));
+        json_array_append_new(g->files, out_jstr(key));
     else if (g->dry_run)
         printf("would remove %s (%s)\n", key, out_size(size, size_bytes));
 }

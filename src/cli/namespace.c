@@ -15,7 +15,7 @@ static int run_ls(const cli_args *a)
     if (rc == 0 && out_json_mode) {
         json_t *arr = json_array();
         for (size_t i = 0; i < n; i++)
-            json_array_append_new(arr, json_string(list[i]));
+            json_array_append_new(arr, out_jstr(list[i]));
         out_json(arr);
     } else if (rc == 0) {
         for (size_t i = 0; i < n; i++)
@@ -38,7 +38,7 @@ static int change(const cli_args *a, int create)
     if (rc == 0) {
         char sh[13];
         if (out_json_mode)
-            out_json(json_pack("{s:s, s:s}", "name", ns, "commit", id.hex));
+            out_json(json_pack("{s:o, s:s}", "name", out_jstr(ns), "commit", id.hex));
         else
             printf("%s namespace %s (commit %s)\n", create ? "Created" : "Removed", ns,
                    out_short(sh, id.hex));

@@ -25,9 +25,28 @@ char *out_xstrdup(const char *s)
     return memcpy(out_xmalloc(n), s, n);
 }
 
+json_t *out_jstr(const char *s)
+{
+    if (!s) return json_null();
+    json_t *v = json_string(s);
+    if (v) return v;
+    char *fixed = tarn_utf8_repair(s, strlen(s));
+    v = json_string(fixed ? fixed : "");
+    tarn_free(fixed);
+    return v;
+}
+
 void out_json(json_t *v)
 {
-    if (!v) return;
+    if (!v) {
+        /* Never silently print nothing: a caller passed a value jansson
+         * refused. Say so on both streams and fail. */
+        fputs("{\n  \"error\": {\n    \"code\": \"error\",\n    \"message\": \"tarn could not "
+              "encode its output as JSON\"\n  }\n}\n",
+              stdout);
+        fputs("tarn: error: could not encode the output as JSON\n", stderr);
+        exit(1);
+    }
     json_dumpf(v, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
     fputc('\n', stdout);
     json_decref(v);
@@ -35,7 +54,7 @@ void out_json(json_t *v)
 
 static json_t *error_object(const char *code, const char *message)
 {
-    return json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", message);
+    return json_pack("{s:{s:s, s:o}}", "error", "code", code, "message", out_jstr(message));
 }
 
 void out_usage_json(const char *message)
@@ -52,7 +71,7 @@ int out_fail(int rc, tarn_error *err)
         if (err->ntables) {
             json_t *tables = json_array();
             for (size_t i = 0; i < err->ntables; i++)
-                json_array_append_new(tables, json_string(err->tables[i]));
+                json_array_append_new(tables, out_jstr(err->tables[i]));
             json_object_set_new(json_object_get(doc, "error"), "tables", tables);
         }
         out_json(doc);

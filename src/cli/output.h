@@ -20,8 +20,15 @@ int out_fail(int rc, tarn_error *err);
  * terminal). */
 void out_usage_json(const char *message);
 
-/* Prints V on stdout (indented, newline) and releases it. */
+/* Prints V on stdout (indented, newline) and releases it. V NULL means a
+ * document could not be built: an error document is printed instead and
+ * the process exits 1, so that a script never reads nothing as success. */
 void out_json(json_t *v);
+/* S as a JSON string (null for NULL). Bytes that are not UTF-8 (a Latin-1
+ * CSV cell, a model's print) become U+FFFD: JSON cannot carry them, and
+ * jansson would refuse the whole string. Every string from outside the
+ * command (names, messages, logs, values) goes into JSON through this. */
+json_t *out_jstr(const char *s);
 
 /* The first 12 hex digits of a hash, into BUF (at least 13 bytes). */
 const char *out_short(char *buf, const char *hex);

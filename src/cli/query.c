@@ -59,7 +59,7 @@ static json_t *json_value(const char *v, tarn_value_kind kind)
         if (strcmp(v, "true") == 0) return json_true();
         if (strcmp(v, "false") == 0) return json_false();
     }
-    return json_string(v);
+    return out_jstr(v);
 }
 
 static void print_json(const tarn_result *r)
@@ -67,8 +67,9 @@ static void print_json(const tarn_result *r)
     size_t ncols = tarn_result_column_count(r), nrows = tarn_result_row_count(r);
     json_t *cols = json_array(), *rows = json_array();
     for (size_t c = 0; c < ncols; c++)
-        json_array_append_new(cols, json_pack("{s:s, s:s}", "name", tarn_result_column_name(r, c),
-                                              "type", tarn_result_column_type(r, c)));
+        json_array_append_new(cols, json_pack("{s:o, s:s}", "name",
+                                              out_jstr(tarn_result_column_name(r, c)), "type",
+                                              tarn_result_column_type(r, c)));
     for (size_t i = 0; i < nrows; i++) {
         json_t *row = json_array();
         for (size_t c = 0; c < ncols; c++)
@@ -226,7 +227,7 @@ static int run_query(const cli_args *a)
                                                         : NULL,
                                 &err);
         if (rc == 0 && out_json_mode)
-            out_json(json_pack("{s:s, s:I}", "path", output, "rows", (json_int_t)rows));
+            out_json(json_pack("{s:o, s:I}", "path", out_jstr(output), "rows", (json_int_t)rows));
         else if (rc == 0)
             printf("wrote %lld rows to %s\n", (long long)rows, output);
     } else {

@@ -244,7 +244,8 @@ static int job_logs(const cli_args *a)
     char *text = NULL;
     int rc = tarn_job_logs(&text, lake, a->pos[0], &err);
     if (rc == 0) {
-        if (out_json_mode) out_json(json_pack("{s:s,s:s}", "id", a->pos[0], "logs", text));
+        if (out_json_mode)
+            out_json(json_pack("{s:o,s:o}", "id", out_jstr(a->pos[0]), "logs", out_jstr(text)));
         else fputs(text, stdout);
     }
     tarn_free(text);

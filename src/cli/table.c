@@ -5,6 +5,7 @@
  * terminal from the library's callback. */
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -14,12 +15,12 @@ static json_t *table_json(const tarn_table_info *t)
 {
     json_t *cols = json_array();
     for (size_t i = 0; i < t->ncolumns; i++)
-        json_array_append_new(
-            cols, json_pack("{s:s, s:s}", "name", t->columns[i].name, "type", t->columns[i].type));
+        json_array_append_new(cols, json_pack("{s:o, s:o}", "name", out_jstr(t->columns[i].name),
+                                              "type", out_jstr(t->columns[i].type)));
     json_t *o =
-        json_pack("{s:s, s:s, s:o, s:I, s:I, s:I}", "name", t->name, "namespace", t->namespace_,
-                  "columns", cols, "row_count", (json_int_t)t->row_count, "file_count",
-                  (json_int_t)t->file_count, "size_bytes", (json_int_t)t->size_bytes);
+        json_pack("{s:o, s:o, s:o, s:I, s:I, s:I}", "name", out_jstr(t->name), "namespace",
+                  out_jstr(t->namespace_), "columns", cols, "row_count", (json_int_t)t->row_count,
+                  "file_count", (json_int_t)t->file_count, "size_bytes", (json_int_t)t->size_bytes);
     if (t->version) json_object_set_new(o, "version", json_string(t->version));
     return o;
 }
@@ -97,7 +98,7 @@ static void print_commit(const char *verb, const char *table, const tarn_commit_
 {
     char sh[13];
     if (out_json_mode)
-        out_json(json_pack("{s:s, s:s}", "table", table, "commit", id->hex));
+        out_json(json_pack("{s:o, s:s}", "table", out_jstr(table), "commit", id->hex));
     else
         printf("%s %s (commit %s)\n", verb, table, out_short(sh, id->hex));
 }
@@ -123,8 +124,8 @@ static int run_revert(const cli_args *a)
     tarn_commit_id id;
     int rc = tarn_table_revert(&id, lake, a->pos[0], source, cli_get(a, "into-branch"), &err);
     if (rc == 0 && out_json_mode) {
-        out_json(json_pack("{s:s, s:s, s:s}", "table", a->pos[0], "source_ref", source, "commit",
-                           id.hex));
+        out_json(json_pack("{s:o, s:o, s:s}", "table", out_jstr(a->pos[0]), "source_ref",
+                           out_jstr(source), "commit", id.hex));
     } else if (rc == 0) {
         char sh[13];
         printf("Reverted %s to its state at %s (commit %s)\n", a->pos[0], source,
@@ -152,12 +153,69 @@ static void on_progress(double fraction, void *ctx)
     if (write(STDERR_FILENO, line, (size_t)n) < 0) return;
 }
 
+/* --column-types "id=BIGINT,price=DECIMAL(10,2)": pairs split at the commas
+ * outside parentheses, each at its first '='. Returns 0 or a usage error. */
+static int parse_column_types(tarn_column **out, size_t *n, char **text, const cli_args *a)
+{
+    *out = NULL;
+    *n = 0;
+    *text = NULL;
+    const char *spec = cli_get(a, "column-types");
+    if (!spec) return 0;
+    char *s = *text = out_xstrdup(spec);
+    size_t cap = 1;
+    for (const char *p = s; *p; p++)
+        cap += *p == ',';
+    *out = out_xmalloc(cap * sizeof **out);
+    int depth = 0;
+    char *item = s;
+    for (char *p = s;; p++) {
+        if (*p == '(')
+            depth++;
+        else if (*p == ')' && depth > 0)
+            depth--;
+        if (*p && (*p != ',' || depth > 0)) continue;
+        int last = !*p;
+        *p = 0;
+        char *eq = strchr(item, '=');
+        if (!eq || eq == item || !eq[1])
+            return cli_usage_error(a->cmd, "--column-types wants NAME=TYPE,..., not '%s'", item);
+        *eq = 0;
+        (*out)[*n].name = item;
+        (*out)[(*n)++].type = eq + 1;
+        if (last) break;
+        item = p + 1;
+    }
+    return 0;
+}
+
+/* The CSV options of `table import` into OPTS (strings stay argv's). */
+static int csv_options(tarn_import_options *opts, const cli_args *a)
+{
+    opts->delimiter = cli_get(a, "delimiter");
+    if (cli_has(a, "header") && cli_has(a, "no-header"))
+        return cli_usage_error(a->cmd, "--header and --no-header exclude each other");
+    opts->header = cli_has(a, "header")      ? TARN_CSV_HEADER_YES
+                   : cli_has(a, "no-header") ? TARN_CSV_HEADER_NO
+                                             : TARN_CSV_HEADER_AUTO;
+    opts->null_string = cli_get(a, "null");
+    opts->encoding = cli_get(a, "encoding");
+    opts->quote = cli_get(a, "quote");
+    opts->escape = cli_get(a, "escape");
+    int64_t skip = 0;
+    int rc = cli_get_int(&skip, a, "skip", 0);
+    opts->skip = skip;
+    return rc;
+}
+
 static int run_import(const cli_args *a)
 {
     const char *table = a->pos[0], *from = cli_get(a, "from"), *mode = cli_get(a, "mode");
     const char *format = cli_get(a, "format");
     tarn_import_options opts = TARN_IMPORT_OPTIONS_INIT;
     if (!from) return cli_usage_error(a->cmd, "missing --from PATH");
+    int urc = csv_options(&opts, a);
+    if (urc) return urc;
     if (!mode || strcmp(mode, "create") == 0)
         opts.mode = TARN_IMPORT_CREATE;
     else if (strcmp(mode, "append") == 0)
@@ -177,16 +235,31 @@ static int run_import(const cli_args *a)
         opts.progress_ctx = &p;
     }
 
+    tarn_column *types = NULL;
+    char *types_text = NULL;
+    if ((urc = parse_column_types(&types, &opts.ncolumn_types, &types_text, a))) {
+        free(types);
+        free(types_text);
+        return urc;
+    }
+    opts.column_types = types;
+
     tarn_lake *lake;
-    if (cli_open_lake(&lake)) return 1;
+    if (cli_open_lake(&lake)) {
+        free(types);
+        free(types_text);
+        return 1;
+    }
     tarn_error err = TARN_ERROR_INIT;
     tarn_import_result r;
     memset(&r, 0, sizeof r);
     int rc = tarn_table_import(&r, lake, table, from, cli_get(a, "branch"), &opts, &err);
+    free(types);
+    free(types_text);
     if (atomic_load(&p.percent) >= 0) fputs("\r\033[K", stderr); /* clear the progress line */
     if (rc == 0 && out_json_mode) {
-        out_json(json_pack("{s:s, s:s, s:I, s:I}", "table", table, "commit", r.commit.hex, "rows",
-                           (json_int_t)r.rows, "files", (json_int_t)r.files));
+        out_json(json_pack("{s:o, s:s, s:I, s:I}", "table", out_jstr(table), "commit", r.commit.hex,
+                           "rows", (json_int_t)r.rows, "files", (json_int_t)r.files));
     } else if (rc == 0) {
         char sh[13];
         printf("imported %lld row%s into %s (commit %s)\n", (long long)r.rows, r.rows == 1 ? "" : "s", table,
@@ -223,17 +296,35 @@ static const cli_cmd rm_cmd = {
 static const cli_cmd import_cmd = {
     .path = "table import",
     .synopsis = "NAME --from PATH [--branch B] [--mode create|append|replace] "
-                "[--format csv|parquet|json] [-m MSG]",
-    .summary = "Import a CSV, Parquet or JSON file into table NAME. The rows are written as "
-               "Parquet data files and committed on branch B in one commit.",
+                "[--format csv|parquet|json] [-m MSG] [CSV options]",
+    .summary = "Import a CSV, Parquet or JSON file (plain or gzip; a quoted glob for several) "
+               "into table NAME. The rows are written as Parquet data files and committed on "
+               "branch B in one commit. Nothing is dropped silently: a CSV line whose fields do "
+               "not match the header, or a value that does not fit its column, fails the import "
+               "with its line number and changes nothing; the CSV options below read a file "
+               "that tarn cannot read unaided. An append casts types that widen without "
+               "changing a value (INTEGER to BIGINT, whole numbers to DOUBLE) and refuses others.",
     .pos = {"NAME"},
     .min_pos = 1,
     .opts = {{"from", 0, "PATH", "the file to read (required)"},
              {"branch", 0, "B", "the branch to commit on (default: the active branch)"},
              {"mode", 0, "MODE", "create (default: the table must not exist), append or replace"},
              {"format", 0, "FORMAT", "csv, parquet or json (default: from the file's extension)"},
-             {"message", 'm', "MSG", "the commit message"}},
-    .example = "tarn table import trips --from trips.csv --mode append",
+             {"message", 'm', "MSG", "the commit message"},
+             {"delimiter", 0, "D",
+              "CSV: the field separator (default: , tab ; or |, the one the first lines agree on; "
+              "\\t is a tab)"},
+             {"header", 0, NULL, "CSV: the first line names the columns (default: detected)"},
+             {"no-header", 0, NULL, "CSV: no header line; columns are column0, column1, ..."},
+             {"null", 0, "TEXT", "CSV: fields with this text are NULL (empty fields always are)"},
+             {"column-types", 0, "COL=TYPE,...",
+              "CSV: types for these columns instead of detected ones"},
+             {"skip", 0, "N", "CSV: skip N lines before the header"},
+             {"encoding", 0, "E", "CSV: utf-8 (default) or latin-1"},
+             {"quote", 0, "C", "CSV: the quote character (default \")"},
+             {"escape", 0, "C", "CSV: escapes a quote inside quotes (default: the quote)"}},
+    .example =
+        "tarn table import trips --from trips.csv --delimiter ';' --column-types zip=VARCHAR",
 };
 static const cli_cmd revert_cmd = {
     .path = "table revert",

@@ -19,7 +19,7 @@ static int run_create(const cli_args *a)
     if (rc == 0) {
         char sh[13];
         if (out_json_mode)
-            out_json(json_pack("{s:s, s:s}", "name", a->pos[0], "commit", id.hex));
+            out_json(json_pack("{s:o, s:s}", "name", out_jstr(a->pos[0]), "commit", id.hex));
         else
             printf("Created tag %s at %s\n", a->pos[0], out_short(sh, id.hex));
     }
@@ -34,7 +34,7 @@ static int run_rm(const cli_args *a)
     int rc = tarn_tag_delete(lake, a->pos[0], &err);
     if (rc == 0) {
         if (out_json_mode)
-            out_json(json_pack("{s:s, s:b}", "name", a->pos[0], "deleted", 1));
+            out_json(json_pack("{s:o, s:b}", "name", out_jstr(a->pos[0]), "deleted", 1));
         else
             printf("Deleted tag %s\n", a->pos[0]);
     }

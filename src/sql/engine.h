@@ -56,6 +56,11 @@ char *tarn__duck_string_copy(duckdb_string_t *s);
 void tarn__sql_nestable(strbuf *out, const char *sql);
 /* The text of column COL, row ROW of a VARCHAR result (malloc'd; NULL for NULL). */
 char *tarn__duck_text(duckdb_result *res, idx_t col, idx_t row);
+/* The integer that column COL, row ROW of a VARCHAR result holds (0 for
+ * NULL): cast integers to VARCHAR in the query. Once a result has been read
+ * by chunks (tarn__duck_text), DuckDB's duckdb_value_int64 returns 0. (In
+ * export.c.) */
+int64_t tarn__duck_int(duckdb_result *res, idx_t col, idx_t row);
 
 /* Appends `read_parquet([...])` over the data files KEYS[0..N). */
 int tarn__duck_read_parquet_sql(strbuf *out, tarn_lake *lake, const char *const *keys, size_t n,
@@ -73,7 +78,13 @@ int tarn__duck_describe_parquet(char **schema_json, char **stats_json, tarn_duck
 /* Appends `COPY (SELECT_SQL) TO 'DEST' (FORMAT parquet, ...)`: how every
  * data file tarn writes is written. */
 void tarn__duck_copy_parquet_sql(strbuf *q, const char *select_sql, const char *dest);
-/* COPY (SELECT_SQL) TO DEST as Parquet, then describe it. */
+/* Refuses (TARN_EINVALID, naming WHAT) a SELECT_SQL that has no columns:
+ * a data file needs at least one. Checked before every data file is
+ * written, as DuckDB's COPY fails on it with an internal error. */
+int tarn__duck_check_columns(tarn_duck *d, const char *select_sql, const char *what,
+                             tarn_error *err);
+/* COPY (SELECT_SQL) TO DEST as Parquet (refusing zero columns), then
+ * describe it. (These and tarn__duck_describe_parquet live in export.c.) */
 int tarn__duck_write_parquet(int64_t *rows, char **schema_json, char **stats_json, tarn_duck *d,
                              const char *select_sql, const char *dest, tarn_error *err);
 

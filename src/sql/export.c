@@ -1,7 +1,10 @@
-/* sql/export.c — a DuckDB query result into a sealed shared-memory
- * Arrow table: DuckDB's own Arrow export, chunk by chunk, then one IPC
- * stream written into a memfd. */
+/* sql/export.c — a DuckDB query result out of DuckDB: into a sealed
+ * shared-memory Arrow table (DuckDB's own Arrow export, chunk by chunk, then
+ * one IPC stream written into a memfd), or into a Parquet data file with the
+ * schema and per-column statistics the catalog records for it. */
+#include <jansson.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "sql/engine.h"
@@ -94,5 +97,206 @@ int tarn__duck_result_shm(int *fd, duckdb_result *result, const char *name, tarn
     free(types);
     free(names);
     duckdb_destroy_arrow_options(&aopts);
+    return rc;
+}
+
+/* ---- Parquet data files ------------------------------------------------------------ */
+
+int64_t tarn__duck_int(duckdb_result *res, idx_t col, idx_t row)
+{
+    char *t = tarn__duck_text(res, col, row);
+    int64_t v = t ? strtoll(t, NULL, 10) : 0;
+    free(t);
+    return v;
+}
+
+/* Types whose Parquet min/max DuckDB can read back from the footer and
+ * compare: not nested, not parameterized. */
+static int flat_type(const char *type)
+{
+    return !strchr(type, '(') && !strchr(type, '[') && !strstr(type, "STRUCT") &&
+           !strstr(type, "MAP") && !strstr(type, "UNION");
+}
+
+/* The statistics query: one branch per distinct column type (a typed min
+ * and max need the type in the SQL), each covering all columns of that type
+ * with one IN list. A table of 10,000 columns is then a handful of branches,
+ * not 10,000 (DuckDB refuses an expression nested over 1,000 deep). */
+static void stats_sql(strbuf *q, json_t *schema, const char *path)
+{
+    json_t *groups = json_object(); /* type -> [names] */
+    size_t i;
+    json_t *col;
+    json_array_foreach(schema, i, col)
+    {
+        const char *name = json_string_value(json_object_get(col, "name"));
+        const char *type = json_string_value(json_object_get(col, "type"));
+        if (!flat_type(type)) continue;
+        json_t *names = json_object_get(groups, type);
+        if (!names) json_object_set_new(groups, type, names = json_array());
+        json_array_append_new(names, json_string(name));
+    }
+    sb_append(q, "WITH m AS MATERIALIZED (SELECT path_in_schema, stats_min_value, stats_max_value, "
+                 "stats_null_count, num_values, min_is_exact, max_is_exact FROM parquet_metadata(");
+    sb_append_sql_string(q, path);
+    sb_append(q, "))");
+    const char *type;
+    json_t *names;
+    int first = 1;
+    json_object_foreach(groups, type, names)
+    {
+        sb_printf(q,
+                  "%s SELECT path_in_schema, min(TRY_CAST(stats_min_value AS %s))::VARCHAR, "
+                  "max(TRY_CAST(stats_max_value AS %s))::VARCHAR, sum(stats_null_count)::VARCHAR, "
+                  /* Exact: every row group that holds a value has statistics
+                   * that are not truncated (long strings) and not left out (a
+                   * float column with NaN has none); a row group of NULLs only
+                   * has nothing to say. */
+                  "bool_and(COALESCE(num_values = stats_null_count, false) OR "
+                  "COALESCE(TRY_CAST(stats_min_value AS %s) IS NOT NULL AND "
+                  "TRY_CAST(stats_max_value AS %s) IS NOT NULL AND min_is_exact AND max_is_exact, "
+                  "false))::VARCHAR FROM m WHERE path_in_schema IN (",
+                  first ? "" : " UNION ALL", type, type, type, type);
+        json_t *n;
+        json_array_foreach(names, i, n)
+        {
+            if (i) sb_append(q, ", ");
+            sb_append_sql_string(q, json_string_value(n));
+        }
+        sb_append(q, ") GROUP BY path_in_schema");
+        first = 0;
+    }
+    json_decref(groups);
+}
+
+/* Calls FN with the values (malloc'd text, NULL for NULL) of each row of a
+ * result whose columns are all VARCHAR, reading each chunk once: a result
+ * of 10,000 rows (a column each) read cell by cell with tarn__duck_text
+ * walks its chunks again for every cell. */
+static void each_row(duckdb_result *res, void (*fn)(char **values, void *ctx), void *ctx)
+{
+    idx_t ncols = duckdb_column_count(res);
+    char **values = calloc(ncols ? ncols : 1, sizeof *values);
+    for (idx_t ci = 0; ci < duckdb_result_chunk_count(*res); ci++) {
+        duckdb_data_chunk chunk = duckdb_result_get_chunk(*res, ci);
+        if (!chunk) break;
+        idx_t n = duckdb_data_chunk_get_size(chunk);
+        for (idx_t row = 0; row < n; row++) {
+            for (idx_t c = 0; c < ncols; c++) {
+                duckdb_vector vec = duckdb_data_chunk_get_vector(chunk, c);
+                uint64_t *validity = duckdb_vector_get_validity(vec);
+                values[c] = !validity || duckdb_validity_row_is_valid(validity, row)
+                                ? tarn__duck_string_copy(
+                                      (duckdb_string_t *)duckdb_vector_get_data(vec) + row)
+                                : NULL;
+            }
+            fn(values, ctx);
+            for (idx_t c = 0; c < ncols; c++)
+                free(values[c]);
+        }
+        duckdb_destroy_data_chunk(&chunk);
+    }
+    free(values);
+}
+
+typedef struct described {
+    json_t *schema, *stats;
+} described;
+
+static void add_column(char **v, void *ctx)
+{
+    described *out = ctx;
+    json_array_append_new(
+        out->schema, json_pack("{s:s,s:s}", "name", v[0] ? v[0] : "", "type", v[1] ? v[1] : ""));
+    /* Every flat column gets an entry, also one no row group describes (a
+     * file without rows). */
+    if (v[1] && flat_type(v[1]))
+        json_object_set_new(out->stats, v[0] ? v[0] : "",
+                            json_pack("{s:n,s:n,s:I,s:b}", "min", "max", "nulls", (json_int_t)0, "exact", 0));
+}
+
+static void add_stats(char **v, void *ctx)
+{
+    described *out = ctx;
+    json_object_set_new(out->stats, v[0] ? v[0] : "",
+                        json_pack("{s:s?,s:s?,s:I,s:b}", "min", v[1], "max", v[2], "nulls",
+                                  (json_int_t)(v[3] ? strtoll(v[3], NULL, 10) : 0), "exact",
+                                  v[4] && !strcmp(v[4], "true")));
+}
+
+int tarn__duck_describe_parquet(char **schema_json, char **stats_json, tarn_duck *d,
+                                const char *path, tarn_error *err)
+{
+    *schema_json = *stats_json = NULL;
+    strbuf q = {0};
+    sb_append(&q, "SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_parquet(");
+    sb_append_sql_string(&q, path);
+    sb_append(&q, "))");
+    duckdb_result res;
+    described out = {json_array(), json_object()};
+    int rc = tarn__duck_query(&res, d, sb_str(&q), TARN_EIO, "cannot read the written file", err);
+    if (rc == 0) each_row(&res, add_column, &out);
+    duckdb_destroy_result(&res);
+    strbuf stats_q = {0};
+    if (rc == 0 && json_object_size(out.stats) > 0) {
+        stats_sql(&stats_q, out.schema, path);
+        rc = tarn__duck_query(&res, d, sb_str(&stats_q), TARN_EIO, "cannot read file statistics",
+                              err);
+        if (rc == 0) each_row(&res, add_stats, &out);
+        duckdb_destroy_result(&res);
+    }
+    if (rc == 0) {
+        *schema_json = json_dumps(out.schema, JSON_COMPACT);
+        *stats_json = json_dumps(out.stats, JSON_COMPACT | JSON_SORT_KEYS);
+    }
+    json_decref(out.schema);
+    json_decref(out.stats);
+    sb_free(&q);
+    sb_free(&stats_q);
+    return rc;
+}
+
+void tarn__duck_copy_parquet_sql(strbuf *q, const char *select_sql, const char *dest)
+{
+    sb_append(q, "COPY (");
+    sb_append(q, select_sql);
+    sb_append(q, ") TO ");
+    sb_append_sql_string(q, dest);
+    sb_append(q, " (FORMAT parquet, COMPRESSION zstd)");
+}
+
+int tarn__duck_check_columns(tarn_duck *d, const char *select_sql, const char *what,
+                             tarn_error *err)
+{
+    duckdb_prepared_statement st = NULL;
+    int rc = 0;
+    if (duckdb_prepare(d->con, select_sql, &st) != DuckDBSuccess)
+        rc = tarn__error_set(err, TARN_EINVALID, "cannot write %s: %s", what,
+                             tarn__duck_message(duckdb_prepare_error(st)));
+    else if (duckdb_prepared_statement_column_count(st) == 0)
+        /* DuckDB would fail inside COPY with an internal error. */
+        rc = tarn__error_set(err, TARN_EINVALID,
+                             "cannot write %s: it has no columns (a table needs at least one)",
+                             what);
+    duckdb_destroy_prepare(&st);
+    return rc;
+}
+
+int tarn__duck_write_parquet(int64_t *rows, char **schema_json, char **stats_json, tarn_duck *d,
+                             const char *select_sql, const char *dest, tarn_error *err)
+{
+    *rows = 0;
+    *schema_json = *stats_json = NULL;
+    int rc = tarn__duck_check_columns(d, select_sql, "a data file", err);
+    strbuf q = {0};
+    tarn__duck_copy_parquet_sql(&q, select_sql, dest);
+    duckdb_result res;
+    if (rc == 0) {
+        rc = tarn__duck_query(&res, d, sb_str(&q), TARN_EIO, "cannot write Parquet", err);
+        if (rc == 0) *rows = duckdb_value_int64(&res, 0, 0);
+        duckdb_destroy_result(&res);
+    }
+    sb_free(&q);
+    if (rc == 0) rc = tarn__duck_describe_parquet(schema_json, stats_json, d, dest, err);
     return rc;
 }

@@ -5,16 +5,24 @@
  * temporary name, published under its final key, and only then does one
  * catalog transaction record it and move the branch. A process killed at
  * any point leaves the branch as before or as after; an unreferenced file
- * is left for `tarn gc`. */
+ * is left for `tarn gc`.
+ *
+ * What is read is checked before it is kept: CSV files through csv.c
+ * (every line must fit), JSON files for their depth (input.c), every source
+ * for at least one column, and an append for types that widen to the
+ * table's (schema.c) — anything else fails the import and changes nothing. */
 #include <errno.h>
 #include <jansson.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "sql/engine.h"
+#include "table/csv.h"
+#include "table/input.h"
 #include "table/schema.h"
 #include "tarn/arrow.h"
 #include "tarn/table.h"
@@ -61,7 +69,9 @@ static int apply_import(tarn_lake *lake, tarn_tree *tree, void *ctx, tarn_error 
     return rc;
 }
 
-static const char *reader_for(const char *path, const char *format, tarn_error *err)
+/* The format of PATH: FORMAT when given, else from the file's extension
+ * (data.csv.gz is CSV). */
+static const char *format_of(const char *path, const char *format, tarn_error *err)
 {
     if (!format) {
         const char *dot = strrchr(path, '.');
@@ -82,9 +92,8 @@ static const char *reader_for(const char *path, const char *format, tarn_error *
             return NULL;
         }
     }
-    if (!strcmp(format, "csv")) return "read_csv_auto";
-    if (!strcmp(format, "parquet")) return "read_parquet";
-    if (!strcmp(format, "json")) return "read_json_auto";
+    if (!strcmp(format, "csv") || !strcmp(format, "parquet") || !strcmp(format, "json"))
+        return format;
     tarn__error_set(err, TARN_EINVALID, "unknown format '%s' (csv, parquet or json)", format);
     return NULL;
 }
@@ -109,8 +118,11 @@ static void *poll_progress(void *arg)
 
 /* Writes the Parquet file from SELECT_SQL; fills rows. */
 static int write_parquet(int64_t *rows, tarn_duck *d, const char *select_sql, const char *dest,
-                         const tarn_import_options *opts, tarn_error *err)
+                         const char *table, const tarn_import_options *opts, tarn_error *err)
 {
+    char what[320];
+    snprintf(what, sizeof what, "table '%s'", table);
+    TARN_RETURN_NOT_OK(tarn__duck_check_columns(d, select_sql, what, err));
     strbuf q = {0};
     tarn__duck_copy_parquet_sql(&q, select_sql, dest);
     pthread_t poller;
@@ -134,13 +146,132 @@ static int write_parquet(int64_t *rows, tarn_duck *d, const char *select_sql, co
     return rc;
 }
 
-/* Where an import reads from: a file (PATH with a DuckDB reader) or a
+/* Where an import reads from: files (one format; a glob expanded) or a
  * shared-memory Arrow table (FD). */
 typedef struct import_source {
-    const char *path;   /* NULL for an Arrow table */
-    const char *reader; /* read_csv_auto, read_parquet, read_json_auto */
+    const char *path; /* as given; NULL for an Arrow table */
+    const char *format;
+    char **files;
+    size_t nfiles;
     int fd;
 } import_source;
+
+/* An append of data with schema NEW to TABLE: every column of the table,
+ * no other, each of the table's type or one that widens to it without
+ * changing a value, or holding only NULLs. Appends the SELECT over INNER
+ * that yields the table's columns in its order and types. */
+static int conform(strbuf *out, tarn_duck *d, const char *inner, const tarn_column *table,
+                   size_t ntable, const char *qualified, tarn_error *err)
+{
+    strbuf q = {0}, why = {0}, counts = {0};
+    sb_append(&q, "DESCRIBE ");
+    sb_append(&q, inner);
+    duckdb_result res;
+    int rc = tarn__duck_query(&res, d, sb_str(&q), TARN_EINVALID, "cannot read the new data", err);
+    size_t n = rc == 0 ? (size_t)duckdb_row_count(&res) : 0;
+    tarn_column *cols = calloc(n ? n : 1, sizeof *cols);
+    for (size_t i = 0; i < n; i++) {
+        cols[i].name = tarn__duck_text(&res, 0, i);
+        cols[i].type = tarn__duck_text(&res, 1, i);
+    }
+    duckdb_destroy_result(&res);
+    size_t *match = calloc(ntable ? ntable : 1, sizeof *match);
+    int diffs = 0, nnull = 0;
+    json_t *in_new = tarn__columns_index(cols, n, 0),
+           *in_table = tarn__columns_index(table, ntable, 0);
+    for (size_t k = 0; rc == 0 && k < ntable; k++) {
+        long i = tarn__columns_find(in_new, table[k].name, 0);
+        match[k] = i < 0 ? n : (size_t)i;
+        if (match[k] == n) {
+            sb_printf(&why, "%scolumn '%s' (%s) is missing from the new data", diffs++ ? "; " : "",
+                      table[k].name, table[k].type);
+        } else if (tarn__type_widen(cols[match[k]].type, table[k].type) == TARN_WIDEN_NO) {
+            /* Unless it holds only NULLs: counted below. */
+            sb_append(&counts, nnull++ ? ", count(" : "SELECT count(");
+            sb_append_sql_ident(&counts, table[k].name);
+            sb_append(&counts, ")");
+        }
+    }
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        if (tarn__columns_find(in_table, cols[i].name, 0) < 0)
+            sb_printf(&why, "%scolumn '%s' (%s) is not in the table", diffs++ ? "; " : "",
+                      cols[i].name ? cols[i].name : "", cols[i].type ? cols[i].type : "");
+    }
+    if (rc == 0 && !diffs && nnull) {
+        sb_append(&counts, " FROM (");
+        sb_append(&counts, inner);
+        sb_append(&counts, ")");
+        rc = tarn__duck_query(&res, d, sb_str(&counts), TARN_EINVALID, "cannot read the new data",
+                              err);
+        for (size_t k = 0, c = 0; rc == 0 && k < ntable; k++) {
+            const tarn_column *nc = &cols[match[k]];
+            if (tarn__type_widen(nc->type, table[k].type) != TARN_WIDEN_NO) continue;
+            if (duckdb_value_int64(&res, c++, 0) == 0) {
+                free(nc->type);
+                cols[match[k]].type = strdup("NULL"); /* nothing to convert */
+            } else {
+                sb_printf(&why, "%scolumn '%s' is %s in the table but %s in the new data",
+                          diffs++ ? "; " : "", table[k].name, table[k].type, nc->type);
+            }
+        }
+        duckdb_destroy_result(&res);
+    }
+    if (rc == 0 && diffs)
+        rc = tarn__error_set(err, TARN_EINVALID,
+                             "cannot append to '%s': %s (a type is converted only when every value "
+                             "stays the same, e.g. INTEGER to BIGINT or BIGINT to DOUBLE)",
+                             qualified, sb_str(&why));
+    if (rc == 0) {
+        sb_append(out, "SELECT ");
+        for (size_t k = 0; k < ntable; k++) {
+            if (k) sb_append(out, ", ");
+            tarn__widen_sql(out, table[k].name, cols[match[k]].type, table[k].type);
+        }
+        sb_append(out, " FROM (");
+        sb_append(out, inner);
+        sb_append(out, ")");
+    }
+    json_decref(in_new);
+    json_decref(in_table);
+    tarn__columns_free(cols, n);
+    free(match);
+    sb_free(&q);
+    sb_free(&why);
+    sb_free(&counts);
+    return rc;
+}
+
+/* `SELECT * FROM read_parquet(['a', ...])` or read_json over the source's
+ * files, after the checks their format needs. */
+static int file_select(strbuf *out, const import_source *src, tarn_error *err)
+{
+    const char *compression = "none", *first = NULL;
+    for (size_t i = 0; i < src->nfiles && !strcmp(src->format, "json"); i++) {
+        TARN_RETURN_NOT_OK(tarn__input_compression(&compression, src->files[i], err));
+        if (first && strcmp(first, compression))
+            return tarn__error_set(
+                err, TARN_EINVALID,
+                "'%s' and '%s' are compressed differently: import them separately", src->files[0],
+                src->files[i]);
+        first = compression;
+        /* DuckDB's schema inference recurses once per level: refuse what
+         * would crash it before it sees the file. */
+        TARN_RETURN_NOT_OK(tarn__input_json_depth(src->files[i], TARN_JSON_MAX_DEPTH, err));
+    }
+    sb_printf(out, "SELECT * FROM %s([",
+              !strcmp(src->format, "json") ? "read_json_auto" : "read_parquet");
+    for (size_t i = 0; i < src->nfiles; i++) {
+        if (i) sb_append(out, ", ");
+        sb_append_sql_string(out, src->files[i]);
+    }
+    sb_append(out, "]");
+    /* read_json spells "none" differently from read_csv. */
+    if (!strcmp(src->format, "json"))
+        sb_printf(out, ", compression='%s'",
+                  strcmp(compression, "none") ? compression : "uncompressed");
+    sb_append(out, ")");
+    return 0;
+}
 
 static int import_common(tarn_import_result *out, tarn_lake *lake, const char *table,
                          const import_source *src, const char *branch,
@@ -156,6 +287,8 @@ static int import_common(tarn_import_result *out, tarn_lake *lake, const char *t
     if (rc == TARN_ENOTFOUND || (rc == 0 && ref.kind != TARN_REF_BRANCH))
         return tarn__error_set(err, TARN_ENOTFOUND, "branch '%s' does not exist", branch_name);
     if (rc < 0) return rc;
+    tarn_column *existing = NULL; /* an append: the table's columns */
+    size_t nexisting = 0;
     {
         tarn_tree tree;
         TARN_RETURN_NOT_OK(tarn__ref_tree(&tree, NULL, lake, ref.commit, err));
@@ -168,6 +301,14 @@ static int import_common(tarn_import_result *out, tarn_lake *lake, const char *t
             rc = tarn__error_set(err, TARN_ENOTFOUND,
                                  "table '%s' does not exist on branch '%s' (use --mode create)", qualified,
                                  branch_name);
+        else if (e && opts->mode == TARN_IMPORT_APPEND) {
+            tarn_version v;
+            rc = tarn__version_load(&v, lake, e->version, err);
+            if (rc == 0) {
+                tarn__schema_parse(&existing, &nexisting, v.schema_json);
+                tarn__version_clear(&v);
+            }
+        }
         tarn__tree_clear(&tree);
         if (rc < 0) return rc;
     }
@@ -176,37 +317,55 @@ static int import_common(tarn_import_result *out, tarn_lake *lake, const char *t
     tarn__random_hex(rnd);
     snprintf(key, sizeof key, "data/%s/%s.parquet", qualified, rnd);
     /* Registered before it is written: gc never takes an upload in flight. */
-    TARN_RETURN_NOT_OK(tarn__upload_begin(lake, key, err));
-    if ((rc = lake->store->vt->write_path(lake->store, key, tmp, sizeof tmp, err)) < 0) {
+    rc = tarn__upload_begin(lake, key, err);
+    if (rc == 0 && (rc = lake->store->vt->write_path(lake->store, key, tmp, sizeof tmp, err)) < 0)
         tarn__upload_abandon(lake, key);
+    if (rc < 0) {
+        tarn__columns_free(existing, nexisting);
         return rc;
     }
 
     tarn_duck d;
-    if ((rc = tarn__duck_open(&d, err)) < 0) {
-        tarn__upload_abandon(lake, key);
-        return rc;
-    }
     char *schema_json = NULL, *stats_json = NULL;
     int64_t rows = 0;
     tarn_arrow_table *arrow = NULL;
     tarn_arrow_duckdb_view *view = NULL;
-    strbuf select = {0};
-    if (src->path) {
-        sb_printf(&select, "SELECT * FROM %s(", src->reader);
-        sb_append_sql_string(&select, src->path);
-        sb_append(&select, ")");
+    tarn_csv_read csv = {0};
+    strbuf select = {0}, inner = {0};
+    int is_csv = src->format && !strcmp(src->format, "csv");
+    if ((rc = tarn__duck_open(&d, err)) < 0) goto done;
+    if (is_csv) {
+        rc = tarn__csv_select(&csv, &select, &d, src->files, src->nfiles, opts, existing, nexisting,
+                              err);
     } else {
-        rc = tarn_arrow_shm_map(&arrow, src->fd, err);
-        if (rc == 0) rc = tarn_arrow_duckdb_register(&view, d.con, "tarn_import_source", arrow, err);
-        sb_append(&select, "SELECT * FROM tarn_import_source");
+        if (src->files) {
+            rc = file_select(&inner, src, err);
+        } else {
+            rc = tarn_arrow_shm_map(&arrow, src->fd, err);
+            struct ArrowSchema schema = {0};
+            if (rc == 0 && (rc = tarn_arrow_table_schema(&schema, arrow, err)) == 0) {
+                if (schema.n_children == 0)
+                    rc = tarn__error_set(err, TARN_EINVALID,
+                                         "cannot import '%s': the table has no columns (a table "
+                                         "needs at least one)",
+                                         qualified);
+                schema.release(&schema);
+            }
+            if (rc == 0)
+                rc = tarn_arrow_duckdb_register(&view, d.con, "tarn_import_source", arrow, err);
+            sb_append(&inner, "SELECT * FROM tarn_import_source");
+        }
+        if (rc == 0 && existing)
+            rc = conform(&select, &d, sb_str(&inner), existing, nexisting, qualified, err);
+        else if (rc == 0)
+            sb_append(&select, sb_str(&inner));
     }
-    if (rc == 0) rc = write_parquet(&rows, &d, sb_str(&select), tmp, opts, err);
+    if (rc == 0) rc = write_parquet(&rows, &d, sb_str(&select), tmp, qualified, opts, err);
+    if (rc == 0 && is_csv) rc = tarn__csv_check_rejects(&csv, &d, err);
     if (rc == 0) rc = tarn__duck_describe_parquet(&schema_json, &stats_json, &d, tmp, err);
     tarn_arrow_duckdb_view_free(&view);
     tarn_arrow_table_free(&arrow);
     tarn__duck_close(&d);
-    sb_free(&select);
     if (rc < 0) {
         unlink(tmp);
         goto done;
@@ -236,15 +395,38 @@ static int import_common(tarn_import_result *out, tarn_lake *lake, const char *t
     }
 done:
     if (rc < 0) tarn__upload_abandon(lake, key);
+    tarn__csv_read_clear(&csv);
+    tarn__columns_free(existing, nexisting);
+    sb_free(&select);
+    sb_free(&inner);
     free(schema_json);
     free(stats_json);
     return rc < 0 ? rc : 0;
 }
 
-static int check_import(const char *table, const tarn_import_options *opts, tarn_error *err)
+/* OPTS as this library's version of the struct: a caller built against
+ * version 1 passed a shorter one, whose fields are read and no others. */
+static int current_options(tarn_import_options *out, const tarn_import_options *opts,
+                           tarn_error *err)
 {
-    TARN_RETURN_NOT_OK(tarn_name_check_table(table, err));
-    if (opts->mode < TARN_IMPORT_CREATE || opts->mode > TARN_IMPORT_REPLACE)
+    tarn_import_options defaults = TARN_IMPORT_OPTIONS_INIT;
+    *out = defaults;
+    if (!opts) return 0;
+    if (opts->version == TARN_IMPORT_OPTIONS_VERSION) {
+        *out = *opts;
+    } else if (opts->version == 0 || opts->version == 1) {
+        out->mode = opts->mode;
+        out->format = opts->format;
+        out->message = opts->message;
+        out->progress = opts->progress;
+        out->progress_ctx = opts->progress_ctx;
+    } else {
+        return tarn__error_set(err, TARN_EINVALID,
+                               "tarn_import_options version %d is unknown to this library (it "
+                               "knows 1 to %d): rebuild against its headers",
+                               opts->version, TARN_IMPORT_OPTIONS_VERSION);
+    }
+    if (out->mode < TARN_IMPORT_CREATE || out->mode > TARN_IMPORT_REPLACE)
         return tarn__error_set(err, TARN_EINVALID, "unknown import mode");
     return 0;
 }
@@ -253,24 +435,27 @@ int tarn_table_import(tarn_import_result *out, tarn_lake *lake, const char *tabl
                       const char *branch, const tarn_import_options *opts, tarn_error *err)
 {
     memset(out, 0, sizeof *out);
-    tarn_import_options defaults = TARN_IMPORT_OPTIONS_INIT;
-    if (!opts) opts = &defaults;
-    TARN_RETURN_NOT_OK(check_import(table, opts, err));
-    const char *reader = reader_for(path, opts->format, err);
-    if (!reader) return TARN_EINVALID;
-    if (!strpbrk(path, "*?[") && access(path, R_OK) != 0)
-        return tarn__error_set(err, TARN_ENOTFOUND, "cannot read '%s': %s", path, strerror(errno));
-    import_source src = {path, reader, -1};
-    return import_common(out, lake, table, &src, branch, opts, err);
+    tarn_import_options o;
+    TARN_RETURN_NOT_OK(current_options(&o, opts, err));
+    TARN_RETURN_NOT_OK(tarn_name_check_table(table, err));
+    import_source src = {path, format_of(path, o.format, err), NULL, 0, -1};
+    if (!src.format) return TARN_EINVALID;
+    if (strcmp(src.format, "csv"))
+        TARN_RETURN_NOT_OK(tarn__csv_options_unused(&o, src.format, err));
+    TARN_RETURN_NOT_OK(tarn__input_expand(&src.files, &src.nfiles, path, err));
+    int rc = import_common(out, lake, table, &src, branch, &o, err);
+    tarn__input_files_free(src.files, src.nfiles);
+    return rc;
 }
 
 int tarn_table_import_arrow_fd(tarn_import_result *out, tarn_lake *lake, const char *table, int fd,
                                const char *branch, const tarn_import_options *opts, tarn_error *err)
 {
     memset(out, 0, sizeof *out);
-    tarn_import_options defaults = TARN_IMPORT_OPTIONS_INIT;
-    if (!opts) opts = &defaults;
-    TARN_RETURN_NOT_OK(check_import(table, opts, err));
-    import_source src = {NULL, NULL, fd};
-    return import_common(out, lake, table, &src, branch, opts, err);
+    tarn_import_options o;
+    TARN_RETURN_NOT_OK(current_options(&o, opts, err));
+    TARN_RETURN_NOT_OK(tarn_name_check_table(table, err));
+    TARN_RETURN_NOT_OK(tarn__csv_options_unused(&o, "an Arrow table", err));
+    import_source src = {NULL, NULL, NULL, 0, fd};
+    return import_common(out, lake, table, &src, branch, &o, err);
 }

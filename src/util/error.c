@@ -1,5 +1,6 @@
 /* util/error.c — error codes, their names, and the caller's error record. */
 #include "util/error.h"
+#include "util/utf8.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -48,8 +49,11 @@ int tarn__error_set(tarn_error *err, int code, const char *fmt, ...)
     err->code = code;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err->message, sizeof err->message, fmt, ap);
+    int n = vsnprintf(err->message, sizeof err->message, fmt, ap);
     va_end(ap);
+    /* Messages quote outside text (a CSV line, a traceback): they must stay
+     * valid UTF-8, or a JSON consumer would drop them whole. */
+    tarn__utf8_fit(err->message, sizeof err->message, n >= (int)sizeof err->message);
     return code;
 }
 
