@@ -332,6 +332,9 @@ static int materialize(run_ctx *r, tarn_duck *d, json_t *m, tarn_error *err)
     sb_append_sql_ident(&q, str(m, "name"));
     int rc = tarn__duck_write_parquet(&rows, &schema, &stats, d, sb_str(&q), tmp, err);
     sb_free(&q);
+    /* The size of what was written: the published object may not be local. */
+    struct stat st;
+    int64_t size = rc == 0 && stat(tmp, &st) == 0 ? (int64_t)st.st_size : 0;
     if (rc == 0) rc = r->lake->store->vt->publish(r->lake->store, key, tmp, err);
     if (rc < 0) {
         unlink(tmp);
@@ -340,11 +343,6 @@ static int materialize(run_ctx *r, tarn_duck *d, json_t *m, tarn_error *err)
         free(stats);
         return rc;
     }
-    char url[8192];
-    struct stat st;
-    int64_t size = 0;
-    if (r->lake->store->vt->read_url(r->lake->store, key, url, sizeof url, NULL) == 0 && stat(url, &st) == 0)
-        size = (int64_t)st.st_size;
     pthread_mutex_lock(&r->mu);
     json_array_append_new(r->outputs,
                           json_pack("{s:s,s:s,s:s,s:I,s:I,s:s,s:s,s:s}", "model", str(m, "name"), "table",

@@ -37,7 +37,7 @@ static void hmac(unsigned char out[32], const void *key, size_t keylen, const ch
     HMAC(EVP_sha256(), key, (int)keylen, (const unsigned char *)data, strlen(data), out, &n);
 }
 
-static void hex(char *out, const unsigned char *in, size_t n)
+void tarn__sigv4_hex(char *out, const unsigned char *in, size_t n)
 {
     static const char digits[] = "0123456789abcdef";
     for (size_t i = 0; i < n; i++) {
@@ -150,7 +150,7 @@ void tarn__sigv4_sign(strbuf *auth, strbuf *canonical, strbuf *to_sign, const ta
     unsigned char sig[32];
     hmac(sig, k, 32, sb_str(&sts));
     char sig_hex[65];
-    hex(sig_hex, sig, 32);
+    tarn__sigv4_hex(sig_hex, sig, 32);
     /* The derived key and the secret copy are as sensitive as the secret. */
     OPENSSL_cleanse(k, sizeof k);
     OPENSSL_cleanse(secret.s, secret.len);

@@ -29,6 +29,9 @@ typedef struct tarn_sigv4_request {
 void tarn__sigv4_sign(strbuf *auth, strbuf *canonical, strbuf *to_sign,
                       const tarn_sigv4_request *r);
 
+/* N bytes of IN as lower-case hex into OUT (2N+1 bytes). */
+void tarn__sigv4_hex(char *out, const unsigned char *in, size_t n);
+
 /* 20150830T123600Z for TIME_S (UTC) into out (17 bytes). */
 void tarn__sigv4_date(char out[17], long long time_s);
 
