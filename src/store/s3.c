@@ -419,76 +419,6 @@ static int s3_stat(tarn_store *st, const char *key, int64_t *size, tarn_error *e
 
 /* ---- listing ------------------------------------------------------------- */
 
-typedef struct list_ctx {
-    s3_store *s;
-    size_t strip; /* length of "prefix/" */
-    int (*cb)(const char *key, int64_t size, int64_t mtime_s, void *ctx);
-    void *ctx;
-    strbuf token; /* next page */
-} list_ctx;
-
-static int64_t parse_time_s(const char *iso)
-{
-    int64_t us = 0;
-    return tarn__parse_time(&us, iso) == 0 ? us / 1000000 : 0;
-}
-
-static int on_content(const char *xml, size_t len, void *ctx)
-{
-    list_ctx *l = ctx;
-    strbuf key = {0}, size = {0}, mod = {0};
-    tarn__xml_text(&key, xml, len, "Key");
-    tarn__xml_text(&size, xml, len, "Size");
-    tarn__xml_text(&mod, xml, len, "LastModified");
-    int rc = 0;
-    if (key.len > l->strip && key.s[key.len - 1] != '/')
-        rc = l->cb(key.s + l->strip, strtoll(sb_str(&size), NULL, 10), parse_time_s(sb_str(&mod)),
-                   l->ctx);
-    sb_free(&key);
-    sb_free(&size);
-    sb_free(&mod);
-    return rc;
-}
-
-/* Every object whose name starts with PREFIX, page by page: CB gets the
- * name without its first STRIP characters. */
-static int list_objects(tarn_s3 *client, const char *prefix, size_t strip,
-                        int (*cb)(const char *, int64_t, int64_t, void *), void *ctx,
-                        tarn_error *err)
-{
-    list_ctx l = {NULL, strip, cb, ctx, {0}};
-    int rc = 0;
-    for (int page = 0;; page++) {
-        strbuf q = {0};
-        sb_append(&q, "list-type=2&prefix=");
-        tarn__sigv4_encode(&q, prefix, 0);
-        if (page) {
-            sb_append(&q, "&continuation-token=");
-            tarn__sigv4_encode(&q, sb_str(&l.token), 0);
-        }
-        tarn_s3_req r;
-        tarn__s3_req_init(&r, "GET", NULL);
-        r.query = sb_str(&q);
-        rc = tarn__s3_perform(client, &r, 1, err);
-        if (rc == 0)
-            rc = tarn__xml_each(sb_str(&r.response), r.response.len, "Contents", on_content, &l);
-        strbuf trunc = {0};
-        l.token.len = 0;
-        int more = rc == 0 &&
-                   tarn__xml_text(&trunc, sb_str(&r.response), r.response.len, "IsTruncated") &&
-                   !strcmp(sb_str(&trunc), "true") &&
-                   tarn__xml_text(&l.token, sb_str(&r.response), r.response.len,
-                                  "NextContinuationToken") &&
-                   l.token.len;
-        sb_free(&trunc);
-        tarn__s3_req_clear(&r);
-        sb_free(&q);
-        if (!more) break;
-    }
-    sb_free(&l.token);
-    return rc;
-}
-
 typedef struct upload {
     char *object;
     char *id;
@@ -509,7 +439,7 @@ static int on_upload(const char *xml, size_t len, void *ctx)
     tarn__xml_text(&when, xml, len, "Initiated");
     int rc = tarn__reserve(&u->v, &u->cap, u->n + 1, sizeof *u->v);
     if (rc == 0 && key.len && id.len)
-        u->v[u->n++] = (upload){strdup(key.s), strdup(id.s), parse_time_s(sb_str(&when))};
+        u->v[u->n++] = (upload){strdup(key.s), strdup(id.s), tarn__s3_parse_time(sb_str(&when))};
     sb_free(&key);
     sb_free(&id);
     sb_free(&when);
@@ -583,7 +513,7 @@ static int s3_list(tarn_store *st, int (*cb)(const char *, int64_t, int64_t, voi
     const tarn_s3_target *t = target(s);
     char prefix[1100];
     snprintf(prefix, sizeof prefix, "%s%s", t->prefix, t->prefix[0] ? "/" : "");
-    TARN_RETURN_NOT_OK(list_objects(s->client, prefix, strlen(prefix), cb, ctx, err));
+    TARN_RETURN_NOT_OK(tarn__s3_list(s->client, prefix, strlen(prefix), cb, ctx, err));
     int rc = 0;
     DIR *d = opendir(s->tmpdir);
     struct dirent *de;
@@ -824,7 +754,7 @@ int tarn__store_s3_check_new(tarn_lake *lake, const char *url, tarn_error *err)
     int rc = tarn__s3_open(&client, &t, err);
     char prefix[1100], found[1100] = "";
     snprintf(prefix, sizeof prefix, "%s%s", t.prefix, t.prefix[0] ? "/" : "");
-    if (rc == 0) rc = list_objects(client, prefix, 0, any_object, found, err);
+    if (rc == 0) rc = tarn__s3_list(client, prefix, 0, any_object, found, err);
     if (rc == 1 || (rc == 0 && found[0]))
         rc = tarn__error_set(
             err, TARN_EEXISTS,

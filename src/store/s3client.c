@@ -627,3 +627,71 @@ int tarn__s3_perform(tarn_s3 *s, tarn_s3_req *reqs, size_t n, tarn_error *err)
     curl_multi_cleanup(multi);
     return rc;
 }
+
+/* ---- listing ------------------------------------------------------------ */
+
+typedef struct list_ctx {
+    size_t strip; /* length of "prefix/" */
+    int (*cb)(const char *key, int64_t size, int64_t mtime_s, void *ctx);
+    void *ctx;
+    strbuf token; /* next page */
+} list_ctx;
+
+int64_t tarn__s3_parse_time(const char *iso)
+{
+    int64_t us = 0;
+    return tarn__parse_time(&us, iso) == 0 ? us / 1000000 : 0;
+}
+
+static int on_content(const char *xml, size_t len, void *ctx)
+{
+    list_ctx *l = ctx;
+    strbuf key = {0}, size = {0}, mod = {0};
+    tarn__xml_text(&key, xml, len, "Key");
+    tarn__xml_text(&size, xml, len, "Size");
+    tarn__xml_text(&mod, xml, len, "LastModified");
+    int rc = 0;
+    if (key.len > l->strip && key.s[key.len - 1] != '/')
+        rc = l->cb(key.s + l->strip, strtoll(sb_str(&size), NULL, 10),
+                   tarn__s3_parse_time(sb_str(&mod)), l->ctx);
+    sb_free(&key);
+    sb_free(&size);
+    sb_free(&mod);
+    return rc;
+}
+
+int tarn__s3_list(tarn_s3 *client, const char *prefix, size_t strip,
+                  int (*cb)(const char *, int64_t, int64_t, void *), void *ctx, tarn_error *err)
+{
+    list_ctx l = {strip, cb, ctx, {0}};
+    int rc = 0;
+    for (int page = 0;; page++) {
+        strbuf q = {0};
+        sb_append(&q, "list-type=2&prefix=");
+        tarn__sigv4_encode(&q, prefix, 0);
+        if (page) {
+            sb_append(&q, "&continuation-token=");
+            tarn__sigv4_encode(&q, sb_str(&l.token), 0);
+        }
+        tarn_s3_req r;
+        tarn__s3_req_init(&r, "GET", NULL);
+        r.query = sb_str(&q);
+        rc = tarn__s3_perform(client, &r, 1, err);
+        if (rc == 0)
+            rc = tarn__xml_each(sb_str(&r.response), r.response.len, "Contents", on_content, &l);
+        strbuf trunc = {0};
+        l.token.len = 0;
+        int more = rc == 0 &&
+                   tarn__xml_text(&trunc, sb_str(&r.response), r.response.len, "IsTruncated") &&
+                   !strcmp(sb_str(&trunc), "true") &&
+                   tarn__xml_text(&l.token, sb_str(&r.response), r.response.len,
+                                  "NextContinuationToken") &&
+                   l.token.len;
+        sb_free(&trunc);
+        tarn__s3_req_clear(&r);
+        sb_free(&q);
+        if (!more) break;
+    }
+    sb_free(&l.token);
+    return rc;
+}

@@ -97,6 +97,17 @@ const tarn_s3_target *tarn__s3_target(const tarn_s3 *s);
  * its message in err. A 404 sets rc TARN_ENOTFOUND with the message. */
 int tarn__s3_perform(tarn_s3 *s, tarn_s3_req *reqs, size_t n, tarn_error *err);
 
+/* Every object whose name starts with PREFIX (ListObjectsV2, page by page,
+ * following continuation tokens): CB gets the name without its first STRIP
+ * characters, its size and its write time; a non-zero return stops the
+ * listing and is returned. "Folder" markers (names ending in '/') are
+ * skipped. */
+int tarn__s3_list(tarn_s3 *s, const char *prefix, size_t strip,
+                  int (*cb)(const char *name, int64_t size, int64_t mtime_s, void *ctx), void *ctx,
+                  tarn_error *err);
+/* Seconds since the epoch of an ISO 8601 time S3 gives (0 if unreadable). */
+int64_t tarn__s3_parse_time(const char *iso);
+
 /* "s3://bucket/key" for messages. */
 void tarn__s3_display(char *out, size_t size, const tarn_s3_target *t, const char *object);
 

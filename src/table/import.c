@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "sql/engine.h"
+#include "store/store.h"
 #include "table/schema.h"
 #include "tarn/arrow.h"
 #include "tarn/table.h"
@@ -138,6 +139,7 @@ static int write_parquet(int64_t *rows, tarn_duck *d, const char *select_sql, co
  * shared-memory Arrow table (FD). */
 typedef struct import_source {
     const char *path;   /* NULL for an Arrow table */
+    const char *origin; /* what the user named, for the commit message (NULL: PATH) */
     const char *reader; /* read_csv_auto, read_parquet, read_json_auto */
     int fd;
 } import_source;
@@ -227,7 +229,7 @@ static int import_common(tarn_import_result *out, tarn_lake *lake, const char *t
     else sb_printf(&msg, "%s %s from %s",
                    opts->mode == TARN_IMPORT_APPEND ? "Append to" :
                    opts->mode == TARN_IMPORT_REPLACE ? "Replace" : "Create", qualified,
-                   src->path ? src->path : "an Arrow table");
+                   src->origin ? src->origin : src->path ? src->path : "an Arrow table");
     rc = tarn__branch_commit(&out->commit, lake, branch_name, apply_import, &ed, msg.s, "{}", err);
     sb_free(&msg);
     if (rc == 0) {
@@ -249,6 +251,23 @@ static int check_import(const char *table, const tarn_import_options *opts, tarn
     return 0;
 }
 
+/* An import from S3: the objects URL names are downloaded first (DuckDB
+ * cannot read s3:// here), then imported like local files. */
+static int import_s3(tarn_import_result *out, tarn_lake *lake, const char *table, const char *url,
+                     const char *branch, const tarn_import_options *opts, tarn_error *err)
+{
+    char *dir = NULL, *glob = NULL;
+    TARN_RETURN_NOT_OK(tarn__s3_source_fetch(&dir, &glob, lake, url, err));
+    const char *reader = reader_for(glob, opts->format, err);
+    int rc = TARN_EINVALID;
+    if (reader) {
+        import_source src = {glob, url, reader, -1};
+        rc = import_common(out, lake, table, &src, branch, opts, err);
+    }
+    tarn__s3_source_done(&dir, &glob);
+    return rc;
+}
+
 int tarn_table_import(tarn_import_result *out, tarn_lake *lake, const char *table, const char *path,
                       const char *branch, const tarn_import_options *opts, tarn_error *err)
 {
@@ -256,11 +275,12 @@ int tarn_table_import(tarn_import_result *out, tarn_lake *lake, const char *tabl
     tarn_import_options defaults = TARN_IMPORT_OPTIONS_INIT;
     if (!opts) opts = &defaults;
     TARN_RETURN_NOT_OK(check_import(table, opts, err));
+    if (!strncmp(path, "s3:", 3)) return import_s3(out, lake, table, path, branch, opts, err);
     const char *reader = reader_for(path, opts->format, err);
     if (!reader) return TARN_EINVALID;
     if (!strpbrk(path, "*?[") && access(path, R_OK) != 0)
         return tarn__error_set(err, TARN_ENOTFOUND, "cannot read '%s': %s", path, strerror(errno));
-    import_source src = {path, reader, -1};
+    import_source src = {path, NULL, reader, -1};
     return import_common(out, lake, table, &src, branch, opts, err);
 }
 
@@ -271,6 +291,6 @@ int tarn_table_import_arrow_fd(tarn_import_result *out, tarn_lake *lake, const c
     tarn_import_options defaults = TARN_IMPORT_OPTIONS_INIT;
     if (!opts) opts = &defaults;
     TARN_RETURN_NOT_OK(check_import(table, opts, err));
-    import_source src = {NULL, NULL, fd};
+    import_source src = {NULL, NULL, NULL, fd};
     return import_common(out, lake, table, &src, branch, opts, err);
 }
