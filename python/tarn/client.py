@@ -63,9 +63,12 @@ class Client:
         self._lake = _client.Lake(path)
 
     @classmethod
-    def init(cls, path="."):
-        """Creates a lakehouse in PATH/.tarn (like `tarn init`) and opens it."""
-        _client.init(os.fspath(path))
+    def init(cls, path=".", storage=None, endpoint=None, region=None):
+        """Creates a lakehouse in PATH/.tarn (like `tarn init`) and opens it.
+        ``storage="s3://bucket/prefix"`` keeps its data files in a bucket
+        (``endpoint`` for an S3-compatible server, ``region``); credentials
+        come from the AWS environment variables or ~/.aws/credentials."""
+        _client.init(os.fspath(path), storage, endpoint, region)
         return cls(os.fspath(path))
 
     @property
@@ -139,7 +142,8 @@ class Client:
 
     def import_data(self, table, data, branch=None, mode="create", format=None, message=None):
         """Imports DATA into TABLE on BRANCH in one commit. DATA is a path
-        (CSV, Parquet, JSON) or a table: tarn.Table, a pandas DataFrame, a
+        (CSV, Parquet, JSON; or s3://bucket/key, a prefix ending in '/', or a
+        glob such as s3://bucket/raw/*.parquet) or a table: tarn.Table, a pandas DataFrame, a
         dict of columns, or anything with __arrow_c_stream__. MODE is
         create, append or replace. Returns {"commit", "rows", "files"}."""
         if mode not in _MODES:
