@@ -108,9 +108,9 @@ static void decode(strbuf *out, const char *s, size_t n)
         const char *semi = memchr(s + i, ';', n - i);
         size_t elen = semi ? (size_t)(semi - (s + i)) + 1 : 0; /* "&...;" */
         int done = 0;
-        if (elen > 2 && elen < 12 && s[i + 1] == '#') {
+        if (elen > 3 && elen < 16 && s[i + 1] == '#') {
             int hexa = s[i + 2] == 'x' || s[i + 2] == 'X';
-            char digits[12];
+            char digits[16];
             size_t dn = elen - 3 - (size_t)hexa;
             memcpy(digits, s + i + 2 + hexa, dn);
             digits[dn] = 0;

@@ -56,3 +56,36 @@ s3_objects() {
     (cd "$dir" && find . -name '*._S3rver_object' | sed -e 's|^\./||' -e 's|\._S3rver_object$||' | sort) |
         grep "^$2" || true
 }
+
+# The fault-injecting proxy in front of the server (tests/s3/faultproxy.py):
+#   s3_proxy_start CONTROL_FILE   sets PROXY_ENDPOINT and PROXY_PID
+#   s3_proxy_faults RATE MODES    e.g. 0.3 drop,500,503,429,truncate (0 "" to stop)
+#   s3_proxy_stop
+s3_proxy_start() {
+    S3_PROXY_CONTROL="$1"
+    : >"$S3_PROXY_CONTROL"
+    /usr/bin/python3 "$S3_ROOT/tests/s3/faultproxy.py" "${S3_ENDPOINT##*:}" "$S3_PROXY_CONTROL" \
+        >"$S3_PROXY_CONTROL.out" 2>&1 &
+    PROXY_PID=$!
+    local i port=""
+    for i in $(seq 1 100); do
+        port=$(sed -n 's/^listening on \([0-9]*\)$/\1/p' "$S3_PROXY_CONTROL.out")
+        [ -n "$port" ] && break
+        sleep 0.1
+    done
+    [ -n "$port" ] || { echo "the fault proxy did not start: $(cat "$S3_PROXY_CONTROL.out")" >&2; return 1; }
+    PROXY_ENDPOINT="http://127.0.0.1:$port"
+    export PROXY_ENDPOINT PROXY_PID S3_PROXY_CONTROL
+}
+
+s3_proxy_faults() {
+    printf 'rate = %s\nmodes = %s\nstall = %s\nseed = %s\n' "$1" "$2" "${3:-4}" "${4:-1}" >"$S3_PROXY_CONTROL"
+}
+
+s3_proxy_stop() {
+    if [ -n "${PROXY_PID:-}" ]; then
+        kill "$PROXY_PID" 2>/dev/null
+        wait "$PROXY_PID" 2>/dev/null
+        PROXY_PID=
+    fi
+}
