@@ -16,6 +16,7 @@
 
 #include "runtime/runtime.h"
 #include "runtime/dataplane.h"
+#include "sql/empty.h"
 #include "sql/engine.h"
 #include "util/error.h"
 #include "util/util.h"
@@ -144,7 +145,7 @@ static int scan_sql(strbuf *q, run_ctx *r, json_t *src, tarn_error *err)
     if (json_array_size(files) == 0) {
         /* Every file ruled out: the table's columns, no rows. */
         sb_append(q, "(SELECT * FROM ");
-        TARN_RETURN_NOT_OK(tarn__duck_scan_sql(q, r->lake, str(src, "version"), err));
+        TARN_RETURN_NOT_OK(tarn__duck_shape_sql(q, r->lake, str(src, "version"), err));
         sb_append(q, " LIMIT 0)");
         return 0;
     }

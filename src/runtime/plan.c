@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "runtime/runtime.h"
+#include "sql/empty.h"
 #include "sql/engine.h"
 #include "table/schema.h"
 #include <sys/wait.h>
@@ -212,7 +213,7 @@ static int check_filter(json_t *m, json_t *input, tarn_lake *lake, tarn_duck *d,
 {
     strbuf q = {0};
     sb_append(&q, "DESCRIBE SELECT * FROM ");
-    int rc = tarn__duck_scan_sql(&q, lake, version, err);
+    int rc = tarn__duck_shape_sql(&q, lake, version, err);
     sb_printf(&q, " WHERE %s", str(input, "filter_sql"));
     tarn_error derr = TARN_ERROR_INIT;
     if (rc == 0 && tarn__duck_exec(d, sb_str(&q), TARN_EINVALID, "DuckDB", &derr) < 0) {
