@@ -671,7 +671,7 @@ int tarn__s3_list(tarn_s3 *client, const char *prefix, size_t strip,
     int rc = 0;
     for (int page = 0;; page++) {
         strbuf q = {0};
-        sb_append(&q, "list-type=2&prefix=");
+        sb_printf(&q, "list-type=2&max-keys=%d&prefix=", client->t.list_page);
         tarn__sigv4_encode(&q, prefix, 0);
         if (page) {
             sb_append(&q, "&continuation-token=");

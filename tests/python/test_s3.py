@@ -24,7 +24,7 @@ def s3(tmp_path_factory):
         pytest.fail("s3rver is missing: run scripts/setup.sh")
     data = tmp_path_factory.mktemp("s3rver")
     log = open(data / "log", "w+")
-    proc = subprocess.Popen(["node", S3RVER, "-d", str(data / "d"), "-a", "127.0.0.1", "-p", "0",
+    proc = subprocess.Popen(["node", "--openssl-legacy-provider", S3RVER, "-d", str(data / "d"), "-a", "127.0.0.1", "-p", "0",
                              "--configure-bucket", "lake", "--configure-bucket", "source"],
                             stdout=log, stderr=subprocess.STDOUT)
     endpoint = None

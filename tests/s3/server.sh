@@ -19,7 +19,8 @@ s3_server_start() {
     [ -f "$S3RVER_JS" ] || { echo "s3rver missing: run scripts/setup.sh" >&2; return 1; }
     mkdir -p "$dir"
     S3_DATA="$dir"
-    node "$S3RVER_JS" -d "$dir" -a 127.0.0.1 -p 0 --silent \
+    # s3rver makes continuation tokens with a cipher OpenSSL 3 keeps in its legacy provider
+    node --openssl-legacy-provider "$S3RVER_JS" -d "$dir" -a 127.0.0.1 -p 0 --silent \
         --configure-bucket lake --configure-bucket source >"$dir.log" 2>&1 &
     S3_PID=$!
     for i in $(seq 1 100); do
