@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "catalog/names.h"
+#include "store/store.h"
 #include "util/error.h"
 #include "util/util.h"
 
@@ -228,7 +229,8 @@ char *tarn__duck_text(duckdb_result *res, idx_t col, idx_t row)
 int tarn__duck_read_parquet_sql(strbuf *out, tarn_lake *lake, const char *const *keys, size_t n,
                                 tarn_error *err)
 {
-    int rc = 0;
+    /* Data files not on local disk (S3) are fetched now, in parallel. */
+    int rc = tarn__store_prefetch(lake, keys, n, err);
     sb_append(out, "read_parquet([");
     for (size_t i = 0; i < n && rc == 0; i++) {
         char url[8192];
