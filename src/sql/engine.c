@@ -41,7 +41,9 @@ int tarn__duck_add_version_paths(json_t *paths, tarn_lake *lake, const char *ver
     int rc = 0;
     for (size_t i = 0; i < v.nfiles && rc == 0; i++) {
         char url[8192];
-        rc = lake->store->vt->read_url(lake->store, v.files[i], url, sizeof url, err);
+        /* Where the file will be read from, without fetching it: only the
+         * files a scan keeps are fetched, later. */
+        rc = lake->store->vt->local_path(lake->store, v.files[i], url, sizeof url, err);
         if (rc == 0) json_array_append_new(paths, json_string(url));
     }
     tarn__version_clear(&v);
