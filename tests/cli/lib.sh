@@ -16,6 +16,8 @@
 #   expect_eq EXPECTED ACTUAL "what"       two strings equal
 #   count 'SQL' [ARGS...]                  prints the first value of a query
 #   head_of REF                            prints the commit REF resolves to
+#   catalog_sql 'SQL'                      runs SQL on this lakehouse's catalog
+#                                          (SQLite file or PostgreSQL schema)
 #
 # After each helper, $OUT, $ERR and $RC hold the last command's stdout,
 # stderr and exit code.
@@ -123,4 +125,16 @@ head_of() {
 csv() {
     local f="$1"; shift
     printf '%s\n' "$@" >"$f"
+}
+
+# catalog_sql SQL: the rows SQL returns from the current lakehouse's catalog,
+# '|'-separated: sqlite3 on .tarn/catalog.db, or psql on the schema its
+# config names (tests that look at the catalog's tables run on both).
+catalog_sql() {
+    local url
+    url=$(sed -n 's/^catalog *= *//p' .tarn/config 2>/dev/null | tail -1)
+    if [ -z "$url" ]; then sqlite3 .tarn/catalog.db "$1"; return; fi
+    local schema=tarn base=${url%%\?*}
+    case "$url" in *schema=*) schema=${url##*schema=}; schema=${schema%%&*} ;; esac
+    PGOPTIONS="-csearch_path=$schema" psql -X -q -A -t "$base" -c "$1"
 }

@@ -2,6 +2,9 @@
 # tests/cli/run.sh TARN_BINARY [CASE...] — end-to-end cases of the `tarn`
 # command. Each tests/cli/cases/*.sh runs in a fresh temporary lakehouse
 # (`cd $(mktemp -d) && tarn init`) with the helpers of tests/cli/lib.sh.
+# With TARN_TEST_CATALOG set (a postgresql:// URL), each case's lakehouse
+# gets a schema of its own in that database (`tarn init --catalog`), so the
+# same cases run against the PostgreSQL catalog.
 # Prints one line per case, then `N passed, N failed`; exit 1 on failure.
 set -u
 if [ $# -lt 1 ]; then echo "usage: $0 TARN_BINARY [CASE...]" >&2; exit 2; fi
@@ -10,7 +13,7 @@ TARN_BIN=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 shift
 HERE=$(cd "$(dirname "$0")" && pwd)
 export TARN_BIN
-unset TARN_HOME TARN_FAULT
+unset TARN_HOME TARN_FAULT TARN_CATALOG TARN_STORAGE
 
 cases=("$@")
 [ ${#cases[@]} -eq 0 ] && cases=("$HERE"/cases/*.sh)
@@ -28,7 +31,12 @@ for c in "${cases[@]}"; do
         export TARN_CASE_FAILS="$dir/tmp/fails" TARN_CASE_TMP="$dir/tmp"
         # shellcheck source=lib.sh
         . "$HERE/lib.sh"
-        if ! "$TARN_BIN" init >/dev/null 2>"$dir/tmp/init.err"; then
+        init_args=()
+        if [ -n "${TARN_TEST_CATALOG:-}" ]; then
+            sep='?'; case "$TARN_TEST_CATALOG" in *'?'*) sep='&' ;; esac
+            init_args=(--catalog "$TARN_TEST_CATALOG${sep}schema=c_${name}_$$")
+        fi
+        if ! "$TARN_BIN" init "${init_args[@]}" >/dev/null 2>"$dir/tmp/init.err"; then
             echo "    tarn init failed: $(cat "$dir/tmp/init.err")" >&2
             exit 98
         fi
