@@ -1,8 +1,9 @@
 # tests/lib/postgres.sh — a throwaway PostgreSQL server for tests (sourced).
 #
-#   pg_start [DIR]   initdb into DIR (a new temporary folder by default) and
-#                    start the server on a free 127.0.0.1 port; sets PG_DIR,
-#                    PG_PORT and PG_URL (postgresql://tarn@127.0.0.1:PORT/tarn)
+#   pg_start [DIR]   initdb into DIR (a new temporary folder by default; it
+#                    must not exist yet, and the server's user must reach it)
+#                    and start the server on a free 127.0.0.1 port; sets
+#                    PG_DIR, PG_PORT and PG_URL (postgresql://tarn@127.0.0.1:PORT/tarn)
 #   pg_stop          stop it (fast) and remove DIR
 #   pg_restart [MODE] restart it on the same port (MODE: fast | immediate)
 #   pg_kill_server   stop it at once (immediate) and leave it down
@@ -18,8 +19,8 @@
 PG_BIN=${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)}
 
 _pg_as() {
-    if [ "$(id -u)" = 0 ]; then setpriv --reuid=nobody --regid=nogroup --clear-groups env HOME=/tmp "$@"
-    else "$@"; fi
+    if [ "$(id -u)" = 0 ]; then (cd / && setpriv --reuid=nobody --regid=nogroup --clear-groups env HOME=/tmp "$@")
+    else (cd / && "$@"); fi
 }
 
 _pg_free_port() {
