@@ -69,6 +69,7 @@ typedef struct pg_catalog {
     int tx_failed;      /* a statement of the open transaction failed: its code */
     char txid[32];      /* of the open write transaction */
     int locked_writers; /* the open transaction holds every writer off */
+    int faulted;        /* a TARN_FAULT point fired (tests) */
     /* SQL with the schema filled in, by template. */
     struct {
         const char *tmpl;
@@ -262,11 +263,13 @@ static void sleep_ms(int ms)
 }
 
 /* A test hook: TARN_FAULT=POINT makes this backend pretend something
- * happened there (a lost connection), without killing the process. */
-static int fault_is(const char *point)
+ * happened there (a lost connection), once, without killing the process. */
+static int fault_is(pg_catalog *p, const char *point)
 {
     const char *want = getenv("TARN_FAULT");
-    return want && strcmp(want, point) == 0;
+    if (p->faulted || !want || strcmp(want, point) != 0) return 0;
+    p->faulted = 1; /* once: what comes after must work */
+    return 1;
 }
 
 /* ---- locations ---------------------------------------------------------------------- */
@@ -384,6 +387,14 @@ static int lost(pg_catalog *p)
     return !p->conn || PQstatus(p->conn) != CONNECTION_OK;
 }
 
+/* The server's notices (a warning that it is shutting down) are not the
+ * user's business: errors say what matters. */
+static void ignore_notice(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
+
 /* Opens the connection. ONCE: a single attempt; otherwise a lost
  * connection is waited for (the server restarting) up to RECONNECT_MS. */
 static int connect_db(pg_catalog *p, int once, tarn_error *err)
@@ -395,7 +406,10 @@ static int connect_db(pg_catalog *p, int once, tarn_error *err)
         const char *keys[] = {"dbname", "client_encoding", "fallback_application_name", NULL};
         const char *vals[] = {p->conninfo, "UTF8", "tarn", NULL};
         p->conn = PQconnectdbParams(keys, vals, 1);
-        if (p->conn && PQstatus(p->conn) == CONNECTION_OK) return 0;
+        if (p->conn && PQstatus(p->conn) == CONNECTION_OK) {
+            PQsetNoticeProcessor(p->conn, ignore_notice, NULL);
+            return 0;
+        }
         if (once || waited >= RECONNECT_MS) break;
         PQfinish(p->conn);
         p->conn = NULL;
@@ -832,7 +846,7 @@ static int pg_commit(tarn_catalog *c, tarn_error *err)
     }
     char txid[32];
     snprintf(txid, sizeof txid, "%s", p->txid);
-    if (fault_is("catalog:connection-lost-before-commit")) {
+    if (fault_is(p, "catalog:connection-lost-before-commit")) {
         PQfinish(p->conn); /* the server aborts what the closed session had open */
         p->conn = NULL;
     }
@@ -845,7 +859,7 @@ static int pg_commit(tarn_catalog *c, tarn_error *err)
     msg[strcspn(msg, "\n")] = 0;
     int rolled_back = r && PQresultStatus(r) == PGRES_COMMAND_OK && !ok;
     PQclear(r);
-    if (ok && fault_is("catalog:connection-lost-after-commit")) {
+    if (ok && fault_is(p, "catalog:connection-lost-after-commit")) {
         PQfinish(p->conn); /* as if the answer to COMMIT never came */
         p->conn = NULL;
         ok = 0;
