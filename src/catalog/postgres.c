@@ -29,6 +29,7 @@
  * transactions, immutable records, refs and their log, taints, jobs,
  * leases and claims, garbage collection. */
 #include <errno.h>
+#include <jansson.h>
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -355,12 +356,9 @@ static int parse_location(pg_catalog *p, const char *location, tarn_error *err)
 
 /* ---- statements ---------------------------------------------------------------------- */
 
-/* TMPL with every `@` replaced by the schema ("lake".): expanded once per
- * handle. */
-static const char *Q(pg_catalog *p, const char *tmpl)
+/* TMPL with every `@` replaced by the schema ("lake".), malloc'd. */
+static char *expand(pg_catalog *p, const char *tmpl)
 {
-    for (size_t i = 0; i < p->nsql; i++)
-        if (p->sql[i].tmpl == tmpl) return p->sql[i].sql;
     strbuf b = {0};
     for (const char *s = tmpl; *s; s++) {
         if (*s == '@') {
@@ -370,16 +368,20 @@ static const char *Q(pg_catalog *p, const char *tmpl)
             sb_appendn(&b, s, 1);
         }
     }
-    if (p->nsql < sizeof p->sql / sizeof p->sql[0]) {
-        p->sql[p->nsql].tmpl = tmpl;
-        p->sql[p->nsql].sql = b.s;
-        return p->sql[p->nsql++].sql;
-    }
-    /* Never reached with the statements below; kept whole rather than cut. */
-    p->sql[0].tmpl = tmpl;
-    free(p->sql[0].sql);
-    p->sql[0].sql = b.s;
-    return b.s;
+    return b.s ? b.s : strdup("");
+}
+
+/* expand() of a static template (the cache is keyed by its address), once
+ * per handle. */
+static const char *Q(pg_catalog *p, const char *tmpl)
+{
+    for (size_t i = 0; i < p->nsql; i++)
+        if (p->sql[i].tmpl == tmpl) return p->sql[i].sql;
+    size_t i = p->nsql < sizeof p->sql / sizeof p->sql[0] ? p->nsql++ : 0; /* (more than are ever needed) */
+    free(p->sql[i].sql);
+    p->sql[i].tmpl = tmpl;
+    p->sql[i].sql = expand(p, tmpl);
+    return p->sql[i].sql;
 }
 
 static int lost(pg_catalog *p)
@@ -442,15 +444,14 @@ static int conn_failure(pg_catalog *p, const char *state)
                      !strcmp(state, "57P02") || !strcmp(state, "57P03"));
 }
 
-/* Runs TMPL with PS; *OUT gets the result (the caller PQclears it). WHAT
+/* Runs SQL with PS; *OUT gets the result (the caller PQclears it). WHAT
  * names the operation for messages. Outside a transaction a lost
  * connection is reopened and the (idempotent) statement run again; inside
  * one, the transaction is lost: TARN_ERETRY. */
-static int run(pg_catalog *p, PGresult **out, const char *tmpl, params *ps, const char *what,
-               tarn_error *err)
+static int run_sql(pg_catalog *p, PGresult **out, const char *sql, params *ps, const char *what,
+                   tarn_error *err)
 {
     *out = NULL;
-    const char *sql = Q(p, tmpl);
     int rc = 0;
     if (p->in_tx && p->tx_failed) {
         rc = tarn__error_set(err, p->tx_failed,
@@ -509,6 +510,12 @@ static int run(pg_catalog *p, PGresult **out, const char *tmpl, params *ps, cons
 done:
     p_free(ps);
     return rc;
+}
+
+/* run_sql() of a static template (`@` for the schema). */
+static int run(pg_catalog *p, PGresult **out, const char *tmpl, params *ps, const char *what, tarn_error *err)
+{
+    return run_sql(p, out, Q(p, tmpl), ps, what, err);
 }
 
 /* run() for statements whose result is not needed. */
@@ -600,9 +607,11 @@ static const struct {
 } MIGRATIONS[] = {{2, SCHEMA_V2}};
 
 /* Runs SQL (several statements, no parameters) on the connection. */
-static int run_script(pg_catalog *p, const char *sql, const char *what, tarn_error *err)
+static int run_script(pg_catalog *p, const char *tmpl, const char *what, tarn_error *err)
 {
-    PGresult *r = PQexec(p->conn, Q(p, sql));
+    char *sql = expand(p, tmpl);
+    PGresult *r = PQexec(p->conn, sql);
+    free(sql);
     int ok = r && (PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK);
     int rc = 0;
     if (!ok) {
@@ -1807,6 +1816,86 @@ static int pg_tombstone_any(tarn_catalog *c, const char *root, const char *versi
     return found;
 }
 
+/* ---- copying and comparing ---------------------------------------------------------------------- */
+
+/* Rows are read one at a time (single-row mode): a catalog of millions of
+ * tree rows is never held in memory whole. */
+static int pg_rows_export(tarn_catalog *c, const char *table, const char *columns, const char *order,
+                          int (*cb)(const char *const *, void *), void *ctx, tarn_error *err)
+{
+    pg_catalog *p = PG(c);
+    TARN_RETURN_NOT_OK(flush_subtrees(p, err));
+    if (lost(p)) TARN_RETURN_NOT_OK(connect_db(p, 0, err));
+    strbuf sql = {0};
+    sb_printf(&sql, "SELECT %s FROM ", columns);
+    sb_append_sql_ident(&sql, p->schema);
+    sb_printf(&sql, ".%s ORDER BY %s", table, order);
+    int rc = 0;
+    if (!PQsendQueryParams(p->conn, sb_str(&sql), 0, NULL, NULL, NULL, NULL, 0) || !PQsetSingleRowMode(p->conn))
+        rc = tarn__error_set(err, TARN_EIO, "catalog error while reading %s: %s", table, PQerrorMessage(p->conn));
+    sb_free(&sql);
+    PGresult *r;
+    const char *vals[32];
+    while ((r = PQgetResult(p->conn))) {
+        ExecStatusType st = PQresultStatus(r);
+        if (rc == 0 && st == PGRES_SINGLE_TUPLE && PQnfields(r) <= 32) {
+            for (int i = 0; i < PQnfields(r); i++) vals[i] = PQgetisnull(r, 0, i) ? NULL : PQgetvalue(r, 0, i);
+            rc = cb(vals, ctx);
+        } else if (rc == 0 && st != PGRES_TUPLES_OK && st != PGRES_SINGLE_TUPLE) {
+            rc = tarn__error_set(err, TARN_EIO, "catalog error while reading %s: %s", table, PQresultErrorMessage(r));
+        }
+        PQclear(r); /* every result is read, even after an error, so the connection stays usable */
+    }
+    if (p->in_tx && rc < 0) p->tx_failed = rc;
+    return rc;
+}
+
+/* N rows at once, as one JSON array of objects (PostgreSQL converts each
+ * value to its column's type). */
+static int pg_rows_import(tarn_catalog *c, const char *table, const char *columns, size_t n,
+                          const char *const *values, tarn_error *err)
+{
+    pg_catalog *p = PG(c);
+    char *names = strdup(columns);
+    const char *col[32];
+    size_t ncols = 0;
+    for (char *save = NULL, *t = strtok_r(names, ", ", &save); t && ncols < 32; t = strtok_r(NULL, ", ", &save))
+        col[ncols++] = t;
+    json_t *rows = json_array();
+    for (size_t r = 0; r < n; r++) {
+        json_t *o = json_object();
+        for (size_t i = 0; i < ncols; i++) {
+            const char *v = values[r * ncols + i];
+            char *fixed = v ? utf8_fixed(v) : NULL;
+            json_object_set_new(o, col[i], v ? json_string(fixed ? fixed : v) : json_null());
+            free(fixed);
+        }
+        json_array_append_new(rows, o);
+    }
+    char *text = json_dumps(rows, JSON_COMPACT);
+    json_decref(rows);
+    strbuf tmpl = {0};
+    sb_printf(&tmpl, "INSERT INTO @%s(%s) SELECT %s FROM json_populate_recordset(null::@%s, $1)", table, columns,
+              columns, table);
+    char *sql = expand(p, sb_str(&tmpl));
+    params ps = {0};
+    p_text(&ps, text ? text : "[]");
+    PGresult *r;
+    int rc = run_sql(p, &r, sql, &ps, "copying the catalog", err);
+    PQclear(r);
+    /* Explicit ids go past the log's identity: move it on. */
+    if (rc == 0 && !strcmp(table, "ref_log"))
+        rc = run_do(p,
+                    "SELECT setval(pg_get_serial_sequence('@ref_log', 'id'), coalesce(max(id), 0) + 1, false) "
+                    "FROM @ref_log",
+                    NULL, "copying the catalog", err);
+    free(sql);
+    sb_free(&tmpl);
+    free(text);
+    free(names);
+    return rc;
+}
+
 static const tarn_catalog_vtable PG_VTABLE = {
     .version = TARN_CATALOG_VTABLE_VERSION,
     .name = "postgresql",
@@ -1853,6 +1942,8 @@ static const tarn_catalog_vtable PG_VTABLE = {
     .live_files = pg_live_files,
     .tombstone_put = pg_tombstone_put,
     .tombstone_any = pg_tombstone_any,
+    .rows_export = pg_rows_export,
+    .rows_import = pg_rows_import,
     .clone = pg_clone,
     .close = pg_close,
 };

@@ -21,6 +21,7 @@ int cmd_gc(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_job(int argc, char **argv);
 int cmd_env(int argc, char **argv);
+int cmd_catalog(int argc, char **argv);
 
 /* Opens the lakehouse found from the current folder (or TARN_HOME); on
  * failure prints the library's error and returns 1. */

@@ -27,6 +27,7 @@ static const struct {
     {"run", cmd_run, "plan and run a pipeline project as one transaction"},
     {"job", cmd_job, "list, inspect and replay pipeline runs"},
     {"env", cmd_env, "list and prune the package cache of environments"},
+    {"catalog", cmd_catalog, "where the catalog is; migrate it to PostgreSQL, verify"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
