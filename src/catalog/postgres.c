@@ -59,6 +59,21 @@ typedef struct hash_set {
     size_t n, cap;
 } hash_set;
 
+/* Table versions (without their files) read along with a tree: `tarn
+ * table ls` of a thousand tables is two round trips, not a thousand.
+ * Versions are immutable, so a copy is never stale. */
+typedef struct version_entry {
+    char id[65];
+    char parent[65];
+    char *schema_json;
+    int64_t row_count, size_bytes, file_count;
+} version_entry;
+
+typedef struct version_cache {
+    version_entry *v; /* open addressing; an empty slot has id "" */
+    size_t n, cap;
+} version_cache;
+
 typedef struct pg_catalog {
     tarn_catalog base;
     PGconn *conn;
@@ -75,12 +90,21 @@ typedef struct pg_catalog {
     struct {
         const char *tmpl;
         char *sql;
+        char name[65];
+        int uses;
     } sql[96];
     size_t nsql;
     /* Subtrees and trees known to be stored (committed), and those this
      * transaction stored: a commit that changes one table of a thousand
      * then writes one subtree, not 64. */
     hash_set known, pending;
+    /* Statements are prepared once per connection (server-side, by name)
+     * unless PREPARE is off: the URL said prepare=off, or a pooler was
+     * seen dropping them between transactions. */
+    int prepare;
+    hash_set prepared;
+    version_cache versions;
+    char prefetched[65]; /* the last tree whose versions were read along */
     /* Subtrees written by this transaction and not yet sent: they go with
      * the root (tree_put), in one statement. */
     strbuf st_tree, st_name, st_kind, st_version;
@@ -144,6 +168,56 @@ static void hash_set_free(hash_set *s)
 {
     free(s->v);
     memset(s, 0, sizeof *s);
+}
+
+static void version_cache_free(version_cache *c)
+{
+    for (size_t i = 0; i < c->cap; i++)
+        free(c->v[i].schema_json);
+    free(c->v);
+    memset(c, 0, sizeof *c);
+}
+
+static version_entry *version_find(version_cache *c, const char *id)
+{
+    if (!c->cap || strlen(id) != 64) return NULL;
+    for (size_t i = hash_slot(id, c->cap);; i = (i + 1) & (c->cap - 1)) {
+        if (!c->v[i].id[0]) return NULL;
+        if (!strcmp(c->v[i].id, id)) return &c->v[i];
+    }
+}
+
+/* Keeps a copy of V (without files); forgetting is always safe. */
+static void version_keep(version_cache *c, const tarn_version *v)
+{
+    if (strlen(v->id) != 64 || version_find(c, v->id)) return;
+    if (c->n >= KNOWN_MAX / 4) version_cache_free(c);
+    if (2 * (c->n + 1) > c->cap) {
+        size_t cap = c->cap ? 2 * c->cap : 1024;
+        version_cache bigger = {calloc(cap, sizeof *c->v), 0, cap};
+        if (!bigger.v) return;
+        for (size_t i = 0; i < c->cap; i++)
+            if (c->v[i].id[0]) {
+                size_t k = hash_slot(c->v[i].id, bigger.cap);
+                while (bigger.v[k].id[0])
+                    k = (k + 1) & (bigger.cap - 1);
+                bigger.v[k] = c->v[i];
+                bigger.n++;
+            }
+        free(c->v);
+        *c = bigger;
+    }
+    size_t k = hash_slot(v->id, c->cap);
+    while (c->v[k].id[0])
+        k = (k + 1) & (c->cap - 1);
+    version_entry *e = &c->v[k];
+    snprintf(e->id, sizeof e->id, "%s", v->id);
+    snprintf(e->parent, sizeof e->parent, "%s", v->parent);
+    e->schema_json = strdup(v->schema_json ? v->schema_json : "");
+    e->row_count = v->row_count;
+    e->size_bytes = v->size_bytes;
+    e->file_count = v->file_count;
+    c->n++;
 }
 
 /* The length of the valid UTF-8 sequence at P[I] (N bytes in all), or 0. */
@@ -299,9 +373,10 @@ static char *percent_decode(const char *s, size_t n)
     return out;
 }
 
-/* Splits LOCATION into what libpq takes and the schema: `schema=NAME` is
- * tarn's own parameter (removed); `options=-csearch_path=NAME` is libpq's
- * and also names the schema. */
+/* Splits LOCATION into what libpq takes and tarn's own parameters (which
+ * libpq would refuse): `schema=NAME` (default tarn; libpq's
+ * `options=-csearch_path=NAME` names it too) and `prepare=off` (no
+ * server-side prepared statements, for poolers that drop them). */
 static int parse_location(pg_catalog *p, const char *location, tarn_error *err)
 {
     const char *q = strchr(location, '?');
@@ -314,6 +389,8 @@ static int parse_location(pg_catalog *p, const char *location, tarn_error *err)
         if (!strncmp(s, "schema=", 7)) {
             free(schema);
             schema = percent_decode(s + 7, len - 7);
+        } else if (!strncmp(s, "prepare=", 8)) {
+            p->prepare = !(len == 11 && !strncmp(s + 8, "off", 3));
         } else {
             if (!strncmp(s, "options=", 8)) {
                 char *opt = percent_decode(s + 8, len - 8);
@@ -372,15 +449,28 @@ static char *expand(pg_catalog *p, const char *tmpl)
 }
 
 /* expand() of a static template (the cache is keyed by its address), once
- * per handle. */
-static const char *Q(pg_catalog *p, const char *tmpl)
+ * per handle; *NAME gets the name it is prepared under (NULL: not yet),
+ * a hash of the text, so that one name always means one text, whoever
+ * prepared it. */
+static const char *Q(pg_catalog *p, const char *tmpl, const char **name)
 {
-    for (size_t i = 0; i < p->nsql; i++)
-        if (p->sql[i].tmpl == tmpl) return p->sql[i].sql;
-    size_t i = p->nsql < sizeof p->sql / sizeof p->sql[0] ? p->nsql++ : 0; /* (more than are ever needed) */
-    free(p->sql[i].sql);
-    p->sql[i].tmpl = tmpl;
-    p->sql[i].sql = expand(p, tmpl);
+    size_t i = 0;
+    while (i < p->nsql && p->sql[i].tmpl != tmpl)
+        i++;
+    if (i == p->nsql) {
+        i = p->nsql < sizeof p->sql / sizeof p->sql[0] ? p->nsql++
+                                                       : 0; /* (more than are ever needed) */
+        free(p->sql[i].sql);
+        p->sql[i].tmpl = tmpl;
+        p->sql[i].sql = expand(p, tmpl);
+        p->sql[i].uses = 0;
+        char hex[65];
+        tarn__sha256_hex(hex, p->sql[i].sql, strlen(p->sql[i].sql));
+        snprintf(p->sql[i].name, sizeof p->sql[i].name, "tarn_%.59s", hex);
+    }
+    /* Prepared from its second use on: a command that runs a statement
+     * once would only pay the extra round trip of preparing it. */
+    if (name) *name = ++p->sql[i].uses >= 2 ? p->sql[i].name : NULL;
     return p->sql[i].sql;
 }
 
@@ -403,6 +493,7 @@ static int connect_db(pg_catalog *p, int once, tarn_error *err)
 {
     if (p->conn) PQfinish(p->conn);
     p->conn = NULL;
+    hash_set_clear(&p->prepared); /* a new session has none */
     int waited = 0, pause = 20;
     for (;;) {
         const char *keys[] = {"dbname", "client_encoding", "fallback_application_name", NULL};
@@ -448,8 +539,28 @@ static int conn_failure(pg_catalog *p, const char *state)
  * names the operation for messages. Outside a transaction a lost
  * connection is reopened and the (idempotent) statement run again; inside
  * one, the transaction is lost: TARN_ERETRY. */
-static int run_sql(pg_catalog *p, PGresult **out, const char *sql, params *ps, const char *what,
-                   tarn_error *err)
+/* Sends SQL: as the prepared statement NAME when given (prepared on this
+ * connection first if it is not yet), else unnamed (parsed each time). */
+static PGresult *send(pg_catalog *p, const char *sql, const char *name, const params *ps)
+{
+    int n = ps ? ps->n : 0;
+    const char *const *v = ps ? ps->v : NULL;
+    if (!name || !p->prepare) return PQexecParams(p->conn, sql, n, NULL, v, NULL, NULL, 0);
+    if (!hash_set_has(&p->prepared, name)) {
+        PGresult *r = PQprepare(p->conn, name, sql, 0, NULL);
+        const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+        /* 42P05: prepared already on this server connection (a pooler
+         * shares it); the name stands for this very text. */
+        if (!r || (PQresultStatus(r) != PGRES_COMMAND_OK && !(state && !strcmp(state, "42P05"))))
+            return r;
+        PQclear(r);
+        hash_set_add(&p->prepared, name);
+    }
+    return PQexecPrepared(p->conn, name, n, v, NULL, NULL, 0);
+}
+
+static int run_sql(pg_catalog *p, PGresult **out, const char *sql, const char *name, params *ps,
+                   const char *what, tarn_error *err)
 {
     *out = NULL;
     int rc = 0;
@@ -472,8 +583,7 @@ static int run_sql(pg_catalog *p, PGresult **out, const char *sql, params *ps, c
             }
             if ((rc = connect_db(p, 0, err)) < 0) goto done;
         }
-        PGresult *r =
-            PQexecParams(p->conn, sql, ps ? ps->n : 0, NULL, ps ? ps->v : NULL, NULL, NULL, 0);
+        PGresult *r = send(p, sql, name, ps);
         ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
         if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
             *out = r;
@@ -484,6 +594,13 @@ static int run_sql(pg_catalog *p, PGresult **out, const char *sql, params *ps, c
         snprintf(msg, sizeof msg, "%s", r ? PQresultErrorMessage(r) : PQerrorMessage(p->conn));
         msg[strcspn(msg, "\n")] = 0;
         int retry = is_retryable(state), gone = conn_failure(p, state);
+        if (state && !strcmp(state, "26000") && name) {
+            /* A prepared statement vanished: a pooler in transaction mode
+             * (PgBouncer) moved this session to another server connection.
+             * Unnamed statements from now on; the statement runs again. */
+            p->prepare = 0;
+            retry = 1;
+        }
         PQclear(r);
         if (p->in_tx) {
             if (retry || gone)
@@ -513,9 +630,12 @@ done:
 }
 
 /* run_sql() of a static template (`@` for the schema). */
-static int run(pg_catalog *p, PGresult **out, const char *tmpl, params *ps, const char *what, tarn_error *err)
+static int run(pg_catalog *p, PGresult **out, const char *tmpl, params *ps, const char *what,
+               tarn_error *err)
 {
-    return run_sql(p, out, Q(p, tmpl), ps, what, err);
+    const char *name;
+    const char *sql = Q(p, tmpl, &name);
+    return run_sql(p, out, sql, name, ps, what, err);
 }
 
 /* run() for statements whose result is not needed. */
@@ -632,6 +752,18 @@ static int run_script(pg_catalog *p, const char *tmpl, const char *what, tarn_er
  * SCHEMA_VERSION. */
 static int prepare_schema(pg_catalog *p, int create, tarn_error *err)
 {
+    if (!create) {
+        /* The common case, in one round trip: a catalog of this version. */
+        PGresult *r;
+        p->in_tx = 1; /* no retry here: a failure takes the careful path */
+        int rc = run(p, &r, "SELECT value FROM @meta WHERE key = 'schema_version'", NULL,
+                     "reading the schema version", NULL);
+        int current = rc == 0 && PQntuples(r) == 1 && atoi(PQgetvalue(r, 0, 0)) == SCHEMA_VERSION;
+        PQclear(r);
+        tx_end(p, 0);
+        if (current) return 0;
+        if (lost(p)) TARN_RETURN_NOT_OK(connect_db(p, 1, err));
+    }
     params ps = {0};
     p_text(&ps, p->schema);
     TARN_RETURN_NOT_OK(run_script(p, "BEGIN", "starting a transaction", err));
@@ -717,6 +849,8 @@ static void pg_close(tarn_catalog *c)
         free(p->sql[i].sql);
     hash_set_free(&p->known);
     hash_set_free(&p->pending);
+    hash_set_free(&p->prepared);
+    version_cache_free(&p->versions);
     sb_free(&p->st_tree);
     sb_free(&p->st_name);
     sb_free(&p->st_kind);
@@ -734,6 +868,7 @@ int tarn__catalog_pg_open(tarn_catalog **out, const char *location, int create, 
     if (!p) return tarn__error_set(err, TARN_ENOMEM, "out of memory");
     p->base.vt = &PG_VTABLE;
     p->location = strdup(location);
+    p->prepare = 1;
     tarn__catalog_redact(p->shown, sizeof p->shown, location);
     int rc = parse_location(p, location, err);
     if (rc == 0) rc = connect_db(p, 1, err);
@@ -774,9 +909,11 @@ static int pg_begin(tarn_catalog *c, tarn_error *err)
         if (lost(p)) TARN_RETURN_NOT_OK(connect_db(p, 0, err));
         /* One round trip: the transaction, its share of the writers' lock,
          * and its id (to learn its fate should COMMIT's answer be lost). */
-        PGresult *r = PQexec(p->conn, Q(p, "BEGIN ISOLATION LEVEL READ COMMITTED;"
-                                           "LOCK TABLE @writers IN ROW EXCLUSIVE MODE;"
-                                           "SELECT txid_current()::text"));
+        PGresult *r = PQexec(p->conn, Q(p,
+                                        "BEGIN ISOLATION LEVEL READ COMMITTED;"
+                                        "LOCK TABLE @writers IN ROW EXCLUSIVE MODE;"
+                                        "SELECT txid_current()::text",
+                                        NULL));
         if (r && PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
             snprintf(p->txid, sizeof p->txid, "%s", PQgetvalue(r, 0, 0));
             PQclear(r);
@@ -1006,6 +1143,16 @@ static int pg_version_get(tarn_catalog *c, const char *id, tarn_version *out, in
                           tarn_error *err)
 {
     memset(out, 0, sizeof *out);
+    version_entry *e = with_files ? NULL : version_find(&PG(c)->versions, id);
+    if (e) {
+        snprintf(out->id, sizeof out->id, "%s", e->id);
+        snprintf(out->parent, sizeof out->parent, "%s", e->parent);
+        out->schema_json = strdup(e->schema_json);
+        out->row_count = e->row_count;
+        out->size_bytes = e->size_bytes;
+        out->file_count = e->file_count;
+        return 0;
+    }
     params ps = {0};
     p_text(&ps, id);
     p_int(&ps, with_files);
@@ -1121,6 +1268,37 @@ static void note_known(pg_catalog *p, const char *hash)
     hash_set_add(p->in_tx ? &p->pending : &p->known, hash);
 }
 
+/* Outside a write transaction a tree is read to be looked at (listed,
+ * queried, planned): the versions of its tables come along, once per
+ * tree. (Inside one it is read to be changed, and they would be waste.) */
+static int prefetch_versions(pg_catalog *p, const char *root, tarn_error *err)
+{
+    if (!strcmp(p->prefetched, root)) return 0;
+    params ps = {0};
+    p_text(&ps, root);
+    PGresult *r;
+    TARN_RETURN_NOT_OK(run(
+        p, &r,
+        "SELECT v.id, v.schema, v.parent, v.row_count, v.size_bytes, v.file_count FROM @trees t "
+        "JOIN @tree_entries e ON e.tree = t.subtree AND e.kind = 0 "
+        "JOIN @table_versions v ON v.id = e.version WHERE t.tree = $1",
+        &ps, "reading a tree", err));
+    for (int i = 0; i < PQntuples(r); i++) {
+        tarn_version v;
+        memset(&v, 0, sizeof v);
+        col_copy(v.id, sizeof v.id, r, i, 0);
+        v.schema_json = PQgetvalue(r, i, 1);
+        col_copy(v.parent, sizeof v.parent, r, i, 2);
+        v.row_count = col_int(r, i, 3);
+        v.size_bytes = col_int(r, i, 4);
+        v.file_count = col_int(r, i, 5);
+        version_keep(&p->versions, &v);
+    }
+    PQclear(r);
+    snprintf(p->prefetched, sizeof p->prefetched, "%s", root);
+    return 0;
+}
+
 static int pg_tree_get(tarn_catalog *c, const char *root,
                        int (*cb)(const tarn_tree_entry *, void *), void *ctx, tarn_error *err)
 {
@@ -1144,6 +1322,7 @@ static int pg_tree_get(tarn_catalog *c, const char *root,
         rc = cb(&e, ctx);
     }
     PQclear(r);
+    if (rc == 0 && !p->in_tx) rc = prefetch_versions(p, root, err);
     return rc;
 }
 
@@ -1232,12 +1411,17 @@ static int pg_commit_walk(tarn_catalog *c, const char *start, int64_t min_genera
     p_text(&ps, start);
     p_int(&ps, min_generation);
     PGresult *r;
-    TARN_RETURN_NOT_OK(run(PG(c), &r,
-                           "WITH RECURSIVE up(h) AS (SELECT $1::text COLLATE \"C\" UNION "
-                           "  SELECT p.parent FROM @commit_parents p JOIN up ON p.child = up.h "
-                           "  JOIN @commits pc ON pc.hash = p.parent WHERE pc.generation >= $2) "
-                           "SELECT " COMMIT_COLUMNS " FROM up JOIN @commits c ON c.hash = up.h",
-                           &ps, "walking history", err));
+    TARN_RETURN_NOT_OK(run(
+        PG(c), &r,
+        "WITH RECURSIVE up(h) AS (SELECT $1::text COLLATE \"C\" UNION "
+        /* one index lookup per commit (LATERAL, kept apart by
+         * OFFSET 0): planned as a join, the recursion scans
+         * every parent row at every step */
+        "  SELECT p.parent FROM up CROSS JOIN LATERAL (SELECT cp.parent FROM @commit_parents cp "
+        "  JOIN @commits pc ON pc.hash = cp.parent WHERE cp.child = up.h AND pc.generation >= $2 "
+        "  OFFSET 0) p) "
+        "SELECT " COMMIT_COLUMNS " FROM up JOIN @commits c ON c.hash = up.h",
+        &ps, "walking history", err));
     int rc = 0;
     for (int i = 0; i < PQntuples(r) && rc == 0; i++) {
         tarn_commit_row row;
@@ -1767,15 +1951,16 @@ static int pg_live_files(tarn_catalog *c, const char *const *commits, size_t n,
     params ps = {0};
     p_text(&ps, array_end(&arr));
     PGresult *r;
-    int rc =
-        run(PG(c), &r,
-            "WITH RECURSIVE live(h) AS (SELECT unnest($1::text[]) COLLATE \"C\" UNION "
-            "  SELECT p.parent FROM @commit_parents p JOIN live ON p.child = live.h), "
-            " vers(v) AS (SELECT DISTINCT te.version FROM live JOIN @commits c ON c.hash = live.h "
-            "  JOIN @trees t ON t.tree = c.tree "
-            "  JOIN @tree_entries te ON te.tree = t.subtree AND te.kind = 0) "
-            "SELECT DISTINCT vf.file FROM vers JOIN @version_files vf ON vf.version = vers.v",
-            &ps, "finding live data files", err);
+    int rc = run(
+        PG(c), &r,
+        "WITH RECURSIVE live(h) AS (SELECT unnest($1::text[]) COLLATE \"C\" UNION "
+        "  SELECT p.parent FROM live CROSS JOIN LATERAL (SELECT cp.parent FROM @commit_parents cp "
+        "  WHERE cp.child = live.h OFFSET 0) p), "
+        " vers(v) AS (SELECT DISTINCT te.version FROM live JOIN @commits c ON c.hash = live.h "
+        "  JOIN @trees t ON t.tree = c.tree "
+        "  JOIN @tree_entries te ON te.tree = t.subtree AND te.kind = 0) "
+        "SELECT DISTINCT vf.file FROM vers JOIN @version_files vf ON vf.version = vers.v",
+        &ps, "finding live data files", err);
     sb_free(&arr);
     if (rc < 0) return rc;
     return str_rows(r, cb, ctx);
@@ -1816,12 +2001,14 @@ static int pg_tombstone_any(tarn_catalog *c, const char *root, const char *versi
     return found;
 }
 
-/* ---- copying and comparing ---------------------------------------------------------------------- */
+/* ---- copying and comparing ----------------------------------------------------------------------
+ */
 
 /* Rows are read one at a time (single-row mode): a catalog of millions of
  * tree rows is never held in memory whole. */
-static int pg_rows_export(tarn_catalog *c, const char *table, const char *columns, const char *order,
-                          int (*cb)(const char *const *, void *), void *ctx, tarn_error *err)
+static int pg_rows_export(tarn_catalog *c, const char *table, const char *columns,
+                          const char *order, int (*cb)(const char *const *, void *), void *ctx,
+                          tarn_error *err)
 {
     pg_catalog *p = PG(c);
     TARN_RETURN_NOT_OK(flush_subtrees(p, err));
@@ -1831,18 +2018,22 @@ static int pg_rows_export(tarn_catalog *c, const char *table, const char *column
     sb_append_sql_ident(&sql, p->schema);
     sb_printf(&sql, ".%s ORDER BY %s", table, order);
     int rc = 0;
-    if (!PQsendQueryParams(p->conn, sb_str(&sql), 0, NULL, NULL, NULL, NULL, 0) || !PQsetSingleRowMode(p->conn))
-        rc = tarn__error_set(err, TARN_EIO, "catalog error while reading %s: %s", table, PQerrorMessage(p->conn));
+    if (!PQsendQueryParams(p->conn, sb_str(&sql), 0, NULL, NULL, NULL, NULL, 0) ||
+        !PQsetSingleRowMode(p->conn))
+        rc = tarn__error_set(err, TARN_EIO, "catalog error while reading %s: %s", table,
+                             PQerrorMessage(p->conn));
     sb_free(&sql);
     PGresult *r;
     const char *vals[32];
     while ((r = PQgetResult(p->conn))) {
         ExecStatusType st = PQresultStatus(r);
         if (rc == 0 && st == PGRES_SINGLE_TUPLE && PQnfields(r) <= 32) {
-            for (int i = 0; i < PQnfields(r); i++) vals[i] = PQgetisnull(r, 0, i) ? NULL : PQgetvalue(r, 0, i);
+            for (int i = 0; i < PQnfields(r); i++)
+                vals[i] = PQgetisnull(r, 0, i) ? NULL : PQgetvalue(r, 0, i);
             rc = cb(vals, ctx);
         } else if (rc == 0 && st != PGRES_TUPLES_OK && st != PGRES_SINGLE_TUPLE) {
-            rc = tarn__error_set(err, TARN_EIO, "catalog error while reading %s: %s", table, PQresultErrorMessage(r));
+            rc = tarn__error_set(err, TARN_EIO, "catalog error while reading %s: %s", table,
+                                 PQresultErrorMessage(r));
         }
         PQclear(r); /* every result is read, even after an error, so the connection stays usable */
     }
@@ -1859,7 +2050,8 @@ static int pg_rows_import(tarn_catalog *c, const char *table, const char *column
     char *names = strdup(columns);
     const char *col[32];
     size_t ncols = 0;
-    for (char *save = NULL, *t = strtok_r(names, ", ", &save); t && ncols < 32; t = strtok_r(NULL, ", ", &save))
+    for (char *save = NULL, *t = strtok_r(names, ", ", &save); t && ncols < 32;
+         t = strtok_r(NULL, ", ", &save))
         col[ncols++] = t;
     json_t *rows = json_array();
     for (size_t r = 0; r < n; r++) {
@@ -1875,18 +2067,19 @@ static int pg_rows_import(tarn_catalog *c, const char *table, const char *column
     char *text = json_dumps(rows, JSON_COMPACT);
     json_decref(rows);
     strbuf tmpl = {0};
-    sb_printf(&tmpl, "INSERT INTO @%s(%s) SELECT %s FROM json_populate_recordset(null::@%s, $1)", table, columns,
-              columns, table);
+    sb_printf(&tmpl, "INSERT INTO @%s(%s) SELECT %s FROM json_populate_recordset(null::@%s, $1)",
+              table, columns, columns, table);
     char *sql = expand(p, sb_str(&tmpl));
     params ps = {0};
     p_text(&ps, text ? text : "[]");
     PGresult *r;
-    int rc = run_sql(p, &r, sql, &ps, "copying the catalog", err);
+    int rc = run_sql(p, &r, sql, NULL, &ps, "copying the catalog", err);
     PQclear(r);
     /* Explicit ids go past the log's identity: move it on. */
     if (rc == 0 && !strcmp(table, "ref_log"))
         rc = run_do(p,
-                    "SELECT setval(pg_get_serial_sequence('@ref_log', 'id'), coalesce(max(id), 0) + 1, false) "
+                    "SELECT setval(pg_get_serial_sequence('@ref_log', 'id'), coalesce(max(id), 0) "
+                    "+ 1, false) "
                     "FROM @ref_log",
                     NULL, "copying the catalog", err);
     free(sql);
