@@ -13,9 +13,10 @@
 # Debian's PostgreSQL 15 (/usr/lib/postgresql/15/bin). The server refuses
 # to run as root: as root it runs as `nobody` (setpriv), the data folder
 # owned by nobody. It listens on 127.0.0.1 only, trusts local connections
-# (a test server), and writes with fsync off (a test server: a server
-# process crash still loses nothing, only a machine crash would). A trap
-# set by pg_start stops it whatever happens to the caller.
+# (a test server), and writes with fsync off unless PG_FSYNC=on (a test
+# server: a server process crash still loses nothing, only a machine crash
+# would; benchmarks turn it on). A trap set by pg_start stops it whatever
+# happens to the caller.
 PG_BIN=${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)}
 
 _pg_as() {
@@ -29,7 +30,7 @@ _pg_free_port() {
 
 _pg_ctl_start() {
     _pg_as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 60 \
-        -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c fsync=off -c max_connections=200" \
+        -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c fsync=${PG_FSYNC:-off} -c max_connections=200" \
         start >/dev/null
 }
 
