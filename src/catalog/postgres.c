@@ -548,11 +548,7 @@ static PGresult *send(pg_catalog *p, const char *sql, const char *name, const pa
     if (!name || !p->prepare) return PQexecParams(p->conn, sql, n, NULL, v, NULL, NULL, 0);
     if (!hash_set_has(&p->prepared, name)) {
         PGresult *r = PQprepare(p->conn, name, sql, 0, NULL);
-        const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
-        /* 42P05: prepared already on this server connection (a pooler
-         * shares it); the name stands for this very text. */
-        if (!r || (PQresultStatus(r) != PGRES_COMMAND_OK && !(state && !strcmp(state, "42P05"))))
-            return r;
+        if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) return r;
         PQclear(r);
         hash_set_add(&p->prepared, name);
     }
@@ -594,10 +590,12 @@ static int run_sql(pg_catalog *p, PGresult **out, const char *sql, const char *n
         snprintf(msg, sizeof msg, "%s", r ? PQresultErrorMessage(r) : PQerrorMessage(p->conn));
         msg[strcspn(msg, "\n")] = 0;
         int retry = is_retryable(state), gone = conn_failure(p, state);
-        if (state && !strcmp(state, "26000") && name) {
-            /* A prepared statement vanished: a pooler in transaction mode
-             * (PgBouncer) moved this session to another server connection.
-             * Unnamed statements from now on; the statement runs again. */
+        if (state && (!strcmp(state, "26000") || !strcmp(state, "42P05")) && name) {
+            /* A prepared statement vanished, or one this session never
+             * prepared is there: a pooler in transaction mode (PgBouncer)
+             * moves this session between server connections. Unnamed
+             * statements from now on; this one (or its transaction, which
+             * the error ended) runs again. */
             p->prepare = 0;
             retry = 1;
         }

@@ -19,22 +19,20 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/common.sh"
 . "$HERE/../lib/postgres.sh"
 pg_start || { bad "PostgreSQL server"; finish; }
-# the server goes before the folder holding it
-finish_pg() { pg_stop; finish; }
 CAT="$PG_URL?schema=multihost"
 STORE="$WORK/store"
 N=50
 host() { echo "$WORK/h$1"; }
 
-tarn init "$(host 0)" --catalog "$CAT" --storage "$STORE" >/dev/null || { bad "init h0"; finish_pg; }
+tarn init "$(host 0)" --catalog "$CAT" --storage "$STORE" >/dev/null || { bad "init h0"; pg_finish; }
 for h in 1 2 3; do
-    tarn init "$(host $h)" --attach --catalog "$CAT" --storage "$STORE" >/dev/null || { bad "attach h$h"; finish_pg; }
+    tarn init "$(host $h)" --attach --catalog "$CAT" --storage "$STORE" >/dev/null || { bad "attach h$h"; pg_finish; }
 done
 ok "4 hosts on one catalog and one store"
 cd "$(host 0)" || exit 2
 printf 'w,k\n-1,-1\n' >"$WORK/base.csv"
 tarn table import shared --from "$WORK/base.csv" >/dev/null && tarn table import hot --from "$WORK/base.csv" >/dev/null ||
-    { bad "base tables"; finish_pg; }
+    { bad "base tables"; pg_finish; }
 for b in 0 1 2 3; do tarn branch create "b$b" >/dev/null || bad "branch b$b"; done
 # a branch created on one host is seen from every other
 check "h3 sees the branches h0 created" bash -c "cd $(host 3) && '$TARN_BIN' branch ls | grep -q b3"
@@ -141,4 +139,4 @@ check "every table of every branch reads from the shared store" [ "$unreadable" 
 referenced=$(tarn -O json gc --dry-run --grace 0 | $PY -c 'import json,sys; print(json.load(sys.stdin)["referenced"])')
 stored=$(find "$STORE/data" -type f | wc -l)
 check "gc: every referenced file is stored ($referenced referenced, $stored stored)" [ "$referenced" = "$stored" ]
-finish_pg
+pg_finish

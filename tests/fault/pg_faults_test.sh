@@ -19,11 +19,10 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/common.sh"
 . "$HERE/../lib/postgres.sh"
 pg_start || { bad "PostgreSQL server"; finish; }
-finish_pg() { pg_stop; finish; }
 EX="$HERE/../../examples/quickstart"
-tarn init --catalog "$PG_URL?schema=faults" >/dev/null || { bad "init"; finish_pg; }
+tarn init --catalog "$PG_URL?schema=faults" >/dev/null || { bad "init"; pg_finish; }
 printf 'w,k\n-1,-1\n' >base.csv
-tarn table import t --from base.csv >/dev/null || { bad "base import"; finish_pg; }
+tarn table import t --from base.csv >/dev/null || { bad "base import"; pg_finish; }
 count_msgs() { tarn -O json commit | $PY -c 'import json,sys; print(sum(c["message"] == sys.argv[1] for c in json.load(sys.stdin)))' "$1"; }
 
 # 1. the answer to COMMIT lost
@@ -105,4 +104,4 @@ rb=$(tarn -O json branch ls | $PY -c 'import json,sys; print([b["name"] for b in
 check "killed host: its run branch is aborted ($rb)" [ -n "$rb" ]
 check "killed host: main is untouched" [ "$(tarn -O json commit -n 1 | $PY -c 'import json,sys; print(json.load(sys.stdin)[0]["hash"])')" = "$head0" ]
 check "killed host: its run branch cannot be merged" bash -c "! '$TARN_BIN' branch merge '$rb' >/dev/null 2>&1"
-finish_pg
+pg_finish

@@ -9,6 +9,8 @@
 #   pg_kill_server   stop it at once (immediate) and leave it down
 #   pg_up            start it again after pg_kill_server
 #   pg_sql SQL       run SQL through psql, print the rows
+#   pg_finish        for tests/fault scripts: pg_stop, then common.sh's finish
+#   pgb_start, pgb_stop   PgBouncer in front of it (below)
 #
 # Debian's PostgreSQL 15 (/usr/lib/postgresql/15/bin). The server refuses
 # to run as root: as root it runs as `nobody` (setpriv), the data folder
@@ -53,6 +55,7 @@ pg_start() {
 
 pg_stop() {
     [ -n "${PG_DIR:-}" ] && [ -d "$PG_DIR/data" ] || return 0
+    pgb_stop
     _pg_as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m immediate -w stop >/dev/null 2>&1
     rm -rf "$PG_DIR"
     PG_DIR=
@@ -73,4 +76,50 @@ pg_up() {
 
 pg_sql() {
     "$PG_BIN/psql" -X -q -A -t -h 127.0.0.1 -p "$PG_PORT" -U tarn -d tarn -c "$1"
+}
+
+# pgb_start: PgBouncer (Debian's) in front of the server, in transaction
+# pooling mode with a pool of 2 server connections, so that sessions move
+# between server connections from one transaction to the next; sets
+# PGB_PORT and PGB_URL. pgb_stop stops it (pg_stop does too).
+pgb_start() {
+    command -v pgbouncer >/dev/null || { echo "postgres.sh: pgbouncer not found (apt-get install pgbouncer)" >&2; return 1; }
+    PGB_PORT=$(_pg_free_port)
+    mkdir -p "$PG_DIR/pgb"
+    printf '"tarn" ""\n' >"$PG_DIR/pgb/users.txt"
+    cat >"$PG_DIR/pgb/pgbouncer.ini" <<INI
+[databases]
+tarn = host=127.0.0.1 port=$PG_PORT dbname=tarn
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $PGB_PORT
+unix_socket_dir =
+auth_type = trust
+auth_file = $PG_DIR/pgb/users.txt
+pool_mode = transaction
+default_pool_size = 2
+max_client_conn = 100
+logfile = $PG_DIR/pgb/pgbouncer.log
+pidfile = $PG_DIR/pgb/pgbouncer.pid
+INI
+    [ "$(id -u)" = 0 ] && chown -R nobody:nogroup "$PG_DIR/pgb"
+    _pg_as pgbouncer -d "$PG_DIR/pgb/pgbouncer.ini" >/dev/null 2>&1 ||
+        { echo "postgres.sh: pgbouncer did not start" >&2; cat "$PG_DIR/pgb/pgbouncer.log" >&2; return 1; }
+    for _ in $(seq 1 50); do
+        "$PG_BIN/psql" -X -q -h 127.0.0.1 -p "$PGB_PORT" -U tarn -d tarn -c "SELECT 1" >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+    PGB_URL="postgresql://tarn@127.0.0.1:$PGB_PORT/tarn"
+    export PGB_PORT PGB_URL
+}
+
+pgb_stop() {
+    [ -n "${PG_DIR:-}" ] && [ -f "$PG_DIR/pgb/pgbouncer.pid" ] || return 0
+    kill "$(cat "$PG_DIR/pgb/pgbouncer.pid")" 2>/dev/null
+    rm -f "$PG_DIR/pgb/pgbouncer.pid"
+}
+
+pg_finish() {
+    pg_stop
+    finish
 }
