@@ -68,8 +68,8 @@ int tarn__lake_init_embedded(const char *dir, const char *config_text, tarn_erro
         rc = tarn__error_set(err, TARN_EIO, "cannot resolve '%s': %s", dir, strerror(errno));
     if (rc == 0) {
         snprintf(tarn_dir, sizeof tarn_dir, "%s/.tarn", abs);
-        snprintf(path, sizeof path, "%s/catalog.db", tarn_dir);
-        if (access(path, F_OK) == 0)
+        /* catalog.db, or a config naming a shared catalog */
+        if (tarn__catalog_found(tarn_dir))
             rc = tarn__error_set(err, TARN_EEXISTS, "'%s' already holds a tarn lakehouse", abs);
     }
     static const char *const subdirs[] = {"objects", "cache", "envs"};
