@@ -64,6 +64,9 @@ int tarn__duck_confine(tarn_duck *d, json_t *paths, tarn_error *err)
         }
         sb_append(&q, "]; ");
     }
+    /* Data files never change once written: their footers may be cached
+     * for the session's life (a pooled session reads them again and again). */
+    sb_append(&q, "SET parquet_metadata_cache = true; ");
     sb_append(&q, "SET enable_external_access = false; SET lock_configuration = true");
     int rc = tarn__duck_exec(d, sb_str(&q), TARN_EIO, "cannot confine DuckDB", err);
     sb_free(&q);

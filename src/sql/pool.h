@@ -6,7 +6,9 @@
  * database can never be unconfined (its configuration is locked), so the
  * pool keeps each under the key of what it was confined to and exposes
  * (the views over exactly those files): a query reuses one only when it
- * needs exactly that. */
+ * needs exactly that. It remembers the results of pure computations
+ * too (parses, verdicts on files), so that a statement asked again costs
+ * only its run. */
 #ifndef TARN_SQL_POOL_H
 #define TARN_SQL_POOL_H
 
@@ -25,5 +27,13 @@ int tarn__pool_take(tarn_duck *d, tarn_lake *lake, const char *key);
  * confined to and exposes, or closes it (KEY NULL). The least recently
  * used beyond the pool's size are closed. */
 void tarn__pool_give(tarn_lake *lake, const char *key, tarn_duck *d);
+
+/* Results the lakehouse remembers between calls, for computations that
+ * depend on their key alone (a statement's parse tree, a filter's verdicts
+ * on immutable data files): a new copy of what is stored under KEY, or
+ * NULL. A bounded number is kept, the oldest forgotten first. */
+json_t *tarn__pool_recall(tarn_lake *lake, const char *key);
+/* Stores a copy of VALUE under KEY. */
+void tarn__pool_remember(tarn_lake *lake, const char *key, json_t *value);
 
 #endif

@@ -90,6 +90,30 @@ static int resolve_tables(qtable **out, tarn_lake *lake, tarn_tree *tree, tarn_s
     return 0;
 }
 
+/* SQL's parse (tarn__sql_refs_parse) in PARSER, or as remembered. */
+static int parse(tarn_sql_refs *refs, tarn_lake *lake, tarn_duck *parser, const char *sql,
+                 tarn_error *err)
+{
+    strbuf key = {0};
+    sb_printf(&key, "parse\t%s", sql);
+    json_t *m = tarn__pool_recall(lake, sb_str(&key));
+    int rc = 0;
+    if (m) {
+        memset(refs, 0, sizeof *refs);
+        refs->sql = strdup(json_string_value(json_object_get(m, "sql")));
+        refs->tables = json_incref(json_object_get(m, "tables"));
+        refs->params = json_incref(json_object_get(m, "params"));
+        refs->tree = json_incref(json_object_get(m, "tree"));
+    } else if ((rc = tarn__sql_refs_parse(refs, parser, sql, err)) == 0) {
+        m = json_pack("{s:s,s:O,s:O,s:O}", "sql", refs->sql, "tables", refs->tables, "params",
+                      refs->params, "tree", refs->tree);
+        tarn__pool_remember(lake, sb_str(&key), m);
+    }
+    json_decref(m);
+    sb_free(&key);
+    return rc;
+}
+
 /* Judges table T's files for WHERE (a filter relative to T; NULL: none,
  * every file ALL), in D; *judged: what each file is then, combined into
  * T's verdicts as the union of what each reference needs. */
@@ -101,8 +125,28 @@ static int judge_table(qtable *t, json_t *where, tarn_verdict *judged, tarn_lake
     tarn_prune *p = where ? tarn__prune_new(where, t->cols, t->ncols) : NULL;
     int rc = 0;
     if (tarn__prune_count(p) > 0 && t->v.nfiles > 0) {
-        if (!t->fs.records) rc = tarn__file_stats_load(&t->fs, lake, t->v.files, t->v.nfiles, err);
-        if (rc == 0) rc = tarn__prune_judge(judged, p, t->fs.stats, t->fs.n, d, NULL);
+        /* Files never change: the verdicts on a version's files for one
+         * filter are remembered. */
+        char *w = json_dumps(where, JSON_COMPACT | JSON_SORT_KEYS);
+        strbuf key = {0};
+        sb_printf(&key, "verdicts\t%s\t%s", t->v.id, w ? w : "");
+        free(w);
+        json_t *m = tarn__pool_recall(lake, sb_str(&key));
+        if (json_array_size(m) == t->v.nfiles) {
+            for (size_t f = 0; f < t->v.nfiles; f++)
+                judged[f] = (tarn_verdict)json_integer_value(json_array_get(m, f));
+        } else {
+            if (!t->fs.records)
+                rc = tarn__file_stats_load(&t->fs, lake, t->v.files, t->v.nfiles, err);
+            if (rc == 0) rc = tarn__prune_judge(judged, p, t->fs.stats, t->fs.n, d, NULL);
+            json_decref(m);
+            m = json_array();
+            for (size_t f = 0; rc == 0 && f < t->v.nfiles; f++)
+                json_array_append_new(m, json_integer(judged[f]));
+            if (rc == 0) tarn__pool_remember(lake, sb_str(&key), m);
+        }
+        json_decref(m);
+        sb_free(&key);
     }
     tarn__prune_free(&p);
     return rc;
@@ -347,7 +391,7 @@ static int open_query(tarn_duck *d, char key[65], char **run, tarn_lake *lake, c
     size_t n = 0;
     json_t *restrictions = NULL, *agg = NULL, *paths = json_array();
     char *answer_sql = NULL;
-    if (rc == 0) rc = tarn__sql_refs_parse(&refs, &parser, sql, err);
+    if (rc == 0) rc = parse(&refs, lake, &parser, sql, err);
     if (rc == 0 && json_object_size(refs.params))
         rc = tarn__error_set(err, TARN_EINVALID,
                              "tarn query takes no parameters: write the value of $%s into the SQL",
