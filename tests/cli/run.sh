@@ -26,6 +26,8 @@ for c in "${cases[@]}"; do
     (
         cd "$dir/lake" || exit 99
         export TARN_CASE_FAILS="$dir/tmp/fails" TARN_CASE_TMP="$dir/tmp"
+        # each case has a warm runtime of its own, stopped when it ends
+        export TARN_RUNTIME_DIR="$dir/tmp/runtime"
         # shellcheck source=lib.sh
         . "$HERE/lib.sh"
         if ! "$TARN_BIN" init >/dev/null 2>"$dir/tmp/init.err"; then
@@ -36,6 +38,7 @@ for c in "${cases[@]}"; do
         . "$c"
     ) 2>"$dir/tmp/log"
     rc=$?
+    TARN_RUNTIME_DIR="$dir/tmp/runtime" "$TARN_BIN" runtime stop >/dev/null 2>&1
     nfail=$(wc -l <"$dir/tmp/fails")
     secs=$(printf '%.1f' "$(echo "$(date +%s.%N) - $start" | bc)")
     if [ "$rc" -eq 0 ] && [ "$nfail" -eq 0 ]; then
