@@ -30,6 +30,7 @@ static const struct {
     {"runtime", cmd_runtime, "the warm runtime: Python parents kept warm between runs"},
     {"info", cmd_info, "show this lakehouse: folder, branch, user, catalog, storage"},
     {"version", cmd_version, "print tarn's version"},
+    {"catalog", cmd_catalog, "where the catalog is; migrate it to PostgreSQL, verify"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

@@ -17,6 +17,7 @@
 #include "runtime/runtime.h"
 #include "runtime/dataplane.h"
 #include "lake/joblog.h"
+#include "sql/empty.h"
 #include "sql/engine.h"
 #include "util/error.h"
 #include "util/util.h"
@@ -176,7 +177,7 @@ static int scan_sql(strbuf *q, run_ctx *r, json_t *src, tarn_error *err)
     if (json_array_size(files) == 0) {
         /* Every file ruled out: the table's columns, no rows. */
         sb_append(q, "(SELECT * FROM ");
-        TARN_RETURN_NOT_OK(tarn__duck_scan_sql(q, r->lake, str(src, "version"), err));
+        TARN_RETURN_NOT_OK(tarn__duck_shape_sql(q, r->lake, str(src, "version"), err));
         sb_append(q, " LIMIT 0)");
         return 0;
     }
@@ -393,6 +394,9 @@ static int materialize(run_ctx *r, tarn_duck *d, json_t *m, tarn_error *err)
      * DuckDB of its own, fed from D's result. */
     int rc = tarn__duck_write_result(&rows, &schema, &stats, d, sb_str(&q), NULL, tmp, "parquet", err);
     sb_free(&q);
+    /* The size of what was written: the published object may not be local. */
+    struct stat st;
+    int64_t size = rc == 0 && stat(tmp, &st) == 0 ? (int64_t)st.st_size : 0;
     if (rc == 0) rc = r->lake->store->vt->publish(r->lake->store, key, tmp, err);
     if (rc < 0) {
         unlink(tmp);
@@ -401,11 +405,6 @@ static int materialize(run_ctx *r, tarn_duck *d, json_t *m, tarn_error *err)
         free(stats);
         return rc;
     }
-    char url[8192];
-    struct stat st;
-    int64_t size = 0;
-    if (r->lake->store->vt->read_url(r->lake->store, key, url, sizeof url, NULL) == 0 && stat(url, &st) == 0)
-        size = (int64_t)st.st_size;
     pthread_mutex_lock(&r->mu);
     json_array_append_new(r->outputs,
                           json_pack("{s:s,s:s,s:s,s:I,s:I,s:s,s:s,s:s}", "model", str(m, "name"), "table",
@@ -475,8 +474,19 @@ static int job_succeeded(tarn_lake *lake, const char *commit, void *ctx, tarn_er
 {
     run_ctx *r = ctx;
     tarn_catalog *c = TARN_CAT(lake);
+    /* A run whose lease lapsed may have been settled as failed by another
+     * process meanwhile (and its uploads collected): it never merges then. */
+    tarn_job_row now;
+    int rc = c->vt->job_get(c, r->job_id, &now, 0, err);
+    if (rc == 0 && strcmp(now.status, "running") != 0)
+        rc = tarn__error_set(err, TARN_EABORTED,
+                             "run %s was recorded as %s meanwhile (its process stalled past its lease): it "
+                             "cannot merge; nothing was changed",
+                             r->job_id, now.status);
+    if (rc == 0) rc = tarn__lease_check(lake, err);
+    if (rc < 0) return rc;
     report_outcome(r, "success", commit, NULL);
-    int rc = job_update(r, "success", commit, err);
+    rc = job_update(r, "success", commit, err);
     if (rc == 0) rc = c->vt->taint_clear(c, r->job_id, err);
     if (rc == 0) {
         rc = c->vt->ref_delete(c, r->run_branch, TARN_REF_BRANCH, "run succeeded", err);

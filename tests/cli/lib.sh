@@ -16,6 +16,12 @@
 #   expect_eq EXPECTED ACTUAL "what"       two strings equal
 #   count 'SQL' [ARGS...]                  prints the first value of a query
 #   head_of REF                            prints the commit REF resolves to
+#   on_s3                                  true when the lakehouse keeps its data on S3
+#   data_files                             the store's data file keys (data/...), one a line
+#   put_object KEY FILE                    puts FILE into the store as KEY (a stray object)
+#   has_object KEY                         true if the store holds KEY
+#   catalog_sql 'SQL'                      runs SQL on this lakehouse's catalog
+#                                          (SQLite file or PostgreSQL schema)
 #
 # After each helper, $OUT, $ERR and $RC hold the last command's stdout,
 # stderr and exit code.
@@ -123,4 +129,43 @@ head_of() {
 csv() {
     local f="$1"; shift
     printf '%s\n' "$@" >"$f"
+}
+
+# The object store, whichever it is (tests/cli/run_s3.sh: s3rver keeps
+# bucket `lake` under $S3_DATA, one file per object).
+on_s3() { [ "${TARN_TEST_STORAGE:-}" = s3 ]; }
+
+data_files() {
+    if on_s3; then
+        local dir="$S3_DATA/lake/$TARN_TEST_PREFIX"
+        [ -d "$dir/data" ] || return 0
+        (cd "$dir" && find data -name '*._S3rver_object' | sed 's/\._S3rver_object$//' | sort)
+    else
+        [ -d .tarn/objects/data ] || return 0
+        (cd .tarn/objects && find data -type f | sort)
+    fi
+}
+
+put_object() {
+    if on_s3; then
+        curl -sf -X PUT --data-binary "@$2" "$S3_ENDPOINT/lake/$TARN_TEST_PREFIX/$1" >/dev/null
+    else
+        mkdir -p "$(dirname ".tarn/objects/$1")" && cp "$2" ".tarn/objects/$1"
+    fi
+}
+
+has_object() {
+    if on_s3; then [ -f "$S3_DATA/lake/$TARN_TEST_PREFIX/$1._S3rver_object" ]; else [ -f ".tarn/objects/$1" ]; fi
+}
+
+# catalog_sql SQL: the rows SQL returns from the current lakehouse's catalog,
+# '|'-separated: sqlite3 on .tarn/catalog.db, or psql on the schema its
+# config names (tests that look at the catalog's tables run on both).
+catalog_sql() {
+    local url
+    url=$(sed -n 's/^catalog *= *//p' .tarn/config 2>/dev/null | tail -1)
+    if [ -z "$url" ]; then sqlite3 .tarn/catalog.db "$1"; return; fi
+    local schema=tarn base=${url%%\?*}
+    case "$url" in *schema=*) schema=${url##*schema=}; schema=${schema%%&*} ;; esac
+    PGOPTIONS="-csearch_path=$schema" psql -X -q -A -t "$base" -c "$1"
 }
