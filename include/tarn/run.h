@@ -31,13 +31,11 @@ typedef struct tarn_run_options {
      * parents (started on first use; see tarn_runtime_serve), or NULL to
      * start this run's own. */
     const char *runtime_exe;
-    /* 1: no scan or model output is reused from the cache, nor stored. */
-    int no_cache;
 } tarn_run_options;
 
 #define TARN_RUN_OPTIONS_VERSION 2
 #define TARN_RUN_OPTIONS_INIT                                                                      \
-    {TARN_RUN_OPTIONS_VERSION, NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, 0}
+    {TARN_RUN_OPTIONS_VERSION, NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL}
 
 /* Plans and (unless dry_run) runs the project. *report (free with
  * tarn_free) is JSON: {"job_id", "outcome": "success"|"failed"|"planned",

@@ -113,15 +113,10 @@ static int collect_params(tarn_run_options *o, const char ***names, const char *
 static tarn_run_options g_opts;
 static char g_exe[4096];
 
-/* --cache on|off into O (and the warm runtime: this program's). */
-static int run_extras(tarn_run_options *o, const cli_args *a, const cli_cmd *cmd)
+/* Runs borrow warm Python parents from this program's warm runtime. */
+static void use_warm_runtime(tarn_run_options *o)
 {
-    const char *cache = cli_get(a, "cache");
-    if (cache && strcmp(cache, "on") && strcmp(cache, "off"))
-        return cli_usage_error(cmd, "--cache takes on or off");
-    o->no_cache = cache && !strcmp(cache, "off");
     if (cli_self_exe(g_exe, sizeof g_exe) == 0) o->runtime_exe = g_exe;
-    return 0;
 }
 
 static const cli_cmd run_cmd;
@@ -136,7 +131,7 @@ static int run_run(const cli_args *a)
     o.no_transaction = cli_has(a, "no-transaction");
     o.preview_rows = cli_has(a, "preview") ? 5 : 0;
     o.on_line = print_line;
-    if (run_extras(&o, a, &run_cmd) != 0) return CLI_EXIT_USAGE;
+    use_warm_runtime(&o);
     tarn_lake *lake;
     if (cli_open_lake(&lake)) return 1;
     tarn_error err = TARN_ERROR_INIT;
@@ -148,7 +143,7 @@ static int run_run(const cli_args *a)
 static const cli_cmd run_cmd = {
     .path = "run",
     .synopsis = "[-p DIR] [--ref BRANCH] [--dry-run] [--strict] [--preview] [--param K=V]... "
-                "[--no-transaction] [--cache on|off]",
+                "[--no-transaction]",
     .summary = "Plan and run a project's Python and SQL models on a branch as one transaction: "
                "outputs are merged only if every model succeeds.",
     .opts = {{"project-dir", 'p', "DIR", "the project folder (default: the current folder)"},
@@ -157,8 +152,7 @@ static const cli_cmd run_cmd = {
              {"strict", 0, NULL, "a failed expectation fails the run"},
              {"preview", 0, NULL, "show the first rows of each model's output"},
              {"param", 'P', "K=V", "set a parameter declared in tarn_project.toml (repeatable)"},
-             {"no-transaction", 0, NULL, "write outputs directly on the branch"},
-             {"cache", 0, "on|off", "off: reuse no scan or model output from earlier runs"}},
+             {"no-transaction", 0, NULL, "write outputs directly on the branch"}},
     .example = "tarn run -p examples/quickstart --ref main --param min_usd=100",
 };
 
@@ -276,7 +270,7 @@ static int job_rerun(const cli_args *a)
     o.branch = cli_get(a, "ref");
     o.strict = cli_has(a, "strict");
     o.on_line = print_line;
-    if (run_extras(&o, a, &job_rerun_cmd) != 0) return CLI_EXIT_USAGE;
+    use_warm_runtime(&o);
     tarn_lake *lake;
     if (cli_open_lake(&lake)) return 1;
     tarn_error err = TARN_ERROR_INIT;
@@ -295,12 +289,11 @@ static const cli_cmd job_logs_cmd = {
     .path = "job logs", .synopsis = "ID", .summary = "Print a run's log: the plan, task outcomes and user prints.",
     .pos = {"ID"}, .min_pos = 1, .example = "tarn job logs 3f2a9c1b"};
 static const cli_cmd job_rerun_cmd = {
-    .path = "job rerun", .synopsis = "ID [--ref BRANCH] [--strict] [--cache on|off]",
+    .path = "job rerun", .synopsis = "ID [--ref BRANCH] [--strict]",
     .summary = "Run a job's code again, reading sources at the job's input commit.",
     .pos = {"ID"}, .min_pos = 1,
     .opts = {{"ref", 'r', "BRANCH", "run on this branch (default: the job's)"},
-             {"strict", 0, NULL, "a failed expectation fails the run"},
-             {"cache", 0, "on|off", "off: reuse no scan or model output from earlier runs"}},
+             {"strict", 0, NULL, "a failed expectation fails the run"}},
     .example = "tarn job rerun 3f2a9c1b"};
 
 int cmd_job(int argc, char **argv)

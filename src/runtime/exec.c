@@ -55,11 +55,6 @@ static const char *runtime_exe(const tarn_run_options *o)
     return o->version >= 2 ? o->runtime_exe : NULL;
 }
 
-static int no_cache(const tarn_run_options *o)
-{
-    return o->version >= 2 && o->no_cache;
-}
-
 static void emit(run_ctx *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void emit(run_ctx *r, const char *fmt, ...)
 {

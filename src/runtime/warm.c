@@ -534,6 +534,15 @@ static void reap(server *sv)
             }
 }
 
+/* Whether the peer on C runs as this user. The folder's mode 0700 keeps
+ * others out already; this holds even if the folder were opened up. */
+static int same_user(int c)
+{
+    struct ucred cred;
+    socklen_t len = sizeof cred;
+    return getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && cred.uid == getuid();
+}
+
 static int listen_on(const char *path, tarn_error *err)
 {
     int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
@@ -597,6 +606,7 @@ int tarn__warm_serve(const char *exe, double idle_s, tarn_error *err)
             if (pfd[1 + i].revents & (POLLIN | POLLHUP | POLLERR)) serve_conn(sv, i);
         if (ready > 0 && (pfd[0].revents & POLLIN)) {
             int c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+            if (c >= 0 && !same_user(c)) close(c), c = -1;
             if (c >= 0 && sv->nconns < MAX_CONNS)
                 sv->conns[sv->nconns++] = c;
             else if (c >= 0)
