@@ -13,7 +13,10 @@
 #    process running the query 5 times, median.
 # 2. Catalog: bench/catalog_bench.c at 100 / 1,000 / 10,000 commits, on the
 #    embedded SQLite catalog and on PostgreSQL (a server started here), and
-#    commits per second with 8 concurrent writers.
+#    commits per second with 8 concurrent writers; merges of a table of 10
+#    to 10,000 files.
+# 3. Imports (bench/import_bench.sh), pipelines and the warm runtime
+#    (bench/pipeline_bench.py), handoffs, environments, S3.
 # Prints markdown tables and writes them to bench/out/results.md.
 set -u
 BUILD=${1:-build}
@@ -192,6 +195,8 @@ rm -rf "$OUT/catalog"
 log "merges of a table of 10 to 10,000 files"
 MERGEF=$("$CATB" --files "$OUT/catalog" 10 1000 10000 2>"$OUT/catalog.log") || { cat "$OUT/catalog.log" >&2; exit 1; }
 rm -rf "$OUT/catalog"
+log "imports: tarn table import against DuckDB alone writing the same Parquet"
+IMPORT=$(bash "$ROOT/bench/import_bench.sh" "$BUILD") || { log "import benchmark failed"; exit 1; }
 
 {
     echo "## tarn benchmarks ($(date -u +%Y-%m-%d), $(nproc) cores, $(uname -m))"
@@ -220,6 +225,10 @@ rm -rf "$OUT/catalog"
     echo "Merges compare file lists as sorted sets: the cost per file stays flat from 10 to 10,000 files:"
     echo
     echo "$MERGEF"
+    echo
+    echo "Imports (bench/import_bench.sh):"
+    echo
+    echo "$IMPORT"
 } >"$OUT/results.md"
 
 # ---- the Python-side benchmarks ----------------------------------------------
