@@ -3,6 +3,9 @@
 # answers count(*), min and max from those statistics when they can: a file
 # hidden from the store shows which files were opened. Results never
 # change (tests/python/test_query_prune.py compares them on random data).
+# It tells which files are opened by hiding them from the local folder
+# store; on S3 (with its local cache of data files) it has nothing to hide.
+on_s3 && return 0
 OBJ=.tarn/objects/data/default.t
 # t: three files, ids 0-9, 10-19, 20-29; s.x (a struct field) runs the other way
 for i in 0 1 2; do
