@@ -27,6 +27,7 @@ static const struct {
     {"run", cmd_run, "plan and run a pipeline project as one transaction"},
     {"job", cmd_job, "list, inspect and replay pipeline runs"},
     {"env", cmd_env, "list and prune the package cache of environments"},
+    {"runtime", cmd_runtime, "the warm runtime: Python parents kept warm between runs"},
     {"info", cmd_info, "show this lakehouse: folder, branch, user, catalog, storage"},
     {"version", cmd_version, "print tarn's version"},
     {"catalog", cmd_catalog, "where the catalog is; migrate it to PostgreSQL, verify"},

@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "catalog/catalog.h"
+#include "sql/pool.h"
 #include "tarn/tarn.h"
 #include "store/store.h"
 #include "tarn/ref.h"
@@ -163,6 +164,7 @@ int tarn_lake_open_path(tarn_lake **out, const char *tarn_dir, tarn_error *err)
     tarn_lake *lake = calloc(1, sizeof *lake);
     if (!lake) return tarn__error_set(err, TARN_ENOMEM, "out of memory");
     lake->path = strdup(abs);
+    lake->pool = tarn__pool_new();
     pthread_mutex_init(&lake->lease.mu, NULL);
     pthread_cond_init(&lake->lease.wake, NULL);
     char *location = NULL;
@@ -215,6 +217,7 @@ void tarn_lake_close(tarn_lake **lake)
 {
     if (!lake || !*lake) return;
     tarn_lake *l = *lake;
+    tarn__pool_free(&l->pool);
     if (l->catalog) tarn__lease_drop(l);
     pthread_mutex_destroy(&l->lease.mu);
     pthread_cond_destroy(&l->lease.wake);

@@ -37,6 +37,7 @@ struct tarn_lake {
     char author[256];
     char display_ref[256]; /* scratch for tarn__ref_display */
     tarn_lease_state lease;
+    struct tarn_duck_pool *pool; /* DuckDBs kept between queries (sql/pool.c) */
 };
 
 /* The root commit (empty tree) and the `main` branch on it, in one

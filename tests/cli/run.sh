@@ -37,6 +37,8 @@ run_case() {
     (
         cd "$dir/lake" || exit 99
         export TARN_CASE_FAILS="$dir/tmp/fails" TARN_CASE_TMP="$dir/tmp"
+        # each case has a warm runtime of its own, stopped when it ends
+        export TARN_RUNTIME_DIR="$dir/tmp/runtime"
         # shellcheck source=lib.sh
         . "$HERE/lib.sh"
         init_args=()
@@ -57,6 +59,7 @@ run_case() {
         . "$c"
     ) 2>"$dir/tmp/log"
     rc=$?
+    TARN_RUNTIME_DIR="$dir/tmp/runtime" "$TARN_BIN" runtime stop >/dev/null 2>&1
     nfail=$(wc -l <"$dir/tmp/fails")
     secs=$(printf '%.1f' "$(echo "$(date +%s.%N) - $start" | bc)")
     if [ "$rc" -eq 0 ] && [ "$nfail" -eq 0 ]; then
