@@ -27,10 +27,20 @@ typedef struct tarn_run_options {
      * prints as `model @ file:line | message`. May be NULL. */
     void (*on_line)(const char *line, void *ctx);
     void *ctx;
+    /* Version 2. Materialized outputs of models whose name has no
+     * namespace land in this one (NULL: the project file's
+     * defaults.namespace, else `default`). */
+    const char *namespace_;
+    /* Called once, with the job's id, when the job is recorded and before
+     * any task runs (a detached run hands the id back then). May be NULL. */
+    void (*on_job)(const char *job_id, void *ctx);
 } tarn_run_options;
 
-#define TARN_RUN_OPTIONS_VERSION 1
-#define TARN_RUN_OPTIONS_INIT {TARN_RUN_OPTIONS_VERSION, NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL}
+/* A caller built against version 1 keeps working: the library reads only
+ * the fields its version has. */
+#define TARN_RUN_OPTIONS_VERSION 2
+#define TARN_RUN_OPTIONS_INIT                                                                      \
+    {TARN_RUN_OPTIONS_VERSION, NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL}
 
 /* Plans and (unless dry_run) runs the project. *report (free with
  * tarn_free) is JSON: {"job_id", "outcome": "success"|"failed"|"planned",
@@ -50,7 +60,8 @@ TARN_EXTERN int tarn_job_get(char **json, tarn_lake *lake, const char *id, tarn_
 /* A job's log lines as text. */
 TARN_EXTERN int tarn_job_logs(char **text, tarn_lake *lake, const char *id, tarn_error *err);
 /* Runs job ID's project code again, reading sources at the job's input
- * commit, on the job's branch. */
+ * commit, on the job's branch, with the job's parameter values except
+ * those OPTS gives (a secret is never recorded: give it again). */
 TARN_EXTERN int tarn_job_rerun(char **report, tarn_lake *lake, const char *id,
                                const tarn_run_options *opts, tarn_error *err);
 

@@ -111,6 +111,7 @@ static int collect_params(tarn_run_options *o, const char ***names, const char *
 }
 
 static tarn_run_options g_opts;
+static int job_group(int argc, char **argv);
 
 static int run_run(const cli_args *a)
 {
@@ -121,6 +122,7 @@ static int run_run(const cli_args *a)
     o.strict = cli_has(a, "strict");
     o.no_transaction = cli_has(a, "no-transaction");
     o.preview_rows = cli_has(a, "preview") ? 5 : 0;
+    o.namespace_ = cli_get(a, "namespace");
     o.on_line = print_line;
     tarn_lake *lake;
     if (cli_open_lake(&lake)) return 1;
@@ -132,16 +134,17 @@ static int run_run(const cli_args *a)
 
 static const cli_cmd run_cmd = {
     .path = "run",
-    .synopsis = "[-p DIR] [--ref BRANCH] [--dry-run] [--strict] [--preview] [--param K=V]... "
-                "[--no-transaction]",
+    .synopsis = "[-p DIR] [--ref BRANCH] [--namespace NS] [--dry-run] [--strict] [--preview] "
+                "[--param K=V]... [--no-transaction]",
     .summary = "Plan and run a project's Python and SQL models on a branch as one transaction: "
                "outputs are merged only if every model succeeds.",
     .opts = {{"project-dir", 'p', "DIR", "the project folder (default: the current folder)"},
              {"ref", 'r', "BRANCH", "the branch to run on (default: the active branch)"},
+             {"namespace", 'n', "NS", "materialize models without a namespace of their own in NS"},
              {"dry-run", 0, NULL, "print the plan (DAG and scans) and run nothing"},
              {"strict", 0, NULL, "a failed expectation fails the run"},
              {"preview", 0, NULL, "show the first rows of each model's output"},
-             {"param", 'P', "K=V", "set a parameter declared in tarn_project.toml (repeatable)"},
+             {"param", 'P', "K=V", "set a parameter the project file declares (repeatable)"},
              {"no-transaction", 0, NULL, "write outputs directly on the branch"}},
     .example = "tarn run -p examples/quickstart --ref main --param min_usd=100",
 };
@@ -254,7 +257,7 @@ static int job_logs(const cli_args *a)
 
 static int job_rerun(const cli_args *a)
 {
-    tarn_run_options o = TARN_RUN_OPTIONS_INIT;
+    tarn_run_options o = g_opts; /* its --param values */
     o.branch = cli_get(a, "ref");
     o.strict = cli_has(a, "strict");
     o.on_line = print_line;
@@ -276,14 +279,36 @@ static const cli_cmd job_logs_cmd = {
     .path = "job logs", .synopsis = "ID", .summary = "Print a run's log: the plan, task outcomes and user prints.",
     .pos = {"ID"}, .min_pos = 1, .example = "tarn job logs 3f2a9c1b"};
 static const cli_cmd job_rerun_cmd = {
-    .path = "job rerun", .synopsis = "ID [--ref BRANCH] [--strict]",
-    .summary = "Run a job's code again, reading sources at the job's input commit.",
+    .path = "job rerun", .synopsis = "ID [--ref BRANCH] [--strict] [--param K=V]...",
+    .summary = "Run a job's code again, reading sources at the job's input commit, with its "
+               "parameter values (secrets are not recorded: give them again).",
     .pos = {"ID"}, .min_pos = 1,
     .opts = {{"ref", 'r', "BRANCH", "run on this branch (default: the job's)"},
-             {"strict", 0, NULL, "a failed expectation fails the run"}},
+             {"strict", 0, NULL, "a failed expectation fails the run"},
+             {"param", 'P', "K=V", "a parameter value instead of the job's (repeatable)"}},
     .example = "tarn job rerun 3f2a9c1b"};
 
 int cmd_job(int argc, char **argv)
+{
+    memset(&g_opts, 0, sizeof g_opts);
+    g_opts.version = TARN_RUN_OPTIONS_VERSION;
+    const char **names = NULL, **values = NULL;
+    char **owned = NULL;
+    if (argc > 0 && !strcmp(argv[0], "rerun") &&
+        collect_params(&g_opts, &names, &values, &owned, &argc, argv) != 0) {
+        for (size_t i = 0; owned && owned[i]; i++) free(owned[i]);
+        free(owned), free(names), free(values);
+        return cli_usage_error(&job_rerun_cmd, "--param takes NAME=VALUE");
+    }
+    int rc = job_group(argc, argv);
+    for (size_t i = 0; owned && owned[i]; i++) free(owned[i]);
+    free(owned);
+    free(names);
+    free(values);
+    return rc;
+}
+
+static int job_group(int argc, char **argv)
 {
     static const cli_sub subs[] = {{"ls", &job_ls_cmd, job_ls},
                                    {"get", &job_get_cmd, job_get},

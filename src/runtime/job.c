@@ -127,18 +127,32 @@ int tarn_job_rerun(char **report, tarn_lake *lake, const char *id, const tarn_ru
         char path[PATH_MAX + 256];
         snprintf(path, sizeof path, "%s/%s", dir, name);
         const char *t = json_string_value(content);
-        if (tarn__write_file_atomic(path, t, strlen(t)) != 0)
+        char *slash = strrchr(path, '/');
+        *slash = 0; /* a file of include_paths lives in a subfolder */
+        int made = tarn__mkdirs(path, 0700);
+        *slash = '/';
+        if (made != 0 || tarn__write_file_atomic(path, t, strlen(t)) != 0)
             rc = tarn__error_set(err, TARN_EIO, "cannot write '%s'", path);
     }
     /* The same inputs: sources read at the job's input commit, the same
-     * parameter values (unless overridden). */
-    size_t n = json_object_size(params);
+     * parameter values, except those the rerun gives. */
+    size_t given = opts ? opts->nparams : 0;
+    size_t n = json_object_size(params) + given;
     const char **names = calloc(n + 1, sizeof *names), **values = calloc(n + 1, sizeof *values);
     char **owned = calloc(n + 1, sizeof *owned);
     size_t k = 0;
+    for (; k < given; k++) {
+        names[k] = opts->param_names[k];
+        values[k] = opts->param_values[k];
+    }
     json_t *v;
     json_object_foreach(params, name, v)
     {
+        /* A secret was recorded as null: it comes from its default or
+         * from the rerun's --param, never from the record. */
+        int overridden = 0;
+        for (size_t g = 0; g < given && !overridden; g++) overridden = !strcmp(names[g], name);
+        if (json_is_null(v) || overridden) continue;
         names[k] = name;
         owned[k] = json_is_string(v) ? strdup(json_string_value(v)) : json_dumps(v, JSON_ENCODE_ANY);
         values[k] = owned[k];
@@ -146,14 +160,14 @@ int tarn_job_rerun(char **report, tarn_lake *lake, const char *id, const tarn_ru
     }
     tarn_run_options o = TARN_RUN_OPTIONS_INIT;
     if (opts) o = *opts;
+    if (opts && opts->version < 2) o.namespace_ = NULL, o.on_job = NULL;
+    o.version = TARN_RUN_OPTIONS_VERSION;
     o.project_dir = dir;
     o.branch = opts && opts->branch ? opts->branch : branch;
     o.input_ref = input;
-    if (!opts || !opts->nparams) {
-        o.nparams = n;
-        o.param_names = names;
-        o.param_values = values;
-    }
+    o.nparams = k;
+    o.param_names = names;
+    o.param_values = values;
     if (rc == 0) rc = tarn_run(report, lake, &o, err);
     for (k = 0; k < n; k++) free(owned[k]);
     free(owned);

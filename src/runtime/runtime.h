@@ -20,12 +20,29 @@ const char *tarn__python_path(void);
 int tarn__python_version_matches(const char *have, const char *want);
 
 /* Loads DIR: {"dir", "hash", "files": {path: text}, "parameters": {name:
- * {"type", "default"}}, "models": [...]} where a model is {"name", "kind":
+ * {"type", "default", "required", ...}}, "params_file", "defaults":
+ * {"python", "pip", "namespace", "timeout"}, "models": [...]} where a model is {"name", "kind":
  * "python"|"sql", "role": "model"|"expectation", "file", "line",
  * "materialization", "python", "pip", "installed", "inputs": [{"param",
  * "name", "columns", "filter", "ref"}], "parameters", "sql", "code_hash"}.
  * Errors name the file and line. */
 int tarn__project_load(json_t **out, tarn_lake *lake, const char *dir, tarn_error *err);
+
+/* Parameters (runtime/params.c). Declares NAME in DECLS from SPEC (a
+ * value: the default; or an object with type, default, required,
+ * description, key), checking names, keys and types (did-you-mean) and
+ * that the default fits its type; WHERE ("FILE:LINE") starts messages. */
+int tarn__params_declare(json_t *decls, const char *name, json_t *spec, const char *where,
+                         tarn_error *err);
+/* The values a run binds: --param values typed by their declaration,
+ * then defaults; a required parameter without a value is an error that
+ * says how to give it. FILE names the project file for messages. */
+int tarn__params_resolve(json_t **out, json_t *decls, const char *file,
+                         const tarn_run_options *opts, tarn_error *err);
+/* Whether parameter NAME is declared secret. */
+int tarn__param_is_secret(json_t *decls, const char *name);
+/* VALUES as they may be shown, logged or recorded: secrets are null. */
+json_t *tarn__params_shown(json_t *values, json_t *decls);
 
 /* Checks the project against the lakehouse at INPUT_COMMIT and orders it:
  * adds "order" (model names, parents first), per model "parents" (models)

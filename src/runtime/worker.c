@@ -77,6 +77,16 @@ struct tarn_rt_session {
     char hide[PATH_MAX]; /* the lakehouse folder, as the kernel resolves it */
 };
 
+/* The name model MODEL's output is registered under in DuckDB: its own
+ * for a bare name; `ns__dot__t` for ns.t (a view name holds no dot), which
+ * tarn__rt_attach shows as view t of schema ns. */
+static void rt_view_name(char *out, size_t size, const char *model)
+{
+    const char *dot = strchr(model, '.');
+    if (dot) snprintf(out, size, "%.*s__dot__%s", (int)(dot - model), model, dot + 1);
+    else snprintf(out, size, "%s", model);
+}
+
 /* The zygote for ENV (NULL: the base environment), created if new. */
 static zygote *zygote_for(tarn_rt_session *s, const tarn_rt_env *env)
 {
@@ -671,6 +681,7 @@ int tarn__rt_call(int64_t *rows, int *verdict, tarn_rt_session *s, tarn_duck *d,
                             call->file, "function", call->function, "inputs", "select", "params",
                             call->params ? json_incref(call->params) : json_object(), "expectation",
                             call->expectation, "label_lines", call->file);
+    if (call->columns) json_object_set(req, "columns", call->columns);
     int *fds = calloc(call->ninputs + 1, sizeof *fds);
     for (size_t i = 0; i < call->ninputs; i++) {
         json_array_append_new(json_object_get(req, "inputs"), json_string(call->inputs[i].param));
@@ -712,8 +723,10 @@ int tarn__rt_call(int64_t *rows, int *verdict, tarn_rt_session *s, tarn_duck *d,
     } else {
         tarn_arrow_table *t = NULL;
         tarn_arrow_duckdb_view *v = NULL;
+        char view[2 * TARN_NAME_MAX + 16];
+        rt_view_name(view, sizeof view, call->model);
         rc = tarn_arrow_shm_map(&t, result_fd, err);
-        if (rc == 0) rc = tarn_arrow_duckdb_register(&v, d->con, call->model, t, err);
+        if (rc == 0) rc = tarn_arrow_duckdb_register(&v, d->con, view, t, err);
         if (rc == 0) {
             pthread_mutex_lock(&s->mu);
             if (s->n == s->cap) {
@@ -752,13 +765,30 @@ int tarn__rt_output_fd(tarn_rt_session *s, const char *model)
 
 int tarn__rt_attach(tarn_duck *d, const char *name, tarn_error *err)
 {
-    /* tarn_arrow_duckdb_register names its table function tarn_arrow_NAME
-     * and registers it for the whole database; the view is per connection. */
+    /* tarn_arrow_duckdb_register names its table function tarn_arrow_VIEW
+     * and registers it for the whole database; a temp view is per
+     * connection. A model ns.t is a view of schema ns, which every
+     * connection sees. */
+    char view[2 * TARN_NAME_MAX + 16];
+    rt_view_name(view, sizeof view, name);
+    const char *dot = strchr(name, '.');
     strbuf q = {0};
-    sb_append(&q, "CREATE OR REPLACE TEMP VIEW ");
-    sb_append_sql_ident(&q, name);
-    sb_printf(&q, " AS SELECT * FROM tarn_arrow_%s()", name);
-    int rc = tarn__duck_exec(d, sb_str(&q), TARN_EIO, "cannot share a model's output", err);
+    int rc = 0;
+    if (dot) {
+        char ns[TARN_NAME_MAX + 1];
+        snprintf(ns, sizeof ns, "%.*s", (int)(dot - name), name);
+        sb_append(&q, "CREATE SCHEMA IF NOT EXISTS ");
+        sb_append_sql_ident(&q, ns);
+        rc = tarn__duck_exec(d, sb_str(&q), TARN_EIO, "cannot share a model's output", err);
+        q.len = 0;
+        sb_append(&q, "CREATE OR REPLACE VIEW ");
+        tarn__sql_append_table(&q, name);
+    } else {
+        sb_append(&q, "CREATE OR REPLACE TEMP VIEW ");
+        sb_append_sql_ident(&q, name);
+    }
+    sb_printf(&q, " AS SELECT * FROM tarn_arrow_%s()", view);
+    if (rc == 0) rc = tarn__duck_exec(d, sb_str(&q), TARN_EIO, "cannot share a model's output", err);
     sb_free(&q);
     return rc;
 }
