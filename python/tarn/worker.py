@@ -78,7 +78,9 @@ Call (caller -> worker, on the *call* socket), exactly one per worker:
     value}`` (more keyword arguments), ``"expectation": true`` (the function
     returns a bool; the reply is ``{"ok": true, "verdict": bool}``),
     ``"label_lines": PATH`` (each output line is prefixed ``LINE<TAB>`` with
-    the line of PATH that printed it). M is a file path (``*.py``;
+    the line of PATH that printed it), ``"columns": [names]`` (the table
+    returned must have exactly these columns, in any order: else
+    "bad_return"). M is a file path (``*.py``;
     its folder goes on sys.path) or a dotted module name. The worker maps
     each input read-only as a ``tarn.Table`` and calls ``F(**inputs)``.
 
@@ -400,6 +402,17 @@ def _run_call(req, fds, Table, memory_limit=None):
         return _failure("bad_return", "%s returned %s, not a table (return a tarn.Table, a "
                         "pandas DataFrame, a dict of columns or an Arrow stream): %s"
                         % (function, type(result).__name__, e), traceback.format_exc()), None
+    declared = req.get("columns")
+    if declared is not None:
+        got = table.column_names
+        missing = [c for c in declared if c not in got]
+        extra = [c for c in got if c not in declared]
+        if missing or extra:
+            parts = (["missing %s" % ", ".join(repr(c) for c in missing)] if missing else []) + \
+                    (["not declared %s" % ", ".join(repr(c) for c in extra)] if extra else [])
+            return _failure("bad_return", "%s returned columns %s, not the columns its "
+                            "@model(columns=...) declares (%s): %s"
+                            % (function, got, ", ".join(declared), "; ".join(parts))), None
     try:
         fd, size = table._to_memfd("tarn:" + str(function))
     except BaseException as e:
