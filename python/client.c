@@ -190,13 +190,26 @@ static PyObject *Lake_table(LakeObject *self, PyObject *args)
     return d;
 }
 
+/* COMMIT — None, or (message, body, properties_json) each a str or None —
+ * into O; the strings stay the tuple's, which the caller's args hold. */
+static int commit_options(tarn_commit_options *o, PyObject *commit)
+{
+    tarn_commit_options init = TARN_COMMIT_OPTIONS_INIT;
+    *o = init;
+    if (!commit || commit == Py_None) return 1;
+    return PyArg_ParseTuple(commit, "zzz", &o->message, &o->body, &o->properties_json);
+}
+
 static PyObject *Lake_delete_table(LakeObject *self, PyObject *args)
 {
     const char *name, *branch = NULL;
-    if (!PyArg_ParseTuple(args, "sz", &name, &branch)) return NULL;
+    PyObject *commit = Py_None;
+    tarn_commit_options co;
+    if (!PyArg_ParseTuple(args, "sz|O", &name, &branch, &commit) || !commit_options(&co, commit))
+        return NULL;
     tarn_commit_id id;
     tarn_error err = TARN_ERROR_INIT;
-    int rc = tarn_table_delete(&id, self->lake, name, branch, &err);
+    int rc = tarn_table_delete(&id, self->lake, name, branch, &co, &err);
     if (rc < 0) return raise_tarn(rc, &err);
     return PyUnicode_FromString(id.hex);
 }
@@ -204,10 +217,14 @@ static PyObject *Lake_delete_table(LakeObject *self, PyObject *args)
 static PyObject *Lake_revert_table(LakeObject *self, PyObject *args)
 {
     const char *name, *source, *into = NULL;
-    if (!PyArg_ParseTuple(args, "ssz", &name, &source, &into)) return NULL;
+    PyObject *commit = Py_None;
+    tarn_commit_options co;
+    if (!PyArg_ParseTuple(args, "ssz|O", &name, &source, &into, &commit) ||
+        !commit_options(&co, commit))
+        return NULL;
     tarn_commit_id id;
     tarn_error err = TARN_ERROR_INIT;
-    int rc = tarn_table_revert(&id, self->lake, name, source, into, &err);
+    int rc = tarn_table_revert(&id, self->lake, name, source, into, &co, &err);
     if (rc < 0) return raise_tarn(rc, &err);
     return PyUnicode_FromString(id.hex);
 }
@@ -256,12 +273,15 @@ static PyObject *Lake_commits(LakeObject *self, PyObject *args)
 
 static PyObject *Lake_merge(LakeObject *self, PyObject *args)
 {
-    const char *source, *into = NULL, *message = NULL;
-    if (!PyArg_ParseTuple(args, "szz", &source, &into, &message)) return NULL;
+    const char *source, *into = NULL;
+    PyObject *commit = Py_None;
+    tarn_commit_options co;
+    if (!PyArg_ParseTuple(args, "sz|O", &source, &into, &commit) || !commit_options(&co, commit))
+        return NULL;
     tarn_merge_result m;
     tarn_error err = TARN_ERROR_INIT;
     int rc;
-    Py_BEGIN_ALLOW_THREADS rc = tarn_branch_merge(&m, self->lake, source, into, message, &err);
+    Py_BEGIN_ALLOW_THREADS rc = tarn_branch_merge(&m, self->lake, source, into, &co, &err);
     Py_END_ALLOW_THREADS if (rc < 0) return raise_tarn(rc, &err);
     return Py_BuildValue("{s:s,s:O,s:O}", "commit", m.commit.hex, "fast_forward",
                          m.fast_forward ? Py_True : Py_False, "up_to_date", m.up_to_date ? Py_True : Py_False);
@@ -307,23 +327,25 @@ static PyObject *import_result(int rc, tarn_import_result *r, tarn_error *err)
                          (long long)r->files);
 }
 
-/* import_path(table, path, branch, mode, format, message, delimiter, header, null,
+/* import_path(table, path, branch, mode, format, commit, delimiter, header, null,
  *             column_types, skip, encoding, quote, escape): header 0 detect, 1 yes, 2 no;
- * column_types a sequence of (name, type) pairs or None. */
+ * column_types a sequence of (name, type) pairs or None; commit as commit_options. */
 static PyObject *Lake_import_path(LakeObject *self, PyObject *args)
 {
-    const char *table, *path, *branch = NULL, *format = NULL, *message = NULL;
+    const char *table, *path, *branch = NULL, *format = NULL;
     tarn_import_options o = TARN_IMPORT_OPTIONS_INIT;
     int mode, header = 0;
     long long skip = 0;
-    PyObject *types = Py_None;
-    if (!PyArg_ParseTuple(args, "sszizzzizOLzzz", &table, &path, &branch, &mode, &format, &message,
+    PyObject *types = Py_None, *commit = Py_None;
+    tarn_commit_options co;
+    if (!PyArg_ParseTuple(args, "sszizOzizOLzzz", &table, &path, &branch, &mode, &format, &commit,
                           &o.delimiter, &header, &o.null_string, &types, &skip, &o.encoding,
-                          &o.quote, &o.escape))
+                          &o.quote, &o.escape) ||
+        !commit_options(&co, commit))
         return NULL;
     o.mode = (tarn_import_mode)mode;
     o.format = format;
-    o.message = message;
+    o.commit = &co;
     o.header = (tarn_csv_header)header;
     o.skip = skip;
     /* The pairs are copied: the call runs without the GIL. */
@@ -362,15 +384,19 @@ static PyObject *Lake_import_path(LakeObject *self, PyObject *args)
     return out;
 }
 
-/* import_fd(table, fd, branch, mode, message) */
+/* import_fd(table, fd, branch, mode, commit) */
 static PyObject *Lake_import_fd(LakeObject *self, PyObject *args)
 {
-    const char *table, *branch = NULL, *message = NULL;
+    const char *table, *branch = NULL;
     int fd, mode;
-    if (!PyArg_ParseTuple(args, "siziz", &table, &fd, &branch, &mode, &message)) return NULL;
+    PyObject *commit = Py_None;
+    tarn_commit_options co;
+    if (!PyArg_ParseTuple(args, "sizi|O", &table, &fd, &branch, &mode, &commit) ||
+        !commit_options(&co, commit))
+        return NULL;
     tarn_import_options o = TARN_IMPORT_OPTIONS_INIT;
     o.mode = (tarn_import_mode)mode;
-    o.message = message;
+    o.commit = &co;
     tarn_import_result r;
     tarn_error err = TARN_ERROR_INIT;
     int rc;
@@ -545,11 +571,15 @@ static PyObject *Lake_namespace_change(LakeObject *self, PyObject *args)
 {
     const char *ns, *branch = NULL;
     int create;
-    if (!PyArg_ParseTuple(args, "psz", &create, &ns, &branch)) return NULL;
+    PyObject *commit = Py_None;
+    tarn_commit_options co;
+    if (!PyArg_ParseTuple(args, "psz|O", &create, &ns, &branch, &commit) ||
+        !commit_options(&co, commit))
+        return NULL;
     tarn_commit_id id;
     tarn_error err = TARN_ERROR_INIT;
-    int rc = create ? tarn_namespace_create(&id, self->lake, ns, branch, &err)
-                    : tarn_namespace_delete(&id, self->lake, ns, branch, &err);
+    int rc = create ? tarn_namespace_create(&id, self->lake, ns, branch, &co, &err)
+                    : tarn_namespace_delete(&id, self->lake, ns, branch, &co, &err);
     if (rc < 0) return raise_tarn(rc, &err);
     return PyUnicode_FromString(id.hex);
 }
@@ -564,23 +594,23 @@ static PyMethodDef Lake_methods[] = {
     {"delete_ref", (PyCFunction)Lake_delete_ref, METH_VARARGS, "delete_ref(kind, name)"},
     {"tables", (PyCFunction)Lake_tables, METH_VARARGS, "tables(ref)"},
     {"table", (PyCFunction)Lake_table, METH_VARARGS, "table(name, ref)"},
-    {"delete_table", (PyCFunction)Lake_delete_table, METH_VARARGS, "delete_table(name, branch)"},
+    {"delete_table", (PyCFunction)Lake_delete_table, METH_VARARGS, "delete_table(name, branch, commit)"},
     {"revert_table", (PyCFunction)Lake_revert_table, METH_VARARGS,
-     "revert_table(name, source_ref, into)"},
+     "revert_table(name, source_ref, into, commit)"},
     {"commits", (PyCFunction)Lake_commits, METH_VARARGS, "commits(ref, limit)"},
-    {"merge", (PyCFunction)Lake_merge, METH_VARARGS, "merge(source_ref, into, message)"},
+    {"merge", (PyCFunction)Lake_merge, METH_VARARGS, "merge(source_ref, into, commit)"},
     {"diff", (PyCFunction)Lake_diff, METH_VARARGS, "diff(from_ref, to_ref)"},
     {"query_fd", (PyCFunction)Lake_query_fd, METH_VARARGS, "query_fd(sql, ref) -> memfd"},
     {"import_path", (PyCFunction)Lake_import_path, METH_VARARGS,
-     "import_path(table, path, branch, mode, format, message, delimiter, header, null, "
+     "import_path(table, path, branch, mode, format, commit, delimiter, header, null, "
      "column_types, skip, encoding, quote, escape)"},
     {"import_fd", (PyCFunction)Lake_import_fd, METH_VARARGS,
-     "import_fd(table, fd, branch, mode, message)"},
+     "import_fd(table, fd, branch, mode, commit)"},
     {"run", (PyCFunction)Lake_run, METH_VARARGS,
      "run(dir, branch, params, strict, dry_run, no_transaction, preview)"},
     {"jobs", (PyCFunction)Lake_jobs, METH_VARARGS, "jobs(limit) -> JSON"},
     {"namespaces", (PyCFunction)Lake_namespaces, METH_VARARGS, "namespaces(ref)"},
-    {"namespace_change", (PyCFunction)Lake_namespace_change, METH_VARARGS, "namespace_change(create, ns, branch)"},
+    {"namespace_change", (PyCFunction)Lake_namespace_change, METH_VARARGS, "namespace_change(create, ns, branch, commit)"},
     {"job", (PyCFunction)Lake_job, METH_VARARGS, "job(id) -> JSON"},
     {"job_logs", (PyCFunction)Lake_job_logs, METH_VARARGS, "job_logs(id) -> text"},
     {"info", (PyCFunction)Lake_info, METH_NOARGS, "info() -> JSON"},

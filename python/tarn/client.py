@@ -71,6 +71,19 @@ def _on_off(value, name, default):
     raise from_code(-5, "%s must be 'on' or 'off', not %r" % (name, value))
 
 
+def _commit(message=None, body=None, properties=None):
+    """What a write says in its commit, for the C extension: None, or
+    (message, body, properties as JSON text). Properties are text values;
+    a key tarn sets on the commit itself is refused by the library."""
+    if properties is not None and not isinstance(properties, dict):
+        raise from_code(-5, "commit_properties must be a dict of text, such as {'ticket': 'DATA-42'}, "
+                            "not %s" % type(properties).__name__)
+    if message is None and body is None and not properties:
+        return None
+    props = json.dumps({str(k): str(v) for k, v in properties.items()}) if properties else None
+    return (None if message is None else str(message), None if body is None else str(body), props)
+
+
 def _when(value):
     if value is None or isinstance(value, _dt.datetime):
         if value is not None and value.tzinfo is None:
@@ -201,16 +214,12 @@ class Client:
                      commit_properties=None):
         """Merges SOURCE_REF into INTO_BRANCH (default: the active branch) and
         returns the branch (with ``fast_forward`` and ``up_to_date``). With a
-        message, a merge commit is made even where a fast-forward would do.
+        message, a body or properties, a merge commit carrying them is made
+        even where a fast-forward would do.
         A conflict raises tarn.ConflictError naming the tables and changes
         nothing."""
-        if commit_properties:
-            raise from_code(-5, "commit_properties are not supported on merges yet")
-        message = commit_message
-        if commit_body:
-            message = "%s\n\n%s" % (commit_message or "Merge '%s'" % _ref(source_ref), commit_body)
         into = _ref(into_branch) or self._lake.active_branch()
-        m = self._lake.merge(_ref(source_ref), into, message)
+        m = self._lake.merge(_ref(source_ref), into, _commit(commit_message, commit_body, commit_properties))
         b = self.get_branch(into)
         out = _Merged(b.name, m["commit"], b.aborted, b.updated_at, b.active)
         out.fast_forward, out.up_to_date = m["fast_forward"], m["up_to_date"]
@@ -234,17 +243,21 @@ class Client:
     def has_namespace(self, namespace, ref=None):
         return any(n.name == str(namespace) for n in self.get_namespaces(ref))
 
-    def create_namespace(self, namespace, branch=None, *, if_not_exists=False):
+    def create_namespace(self, namespace, branch=None, *, if_not_exists=False, commit_body=None,
+                         commit_properties=None):
         try:
-            self._lake.namespace_change(True, str(namespace), _ref(branch))
+            self._lake.namespace_change(True, str(namespace), _ref(branch),
+                                        _commit(None, commit_body, commit_properties))
         except Exception as exc:
             if not (if_not_exists and getattr(exc, "code", None) == _EXISTS):
                 raise
         return Namespace(str(namespace))
 
-    def delete_namespace(self, namespace, branch=None, *, if_exists=False):
+    def delete_namespace(self, namespace, branch=None, *, if_exists=False, commit_body=None,
+                         commit_properties=None):
         try:
-            self._lake.namespace_change(False, str(namespace), _ref(branch))
+            self._lake.namespace_change(False, str(namespace), _ref(branch),
+                                        _commit(None, commit_body, commit_properties))
         except Exception as exc:
             if if_exists and getattr(exc, "code", None) == _NOT_FOUND:
                 return False
@@ -278,18 +291,21 @@ class Client:
                 return False
             raise
 
-    def delete_table(self, table, branch=None, *, namespace=None, if_exists=False):
+    def delete_table(self, table, branch=None, *, namespace=None, if_exists=False, commit_body=None,
+                     commit_properties=None):
         """Removes TABLE from BRANCH in a new commit; returns True, or False
         when it was not there and IF_EXISTS."""
         try:
-            self._lake.delete_table(_table_name(table, namespace), _ref(branch))
+            self._lake.delete_table(_table_name(table, namespace), _ref(branch),
+                                    _commit(None, commit_body, commit_properties))
         except Exception as exc:
             if if_exists and getattr(exc, "code", None) == _NOT_FOUND:
                 return False
             raise
         return True
 
-    def revert_table(self, table, source_ref=None, into_branch=None, *, namespace=None, replace=None):
+    def revert_table(self, table, source_ref=None, into_branch=None, *, namespace=None, replace=None,
+                     commit_body=None, commit_properties=None):
         """A new commit on INTO_BRANCH restoring TABLE to its state at
         SOURCE_REF; history is kept. A table that does not exist at
         SOURCE_REF raises NotFoundError. With ``replace=False``, an existing
@@ -300,11 +316,13 @@ class Client:
         if replace is False and self.has_table(name, into_branch):
             raise from_code(_EXISTS, "table '%s' exists on '%s' (pass replace=True to replace it)"
                             % (name, _ref(into_branch) or self._lake.active_branch()))
-        return self._lake.revert_table(name, _ref(source_ref), _ref(into_branch))
+        return self._lake.revert_table(name, _ref(source_ref), _ref(into_branch),
+                                       _commit(None, commit_body, commit_properties))
 
     def import_data(self, table, data=None, branch=None, mode=None, format=None, message=None, *,
                     namespace=None, search_uri=None, delimiter=None, header=None, null=None,
-                    column_types=None, skip=0, encoding=None, quote=None, escape=None):
+                    column_types=None, skip=0, encoding=None, quote=None, escape=None,
+                    commit_body=None, commit_properties=None):
         """Imports DATA into TABLE on BRANCH in one commit. DATA (or
         SEARCH_URI) is a path — a file (CSV, Parquet, JSON; plain or gzip), a
         glob (``data/*.parquet``) or a folder — or a table: tarn.Table, a
@@ -312,7 +330,9 @@ class Client:
         __arrow_c_stream__. MODE is create, append or replace; by default the
         table is created when missing and appended to when it exists (as
         Bauplan's import_data into a table made by create_table).
-        Returns a TableDataImportState (``["commit"]``, ``["rows"]``).
+        MESSAGE, COMMIT_BODY and COMMIT_PROPERTIES (a dict of text) go into
+        the commit. Returns a TableDataImportState (``["commit"]``,
+        ``["rows"]``).
 
         A CSV file is read strictly: a line whose fields do not match the
         header, or a value that does not fit its column, raises InvalidError
@@ -323,6 +343,7 @@ class Client:
         "latin-1"), `quote` and `escape`."""
         data = search_uri if data is None else data
         name = _table_name(table, namespace)
+        commit = _commit(message, commit_body, commit_properties)
         if mode is None:
             mode = "append" if self.has_table(name, branch) else "create"
         if mode not in _MODES:
@@ -338,8 +359,8 @@ class Client:
             if skip is None or isinstance(skip, bool) or not isinstance(skip, int):
                 raise from_code(-5, "skip must be a number of lines, not %r" % (skip,))
             types = column_types.items() if isinstance(column_types, dict) else column_types
-            r = self._lake.import_path(name, path, _ref(branch), _MODES[mode], format,
-                                       message, delimiter, 0 if header is None else 1 if header else 2,
+            r = self._lake.import_path(name, path, _ref(branch), _MODES[mode], format, commit,
+                                       delimiter, 0 if header is None else 1 if header else 2,
                                        null, None if types is None else [tuple(p) for p in types],
                                        skip, encoding, quote, escape)
         else:
@@ -349,7 +370,7 @@ class Client:
             t = data if isinstance(data, Table) else Table(data)
             fd, _size = t._to_memfd("tarn-import")
             try:
-                r = self._lake.import_fd(name, fd, _ref(branch), _MODES[mode], message)
+                r = self._lake.import_fd(name, fd, _ref(branch), _MODES[mode], commit)
             finally:
                 os.close(fd)
         state = TableDataImportState("SUCCESS", None, commit=r["commit"], rows=r["rows"], files=r["files"])

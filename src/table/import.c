@@ -15,6 +15,7 @@
 #include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -381,14 +382,19 @@ static int import_common(tarn_import_result *out, tarn_lake *lake, const char *t
 
     tarn_data_file file = {key, rows, size_bytes, stats_json};
     import_edit ed = {qualified, branch_name, opts->mode, schema_json, &file};
-    strbuf msg = {0};
-    if (opts->message && *opts->message) sb_append(&msg, opts->message);
-    else sb_printf(&msg, "%s %s from %s",
+    strbuf def = {0};
+    if (opts->message && *opts->message) sb_append(&def, opts->message);
+    else sb_printf(&def, "%s %s from %s",
                    opts->mode == TARN_IMPORT_APPEND ? "Append to" :
                    opts->mode == TARN_IMPORT_REPLACE ? "Replace" : "Create", qualified,
                    src->path ? src->path : "an Arrow table");
-    rc = tarn__branch_commit(&out->commit, lake, branch_name, apply_import, &ed, msg.s, "{}", err);
-    sb_free(&msg);
+    char *msg = NULL, *props = NULL;
+    rc = tarn__commit_text(&msg, &props, opts->commit, def.s, NULL, err);
+    if (rc == 0)
+        rc = tarn__branch_commit(&out->commit, lake, branch_name, apply_import, &ed, msg, props, err);
+    sb_free(&def);
+    free(msg);
+    free(props);
     if (rc == 0) {
         out->rows = rows;
         out->files = 1;
@@ -414,6 +420,8 @@ static int current_options(tarn_import_options *out, const tarn_import_options *
     if (!opts) return 0;
     if (opts->version == TARN_IMPORT_OPTIONS_VERSION) {
         *out = *opts;
+    } else if (opts->version == 2) {
+        memcpy(out, opts, offsetof(tarn_import_options, commit));
     } else if (opts->version == 0 || opts->version == 1) {
         out->mode = opts->mode;
         out->format = opts->format;
