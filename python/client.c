@@ -9,6 +9,8 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <stdio.h>
+
 #include <tarn/tarn.h>
 
 typedef struct {
@@ -406,13 +408,20 @@ static PyObject *Lake_import_fd(LakeObject *self, PyObject *args)
 
 /* run(project_dir, branch, params: dict[str,str], strict, dry_run, no_transaction, preview_rows)
  * -> (rc, report_json, message) — the report exists for failed runs too. */
+/* A detached run's job id goes to the descriptor its starter reads. */
+static void run_started(const char *job_id, void *ctx)
+{
+    int fd = *(int *)ctx;
+    if (fd >= 0) dprintf(fd, "%s\n", job_id);
+}
+
 static PyObject *Lake_run(LakeObject *self, PyObject *args)
 {
-    const char *dir, *branch = NULL;
+    const char *dir, *branch = NULL, *ns = NULL;
     PyObject *params;
-    int strict, dry_run, no_tx, preview;
-    if (!PyArg_ParseTuple(args, "szO!pppi", &dir, &branch, &PyDict_Type, &params, &strict, &dry_run,
-                          &no_tx, &preview))
+    int strict, dry_run, no_tx, preview, notify_fd = -1;
+    if (!PyArg_ParseTuple(args, "szO!pppi|zi", &dir, &branch, &PyDict_Type, &params, &strict,
+                          &dry_run, &no_tx, &preview, &ns, &notify_fd))
         return NULL;
     Py_ssize_t n = PyDict_Size(params), pos = 0, i = 0;
     const char **names = PyMem_Calloc((size_t)n + 1, sizeof *names);
@@ -438,6 +447,11 @@ static PyObject *Lake_run(LakeObject *self, PyObject *args)
     o.nparams = (size_t)n;
     o.param_names = names;
     o.param_values = values;
+    o.namespace_ = ns;
+    if (notify_fd >= 0) {
+        o.on_job = run_started;
+        o.ctx = &notify_fd;
+    }
     char *report = NULL;
     tarn_error err = TARN_ERROR_INIT;
     int rc;
@@ -448,6 +462,16 @@ static PyObject *Lake_run(LakeObject *self, PyObject *args)
     tarn_free(report);
     tarn_error_clear(&err);
     return out;
+}
+
+static PyObject *Lake_cancel_job(LakeObject *self, PyObject *args)
+{
+    const char *id;
+    if (!PyArg_ParseTuple(args, "s", &id)) return NULL;
+    tarn_error err = TARN_ERROR_INIT;
+    int rc = tarn_job_cancel(self->lake, id, &err);
+    if (rc < 0) return raise_tarn(rc, &err);
+    Py_RETURN_NONE;
 }
 
 static PyObject *Lake_jobs(LakeObject *self, PyObject *args)
@@ -607,7 +631,8 @@ static PyMethodDef Lake_methods[] = {
     {"import_fd", (PyCFunction)Lake_import_fd, METH_VARARGS,
      "import_fd(table, fd, branch, mode, commit)"},
     {"run", (PyCFunction)Lake_run, METH_VARARGS,
-     "run(dir, branch, params, strict, dry_run, no_transaction, preview)"},
+     "run(dir, branch, params, strict, dry_run, no_transaction, preview, namespace, notify_fd)"},
+    {"cancel_job", (PyCFunction)Lake_cancel_job, METH_VARARGS, "cancel_job(id)"},
     {"jobs", (PyCFunction)Lake_jobs, METH_VARARGS, "jobs(limit) -> JSON"},
     {"namespaces", (PyCFunction)Lake_namespaces, METH_VARARGS, "namespaces(ref)"},
     {"namespace_change", (PyCFunction)Lake_namespace_change, METH_VARARGS, "namespace_change(create, ns, branch, commit)"},

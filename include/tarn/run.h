@@ -65,6 +65,13 @@ TARN_EXTERN int tarn_job_logs(char **text, tarn_lake *lake, const char *id, tarn
 TARN_EXTERN int tarn_job_rerun(char **report, tarn_lake *lake, const char *id,
                                const tarn_run_options *opts, tarn_error *err);
 
+/* Asks running job ID (or a unique prefix) to stop, and returns at once:
+ * within a second its process stops scheduling tasks, kills its workers
+ * and interrupts its queries; the job ends "cancelled", its run branch
+ * aborted, its target branch untouched. A job that already ended is
+ * TARN_EINVALID (saying how it ended). */
+TARN_EXTERN int tarn_job_cancel(tarn_lake *lake, const char *id, tarn_error *err);
+
 /* Environments: the package cache (.tarn/envs/). JSON (free with
  * tarn_free): {"packages": [{"name", "path", "size_bytes", "last_used"}],
  * "environments": [{"id", "python", "paths", "packages", "last_used"}]}. */

@@ -523,24 +523,71 @@ class Client:
 
     # -- pipelines --------------------------------------------------------------------
     def run(self, project_dir=".", ref=None, parameters=None, strict=None, dry_run=False,
-            transaction=None, preview=0, **_ignored):
+            transaction=None, preview=0, namespace=None, detach=False, **_ignored):
         """Plans and runs a project on branch REF as one transaction and
         returns a RunState. A failed run does not raise: its RunState says
         what failed (``job_status == "FAILED"``, ``error``); a project that
         cannot be planned raises (InvalidError, NotFoundError). STRICT and
-        TRANSACTION take "on"/"off" (or a bool)."""
+        TRANSACTION take "on"/"off" (or a bool). NAMESPACE: where models
+        without a namespace of their own are materialized.
+
+        With ``detach=True`` it returns as soon as the job is recorded
+        (``job_status`` "RUNNING"): the run goes on in a process of its own
+        session; follow it with get_job / get_job_logs, stop it with
+        cancel_job."""
         params = {str(k): (json.dumps(v) if isinstance(v, bool) else str(v))
                   for k, v in (parameters or {}).items()}
         strict_on = _on_off(strict, "strict", False)
         tx_on = _on_off(transaction, "transaction", True)
         if isinstance(preview, str):
             preview = 0 if preview in ("off", "") else 10
+        ns = None if namespace is None else str(namespace)
+        if detach:
+            if dry_run:
+                raise from_code(-5, "detach=True runs a job: it cannot be a dry run")
+            return self._run_detached(os.fspath(project_dir), _ref(ref), params, strict_on,
+                                      not tx_on, int(preview or 0), ns)
         rc, report, message = self._lake.run(os.fspath(project_dir), _ref(ref), params, strict_on,
-                                             bool(dry_run), not tx_on, int(preview or 0))
+                                             bool(dry_run), not tx_on, int(preview or 0), ns)
         rep = json.loads(report)
         if rc < 0 and not rep.get("job_id"):
             raise from_code(rc, message)
         return RunState(rep, message or None)
+
+    def _run_detached(self, project_dir, ref, params, strict, no_transaction, preview, namespace):
+        import subprocess
+        import sys
+        rd, wr = os.pipe()
+        args = {"lake": self.path, "dir": os.path.abspath(project_dir), "branch": ref,
+                "params": params, "strict": strict, "no_transaction": no_transaction,
+                "preview": preview, "namespace": namespace, "fd": wr}
+        env = dict(os.environ)
+        here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        env["PYTHONPATH"] = here + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        try:
+            proc = subprocess.Popen([sys.executable, "-m", "tarn.detach"], stdin=subprocess.PIPE,
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                    pass_fds=(wr,), env=env, cwd=os.getcwd())
+        finally:
+            os.close(wr)
+        try:
+            proc.communicate(json.dumps(args).encode())  # its parent half exits at once
+            with os.fdopen(rd, "rb") as f:
+                line = f.readline().decode("utf-8", "replace").rstrip("\n")
+        except BaseException:
+            proc.kill()
+            raise
+        if not line or line.startswith("!"):
+            code, _, message = line[1:].partition("\t")
+            raise from_code(int(code) if code.lstrip("-").isdigit() else -1,
+                            message or "the detached run stopped before its job started")
+        return RunState({"job_id": line, "outcome": "running", "branch": ref, "detached": True})
+
+    def cancel_job(self, job_id):
+        """Asks running job JOB_ID (a Job, an id or a unique prefix) to stop
+        and returns at once: within a second its tasks are killed, nothing
+        of it is committed, and it ends "CANCELLED" (see get_job)."""
+        self._lake.cancel_job(job_id.id if isinstance(job_id, Job) else str(job_id))
 
 
 class LogEvent:

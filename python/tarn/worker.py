@@ -96,7 +96,7 @@ Replies (worker -> caller), then end-of-file:
     "exit" (it called sys.exit), "bad_return" (its value is not a table),
     "import" (the module or function could not be loaded) or "input" (an
     input could not be mapped).
-``{"op": "end", "exitcode": N|null, "signal": S|null, "timed_out": bool, "timeout": T, "confined": [layers], "refused": MESSAGE|null}``
+``{"op": "end", "exitcode": N|null, "signal": S|null, "timed_out": bool, "timeout": T, "confined": [layers], "refused": MESSAGE|null, "cancelled": bool}``
     always last, from the supervisor: how the function's process ended
     (``timed_out``: killed at the time limit), which confinement layers it
     ran under, or why it was not run at all (``refused``).

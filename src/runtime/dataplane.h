@@ -52,6 +52,11 @@ int tarn__rt_open(tarn_rt_session **out, tarn_lake *lake, int warm, tarn_error *
  * run.timeout_s: TARN_CONFINE and TARN_DISCOVER_TIMEOUT. */
 int tarn__rt_discover_env(char *out[2], tarn_lake *lake, const char *project_dir, tarn_error *err);
 
+/* Cancels the session's calls (any thread may call it): running workers
+ * are stopped, and each of their calls fails with TARN_EABORTED; calls
+ * that start later do not start. NULL allowed. */
+void tarn__rt_cancel(tarn_rt_session *s);
+
 /* Releases every mapped table and stops the workers. NULL allowed. */
 void tarn__rt_close(tarn_rt_session **s);
 

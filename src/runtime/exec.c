@@ -46,7 +46,9 @@ typedef struct run_ctx {
     json_t *sources;       /* source views created so far: {"schema.table": version} */
     duckdb_connection *conns; /* one per thread; they outlive the tasks, since
                                  the views of Python outputs live on them */
-    size_t nconns;
+    size_t nconns;         /* under mu: a cancel interrupts them from another thread */
+    int cancelled;         /* under mu: tarn job stop asked; nothing new starts */
+    tarn_cancel_watch *watch;
 } run_ctx;
 
 static void emit(run_ctx *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -690,7 +692,7 @@ static int parents_done(sched *s, task *t)
 /* The next task that may start now, or NULL. Holds r->mu. */
 static task *next_task(sched *s)
 {
-    if (s->failed) return NULL;
+    if (s->failed || s->r->cancelled) return NULL;
     for (size_t i = 0; i < s->n; i++) {
         task *t = &s->tasks[i];
         if (t->state != TASK_PENDING || !parents_done(s, t)) continue;
@@ -721,7 +723,11 @@ static void run_task(sched *s, task *t, tarn_duck *d)
          * traceback) comes with the run's error. */
         const char *last = t->err.message, *nl;
         while ((nl = strchr(last, '\n')) && nl[1]) last = nl + 1;
-        emit(r, "x %-24s failed    %8.1f ms  %s", str(m, "name"), ms, last);
+        pthread_mutex_lock(&r->mu);
+        int cancelled = r->cancelled;
+        pthread_mutex_unlock(&r->mu);
+        emit(r, "x %-24s %s %8.1f ms  %s", str(m, "name"), cancelled ? "cancelled" : "failed   ",
+             ms, last);
     } else if (expectation) {
         emit(r, "%s %-24s %s %8.1f ms", t->verdict ? "v" : "!", str(m, "name"),
              t->verdict ? "passed   " : "FAILED   ", ms);
@@ -742,7 +748,7 @@ static void *worker_thread(void *arg)
         if (!t) {
             int pending = 0;
             for (size_t i = 0; i < s->n; i++) pending += s->tasks[i].state == TASK_PENDING;
-            if (s->running == 0 && (!pending || s->failed)) break;
+            if (s->running == 0 && (!pending || s->failed || r->cancelled)) break;
             pthread_cond_wait(&r->changed, &r->mu);
             continue;
         }
@@ -842,6 +848,30 @@ static int open_confined(run_ctx *r, tarn_error *err)
     return rc;
 }
 
+/* From the cancel watcher's thread: stop scheduling, stop the workers
+ * (their supervisors kill what they started) and interrupt the queries. */
+static void cancel_run(void *ctx)
+{
+    run_ctx *r = ctx;
+    emit(r, "job %s: cancel requested: stopping its tasks", r->job_id);
+    pthread_mutex_lock(&r->mu);
+    r->cancelled = 1;
+    tarn__rt_cancel(r->rt);
+    for (size_t i = 0; i < r->nconns; i++) duckdb_interrupt(r->conns[i]);
+    pthread_cond_broadcast(&r->changed);
+    pthread_mutex_unlock(&r->mu);
+}
+
+/* From the same thread, a few times a second: what the job printed is in
+ * its log file for `tarn job logs`, even while a task is silent. */
+static void flush_log(void *ctx)
+{
+    run_ctx *r = ctx;
+    pthread_mutex_lock(&r->log_mu);
+    tarn__joblog_flush(r->log);
+    pthread_mutex_unlock(&r->log_mu);
+}
+
 static int execute(tarn_commit_id *commit, run_ctx *r, tarn_error *err)
 {
     int rc = open_confined(r, err);
@@ -867,13 +897,17 @@ static int execute(tarn_commit_id *commit, run_ctx *r, tarn_error *err)
     const char *conf = tarn_lake_config(r->lake, "run.parallelism");
     if (conf && atoi(conf) > 0) nthreads = (size_t)atoi(conf);
     if (nthreads > s.n) nthreads = s.n ? s.n : 1;
+    pthread_mutex_lock(&r->mu);
     r->conns = calloc(nthreads, sizeof *r->conns);
-    for (i = 0; i < nthreads; i++) {
-        if (duckdb_connect(r->duck.db, &r->conns[i]) != DuckDBSuccess) {
-            free(s.tasks);
-            return tarn__error_set(err, TARN_EIO, "cannot connect to DuckDB");
-        }
-        r->nconns++;
+    for (i = 0; i < nthreads && rc == 0; i++) {
+        if (duckdb_connect(r->duck.db, &r->conns[i]) != DuckDBSuccess)
+            rc = tarn__error_set(err, TARN_EIO, "cannot connect to DuckDB");
+        else r->nconns++;
+    }
+    pthread_mutex_unlock(&r->mu);
+    if (rc < 0) {
+        free(s.tasks);
+        return rc;
     }
     pthread_t *threads = calloc(nthreads, sizeof *threads);
     size_t started = 0;
@@ -882,6 +916,9 @@ static int execute(tarn_commit_id *commit, run_ctx *r, tarn_error *err)
     if (started == 0) worker_thread(&s);
     for (i = 0; i < started; i++) pthread_join(threads[i], NULL);
     free(threads);
+    /* From here on a cancel comes too late: the outputs are what they are. */
+    tarn__cancel_unwatch(&r->watch);
+    int cancelled = r->cancelled;
 
     /* The report lists tasks in plan order, whatever order they ran in. */
     int failed_expectations = 0;
@@ -891,7 +928,8 @@ static int execute(tarn_commit_id *commit, run_ctx *r, tarn_error *err)
         if (t->state != TASK_DONE) {
             /* Never started: a parent failed, or the run stopped first. */
             char why[400];
-            skip_reason(why, sizeof why, &s, t);
+            if (cancelled) snprintf(why, sizeof why, "the job was cancelled");
+            else skip_reason(why, sizeof why, &s, t);
             emit(r, "- %-24s skipped   (%s)", str(t->m, "name"), why);
             json_array_append_new(r->tasks, json_pack("{s:s,s:s,s:s,s:n,s:n,s:i,s:s}", "name",
                                                       str(t->m, "name"), "kind", task_kind(t->m),
@@ -904,7 +942,10 @@ static int execute(tarn_commit_id *commit, run_ctx *r, tarn_error *err)
         char t0[40], t1[40];
         tarn__format_time(t0, sizeof t0, t->started);
         tarn__format_time(t1, sizeof t1, t->ended);
-        const char *outcome = t->rc < 0 ? "failed" : expectation && t->verdict == 0 ? "expectation_failed" : "success";
+        const char *outcome = t->rc < 0 && cancelled ? "cancelled"
+                              : t->rc < 0                 ? "failed"
+                              : expectation && t->verdict == 0 ? "expectation_failed"
+                                                               : "success";
         json_t *tj = json_pack("{s:s,s:s,s:s,s:s,s:s,s:I}", "name", str(m, "name"), "kind",
                                task_kind(m), "outcome", outcome,
                                "started", t0, "ended", t1, "rows", (json_int_t)t->rows);
@@ -917,7 +958,10 @@ static int execute(tarn_commit_id *commit, run_ctx *r, tarn_error *err)
             if (!t->verdict) failed_expectations++;
         }
     }
-    if (failed) {
+    if (cancelled) {
+        rc = tarn__error_set(err, TARN_EABORTED, "job %s was cancelled: nothing "
+                             "of it was committed", r->job_id);
+    } else if (failed) {
         json_t *m = failed->m;
         rc = tarn__error_set(err, TARN_EUSER, "model '%s' (%s:%lld) failed: %s", str(m, "name"),
                              str(m, "file"), (long long)json_integer_value(json_object_get(m, "line")),
@@ -991,6 +1035,12 @@ int tarn_run(char **report, tarn_lake *lake, const tarn_run_options *opts, tarn_
     if (tarn__joblog_start(r.log, r.job_id, &log_err) < 0) emit(&r, "warning: %s", log_err.message);
     tarn_error_clear(&log_err);
     emit(&r, "job %s on branch '%s'%s", r.job_id, r.branch, opts->no_transaction ? " (no transaction)" : "");
+    /* From here on the job can be stopped from elsewhere (tarn job stop). */
+    tarn_error watch_err = TARN_ERROR_INIT;
+    if (tarn__cancel_watch(&r.watch, lake, r.job_id, cancel_run, flush_log, &r, &watch_err) < 0)
+        emit(&r, "warning: this job cannot be cancelled: %s", watch_err.message);
+    tarn_error_clear(&watch_err);
+    if (opts->version >= 2 && opts->on_job) opts->on_job(r.job_id, opts->ctx);
     if (!opts->no_transaction) {
         /* Outputs land on top of the branch as it is; sources are read at
          * the input commit (the same unless this is a rerun). */
@@ -1007,14 +1057,17 @@ int tarn_run(char **report, tarn_lake *lake, const tarn_run_options *opts, tarn_
         if (rc == 0 && env_id) rc = tarn__env_claim(lake, env_id, err);
     }
     if (rc == 0) rc = execute(&commit, &r, err);
+    tarn__cancel_unwatch(&r.watch);
     if (rc == 0) {
         emit(&r, "run %s succeeded: branch '%s' is at %.12s", r.job_id, r.branch, commit.hex);
     } else {
-        report_outcome(&r, "failed", NULL, err ? err->message : "failed");
-        emit(&r, "run %s failed: branch '%s' is unchanged%s%s", r.job_id, r.branch,
+        const char *status = r.cancelled ? "cancelled" : "failed";
+        report_outcome(&r, status, NULL, err ? err->message : "failed");
+        emit(&r, "run %s %s: branch '%s' is unchanged%s%s", r.job_id, status, r.branch,
              r.run_branch[0] ? "; its run branch is kept, aborted: " : "", r.run_branch);
+        flush_log(&r); /* whoever sees the job ended finds its whole log */
         tarn_error rec = TARN_ERROR_INIT;
-        if (job_record(&r, "failed", NULL, &rec) < 0) emit(&r, "could not record the job's failure: %s", rec.message);
+        if (job_record(&r, status, NULL, &rec) < 0) emit(&r, "could not record the job's end: %s", rec.message);
     }
 done:
     if (rc < 0 && !json_object_get(r.report, "error"))

@@ -51,8 +51,7 @@ int tarn_job_list(char **json, tarn_lake *lake, size_t limit, tarn_error *err)
     return rc;
 }
 
-/* Finds the job ID (or unique prefix). */
-static int job_find(tarn_job_row *out, tarn_lake *lake, const char *id, tarn_error *err)
+int tarn__job_find(tarn_job_row *out, tarn_lake *lake, const char *id, tarn_error *err)
 {
     if (!id || !*id || strlen(id) > 64 || strspn(id, "0123456789abcdef") != strlen(id))
         return tarn__error_set(err, TARN_EINVALID, "invalid job id '%s'", id ? id : "");
@@ -66,7 +65,7 @@ int tarn_job_get(char **json, tarn_lake *lake, const char *id, tarn_error *err)
     *json = NULL;
     tarn__lease_settle(lake, NULL);
     tarn_job_row j;
-    TARN_RETURN_NOT_OK(job_find(&j, lake, id, err));
+    TARN_RETURN_NOT_OK(tarn__job_find(&j, lake, id, err));
     json_t *job = job_json(&j);
     json_t *params = j.params_json ? json_loads(j.params_json, 0, NULL) : NULL;
     json_object_set_new(job, "params", params ? params : json_object());
@@ -87,7 +86,7 @@ int tarn_job_logs(char **text, tarn_lake *lake, const char *id, tarn_error *err)
 {
     *text = NULL;
     tarn_job_row j;
-    TARN_RETURN_NOT_OK(job_find(&j, lake, id, err));
+    TARN_RETURN_NOT_OK(tarn__job_find(&j, lake, id, err));
     /* The log file holds the whole (capped) log; the catalog its tail. */
     if (tarn__joblog_read(text, lake, j.id, NULL) != 0) *text = strdup(j.logs ? j.logs : "");
     tarn__job_row_clear(&j);
@@ -106,7 +105,7 @@ int tarn_job_rerun(char **report, tarn_lake *lake, const char *id, const tarn_ru
 {
     *report = NULL;
     tarn_job_row row;
-    TARN_RETURN_NOT_OK(job_find(&row, lake, id, err));
+    TARN_RETURN_NOT_OK(tarn__job_find(&row, lake, id, err));
     char job[65], branch[TARN_NAME_MAX + 1], input[65];
     snprintf(job, sizeof job, "%s", row.id);
     snprintf(branch, sizeof branch, "%s", row.branch);

@@ -52,6 +52,21 @@ json_t *tarn__params_shown(json_t *values, json_t *decls);
 int tarn__plan(json_t *project, tarn_lake *lake, const char *input_commit,
                const tarn_run_options *opts, tarn_error *err);
 
+/* Job ID (or a unique prefix) into *out (clear it with
+ * tarn__job_row_clear); TARN_ENOTFOUND names `tarn job ls`. */
+int tarn__job_find(tarn_job_row *out, tarn_lake *lake, const char *id, tarn_error *err);
+
+/* Watches for a request to cancel job JOB_ID (tarn_job_cancel) on a
+ * catalog connection of its own, and calls ON_CANCEL(CTX) once, from its
+ * own thread, when one comes; ON_POLL(CTX) (may be NULL) at every look,
+ * a few times a second. */
+typedef struct tarn_cancel_watch tarn_cancel_watch;
+int tarn__cancel_watch(tarn_cancel_watch **out, tarn_lake *lake, const char *job_id,
+                       void (*on_cancel)(void *ctx), void (*on_poll)(void *ctx), void *ctx,
+                       tarn_error *err);
+/* Stops watching (waits for the thread). NULL allowed. */
+void tarn__cancel_unwatch(tarn_cancel_watch **w);
+
 /* The data files of table version VERSION_ID that a scan with filter
  * WHERE (its parse tree from tarn__sql_filter_parse; NULL: none) must read,
  * judged by their statistics, with the filter's parameters bound from

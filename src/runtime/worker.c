@@ -73,6 +73,12 @@ struct tarn_rt_session {
     zygote *zy;
     size_t nzy;
     limits defaults;
+    /* Workers running now (their supervisors), for a cancel; live_mu
+     * alone guards them, so that a cancel never waits for a fork. */
+    pthread_mutex_t live_mu;
+    pid_t *live;
+    size_t nlive, live_cap;
+    int cancelled;       /* tarn__rt_cancel was called: no call starts */
     int confine;         /* run.confine: 1 auto, 0 off */
     char hide[PATH_MAX]; /* the lakehouse folder, as the kernel resolves it */
 };
@@ -176,6 +182,7 @@ int tarn__rt_open(tarn_rt_session **out, tarn_lake *lake, int warm, tarn_error *
     if (!*out) return tarn__error_set(err, TARN_ENOMEM, "out of memory");
     (*out)->lake = lake;
     pthread_mutex_init(&(*out)->mu, NULL);
+    pthread_mutex_init(&(*out)->live_mu, NULL);
     if (read_defaults(*out, err) < 0) {
         tarn__rt_close(out);
         return err ? err->code : TARN_EINVALID;
@@ -471,9 +478,54 @@ void tarn__rt_close(tarn_rt_session **sp)
         if (s->items[i].fd >= 0) close(s->items[i].fd);
     }
     free(s->items);
+    free(s->live);
     pthread_mutex_destroy(&s->mu);
+    pthread_mutex_destroy(&s->live_mu);
     free(s);
     *sp = NULL;
+}
+
+/* ---- cancelling: the workers that run now ---------------------------------------- */
+
+static int live_cancelled(tarn_rt_session *s)
+{
+    pthread_mutex_lock(&s->live_mu);
+    int c = s->cancelled;
+    pthread_mutex_unlock(&s->live_mu);
+    return c;
+}
+
+/* A worker that started as the job was cancelled is stopped at once. */
+static void live_add(tarn_rt_session *s, pid_t pid)
+{
+    pthread_mutex_lock(&s->live_mu);
+    if (s->cancelled) kill(pid, SIGTERM);
+    if (tarn__reserve(&s->live, &s->live_cap, s->nlive + 1, sizeof *s->live) == 0)
+        s->live[s->nlive++] = pid;
+    pthread_mutex_unlock(&s->live_mu);
+}
+
+static void live_remove(tarn_rt_session *s, pid_t pid)
+{
+    pthread_mutex_lock(&s->live_mu);
+    for (size_t i = 0; i < s->nlive; i++)
+        if (s->live[i] == pid) {
+            s->live[i] = s->live[--s->nlive];
+            break;
+        }
+    pthread_mutex_unlock(&s->live_mu);
+}
+
+void tarn__rt_cancel(tarn_rt_session *s)
+{
+    if (!s) return;
+    pthread_mutex_lock(&s->live_mu);
+    s->cancelled = 1;
+    /* SIGTERM to a worker's supervisor: it kills the task and everything
+     * the task started, then reports the call as cancelled
+     * (python/tarn/confine.py). */
+    for (size_t i = 0; i < s->nlive; i++) kill(s->live[i], SIGTERM);
+    pthread_mutex_unlock(&s->live_mu);
 }
 
 /* What one call's output lines go through. */
@@ -579,8 +631,8 @@ static const char *text_of(json_t *o, const char *key)
 
 /* The error of a call that returned no usable result, told as what
  * happened: a refusal, a limit, the function's traceback, a crash. */
-static int call_error(const tarn_rt_call *call, json_t *doc, json_t *end, json_t *status, output *o,
-                      tarn_error *err)
+static int call_error(tarn_rt_session *s, const tarn_rt_call *call, json_t *doc, json_t *end,
+                      json_t *status, output *o, tarn_error *err)
 {
     /* What fits in the run's message around "model 'x' (FILE:LINE) failed: ". */
     size_t budget = TARN_MESSAGE_MAX - 1 - strlen(call->model) - strlen(call->file) - 200;
@@ -592,6 +644,9 @@ static int call_error(const tarn_rt_call *call, json_t *doc, json_t *end, json_t
     if (end && text_of(end, "refused")) {
         sb_printf(&m, "model '%s' was not run: %s", call->model, text_of(end, "refused"));
         rc = TARN_EINVALID;
+    } else if ((end && json_is_true(json_object_get(end, "cancelled"))) || live_cancelled(s)) {
+        sb_printf(&m, "model '%s' was stopped: the job was cancelled", call->model);
+        rc = TARN_EABORTED;
     } else if (end && json_is_true(json_object_get(end, "timed_out"))) {
         if (*tail) append_end(&m, tail, budget / 2), sb_append(&m, "\n");
         sb_printf(
@@ -668,7 +723,10 @@ int tarn__rt_call(int64_t *rows, int *verdict, tarn_rt_session *s, tarn_duck *d,
         return tarn__error_set(err, TARN_EIO, "pipe: %s", strerror(errno));
     }
     pid_t pid = 0;
-    int rc = fork_worker(&pid, s, call, sv[1], pipefd[1], err);
+    int rc = live_cancelled(s)
+                 ? tarn__error_set(err, TARN_EABORTED, "model '%s' was not started: the job was "
+                                   "cancelled", call->model)
+                 : fork_worker(&pid, s, call, sv[1], pipefd[1], err);
     close(sv[1]);
     close(pipefd[1]);
     if (rc < 0) {
@@ -676,6 +734,7 @@ int tarn__rt_call(int64_t *rows, int *verdict, tarn_rt_session *s, tarn_duck *d,
         close(pipefd[0]);
         return rc;
     }
+    live_add(s, pid);
 
     json_t *req = json_pack("{s:s,s:s,s:s,s:[],s:{},s:o,s:b,s:s}", "op", "call", "module",
                             call->file, "function", call->function, "inputs", "select", "params",
@@ -704,6 +763,7 @@ int tarn__rt_call(int64_t *rows, int *verdict, tarn_rt_session *s, tarn_duck *d,
     collect(&doc, &end, &result_fd, sv[0], pipefd[0], &o);
     close(sv[0]);
     close(pipefd[0]);
+    live_remove(s, pid); /* before its zygote reaps it: the pid is never another's */
     json_t *status = wait_worker(s, call->env, pid);
 
     if (sent < 0 && !end) {
@@ -714,7 +774,7 @@ int tarn__rt_call(int64_t *rows, int *verdict, tarn_rt_session *s, tarn_duck *d,
                 !call->expectation)) {
         /* Without the supervisor's account nothing vouches that the model
          * and what it started are gone: never a success. */
-        rc = call_error(call, doc && !json_is_true(json_object_get(doc, "ok")) ? doc : NULL, end,
+        rc = call_error(s, call, doc && !json_is_true(json_object_get(doc, "ok")) ? doc : NULL, end,
                         status, &o, err);
     } else if (call->expectation) {
         *verdict = json_is_true(json_object_get(doc, "verdict"));
