@@ -310,23 +310,101 @@ static PyObject *Lake_diff(LakeObject *self, PyObject *args)
     return out;
 }
 
-/* query_fd(sql, ref) -> a sealed memfd holding the result as Arrow IPC */
+/* query_fd(sql, ref, max_rows=-1) -> a sealed memfd holding the result as
+ * Arrow IPC; DuckDB stops after max_rows rows (-1: all). */
 static PyObject *Lake_query_fd(LakeObject *self, PyObject *args)
 {
-    const char *sql, *ref = NULL;
-    if (!PyArg_ParseTuple(args, "sz", &sql, &ref)) return NULL;
+    tarn_query_options o = TARN_QUERY_OPTIONS_INIT;
+    const char *sql;
+    long long max_rows = -1;
+    if (!PyArg_ParseTuple(args, "sz|L", &sql, &o.ref, &max_rows)) return NULL;
+    o.max_rows = max_rows;
     int fd = -1, rc;
     tarn_error err = TARN_ERROR_INIT;
-    Py_BEGIN_ALLOW_THREADS rc = tarn_query_arrow_fd(&fd, self->lake, sql, ref, &err);
+    Py_BEGIN_ALLOW_THREADS rc = tarn_query_arrow(&fd, self->lake, sql, &o, &err);
     Py_END_ALLOW_THREADS if (rc < 0) return raise_tarn(rc, &err);
     return PyLong_FromLong(fd);
 }
+
+/* scan_fd(table, ref, columns, filter, limit) -> a sealed memfd, as query_fd;
+ * columns a sequence of names or None, limit -1 for all. */
+static PyObject *Lake_scan_fd(LakeObject *self, PyObject *args)
+{
+    tarn_query_options o = TARN_QUERY_OPTIONS_INIT;
+    const char *table, *filter = NULL;
+    PyObject *columns = Py_None;
+    long long limit = -1;
+    if (!PyArg_ParseTuple(args, "szOzL", &table, &o.ref, &columns, &filter, &limit)) return NULL;
+    o.max_rows = limit;
+    PyObject *seq = columns == Py_None ? NULL : PySequence_Fast(columns, "columns: a list of names");
+    if (columns != Py_None && !seq) return NULL;
+    Py_ssize_t n = seq ? PySequence_Fast_GET_SIZE(seq) : 0;
+    const char **names = calloc(n ? (size_t)n : 1, sizeof *names);
+    for (Py_ssize_t i = 0; i < n && names; i++) {
+        names[i] = PyUnicode_AsUTF8(PySequence_Fast_GET_ITEM(seq, i));
+        if (!names[i]) {
+            free(names);
+            Py_DECREF(seq);
+            return NULL;
+        }
+    }
+    int fd = -1, rc;
+    tarn_error err = TARN_ERROR_INIT;
+    /* The names stay the list's, which SEQ holds while the GIL is released. */
+    Py_BEGIN_ALLOW_THREADS rc = tarn_scan_arrow(&fd, self->lake, table, names, (size_t)n, filter, &o, &err);
+    Py_END_ALLOW_THREADS free(names);
+    Py_XDECREF(seq);
+    if (rc < 0) return raise_tarn(rc, &err);
+    return PyLong_FromLong(fd);
+}
+
+static void columns_free(tarn_column *cols, size_t n)
+{
+    for (size_t i = 0; cols && i < n; i++) {
+        free(cols[i].name);
+        free(cols[i].type);
+    }
+    free(cols);
+}
+
+static PyObject *json_string_result(int rc, char *json, tarn_error *err);
 
 static PyObject *import_result(int rc, tarn_import_result *r, tarn_error *err)
 {
     if (rc < 0) return raise_tarn(rc, err);
     return Py_BuildValue("{s:s,s:L,s:L}", "commit", r->commit.hex, "rows", (long long)r->rows, "files",
                          (long long)r->files);
+}
+
+/* PAIRS — None or a sequence of (name, type) — as columns (copied: calls
+ * run without the GIL); -1 with a Python error set on bad input. */
+static int column_types(tarn_column **out, size_t *n, PyObject *pairs)
+{
+    *out = NULL;
+    *n = 0;
+    if (pairs == Py_None) return 0;
+    PyObject *seq = PySequence_Fast(pairs, "column_types: pairs (name, type)");
+    if (!seq) return -1;
+    Py_ssize_t count = PySequence_Fast_GET_SIZE(seq);
+    tarn_column *cols = calloc(count ? (size_t)count : 1, sizeof *cols);
+    int ok = cols != NULL;
+    Py_ssize_t i = 0;
+    for (; ok && i < count; i++) {
+        const char *name, *type;
+        ok = PyArg_ParseTuple(PySequence_Fast_GET_ITEM(seq, i), "ss", &name, &type);
+        if (ok) {
+            cols[i].name = strdup(name);
+            cols[i].type = strdup(type);
+        }
+    }
+    Py_DECREF(seq);
+    if (!ok) {
+        columns_free(cols, (size_t)i);
+        return -1;
+    }
+    *out = cols;
+    *n = (size_t)count;
+    return 0;
 }
 
 /* import_path(table, path, branch, mode, format, commit, delimiter, header, null,
@@ -350,40 +428,65 @@ static PyObject *Lake_import_path(LakeObject *self, PyObject *args)
     o.commit = &co;
     o.header = (tarn_csv_header)header;
     o.skip = skip;
-    /* The pairs are copied: the call runs without the GIL. */
-    PyObject *seq =
-        types == Py_None ? NULL : PySequence_Fast(types, "column_types: pairs (name, type)");
-    if (types != Py_None && !seq) return NULL;
-    Py_ssize_t n = seq ? PySequence_Fast_GET_SIZE(seq) : 0;
-    tarn_column *cols = calloc(n ? (size_t)n : 1, sizeof *cols);
-    int ok = cols != NULL;
-    for (Py_ssize_t i = 0; ok && i < n; i++) {
-        const char *name, *type;
-        PyObject *pair = PySequence_Fast_GET_ITEM(seq, i);
-        ok = PyArg_ParseTuple(pair, "ss", &name, &type);
-        if (ok) {
-            cols[i].name = strdup(name);
-            cols[i].type = strdup(type);
-        }
-    }
-    Py_XDECREF(seq);
-    PyObject *out = NULL;
-    if (ok) {
-        o.column_types = cols;
-        o.ncolumn_types = (size_t)n;
-        tarn_import_result r;
-        tarn_error err = TARN_ERROR_INIT;
-        int rc;
-        Py_BEGIN_ALLOW_THREADS rc =
-            tarn_table_import(&r, self->lake, table, path, branch, &o, &err);
-        Py_END_ALLOW_THREADS out = import_result(rc, &r, &err);
-    }
-    for (Py_ssize_t i = 0; cols && i < n; i++) {
-        free(cols[i].name);
-        free(cols[i].type);
-    }
-    free(cols);
-    return out;
+    tarn_column *cols = NULL;
+    if (column_types(&cols, &o.ncolumn_types, types) < 0) return NULL;
+    o.column_types = cols;
+    tarn_import_result r;
+    tarn_error err = TARN_ERROR_INIT;
+    int rc;
+    Py_BEGIN_ALLOW_THREADS rc = tarn_table_import(&r, self->lake, table, path, branch, &o, &err);
+    Py_END_ALLOW_THREADS columns_free(cols, o.ncolumn_types);
+    return import_result(rc, &r, &err);
+}
+
+/* table_plan(path, format, delimiter, header, null, column_types, skip,
+ * encoding, quote, escape) -> JSON (tarn_table_plan) */
+static PyObject *Lake_table_plan(LakeObject *self, PyObject *args)
+{
+    const char *path;
+    tarn_import_options o = TARN_IMPORT_OPTIONS_INIT;
+    int header = 0;
+    long long skip = 0;
+    PyObject *types = Py_None;
+    if (!PyArg_ParseTuple(args, "szzizOLzzz", &path, &o.format, &o.delimiter, &header,
+                          &o.null_string, &types, &skip, &o.encoding, &o.quote, &o.escape))
+        return NULL;
+    o.header = (tarn_csv_header)header;
+    o.skip = skip;
+    tarn_column *cols = NULL;
+    if (column_types(&cols, &o.ncolumn_types, types) < 0) return NULL;
+    o.column_types = cols;
+    char *plan = NULL;
+    tarn_error err = TARN_ERROR_INIT;
+    int rc;
+    Py_BEGIN_ALLOW_THREADS rc = tarn_table_plan(&plan, self->lake, path, &o, &err);
+    Py_END_ALLOW_THREADS columns_free(cols, o.ncolumn_types);
+    return json_string_result(rc, plan, &err);
+}
+
+/* table_create(table, columns, branch, replace, commit): columns a
+ * sequence of (name, type) pairs */
+static PyObject *Lake_table_create(LakeObject *self, PyObject *args)
+{
+    const char *table, *branch = NULL;
+    PyObject *columns, *commit = Py_None;
+    int replace = 0;
+    tarn_commit_options co;
+    if (!PyArg_ParseTuple(args, "sOzp|O", &table, &columns, &branch, &replace, &commit) ||
+        !commit_options(&co, commit))
+        return NULL;
+    tarn_column *cols = NULL;
+    size_t n = 0;
+    if (column_types(&cols, &n, columns) < 0) return NULL;
+    tarn_import_options o = TARN_IMPORT_OPTIONS_INIT;
+    o.mode = replace ? TARN_IMPORT_REPLACE : TARN_IMPORT_CREATE;
+    o.commit = &co;
+    tarn_import_result r;
+    tarn_error err = TARN_ERROR_INIT;
+    int rc;
+    Py_BEGIN_ALLOW_THREADS rc = tarn_table_create(&r, self->lake, table, cols, n, branch, &o, &err);
+    Py_END_ALLOW_THREADS columns_free(cols, n);
+    return import_result(rc, &r, &err);
 }
 
 /* import_fd(table, fd, branch, mode, commit) */
@@ -624,12 +727,18 @@ static PyMethodDef Lake_methods[] = {
     {"commits", (PyCFunction)Lake_commits, METH_VARARGS, "commits(ref, limit)"},
     {"merge", (PyCFunction)Lake_merge, METH_VARARGS, "merge(source_ref, into, commit)"},
     {"diff", (PyCFunction)Lake_diff, METH_VARARGS, "diff(from_ref, to_ref)"},
-    {"query_fd", (PyCFunction)Lake_query_fd, METH_VARARGS, "query_fd(sql, ref) -> memfd"},
+    {"query_fd", (PyCFunction)Lake_query_fd, METH_VARARGS, "query_fd(sql, ref, max_rows) -> memfd"},
+    {"scan_fd", (PyCFunction)Lake_scan_fd, METH_VARARGS,
+     "scan_fd(table, ref, columns, filter, limit) -> memfd"},
     {"import_path", (PyCFunction)Lake_import_path, METH_VARARGS,
      "import_path(table, path, branch, mode, format, commit, delimiter, header, null, "
      "column_types, skip, encoding, quote, escape)"},
     {"import_fd", (PyCFunction)Lake_import_fd, METH_VARARGS,
      "import_fd(table, fd, branch, mode, commit)"},
+    {"table_plan", (PyCFunction)Lake_table_plan, METH_VARARGS,
+     "table_plan(path, format, delimiter, header, null, column_types, skip, encoding, quote, escape)"},
+    {"table_create", (PyCFunction)Lake_table_create, METH_VARARGS,
+     "table_create(table, columns, branch, replace, commit)"},
     {"run", (PyCFunction)Lake_run, METH_VARARGS,
      "run(dir, branch, params, strict, dry_run, no_transaction, preview, namespace, notify_fd)"},
     {"cancel_job", (PyCFunction)Lake_cancel_job, METH_VARARGS, "cancel_job(id)"},

@@ -109,6 +109,25 @@ TARN_EXTERN int tarn_table_import_arrow_fd(tarn_import_result *out, tarn_lake *l
                                            const char *table, int fd, const char *branch,
                                            const tarn_import_options *opts, tarn_error *err);
 
+/* A table creation plan for the files PATH names (a file or a glob; OPTS
+ * as for an import: format, CSV options): what an import would read,
+ * without writing anything. *plan_json (free with tarn_free) is
+ * {"format", "files": [...], "columns": [{"name", "type"}], "conflicts":
+ * [{"name", "types": [{"file", "type"}]}]}: where files disagree on a
+ * column's type, the type every file widens to without changing a value,
+ * or, when there is none, a conflict (that column's type is null) for the
+ * caller to settle. */
+TARN_EXTERN int tarn_table_plan(char **plan_json, tarn_lake *lake, const char *path,
+                                const tarn_import_options *opts, tarn_error *err);
+
+/* Creates TABLE on BRANCH with COLUMNS (names and DuckDB type names) and
+ * no rows, in one commit (OPTS: mode create, or replace; the commit's
+ * message and properties); later imports append to it. A type that is not
+ * a DuckDB type name is TARN_EINVALID naming the column. */
+TARN_EXTERN int tarn_table_create(tarn_import_result *out, tarn_lake *lake, const char *table,
+                                  const tarn_column *columns, size_t ncolumns, const char *branch,
+                                  const tarn_import_options *opts, tarn_error *err);
+
 /* Removes TABLE from BRANCH (NULL: active) in a new commit. COMMIT (here
  * and below; NULL allowed) gives the commit's message, body and
  * properties. */

@@ -29,7 +29,8 @@ import pathlib
 from . import _client
 from .errors import from_code
 from .results import (Branch, Commit, InfoState, Job, Namespace, Ref, RunState, Table as TableInfo,
-                      Tag, TableDataImportState, status_name)
+                      Tag, TableCreatePlanApplyState, TableCreatePlanState, TableDataImportState,
+                      status_name)
 from .table import Table
 
 __all__ = ["Client", "RunState"]
@@ -354,10 +355,7 @@ class Client:
             path = os.fspath(data)
             if os.path.isdir(path):
                 path = _folder_glob(path)
-            if header not in (None, True, False):
-                raise from_code(-5, "header must be True, False or None, not %r" % (header,))
-            if skip is None or isinstance(skip, bool) or not isinstance(skip, int):
-                raise from_code(-5, "skip must be a number of lines, not %r" % (skip,))
+            _check_csv_options(header, skip)
             types = column_types.items() if isinstance(column_types, dict) else column_types
             r = self._lake.import_path(name, path, _ref(branch), _MODES[mode], format, commit,
                                        delimiter, 0 if header is None else 1 if header else 2,
@@ -376,6 +374,89 @@ class Client:
         state = TableDataImportState("SUCCESS", None, commit=r["commit"], rows=r["rows"], files=r["files"])
         state._legacy = ("commit", "rows", "files")
         return state
+
+    # -- creating a table from files (Bauplan's two steps) -------------------------
+    def plan_table_creation(self, table, search_uri, branch=None, *, namespace=None,
+                            partitioned_by=None, replace=None, auto_apply=True, format=None,
+                            delimiter=None, header=None, null=None, column_types=None, skip=0,
+                            encoding=None, quote=None, escape=None, commit_body=None,
+                            commit_properties=None, **_ignored):
+        """The schema tarn would give TABLE from the files SEARCH_URI names (a
+        file, a glob or a folder), read as import_data reads them, nothing
+        written. ``plan`` is YAML to read or edit (``schema``: each column's
+        name and DuckDB type), ``files_to_be_imported`` the files. Where
+        files disagree on a column's type beyond what widens safely, the
+        plan lists the conflict (``can_auto_apply`` False) and the column's
+        type is empty: settle it in the YAML, then apply_table_creation_plan.
+        Otherwise (and AUTO_APPLY, as Bauplan does) the empty table is made
+        at once. ``partitioned_by`` is accepted and changes nothing."""
+        path = os.fspath(search_uri)
+        if os.path.isdir(path):
+            path = _folder_glob(path)
+        _check_csv_options(header, skip)
+        types = column_types.items() if isinstance(column_types, dict) else column_types
+        found = json.loads(self._lake.table_plan(
+            path, format, delimiter, 0 if header is None else 1 if header else 2, null,
+            None if types is None else [tuple(p) for p in types], skip, encoding, quote, escape))
+        name = _table_name(table, namespace)
+        doc = {"table": name, "branch": _ref(branch) or self._lake.active_branch(),
+               "replace": bool(replace),
+               "schema": [{"name": c["name"], "type": c["type"]} for c in found["columns"]],
+               "conflicts": [{"name": c["name"], "types": sorted({t["type"] for t in c["types"]})}
+                             for c in found["conflicts"]],
+               "files": found["files"]}
+        state = TableCreatePlanState("SUCCESS", None, plan=_plan_yaml(doc),
+                                     files_to_be_imported=found["files"],
+                                     can_auto_apply=not found["conflicts"], table=name)
+        if state.can_auto_apply and auto_apply:
+            self.apply_table_creation_plan(state, commit_body=commit_body,
+                                           commit_properties=commit_properties)
+        return state
+
+    def apply_table_creation_plan(self, plan, *, commit_body=None, commit_properties=None,
+                                  **_ignored):
+        """Makes the empty table a plan (a TableCreatePlanState, or its YAML,
+        edited or not) describes, in one commit; import_data then appends
+        to it. A column left without a type is an error naming it."""
+        import yaml
+        text = plan.plan if isinstance(plan, TableCreatePlanState) else plan
+        try:
+            doc = yaml.safe_load(text)
+        except yaml.YAMLError as e:
+            raise from_code(-5, "the plan is not valid YAML: %s" % e) from None
+        if not isinstance(doc, dict) or not isinstance(doc.get("schema"), list) or \
+                not isinstance(doc.get("table"), str):
+            raise from_code(-5, "a table creation plan holds 'table' and 'schema' (a list of "
+                                "{name, type}): see plan_table_creation")
+        cols = []
+        for i, c in enumerate(doc["schema"]):
+            if not isinstance(c, dict) or not isinstance(c.get("name"), str):
+                raise from_code(-5, "schema entry %d of the plan needs a name and a type" % (i + 1))
+            if not isinstance(c.get("type"), str) or not c["type"].strip():
+                raise from_code(-5, "column '%s' has no type in the plan: its files disagree (%s); "
+                                    "write the one to use" % (c["name"], ", ".join(
+                                        next((x["types"] for x in doc.get("conflicts") or []
+                                              if x.get("name") == c["name"]), []))))
+            cols.append((c["name"], c["type"].strip()))
+        r = self._lake.table_create(doc["table"], cols, doc.get("branch"), bool(doc.get("replace")),
+                                    _commit(None, commit_body, commit_properties))
+        state = TableCreatePlanApplyState("SUCCESS", None, table=doc["table"], commit=r["commit"])
+        return state
+
+    def create_table(self, table, search_uri, branch=None, *, namespace=None, partitioned_by=None,
+                     replace=None, commit_body=None, commit_properties=None, **kwargs):
+        """Creates TABLE, empty, with the schema of the files SEARCH_URI
+        names (plan_table_creation, then apply); import_data then appends
+        their rows. Files that disagree on a column's type raise
+        InvalidError naming it: settle it with plan_table_creation."""
+        state = self.plan_table_creation(table, search_uri, branch, namespace=namespace,
+                                         replace=replace, commit_body=commit_body,
+                                         commit_properties=commit_properties, **kwargs)
+        if not state.can_auto_apply:
+            raise from_code(-5, "the files disagree on column types; nothing was created:\n%s\n"
+                                "edit plan_table_creation(...).plan and apply it"
+                                % state.plan)
+        return self.get_table(state.table, branch)
 
     # -- history ------------------------------------------------------------------
     def get_commits(self, ref=None, *, filter_by_message=None, filter_by_author_username=None,
@@ -464,17 +545,14 @@ class Client:
 
     # -- SQL ---------------------------------------------------------------------------
     def query(self, query, ref=None, max_rows=None, **_ignored):
-        """Runs a SELECT on REF (default: the active branch) and returns a
-        tarn.Table (mapped from shared memory, no copy), at most MAX_ROWS
-        rows."""
-        fd = self._lake.query_fd(query, _ref(ref))
+        """Runs a SELECT (or EXPLAIN of one) on REF (default: the active
+        branch) and returns a tarn.Table (mapped from shared memory, no
+        copy). With MAX_ROWS, DuckDB stops once it has that many rows."""
+        fd = self._lake.query_fd(query, _ref(ref), _max_rows(max_rows))
         try:
-            t = Table._from_fd(fd)
+            return Table._from_fd(fd)
         finally:
             os.close(fd)
-        if max_rows is not None and t.num_rows > max_rows:
-            t = t.slice(0, max_rows)
-        return t
 
     def query_to_generator(self, query, ref=None, max_rows=None, **_ignored):
         """Yields the result's rows as dicts."""
@@ -510,16 +588,18 @@ class Client:
 
     def scan(self, table, ref=None, *, columns=None, filters=None, limit=None, namespace=None, **_ignored):
         """Reads TABLE at REF: COLUMNS (default all), rows matching FILTERS
-        (one SQL expression), at most LIMIT rows."""
-        name = _table_name(table, namespace)
-        ns, _, bare = name.rpartition(".")
-        cols = ", ".join(_ident(c) for c in columns) if columns else "*"
-        sql = "SELECT %s FROM %s%s" % (cols, _ident(ns) + "." if ns else "", _ident(bare))
-        if filters:
-            sql += " WHERE (%s\n)" % filters
-        if limit is not None:
-            sql += " LIMIT %d" % int(limit)
-        return self.query(sql, ref=ref)
+        (one SQL expression on the table's columns, checked as a model's
+        filter is: no second statement, clause or subquery), at most LIMIT
+        rows."""
+        if isinstance(columns, str):
+            columns = [columns]
+        fd = self._lake.scan_fd(_table_name(table, namespace), _ref(ref),
+                                None if columns is None else [str(c) for c in columns],
+                                filters or None, _max_rows(limit))
+        try:
+            return Table._from_fd(fd)
+        finally:
+            os.close(fd)
 
     # -- pipelines --------------------------------------------------------------------
     def run(self, project_dir=".", ref=None, parameters=None, strict=None, dry_run=False,
@@ -619,8 +699,28 @@ def _as_set(value, key):
     return {key(v) for v in value}
 
 
-def _ident(name):
-    return '"%s"' % str(name).replace('"', '""')
+def _check_csv_options(header, skip):
+    if header not in (None, True, False):
+        raise from_code(-5, "header must be True, False or None, not %r" % (header,))
+    if skip is None or isinstance(skip, bool) or not isinstance(skip, int):
+        raise from_code(-5, "skip must be a number of lines, not %r" % (skip,))
+
+
+def _plan_yaml(doc):
+    """A table creation plan as YAML, with a comment on how to edit it."""
+    import yaml
+    return ("# The table tarn will create: edit a column's type (a DuckDB type name such as\n"
+            "# BIGINT, DOUBLE, VARCHAR, TIMESTAMP, DECIMAL(18,2)), then apply the plan.\n" +
+            yaml.safe_dump(doc, sort_keys=False, default_flow_style=False))
+
+
+def _max_rows(n):
+    """MAX_ROWS for the C extension: -1 for all."""
+    if n is None:
+        return -1
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise from_code(-5, "max_rows must be a whole number >= 0, not %r" % (n,))
+    return n
 
 
 def _folder_glob(path):
