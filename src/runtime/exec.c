@@ -17,6 +17,7 @@
 #include "runtime/runtime.h"
 #include "runtime/dataplane.h"
 #include "lake/joblog.h"
+#include "sql/empty.h"
 #include "sql/engine.h"
 #include "table/schema.h"
 #include "util/error.h"
@@ -170,7 +171,7 @@ static int scan_sql(strbuf *q, run_ctx *r, json_t *src, tarn_error *err)
     if (json_array_size(files) == 0) {
         /* Every file ruled out: the table's columns, no rows. */
         sb_append(q, "(SELECT * FROM ");
-        TARN_RETURN_NOT_OK(tarn__duck_scan_sql(q, r->lake, str(src, "version"), err));
+        TARN_RETURN_NOT_OK(tarn__duck_shape_sql(q, r->lake, str(src, "version"), err));
         sb_append(q, " LIMIT 0)");
         return 0;
     }
@@ -421,6 +422,9 @@ static int materialize(run_ctx *r, tarn_duck *d, json_t *m, tarn_error *err)
     int rc = tarn__duck_write_result(&rows, &schema, &stats, d, sb_str(&q), NULL, tmp, "parquet", err);
     sb_free(&q);
     if (rc == 0 && !strcmp(str(m, "materialization"), "APPEND")) rc = append_check(r, m, table, schema, err);
+    /* The size of what was written: the published object may not be local. */
+    struct stat st;
+    int64_t size = rc == 0 && stat(tmp, &st) == 0 ? (int64_t)st.st_size : 0;
     if (rc == 0) rc = r->lake->store->vt->publish(r->lake->store, key, tmp, err);
     if (rc < 0) {
         unlink(tmp);
@@ -429,11 +433,6 @@ static int materialize(run_ctx *r, tarn_duck *d, json_t *m, tarn_error *err)
         free(stats);
         return rc;
     }
-    char url[8192];
-    struct stat st;
-    int64_t size = 0;
-    if (r->lake->store->vt->read_url(r->lake->store, key, url, sizeof url, NULL) == 0 && stat(url, &st) == 0)
-        size = (int64_t)st.st_size;
     pthread_mutex_lock(&r->mu);
     json_array_append_new(r->outputs,
                           json_pack("{s:s,s:s,s:s,s:I,s:I,s:s,s:s,s:s}", "model", str(m, "name"), "table",

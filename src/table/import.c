@@ -25,6 +25,7 @@
 #include "sql/engine.h"
 #include "table/csv.h"
 #include "table/input.h"
+#include "store/store.h"
 #include "table/schema.h"
 #include "tarn/arrow.h"
 #include "tarn/table.h"
@@ -151,7 +152,8 @@ static int write_parquet(int64_t *rows, tarn_duck *d, const char *select_sql, co
 /* Where an import reads from: files (one format; a glob expanded) or a
  * shared-memory Arrow table (FD). */
 typedef struct import_source {
-    const char *path; /* as given; NULL for an Arrow table */
+    const char *path;   /* as given; NULL for an Arrow table */
+    const char *origin; /* what the user named, for the commit message (NULL: PATH) */
     const char *format;
     char **files;
     size_t nfiles;
@@ -388,7 +390,7 @@ static int import_common(tarn_import_result *out, tarn_lake *lake, const char *t
     else sb_printf(&def, "%s %s from %s",
                    opts->mode == TARN_IMPORT_APPEND ? "Append to" :
                    opts->mode == TARN_IMPORT_REPLACE ? "Replace" : "Create", qualified,
-                   src->path ? src->path : "an Arrow table");
+                   src->origin ? src->origin : src->path ? src->path : "an Arrow table");
     char *msg = NULL, *props = NULL;
     rc = tarn__commit_text(&msg, &props, opts->commit, def.s, NULL, err);
     if (rc == 0)
@@ -440,6 +442,35 @@ static int current_options(tarn_import_options *out, const tarn_import_options *
     return 0;
 }
 
+/* An import from S3: the objects URL names are downloaded first (DuckDB
+ * cannot read s3:// here), then imported like local files. */
+/* Files at PATH (a file or a glob, expanded here), named ORIGIN in the
+ * commit message when they were fetched from elsewhere. */
+static int import_files(tarn_import_result *out, tarn_lake *lake, const char *table, const char *path,
+                        const char *origin, const char *branch, const tarn_import_options *o,
+                        tarn_error *err)
+{
+    import_source src = {path, origin, format_of(path, o->format, err), NULL, 0, -1};
+    if (!src.format) return TARN_EINVALID;
+    if (strcmp(src.format, "csv")) TARN_RETURN_NOT_OK(tarn__csv_options_unused(o, src.format, err));
+    TARN_RETURN_NOT_OK(tarn__input_expand(&src.files, &src.nfiles, path, err));
+    int rc = import_common(out, lake, table, &src, branch, o, err);
+    tarn__input_files_free(src.files, src.nfiles);
+    return rc;
+}
+
+/* An s3:// source (a key, a prefix or a glob, any bucket) is fetched into a
+ * temporary folder first: DuckDB here cannot read s3:// itself. */
+static int import_s3(tarn_import_result *out, tarn_lake *lake, const char *table, const char *url,
+                     const char *branch, const tarn_import_options *o, tarn_error *err)
+{
+    char *dir = NULL, *glob = NULL;
+    TARN_RETURN_NOT_OK(tarn__s3_source_fetch(&dir, &glob, lake, url, err));
+    int rc = import_files(out, lake, table, glob, url, branch, o, err);
+    tarn__s3_source_done(&dir, &glob);
+    return rc;
+}
+
 int tarn_table_import(tarn_import_result *out, tarn_lake *lake, const char *table, const char *path,
                       const char *branch, const tarn_import_options *opts, tarn_error *err)
 {
@@ -447,14 +478,8 @@ int tarn_table_import(tarn_import_result *out, tarn_lake *lake, const char *tabl
     tarn_import_options o;
     TARN_RETURN_NOT_OK(current_options(&o, opts, err));
     TARN_RETURN_NOT_OK(tarn_name_check_table(table, err));
-    import_source src = {path, format_of(path, o.format, err), NULL, 0, -1};
-    if (!src.format) return TARN_EINVALID;
-    if (strcmp(src.format, "csv"))
-        TARN_RETURN_NOT_OK(tarn__csv_options_unused(&o, src.format, err));
-    TARN_RETURN_NOT_OK(tarn__input_expand(&src.files, &src.nfiles, path, err));
-    int rc = import_common(out, lake, table, &src, branch, &o, err);
-    tarn__input_files_free(src.files, src.nfiles);
-    return rc;
+    if (!strncmp(path, "s3:", 3)) return import_s3(out, lake, table, path, branch, &o, err);
+    return import_files(out, lake, table, path, NULL, branch, &o, err);
 }
 
 int tarn_table_import_arrow_fd(tarn_import_result *out, tarn_lake *lake, const char *table, int fd,
@@ -465,7 +490,7 @@ int tarn_table_import_arrow_fd(tarn_import_result *out, tarn_lake *lake, const c
     TARN_RETURN_NOT_OK(current_options(&o, opts, err));
     TARN_RETURN_NOT_OK(tarn_name_check_table(table, err));
     TARN_RETURN_NOT_OK(tarn__csv_options_unused(&o, "an Arrow table", err));
-    import_source src = {NULL, NULL, NULL, 0, fd};
+    import_source src = {NULL, NULL, NULL, NULL, 0, fd};
     return import_common(out, lake, table, &src, branch, &o, err);
 }
 
@@ -508,13 +533,31 @@ static int file_columns(json_t *out, tarn_duck *d, const import_source *src, siz
     return rc;
 }
 
+static int plan_files(char **plan_json, const char *path, const char *origin,
+                      const tarn_import_options *opts, tarn_error *err);
+
 int tarn_table_plan(char **plan_json, tarn_lake *lake, const char *path,
                     const tarn_import_options *opts, tarn_error *err)
 {
     *plan_json = NULL;
     tarn_import_options o;
     TARN_RETURN_NOT_OK(current_options(&o, opts, err));
-    import_source src = {path, format_of(path, o.format, err), NULL, 0, -1};
+    if (strncmp(path, "s3:", 3) != 0) return plan_files(plan_json, path, NULL, &o, err);
+    /* Fetched first, as an import does: DuckDB here cannot read s3:// itself. */
+    char *dir = NULL, *glob = NULL;
+    TARN_RETURN_NOT_OK(tarn__s3_source_fetch(&dir, &glob, lake, path, err));
+    int rc = plan_files(plan_json, glob, path, &o, err);
+    tarn__s3_source_done(&dir, &glob);
+    return rc;
+}
+
+/* The plan of the local files PATH names; ORIGIN (NULL: PATH) is what the
+ * caller named, listed as the files when set. */
+static int plan_files(char **plan_json, const char *path, const char *origin,
+                      const tarn_import_options *opts, tarn_error *err)
+{
+    tarn_import_options o = *opts;
+    import_source src = {path, origin, format_of(path, o.format, err), NULL, 0, -1};
     if (!src.format) return TARN_EINVALID;
     if (strcmp(src.format, "csv")) TARN_RETURN_NOT_OK(tarn__csv_options_unused(&o, src.format, err));
     TARN_RETURN_NOT_OK(tarn__input_expand(&src.files, &src.nfiles, path, err));
@@ -524,8 +567,9 @@ int tarn_table_plan(char **plan_json, tarn_lake *lake, const char *path,
                              "conflicts");
     json_t *columns = json_object_get(plan, "columns"), *conflicts = json_object_get(plan, "conflicts");
     json_t *types_seen = json_object(); /* column -> [{"file","type"}] */
+    if (origin) json_array_append_new(json_object_get(plan, "files"), json_string(origin));
     for (size_t i = 0; rc == 0 && i < src.nfiles; i++) {
-        json_array_append_new(json_object_get(plan, "files"), json_string(src.files[i]));
+        if (!origin) json_array_append_new(json_object_get(plan, "files"), json_string(src.files[i]));
         json_t *cols = json_array();
         rc = file_columns(cols, &d, &src, i, &o, err);
         size_t k;
@@ -539,7 +583,8 @@ int tarn_table_plan(char **plan_json, tarn_lake *lake, const char *path,
                 json_object_set_new(types_seen, name, seen = json_array());
                 json_array_append_new(columns, json_pack("{s:s,s:s}", "name", name, "type", type));
             }
-            json_array_append_new(seen, json_pack("{s:s,s:s}", "file", src.files[i], "type", type));
+            json_array_append_new(seen, json_pack("{s:s,s:s}", "file", origin ? origin : src.files[i],
+                                                  "type", type));
         }
         json_decref(cols);
     }
