@@ -10,6 +10,7 @@
 #include "query.h"
 #include "gc.h"
 #include "run.h"
+#include "catalog.h"
 
 #define TARN_VERSION "0.1.0"
 
