@@ -271,7 +271,7 @@ static row measure(const char *out_dir, int ncommits, const char *pg)
     for (int i = 0; i < REPS; i++) {
         snprintf(name, sizeof name, "ns%d", i);
         double t0 = now_ms();
-        if (tarn_namespace_create(NULL, lake, name, "main", &err) != 0) die("namespace create", &err);
+        if (tarn_namespace_create(NULL, lake, name, "main", NULL, &err) != 0) die("namespace create", &err);
         t[i] = now_ms() - t0;
     }
     r.commit_ns = median(t, REPS);

@@ -9,6 +9,8 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <stdio.h>
+
 #include <tarn/tarn.h>
 
 typedef struct {
@@ -190,13 +192,26 @@ static PyObject *Lake_table(LakeObject *self, PyObject *args)
     return d;
 }
 
+/* COMMIT — None, or (message, body, properties_json) each a str or None —
+ * into O; the strings stay the tuple's, which the caller's args hold. */
+static int commit_options(tarn_commit_options *o, PyObject *commit)
+{
+    tarn_commit_options init = TARN_COMMIT_OPTIONS_INIT;
+    *o = init;
+    if (!commit || commit == Py_None) return 1;
+    return PyArg_ParseTuple(commit, "zzz", &o->message, &o->body, &o->properties_json);
+}
+
 static PyObject *Lake_delete_table(LakeObject *self, PyObject *args)
 {
     const char *name, *branch = NULL;
-    if (!PyArg_ParseTuple(args, "sz", &name, &branch)) return NULL;
+    PyObject *commit = Py_None;
+    tarn_commit_options co;
+    if (!PyArg_ParseTuple(args, "sz|O", &name, &branch, &commit) || !commit_options(&co, commit))
+        return NULL;
     tarn_commit_id id;
     tarn_error err = TARN_ERROR_INIT;
-    int rc = tarn_table_delete(&id, self->lake, name, branch, &err);
+    int rc = tarn_table_delete(&id, self->lake, name, branch, &co, &err);
     if (rc < 0) return raise_tarn(rc, &err);
     return PyUnicode_FromString(id.hex);
 }
@@ -204,10 +219,14 @@ static PyObject *Lake_delete_table(LakeObject *self, PyObject *args)
 static PyObject *Lake_revert_table(LakeObject *self, PyObject *args)
 {
     const char *name, *source, *into = NULL;
-    if (!PyArg_ParseTuple(args, "ssz", &name, &source, &into)) return NULL;
+    PyObject *commit = Py_None;
+    tarn_commit_options co;
+    if (!PyArg_ParseTuple(args, "ssz|O", &name, &source, &into, &commit) ||
+        !commit_options(&co, commit))
+        return NULL;
     tarn_commit_id id;
     tarn_error err = TARN_ERROR_INIT;
-    int rc = tarn_table_revert(&id, self->lake, name, source, into, &err);
+    int rc = tarn_table_revert(&id, self->lake, name, source, into, &co, &err);
     if (rc < 0) return raise_tarn(rc, &err);
     return PyUnicode_FromString(id.hex);
 }
@@ -256,12 +275,15 @@ static PyObject *Lake_commits(LakeObject *self, PyObject *args)
 
 static PyObject *Lake_merge(LakeObject *self, PyObject *args)
 {
-    const char *source, *into = NULL, *message = NULL;
-    if (!PyArg_ParseTuple(args, "szz", &source, &into, &message)) return NULL;
+    const char *source, *into = NULL;
+    PyObject *commit = Py_None;
+    tarn_commit_options co;
+    if (!PyArg_ParseTuple(args, "sz|O", &source, &into, &commit) || !commit_options(&co, commit))
+        return NULL;
     tarn_merge_result m;
     tarn_error err = TARN_ERROR_INIT;
     int rc;
-    Py_BEGIN_ALLOW_THREADS rc = tarn_branch_merge(&m, self->lake, source, into, message, &err);
+    Py_BEGIN_ALLOW_THREADS rc = tarn_branch_merge(&m, self->lake, source, into, &co, &err);
     Py_END_ALLOW_THREADS if (rc < 0) return raise_tarn(rc, &err);
     return Py_BuildValue("{s:s,s:O,s:O}", "commit", m.commit.hex, "fast_forward",
                          m.fast_forward ? Py_True : Py_False, "up_to_date", m.up_to_date ? Py_True : Py_False);
@@ -288,17 +310,64 @@ static PyObject *Lake_diff(LakeObject *self, PyObject *args)
     return out;
 }
 
-/* query_fd(sql, ref) -> a sealed memfd holding the result as Arrow IPC */
+/* query_fd(sql, ref, max_rows=-1) -> a sealed memfd holding the result as
+ * Arrow IPC; DuckDB stops after max_rows rows (-1: all). */
 static PyObject *Lake_query_fd(LakeObject *self, PyObject *args)
 {
-    const char *sql, *ref = NULL;
-    if (!PyArg_ParseTuple(args, "sz", &sql, &ref)) return NULL;
+    tarn_query_options o = TARN_QUERY_OPTIONS_INIT;
+    const char *sql;
+    long long max_rows = -1;
+    if (!PyArg_ParseTuple(args, "sz|L", &sql, &o.ref, &max_rows)) return NULL;
+    o.max_rows = max_rows;
     int fd = -1, rc;
     tarn_error err = TARN_ERROR_INIT;
-    Py_BEGIN_ALLOW_THREADS rc = tarn_query_arrow_fd(&fd, self->lake, sql, ref, &err);
+    Py_BEGIN_ALLOW_THREADS rc = tarn_query_arrow(&fd, self->lake, sql, &o, &err);
     Py_END_ALLOW_THREADS if (rc < 0) return raise_tarn(rc, &err);
     return PyLong_FromLong(fd);
 }
+
+/* scan_fd(table, ref, columns, filter, limit) -> a sealed memfd, as query_fd;
+ * columns a sequence of names or None, limit -1 for all. */
+static PyObject *Lake_scan_fd(LakeObject *self, PyObject *args)
+{
+    tarn_query_options o = TARN_QUERY_OPTIONS_INIT;
+    const char *table, *filter = NULL;
+    PyObject *columns = Py_None;
+    long long limit = -1;
+    if (!PyArg_ParseTuple(args, "szOzL", &table, &o.ref, &columns, &filter, &limit)) return NULL;
+    o.max_rows = limit;
+    PyObject *seq = columns == Py_None ? NULL : PySequence_Fast(columns, "columns: a list of names");
+    if (columns != Py_None && !seq) return NULL;
+    Py_ssize_t n = seq ? PySequence_Fast_GET_SIZE(seq) : 0;
+    const char **names = calloc(n ? (size_t)n : 1, sizeof *names);
+    for (Py_ssize_t i = 0; i < n && names; i++) {
+        names[i] = PyUnicode_AsUTF8(PySequence_Fast_GET_ITEM(seq, i));
+        if (!names[i]) {
+            free(names);
+            Py_DECREF(seq);
+            return NULL;
+        }
+    }
+    int fd = -1, rc;
+    tarn_error err = TARN_ERROR_INIT;
+    /* The names stay the list's, which SEQ holds while the GIL is released. */
+    Py_BEGIN_ALLOW_THREADS rc = tarn_scan_arrow(&fd, self->lake, table, names, (size_t)n, filter, &o, &err);
+    Py_END_ALLOW_THREADS free(names);
+    Py_XDECREF(seq);
+    if (rc < 0) return raise_tarn(rc, &err);
+    return PyLong_FromLong(fd);
+}
+
+static void columns_free(tarn_column *cols, size_t n)
+{
+    for (size_t i = 0; cols && i < n; i++) {
+        free(cols[i].name);
+        free(cols[i].type);
+    }
+    free(cols);
+}
+
+static PyObject *json_string_result(int rc, char *json, tarn_error *err);
 
 static PyObject *import_result(int rc, tarn_import_result *r, tarn_error *err)
 {
@@ -307,70 +376,132 @@ static PyObject *import_result(int rc, tarn_import_result *r, tarn_error *err)
                          (long long)r->files);
 }
 
-/* import_path(table, path, branch, mode, format, message, delimiter, header, null,
- *             column_types, skip, encoding, quote, escape): header 0 detect, 1 yes, 2 no;
- * column_types a sequence of (name, type) pairs or None. */
-static PyObject *Lake_import_path(LakeObject *self, PyObject *args)
+/* PAIRS — None or a sequence of (name, type) — as columns (copied: calls
+ * run without the GIL); -1 with a Python error set on bad input. */
+static int column_types(tarn_column **out, size_t *n, PyObject *pairs)
 {
-    const char *table, *path, *branch = NULL, *format = NULL, *message = NULL;
-    tarn_import_options o = TARN_IMPORT_OPTIONS_INIT;
-    int mode, header = 0;
-    long long skip = 0;
-    PyObject *types = Py_None;
-    if (!PyArg_ParseTuple(args, "sszizzzizOLzzz", &table, &path, &branch, &mode, &format, &message,
-                          &o.delimiter, &header, &o.null_string, &types, &skip, &o.encoding,
-                          &o.quote, &o.escape))
-        return NULL;
-    o.mode = (tarn_import_mode)mode;
-    o.format = format;
-    o.message = message;
-    o.header = (tarn_csv_header)header;
-    o.skip = skip;
-    /* The pairs are copied: the call runs without the GIL. */
-    PyObject *seq =
-        types == Py_None ? NULL : PySequence_Fast(types, "column_types: pairs (name, type)");
-    if (types != Py_None && !seq) return NULL;
-    Py_ssize_t n = seq ? PySequence_Fast_GET_SIZE(seq) : 0;
-    tarn_column *cols = calloc(n ? (size_t)n : 1, sizeof *cols);
+    *out = NULL;
+    *n = 0;
+    if (pairs == Py_None) return 0;
+    PyObject *seq = PySequence_Fast(pairs, "column_types: pairs (name, type)");
+    if (!seq) return -1;
+    Py_ssize_t count = PySequence_Fast_GET_SIZE(seq);
+    tarn_column *cols = calloc(count ? (size_t)count : 1, sizeof *cols);
     int ok = cols != NULL;
-    for (Py_ssize_t i = 0; ok && i < n; i++) {
+    Py_ssize_t i = 0;
+    for (; ok && i < count; i++) {
         const char *name, *type;
-        PyObject *pair = PySequence_Fast_GET_ITEM(seq, i);
-        ok = PyArg_ParseTuple(pair, "ss", &name, &type);
+        ok = PyArg_ParseTuple(PySequence_Fast_GET_ITEM(seq, i), "ss", &name, &type);
         if (ok) {
             cols[i].name = strdup(name);
             cols[i].type = strdup(type);
         }
     }
-    Py_XDECREF(seq);
-    PyObject *out = NULL;
-    if (ok) {
-        o.column_types = cols;
-        o.ncolumn_types = (size_t)n;
-        tarn_import_result r;
-        tarn_error err = TARN_ERROR_INIT;
-        int rc;
-        Py_BEGIN_ALLOW_THREADS rc =
-            tarn_table_import(&r, self->lake, table, path, branch, &o, &err);
-        Py_END_ALLOW_THREADS out = import_result(rc, &r, &err);
+    Py_DECREF(seq);
+    if (!ok) {
+        columns_free(cols, (size_t)i);
+        return -1;
     }
-    for (Py_ssize_t i = 0; cols && i < n; i++) {
-        free(cols[i].name);
-        free(cols[i].type);
-    }
-    free(cols);
-    return out;
+    *out = cols;
+    *n = (size_t)count;
+    return 0;
 }
 
-/* import_fd(table, fd, branch, mode, message) */
+/* import_path(table, path, branch, mode, format, commit, delimiter, header, null,
+ *             column_types, skip, encoding, quote, escape): header 0 detect, 1 yes, 2 no;
+ * column_types a sequence of (name, type) pairs or None; commit as commit_options. */
+static PyObject *Lake_import_path(LakeObject *self, PyObject *args)
+{
+    const char *table, *path, *branch = NULL, *format = NULL;
+    tarn_import_options o = TARN_IMPORT_OPTIONS_INIT;
+    int mode, header = 0;
+    long long skip = 0;
+    PyObject *types = Py_None, *commit = Py_None;
+    tarn_commit_options co;
+    if (!PyArg_ParseTuple(args, "sszizOzizOLzzz", &table, &path, &branch, &mode, &format, &commit,
+                          &o.delimiter, &header, &o.null_string, &types, &skip, &o.encoding,
+                          &o.quote, &o.escape) ||
+        !commit_options(&co, commit))
+        return NULL;
+    o.mode = (tarn_import_mode)mode;
+    o.format = format;
+    o.commit = &co;
+    o.header = (tarn_csv_header)header;
+    o.skip = skip;
+    tarn_column *cols = NULL;
+    if (column_types(&cols, &o.ncolumn_types, types) < 0) return NULL;
+    o.column_types = cols;
+    tarn_import_result r;
+    tarn_error err = TARN_ERROR_INIT;
+    int rc;
+    Py_BEGIN_ALLOW_THREADS rc = tarn_table_import(&r, self->lake, table, path, branch, &o, &err);
+    Py_END_ALLOW_THREADS columns_free(cols, o.ncolumn_types);
+    return import_result(rc, &r, &err);
+}
+
+/* table_plan(path, format, delimiter, header, null, column_types, skip,
+ * encoding, quote, escape) -> JSON (tarn_table_plan) */
+static PyObject *Lake_table_plan(LakeObject *self, PyObject *args)
+{
+    const char *path;
+    tarn_import_options o = TARN_IMPORT_OPTIONS_INIT;
+    int header = 0;
+    long long skip = 0;
+    PyObject *types = Py_None;
+    if (!PyArg_ParseTuple(args, "szzizOLzzz", &path, &o.format, &o.delimiter, &header,
+                          &o.null_string, &types, &skip, &o.encoding, &o.quote, &o.escape))
+        return NULL;
+    o.header = (tarn_csv_header)header;
+    o.skip = skip;
+    tarn_column *cols = NULL;
+    if (column_types(&cols, &o.ncolumn_types, types) < 0) return NULL;
+    o.column_types = cols;
+    char *plan = NULL;
+    tarn_error err = TARN_ERROR_INIT;
+    int rc;
+    Py_BEGIN_ALLOW_THREADS rc = tarn_table_plan(&plan, self->lake, path, &o, &err);
+    Py_END_ALLOW_THREADS columns_free(cols, o.ncolumn_types);
+    return json_string_result(rc, plan, &err);
+}
+
+/* table_create(table, columns, branch, replace, commit): columns a
+ * sequence of (name, type) pairs */
+static PyObject *Lake_table_create(LakeObject *self, PyObject *args)
+{
+    const char *table, *branch = NULL;
+    PyObject *columns, *commit = Py_None;
+    int replace = 0;
+    tarn_commit_options co;
+    if (!PyArg_ParseTuple(args, "sOzp|O", &table, &columns, &branch, &replace, &commit) ||
+        !commit_options(&co, commit))
+        return NULL;
+    tarn_column *cols = NULL;
+    size_t n = 0;
+    if (column_types(&cols, &n, columns) < 0) return NULL;
+    tarn_import_options o = TARN_IMPORT_OPTIONS_INIT;
+    o.mode = replace ? TARN_IMPORT_REPLACE : TARN_IMPORT_CREATE;
+    o.commit = &co;
+    tarn_import_result r;
+    tarn_error err = TARN_ERROR_INIT;
+    int rc;
+    Py_BEGIN_ALLOW_THREADS rc = tarn_table_create(&r, self->lake, table, cols, n, branch, &o, &err);
+    Py_END_ALLOW_THREADS columns_free(cols, n);
+    return import_result(rc, &r, &err);
+}
+
+/* import_fd(table, fd, branch, mode, commit) */
 static PyObject *Lake_import_fd(LakeObject *self, PyObject *args)
 {
-    const char *table, *branch = NULL, *message = NULL;
+    const char *table, *branch = NULL;
     int fd, mode;
-    if (!PyArg_ParseTuple(args, "siziz", &table, &fd, &branch, &mode, &message)) return NULL;
+    PyObject *commit = Py_None;
+    tarn_commit_options co;
+    if (!PyArg_ParseTuple(args, "sizi|O", &table, &fd, &branch, &mode, &commit) ||
+        !commit_options(&co, commit))
+        return NULL;
     tarn_import_options o = TARN_IMPORT_OPTIONS_INIT;
     o.mode = (tarn_import_mode)mode;
-    o.message = message;
+    o.commit = &co;
     tarn_import_result r;
     tarn_error err = TARN_ERROR_INIT;
     int rc;
@@ -380,13 +511,20 @@ static PyObject *Lake_import_fd(LakeObject *self, PyObject *args)
 
 /* run(project_dir, branch, params: dict[str,str], strict, dry_run, no_transaction, preview_rows)
  * -> (rc, report_json, message) — the report exists for failed runs too. */
+/* A detached run's job id goes to the descriptor its starter reads. */
+static void run_started(const char *job_id, void *ctx)
+{
+    int fd = *(int *)ctx;
+    if (fd >= 0) dprintf(fd, "%s\n", job_id);
+}
+
 static PyObject *Lake_run(LakeObject *self, PyObject *args)
 {
-    const char *dir, *branch = NULL;
+    const char *dir, *branch = NULL, *ns = NULL;
     PyObject *params;
-    int strict, dry_run, no_tx, preview;
-    if (!PyArg_ParseTuple(args, "szO!pppi", &dir, &branch, &PyDict_Type, &params, &strict, &dry_run,
-                          &no_tx, &preview))
+    int strict, dry_run, no_tx, preview, notify_fd = -1;
+    if (!PyArg_ParseTuple(args, "szO!pppi|zi", &dir, &branch, &PyDict_Type, &params, &strict,
+                          &dry_run, &no_tx, &preview, &ns, &notify_fd))
         return NULL;
     Py_ssize_t n = PyDict_Size(params), pos = 0, i = 0;
     const char **names = PyMem_Calloc((size_t)n + 1, sizeof *names);
@@ -412,6 +550,11 @@ static PyObject *Lake_run(LakeObject *self, PyObject *args)
     o.nparams = (size_t)n;
     o.param_names = names;
     o.param_values = values;
+    o.namespace_ = ns;
+    if (notify_fd >= 0) {
+        o.on_job = run_started;
+        o.ctx = &notify_fd;
+    }
     char *report = NULL;
     tarn_error err = TARN_ERROR_INIT;
     int rc;
@@ -422,6 +565,16 @@ static PyObject *Lake_run(LakeObject *self, PyObject *args)
     tarn_free(report);
     tarn_error_clear(&err);
     return out;
+}
+
+static PyObject *Lake_cancel_job(LakeObject *self, PyObject *args)
+{
+    const char *id;
+    if (!PyArg_ParseTuple(args, "s", &id)) return NULL;
+    tarn_error err = TARN_ERROR_INIT;
+    int rc = tarn_job_cancel(self->lake, id, &err);
+    if (rc < 0) return raise_tarn(rc, &err);
+    Py_RETURN_NONE;
 }
 
 static PyObject *Lake_jobs(LakeObject *self, PyObject *args)
@@ -545,11 +698,15 @@ static PyObject *Lake_namespace_change(LakeObject *self, PyObject *args)
 {
     const char *ns, *branch = NULL;
     int create;
-    if (!PyArg_ParseTuple(args, "psz", &create, &ns, &branch)) return NULL;
+    PyObject *commit = Py_None;
+    tarn_commit_options co;
+    if (!PyArg_ParseTuple(args, "psz|O", &create, &ns, &branch, &commit) ||
+        !commit_options(&co, commit))
+        return NULL;
     tarn_commit_id id;
     tarn_error err = TARN_ERROR_INIT;
-    int rc = create ? tarn_namespace_create(&id, self->lake, ns, branch, &err)
-                    : tarn_namespace_delete(&id, self->lake, ns, branch, &err);
+    int rc = create ? tarn_namespace_create(&id, self->lake, ns, branch, &co, &err)
+                    : tarn_namespace_delete(&id, self->lake, ns, branch, &co, &err);
     if (rc < 0) return raise_tarn(rc, &err);
     return PyUnicode_FromString(id.hex);
 }
@@ -564,23 +721,30 @@ static PyMethodDef Lake_methods[] = {
     {"delete_ref", (PyCFunction)Lake_delete_ref, METH_VARARGS, "delete_ref(kind, name)"},
     {"tables", (PyCFunction)Lake_tables, METH_VARARGS, "tables(ref)"},
     {"table", (PyCFunction)Lake_table, METH_VARARGS, "table(name, ref)"},
-    {"delete_table", (PyCFunction)Lake_delete_table, METH_VARARGS, "delete_table(name, branch)"},
+    {"delete_table", (PyCFunction)Lake_delete_table, METH_VARARGS, "delete_table(name, branch, commit)"},
     {"revert_table", (PyCFunction)Lake_revert_table, METH_VARARGS,
-     "revert_table(name, source_ref, into)"},
+     "revert_table(name, source_ref, into, commit)"},
     {"commits", (PyCFunction)Lake_commits, METH_VARARGS, "commits(ref, limit)"},
-    {"merge", (PyCFunction)Lake_merge, METH_VARARGS, "merge(source_ref, into, message)"},
+    {"merge", (PyCFunction)Lake_merge, METH_VARARGS, "merge(source_ref, into, commit)"},
     {"diff", (PyCFunction)Lake_diff, METH_VARARGS, "diff(from_ref, to_ref)"},
-    {"query_fd", (PyCFunction)Lake_query_fd, METH_VARARGS, "query_fd(sql, ref) -> memfd"},
+    {"query_fd", (PyCFunction)Lake_query_fd, METH_VARARGS, "query_fd(sql, ref, max_rows) -> memfd"},
+    {"scan_fd", (PyCFunction)Lake_scan_fd, METH_VARARGS,
+     "scan_fd(table, ref, columns, filter, limit) -> memfd"},
     {"import_path", (PyCFunction)Lake_import_path, METH_VARARGS,
-     "import_path(table, path, branch, mode, format, message, delimiter, header, null, "
+     "import_path(table, path, branch, mode, format, commit, delimiter, header, null, "
      "column_types, skip, encoding, quote, escape)"},
     {"import_fd", (PyCFunction)Lake_import_fd, METH_VARARGS,
-     "import_fd(table, fd, branch, mode, message)"},
+     "import_fd(table, fd, branch, mode, commit)"},
+    {"table_plan", (PyCFunction)Lake_table_plan, METH_VARARGS,
+     "table_plan(path, format, delimiter, header, null, column_types, skip, encoding, quote, escape)"},
+    {"table_create", (PyCFunction)Lake_table_create, METH_VARARGS,
+     "table_create(table, columns, branch, replace, commit)"},
     {"run", (PyCFunction)Lake_run, METH_VARARGS,
-     "run(dir, branch, params, strict, dry_run, no_transaction, preview)"},
+     "run(dir, branch, params, strict, dry_run, no_transaction, preview, namespace, notify_fd)"},
+    {"cancel_job", (PyCFunction)Lake_cancel_job, METH_VARARGS, "cancel_job(id)"},
     {"jobs", (PyCFunction)Lake_jobs, METH_VARARGS, "jobs(limit) -> JSON"},
     {"namespaces", (PyCFunction)Lake_namespaces, METH_VARARGS, "namespaces(ref)"},
-    {"namespace_change", (PyCFunction)Lake_namespace_change, METH_VARARGS, "namespace_change(create, ns, branch)"},
+    {"namespace_change", (PyCFunction)Lake_namespace_change, METH_VARARGS, "namespace_change(create, ns, branch, commit)"},
     {"job", (PyCFunction)Lake_job, METH_VARARGS, "job(id) -> JSON"},
     {"job_logs", (PyCFunction)Lake_job_logs, METH_VARARGS, "job_logs(id) -> text"},
     {"info", (PyCFunction)Lake_info, METH_NOARGS, "info() -> JSON"},

@@ -19,6 +19,21 @@ typedef struct tarn_commit_info {
     char *properties_json; /* a JSON object, "{}" when empty */
 } tarn_commit_info;
 
+/* What a write records in its commit besides what tarn writes itself
+ * (every write call takes one; NULL: tarn's message, no more). */
+typedef struct tarn_commit_options {
+    int version;
+    const char *message; /* the first line; NULL or "": the message tarn writes */
+    const char *body;    /* more text, after a blank line (NULL: none) */
+    /* A JSON object of text values, e.g. {"ticket": "DATA-42"}, added to
+     * the commit's properties (NULL: none). A key tarn sets on that
+     * commit itself (a run's job_id, a revert's source_commit) is refused. */
+    const char *properties_json;
+} tarn_commit_options;
+
+#define TARN_COMMIT_OPTIONS_VERSION 1
+#define TARN_COMMIT_OPTIONS_INIT {TARN_COMMIT_OPTIONS_VERSION, NULL, NULL, NULL}
+
 /* The log of REF (NULL: the active branch), newest first, following every
  * parent, at most LIMIT commits (0: all). Free with tarn_commit_info_free. */
 TARN_EXTERN int tarn_commit_log(tarn_commit_info **out, size_t *count, tarn_lake *lake,
@@ -36,9 +51,12 @@ typedef struct tarn_merge_result {
  * merge base. Tables to which both sides only appended merge to the base's
  * files plus both sides' new ones. Any other change on both sides is
  * TARN_ECONFLICT: nothing changes and err->tables names each table (the
- * message says why). MESSAGE may be NULL. */
+ * message says why). COMMIT (may be NULL) with a message, body or
+ * properties asks for a merge commit carrying them, even where a
+ * fast-forward would do. */
 TARN_EXTERN int tarn_branch_merge(tarn_merge_result *out, tarn_lake *lake, const char *source_ref,
-                                  const char *into, const char *message, tarn_error *err);
+                                  const char *into, const tarn_commit_options *commit,
+                                  tarn_error *err);
 
 typedef enum tarn_diff_kind {
     TARN_DIFF_ADDED = 0,

@@ -14,12 +14,17 @@ typedef struct tarn_query_options {
     int version;
     const char *ref;  /* NULL: the active branch */
     int64_t max_rows; /* rows to keep; -1: all */
+    /* Version 2: nested values (LIST, STRUCT, MAP, ARRAY, UNION) as JSON
+     * text, of kind TARN_VALUE_JSON, instead of DuckDB's text. */
+    int nested_as_json;
 } tarn_query_options;
 
-#define TARN_QUERY_OPTIONS_VERSION 1
-#define TARN_QUERY_OPTIONS_INIT {TARN_QUERY_OPTIONS_VERSION, NULL, -1}
+/* A caller built against version 1 keeps working. */
+#define TARN_QUERY_OPTIONS_VERSION 2
+#define TARN_QUERY_OPTIONS_INIT {TARN_QUERY_OPTIONS_VERSION, NULL, -1, 0}
 
-/* Runs SQL; the first max_rows rows are kept as text. Free with
+/* Runs SQL — one SELECT, or EXPLAIN [ANALYZE] of one, confined the same
+ * way; the first max_rows rows are kept as text. Free with
  * tarn_result_free. Malformed SQL and unknown tables are TARN_EINVALID /
  * TARN_ENOTFOUND with DuckDB's or tarn's message. */
 TARN_EXTERN int tarn_query(tarn_result **out, tarn_lake *lake, const char *sql,
@@ -30,6 +35,7 @@ typedef enum tarn_value_kind {
     TARN_VALUE_INTEGER = 1,
     TARN_VALUE_FLOAT = 2,
     TARN_VALUE_BOOLEAN = 3,
+    TARN_VALUE_JSON = 4, /* JSON text (nested values with nested_as_json) */
 } tarn_value_kind;
 
 TARN_EXTERN size_t tarn_result_column_count(const tarn_result *r);
@@ -54,5 +60,18 @@ TARN_EXTERN int tarn_query_to_file(int64_t *rows, tarn_lake *lake, const char *s
  * how Python gets a tarn.Table without a copy. */
 TARN_EXTERN int tarn_query_arrow_fd(int *fd, tarn_lake *lake, const char *sql, const char *ref,
                                     tarn_error *err);
+/* The same with OPTS (NULL: defaults): at OPTS->ref, at most
+ * OPTS->max_rows rows (-1: all), computed no further than that. */
+TARN_EXTERN int tarn_query_arrow(int *fd, tarn_lake *lake, const char *sql,
+                                 const tarn_query_options *opts, tarn_error *err);
+
+/* Reads TABLE at OPTS->ref (NULL OPTS: defaults) as tarn_query_arrow does:
+ * the columns COLUMNS[0..NCOLUMNS) (none: all), the rows where FILTER
+ * holds (NULL: all) — one SQL expression on the table's columns, checked
+ * as a model's filter is (no second statement, clause or subquery) — at
+ * most OPTS->max_rows of them. */
+TARN_EXTERN int tarn_scan_arrow(int *fd, tarn_lake *lake, const char *table,
+                                const char *const *columns, size_t ncolumns, const char *filter,
+                                const tarn_query_options *opts, tarn_error *err);
 
 #endif

@@ -27,15 +27,24 @@ typedef struct tarn_run_options {
      * prints as `model @ file:line | message`. May be NULL. */
     void (*on_line)(const char *line, void *ctx);
     void *ctx;
-    /* Version 2. The tarn program whose warm runtime lends warm Python
-     * parents (started on first use; see tarn_runtime_serve), or NULL to
-     * start this run's own. */
+    /* Version 2. Materialized outputs of models whose name has no
+     * namespace land in this one (NULL: the project file's
+     * defaults.namespace, else `default`). */
+    const char *namespace_;
+    /* Called once, with the job's id, when the job is recorded and before
+     * any task runs (a detached run hands the id back then). May be NULL. */
+    void (*on_job)(const char *job_id, void *ctx);
+    /* The tarn program whose warm runtime lends warm Python parents
+     * (started on first use; see tarn_runtime_serve), or NULL to start this
+     * run's own. */
     const char *runtime_exe;
 } tarn_run_options;
 
+/* A caller built against version 1 keeps working: the library reads only
+ * the fields its version has. */
 #define TARN_RUN_OPTIONS_VERSION 2
 #define TARN_RUN_OPTIONS_INIT                                                                      \
-    {TARN_RUN_OPTIONS_VERSION, NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL}
+    {TARN_RUN_OPTIONS_VERSION, NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL}
 
 /* Plans and (unless dry_run) runs the project. *report (free with
  * tarn_free) is JSON: {"job_id", "outcome": "success"|"failed"|"planned",
@@ -55,9 +64,17 @@ TARN_EXTERN int tarn_job_get(char **json, tarn_lake *lake, const char *id, tarn_
 /* A job's log lines as text. */
 TARN_EXTERN int tarn_job_logs(char **text, tarn_lake *lake, const char *id, tarn_error *err);
 /* Runs job ID's project code again, reading sources at the job's input
- * commit, on the job's branch. */
+ * commit, on the job's branch, with the job's parameter values except
+ * those OPTS gives (a secret is never recorded: give it again). */
 TARN_EXTERN int tarn_job_rerun(char **report, tarn_lake *lake, const char *id,
                                const tarn_run_options *opts, tarn_error *err);
+
+/* Asks running job ID (or a unique prefix) to stop, and returns at once:
+ * within a second its process stops scheduling tasks, kills its workers
+ * and interrupts its queries; the job ends "cancelled", its run branch
+ * aborted, its target branch untouched. A job that already ended is
+ * TARN_EINVALID (saying how it ended). */
+TARN_EXTERN int tarn_job_cancel(tarn_lake *lake, const char *id, tarn_error *err);
 
 /* Environments: the package cache (.tarn/envs/). JSON (free with
  * tarn_free): {"packages": [{"name", "path", "size_bytes", "last_used"}],

@@ -7,6 +7,7 @@
 #ifndef TARN_TABLE_H
 #define TARN_TABLE_H
 
+#include "commit.h"
 #include "common.h"
 #include "lake.h"
 
@@ -68,15 +69,19 @@ typedef struct tarn_import_options {
     const char *encoding; /* "utf-8" (default) or "latin-1" */
     const char *quote;    /* one character; default '"' */
     const char *escape;   /* escapes a quote in a quoted field; default: the quote */
+    /* Version 3: the commit's message, body and properties (NULL: tarn's
+     * message, or `message` above when set). */
+    const tarn_commit_options *commit;
 } tarn_import_options;
 
-/* A caller built against version 1 (without the CSV fields) keeps working:
- * the library reads only the fields its version has. */
-#define TARN_IMPORT_OPTIONS_VERSION 2
+/* A caller built against version 1 (without the CSV fields) or 2 (without
+ * `commit`) keeps working: the library reads only the fields its version
+ * has. */
+#define TARN_IMPORT_OPTIONS_VERSION 3
 /* clang-format off */
 #define TARN_IMPORT_OPTIONS_INIT                                                                   \
     {TARN_IMPORT_OPTIONS_VERSION, TARN_IMPORT_CREATE, NULL, NULL, NULL, NULL, NULL,                \
-     TARN_CSV_HEADER_AUTO, NULL, NULL, 0, 0, NULL, NULL, NULL}
+     TARN_CSV_HEADER_AUTO, NULL, NULL, 0, 0, NULL, NULL, NULL, NULL}
 /* clang-format on */
 
 typedef struct tarn_import_result {
@@ -104,23 +109,49 @@ TARN_EXTERN int tarn_table_import_arrow_fd(tarn_import_result *out, tarn_lake *l
                                            const char *table, int fd, const char *branch,
                                            const tarn_import_options *opts, tarn_error *err);
 
-/* Removes TABLE from BRANCH (NULL: active) in a new commit. */
+/* A table creation plan for the files PATH names (a file or a glob; OPTS
+ * as for an import: format, CSV options): what an import would read,
+ * without writing anything. *plan_json (free with tarn_free) is
+ * {"format", "files": [...], "columns": [{"name", "type"}], "conflicts":
+ * [{"name", "types": [{"file", "type"}]}]}: where files disagree on a
+ * column's type, the type every file widens to without changing a value,
+ * or, when there is none, a conflict (that column's type is null) for the
+ * caller to settle. */
+TARN_EXTERN int tarn_table_plan(char **plan_json, tarn_lake *lake, const char *path,
+                                const tarn_import_options *opts, tarn_error *err);
+
+/* Creates TABLE on BRANCH with COLUMNS (names and DuckDB type names) and
+ * no rows, in one commit (OPTS: mode create, or replace; the commit's
+ * message and properties); later imports append to it. A type that is not
+ * a DuckDB type name is TARN_EINVALID naming the column. */
+TARN_EXTERN int tarn_table_create(tarn_import_result *out, tarn_lake *lake, const char *table,
+                                  const tarn_column *columns, size_t ncolumns, const char *branch,
+                                  const tarn_import_options *opts, tarn_error *err);
+
+/* Removes TABLE from BRANCH (NULL: active) in a new commit. COMMIT (here
+ * and below; NULL allowed) gives the commit's message, body and
+ * properties. */
 TARN_EXTERN int tarn_table_delete(tarn_commit_id *out, tarn_lake *lake, const char *table,
-                                  const char *branch, tarn_error *err);
+                                  const char *branch, const tarn_commit_options *commit,
+                                  tarn_error *err);
 
 /* A new commit on INTO (NULL: active) restoring TABLE to its state at
- * SOURCE_REF (removing it if it did not exist there). History is kept. */
+ * SOURCE_REF. History is kept. A table that does not exist at SOURCE_REF
+ * is TARN_ENOTFOUND (remove a table with tarn_table_delete). */
 TARN_EXTERN int tarn_table_revert(tarn_commit_id *out, tarn_lake *lake, const char *table,
-                                  const char *source_ref, const char *into, tarn_error *err);
+                                  const char *source_ref, const char *into,
+                                  const tarn_commit_options *commit, tarn_error *err);
 
 /* Namespaces are versioned like tables: they live in a commit's tree. */
 TARN_EXTERN int tarn_namespace_list(char ***out, size_t *count, tarn_lake *lake, const char *ref,
                                     tarn_error *err);
 TARN_EXTERN void tarn_namespace_list_free(char **list, size_t count);
 TARN_EXTERN int tarn_namespace_create(tarn_commit_id *out, tarn_lake *lake, const char *ns,
-                                      const char *branch, tarn_error *err);
+                                      const char *branch, const tarn_commit_options *commit,
+                                      tarn_error *err);
 /* Refuses a namespace that still holds tables. */
 TARN_EXTERN int tarn_namespace_delete(tarn_commit_id *out, tarn_lake *lake, const char *ns,
-                                      const char *branch, tarn_error *err);
+                                      const char *branch, const tarn_commit_options *commit,
+                                      tarn_error *err);
 
 #endif

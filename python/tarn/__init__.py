@@ -18,6 +18,7 @@ __all__ = ["Table", "Schema", "Field", "Error", "NotFoundError", "ExistsError",
 __version__ = "0.1.0"
 
 from .sdk import Model, Parameter, model, python, expectation, resources  # noqa: E402
+from . import standard_expectations  # noqa: E402,F401
 from .client import Client, RunState  # noqa: E402  (the lakehouse, through libtarn)
 from .results import (Ref, Branch, Tag, DetachedRef, Commit, Namespace, Job,  # noqa: E402
                       InfoState)

@@ -29,7 +29,8 @@ import pathlib
 from . import _client
 from .errors import from_code
 from .results import (Branch, Commit, InfoState, Job, Namespace, Ref, RunState, Table as TableInfo,
-                      Tag, TableDataImportState, status_name)
+                      Tag, TableCreatePlanApplyState, TableCreatePlanState, TableDataImportState,
+                      status_name)
 from .table import Table
 
 __all__ = ["Client", "RunState"]
@@ -69,6 +70,19 @@ def _on_off(value, name, default):
     if value in ("on", "off"):
         return value == "on"
     raise from_code(-5, "%s must be 'on' or 'off', not %r" % (name, value))
+
+
+def _commit(message=None, body=None, properties=None):
+    """What a write says in its commit, for the C extension: None, or
+    (message, body, properties as JSON text). Properties are text values;
+    a key tarn sets on the commit itself is refused by the library."""
+    if properties is not None and not isinstance(properties, dict):
+        raise from_code(-5, "commit_properties must be a dict of text, such as {'ticket': 'DATA-42'}, "
+                            "not %s" % type(properties).__name__)
+    if message is None and body is None and not properties:
+        return None
+    props = json.dumps({str(k): str(v) for k, v in properties.items()}) if properties else None
+    return (None if message is None else str(message), None if body is None else str(body), props)
 
 
 def _when(value):
@@ -207,16 +221,12 @@ class Client:
                      commit_properties=None):
         """Merges SOURCE_REF into INTO_BRANCH (default: the active branch) and
         returns the branch (with ``fast_forward`` and ``up_to_date``). With a
-        message, a merge commit is made even where a fast-forward would do.
+        message, a body or properties, a merge commit carrying them is made
+        even where a fast-forward would do.
         A conflict raises tarn.ConflictError naming the tables and changes
         nothing."""
-        if commit_properties:
-            raise from_code(-5, "commit_properties are not supported on merges yet")
-        message = commit_message
-        if commit_body:
-            message = "%s\n\n%s" % (commit_message or "Merge '%s'" % _ref(source_ref), commit_body)
         into = _ref(into_branch) or self._lake.active_branch()
-        m = self._lake.merge(_ref(source_ref), into, message)
+        m = self._lake.merge(_ref(source_ref), into, _commit(commit_message, commit_body, commit_properties))
         b = self.get_branch(into)
         out = _Merged(b.name, m["commit"], b.aborted, b.updated_at, b.active)
         out.fast_forward, out.up_to_date = m["fast_forward"], m["up_to_date"]
@@ -240,17 +250,21 @@ class Client:
     def has_namespace(self, namespace, ref=None):
         return any(n.name == str(namespace) for n in self.get_namespaces(ref))
 
-    def create_namespace(self, namespace, branch=None, *, if_not_exists=False):
+    def create_namespace(self, namespace, branch=None, *, if_not_exists=False, commit_body=None,
+                         commit_properties=None):
         try:
-            self._lake.namespace_change(True, str(namespace), _ref(branch))
+            self._lake.namespace_change(True, str(namespace), _ref(branch),
+                                        _commit(None, commit_body, commit_properties))
         except Exception as exc:
             if not (if_not_exists and getattr(exc, "code", None) == _EXISTS):
                 raise
         return Namespace(str(namespace))
 
-    def delete_namespace(self, namespace, branch=None, *, if_exists=False):
+    def delete_namespace(self, namespace, branch=None, *, if_exists=False, commit_body=None,
+                         commit_properties=None):
         try:
-            self._lake.namespace_change(False, str(namespace), _ref(branch))
+            self._lake.namespace_change(False, str(namespace), _ref(branch),
+                                        _commit(None, commit_body, commit_properties))
         except Exception as exc:
             if if_exists and getattr(exc, "code", None) == _NOT_FOUND:
                 return False
@@ -284,18 +298,21 @@ class Client:
                 return False
             raise
 
-    def delete_table(self, table, branch=None, *, namespace=None, if_exists=False):
+    def delete_table(self, table, branch=None, *, namespace=None, if_exists=False, commit_body=None,
+                     commit_properties=None):
         """Removes TABLE from BRANCH in a new commit; returns True, or False
         when it was not there and IF_EXISTS."""
         try:
-            self._lake.delete_table(_table_name(table, namespace), _ref(branch))
+            self._lake.delete_table(_table_name(table, namespace), _ref(branch),
+                                    _commit(None, commit_body, commit_properties))
         except Exception as exc:
             if if_exists and getattr(exc, "code", None) == _NOT_FOUND:
                 return False
             raise
         return True
 
-    def revert_table(self, table, source_ref=None, into_branch=None, *, namespace=None, replace=None):
+    def revert_table(self, table, source_ref=None, into_branch=None, *, namespace=None, replace=None,
+                     commit_body=None, commit_properties=None):
         """A new commit on INTO_BRANCH restoring TABLE to its state at
         SOURCE_REF; history is kept. A table that does not exist at
         SOURCE_REF raises NotFoundError. With ``replace=False``, an existing
@@ -306,11 +323,13 @@ class Client:
         if replace is False and self.has_table(name, into_branch):
             raise from_code(_EXISTS, "table '%s' exists on '%s' (pass replace=True to replace it)"
                             % (name, _ref(into_branch) or self._lake.active_branch()))
-        return self._lake.revert_table(name, _ref(source_ref), _ref(into_branch))
+        return self._lake.revert_table(name, _ref(source_ref), _ref(into_branch),
+                                       _commit(None, commit_body, commit_properties))
 
     def import_data(self, table, data=None, branch=None, mode=None, format=None, message=None, *,
                     namespace=None, search_uri=None, delimiter=None, header=None, null=None,
-                    column_types=None, skip=0, encoding=None, quote=None, escape=None):
+                    column_types=None, skip=0, encoding=None, quote=None, escape=None,
+                    commit_body=None, commit_properties=None):
         """Imports DATA into TABLE on BRANCH in one commit. DATA (or
         SEARCH_URI) is a path — a file (CSV, Parquet, JSON; plain or gzip), a
         glob (``data/*.parquet``) or a folder; or ``s3://bucket/key``, a
@@ -320,7 +339,9 @@ class Client:
         __arrow_c_stream__. MODE is create, append or replace; by default the
         table is created when missing and appended to when it exists (as
         Bauplan's import_data into a table made by create_table).
-        Returns a TableDataImportState (``["commit"]``, ``["rows"]``).
+        MESSAGE, COMMIT_BODY and COMMIT_PROPERTIES (a dict of text) go into
+        the commit. Returns a TableDataImportState (``["commit"]``,
+        ``["rows"]``).
 
         A CSV file is read strictly: a line whose fields do not match the
         header, or a value that does not fit its column, raises InvalidError
@@ -331,6 +352,7 @@ class Client:
         "latin-1"), `quote` and `escape`."""
         data = search_uri if data is None else data
         name = _table_name(table, namespace)
+        commit = _commit(message, commit_body, commit_properties)
         if mode is None:
             mode = "append" if self.has_table(name, branch) else "create"
         if mode not in _MODES:
@@ -341,13 +363,10 @@ class Client:
             path = os.fspath(data)
             if os.path.isdir(path):
                 path = _folder_glob(path)
-            if header not in (None, True, False):
-                raise from_code(-5, "header must be True, False or None, not %r" % (header,))
-            if skip is None or isinstance(skip, bool) or not isinstance(skip, int):
-                raise from_code(-5, "skip must be a number of lines, not %r" % (skip,))
+            _check_csv_options(header, skip)
             types = column_types.items() if isinstance(column_types, dict) else column_types
-            r = self._lake.import_path(name, path, _ref(branch), _MODES[mode], format,
-                                       message, delimiter, 0 if header is None else 1 if header else 2,
+            r = self._lake.import_path(name, path, _ref(branch), _MODES[mode], format, commit,
+                                       delimiter, 0 if header is None else 1 if header else 2,
                                        null, None if types is None else [tuple(p) for p in types],
                                        skip, encoding, quote, escape)
         else:
@@ -357,12 +376,95 @@ class Client:
             t = data if isinstance(data, Table) else Table(data)
             fd, _size = t._to_memfd("tarn-import")
             try:
-                r = self._lake.import_fd(name, fd, _ref(branch), _MODES[mode], message)
+                r = self._lake.import_fd(name, fd, _ref(branch), _MODES[mode], commit)
             finally:
                 os.close(fd)
         state = TableDataImportState("SUCCESS", None, commit=r["commit"], rows=r["rows"], files=r["files"])
         state._legacy = ("commit", "rows", "files")
         return state
+
+    # -- creating a table from files (Bauplan's two steps) -------------------------
+    def plan_table_creation(self, table, search_uri, branch=None, *, namespace=None,
+                            partitioned_by=None, replace=None, auto_apply=True, format=None,
+                            delimiter=None, header=None, null=None, column_types=None, skip=0,
+                            encoding=None, quote=None, escape=None, commit_body=None,
+                            commit_properties=None, **_ignored):
+        """The schema tarn would give TABLE from the files SEARCH_URI names (a
+        file, a glob or a folder), read as import_data reads them, nothing
+        written. ``plan`` is YAML to read or edit (``schema``: each column's
+        name and DuckDB type), ``files_to_be_imported`` the files. Where
+        files disagree on a column's type beyond what widens safely, the
+        plan lists the conflict (``can_auto_apply`` False) and the column's
+        type is empty: settle it in the YAML, then apply_table_creation_plan.
+        Otherwise (and AUTO_APPLY, as Bauplan does) the empty table is made
+        at once. ``partitioned_by`` is accepted and changes nothing."""
+        path = os.fspath(search_uri)
+        if os.path.isdir(path):
+            path = _folder_glob(path)
+        _check_csv_options(header, skip)
+        types = column_types.items() if isinstance(column_types, dict) else column_types
+        found = json.loads(self._lake.table_plan(
+            path, format, delimiter, 0 if header is None else 1 if header else 2, null,
+            None if types is None else [tuple(p) for p in types], skip, encoding, quote, escape))
+        name = _table_name(table, namespace)
+        doc = {"table": name, "branch": _ref(branch) or self._lake.active_branch(),
+               "replace": bool(replace),
+               "schema": [{"name": c["name"], "type": c["type"]} for c in found["columns"]],
+               "conflicts": [{"name": c["name"], "types": sorted({t["type"] for t in c["types"]})}
+                             for c in found["conflicts"]],
+               "files": found["files"]}
+        state = TableCreatePlanState("SUCCESS", None, plan=_plan_yaml(doc),
+                                     files_to_be_imported=found["files"],
+                                     can_auto_apply=not found["conflicts"], table=name)
+        if state.can_auto_apply and auto_apply:
+            self.apply_table_creation_plan(state, commit_body=commit_body,
+                                           commit_properties=commit_properties)
+        return state
+
+    def apply_table_creation_plan(self, plan, *, commit_body=None, commit_properties=None,
+                                  **_ignored):
+        """Makes the empty table a plan (a TableCreatePlanState, or its YAML,
+        edited or not) describes, in one commit; import_data then appends
+        to it. A column left without a type is an error naming it."""
+        import yaml
+        text = plan.plan if isinstance(plan, TableCreatePlanState) else plan
+        try:
+            doc = yaml.safe_load(text)
+        except yaml.YAMLError as e:
+            raise from_code(-5, "the plan is not valid YAML: %s" % e) from None
+        if not isinstance(doc, dict) or not isinstance(doc.get("schema"), list) or \
+                not isinstance(doc.get("table"), str):
+            raise from_code(-5, "a table creation plan holds 'table' and 'schema' (a list of "
+                                "{name, type}): see plan_table_creation")
+        cols = []
+        for i, c in enumerate(doc["schema"]):
+            if not isinstance(c, dict) or not isinstance(c.get("name"), str):
+                raise from_code(-5, "schema entry %d of the plan needs a name and a type" % (i + 1))
+            if not isinstance(c.get("type"), str) or not c["type"].strip():
+                raise from_code(-5, "column '%s' has no type in the plan: its files disagree (%s); "
+                                    "write the one to use" % (c["name"], ", ".join(
+                                        next((x["types"] for x in doc.get("conflicts") or []
+                                              if x.get("name") == c["name"]), []))))
+            cols.append((c["name"], c["type"].strip()))
+        r = self._lake.table_create(doc["table"], cols, doc.get("branch"), bool(doc.get("replace")),
+                                    _commit(None, commit_body, commit_properties))
+        state = TableCreatePlanApplyState("SUCCESS", None, table=doc["table"], commit=r["commit"])
+        return state
+
+    def create_table(self, table, search_uri, branch=None, *, namespace=None, partitioned_by=None,
+                     replace=None, commit_body=None, commit_properties=None, **kwargs):
+        """Creates TABLE, empty, with the schema of the files SEARCH_URI
+        names (plan_table_creation, then apply); import_data then appends
+        their rows. Files that disagree on a column's type raise
+        InvalidError naming it: settle it with plan_table_creation."""
+        state = self.plan_table_creation(table, search_uri, branch, namespace=namespace,
+                                         replace=replace, commit_body=commit_body,
+                                         commit_properties=commit_properties, **kwargs)
+        if not state.can_auto_apply:
+            raise from_code(-5, "the files disagree on column types; nothing was created:\n%s\n"
+                                "edit plan_table_creation(...).plan and apply it"
+                                % state.plan)
+        return self.get_table(state.table, branch)
 
     # -- history ------------------------------------------------------------------
     def get_commits(self, ref=None, *, filter_by_message=None, filter_by_author_username=None,
@@ -451,17 +553,14 @@ class Client:
 
     # -- SQL ---------------------------------------------------------------------------
     def query(self, query, ref=None, max_rows=None, **_ignored):
-        """Runs a SELECT on REF (default: the active branch) and returns a
-        tarn.Table (mapped from shared memory, no copy), at most MAX_ROWS
-        rows."""
-        fd = self._lake.query_fd(query, _ref(ref))
+        """Runs a SELECT (or EXPLAIN of one) on REF (default: the active
+        branch) and returns a tarn.Table (mapped from shared memory, no
+        copy). With MAX_ROWS, DuckDB stops once it has that many rows."""
+        fd = self._lake.query_fd(query, _ref(ref), _max_rows(max_rows))
         try:
-            t = Table._from_fd(fd)
+            return Table._from_fd(fd)
         finally:
             os.close(fd)
-        if max_rows is not None and t.num_rows > max_rows:
-            t = t.slice(0, max_rows)
-        return t
 
     def query_to_generator(self, query, ref=None, max_rows=None, **_ignored):
         """Yields the result's rows as dicts."""
@@ -497,37 +596,86 @@ class Client:
 
     def scan(self, table, ref=None, *, columns=None, filters=None, limit=None, namespace=None, **_ignored):
         """Reads TABLE at REF: COLUMNS (default all), rows matching FILTERS
-        (one SQL expression), at most LIMIT rows."""
-        name = _table_name(table, namespace)
-        ns, _, bare = name.rpartition(".")
-        cols = ", ".join(_ident(c) for c in columns) if columns else "*"
-        sql = "SELECT %s FROM %s%s" % (cols, _ident(ns) + "." if ns else "", _ident(bare))
-        if filters:
-            sql += " WHERE (%s\n)" % filters
-        if limit is not None:
-            sql += " LIMIT %d" % int(limit)
-        return self.query(sql, ref=ref)
+        (one SQL expression on the table's columns, checked as a model's
+        filter is: no second statement, clause or subquery), at most LIMIT
+        rows."""
+        if isinstance(columns, str):
+            columns = [columns]
+        fd = self._lake.scan_fd(_table_name(table, namespace), _ref(ref),
+                                None if columns is None else [str(c) for c in columns],
+                                filters or None, _max_rows(limit))
+        try:
+            return Table._from_fd(fd)
+        finally:
+            os.close(fd)
 
     # -- pipelines --------------------------------------------------------------------
     def run(self, project_dir=".", ref=None, parameters=None, strict=None, dry_run=False,
-            transaction=None, preview=0, **_ignored):
+            transaction=None, preview=0, namespace=None, detach=False, **_ignored):
         """Plans and runs a project on branch REF as one transaction and
         returns a RunState. A failed run does not raise: its RunState says
         what failed (``job_status == "FAILED"``, ``error``); a project that
         cannot be planned raises (InvalidError, NotFoundError). STRICT and
-        TRANSACTION take "on"/"off" (or a bool)."""
+        TRANSACTION take "on"/"off" (or a bool). NAMESPACE: where models
+        without a namespace of their own are materialized.
+
+        With ``detach=True`` it returns as soon as the job is recorded
+        (``job_status`` "RUNNING"): the run goes on in a process of its own
+        session; follow it with get_job / get_job_logs, stop it with
+        cancel_job."""
         params = {str(k): (json.dumps(v) if isinstance(v, bool) else str(v))
                   for k, v in (parameters or {}).items()}
         strict_on = _on_off(strict, "strict", False)
         tx_on = _on_off(transaction, "transaction", True)
         if isinstance(preview, str):
             preview = 0 if preview in ("off", "") else 10
+        ns = None if namespace is None else str(namespace)
+        if detach:
+            if dry_run:
+                raise from_code(-5, "detach=True runs a job: it cannot be a dry run")
+            return self._run_detached(os.fspath(project_dir), _ref(ref), params, strict_on,
+                                      not tx_on, int(preview or 0), ns)
         rc, report, message = self._lake.run(os.fspath(project_dir), _ref(ref), params, strict_on,
-                                             bool(dry_run), not tx_on, int(preview or 0))
+                                             bool(dry_run), not tx_on, int(preview or 0), ns)
         rep = json.loads(report)
         if rc < 0 and not rep.get("job_id"):
             raise from_code(rc, message)
         return RunState(rep, message or None)
+
+    def _run_detached(self, project_dir, ref, params, strict, no_transaction, preview, namespace):
+        import subprocess
+        import sys
+        rd, wr = os.pipe()
+        args = {"lake": self.path, "dir": os.path.abspath(project_dir), "branch": ref,
+                "params": params, "strict": strict, "no_transaction": no_transaction,
+                "preview": preview, "namespace": namespace, "fd": wr}
+        env = dict(os.environ)
+        here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        env["PYTHONPATH"] = here + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        try:
+            proc = subprocess.Popen([sys.executable, "-m", "tarn.detach"], stdin=subprocess.PIPE,
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                    pass_fds=(wr,), env=env, cwd=os.getcwd())
+        finally:
+            os.close(wr)
+        try:
+            proc.communicate(json.dumps(args).encode())  # its parent half exits at once
+            with os.fdopen(rd, "rb") as f:
+                line = f.readline().decode("utf-8", "replace").rstrip("\n")
+        except BaseException:
+            proc.kill()
+            raise
+        if not line or line.startswith("!"):
+            code, _, message = line[1:].partition("\t")
+            raise from_code(int(code) if code.lstrip("-").isdigit() else -1,
+                            message or "the detached run stopped before its job started")
+        return RunState({"job_id": line, "outcome": "running", "branch": ref, "detached": True})
+
+    def cancel_job(self, job_id):
+        """Asks running job JOB_ID (a Job, an id or a unique prefix) to stop
+        and returns at once: within a second its tasks are killed, nothing
+        of it is committed, and it ends "CANCELLED" (see get_job)."""
+        self._lake.cancel_job(job_id.id if isinstance(job_id, Job) else str(job_id))
 
 
 class LogEvent:
@@ -559,8 +707,28 @@ def _as_set(value, key):
     return {key(v) for v in value}
 
 
-def _ident(name):
-    return '"%s"' % str(name).replace('"', '""')
+def _check_csv_options(header, skip):
+    if header not in (None, True, False):
+        raise from_code(-5, "header must be True, False or None, not %r" % (header,))
+    if skip is None or isinstance(skip, bool) or not isinstance(skip, int):
+        raise from_code(-5, "skip must be a number of lines, not %r" % (skip,))
+
+
+def _plan_yaml(doc):
+    """A table creation plan as YAML, with a comment on how to edit it."""
+    import yaml
+    return ("# The table tarn will create: edit a column's type (a DuckDB type name such as\n"
+            "# BIGINT, DOUBLE, VARCHAR, TIMESTAMP, DECIMAL(18,2)), then apply the plan.\n" +
+            yaml.safe_dump(doc, sort_keys=False, default_flow_style=False))
+
+
+def _max_rows(n):
+    """MAX_ROWS for the C extension: -1 for all."""
+    if n is None:
+        return -1
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise from_code(-5, "max_rows must be a whole number >= 0, not %r" % (n,))
+    return n
 
 
 def _folder_glob(path):

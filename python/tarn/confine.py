@@ -536,7 +536,9 @@ def supervise(policy, body, report, scratch, timeout=None, cpus=None, keep_fds=(
     in the folder SCRATCH (from make_scratch; emptied and removed here and
     again by its creator), within TIMEOUT seconds on CPUS CPUs, then calls
     REPORT(end) with ``{"exitcode", "signal", "timed_out", "confined":
-    [layers], "refused"}``. Call in a freshly forked, single-threaded
+    [layers], "refused", "cancelled"}`` (SIGTERM to this process is a
+    cancel: the task and what it started are killed, and "cancelled" is
+    true). Call in a freshly forked, single-threaded
     process; never returns. KEEP_FDS: descriptors BODY needs (0, 1 and 2
     are always kept)."""
     code = 0
@@ -564,6 +566,17 @@ def supervise(policy, body, report, scratch, timeout=None, cpus=None, keep_fds=(
                 os.close(rd)
                 _model(policy, flags, scratch, cpus, body, wr)
         os.close(wr)
+        # SIGTERM is a cancel (tarn job stop): the task goes at once, what
+        # it started goes with it below, and the end report says why.
+        cancelled = []
+
+        def _cancel(_signo, _frame):
+            cancelled.append(True)
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        signal.signal(signal.SIGTERM, _cancel)
         # The output pipe ends with the task, not with its supervisor.
         devnull = os.open(os.devnull, os.O_RDWR)
         os.dup2(devnull, 1)
@@ -579,7 +592,8 @@ def supervise(policy, body, report, scratch, timeout=None, cpus=None, keep_fds=(
         if "status" in notes:
             status = int(notes["status"])
         end = {"exitcode": None, "signal": None, "timed_out": timed_out, "timeout": timeout,
-               "confined": [x for x in notes.get("layers", "").split(",") if x]}
+               "confined": [x for x in notes.get("layers", "").split(",") if x],
+               "cancelled": bool(cancelled)}
         if os.WIFSIGNALED(status):
             end["signal"] = os.WTERMSIG(status)
         else:

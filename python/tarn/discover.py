@@ -67,9 +67,29 @@ def _environment(pins):
                         **limits)
 
 
+def _project_defaults():
+    """The project file's defaults.python (``TARN_PROJECT_DEFAULTS``):
+    {"python": VERSION, "pip": {NAME: VERSION}} for models that declare
+    neither."""
+    try:
+        return json.loads(os.environ.get("TARN_PROJECT_DEFAULTS") or "{}") or {}
+    except ValueError:
+        return {}
+
+
+def _apply_defaults(d, defaults):
+    if not d["python"] and defaults.get("python"):
+        d["python"] = defaults["python"]
+    if defaults.get("pip"):
+        pins = dict(defaults["pip"])
+        pins.update(d["pip"] or {})
+        d["pip"] = pins
+
+
 def inspect_files(paths):
     """{"models", "errors", "interpreter", "executable"} of the files (runs
     their top level: call it confined)."""
+    defaults = _project_defaults()
     out = {"models": [], "errors": [],
            "interpreter": "%d.%d.%d" % sys.version_info[:3], "executable": sys.executable}
     for i, path in enumerate(paths):
@@ -88,6 +108,7 @@ def inspect_files(paths):
                                       "message": str(exc)})
                 continue
             d["file"] = path
+            _apply_defaults(d, defaults)
             d["installed"] = _installed(d["pip"])
             out["models"].append(d)
     return out

@@ -30,9 +30,16 @@ class Model:
     ``$param``) are pushed down into the scan; ``ref`` reads a source table
     from another branch, tag or commit."""
 
-    def __init__(self, name, columns=None, filter=None, ref=None, format=None):
+    def __init__(self, name, columns=None, filter=None, ref=None, format=None, connector=None,
+                 connector_config_key=None, connector_config_uri=None):
         if not isinstance(name, str) or not name:
             raise TypeError("tarn.Model needs a table or model name")
+        if connector is not None or connector_config_key is not None or \
+                connector_config_uri is not None:
+            raise ValueError("tarn.Model(%r): external connectors (connector=%r) are not supported: "
+                             "import the data into a table first" % (name, connector))
+        if columns is not None and not isinstance(columns, str) and list(columns) == ["*"]:
+            columns = None  # Bauplan's wildcard: every column
         if columns is not None and (
             isinstance(columns, str) or not all(isinstance(c, str) for c in columns)
         ):
@@ -71,26 +78,69 @@ def _meta(fn):
         raise TypeError("tarn decorators apply to functions")
     meta = getattr(fn, "__tarn__", None)
     if meta is None:
-        meta = {"kind": None, "name": None, "materialization": "NONE",
+        meta = {"kind": None, "name": None, "materialization": "NONE", "columns": None,
                 "python": None, "pip": {}, "resources": None, "internet_access": False}
         fn.__tarn__ = meta
         _registry.append(fn)
     return meta
 
 
-def model(name=None, materialization_strategy=None, materialize=None, internet_access=False):
-    """Declares a model. ``materialization_strategy`` is NONE (the output
-    stays in memory), REPLACE or APPEND; ``materialize=True`` means REPLACE.
-    ``internet_access=True`` lets it open network connections (a model has
-    none otherwise; see docs/models.md)."""
+_MODEL_KEYWORDS = ("name", "columns", "partitioned_by", "materialization_strategy",
+                   "cache_strategy", "internet_access", "overwrite_filter", "materialize")
+
+
+def _unknown_keywords(what, kwargs, known):
+    """A TypeError naming the first unknown keyword, with a did-you-mean."""
+    import difflib
+    key = sorted(kwargs)[0]
+    near = difflib.get_close_matches(key, known, n=1)
+    return TypeError("%s got an unknown keyword %r%s (keywords: %s)"
+                     % (what, key, " (did you mean %r?)" % near[0] if near else "",
+                        ", ".join(known)))
+
+
+def model(name=None, columns=None, partitioned_by=None, materialization_strategy=None,
+          cache_strategy=None, internet_access=False, overwrite_filter=None, materialize=None,
+          **kwargs):
+    """Declares a model; ``@tarn.model`` and ``@tarn.model()`` are the same.
+
+    ``name`` is the output's name (default: the function's), ``ns.table``
+    to put it in a namespace. ``materialization_strategy`` is NONE (the
+    output stays in memory), REPLACE or APPEND; ``materialize=True`` means
+    REPLACE. ``columns`` lists the columns the output must have, exactly
+    (``["*"]``: any). ``internet_access=True`` lets it open network
+    connections (a model has none otherwise; see docs/models.md).
+    ``partitioned_by`` and ``cache_strategy`` are accepted for Bauplan
+    projects and change nothing (tarn's tables are not partitioned; runs
+    are not cached)."""
+    if callable(name) and not isinstance(name, str):
+        return model()(name)  # @tarn.model without parentheses
+    if kwargs:
+        raise _unknown_keywords("tarn.model()", kwargs, _MODEL_KEYWORDS)
+    if name is not None and (not isinstance(name, str) or not name):
+        raise TypeError("tarn.model name must be a table name such as 'orders' or 'sales.orders'")
     strategy = materialization_strategy
     if strategy is None:
         strategy = "REPLACE" if materialize else "NONE"
     strategy = str(strategy).upper()
+    if strategy == "OVERWRITE_PARTITIONS" or overwrite_filter is not None:
+        raise ValueError("materialization_strategy OVERWRITE_PARTITIONS (and overwrite_filter) is "
+                         "not supported: tarn's tables are not partitioned; use REPLACE or APPEND")
     if strategy not in _MATERIALIZATIONS:
         raise ValueError("materialization_strategy must be one of %s" % ", ".join(_MATERIALIZATIONS))
     if not isinstance(internet_access, bool) and internet_access is not None:
         raise TypeError("internet_access must be True or False")
+    if columns is not None:
+        if isinstance(columns, str) or not all(isinstance(c, str) for c in columns):
+            raise TypeError("tarn.model columns must be a list of column names")
+        columns = None if list(columns) == ["*"] else list(columns)
+        if columns is not None and len(set(columns)) != len(columns):
+            raise ValueError("tarn.model columns names a column twice: %r" % (columns,))
+    if partitioned_by is not None and not isinstance(partitioned_by, str) and \
+            not all(isinstance(c, str) for c in partitioned_by):
+        raise TypeError("partitioned_by must be a column name or a list of them")
+    if cache_strategy is not None and str(cache_strategy).upper() not in ("NONE", "DEFAULT"):
+        raise ValueError("cache_strategy must be NONE or DEFAULT")
 
     def wrap(fn):
         meta = _meta(fn)
@@ -98,14 +148,18 @@ def model(name=None, materialization_strategy=None, materialize=None, internet_a
         meta["name"] = name or fn.__name__
         meta["materialization"] = strategy
         meta["internet_access"] = bool(internet_access)
+        meta["columns"] = columns
         return fn
     return wrap
 
 
-def python(version, pip=None):
+def python(version=None, pip=None):
     """The interpreter version and pinned packages a function runs with:
-    ``"3.11"`` is any 3.11.x, ``"3.11.2"`` exactly that one."""
-    if not isinstance(version, str) or not re.fullmatch(r"[0-9]+\.[0-9]+(\.[0-9]+)?", version):
+    ``"3.11"`` is any 3.11.x, ``"3.11.2"`` exactly that one; None: the
+    project's default (bauplan_project.yml defaults.python.version) or the
+    lakehouse's interpreter."""
+    if version is not None and (not isinstance(version, str) or
+                                not re.fullmatch(r"[0-9]+\.[0-9]+(\.[0-9]+)?", version)):
         raise TypeError("tarn.python needs a version string such as '3.11' or '3.11.2', not %r"
                         % (version,))
     pins = dict(pip or {})
@@ -169,8 +223,12 @@ def resources(cpus=None, memory=None, memory_swap=None, timeout=None):
     return wrap
 
 
-def expectation():
-    """Declares an expectation: a function returning a bool about its inputs."""
+def expectation(fn=None):
+    """Declares an expectation: a function returning a bool about its
+    inputs; ``@tarn.expectation`` and ``@tarn.expectation()`` are the same."""
+    if fn is not None:
+        return expectation()(fn)
+
     def wrap(fn):
         meta = _meta(fn)
         meta["kind"] = "expectation"
@@ -208,6 +266,7 @@ def describe(fn):
         "pip": meta["pip"],
         "resources": meta["resources"],
         "internet_access": meta["internet_access"],
+        "columns": meta["columns"],
         "line": code[1],
         "source": "".join(code[0]),
         "inputs": inputs,

@@ -86,7 +86,9 @@ Call (caller -> worker, on the *call* socket), exactly one per worker:
     value}`` (more keyword arguments), ``"expectation": true`` (the function
     returns a bool; the reply is ``{"ok": true, "verdict": bool}``),
     ``"label_lines": PATH`` (each output line is prefixed ``LINE<TAB>`` with
-    the line of PATH that printed it). M is a file path (``*.py``;
+    the line of PATH that printed it), ``"columns": [names]`` (the table
+    returned must have exactly these columns, in any order: else
+    "bad_return"). M is a file path (``*.py``;
     its folder goes on sys.path) or a dotted module name. The worker maps
     each input read-only as a ``tarn.Table`` and calls ``F(**inputs)``.
 
@@ -102,7 +104,7 @@ Replies (worker -> caller), then end-of-file:
     "exit" (it called sys.exit), "bad_return" (its value is not a table),
     "import" (the module or function could not be loaded) or "input" (an
     input could not be mapped).
-``{"op": "end", "exitcode": N|null, "signal": S|null, "timed_out": bool, "timeout": T, "confined": [layers], "refused": MESSAGE|null}``
+``{"op": "end", "exitcode": N|null, "signal": S|null, "timed_out": bool, "timeout": T, "confined": [layers], "refused": MESSAGE|null, "cancelled": bool}``
     always last, from the supervisor: how the function's process ended
     (``timed_out``: killed at the time limit), which confinement layers it
     ran under, or why it was not run at all (``refused``).
@@ -451,6 +453,17 @@ def _run_call(req, fds, Table, memory_limit=None):
         return _failure("bad_return", "%s returned %s, not a table (return a tarn.Table, a "
                         "pandas DataFrame, a dict of columns or an Arrow stream): %s"
                         % (function, type(result).__name__, e), traceback.format_exc()), None
+    declared = req.get("columns")
+    if declared is not None:
+        got = table.column_names
+        missing = [c for c in declared if c not in got]
+        extra = [c for c in got if c not in declared]
+        if missing or extra:
+            parts = (["missing %s" % ", ".join(repr(c) for c in missing)] if missing else []) + \
+                    (["not declared %s" % ", ".join(repr(c) for c in extra)] if extra else [])
+            return _failure("bad_return", "%s returned columns %s, not the columns its "
+                            "@model(columns=...) declares (%s): %s"
+                            % (function, got, ", ".join(declared), "; ".join(parts))), None
     try:
         fd, size = table._to_memfd("tarn:" + str(function))
     except BaseException as e:

@@ -104,6 +104,13 @@ int tarn__commit_load(tarn_commit_row *out, tarn_lake *lake, const char *hash, t
 int tarn__commit_create(char out_hash[65], tarn_lake *lake, const char *tree_hash,
                         const char *const *parents, size_t nparents, const char *message,
                         const char *properties_json, tarn_error *err);
+/* The message and properties of the commit a write makes, both malloc'd:
+ * O's message (else DEFAULT_MESSAGE), O's body after a blank line; O's
+ * properties (a JSON object of text values) added to TARN_PROPS (the
+ * properties tarn sets, NULL: none), whose keys O may not set. Refuses
+ * properties that are not such an object, naming what is wrong. */
+int tarn__commit_text(char **message, char **properties, const tarn_commit_options *o,
+                      const char *default_message, const char *tarn_props, tarn_error *err);
 /* 1 if ANCESTOR is DESCENDANT or one of its ancestors, 0 if not, <0 error. */
 int tarn__commit_is_ancestor(tarn_lake *lake, const char *ancestor, const char *descendant,
                              tarn_error *err);
@@ -148,7 +155,7 @@ int tarn__commit_check_usable(tarn_lake *lake, const char *source_ref, const cha
  * transaction with the resulting commit, so that a run's outcome is
  * recorded with its merge, never apart from it. */
 int tarn__branch_merge(tarn_merge_result *out, tarn_lake *lake, const char *source_ref,
-                       const char *into, const char *message,
+                       const char *into, const tarn_commit_options *commit,
                        int (*on_merged)(tarn_lake *lake, const char *commit, void *ctx, tarn_error *err),
                        void *ctx, tarn_error *err);
 /* Marks branch NAME as left by a failed run (read-only, never merged). */

@@ -1,6 +1,7 @@
 /* catalog/commit.c — commits: creating (content-addressed), loading,
  * ancestry (via generation numbers and recursive queries), the log, and
  * the one path by which anything is committed on a branch. */
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -334,4 +335,60 @@ int tarn__branch_commit_run(tarn_commit_id *out, tarn_lake *lake, const char *br
                             const char *properties_json, const char *job_id, tarn_error *err)
 {
     return branch_commit(out, lake, branch, edit, ctx, message, properties_json, job_id, err);
+}
+
+/* ---- what a write says in its commit ---------------------------------------------------- */
+
+#define PROPERTIES_MAX (64 * 1024)
+
+int tarn__commit_text(char **message, char **properties, const tarn_commit_options *o,
+                      const char *default_message, const char *tarn_props, tarn_error *err)
+{
+    *message = *properties = NULL;
+    if (o && o->version != TARN_COMMIT_OPTIONS_VERSION)
+        return tarn__error_set(err, TARN_EINVALID,
+                               "tarn_commit_options version %d is unknown to this library (it "
+                               "knows %d): rebuild against its headers",
+                               o->version, TARN_COMMIT_OPTIONS_VERSION);
+    json_t *props = json_loads(tarn_props && *tarn_props ? tarn_props : "{}", 0, NULL);
+    if (!json_is_object(props)) {
+        json_decref(props);
+        return tarn__error_set(err, TARN_EIO, "tarn's own commit properties are not a JSON object");
+    }
+    int rc = 0;
+    const char *given = o ? o->properties_json : NULL;
+    if (given && *given) {
+        json_error_t jerr;
+        json_t *extra = strlen(given) > PROPERTIES_MAX ? NULL : json_loads(given, 0, &jerr);
+        const char *key;
+        json_t *v;
+        if (!json_is_object(extra))
+            rc = tarn__error_set(err, TARN_EINVALID,
+                                 "commit properties must be a JSON object of text values, such as "
+                                 "{\"ticket\": \"DATA-42\"}, of at most 64 KiB");
+        json_object_foreach(extra, key, v)
+        {
+            if (rc < 0) break;
+            if (!*key || !json_is_string(v))
+                rc = tarn__error_set(err, TARN_EINVALID,
+                                     "commit property '%s' must have a name and a text value", key);
+            else if (json_object_get(props, key))
+                rc = tarn__error_set(err, TARN_EINVALID,
+                                     "commit property '%s' is one tarn sets on this commit itself: "
+                                     "name yours otherwise",
+                                     key);
+            else json_object_set(props, key, v);
+        }
+        json_decref(extra);
+    }
+    if (rc == 0) {
+        strbuf m = {0};
+        const char *first = o && o->message && *o->message ? o->message : default_message;
+        sb_append(&m, first ? first : "");
+        if (o && o->body && *o->body) sb_printf(&m, "\n\n%s", o->body);
+        *message = m.s ? m.s : strdup("");
+        *properties = json_dumps(props, JSON_COMPACT | JSON_SORT_KEYS);
+    }
+    json_decref(props);
+    return rc;
 }

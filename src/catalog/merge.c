@@ -194,7 +194,7 @@ typedef struct merge_ctx {
     const char *source_ref;
     const char *target;
     tarn_commit_id source;
-    const char *message;
+    const tarn_commit_options *commit; /* what the caller's merge commit says (NULL: none) */
     int (*on_merged)(tarn_lake *lake, const char *commit, void *ctx, tarn_error *err);
     void *ctx;
     tarn_merge_result *out;
@@ -236,8 +236,12 @@ static int merge_tx(tarn_lake *lake, void *arg, tarn_error *err)
     }
     rc = tarn__commit_is_ancestor(lake, ref.commit, source, err);
     if (rc < 0) return rc;
-    /* A message asks for a merge commit, except for a run's own merge. */
-    if (rc == 1 && (!(m->message && *m->message) || m->on_merged)) {
+    /* A message, a body or properties ask for a merge commit, except for
+     * a run's own merge. */
+    const tarn_commit_options *c = m->commit;
+    int says = c && ((c->message && *c->message) || (c->body && *c->body) ||
+                     (c->properties_json && *c->properties_json));
+    if (rc == 1 && (!says || m->on_merged)) {
         TARN_RETURN_NOT_OK(tarn__ref_cas(lake, m->target, ref.commit, source, "merge (fast-forward)", err));
         out->commit = m->source;
         out->fast_forward = 1;
@@ -262,12 +266,15 @@ static int merge_tx(tarn_lake *lake, void *arg, tarn_error *err)
         goto done;
     }
     const char *parents[2] = {ref.commit, source};
-    strbuf msg = {0};
-    if (m->message && *m->message) sb_append(&msg, m->message);
-    else sb_printf(&msg, "Merge '%s' into '%s'", m->source_ref ? m->source_ref : source, m->target);
-    rc = tarn__tree_store(tree_hash, lake, &merged, err);
-    if (rc == 0) rc = tarn__commit_create(commit, lake, tree_hash, parents, 2, msg.s, "{}", err);
-    sb_free(&msg);
+    strbuf def = {0};
+    sb_printf(&def, "Merge '%s' into '%s'", m->source_ref ? m->source_ref : source, m->target);
+    char *msg = NULL, *props = NULL;
+    rc = tarn__commit_text(&msg, &props, m->commit, def.s, NULL, err);
+    if (rc == 0) rc = tarn__tree_store(tree_hash, lake, &merged, err);
+    if (rc == 0) rc = tarn__commit_create(commit, lake, tree_hash, parents, 2, msg, props, err);
+    sb_free(&def);
+    free(msg);
+    free(props);
     if (rc == 0) rc = tarn__ref_cas(lake, m->target, ref.commit, commit, "merge", err);
     if (rc == 0) snprintf(out->commit.hex, sizeof out->commit.hex, "%s", commit);
     if (rc == 0 && m->on_merged) rc = m->on_merged(lake, commit, m->ctx, err);
@@ -281,14 +288,22 @@ done:
 }
 
 int tarn__branch_merge(tarn_merge_result *out, tarn_lake *lake, const char *source_ref,
-                       const char *into, const char *message,
+                       const char *into, const tarn_commit_options *commit,
                        int (*on_merged)(tarn_lake *lake, const char *commit, void *ctx, tarn_error *err),
                        void *ctx, tarn_error *err)
 {
     memset(out, 0, sizeof *out);
     char target[TARN_NAME_MAX + 1];
     TARN_RETURN_NOT_OK(tarn__branch_name(target, lake, into, err));
-    merge_ctx m = {source_ref, target, {{0}}, message, on_merged, ctx, out};
+    merge_ctx m = {source_ref, target, {{0}}, commit, on_merged, ctx, out};
+    if (commit) {
+        /* refused before anything is read or locked */
+        char *msg = NULL, *props = NULL;
+        int bad = tarn__commit_text(&msg, &props, commit, "", NULL, err);
+        free(msg);
+        free(props);
+        if (bad < 0) return bad;
+    }
     TARN_RETURN_NOT_OK(tarn_ref_resolve(&m.source, lake, source_ref, err));
     tarn_ref_row ref;
     if (source_ref && tarn__ref_get(&ref, lake, source_ref, NULL) == 0 && ref.aborted)
@@ -299,7 +314,7 @@ int tarn__branch_merge(tarn_merge_result *out, tarn_lake *lake, const char *sour
 }
 
 int tarn_branch_merge(tarn_merge_result *out, tarn_lake *lake, const char *source_ref,
-                      const char *into, const char *message, tarn_error *err)
+                      const char *into, const tarn_commit_options *commit, tarn_error *err)
 {
-    return tarn__branch_merge(out, lake, source_ref, into, message, NULL, NULL, err);
+    return tarn__branch_merge(out, lake, source_ref, into, commit, NULL, NULL, err);
 }

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CLI_MAX_OPTS 16
+#define CLI_MAX_OPTS 20
 #define CLI_MAX_POS 4
 
 /* Exit codes of the `tarn` command. */

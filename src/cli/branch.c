@@ -202,7 +202,11 @@ static int run_merge(const cli_args *a)
     else
         rc = tarn_lake_active_branch(into, sizeof into, lake, &err);
     tarn_merge_result m = {0};
-    if (rc == 0) rc = tarn_branch_merge(&m, lake, a->pos[0], into, cli_get(a, "message"), &err);
+    tarn_commit_options co;
+    char *props = NULL;
+    cli_commit_options(&co, &props, a);
+    if (rc == 0) rc = tarn_branch_merge(&m, lake, a->pos[0], into, &co, &err);
+    free(props);
     if (rc == 0 && out_json_mode) {
         out_json(json_pack("{s:s, s:b, s:b, s:o, s:o}", "commit", m.commit.hex, "fast_forward",
                            m.fast_forward, "up_to_date", m.up_to_date, "source",
@@ -256,14 +260,14 @@ static const cli_cmd diff_cmd = {
 };
 static const cli_cmd merge_cmd = {
     .path = "branch merge",
-    .synopsis = "SOURCE [--into BRANCH] [-m MESSAGE]",
+    .synopsis = "SOURCE [--into BRANCH] [-m MESSAGE] [--body TEXT] [--property K=V]...",
     .summary = "Merge ref SOURCE into BRANCH. A fast-forward when possible, else a three-way "
                "merge per table; a conflict changes nothing and names the tables. With -m, "
                "a merge commit carrying the message is made even when a fast-forward would do.",
     .pos = {"SOURCE"},
     .min_pos = 1,
     .opts = {{"into", 0, "BRANCH", "the branch to merge into (default: the active branch)"},
-             {"message", 'm', "MESSAGE", "the merge commit's message"}},
+             CLI_COMMIT_OPTS},
     .example = "tarn branch merge dev --into main -m 'add trips'",
 };
 
@@ -294,5 +298,7 @@ static const cli_sub subs[] = {
 
 int cmd_branch(int argc, char **argv)
 {
+    int urc = cli_take_properties(subs, "merge", &argc, argv);
+    if (urc) return urc;
     return cli_run_group("branch", "Branches: movable refs to commits.", subs, argc, argv);
 }

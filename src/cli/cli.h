@@ -37,6 +37,22 @@ int cli_open_lake(tarn_lake **lake);
  * RC (the last library call's result) is negative. */
 int cli_done(tarn_lake **lake, int rc, tarn_error *err);
 
+/* The commit options of a write command (src/cli/commit_opts.c). When
+ * ARGV[0] names one of the subcommands WRITES (names separated by spaces)
+ * of SUBS, takes every `--property K=V` out of ARGV (0, or a usage error:
+ * 2); cli_commit_options then fills O from A's -m/--message and --body
+ * and those pairs, whose JSON text goes to *properties (free it after the
+ * call). */
+int cli_take_properties(const cli_sub *subs, const char *writes, int *argc, char **argv);
+int cli_commit_options(tarn_commit_options *o, char **properties, const cli_args *a);
+/* The options every write command lists: -m, --body, --property. */
+#define CLI_COMMIT_OPTS                                                                            \
+    {"message", 'm', "MSG", "the commit message"},                                                 \
+        {"body", 0, "TEXT", "more of the commit message, after a blank line"},                     \
+    {                                                                                              \
+        "property", 0, "K=V", "a commit property (repeatable)"                                      \
+    }
+
 /* `branch ls` and `tag ls`: prints the refs of KIND. */
 int cli_list_refs(tarn_ref_kind kind);
 /* `branch rename` and `tag rename`: A's two positionals, OLD and NEW. */

@@ -25,7 +25,7 @@ static const struct {
     {"commit", cmd_commit, "show the log of a ref, newest first"},
     {"gc", cmd_gc, "delete data files no ref reaches any more"},
     {"run", cmd_run, "plan and run a pipeline project as one transaction"},
-    {"job", cmd_job, "list, inspect and replay pipeline runs"},
+    {"job", cmd_job, "list, inspect, replay and stop pipeline runs"},
     {"env", cmd_env, "list and prune the package cache of environments"},
     {"runtime", cmd_runtime, "the warm runtime: Python parents kept warm between runs"},
     {"info", cmd_info, "show this lakehouse: folder, branch, user, catalog, storage"},

@@ -1,6 +1,8 @@
 /* namespace.c — `tarn namespace ls | create | rm`. Namespaces live in a
  * commit's tree like tables, so creating or removing one is a commit. */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "cli.h"
 
@@ -33,8 +35,12 @@ static int change(const cli_args *a, int create)
     tarn_error err = TARN_ERROR_INIT;
     tarn_commit_id id;
     const char *ns = a->pos[0], *branch = cli_get(a, "branch");
-    int rc = create ? tarn_namespace_create(&id, lake, ns, branch, &err)
-                    : tarn_namespace_delete(&id, lake, ns, branch, &err);
+    tarn_commit_options co;
+    char *props = NULL;
+    cli_commit_options(&co, &props, a);
+    int rc = create ? tarn_namespace_create(&id, lake, ns, branch, &co, &err)
+                    : tarn_namespace_delete(&id, lake, ns, branch, &co, &err);
+    free(props);
     if (rc == 0) {
         char sh[13];
         if (out_json_mode)
@@ -65,20 +71,22 @@ static const cli_cmd ls_cmd = {
 };
 static const cli_cmd create_cmd = {
     .path = "namespace create",
-    .synopsis = "NS [--branch B]",
+    .synopsis = "NS [--branch B] [-m MSG] [--body TEXT] [--property K=V]...",
     .summary = "Create namespace NS in a new commit on branch B.",
     .pos = {"NS"},
     .min_pos = 1,
-    .opts = {{"branch", 0, "B", "the branch to commit on (default: the active branch)"}},
+    .opts = {{"branch", 0, "B", "the branch to commit on (default: the active branch)"},
+             CLI_COMMIT_OPTS},
     .example = "tarn namespace create sales",
 };
 static const cli_cmd rm_cmd = {
     .path = "namespace rm",
-    .synopsis = "NS [--branch B]",
+    .synopsis = "NS [--branch B] [-m MSG] [--body TEXT] [--property K=V]...",
     .summary = "Remove namespace NS (it must hold no tables) in a new commit on branch B.",
     .pos = {"NS"},
     .min_pos = 1,
-    .opts = {{"branch", 0, "B", "the branch to commit on (default: the active branch)"}},
+    .opts = {{"branch", 0, "B", "the branch to commit on (default: the active branch)"},
+             CLI_COMMIT_OPTS},
     .example = "tarn namespace rm sales",
 };
 
@@ -91,6 +99,8 @@ static const cli_sub subs[] = {
 
 int cmd_namespace(int argc, char **argv)
 {
+    int urc = cli_take_properties(subs, "create rm", &argc, argv);
+    if (urc) return urc;
     return cli_run_group("namespace", "Namespaces: the first part of `namespace.table`.", subs,
                          argc, argv);
 }

@@ -58,6 +58,9 @@ static json_t *json_value(const char *v, tarn_value_kind kind)
     } else if (kind == TARN_VALUE_BOOLEAN) {
         if (strcmp(v, "true") == 0) return json_true();
         if (strcmp(v, "false") == 0) return json_false();
+    } else if (kind == TARN_VALUE_JSON) { /* a LIST, STRUCT or MAP: nested JSON */
+        json_t *j = json_loads(v, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+        if (j) return j;
     }
     return out_jstr(v);
 }
@@ -144,8 +147,23 @@ static const char *cell(const char *v, int trunc, char **buf)
     return o;
 }
 
+/* A plan (EXPLAIN) prints as DuckDB draws it: each drawing whole. */
+static int print_plan(const tarn_result *r)
+{
+    if (tarn_result_column_count(r) != 2 || strcmp(tarn_result_column_name(r, 0), "explain_key") ||
+        strcmp(tarn_result_column_name(r, 1), "explain_value"))
+        return 0;
+    for (size_t i = 0; i < tarn_result_row_count(r); i++) {
+        const char *v = tarn_result_value(r, i, 1);
+        printf("%s\n%s\n", tarn_result_value(r, i, 0) ? tarn_result_value(r, i, 0) : "",
+               v ? v : "");
+    }
+    return 1;
+}
+
 static void print_table(const tarn_result *r, int trunc)
 {
+    if (print_plan(r)) return;
     size_t ncols = tarn_result_column_count(r), nrows = tarn_result_row_count(r);
     if (ncols > 0) {
         out_table t;
@@ -234,6 +252,7 @@ static int run_query(const cli_args *a)
         tarn_query_options opts = TARN_QUERY_OPTIONS_INIT;
         opts.ref = cli_get(a, "ref");
         opts.max_rows = max_rows;
+        opts.nested_as_json = format == FMT_JSON; /* LIST, STRUCT, MAP as JSON, not as text */
         tarn_result *r = NULL;
         rc = tarn_query(&r, lake, text, &opts, &err);
         if (rc == 0 && format == FMT_JSON)
@@ -252,7 +271,8 @@ static const cli_cmd query_cmd = {
     .path = "query",
     .synopsis = "SQL [--ref REF] [--max-rows N | --all-rows] [--output FILE] "
                 "[--format table|json|csv] | -f FILE.sql ...",
-    .summary = "Run SQL over the tables it names, as they are at REF.",
+    .summary = "Run SQL over the tables it names, as they are at REF: one SELECT, or EXPLAIN "
+               "[ANALYZE] of one. With -O json, nested values (lists, structs, maps) are JSON.",
     .pos = {"SQL"},
     .opts = {{"ref", 0, "REF",
               "branch, tag, commit, REF~N or REF@{TIME} (default: the active "

@@ -1,8 +1,12 @@
 /* run.c — `tarn run`: plan and run a pipeline project on a branch, as one
- * transaction; and `tarn job ls|get|logs|rerun`: the record of runs. */
+ * transaction (or start it detached); and `tarn job ls|get|logs|rerun|stop`:
+ * the record of runs. */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -121,6 +125,78 @@ static void use_warm_runtime(tarn_run_options *o)
 
 static const cli_cmd run_cmd;
 
+/* ---- tarn run --detach ---------------------------------------------------------- */
+
+/* In the detached process: the job's id (or why there is none) goes up
+ * the pipe to the command that started it, which then returns. */
+static void detached_started(const char *job_id, void *ctx)
+{
+    int fd = *(int *)ctx;
+    dprintf(fd, "%s\n", job_id);
+    close(fd);
+    *(int *)ctx = -1;
+}
+
+/* Runs O in a process of its own session, and returns as soon as the job
+ * is recorded: the run goes on without this command (`tarn job logs ID`
+ * follows it, `tarn job stop ID` stops it). */
+static int run_detached(tarn_run_options *o)
+{
+    int p[2];
+    if (pipe(p) != 0) {
+        fprintf(stderr, "tarn: error: cannot start a detached run: %s\n", strerror(errno));
+        return 1;
+    }
+    /* No lakehouse is open yet: this process has no threads to lose. */
+    pid_t pid = fork();
+    if (pid < 0) {
+        fprintf(stderr, "tarn: error: cannot start a detached run: %s\n", strerror(errno));
+        return 1;
+    }
+    if (pid == 0) {
+        close(p[0]);
+        setsid();
+        int devnull = open("/dev/null", O_RDWR);
+        if (devnull >= 0) dup2(devnull, 0), dup2(devnull, 1), dup2(devnull, 2);
+        int fd = p[1];
+        o->on_line = NULL; /* the job's log has every line */
+        o->on_job = detached_started;
+        o->ctx = &fd;
+        tarn_lake *lake = NULL;
+        tarn_error err = TARN_ERROR_INIT;
+        char *report = NULL;
+        int rc = tarn_lake_open(&lake, NULL, &err);
+        if (rc == 0) rc = tarn_run(&report, lake, o, &err);
+        if (fd >= 0) dprintf(fd, "!%d\t%s\n", rc < 0 ? rc : TARN_ERROR, err.message);
+        tarn_free(report);
+        tarn_lake_close(&lake);
+        _exit(rc < 0 ? 1 : 0);
+    }
+    close(p[1]);
+    char line[TARN_MESSAGE_MAX + 64] = "";
+    FILE *f = fdopen(p[0], "r");
+    if (!f || !fgets(line, sizeof line, f)) line[0] = 0;
+    if (f) fclose(f);
+    line[strcspn(line, "\n")] = 0;
+    if (line[0] == '!' || !line[0]) {
+        tarn_error err = TARN_ERROR_INIT;
+        char *tab = strchr(line, '\t');
+        err.code = line[0] ? atoi(line + 1) : TARN_ERROR;
+        snprintf(err.message, sizeof err.message, "%s",
+                 tab ? tab + 1 : "the detached run stopped before its job started");
+        waitpid(pid, NULL, 0);
+        return out_fail(err.code, &err);
+    }
+    if (out_json_mode)
+        out_json(json_pack("{s:s,s:s,s:b}", "job_id", line, "status", "running", "detached", 1));
+    else
+        printf("job %s started, detached: follow it with 'tarn job logs %s', stop it with 'tarn job "
+               "stop %s'\n",
+               line, line, line);
+    return 0;
+}
+static int job_group(int argc, char **argv);
+
 static int run_run(const cli_args *a)
 {
     tarn_run_options o = g_opts;
@@ -130,8 +206,13 @@ static int run_run(const cli_args *a)
     o.strict = cli_has(a, "strict");
     o.no_transaction = cli_has(a, "no-transaction");
     o.preview_rows = cli_has(a, "preview") ? 5 : 0;
+    o.namespace_ = cli_get(a, "namespace");
     o.on_line = print_line;
     use_warm_runtime(&o);
+    if (cli_has(a, "detach")) {
+        if (o.dry_run) return cli_usage_error(a->cmd, "--detach runs a job: it cannot be a --dry-run");
+        return run_detached(&o);
+    }
     tarn_lake *lake;
     if (cli_open_lake(&lake)) return 1;
     tarn_error err = TARN_ERROR_INIT;
@@ -142,17 +223,19 @@ static int run_run(const cli_args *a)
 
 static const cli_cmd run_cmd = {
     .path = "run",
-    .synopsis = "[-p DIR] [--ref BRANCH] [--dry-run] [--strict] [--preview] [--param K=V]... "
-                "[--no-transaction]",
+    .synopsis = "[-p DIR] [--ref BRANCH] [--namespace NS] [--dry-run] [--strict] [--preview] "
+                "[--param K=V]... [--no-transaction] [--detach]",
     .summary = "Plan and run a project's Python and SQL models on a branch as one transaction: "
                "outputs are merged only if every model succeeds.",
     .opts = {{"project-dir", 'p', "DIR", "the project folder (default: the current folder)"},
              {"ref", 'r', "BRANCH", "the branch to run on (default: the active branch)"},
+             {"namespace", 'n', "NS", "materialize models without a namespace of their own in NS"},
              {"dry-run", 0, NULL, "print the plan (DAG and scans) and run nothing"},
              {"strict", 0, NULL, "a failed expectation fails the run"},
              {"preview", 0, NULL, "show the first rows of each model's output"},
-             {"param", 'P', "K=V", "set a parameter declared in tarn_project.toml (repeatable)"},
-             {"no-transaction", 0, NULL, "write outputs directly on the branch"}},
+             {"param", 'P', "K=V", "set a parameter the project file declares (repeatable)"},
+             {"no-transaction", 0, NULL, "write outputs directly on the branch"},
+             {"detach", 0, NULL, "return once the job has started; it runs on in its own session"}},
     .example = "tarn run -p examples/quickstart --ref main --param min_usd=100",
 };
 
@@ -266,7 +349,7 @@ static const cli_cmd job_rerun_cmd;
 
 static int job_rerun(const cli_args *a)
 {
-    tarn_run_options o = TARN_RUN_OPTIONS_INIT;
+    tarn_run_options o = g_opts; /* its --param values */
     o.branch = cli_get(a, "ref");
     o.strict = cli_has(a, "strict");
     o.on_line = print_line;
@@ -279,6 +362,45 @@ static int job_rerun(const cli_args *a)
     return finish_run(lake, rc, report, &err);
 }
 
+/* `tarn job stop ID`: asks, then waits until the job has ended. */
+static int job_stop(const cli_args *a)
+{
+    int64_t wait_s = 60;
+    if (cli_get_int(&wait_s, a, "wait", 0)) return CLI_EXIT_USAGE;
+    tarn_lake *lake;
+    if (cli_open_lake(&lake)) return 1;
+    tarn_error err = TARN_ERROR_INIT;
+    int rc = tarn_job_cancel(lake, a->pos[0], &err);
+    char *text = NULL;
+    json_t *job = NULL;
+    /* The job notices within a second; its end is recorded when its
+     * workers are gone. */
+    for (int64_t waited = 0; rc == 0; waited += 100) {
+        json_decref(job);
+        job = NULL;
+        tarn_free(text);
+        text = NULL;
+        if ((rc = tarn_job_get(&text, lake, a->pos[0], &err)) < 0) break;
+        job = json_loads(text, 0, NULL);
+        const char *status = json_string_value(json_object_get(job, "status"));
+        if (!status || strcmp(status, "running") != 0 || waited >= wait_s * 1000) break;
+        usleep(100 * 1000);
+    }
+    if (rc == 0) {
+        const char *id = json_string_value(json_object_get(job, "id"));
+        const char *status = json_string_value(json_object_get(job, "status"));
+        if (out_json_mode)
+            out_json(json_pack("{s:s?,s:s?}", "id", id, "status", status));
+        else if (status && !strcmp(status, "running"))
+            printf("asked job %s to stop; it is still running (see 'tarn job get %s')\n", id, id);
+        else
+            printf("job %s %s\n", id, status ? status : "ended");
+    }
+    json_decref(job);
+    tarn_free(text);
+    return cli_done(&lake, rc, &err);
+}
+
 static const cli_cmd job_ls_cmd = {
     .path = "job ls", .synopsis = "[--limit N]", .summary = "List runs, newest first.",
     .opts = {{"limit", 'n', "N", "at most N jobs (default 20)"}}, .example = "tarn job ls -n 5"};
@@ -288,20 +410,51 @@ static const cli_cmd job_get_cmd = {
 static const cli_cmd job_logs_cmd = {
     .path = "job logs", .synopsis = "ID", .summary = "Print a run's log: the plan, task outcomes and user prints.",
     .pos = {"ID"}, .min_pos = 1, .example = "tarn job logs 3f2a9c1b"};
+static const cli_cmd job_stop_cmd = {
+    .path = "job stop", .synopsis = "ID [--wait SECONDS]",
+    .summary = "Stop a running job: its tasks are killed, nothing of it is committed, its run "
+               "branch is kept aborted and the job ends \"cancelled\". Waits until it has ended.",
+    .pos = {"ID"}, .min_pos = 1,
+    .opts = {{"wait", 0, "SECONDS", "wait at most this long for the job to end (default 60; 0: "
+                                    "do not wait)"}},
+    .example = "tarn job stop 3f2a9c1b"};
 static const cli_cmd job_rerun_cmd = {
-    .path = "job rerun", .synopsis = "ID [--ref BRANCH] [--strict]",
-    .summary = "Run a job's code again, reading sources at the job's input commit.",
+    .path = "job rerun", .synopsis = "ID [--ref BRANCH] [--strict] [--param K=V]...",
+    .summary = "Run a job's code again, reading sources at the job's input commit, with its "
+               "parameter values (secrets are not recorded: give them again).",
     .pos = {"ID"}, .min_pos = 1,
     .opts = {{"ref", 'r', "BRANCH", "run on this branch (default: the job's)"},
-             {"strict", 0, NULL, "a failed expectation fails the run"}},
+             {"strict", 0, NULL, "a failed expectation fails the run"},
+             {"param", 'P', "K=V", "a parameter value instead of the job's (repeatable)"}},
     .example = "tarn job rerun 3f2a9c1b"};
 
 int cmd_job(int argc, char **argv)
+{
+    memset(&g_opts, 0, sizeof g_opts);
+    g_opts.version = TARN_RUN_OPTIONS_VERSION;
+    const char **names = NULL, **values = NULL;
+    char **owned = NULL;
+    if (argc > 0 && !strcmp(argv[0], "rerun") &&
+        collect_params(&g_opts, &names, &values, &owned, &argc, argv) != 0) {
+        for (size_t i = 0; owned && owned[i]; i++) free(owned[i]);
+        free(owned), free(names), free(values);
+        return cli_usage_error(&job_rerun_cmd, "--param takes NAME=VALUE");
+    }
+    int rc = job_group(argc, argv);
+    for (size_t i = 0; owned && owned[i]; i++) free(owned[i]);
+    free(owned);
+    free(names);
+    free(values);
+    return rc;
+}
+
+static int job_group(int argc, char **argv)
 {
     static const cli_sub subs[] = {{"ls", &job_ls_cmd, job_ls},
                                    {"get", &job_get_cmd, job_get},
                                    {"logs", &job_logs_cmd, job_logs},
                                    {"rerun", &job_rerun_cmd, job_rerun},
+                                   {"stop", &job_stop_cmd, job_stop},
                                    {NULL, NULL, NULL}};
-    return cli_run_group("job", "Inspect and replay pipeline runs.", subs, argc, argv);
+    return cli_run_group("job", "Inspect, replay and stop pipeline runs.", subs, argc, argv);
 }

@@ -109,7 +109,11 @@ static int run_rm(const cli_args *a)
     if (cli_open_lake(&lake)) return 1;
     tarn_error err = TARN_ERROR_INIT;
     tarn_commit_id id;
-    int rc = tarn_table_delete(&id, lake, a->pos[0], cli_get(a, "branch"), &err);
+    tarn_commit_options co;
+    char *props = NULL;
+    cli_commit_options(&co, &props, a);
+    int rc = tarn_table_delete(&id, lake, a->pos[0], cli_get(a, "branch"), &co, &err);
+    free(props);
     if (rc == 0) print_commit("Removed table", a->pos[0], &id);
     return cli_done(&lake, rc, &err);
 }
@@ -122,7 +126,11 @@ static int run_revert(const cli_args *a)
     if (cli_open_lake(&lake)) return 1;
     tarn_error err = TARN_ERROR_INIT;
     tarn_commit_id id;
-    int rc = tarn_table_revert(&id, lake, a->pos[0], source, cli_get(a, "into-branch"), &err);
+    tarn_commit_options co;
+    char *props = NULL;
+    cli_commit_options(&co, &props, a);
+    int rc = tarn_table_revert(&id, lake, a->pos[0], source, cli_get(a, "into-branch"), &co, &err);
+    free(props);
     if (rc == 0 && out_json_mode) {
         out_json(json_pack("{s:o, s:o, s:s}", "table", out_jstr(a->pos[0]), "source_ref",
                            out_jstr(source), "commit", id.hex));
@@ -227,7 +235,10 @@ static int run_import(const cli_args *a)
     if (format && strcmp(format, "csv") && strcmp(format, "parquet") && strcmp(format, "json"))
         return cli_usage_error(a->cmd, "--format is csv, parquet or json, not '%s'", format);
     opts.format = format;
-    opts.message = cli_get(a, "message");
+    tarn_commit_options co;
+    char *props = NULL;
+    cli_commit_options(&co, &props, a);
+    opts.commit = &co;
     progress p = {.table = table};
     atomic_init(&p.percent, -1);
     if (!out_json_mode && isatty(STDERR_FILENO)) {
@@ -254,6 +265,7 @@ static int run_import(const cli_args *a)
     tarn_import_result r;
     memset(&r, 0, sizeof r);
     int rc = tarn_table_import(&r, lake, table, from, cli_get(a, "branch"), &opts, &err);
+    free(props);
     free(types);
     free(types_text);
     if (atomic_load(&p.percent) >= 0) fputs("\r\033[K", stderr); /* clear the progress line */
@@ -286,17 +298,19 @@ static const cli_cmd get_cmd = {
 };
 static const cli_cmd rm_cmd = {
     .path = "table rm",
-    .synopsis = "NAME [--branch B]",
+    .synopsis = "NAME [--branch B] [-m MSG] [--body TEXT] [--property K=V]...",
     .summary = "Remove a table from branch B in a new commit (history keeps it).",
     .pos = {"NAME"},
     .min_pos = 1,
-    .opts = {{"branch", 0, "B", "the branch to commit on (default: the active branch)"}},
+    .opts = {{"branch", 0, "B", "the branch to commit on (default: the active branch)"},
+             CLI_COMMIT_OPTS},
     .example = "tarn table rm trips --branch dev",
 };
 static const cli_cmd import_cmd = {
     .path = "table import",
     .synopsis = "NAME --from PATH [--branch B] [--mode create|append|replace] "
-                "[--format csv|parquet|json] [-m MSG] [CSV options]",
+                "[--format csv|parquet|json] [-m MSG] [--body TEXT] [--property K=V]... "
+                "[CSV options]",
     .summary = "Import a CSV, Parquet or JSON file (plain or gzip; a quoted glob for several) "
                "into table NAME. The rows are written as Parquet data files and committed on "
                "branch B in one commit. Nothing is dropped silently: a CSV line whose fields do "
@@ -310,7 +324,7 @@ static const cli_cmd import_cmd = {
              {"branch", 0, "B", "the branch to commit on (default: the active branch)"},
              {"mode", 0, "MODE", "create (default: the table must not exist), append or replace"},
              {"format", 0, "FORMAT", "csv, parquet or json (default: from the file's extension)"},
-             {"message", 'm', "MSG", "the commit message"},
+             CLI_COMMIT_OPTS,
              {"delimiter", 0, "D",
               "CSV: the field separator (default: , tab ; or |, the one the first lines agree on; "
               "\\t is a tab)"},
@@ -328,12 +342,13 @@ static const cli_cmd import_cmd = {
 };
 static const cli_cmd revert_cmd = {
     .path = "table revert",
-    .synopsis = "NAME --source-ref REF [--into-branch B]",
+    .synopsis = "NAME --source-ref REF [--into-branch B] [-m MSG] [--body TEXT] [--property K=V]...",
     .summary = "Restore a table to its state at REF in a new commit on branch B.",
     .pos = {"NAME"},
     .min_pos = 1,
     .opts = {{"source-ref", 0, "REF", "the branch, tag or commit to restore from (required)"},
-             {"into-branch", 0, "B", "the branch to commit on (default: the active branch)"}},
+             {"into-branch", 0, "B", "the branch to commit on (default: the active branch)"},
+             CLI_COMMIT_OPTS},
     .example = "tarn table revert trips --source-ref main~1",
 };
 
@@ -348,6 +363,8 @@ static const cli_sub subs[] = {
 
 int cmd_table(int argc, char **argv)
 {
+    int urc = cli_take_properties(subs, "rm import revert", &argc, argv);
+    if (urc) return urc;
     return cli_run_group("table", "Tables: list, describe, import, remove and revert.", subs, argc,
                          argv);
 }

@@ -155,6 +155,11 @@ void tarn__joblog_line(tarn_joblog *log, const char *line)
     if (log->wbuf.len >= WRITE_BUFFER || tarn__now_us() - log->flushed_us >= FLUSH_US) flush(log);
 }
 
+void tarn__joblog_flush(tarn_joblog *log)
+{
+    if (log && !log->no_file && log->fd >= 0) flush(log);
+}
+
 char *tarn__joblog_tail(const tarn_joblog *log)
 {
     return strdup(sb_str(&log->tail));

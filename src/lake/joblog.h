@@ -25,6 +25,10 @@ int tarn__joblog_open(tarn_joblog **out, tarn_lake *lake, tarn_error *err);
 int tarn__joblog_start(tarn_joblog *log, const char *job_id, tarn_error *err);
 /* Appends one line (without its newline). Callers serialise calls. */
 void tarn__joblog_line(tarn_joblog *log, const char *line);
+/* Writes the buffered lines now (a run that prints nothing for a while
+ * still shows its last lines to `tarn job logs`). Callers serialise calls
+ * with tarn__joblog_line. NULL allowed. */
+void tarn__joblog_flush(tarn_joblog *log);
 /* The last lines (at most TARN_JOBLOG_TAIL bytes), malloc'd. */
 char *tarn__joblog_tail(const tarn_joblog *log);
 /* Writes what is buffered and frees. NULL allowed. */

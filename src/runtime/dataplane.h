@@ -40,6 +40,7 @@ typedef struct tarn_rt_call {
      * of .tarn/config apply). NULL: none declared. */
     json_t *resources;
     int internet; /* @tarn.model(internet_access=True) */
+    json_t *columns; /* @tarn.model(columns=[...]): the output's columns, exactly; NULL: any */
 } tarn_rt_call;
 
 /* WARM: start the Python parent now, so it warms up while the run plans.
@@ -61,6 +62,11 @@ int tarn__rt_discover_env(char *out[2], tarn_lake *lake, const char *project_dir
  * tarn__proc_capture gives them, without the interpreter's start-up. */
 int tarn__rt_discover(char **out, char **errout, int *status, tarn_rt_session *s,
                       char *const *files, size_t n, char *const *env, tarn_error *err);
+
+/* Cancels the session's calls (any thread may call it): running workers
+ * are stopped, and each of their calls fails with TARN_EABORTED; calls
+ * that start later do not start. NULL allowed. */
+void tarn__rt_cancel(tarn_rt_session *s);
 
 /* Releases every mapped table and stops the workers. NULL allowed. */
 void tarn__rt_close(tarn_rt_session **s);
@@ -84,7 +90,8 @@ int tarn__rt_call(int64_t *rows, int *verdict, tarn_rt_session *s, tarn_duck *d,
 int tarn__rt_output_fd(tarn_rt_session *s, const char *model);
 
 /* Makes the output of Python model NAME, received on another connection,
- * a view on D's connection too. */
+ * a view on D's connection too; for a model ns.t, view t of schema ns,
+ * which every connection sees (call it once the model has run). */
 int tarn__rt_attach(tarn_duck *d, const char *name, tarn_error *err);
 
 #endif

@@ -19,6 +19,7 @@
 #include "lake/joblog.h"
 #include "sql/empty.h"
 #include "sql/engine.h"
+#include "table/schema.h"
 #include "util/error.h"
 #include "util/util.h"
 
@@ -46,7 +47,9 @@ typedef struct run_ctx {
     json_t *sources;       /* source views created so far: {"schema.table": version} */
     duckdb_connection *conns; /* one per thread; they outlive the tasks, since
                                  the views of Python outputs live on them */
-    size_t nconns;
+    size_t nconns;         /* under mu: a cancel interrupts them from another thread */
+    int cancelled;         /* under mu: tarn job stop asked; nothing new starts */
+    tarn_cancel_watch *watch;
 } run_ctx;
 
 /* Options of version 2 (a caller built against version 1 has none). */
@@ -110,7 +113,9 @@ static void print_plan(run_ctx *r)
         json_t *pv;
         json_object_foreach(params, pname, pv)
         {
-            char *v = json_dumps(pv, JSON_ENCODE_ANY | JSON_COMPACT);
+            /* a secret's value is never printed, logged or recorded */
+            int secret = tarn__param_is_secret(json_object_get(project, "parameters"), pname);
+            char *v = secret ? strdup("(secret)") : json_dumps(pv, JSON_ENCODE_ANY | JSON_COMPACT);
             sb_printf(&line, "%s$%s = %s", line.len ? ", " : "", pname, v ? v : "?");
             free(v);
         }
@@ -356,9 +361,16 @@ static int run_python_model(int64_t *rows, int *verdict, run_ctx *r, tarn_duck *
                              !strcmp(str(m, "role"), "expectation"), inputs, n, params,
                              env || str(m, "interpreter") ? &rt_env : NULL,
                              json_object_get(m, "resources"),
-                             json_is_true(json_object_get(m, "internet_access"))};
+                             json_is_true(json_object_get(m, "internet_access")),
+                             json_is_array(json_object_get(m, "columns")) ? json_object_get(m, "columns") : NULL};
         rc = tarn__rt_call(rows, verdict, r->rt, d, &call, user_line, r, err);
         json_decref(params);
+        if (rc == 0 && !call.expectation && strchr(str(m, "name"), '.')) {
+            /* ns.t: a view of schema ns, for every connection at once */
+            pthread_mutex_lock(&r->ddl);
+            rc = tarn__rt_attach(d, str(m, "name"), err);
+            pthread_mutex_unlock(&r->ddl);
+        }
     }
     for (k = 0; k < n; k++)
         if (inputs[k].fd >= 0) close(inputs[k].fd);
@@ -366,11 +378,37 @@ static int run_python_model(int64_t *rows, int *verdict, run_ctx *r, tarn_duck *
     return rc;
 }
 
+/* An APPEND must fit the table as the branch has it when the run starts:
+ * said at the task, naming the columns, rather than when committing. */
+static int append_check(run_ctx *r, json_t *m, const char *table, const char *schema,
+                        tarn_error *err)
+{
+    tarn_tree tree = {0};
+    TARN_RETURN_NOT_OK(tarn__tree_load_commit(&tree, r->lake, r->base_commit, err));
+    tarn_tree_entry *e = tarn__tree_find(&tree, table);
+    int rc = 0;
+    if (e && e->kind == TARN_ENTRY_TABLE) {
+        tarn_version old = {0};
+        rc = tarn__version_load(&old, r->lake, e->version, err);
+        strbuf why = {0};
+        if (rc == 0 && tarn__schema_diff(&why, old.schema_json, schema) > 0)
+            rc = tarn__error_set(err, TARN_EUSER,
+                                 "model '%s' appends to '%s', but its output does not have the "
+                                 "table's schema: %s (return the table's columns and types, or "
+                                 "use materialization_strategy=REPLACE)",
+                                 str(m, "name"), table, sb_str(&why));
+        sb_free(&why);
+        tarn__version_clear(&old);
+    }
+    tarn__tree_clear(&tree);
+    return rc;
+}
+
 /* Writes a model's output as a Parquet data file and records what to commit. */
 static int materialize(run_ctx *r, tarn_duck *d, json_t *m, tarn_error *err)
 {
-    char table[300], rnd[33], key[600], tmp[8192];
-    tarn__qualify_table(table, sizeof table, str(m, "name"));
+    char table[600], rnd[33], key[800], tmp[8192];
+    snprintf(table, sizeof table, "%s", str(m, "output"));
     tarn__random_hex(rnd);
     snprintf(key, sizeof key, "data/%s/%s.parquet", table, rnd);
     /* Registered before it is written: gc never takes it while this run lives. */
@@ -389,6 +427,7 @@ static int materialize(run_ctx *r, tarn_duck *d, json_t *m, tarn_error *err)
      * DuckDB of its own, fed from D's result. */
     int rc = tarn__duck_write_result(&rows, &schema, &stats, d, sb_str(&q), NULL, tmp, "parquet", err);
     sb_free(&q);
+    if (rc == 0 && !strcmp(str(m, "materialization"), "APPEND")) rc = append_check(r, m, table, schema, err);
     /* The size of what was written: the published object may not be local. */
     struct stat st;
     int64_t size = rc == 0 && stat(tmp, &st) == 0 ? (int64_t)st.st_size : 0;
@@ -414,6 +453,12 @@ static int materialize(run_ctx *r, tarn_duck *d, json_t *m, tarn_error *err)
 
 /* ---- jobs ---------------------------------------------------------------------------- */
 
+/* The run's parameter values as they may be recorded: secrets are null. */
+static json_t *shown_params(json_t *project)
+{
+    return tarn__params_shown(json_object_get(project, "params"), json_object_get(project, "parameters"));
+}
+
 static int job_insert(run_ctx *r, tarn_error *err)
 {
     TARN_RETURN_NOT_OK(tarn__lease_hold(r->lake, r->lease, err));
@@ -428,7 +473,9 @@ static int job_insert(run_ctx *r, tarn_error *err)
     snprintf(j.project_hash, sizeof j.project_hash, "%s", str(r->project, "hash"));
     snprintf(j.lease, sizeof j.lease, "%s", r->lease);
     j.project_json = json_dumps(snapshot, JSON_COMPACT);
-    j.params_json = json_dumps(json_object_get(r->project, "params"), JSON_COMPACT);
+    json_t *shown = shown_params(r->project);
+    j.params_json = json_dumps(shown, JSON_COMPACT);
+    json_decref(shown);
     json_decref(snapshot);
     tarn_catalog *c = TARN_CAT(r->lake);
     int rc = c->vt->begin(c, err);
@@ -531,9 +578,12 @@ static int apply_outputs(tarn_lake *lake, tarn_tree *tree, void *ctx, tarn_error
         int append = !strcmp(str(o, "strategy"), "APPEND") && e && e->kind == TARN_ENTRY_TABLE;
         if (e && e->kind == TARN_ENTRY_TABLE) TARN_RETURN_NOT_OK(tarn__version_load(&old, lake, e->version, err));
         int rc = 0;
-        if (append && strcmp(old.schema_json, str(o, "schema")) != 0)
+        strbuf why = {0};
+        if (append && tarn__schema_diff(&why, old.schema_json, str(o, "schema")) > 0)
             rc = tarn__error_set(err, TARN_EINVALID,
-                                 "model '%s' appends to '%s' with a different schema", str(o, "model"), table);
+                                 "model '%s' appends to '%s', whose schema changed meanwhile: %s",
+                                 str(o, "model"), table, sb_str(&why));
+        sb_free(&why);
         if (rc == 0) rc = tarn__tree_put_file(lake, tree, table, &old, append, str(o, "schema"), &f, err);
         tarn__version_clear(&old);
         if (rc < 0) return rc;
@@ -543,9 +593,10 @@ static int apply_outputs(tarn_lake *lake, tarn_tree *tree, void *ctx, tarn_error
 
 static int publish(tarn_commit_id *commit, run_ctx *r, tarn_error *err)
 {
-    json_t *props = json_pack("{s:s,s:s,s:s,s:{},s:{}}", "job_id", r->job_id, "project_hash",
-                              str(r->project, "hash"), "input_commit", r->input_commit, "models",
-                              "environments");
+    /* bpln_job_id: the name Bauplan's clients filter run commits by. */
+    json_t *props = json_pack("{s:s,s:s,s:s,s:s,s:{},s:{}}", "job_id", r->job_id, "bpln_job_id",
+                              r->job_id, "project_hash", str(r->project, "hash"), "input_commit",
+                              r->input_commit, "models", "environments");
     size_t i;
     json_t *m;
     json_array_foreach(json_object_get(r->project, "models"), i, m)
@@ -657,7 +708,7 @@ static int parents_done(sched *s, task *t)
 /* The next task that may start now, or NULL. Holds r->mu. */
 static task *next_task(sched *s)
 {
-    if (s->failed) return NULL;
+    if (s->failed || s->r->cancelled) return NULL;
     for (size_t i = 0; i < s->n; i++) {
         task *t = &s->tasks[i];
         if (t->state != TASK_PENDING || !parents_done(s, t)) continue;
@@ -688,7 +739,11 @@ static void run_task(sched *s, task *t, tarn_duck *d)
          * traceback) comes with the run's error. */
         const char *last = t->err.message, *nl;
         while ((nl = strchr(last, '\n')) && nl[1]) last = nl + 1;
-        emit(r, "x %-24s failed    %8.1f ms  %s", str(m, "name"), ms, last);
+        pthread_mutex_lock(&r->mu);
+        int cancelled = r->cancelled;
+        pthread_mutex_unlock(&r->mu);
+        emit(r, "x %-24s %s %8.1f ms  %s", str(m, "name"), cancelled ? "cancelled" : "failed   ",
+             ms, last);
     } else if (expectation) {
         emit(r, "%s %-24s %s %8.1f ms", t->verdict ? "v" : "!", str(m, "name"),
              t->verdict ? "passed   " : "FAILED   ", ms);
@@ -709,7 +764,7 @@ static void *worker_thread(void *arg)
         if (!t) {
             int pending = 0;
             for (size_t i = 0; i < s->n; i++) pending += s->tasks[i].state == TASK_PENDING;
-            if (s->running == 0 && (!pending || s->failed)) break;
+            if (s->running == 0 && (!pending || s->failed || r->cancelled)) break;
             pthread_cond_wait(&r->changed, &r->mu);
             continue;
         }
@@ -728,6 +783,33 @@ static void *worker_thread(void *arg)
     pthread_cond_broadcast(&r->changed);
     pthread_mutex_unlock(&r->mu);
     return NULL;
+}
+
+static const char *task_kind(json_t *m)
+{
+    return !strcmp(str(m, "role"), "expectation") ? "expectation" : str(m, "kind");
+}
+
+/* Why task T never ran: the first parent that failed or was skipped
+ * itself, or the run's failure elsewhere. */
+static void skip_reason(char *out, size_t size, sched *s, task *t)
+{
+    size_t k;
+    json_t *p;
+    json_array_foreach(json_object_get(t->m, "parents"), k, p)
+        for (size_t i = 0; i < s->n; i++) {
+            task *o = &s->tasks[i];
+            if (strcmp(str(o->m, "name"), json_string_value(p)) != 0) continue;
+            if (o->state == TASK_DONE && o->rc < 0) {
+                snprintf(out, size, "its parent '%s' failed", json_string_value(p));
+                return;
+            }
+            if (o->state != TASK_DONE) {
+                snprintf(out, size, "its parent '%s' did not run", json_string_value(p));
+                return;
+            }
+        }
+    snprintf(out, size, "the run stopped after a failure");
 }
 
 /* Bytes a task's inputs may take in memory: source files (Parquet grows
@@ -782,6 +864,30 @@ static int open_confined(run_ctx *r, tarn_error *err)
     return rc;
 }
 
+/* From the cancel watcher's thread: stop scheduling, stop the workers
+ * (their supervisors kill what they started) and interrupt the queries. */
+static void cancel_run(void *ctx)
+{
+    run_ctx *r = ctx;
+    emit(r, "job %s: cancel requested: stopping its tasks", r->job_id);
+    pthread_mutex_lock(&r->mu);
+    r->cancelled = 1;
+    tarn__rt_cancel(r->rt);
+    for (size_t i = 0; i < r->nconns; i++) duckdb_interrupt(r->conns[i]);
+    pthread_cond_broadcast(&r->changed);
+    pthread_mutex_unlock(&r->mu);
+}
+
+/* From the same thread, a few times a second: what the job printed is in
+ * its log file for `tarn job logs`, even while a task is silent. */
+static void flush_log(void *ctx)
+{
+    run_ctx *r = ctx;
+    pthread_mutex_lock(&r->log_mu);
+    tarn__joblog_flush(r->log);
+    pthread_mutex_unlock(&r->log_mu);
+}
+
 static int execute(tarn_commit_id *commit, run_ctx *r, tarn_error *err)
 {
     int rc = open_confined(r, err);
@@ -807,13 +913,17 @@ static int execute(tarn_commit_id *commit, run_ctx *r, tarn_error *err)
     const char *conf = tarn_lake_config(r->lake, "run.parallelism");
     if (conf && atoi(conf) > 0) nthreads = (size_t)atoi(conf);
     if (nthreads > s.n) nthreads = s.n ? s.n : 1;
+    pthread_mutex_lock(&r->mu);
     r->conns = calloc(nthreads, sizeof *r->conns);
-    for (i = 0; i < nthreads; i++) {
-        if (duckdb_connect(r->duck.db, &r->conns[i]) != DuckDBSuccess) {
-            free(s.tasks);
-            return tarn__error_set(err, TARN_EIO, "cannot connect to DuckDB");
-        }
-        r->nconns++;
+    for (i = 0; i < nthreads && rc == 0; i++) {
+        if (duckdb_connect(r->duck.db, &r->conns[i]) != DuckDBSuccess)
+            rc = tarn__error_set(err, TARN_EIO, "cannot connect to DuckDB");
+        else r->nconns++;
+    }
+    pthread_mutex_unlock(&r->mu);
+    if (rc < 0) {
+        free(s.tasks);
+        return rc;
     }
     pthread_t *threads = calloc(nthreads, sizeof *threads);
     size_t started = 0;
@@ -822,21 +932,38 @@ static int execute(tarn_commit_id *commit, run_ctx *r, tarn_error *err)
     if (started == 0) worker_thread(&s);
     for (i = 0; i < started; i++) pthread_join(threads[i], NULL);
     free(threads);
+    /* From here on a cancel comes too late: the outputs are what they are. */
+    tarn__cancel_unwatch(&r->watch);
+    int cancelled = r->cancelled;
 
     /* The report lists tasks in plan order, whatever order they ran in. */
     int failed_expectations = 0;
     task *failed = NULL;
     for (i = 0; i < s.n; i++) {
         task *t = &s.tasks[i];
-        if (t->state != TASK_DONE) continue;
+        if (t->state != TASK_DONE) {
+            /* Never started: a parent failed, or the run stopped first. */
+            char why[400];
+            if (cancelled) snprintf(why, sizeof why, "the job was cancelled");
+            else skip_reason(why, sizeof why, &s, t);
+            emit(r, "- %-24s skipped   (%s)", str(t->m, "name"), why);
+            json_array_append_new(r->tasks, json_pack("{s:s,s:s,s:s,s:n,s:n,s:i,s:s}", "name",
+                                                      str(t->m, "name"), "kind", task_kind(t->m),
+                                                      "outcome", "skipped", "started", "ended",
+                                                      "rows", -1, "reason", why));
+            continue;
+        }
         json_t *m = t->m;
         int expectation = !strcmp(str(m, "role"), "expectation");
         char t0[40], t1[40];
         tarn__format_time(t0, sizeof t0, t->started);
         tarn__format_time(t1, sizeof t1, t->ended);
-        const char *outcome = t->rc < 0 ? "failed" : expectation && t->verdict == 0 ? "expectation_failed" : "success";
+        const char *outcome = t->rc < 0 && cancelled ? "cancelled"
+                              : t->rc < 0                 ? "failed"
+                              : expectation && t->verdict == 0 ? "expectation_failed"
+                                                               : "success";
         json_t *tj = json_pack("{s:s,s:s,s:s,s:s,s:s,s:I}", "name", str(m, "name"), "kind",
-                               expectation ? "expectation" : str(m, "kind"), "outcome", outcome,
+                               task_kind(m), "outcome", outcome,
                                "started", t0, "ended", t1, "rows", (json_int_t)t->rows);
         if (t->rc < 0) json_object_set_new(tj, "error", json_string(t->err.message));
         json_array_append_new(r->tasks, tj);
@@ -847,7 +974,10 @@ static int execute(tarn_commit_id *commit, run_ctx *r, tarn_error *err)
             if (!t->verdict) failed_expectations++;
         }
     }
-    if (failed) {
+    if (cancelled) {
+        rc = tarn__error_set(err, TARN_EABORTED, "job %s was cancelled: nothing "
+                             "of it was committed", r->job_id);
+    } else if (failed) {
         json_t *m = failed->m;
         rc = tarn__error_set(err, TARN_EUSER, "model '%s' (%s:%lld) failed: %s", str(m, "name"),
                              str(m, "file"), (long long)json_integer_value(json_object_get(m, "line")),
@@ -898,14 +1028,19 @@ int tarn_run(char **report, tarn_lake *lake, const tarn_run_options *opts, tarn_
         rc = tarn_ref_resolve(&in, lake, opts->input_ref ? opts->input_ref : ref.commit, err);
         snprintf(r.input_commit, sizeof r.input_commit, "%s", in.hex);
     }
+    tarn_error ns_err = TARN_ERROR_INIT;
+    if (rc == 0 && opts->version >= 2 && opts->namespace_ &&
+        tarn_name_check_namespace(opts->namespace_, &ns_err) != 0)
+        rc = tarn__error_set(err, TARN_EINVALID, "namespace '%s': %s", opts->namespace_, ns_err.message);
+    tarn_error_clear(&ns_err);
     if (rc == 0) rc = tarn__joblog_open(&r.log, lake, err);
     if (rc == 0 && !opts->dry_run) rc = tarn__rt_open(&r.rt, lake, 1, runtime_exe(opts), err);
     if (rc == 0) rc = tarn__project_load(&r.project, lake, opts->project_dir, r.rt, err);
     if (rc == 0) rc = tarn__plan(r.project, lake, r.input_commit, opts, err);
     json_object_set_new(r.report, "branch", json_string(r.branch));
     if (rc < 0) goto done;
-    json_object_set_new(r.report, "plan", json_pack("{s:O,s:O,s:s}", "order", json_object_get(r.project, "order"),
-                                                     "params", json_object_get(r.project, "params"),
+    json_object_set_new(r.report, "plan", json_pack("{s:O,s:o,s:s}", "order", json_object_get(r.project, "order"),
+                                                     "params", shown_params(r.project),
                                                      "input_commit", r.input_commit));
     print_plan(&r);
     if (opts->dry_run) goto done;
@@ -916,6 +1051,12 @@ int tarn_run(char **report, tarn_lake *lake, const tarn_run_options *opts, tarn_
     if (tarn__joblog_start(r.log, r.job_id, &log_err) < 0) emit(&r, "warning: %s", log_err.message);
     tarn_error_clear(&log_err);
     emit(&r, "job %s on branch '%s'%s", r.job_id, r.branch, opts->no_transaction ? " (no transaction)" : "");
+    /* From here on the job can be stopped from elsewhere (tarn job stop). */
+    tarn_error watch_err = TARN_ERROR_INIT;
+    if (tarn__cancel_watch(&r.watch, lake, r.job_id, cancel_run, flush_log, &r, &watch_err) < 0)
+        emit(&r, "warning: this job cannot be cancelled: %s", watch_err.message);
+    tarn_error_clear(&watch_err);
+    if (opts->version >= 2 && opts->on_job) opts->on_job(r.job_id, opts->ctx);
     if (!opts->no_transaction) {
         /* Outputs land on top of the branch as it is; sources are read at
          * the input commit (the same unless this is a rerun). */
@@ -932,14 +1073,17 @@ int tarn_run(char **report, tarn_lake *lake, const tarn_run_options *opts, tarn_
         if (rc == 0 && env_id) rc = tarn__env_claim(lake, env_id, err);
     }
     if (rc == 0) rc = execute(&commit, &r, err);
+    tarn__cancel_unwatch(&r.watch);
     if (rc == 0) {
         emit(&r, "run %s succeeded: branch '%s' is at %.12s", r.job_id, r.branch, commit.hex);
     } else {
-        report_outcome(&r, "failed", NULL, err ? err->message : "failed");
-        emit(&r, "run %s failed: branch '%s' is unchanged%s%s", r.job_id, r.branch,
+        const char *status = r.cancelled ? "cancelled" : "failed";
+        report_outcome(&r, status, NULL, err ? err->message : "failed");
+        emit(&r, "run %s %s: branch '%s' is unchanged%s%s", r.job_id, status, r.branch,
              r.run_branch[0] ? "; its run branch is kept, aborted: " : "", r.run_branch);
+        flush_log(&r); /* whoever sees the job ended finds its whole log */
         tarn_error rec = TARN_ERROR_INIT;
-        if (job_record(&r, "failed", NULL, &rec) < 0) emit(&r, "could not record the job's failure: %s", rec.message);
+        if (job_record(&r, status, NULL, &rec) < 0) emit(&r, "could not record the job's end: %s", rec.message);
     }
 done:
     if (rc < 0 && !json_object_get(r.report, "error"))

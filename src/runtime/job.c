@@ -51,8 +51,7 @@ int tarn_job_list(char **json, tarn_lake *lake, size_t limit, tarn_error *err)
     return rc;
 }
 
-/* Finds the job ID (or unique prefix). */
-static int job_find(tarn_job_row *out, tarn_lake *lake, const char *id, tarn_error *err)
+int tarn__job_find(tarn_job_row *out, tarn_lake *lake, const char *id, tarn_error *err)
 {
     if (!id || !*id || strlen(id) > 64 || strspn(id, "0123456789abcdef") != strlen(id))
         return tarn__error_set(err, TARN_EINVALID, "invalid job id '%s'", id ? id : "");
@@ -66,7 +65,7 @@ int tarn_job_get(char **json, tarn_lake *lake, const char *id, tarn_error *err)
     *json = NULL;
     tarn__lease_settle(lake, NULL);
     tarn_job_row j;
-    TARN_RETURN_NOT_OK(job_find(&j, lake, id, err));
+    TARN_RETURN_NOT_OK(tarn__job_find(&j, lake, id, err));
     json_t *job = job_json(&j);
     json_t *params = j.params_json ? json_loads(j.params_json, 0, NULL) : NULL;
     json_object_set_new(job, "params", params ? params : json_object());
@@ -87,7 +86,7 @@ int tarn_job_logs(char **text, tarn_lake *lake, const char *id, tarn_error *err)
 {
     *text = NULL;
     tarn_job_row j;
-    TARN_RETURN_NOT_OK(job_find(&j, lake, id, err));
+    TARN_RETURN_NOT_OK(tarn__job_find(&j, lake, id, err));
     /* The log file holds the whole (capped) log; the catalog its tail. */
     if (tarn__joblog_read(text, lake, j.id, NULL) != 0) *text = strdup(j.logs ? j.logs : "");
     tarn__job_row_clear(&j);
@@ -106,7 +105,7 @@ int tarn_job_rerun(char **report, tarn_lake *lake, const char *id, const tarn_ru
 {
     *report = NULL;
     tarn_job_row row;
-    TARN_RETURN_NOT_OK(job_find(&row, lake, id, err));
+    TARN_RETURN_NOT_OK(tarn__job_find(&row, lake, id, err));
     char job[65], branch[TARN_NAME_MAX + 1], input[65];
     snprintf(job, sizeof job, "%s", row.id);
     snprintf(branch, sizeof branch, "%s", row.branch);
@@ -127,18 +126,32 @@ int tarn_job_rerun(char **report, tarn_lake *lake, const char *id, const tarn_ru
         char path[PATH_MAX + 256];
         snprintf(path, sizeof path, "%s/%s", dir, name);
         const char *t = json_string_value(content);
-        if (tarn__write_file_atomic(path, t, strlen(t)) != 0)
+        char *slash = strrchr(path, '/');
+        *slash = 0; /* a file of include_paths lives in a subfolder */
+        int made = tarn__mkdirs(path, 0700);
+        *slash = '/';
+        if (made != 0 || tarn__write_file_atomic(path, t, strlen(t)) != 0)
             rc = tarn__error_set(err, TARN_EIO, "cannot write '%s'", path);
     }
     /* The same inputs: sources read at the job's input commit, the same
-     * parameter values (unless overridden). */
-    size_t n = json_object_size(params);
+     * parameter values, except those the rerun gives. */
+    size_t given = opts ? opts->nparams : 0;
+    size_t n = json_object_size(params) + given;
     const char **names = calloc(n + 1, sizeof *names), **values = calloc(n + 1, sizeof *values);
     char **owned = calloc(n + 1, sizeof *owned);
     size_t k = 0;
+    for (; k < given; k++) {
+        names[k] = opts->param_names[k];
+        values[k] = opts->param_values[k];
+    }
     json_t *v;
     json_object_foreach(params, name, v)
     {
+        /* A secret was recorded as null: it comes from its default or
+         * from the rerun's --param, never from the record. */
+        int overridden = 0;
+        for (size_t g = 0; g < given && !overridden; g++) overridden = !strcmp(names[g], name);
+        if (json_is_null(v) || overridden) continue;
         names[k] = name;
         owned[k] = json_is_string(v) ? strdup(json_string_value(v)) : json_dumps(v, JSON_ENCODE_ANY);
         values[k] = owned[k];
@@ -146,14 +159,14 @@ int tarn_job_rerun(char **report, tarn_lake *lake, const char *id, const tarn_ru
     }
     tarn_run_options o = TARN_RUN_OPTIONS_INIT;
     if (opts) o = *opts;
+    if (opts && opts->version < 2) o.namespace_ = NULL, o.on_job = NULL, o.runtime_exe = NULL;
+    o.version = TARN_RUN_OPTIONS_VERSION;
     o.project_dir = dir;
     o.branch = opts && opts->branch ? opts->branch : branch;
     o.input_ref = input;
-    if (!opts || !opts->nparams) {
-        o.nparams = n;
-        o.param_names = names;
-        o.param_values = values;
-    }
+    o.nparams = k;
+    o.param_names = names;
+    o.param_values = values;
     if (rc == 0) rc = tarn_run(report, lake, &o, err);
     for (k = 0; k < n; k++) free(owned[k]);
     free(owned);

@@ -50,47 +50,9 @@ static const char *did_you_mean(const char *name, json_t *models, const tarn_tre
 /* Parameter values: declared defaults overridden by --param, typed. */
 static int resolve_params(json_t *project, const tarn_run_options *opts, tarn_error *err)
 {
-    json_t *decls = json_object_get(project, "parameters");
-    json_t *values = json_object();
-    const char *name;
-    json_t *decl;
-    json_object_foreach(decls, name, decl)
-    {
-        json_t *d = json_object_get(decl, "default");
-        if (d) json_object_set(values, name, d);
-    }
-    for (size_t i = 0; i < opts->nparams; i++) {
-        const char *pn = opts->param_names[i], *pv = opts->param_values[i];
-        decl = json_object_get(decls, pn);
-        if (!decl) {
-            json_decref(values);
-            return tarn__error_set(err, TARN_EINVALID,
-                                   "unknown parameter '%s': declare it under [parameters] in "
-                                   "tarn_project.toml",
-                                   pn);
-        }
-        const char *type = str(decl, "type");
-        json_t *v = NULL;
-        char *end;
-        if (!type || !strcmp(type, "str")) {
-            v = json_string(pv);
-        } else if (!strcmp(type, "int")) {
-            long long x = strtoll(pv, &end, 10);
-            if (*pv && !*end) v = json_integer(x);
-        } else if (!strcmp(type, "float")) {
-            double x = strtod(pv, &end);
-            if (*pv && !*end) v = json_real(x);
-        } else if (!strcmp(type, "bool")) {
-            if (!strcmp(pv, "true") || !strcmp(pv, "1")) v = json_true();
-            else if (!strcmp(pv, "false") || !strcmp(pv, "0")) v = json_false();
-        }
-        if (!v) {
-            json_decref(values);
-            return tarn__error_set(err, TARN_EINVALID, "parameter '%s' is %s: '%s' is not one", pn,
-                                   type, pv);
-        }
-        json_object_set_new(values, pn, v);
-    }
+    json_t *values = NULL;
+    TARN_RETURN_NOT_OK(tarn__params_resolve(&values, json_object_get(project, "parameters"),
+                                            str(project, "params_file"), opts, err));
     json_object_set_new(project, "params", values);
     return 0;
 }
@@ -105,14 +67,14 @@ static void model_key(char *out, size_t size, const char *name)
 
 /* Every $name of PARAMS (names) must be declared; WHERE says where. */
 static int check_declared(json_t *params, json_t *declared, json_t *m, const char *where,
-                          tarn_error *err)
+                          const char *file, tarn_error *err)
 {
     const char *missing = tarn__sql_params_missing(params, declared);
     if (!missing) return 0;
     return tarn__error_set(err, TARN_EINVALID,
                            MODEL_AT ": $%s is not a parameter (%s uses it): declare it under "
-                           "[parameters] in tarn_project.toml",
-                           AT(m), missing, where);
+                           "parameters in %s",
+                           AT(m), missing, where, file);
 }
 
 /* The interpreter a model asks for must exist: the one that inspected the
@@ -265,6 +227,15 @@ int tarn__plan(json_t *project, tarn_lake *lake, const char *input_commit,
 {
     TARN_RETURN_NOT_OK(resolve_params(project, opts, err));
     json_t *params = json_object_get(project, "params");
+    const char *ns = opts->version >= 2 && opts->namespace_ ? opts->namespace_ : NULL;
+    if (!ns) ns = str(json_object_get(project, "defaults"), "namespace");
+    tarn_error ns_err = TARN_ERROR_INIT;
+    if (ns && tarn_name_check_namespace(ns, &ns_err) != 0) {
+        int bad = tarn__error_set(err, TARN_EINVALID, "namespace '%s': %s", ns, ns_err.message);
+        tarn_error_clear(&ns_err);
+        return bad;
+    }
+    if (ns) json_object_set_new(project, "namespace", json_string(ns));
     json_t *models = json_object_get(project, "models");
     json_t *by_name = json_object();
     tarn_tree tree = {0};
@@ -280,18 +251,6 @@ int tarn__plan(json_t *project, tarn_lake *lake, const char *input_commit,
         if (tarn_name_check_table(str(m, "name"), &nerr) != 0) {
             rc = tarn__error_set(err, TARN_EINVALID, MODEL_AT ": a model name must be a valid table name: %s",
                                  AT(m), nerr.message);
-            break;
-        }
-        const char *dot = strchr(str(m, "name"), '.');
-        if (dot && !strcmp(str(m, "kind"), "python")) {
-            /* Its output is a view of the worker's table, which DuckDB
-             * keeps per connection, outside any namespace. */
-            rc = tarn__error_set(err, TARN_EINVALID,
-                                 MODEL_AT ": a Python model's name cannot hold a namespace: name it "
-                                 "'%s' and put it in namespace '%.*s' with a SQL model '%s.sql' "
-                                 "(SELECT * FROM %s)",
-                                 AT(m), dot + 1, (int)(dot - str(m, "name")), str(m, "name"),
-                                 str(m, "name"), dot + 1);
             break;
         }
         char key[300];
@@ -335,6 +294,30 @@ int tarn__plan(json_t *project, tarn_lake *lake, const char *input_commit,
                                  AT(m), shadow->name);
             break;
         }
+        const char *dot = strchr(name, '.');
+        if (dot && !strcmp(str(m, "kind"), "python")) {
+            /* Its output is registered in DuckDB as ns__dot__t (see
+             * runtime/worker.c): no other model may have that name. */
+            char mangled[600];
+            snprintf(mangled, sizeof mangled, "%.*s__dot__%s", (int)(dot - name), name, dot + 1);
+            char mkey[700];
+            model_key(mkey, sizeof mkey, mangled);
+            json_t *other = json_object_get(by_name, mkey);
+            if (other) {
+                rc = tarn__error_set(err, TARN_EINVALID,
+                                     MODEL_AT " and model '%s' cannot run together (tarn names "
+                                     "one's output like the other): rename one",
+                                     AT(m), str(other, "name"));
+                break;
+            }
+        }
+        /* Where a materialized output lands: the model's own namespace,
+         * else the run's (--namespace, or the project file's default),
+         * else default. */
+        char output[600];
+        if (dot || !ns) tarn__qualify_table(output, sizeof output, name);
+        else snprintf(output, sizeof output, "%s.%s", ns, name);
+        json_object_set_new(m, "output", json_string(output));
         if (!strcmp(str(m, "kind"), "python") && (rc = check_environment(m, project, lake, err)) < 0) break;
         size_t k;
         json_t *p;
@@ -342,8 +325,8 @@ int tarn__plan(json_t *project, tarn_lake *lake, const char *input_commit,
         {
             if (!json_object_get(params, str(p, "name"))) {
                 rc = tarn__error_set(err, TARN_EINVALID,
-                                     MODEL_AT " uses parameter '%s', which tarn_project.toml does not declare",
-                                     AT(m), str(p, "name"));
+                                     MODEL_AT " uses parameter '%s', which %s does not declare",
+                                     AT(m), str(p, "name"), str(project, "params_file"));
                 break;
             }
         }
@@ -369,7 +352,7 @@ int tarn__plan(json_t *project, tarn_lake *lake, const char *input_commit,
                     rc = tarn__error_set(err, TARN_EINVALID, MODEL_AT ": the filter on '%s' is not valid: %s",
                                          AT(m), iname, ferr.message);
                 tarn_error_clear(&ferr);
-                if (rc == 0) rc = check_declared(fparams, params, m, "its filter", err);
+                if (rc == 0) rc = check_declared(fparams, params, m, "its filter", str(project, "params_file"), err);
                 if (rc == 0) json_object_set_new(in, "filter_sql", json_string(str(in, "filter")));
             }
             char key[300];
@@ -435,7 +418,9 @@ int tarn__plan(json_t *project, tarn_lake *lake, const char *input_commit,
         if (rc < 0) break;
         if (str(m, "sql")) {
             /* Bound when the model runs; every one must be declared. */
-            if ((rc = check_declared(json_object_get(m, "sql_params"), params, m, "its SQL", err)) < 0) break;
+            if ((rc = check_declared(json_object_get(m, "sql_params"), params, m, "its SQL",
+                                     str(project, "params_file"), err)) < 0)
+                break;
             json_object_set_new(m, "sql_run", json_string(str(m, "sql")));
         }
     }

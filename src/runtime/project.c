@@ -1,5 +1,7 @@
-/* runtime/project.c — loading a pipeline project: its files, parameters
- * (tarn_project.toml), SQL models (parsed by DuckDB) and Python models
+/* runtime/project.c — loading a pipeline project: its files, its project
+ * file (tarn_project.toml, or a Bauplan project's bauplan_project.yml:
+ * parameters, defaults, include_paths), SQL models (parsed by DuckDB; a
+ * `-- tarn:` or `-- bauplan:` header sets options) and Python models
  * (discovered by importing the files in a subprocess with the SDK).
  *
  * Nothing of the user's code runs inside this process. */
@@ -7,6 +9,7 @@
 #include <dlfcn.h>
 #include <dirent.h>
 #include <errno.h>
+#include <glob.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +23,7 @@
 #include "util/error.h"
 #include "util/proc.h"
 #include "util/util.h"
+#include "util/yaml.h"
 
 #ifndef TARN_BUILD_PYTHON_DIR
 #define TARN_BUILD_PYTHON_DIR ""
@@ -82,7 +86,7 @@ static int ends_with(const char *s, const char *suffix)
     return n > m && strcmp(s + n - m, suffix) == 0;
 }
 
-/* ---- tarn_project.toml: [parameters] name = { type = "int", default = 3 } -- */
+/* ---- project files: tarn_project.toml or bauplan_project.yml ------------------- */
 
 static char *trim(char *s)
 {
@@ -110,13 +114,18 @@ static json_t *toml_value(const char *v)
     return NULL;
 }
 
-static int parse_params(json_t *params, const char *text, const char *path, tarn_error *err)
+/* tarn_project.toml: [parameters] name = { type = "int", default = 3 }. */
+static int parse_toml(json_t *project, const char *text, const char *path, tarn_error *err)
 {
+    json_t *params = json_object_get(project, "parameters");
     char *copy = strdup(text), *save = NULL;
     int section = 0, lineno = 0, rc = 0;
+    char where[PATH_MAX + 512];
+    /* strtok_r skips empty lines: count them from the text itself */
     for (char *line = strtok_r(copy, "\n", &save); line && rc == 0;
          line = strtok_r(NULL, "\n", &save)) {
-        lineno++;
+        lineno = 1;
+        for (const char *c = text; c < text + (line - copy); c++) lineno += *c == '\n';
         char *hash = strchr(line, '#');
         if (hash && !strchr(line, '"')) *hash = 0;
         char *l = trim(line);
@@ -126,47 +135,290 @@ static int parse_params(json_t *params, const char *text, const char *path, tarn
             continue;
         }
         if (!section) continue;
+        snprintf(where, sizeof where, "%s:%d", path, lineno);
         char *eq = strchr(l, '=');
         if (!eq) {
-            rc = tarn__error_set(err, TARN_EINVALID, "%s:%d: expected NAME = VALUE", path, lineno);
+            rc = tarn__error_set(err, TARN_EINVALID, "%s: expected NAME = VALUE", where);
             break;
         }
         *eq = 0;
         char *name = trim(l), *value = trim(eq + 1);
-        json_t *decl = json_object();
+        json_t *spec = NULL;
         if (*value == '{') {
             size_t n = strlen(value);
             if (value[n - 1] != '}') {
-                json_decref(decl);
-                rc = tarn__error_set(err, TARN_EINVALID, "%s:%d: an inline table ends with '}'", path, lineno);
+                rc = tarn__error_set(err, TARN_EINVALID, "%s: an inline table ends with '}'", where);
                 break;
             }
             value[n - 1] = 0;
+            spec = json_object();
             char *save2 = NULL;
-            for (char *kv = strtok_r(value + 1, ",", &save2); kv; kv = strtok_r(NULL, ",", &save2)) {
+            for (char *kv = strtok_r(value + 1, ",", &save2); kv && rc == 0;
+                 kv = strtok_r(NULL, ",", &save2)) {
                 char *e2 = strchr(kv, '=');
                 if (!e2) continue;
                 *e2 = 0;
                 json_t *v = toml_value(trim(e2 + 1));
-                if (v) json_object_set_new(decl, trim(kv), v);
+                if (!v)
+                    rc = tarn__error_set(err, TARN_EINVALID,
+                                         "%s: the value of '%s' is not a TOML string, number or "
+                                         "boolean",
+                                         where, trim(kv));
+                else json_object_set_new(spec, trim(kv), v);
             }
         } else {
-            json_t *v = toml_value(value);
-            if (v) json_object_set_new(decl, "default", v);
+            spec = toml_value(value);
+            if (!spec)
+                rc = tarn__error_set(err, TARN_EINVALID,
+                                     "%s: the value of '%s' is not a TOML string, number, boolean "
+                                     "or inline table",
+                                     where, name);
         }
-        if (!json_object_get(decl, "type")) {
-            json_t *d = json_object_get(decl, "default");
-            json_object_set_new(decl, "type", json_string(json_is_integer(d) ? "int" :
-                                                          json_is_real(d) ? "float" :
-                                                          json_is_boolean(d) ? "bool" : "str"));
-        }
-        json_object_set_new(params, name, decl);
+        if (rc == 0) rc = tarn__params_declare(params, name, spec, where, err);
+        json_decref(spec);
     }
     free(copy);
     return rc;
 }
 
+/* "FILE:LINE" of the YAML key at PATH ("parameters.x"), or FILE. */
+static void yaml_where(char *out, size_t size, const char *file, json_t *lines, const char *path)
+{
+    json_t *l = json_object_get(lines, path);
+    if (l) snprintf(out, size, "%s:%lld", file, (long long)json_integer_value(l));
+    else snprintf(out, size, "%s", file);
+}
+
+/* Refuses a key of OBJ (a mapping at PATH) that is not in KEYS. */
+static int check_keys(json_t *obj, const char *const *keys, size_t n, const char *file,
+                      json_t *lines, const char *path, tarn_error *err)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(obj, k, v)
+    {
+        int known = 0;
+        for (size_t i = 0; i < n && !known; i++) known = !strcmp(k, keys[i]);
+        if (known) continue;
+        char where[PATH_MAX + 512], at[300];
+        snprintf(at, sizeof at, "%s%s%s", path, *path ? "." : "", k);
+        yaml_where(where, sizeof where, file, lines, at);
+        const char *near = tarn_nearest_name(k, keys, n);
+        strbuf all = {0};
+        for (size_t i = 0; i < n; i++) sb_printf(&all, "%s%s", i ? ", " : "", keys[i]);
+        int rc = tarn__error_set(err, TARN_EINVALID, "%s: unknown key '%s'%s%s%s (%s%s holds: %s)",
+                                 where, k, near ? " (did you mean '" : "", near ? near : "",
+                                 near ? "'?)" : "", *path ? path : "the file",
+                                 *path ? "" : "", sb_str(&all));
+        sb_free(&all);
+        return rc;
+    }
+    return 0;
+}
+
+static int expect_kind(json_t *v, int object, const char *file, json_t *lines, const char *path,
+                       tarn_error *err)
+{
+    if (!v || json_is_null(v) || (object ? json_is_object(v) : json_is_array(v))) return 0;
+    char where[PATH_MAX + 512];
+    yaml_where(where, sizeof where, file, lines, path);
+    return tarn__error_set(err, TARN_EINVALID, "%s: '%s' must be a %s", where, path,
+                           object ? "mapping (key: value lines)" : "list (- item lines)");
+}
+
+/* defaults: python: {version, packages: [{name, version}]}, namespace, timeout. */
+static int yaml_defaults(json_t *project, json_t *defaults, const char *file, json_t *lines,
+                         tarn_error *err)
+{
+    static const char *const keys[] = {"python", "namespace", "timeout"};
+    static const char *const py_keys[] = {"version", "packages"};
+    char where[PATH_MAX + 512];
+    TARN_RETURN_NOT_OK(check_keys(defaults, keys, 3, file, lines, "defaults", err));
+    json_t *out = json_object_get(project, "defaults");
+    json_t *py = json_object_get(defaults, "python");
+    TARN_RETURN_NOT_OK(expect_kind(py, 1, file, lines, "defaults.python", err));
+    if (json_is_object(py)) {
+        TARN_RETURN_NOT_OK(check_keys(py, py_keys, 2, file, lines, "defaults.python", err));
+        json_t *ver = json_object_get(py, "version");
+        if (json_is_real(ver)) { /* version: 3.11 unquoted reads as a number */
+            char text[32];
+            snprintf(text, sizeof text, "%.2f", json_real_value(ver));
+            json_object_set_new(out, "python", json_string(text));
+        } else if (json_is_string(ver)) {
+            json_object_set(out, "python", ver);
+        } else if (ver && !json_is_null(ver)) {
+            yaml_where(where, sizeof where, file, lines, "defaults.python.version");
+            return tarn__error_set(err, TARN_EINVALID, "%s: the Python version is text such as "
+                                   "\"3.11\"", where);
+        }
+        json_t *pkgs = json_object_get(py, "packages");
+        TARN_RETURN_NOT_OK(expect_kind(pkgs, 0, file, lines, "defaults.python.packages", err));
+        json_t *pins = json_object();
+        json_object_set_new(out, "pip", pins);
+        size_t i;
+        json_t *p;
+        json_array_foreach(pkgs, i, p)
+        {
+            json_t *name = json_object_get(p, "name"), *version = json_object_get(p, "version");
+            if (!json_is_string(name) || !(json_is_string(version) || json_is_number(version))) {
+                yaml_where(where, sizeof where, file, lines, "defaults.python.packages");
+                return tarn__error_set(err, TARN_EINVALID,
+                                       "%s: each package is `- name: NAME` with `version: \"X.Y\"`",
+                                       where);
+            }
+            char *v = json_is_string(version) ? strdup(json_string_value(version))
+                                              : json_dumps(version, JSON_ENCODE_ANY);
+            json_object_set_new(pins, json_string_value(name), json_string(v));
+            free(v);
+        }
+    }
+    json_t *ns = json_object_get(defaults, "namespace");
+    if (ns && !json_is_null(ns)) {
+        if (!json_is_string(ns) || tarn_name_check_namespace(json_string_value(ns), NULL) != 0) {
+            yaml_where(where, sizeof where, file, lines, "defaults.namespace");
+            return tarn__error_set(err, TARN_EINVALID, "%s: the namespace must be a name of "
+                                   "[A-Za-z0-9_]", where);
+        }
+        json_object_set(out, "namespace", ns);
+    }
+    json_t *timeout = json_object_get(defaults, "timeout");
+    if (timeout && !json_is_null(timeout)) {
+        if (!json_is_number(timeout) || json_number_value(timeout) <= 0) {
+            yaml_where(where, sizeof where, file, lines, "defaults.timeout");
+            return tarn__error_set(err, TARN_EINVALID, "%s: the timeout is a number of seconds",
+                                   where);
+        }
+        json_object_set_new(out, "timeout", json_real(json_number_value(timeout)));
+    }
+    return 0;
+}
+
+/* bauplan_project.yml: project (id, name), parameters, defaults, include_paths. */
+static int parse_yaml(json_t *project, const char *text, size_t len, const char *path,
+                      tarn_error *err)
+{
+    static const char *const keys[] = {"project", "parameters", "defaults", "include_paths"};
+    static const char *const project_keys[] = {"id", "name"};
+    json_t *doc = NULL, *lines = NULL;
+    char where[PATH_MAX + 512];
+    int rc = tarn__yaml_to_json(&doc, &lines, text, len, err);
+    if (rc < 0) {
+        char msg[TARN_MESSAGE_MAX];
+        snprintf(msg, sizeof msg, "%s", err ? err->message : "");
+        return tarn__error_set(err, rc, "%s: %s", path, msg);
+    }
+    if (json_is_null(doc)) goto done; /* an empty file */
+    if (!json_is_object(doc)) {
+        rc = tarn__error_set(err, TARN_EINVALID, "%s: a project file is a mapping (project:, "
+                             "parameters:, ...)", path);
+        goto done;
+    }
+    if ((rc = check_keys(doc, keys, 4, path, lines, "", err)) < 0) goto done;
+    json_t *proj = json_object_get(doc, "project");
+    if ((rc = expect_kind(proj, 1, path, lines, "project", err)) < 0) goto done;
+    if (json_is_object(proj) && (rc = check_keys(proj, project_keys, 2, path, lines, "project", err)) < 0)
+        goto done;
+    json_t *id = json_object_get(proj, "id"), *name = json_object_get(proj, "name");
+    if (json_is_string(id)) json_object_set(project, "project_id", id);
+    if (json_is_string(name)) json_object_set(project, "project_name", name);
+    json_t *params = json_object_get(doc, "parameters");
+    if ((rc = expect_kind(params, 1, path, lines, "parameters", err)) < 0) goto done;
+    const char *pname;
+    json_t *spec;
+    json_object_foreach(params, pname, spec)
+    {
+        char at[300];
+        snprintf(at, sizeof at, "parameters.%s", pname);
+        yaml_where(where, sizeof where, path, lines, at);
+        if ((rc = tarn__params_declare(json_object_get(project, "parameters"), pname,
+                                       json_is_null(spec) ? NULL : spec, where, err)) < 0)
+            goto done;
+    }
+    json_t *defaults = json_object_get(doc, "defaults");
+    if ((rc = expect_kind(defaults, 1, path, lines, "defaults", err)) < 0) goto done;
+    if (json_is_object(defaults) && (rc = yaml_defaults(project, defaults, path, lines, err)) < 0)
+        goto done;
+    json_t *include = json_object_get(doc, "include_paths");
+    if ((rc = expect_kind(include, 0, path, lines, "include_paths", err)) < 0) goto done;
+    if (include) json_object_set(project, "include_paths", include);
+done:
+    json_decref(doc);
+    json_decref(lines);
+    return rc;
+}
+
 /* ---- SQL models ---------------------------------------------------------------- */
+
+static const char *const HEADER_KEYS[] = {"name", "materialization_strategy", "materialize",
+                                          "cache_strategy", "partitioned_by"};
+#define NHEADER_KEYS (sizeof HEADER_KEYS / sizeof *HEADER_KEYS)
+
+/* One `-- tarn: key=value ...` (or `-- bauplan:`) header line into M. */
+static int sql_header(json_t *m, char *opt, const char *path, int lineno, tarn_error *err)
+{
+    char *save = NULL;
+    for (char *kv = strtok_r(opt, " \t,", &save); kv; kv = strtok_r(NULL, " \t,", &save)) {
+        char *eq = strchr(kv, '=');
+        if (!eq || eq == kv || !eq[1])
+            return tarn__error_set(err, TARN_EINVALID, "%s:%d: '%s' is not KEY=VALUE in the header",
+                                   path, lineno, kv);
+        *eq = 0;
+        char *v = eq + 1;
+        if (!strcmp(kv, "materialization_strategy") || !strcmp(kv, "materialize")) {
+            for (char *c = v; *c; c++) *c = (char)toupper((unsigned char)*c);
+            if (!strcmp(kv, "materialize")) v = !strcmp(v, "TRUE") ? "REPLACE" : !strcmp(v, "FALSE") ? "NONE" : v;
+            if (!strcmp(v, "OVERWRITE_PARTITIONS"))
+                return tarn__error_set(err, TARN_EINVALID,
+                                       "%s:%d: materialization_strategy OVERWRITE_PARTITIONS is not "
+                                       "supported (tables are not partitioned): use REPLACE or APPEND",
+                                       path, lineno);
+            if (strcmp(v, "NONE") && strcmp(v, "REPLACE") && strcmp(v, "APPEND"))
+                return tarn__error_set(err, TARN_EINVALID,
+                                       "%s:%d: %s must be NONE, REPLACE or APPEND (or "
+                                       "materialize=true)",
+                                       path, lineno, kv);
+            json_object_set_new(m, "materialization", json_string(v));
+        } else if (!strcmp(kv, "name")) {
+            json_object_set_new(m, "name", json_string(v));
+        } else if (!strcmp(kv, "cache_strategy")) {
+            for (char *c = v; *c; c++) *c = (char)toupper((unsigned char)*c);
+            if (strcmp(v, "NONE") && strcmp(v, "DEFAULT"))
+                return tarn__error_set(err, TARN_EINVALID, "%s:%d: cache_strategy must be NONE or "
+                                       "DEFAULT", path, lineno);
+        } else if (strcmp(kv, "partitioned_by") != 0) {
+            const char *near = tarn_nearest_name(kv, HEADER_KEYS, NHEADER_KEYS);
+            return tarn__error_set(err, TARN_EINVALID,
+                                   "%s:%d: unknown header key '%s'%s%s%s (keys: name, "
+                                   "materialization_strategy, materialize, cache_strategy, "
+                                   "partitioned_by)",
+                                   path, lineno, kv, near ? " (did you mean '" : "",
+                                   near ? near : "", near ? "'?)" : "");
+        }
+    }
+    return 0;
+}
+
+/* The header comments at the top of a SQL model: `-- tarn: k=v` or
+ * `-- bauplan: k=v`, one or more keys a line, several lines. */
+static int sql_headers(json_t *m, const char *path, const char *text, tarn_error *err)
+{
+    const char *p = text;
+    int lineno = 1;
+    while (*p) {
+        while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n') lineno += *p++ == '\n';
+        if (strncmp(p, "--", 2) != 0) break;
+        const char *eol = strchr(p, '\n');
+        size_t n = eol ? (size_t)(eol - p) : strlen(p);
+        char line[1024];
+        snprintf(line, sizeof line, "%.*s", (int)n, p);
+        char *c = line + 2;
+        while (*c == ' ' || *c == '\t') c++;
+        char *opt = !strncmp(c, "tarn:", 5) ? c + 5 : !strncmp(c, "bauplan:", 8) ? c + 8 : NULL;
+        if (opt) TARN_RETURN_NOT_OK(sql_header(m, opt, path, lineno, err));
+        p += n;
+    }
+    return 0;
+}
 
 static int load_sql_model(json_t *models, tarn_duck *d, const char *path, const char *text,
                           tarn_error *err)
@@ -180,40 +432,13 @@ static int load_sql_model(json_t *models, tarn_duck *d, const char *path, const 
     json_object_set_new(m, "file", json_string(path));
     json_object_set_new(m, "line", json_integer(1));
     json_object_set_new(m, "materialization", json_string("NONE"));
-    /* Header comments: -- tarn: key=value key=value */
-    const char *p = text;
-    while (*p) {
-        while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') p++;
-        if (strncmp(p, "--", 2) != 0) break;
-        const char *eol = strchr(p, '\n');
-        size_t n = eol ? (size_t)(eol - p) : strlen(p);
-        char line[1024];
-        snprintf(line, sizeof line, "%.*s", (int)n, p);
-        char *opt = strstr(line, "tarn:");
-        if (opt) {
-            char *save = NULL;
-            for (char *kv = strtok_r(opt + 5, " \t,", &save); kv; kv = strtok_r(NULL, " \t,", &save)) {
-                char *eq = strchr(kv, '=');
-                if (!eq) continue;
-                *eq = 0;
-                if (!strcmp(kv, "materialization_strategy") || !strcmp(kv, "materialize")) {
-                    char *v = eq + 1;
-                    for (char *c = v; *c; c++) *c = (char)toupper((unsigned char)*c);
-                    if (!strcmp(v, "TRUE")) v = "REPLACE";
-                    if (strcmp(v, "NONE") && strcmp(v, "REPLACE") && strcmp(v, "APPEND")) {
-                        json_decref(m);
-                        return tarn__error_set(err, TARN_EINVALID,
-                                               "%s:1: materialization_strategy must be NONE, REPLACE or APPEND",
-                                               path);
-                    }
-                    json_object_set_new(m, "materialization", json_string(v));
-                }
-            }
-        }
-        p += n;
+    int rc = sql_headers(m, path, text, err);
+    if (rc < 0) {
+        json_decref(m);
+        return rc;
     }
     tarn_sql_refs refs;
-    int rc = tarn__sql_refs_parse(&refs, d, text, err);
+    rc = tarn__sql_refs_parse(&refs, d, text, err);
     if (rc < 0) {
         char msg[TARN_MESSAGE_MAX];
         snprintf(msg, sizeof msg, "%s", err ? err->message : "");
@@ -272,6 +497,16 @@ static int discover_python(json_t *project_out, json_t *models, tarn_lake *lake,
                            char **files, size_t n, tarn_rt_session *rt, tarn_error *err)
 {
     if (n == 0) return 0;
+    /* The project file's defaults.python (version and packages) apply to
+     * models that declare none: discovery resolves their environments. */
+    json_t *pydef = json_pack("{s:O?,s:O?}", "python",
+                              json_object_get(json_object_get(project_out, "defaults"), "python"),
+                              "pip", json_object_get(json_object_get(project_out, "defaults"), "pip"));
+    char *pydef_text = json_dumps(pydef, JSON_COMPACT);
+    json_decref(pydef);
+    strbuf defaults_env = {0};
+    sb_printf(&defaults_env, "TARN_PROJECT_DEFAULTS=%s", pydef_text);
+    free(pydef_text);
     char **argv = calloc(n + 5, sizeof *argv);
     argv[0] = (char *)tarn__python_exe(lake);
     argv[1] = "-m";
@@ -299,6 +534,7 @@ static int discover_python(json_t *project_out, json_t *models, tarn_lake *lake,
     if (rc == 0) rc = tarn__rt_discover_env(confine, lake, dir, err);
     if (rc < 0) {
         free(argv);
+        sb_free(&defaults_env);
         return rc;
     }
     char *env[] = {env_path,
@@ -311,6 +547,7 @@ static int discover_python(json_t *project_out, json_t *models, tarn_lake *lake,
                    confine[1],
                    max_mb[0] ? max_mb : "TARN_ENV_MAX_UNPACKED_MB=",
                    max_files[0] ? max_files : "TARN_ENV_MAX_FILES=",
+                   defaults_env.s,
                    NULL};
     char *out = NULL, *errout = NULL;
     /* A warm parent runs it without the interpreter's start-up, else a
@@ -353,12 +590,97 @@ static int discover_python(json_t *project_out, json_t *models, tarn_lake *lake,
     }
     json_decref(doc);
 done:
+    sb_free(&defaults_env);
     free(argv);
     free(out);
     free(errout);
     free(confine[0]);
     free(confine[1]);
     return rc;
+}
+
+static int is_project_file(const char *name)
+{
+    return !strcmp(name, "tarn_project.toml") || !strcmp(name, "bauplan_project.yml") ||
+           !strcmp(name, "bauplan_project.yaml");
+}
+
+static int add_name(char ***names, size_t *n, size_t *cap, const char *name)
+{
+    if (*n == *cap) {
+        *cap = *cap ? *cap * 2 : 16;
+        *names = realloc(*names, *cap * sizeof **names);
+    }
+    (*names)[(*n)++] = strdup(name);
+    return 0;
+}
+
+/* SQL files the project file's include_paths name (globs relative to DIR
+ * ending in .sql, never leaving it), added to NAMES as relative paths. */
+static int include_paths(char ***names, size_t *n, size_t *cap, json_t *patterns, const char *dir,
+                         const char *file, tarn_error *err)
+{
+    size_t i;
+    json_t *p;
+    json_array_foreach(patterns, i, p)
+    {
+        const char *pat = json_string_value(p);
+        if (!pat || !ends_with(pat, ".sql") || pat[0] == '/' || strstr(pat, ".."))
+            return tarn__error_set(err, TARN_EINVALID,
+                                   "%s: include_paths holds globs of .sql files inside the project "
+                                   "(such as views/*.sql), not '%s'",
+                                   file, pat ? pat : "(not text)");
+        char full[PATH_MAX * 2];
+        snprintf(full, sizeof full, "%s/%s", dir, pat);
+        glob_t g;
+        int grc = glob(full, 0, NULL, &g);
+        for (size_t k = 0; grc == 0 && k < g.gl_pathc; k++) {
+            char real[PATH_MAX];
+            size_t dl = strlen(dir);
+            if (!realpath(g.gl_pathv[k], real) || strncmp(real, dir, dl) != 0 || real[dl] != '/') {
+                globfree(&g);
+                return tarn__error_set(err, TARN_EINVALID,
+                                       "%s: include_paths: '%s' leads outside the project folder",
+                                       file, g.gl_pathv[k]);
+            }
+            const char *rel = g.gl_pathv[k] + dl + 1;
+            int seen = 0;
+            for (size_t j = 0; j < *n && !seen; j++) seen = !strcmp((*names)[j], rel);
+            if (!seen) add_name(names, n, cap, rel);
+        }
+        if (grc == 0) globfree(&g);
+    }
+    return 0;
+}
+
+/* Reads the project's file NAME (its path into PATH): kept with the
+ * project (a rerun writes it back) and counted in its hash (ALL). */
+static int take_file(char **text, size_t *len, char *path, size_t size, json_t *project,
+                     strbuf *all, const char *name, tarn_error *err)
+{
+    snprintf(path, size, "%s/%s", json_string_value(json_object_get(project, "dir")), name);
+    if (tarn__read_file(text, len, path) != 0)
+        return tarn__error_set(err, TARN_EIO, "cannot read '%s': %s", path, strerror(errno));
+    json_object_set_new(json_object_get(project, "files"), name, json_stringn(*text, *len));
+    sb_printf(all, "%s\n%zu\n", name, *len);
+    sb_appendn(all, *text, *len);
+    return 0;
+}
+
+/* What the project file says every model gets unless it says otherwise. */
+static void apply_defaults(json_t *project)
+{
+    json_t *def = json_object_get(project, "defaults");
+    json_t *timeout = json_object_get(def, "timeout");
+    size_t i;
+    json_t *m;
+    json_array_foreach(json_object_get(project, "models"), i, m)
+    {
+        if (!timeout || strcmp(json_string_value(json_object_get(m, "kind")), "python")) continue;
+        json_t *res = json_object_get(m, "resources");
+        if (!json_is_object(res)) json_object_set_new(m, "resources", res = json_object());
+        if (!json_is_number(json_object_get(res, "timeout_s"))) json_object_set(res, "timeout_s", timeout);
+    }
 }
 
 int tarn__project_load(json_t **out, tarn_lake *lake, const char *dir, tarn_rt_session *rt,
@@ -376,48 +698,65 @@ int tarn__project_load(json_t **out, tarn_lake *lake, const char *dir, tarn_rt_s
     while ((de = readdir(dp))) {
         if (de->d_name[0] == '.' || de->d_name[0] == '_') continue;
         if (!ends_with(de->d_name, ".py") && !ends_with(de->d_name, ".sql") &&
-            strcmp(de->d_name, "tarn_project.toml") != 0)
+            !is_project_file(de->d_name))
             continue;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 16;
-            names = realloc(names, cap * sizeof *names);
-        }
-        names[n++] = strdup(de->d_name);
+        add_name(&names, &n, &cap, de->d_name);
     }
     closedir(dp);
     if (n) qsort(names, n, sizeof *names, cmp_str);
 
-    json_t *project = json_pack("{s:s,s:{},s:{},s:[]}", "dir", abs, "files", "parameters", "models");
-    json_t *files = json_object_get(project, "files");
-    char **py = calloc(n + 1, sizeof *py);
-    size_t npy = 0;
-    strbuf all = {0};
-    tarn_duck d = {0};
-    int rc = tarn__duck_open(&d, err);
+    json_t *project = json_pack("{s:s,s:{},s:{},s:[],s:{}}", "dir", abs, "files", "parameters",
+                                "models", "defaults");
+    strbuf all = {0}; /* every file's name and text: the project's hash */
+    int rc = 0;
+    /* The project file first: parameters and include_paths apply to the rest. */
+    const char *project_file = NULL;
     for (size_t i = 0; i < n && rc == 0; i++) {
-        char path[PATH_MAX + 256];
-        snprintf(path, sizeof path, "%s/%s", abs, names[i]);
-        char *text = NULL;
-        size_t len = 0;
-        if (tarn__read_file(&text, &len, path) != 0) {
-            rc = tarn__error_set(err, TARN_EIO, "cannot read '%s': %s", path, strerror(errno));
+        if (!is_project_file(names[i])) continue;
+        if (project_file) {
+            rc = tarn__error_set(err, TARN_EINVALID,
+                                 "'%s' holds both %s and %s: keep one project file", abs,
+                                 project_file, names[i]);
             break;
         }
-        json_object_set_new(files, names[i], json_string(text));
-        sb_printf(&all, "%s\n%zu\n", names[i], len);
-        sb_appendn(&all, text, len);
-        if (!strcmp(names[i], "tarn_project.toml"))
-            rc = parse_params(json_object_get(project, "parameters"), text, path, err);
-        else if (ends_with(names[i], ".sql"))
+        project_file = names[i];
+        char path[PATH_MAX + 256];
+        char *text = NULL;
+        size_t len = 0;
+        if ((rc = take_file(&text, &len, path, sizeof path, project, &all, names[i], err)) < 0) break;
+        rc = ends_with(names[i], ".toml") ? parse_toml(project, text, path, err)
+                                          : parse_yaml(project, text, len, path, err);
+        free(text);
+    }
+    json_object_set_new(project, "params_file", json_string(project_file ? project_file
+                                                                         : "tarn_project.toml"));
+    if (rc == 0 && json_object_get(project, "include_paths")) {
+        size_t before = n;
+        rc = include_paths(&names, &n, &cap, json_object_get(project, "include_paths"), abs,
+                           project_file, err);
+        if (n > before) qsort(names + before, n - before, sizeof *names, cmp_str);
+    }
+    char **py = calloc(n + 1, sizeof *py);
+    size_t npy = 0;
+    tarn_duck d = {0};
+    int duck = rc == 0 && (rc = tarn__duck_open(&d, err)) == 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (is_project_file(names[i])) continue;
+        char path[PATH_MAX + 256];
+        char *text = NULL;
+        size_t len = 0;
+        if ((rc = take_file(&text, &len, path, sizeof path, project, &all, names[i], err)) < 0) break;
+        if (ends_with(names[i], ".sql"))
             rc = load_sql_model(json_object_get(project, "models"), &d, path, text, err);
-        else
+        else if (ends_with(names[i], ".py"))
             py[npy++] = strdup(path);
         free(text);
     }
-    tarn__duck_close(&d);
+    if (duck) tarn__duck_close(&d);
     if (rc == 0)
         rc = discover_python(project, json_object_get(project, "models"), lake, abs, py, npy, rt,
                              err);
+    if (rc == 0) apply_defaults(project);
     char hash[65];
     tarn__sha256_hex(hash, sb_str(&all), all.len);
     json_object_set_new(project, "hash", json_string(hash));

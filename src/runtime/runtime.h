@@ -20,7 +20,8 @@ const char *tarn__python_path(void);
 int tarn__python_version_matches(const char *have, const char *want);
 
 /* Loads DIR: {"dir", "hash", "files": {path: text}, "parameters": {name:
- * {"type", "default"}}, "models": [...]} where a model is {"name", "kind":
+ * {"type", "default", "required", ...}}, "params_file", "defaults":
+ * {"python", "pip", "namespace", "timeout"}, "models": [...]} where a model is {"name", "kind":
  * "python"|"sql", "role": "model"|"expectation", "file", "line",
  * "materialization", "python", "pip", "installed", "inputs": [{"param",
  * "name", "columns", "filter", "ref"}], "parameters", "sql", "code_hash"}.
@@ -30,6 +31,22 @@ struct tarn_rt_session;
 int tarn__project_load(json_t **out, tarn_lake *lake, const char *dir, struct tarn_rt_session *rt,
                        tarn_error *err);
 
+/* Parameters (runtime/params.c). Declares NAME in DECLS from SPEC (a
+ * value: the default; or an object with type, default, required,
+ * description, key), checking names, keys and types (did-you-mean) and
+ * that the default fits its type; WHERE ("FILE:LINE") starts messages. */
+int tarn__params_declare(json_t *decls, const char *name, json_t *spec, const char *where,
+                         tarn_error *err);
+/* The values a run binds: --param values typed by their declaration,
+ * then defaults; a required parameter without a value is an error that
+ * says how to give it. FILE names the project file for messages. */
+int tarn__params_resolve(json_t **out, json_t *decls, const char *file,
+                         const tarn_run_options *opts, tarn_error *err);
+/* Whether parameter NAME is declared secret. */
+int tarn__param_is_secret(json_t *decls, const char *name);
+/* VALUES as they may be shown, logged or recorded: secrets are null. */
+json_t *tarn__params_shown(json_t *values, json_t *decls);
+
 /* Checks the project against the lakehouse at INPUT_COMMIT and orders it:
  * adds "order" (model names, parents first), per model "parents" (models)
  * and per input "source" (a table: {"table", "version", "ref"}) and the
@@ -37,6 +54,21 @@ int tarn__project_load(json_t **out, tarn_lake *lake, const char *dir, struct ta
  * duplicates, models named like tables, unknown parameters. */
 int tarn__plan(json_t *project, tarn_lake *lake, const char *input_commit,
                const tarn_run_options *opts, tarn_error *err);
+
+/* Job ID (or a unique prefix) into *out (clear it with
+ * tarn__job_row_clear); TARN_ENOTFOUND names `tarn job ls`. */
+int tarn__job_find(tarn_job_row *out, tarn_lake *lake, const char *id, tarn_error *err);
+
+/* Watches for a request to cancel job JOB_ID (tarn_job_cancel) on a
+ * catalog connection of its own, and calls ON_CANCEL(CTX) once, from its
+ * own thread, when one comes; ON_POLL(CTX) (may be NULL) at every look,
+ * a few times a second. */
+typedef struct tarn_cancel_watch tarn_cancel_watch;
+int tarn__cancel_watch(tarn_cancel_watch **out, tarn_lake *lake, const char *job_id,
+                       void (*on_cancel)(void *ctx), void (*on_poll)(void *ctx), void *ctx,
+                       tarn_error *err);
+/* Stops watching (waits for the thread). NULL allowed. */
+void tarn__cancel_unwatch(tarn_cancel_watch **w);
 
 /* The data files of table version VERSION_ID that a scan with filter
  * WHERE (its parse tree from tarn__sql_filter_parse; NULL: none) must read,

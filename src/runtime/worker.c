@@ -79,11 +79,27 @@ struct tarn_rt_session {
     zygote *zy;
     size_t nzy;
     limits defaults;
+    /* Workers running now (their supervisors), for a cancel; live_mu
+     * alone guards them, so that a cancel never waits for a fork. */
+    pthread_mutex_t live_mu;
+    pid_t *live;
+    size_t nlive, live_cap;
+    int cancelled;       /* tarn__rt_cancel was called: no call starts */
     int confine;         /* run.confine: 1 auto, 0 off */
     char hide[PATH_MAX]; /* the lakehouse folder, as the kernel resolves it */
     int warm;            /* connection to the warm runtime, or -1 */
     json_t *environ;     /* this process's environment for workers of lent zygotes */
 };
+
+/* The name model MODEL's output is registered under in DuckDB: its own
+ * for a bare name; `ns__dot__t` for ns.t (a view name holds no dot), which
+ * tarn__rt_attach shows as view t of schema ns. */
+static void rt_view_name(char *out, size_t size, const char *model)
+{
+    const char *dot = strchr(model, '.');
+    if (dot) snprintf(out, size, "%.*s__dot__%s", (int)(dot - model), model, dot + 1);
+    else snprintf(out, size, "%s", model);
+}
 
 /* The zygote for ENV (NULL: the base environment), created if new. */
 static zygote *zygote_for(tarn_rt_session *s, const tarn_rt_env *env)
@@ -176,6 +192,7 @@ int tarn__rt_open(tarn_rt_session **out, tarn_lake *lake, int warm, const char *
     (*out)->lake = lake;
     (*out)->warm = tarn__warm_connect(exe, 1);
     pthread_mutex_init(&(*out)->mu, NULL);
+    pthread_mutex_init(&(*out)->live_mu, NULL);
     if (read_defaults(*out, err) < 0) {
         tarn__rt_close(out);
         return err ? err->code : TARN_EINVALID;
@@ -585,9 +602,54 @@ void tarn__rt_close(tarn_rt_session **sp)
     free(s->items);
     if (s->warm >= 0) close(s->warm);
     json_decref(s->environ);
+    free(s->live);
     pthread_mutex_destroy(&s->mu);
+    pthread_mutex_destroy(&s->live_mu);
     free(s);
     *sp = NULL;
+}
+
+/* ---- cancelling: the workers that run now ---------------------------------------- */
+
+static int live_cancelled(tarn_rt_session *s)
+{
+    pthread_mutex_lock(&s->live_mu);
+    int c = s->cancelled;
+    pthread_mutex_unlock(&s->live_mu);
+    return c;
+}
+
+/* A worker that started as the job was cancelled is stopped at once. */
+static void live_add(tarn_rt_session *s, pid_t pid)
+{
+    pthread_mutex_lock(&s->live_mu);
+    if (s->cancelled) kill(pid, SIGTERM);
+    if (tarn__reserve(&s->live, &s->live_cap, s->nlive + 1, sizeof *s->live) == 0)
+        s->live[s->nlive++] = pid;
+    pthread_mutex_unlock(&s->live_mu);
+}
+
+static void live_remove(tarn_rt_session *s, pid_t pid)
+{
+    pthread_mutex_lock(&s->live_mu);
+    for (size_t i = 0; i < s->nlive; i++)
+        if (s->live[i] == pid) {
+            s->live[i] = s->live[--s->nlive];
+            break;
+        }
+    pthread_mutex_unlock(&s->live_mu);
+}
+
+void tarn__rt_cancel(tarn_rt_session *s)
+{
+    if (!s) return;
+    pthread_mutex_lock(&s->live_mu);
+    s->cancelled = 1;
+    /* SIGTERM to a worker's supervisor: it kills the task and everything
+     * the task started, then reports the call as cancelled
+     * (python/tarn/confine.py). */
+    for (size_t i = 0; i < s->nlive; i++) kill(s->live[i], SIGTERM);
+    pthread_mutex_unlock(&s->live_mu);
 }
 
 /* What one call's output lines go through. */
@@ -693,8 +755,8 @@ static const char *text_of(json_t *o, const char *key)
 
 /* The error of a call that returned no usable result, told as what
  * happened: a refusal, a limit, the function's traceback, a crash. */
-static int call_error(const tarn_rt_call *call, json_t *doc, json_t *end, json_t *status, output *o,
-                      tarn_error *err)
+static int call_error(tarn_rt_session *s, const tarn_rt_call *call, json_t *doc, json_t *end,
+                      json_t *status, output *o, tarn_error *err)
 {
     /* What fits in the run's message around "model 'x' (FILE:LINE) failed: ". */
     size_t budget = TARN_MESSAGE_MAX - 1 - strlen(call->model) - strlen(call->file) - 200;
@@ -706,6 +768,9 @@ static int call_error(const tarn_rt_call *call, json_t *doc, json_t *end, json_t
     if (end && text_of(end, "refused")) {
         sb_printf(&m, "model '%s' was not run: %s", call->model, text_of(end, "refused"));
         rc = TARN_EINVALID;
+    } else if ((end && json_is_true(json_object_get(end, "cancelled"))) || live_cancelled(s)) {
+        sb_printf(&m, "model '%s' was stopped: the job was cancelled", call->model);
+        rc = TARN_EABORTED;
     } else if (end && json_is_true(json_object_get(end, "timed_out"))) {
         if (*tail) append_end(&m, tail, budget / 2), sb_append(&m, "\n");
         sb_printf(
@@ -782,7 +847,10 @@ int tarn__rt_call(int64_t *rows, int *verdict, tarn_rt_session *s, tarn_duck *d,
         return tarn__error_set(err, TARN_EIO, "pipe: %s", strerror(errno));
     }
     pid_t pid = 0;
-    int rc = fork_worker(&pid, s, call, sv[1], pipefd[1], err);
+    int rc = live_cancelled(s)
+                 ? tarn__error_set(err, TARN_EABORTED, "model '%s' was not started: the job was "
+                                   "cancelled", call->model)
+                 : fork_worker(&pid, s, call, sv[1], pipefd[1], err);
     close(sv[1]);
     close(pipefd[1]);
     if (rc < 0) {
@@ -790,11 +858,13 @@ int tarn__rt_call(int64_t *rows, int *verdict, tarn_rt_session *s, tarn_duck *d,
         close(pipefd[0]);
         return rc;
     }
+    live_add(s, pid);
 
     json_t *req = json_pack("{s:s,s:s,s:s,s:[],s:{},s:o,s:b,s:s}", "op", "call", "module",
                             call->file, "function", call->function, "inputs", "select", "params",
                             call->params ? json_incref(call->params) : json_object(), "expectation",
                             call->expectation, "label_lines", call->file);
+    if (call->columns) json_object_set(req, "columns", call->columns);
     int *fds = calloc(call->ninputs + 1, sizeof *fds);
     for (size_t i = 0; i < call->ninputs; i++) {
         json_array_append_new(json_object_get(req, "inputs"), json_string(call->inputs[i].param));
@@ -817,6 +887,7 @@ int tarn__rt_call(int64_t *rows, int *verdict, tarn_rt_session *s, tarn_duck *d,
     collect(&doc, &end, &result_fd, sv[0], pipefd[0], &o);
     close(sv[0]);
     close(pipefd[0]);
+    live_remove(s, pid); /* before its zygote reaps it: the pid is never another's */
     json_t *status = wait_worker(s, call->env, pid);
 
     if (sent < 0 && !end) {
@@ -827,7 +898,7 @@ int tarn__rt_call(int64_t *rows, int *verdict, tarn_rt_session *s, tarn_duck *d,
                 !call->expectation)) {
         /* Without the supervisor's account nothing vouches that the model
          * and what it started are gone: never a success. */
-        rc = call_error(call, doc && !json_is_true(json_object_get(doc, "ok")) ? doc : NULL, end,
+        rc = call_error(s, call, doc && !json_is_true(json_object_get(doc, "ok")) ? doc : NULL, end,
                         status, &o, err);
     } else if (call->expectation) {
         *verdict = json_is_true(json_object_get(doc, "verdict"));
@@ -836,8 +907,10 @@ int tarn__rt_call(int64_t *rows, int *verdict, tarn_rt_session *s, tarn_duck *d,
     } else {
         tarn_arrow_table *t = NULL;
         tarn_arrow_duckdb_view *v = NULL;
+        char view[2 * TARN_NAME_MAX + 16];
+        rt_view_name(view, sizeof view, call->model);
         rc = tarn_arrow_shm_map(&t, result_fd, err);
-        if (rc == 0) rc = tarn_arrow_duckdb_register(&v, d->con, call->model, t, err);
+        if (rc == 0) rc = tarn_arrow_duckdb_register(&v, d->con, view, t, err);
         if (rc == 0) {
             pthread_mutex_lock(&s->mu);
             if (s->n == s->cap) {
@@ -876,13 +949,30 @@ int tarn__rt_output_fd(tarn_rt_session *s, const char *model)
 
 int tarn__rt_attach(tarn_duck *d, const char *name, tarn_error *err)
 {
-    /* tarn_arrow_duckdb_register names its table function tarn_arrow_NAME
-     * and registers it for the whole database; the view is per connection. */
+    /* tarn_arrow_duckdb_register names its table function tarn_arrow_VIEW
+     * and registers it for the whole database; a temp view is per
+     * connection. A model ns.t is a view of schema ns, which every
+     * connection sees. */
+    char view[2 * TARN_NAME_MAX + 16];
+    rt_view_name(view, sizeof view, name);
+    const char *dot = strchr(name, '.');
     strbuf q = {0};
-    sb_append(&q, "CREATE OR REPLACE TEMP VIEW ");
-    sb_append_sql_ident(&q, name);
-    sb_printf(&q, " AS SELECT * FROM tarn_arrow_%s()", name);
-    int rc = tarn__duck_exec(d, sb_str(&q), TARN_EIO, "cannot share a model's output", err);
+    int rc = 0;
+    if (dot) {
+        char ns[TARN_NAME_MAX + 1];
+        snprintf(ns, sizeof ns, "%.*s", (int)(dot - name), name);
+        sb_append(&q, "CREATE SCHEMA IF NOT EXISTS ");
+        sb_append_sql_ident(&q, ns);
+        rc = tarn__duck_exec(d, sb_str(&q), TARN_EIO, "cannot share a model's output", err);
+        q.len = 0;
+        sb_append(&q, "CREATE OR REPLACE VIEW ");
+        tarn__sql_append_table(&q, name);
+    } else {
+        sb_append(&q, "CREATE OR REPLACE TEMP VIEW ");
+        sb_append_sql_ident(&q, name);
+    }
+    sb_printf(&q, " AS SELECT * FROM tarn_arrow_%s()", view);
+    if (rc == 0) rc = tarn__duck_exec(d, sb_str(&q), TARN_EIO, "cannot share a model's output", err);
     sb_free(&q);
     return rc;
 }

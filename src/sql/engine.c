@@ -290,6 +290,24 @@ int tarn__duck_register_files(tarn_duck *d, tarn_lake *lake, const char *schema,
     return rc;
 }
 
+/* "KIND(name TYPE, ...)": the N named members of struct or union T. */
+static void members(strbuf *b, const char *kind, duckdb_logical_type t, idx_t n,
+                    char *(*name_of)(duckdb_logical_type, idx_t),
+                    duckdb_logical_type (*type_of)(duckdb_logical_type, idx_t))
+{
+    sb_printf(b, "%s(", kind);
+    for (idx_t i = 0; i < n; i++) {
+        char *name = name_of(t, i);
+        duckdb_logical_type member = type_of(t, i);
+        char *c = tarn__duck_type_name(member);
+        sb_printf(b, "%s%s %s", i ? ", " : "", name, c);
+        free(c);
+        duckdb_free(name);
+        duckdb_destroy_logical_type(&member);
+    }
+    sb_append(b, ")");
+}
+
 char *tarn__duck_type_name(duckdb_logical_type t)
 {
     static const struct {
@@ -323,18 +341,17 @@ char *tarn__duck_type_name(duckdb_logical_type t)
         free(c);
         duckdb_destroy_logical_type(&child);
     } else if (id == DUCKDB_TYPE_STRUCT) {
-        sb_append(&b, "STRUCT(");
-        idx_t n = duckdb_struct_type_child_count(t);
-        for (idx_t i = 0; i < n; i++) {
-            char *cn = duckdb_struct_type_child_name(t, i);
-            duckdb_logical_type child = duckdb_struct_type_child_type(t, i);
-            char *c = tarn__duck_type_name(child);
-            sb_printf(&b, "%s%s %s", i ? ", " : "", cn, c);
-            free(c);
-            duckdb_free(cn);
-            duckdb_destroy_logical_type(&child);
-        }
-        sb_append(&b, ")");
+        members(&b, "STRUCT", t, duckdb_struct_type_child_count(t), duckdb_struct_type_child_name,
+                duckdb_struct_type_child_type);
+    } else if (id == DUCKDB_TYPE_ARRAY) {
+        duckdb_logical_type child = duckdb_array_type_child_type(t);
+        char *c = tarn__duck_type_name(child);
+        sb_printf(&b, "%s[%llu]", c, (unsigned long long)duckdb_array_type_array_size(t));
+        free(c);
+        duckdb_destroy_logical_type(&child);
+    } else if (id == DUCKDB_TYPE_UNION) {
+        members(&b, "UNION", t, duckdb_union_type_member_count(t), duckdb_union_type_member_name,
+                duckdb_union_type_member_type);
     } else if (id == DUCKDB_TYPE_MAP) {
         duckdb_logical_type k = duckdb_map_type_key_type(t), v = duckdb_map_type_value_type(t);
         char *ks = tarn__duck_type_name(k), *vs = tarn__duck_type_name(v);

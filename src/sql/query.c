@@ -10,10 +10,12 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "catalog/names.h"
 #include "sql/answer.h"
 #include "sql/engine.h"
+#include "sql/lexer.h"
 #include "sql/pool.h"
 #include "sql/prune.h"
 #include "sql/pushdown.h"
@@ -359,6 +361,39 @@ static char *answer(tarn_duck *d, const char *sql, json_t *agg, qtable *t)
     return out;
 }
 
+/* The length of SQL's leading `EXPLAIN` or `EXPLAIN ANALYZE` (with the
+ * blanks and comments around it), its words into *how ("EXPLAIN",
+ * "EXPLAIN ANALYZE"); 0 and NULL when SQL does not start so. */
+static size_t explain_prefix(const char *sql, const char **how)
+{
+    *how = NULL;
+    size_t len = strlen(sql), pos = 0, n;
+    int words = 0;
+    tarn_sql_token t;
+    while ((n = tarn__sql_token(&t, sql, len, pos)) > 0) {
+        if (t.kind == TARN_TOK_SPACE || t.kind == TARN_TOK_COMMENT) {
+            pos += n;
+            continue;
+        }
+        if (t.kind != TARN_TOK_WORD) break;
+        if (words == 0 && n == 7 && !strncasecmp(sql + t.start, "EXPLAIN", 7)) {
+            *how = "EXPLAIN";
+        } else if (words == 1 && n == 7 && !strncasecmp(sql + t.start, "ANALYZE", 7)) {
+            *how = "EXPLAIN ANALYZE";
+        } else {
+            break;
+        }
+        words++;
+        pos += n;
+    }
+    return *how ? pos : 0;
+}
+
+static int is_explain(const char *run)
+{
+    return !strncmp(run, "EXPLAIN ", 8);
+}
+
 /* Opens a DuckDB session for SQL at REF: checks SQL is one SELECT,
  * resolves every table it names in the ref's tree, keeps of each only the
  * data files its WHERE terms may need (judged by their statistics),
@@ -378,6 +413,24 @@ static int open_query(tarn_duck *d, char key[65], char **run, tarn_lake *lake, c
     memset(d, 0, sizeof *d);
     if (prepared) *prepared = NULL;
     if (!sql || !*sql) return tarn__error_set(err, TARN_EINVALID, "no SQL given");
+    /* EXPLAIN [ANALYZE] SELECT: the SELECT is checked and confined as any
+     * other; the plan of it reads nothing more. */
+    const char *explain = NULL;
+    size_t skip = explain_prefix(sql, &explain);
+    if (explain) {
+        const char *again = NULL;
+        explain_prefix(sql + skip, &again);
+        if (again) return tarn__error_set(err, TARN_EINVALID, "EXPLAIN takes one SELECT");
+        int rc = open_query(d, key, run, lake, sql + skip, ref, prepared, err);
+        if (rc == 0) {
+            strbuf q = {0};
+            sb_printf(&q, "%s ", explain);
+            sb_append(&q, *run);
+            free(*run);
+            *run = q.s;
+        }
+        return rc;
+    }
     tarn_tree tree = {0};
     tarn_commit_id commit;
     TARN_RETURN_NOT_OK(tarn__ref_tree(&tree, &commit, lake, ref, err));
@@ -492,6 +545,43 @@ static tarn_value_kind kind_of(const char *type)
     return TARN_VALUE_STRING;
 }
 
+static int is_nested(const char *type)
+{
+    size_t n = strlen(type);
+    return (n && type[n - 1] == ']') || !strncmp(type, "STRUCT(", 7) || !strncmp(type, "MAP(", 4) ||
+           !strncmp(type, "UNION(", 6);
+}
+
+/* "SELECT <each column of R as text> FROM (" — by position, so that
+ * columns of one name stay apart; nested ones as JSON when AS_JSON. */
+static void select_as_text(strbuf *q, tarn_result *r, int as_json)
+{
+    sb_append(q, "SELECT ");
+    for (size_t c = 0; c < r->ncols; c++) {
+        int json = as_json && is_nested(r->types[c]);
+        if (json) r->kinds[c] = TARN_VALUE_JSON;
+        sb_printf(q, "%s%s(#%zu)::VARCHAR", c ? ", " : "", json ? "to_json" : "", c + 1);
+    }
+    if (!r->ncols) sb_append(q, "*");
+    sb_append(q, " FROM (");
+}
+
+/* An EXPLAIN's columns (names from its result; every value is text). */
+static void explain_columns(tarn_result *r, duckdb_result *res)
+{
+    for (size_t c = 0; c < r->ncols; c++) free(r->names[c]), free(r->types[c]);
+    free(r->names), free(r->types), free(r->kinds);
+    r->ncols = (size_t)duckdb_column_count(res);
+    r->names = calloc(r->ncols ? r->ncols : 1, sizeof *r->names);
+    r->types = calloc(r->ncols ? r->ncols : 1, sizeof *r->types);
+    r->kinds = calloc(r->ncols ? r->ncols : 1, sizeof *r->kinds);
+    for (size_t c = 0; c < r->ncols; c++) {
+        r->names[c] = strdup(duckdb_column_name(res, c));
+        r->types[c] = strdup("VARCHAR");
+        r->kinds[c] = TARN_VALUE_STRING;
+    }
+}
+
 int tarn_query(tarn_result **out, tarn_lake *lake, const char *sql, const tarn_query_options *opts,
                tarn_error *err)
 {
@@ -527,12 +617,18 @@ int tarn_query(tarn_result **out, tarn_lake *lake, const char *sql, const tarn_q
     duckdb_destroy_prepare(&prep);
 
     q.len = 0;
-    sb_append(&q, "SELECT COLUMNS(*)::VARCHAR FROM (");
-    tarn__sql_nestable(&q, run);
-    sb_append(&q, "\n)");
-    if (opts->max_rows >= 0) sb_printf(&q, " LIMIT %lld", (long long)opts->max_rows + 1);
+    if (is_explain(run)) {
+        /* A plan: its own rows and columns, all text. */
+        sb_append(&q, run);
+    } else {
+        select_as_text(&q, r, opts->version >= 2 && opts->nested_as_json);
+        tarn__sql_nestable(&q, run);
+        sb_append(&q, "\n)");
+        if (opts->max_rows >= 0) sb_printf(&q, " LIMIT %lld", (long long)opts->max_rows + 1);
+    }
     have_res = 1;
     if ((rc = tarn__duck_query(&res, &d, sb_str(&q), TARN_EINVALID, "query failed", err)) < 0) goto done;
+    if (is_explain(run)) explain_columns(r, &res);
     size_t rows = (size_t)duckdb_row_count(&res);
     if (opts->max_rows >= 0 && rows > (size_t)opts->max_rows) {
         rows = (size_t)opts->max_rows;
@@ -634,6 +730,12 @@ int tarn_query_to_file(int64_t *rows, tarn_lake *lake, const char *sql, const ch
     tarn_duck d;
     char *run = NULL, key[65];
     TARN_RETURN_NOT_OK(open_query(&d, key, &run, lake, sql, ref, NULL, err));
+    if (is_explain(run)) {
+        free(run);
+        close_query(lake, key, &d);
+        return tarn__error_set(err, TARN_EINVALID, "a plan (EXPLAIN) is not written to a file: "
+                               "run it without --output");
+    }
     char *schema = NULL, *stats = NULL;
     strbuf q = {0};
     tarn__sql_nestable(&q, run);
@@ -649,13 +751,30 @@ int tarn_query_to_file(int64_t *rows, tarn_lake *lake, const char *sql, const ch
 
 int tarn_query_arrow_fd(int *fd, tarn_lake *lake, const char *sql, const char *ref, tarn_error *err)
 {
+    tarn_query_options o = TARN_QUERY_OPTIONS_INIT;
+    o.ref = ref;
+    return tarn_query_arrow(fd, lake, sql, &o, err);
+}
+
+int tarn_query_arrow(int *fd, tarn_lake *lake, const char *sql, const tarn_query_options *opts,
+                     tarn_error *err)
+{
     *fd = -1;
+    tarn_query_options defaults = TARN_QUERY_OPTIONS_INIT;
+    if (!opts) opts = &defaults;
     tarn_duck d;
     char *run = NULL, key[65];
-    TARN_RETURN_NOT_OK(open_query(&d, key, &run, lake, sql, ref, NULL, err));
+    TARN_RETURN_NOT_OK(open_query(&d, key, &run, lake, sql, opts->ref, NULL, err));
     strbuf q = {0};
-    tarn__sql_nestable(&q, run);
-    sb_append(&q, "\n");
+    if (opts->max_rows >= 0 && !is_explain(run)) {
+        /* The limit goes into the query: DuckDB stops once it has the rows. */
+        sb_append(&q, "SELECT * FROM (");
+        tarn__sql_nestable(&q, run);
+        sb_printf(&q, "\n) LIMIT %lld", (long long)opts->max_rows);
+    } else {
+        tarn__sql_nestable(&q, run);
+        sb_append(&q, "\n");
+    }
     int rc = tarn__duck_export_shm(fd, &d, sb_str(&q), "tarn-query", err);
     sb_free(&q);
     free(run);

@@ -11,10 +11,12 @@
  * (every line must fit), JSON files for their depth (input.c), every source
  * for at least one column, and an append for types that widen to the
  * table's (schema.c) — anything else fails the import and changes nothing. */
+#include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -383,14 +385,19 @@ static int import_common(tarn_import_result *out, tarn_lake *lake, const char *t
 
     tarn_data_file file = {key, rows, size_bytes, stats_json};
     import_edit ed = {qualified, branch_name, opts->mode, schema_json, &file};
-    strbuf msg = {0};
-    if (opts->message && *opts->message) sb_append(&msg, opts->message);
-    else sb_printf(&msg, "%s %s from %s",
+    strbuf def = {0};
+    if (opts->message && *opts->message) sb_append(&def, opts->message);
+    else sb_printf(&def, "%s %s from %s",
                    opts->mode == TARN_IMPORT_APPEND ? "Append to" :
                    opts->mode == TARN_IMPORT_REPLACE ? "Replace" : "Create", qualified,
                    src->origin ? src->origin : src->path ? src->path : "an Arrow table");
-    rc = tarn__branch_commit(&out->commit, lake, branch_name, apply_import, &ed, msg.s, "{}", err);
-    sb_free(&msg);
+    char *msg = NULL, *props = NULL;
+    rc = tarn__commit_text(&msg, &props, opts->commit, def.s, NULL, err);
+    if (rc == 0)
+        rc = tarn__branch_commit(&out->commit, lake, branch_name, apply_import, &ed, msg, props, err);
+    sb_free(&def);
+    free(msg);
+    free(props);
     if (rc == 0) {
         out->rows = rows;
         out->files = 1;
@@ -416,6 +423,8 @@ static int current_options(tarn_import_options *out, const tarn_import_options *
     if (!opts) return 0;
     if (opts->version == TARN_IMPORT_OPTIONS_VERSION) {
         *out = *opts;
+    } else if (opts->version == 2) {
+        memcpy(out, opts, offsetof(tarn_import_options, commit));
     } else if (opts->version == 0 || opts->version == 1) {
         out->mode = opts->mode;
         out->format = opts->format;
@@ -483,4 +492,191 @@ int tarn_table_import_arrow_fd(tarn_import_result *out, tarn_lake *lake, const c
     TARN_RETURN_NOT_OK(tarn__csv_options_unused(&o, "an Arrow table", err));
     import_source src = {NULL, NULL, NULL, NULL, 0, fd};
     return import_common(out, lake, table, &src, branch, &o, err);
+}
+
+/* ---- table creation plans: the schema files give, and an empty table ------------ */
+
+/* The columns one file of SRC gives, as tarn reads it: a CSV file as an
+ * import sniffs it, other formats as DuckDB describes them. */
+static int file_columns(json_t *out, tarn_duck *d, const import_source *src, size_t i,
+                        const tarn_import_options *opts, tarn_error *err)
+{
+    import_source one = *src;
+    one.files = &src->files[i];
+    one.nfiles = 1;
+    if (!strcmp(src->format, "csv")) {
+        tarn_csv_read csv;
+        strbuf ignored = {0};
+        int rc = tarn__csv_select(&csv, &ignored, d, one.files, 1, opts, NULL, 0, err);
+        for (size_t c = 0; rc == 0 && c < csv.ncols; c++)
+            json_array_append_new(out, json_pack("{s:s,s:s}", "name", csv.cols[c].name, "type",
+                                                 csv.cols[c].type));
+        tarn__csv_read_clear(&csv);
+        sb_free(&ignored);
+        return rc;
+    }
+    strbuf q = {0};
+    sb_append(&q, "DESCRIBE ");
+    int rc = file_select(&q, &one, err);
+    duckdb_result res;
+    if (rc == 0 && (rc = tarn__duck_query(&res, d, sb_str(&q), TARN_EINVALID, "cannot read the file", err)) == 0) {
+        for (idx_t r = 0; r < duckdb_row_count(&res); r++) {
+            char *name = tarn__duck_text(&res, 0, r), *type = tarn__duck_text(&res, 1, r);
+            json_array_append_new(out, json_pack("{s:s,s:s}", "name", name ? name : "", "type",
+                                                 type ? type : ""));
+            free(name);
+            free(type);
+        }
+        duckdb_destroy_result(&res);
+    }
+    sb_free(&q);
+    return rc;
+}
+
+static int plan_files(char **plan_json, const char *path, const char *origin,
+                      const tarn_import_options *opts, tarn_error *err);
+
+int tarn_table_plan(char **plan_json, tarn_lake *lake, const char *path,
+                    const tarn_import_options *opts, tarn_error *err)
+{
+    *plan_json = NULL;
+    tarn_import_options o;
+    TARN_RETURN_NOT_OK(current_options(&o, opts, err));
+    if (strncmp(path, "s3:", 3) != 0) return plan_files(plan_json, path, NULL, &o, err);
+    /* Fetched first, as an import does: DuckDB here cannot read s3:// itself. */
+    char *dir = NULL, *glob = NULL;
+    TARN_RETURN_NOT_OK(tarn__s3_source_fetch(&dir, &glob, lake, path, err));
+    int rc = plan_files(plan_json, glob, path, &o, err);
+    tarn__s3_source_done(&dir, &glob);
+    return rc;
+}
+
+/* The plan of the local files PATH names; ORIGIN (NULL: PATH) is what the
+ * caller named, listed as the files when set. */
+static int plan_files(char **plan_json, const char *path, const char *origin,
+                      const tarn_import_options *opts, tarn_error *err)
+{
+    tarn_import_options o = *opts;
+    import_source src = {path, origin, format_of(path, o.format, err), NULL, 0, -1};
+    if (!src.format) return TARN_EINVALID;
+    if (strcmp(src.format, "csv")) TARN_RETURN_NOT_OK(tarn__csv_options_unused(&o, src.format, err));
+    TARN_RETURN_NOT_OK(tarn__input_expand(&src.files, &src.nfiles, path, err));
+    tarn_duck d;
+    int rc = tarn__duck_open(&d, err);
+    json_t *plan = json_pack("{s:s,s:[],s:[],s:[]}", "format", src.format, "files", "columns",
+                             "conflicts");
+    json_t *columns = json_object_get(plan, "columns"), *conflicts = json_object_get(plan, "conflicts");
+    json_t *types_seen = json_object(); /* column -> [{"file","type"}] */
+    if (origin) json_array_append_new(json_object_get(plan, "files"), json_string(origin));
+    for (size_t i = 0; rc == 0 && i < src.nfiles; i++) {
+        if (!origin) json_array_append_new(json_object_get(plan, "files"), json_string(src.files[i]));
+        json_t *cols = json_array();
+        rc = file_columns(cols, &d, &src, i, &o, err);
+        size_t k;
+        json_t *c;
+        json_array_foreach(cols, k, c)
+        {
+            const char *name = json_string_value(json_object_get(c, "name"));
+            const char *type = json_string_value(json_object_get(c, "type"));
+            json_t *seen = json_object_get(types_seen, name);
+            if (!seen) {
+                json_object_set_new(types_seen, name, seen = json_array());
+                json_array_append_new(columns, json_pack("{s:s,s:s}", "name", name, "type", type));
+            }
+            json_array_append_new(seen, json_pack("{s:s,s:s}", "file", origin ? origin : src.files[i],
+                                                  "type", type));
+        }
+        json_decref(cols);
+    }
+    /* Types that differ between files: the one the others widen to without
+     * changing a value, else a conflict for the caller to settle. */
+    size_t k;
+    json_t *c;
+    json_array_foreach(columns, k, c)
+    {
+        json_t *seen = json_object_get(types_seen, json_string_value(json_object_get(c, "name")));
+        const char *best = json_string_value(json_object_get(c, "type"));
+        int conflict = 0;
+        size_t j;
+        json_t *s;
+        json_array_foreach(seen, j, s)
+        {
+            const char *t = json_string_value(json_object_get(s, "type"));
+            if (tarn__type_widen(t, best) != TARN_WIDEN_NO) continue;
+            if (tarn__type_widen(best, t) != TARN_WIDEN_NO) best = t;
+            else conflict = 1;
+        }
+        json_object_set_new(c, "type", json_string(best));
+        if (conflict) {
+            json_array_append_new(conflicts, json_pack("{s:O,s:O}", "name", json_object_get(c, "name"),
+                                                       "types", seen));
+            json_object_set_new(c, "type", json_null());
+        }
+    }
+    if (rc == 0 && json_array_size(columns) == 0)
+        rc = tarn__error_set(err, TARN_EINVALID, "'%s' holds no columns: a table needs at least one",
+                             path);
+    json_decref(types_seen);
+    tarn__duck_close(&d);
+    tarn__input_files_free(src.files, src.nfiles);
+    if (rc == 0) *plan_json = json_dumps(plan, JSON_COMPACT);
+    json_decref(plan);
+    return rc;
+}
+
+/* Whether TYPE reads as a DuckDB type name and nothing else: words,
+ * numbers, quoted field names, and balanced (), [] — never a statement. */
+static int plain_type(const char *type)
+{
+    int depth = 0, quoted = 0;
+    if (!type || !*type || strlen(type) > 4096) return 0;
+    for (const char *p = type; *p; p++) {
+        if (*p == '"') quoted = !quoted;
+        else if (quoted) continue;
+        else if (*p == '(' || *p == '[') depth++;
+        else if (*p == ')' || *p == ']') {
+            if (--depth < 0) return 0;
+        } else if (!isalnum((unsigned char)*p) && !strchr("_ ,.", *p)) return 0;
+    }
+    return depth == 0 && !quoted;
+}
+
+int tarn_table_create(tarn_import_result *out, tarn_lake *lake, const char *table,
+                      const tarn_column *columns, size_t ncolumns, const char *branch,
+                      const tarn_import_options *opts, tarn_error *err)
+{
+    memset(out, 0, sizeof *out);
+    if (ncolumns == 0)
+        return tarn__error_set(err, TARN_EINVALID, "table '%s' needs at least one column", table);
+    strbuf q = {0};
+    sb_append(&q, "CREATE TABLE tarn_new (");
+    int rc = 0;
+    for (size_t i = 0; i < ncolumns && rc == 0; i++) {
+        if (!columns[i].name || !*columns[i].name)
+            rc = tarn__error_set(err, TARN_EINVALID, "column %zu of '%s' has no name", i + 1, table);
+        else if (!plain_type(columns[i].type))
+            rc = tarn__error_set(err, TARN_EINVALID,
+                                 "column '%s': '%s' is not a type name (such as BIGINT, DOUBLE, "
+                                 "VARCHAR, TIMESTAMP, DECIMAL(18,2), INTEGER[])",
+                                 columns[i].name, columns[i].type ? columns[i].type : "");
+        if (i) sb_append(&q, ", ");
+        sb_append_sql_ident(&q, columns[i].name ? columns[i].name : "");
+        sb_printf(&q, " %s", columns[i].type ? columns[i].type : "");
+    }
+    sb_append(&q, ")");
+    tarn_duck d;
+    int fd = -1;
+    if (rc == 0 && (rc = tarn__duck_open(&d, err)) == 0) {
+        /* A DuckDB that may read nothing makes the empty table of those types. */
+        json_t *none = json_array();
+        rc = tarn__duck_confine(&d, none, err);
+        json_decref(none);
+        if (rc == 0) rc = tarn__duck_exec(&d, sb_str(&q), TARN_EINVALID, "the schema is not valid", err);
+        if (rc == 0) rc = tarn__duck_export_shm(&fd, &d, "SELECT * FROM tarn_new", "tarn-create", err);
+        tarn__duck_close(&d);
+    }
+    sb_free(&q);
+    if (rc == 0) rc = tarn_table_import_arrow_fd(out, lake, table, fd, branch, opts, err);
+    if (fd >= 0) close(fd);
+    return rc;
 }

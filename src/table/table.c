@@ -124,8 +124,24 @@ static int apply_table_edit(tarn_lake *lake, tarn_tree *tree, void *ctx, tarn_er
     return 0;
 }
 
+/* Commits EDIT on branch NAME with the message and properties COMMIT
+ * gives on top of tarn's (DEFAULT_MESSAGE, TARN_PROPS). */
+static int commit_edit(tarn_commit_id *out, tarn_lake *lake, const char *name,
+                       tarn_tree_edit_fn edit, void *ed, const tarn_commit_options *commit,
+                       const char *default_message, const char *tarn_props, tarn_error *err)
+{
+    char *msg = NULL, *props = NULL;
+    TARN_RETURN_NOT_OK(tarn__commit_text(&msg, &props, commit, default_message, tarn_props, err));
+    tarn_commit_id id;
+    int rc = tarn__branch_commit(&id, lake, name, edit, ed, msg, props, err);
+    free(msg);
+    free(props);
+    if (rc >= 0 && out) *out = id;
+    return rc < 0 ? rc : 0;
+}
+
 int tarn_table_delete(tarn_commit_id *out, tarn_lake *lake, const char *table, const char *branch,
-                      tarn_error *err)
+                      const tarn_commit_options *commit, tarn_error *err)
 {
     TARN_RETURN_NOT_OK(tarn_name_check_table(table, err));
     char qualified[300], name[TARN_NAME_MAX + 1], msg[400];
@@ -133,14 +149,12 @@ int tarn_table_delete(tarn_commit_id *out, tarn_lake *lake, const char *table, c
     TARN_RETURN_NOT_OK(tarn__branch_name(name, lake, branch, err));
     table_edit ed = {qualified, name, NULL, 0, NULL, NULL};
     snprintf(msg, sizeof msg, "Delete table %s", qualified);
-    tarn_commit_id id;
-    int rc = tarn__branch_commit(&id, lake, name, apply_table_edit, &ed, msg, "{}", err);
-    if (rc >= 0 && out) *out = id;
-    return rc < 0 ? rc : 0;
+    return commit_edit(out, lake, name, apply_table_edit, &ed, commit, msg, NULL, err);
 }
 
 int tarn_table_revert(tarn_commit_id *out, tarn_lake *lake, const char *table,
-                      const char *source_ref, const char *into, tarn_error *err)
+                      const char *source_ref, const char *into, const tarn_commit_options *commit,
+                      tarn_error *err)
 {
     TARN_RETURN_NOT_OK(tarn_name_check_table(table, err));
     if (!source_ref || !*source_ref)
@@ -161,13 +175,10 @@ int tarn_table_revert(tarn_commit_id *out, tarn_lake *lake, const char *table,
                                qualified, source_ref);
     table_edit ed = {qualified, name, version, 1, source_ref, src_commit.hex};
     snprintf(msg, sizeof msg, "Revert table %s to %s (%.12s)", qualified, source_ref, src_commit.hex);
-    char props[200];
+    char props[512];
     snprintf(props, sizeof props, "{\"reverted_table\":\"%s\",\"source_commit\":\"%s\"}", qualified,
              src_commit.hex);
-    tarn_commit_id id;
-    int rc = tarn__branch_commit(&id, lake, name, apply_table_edit, &ed, msg, props, err);
-    if (rc >= 0 && out) *out = id;
-    return rc < 0 ? rc : 0;
+    return commit_edit(out, lake, name, apply_table_edit, &ed, commit, msg, props, err);
 }
 
 /* ---- namespaces ------------------------------------------------------------------ */
@@ -239,27 +250,24 @@ static int apply_ns_edit(tarn_lake *lake, tarn_tree *tree, void *ctx, tarn_error
 }
 
 static int ns_change(tarn_commit_id *out, tarn_lake *lake, const char *ns, const char *branch,
-                     int create, tarn_error *err)
+                     int create, const tarn_commit_options *commit, tarn_error *err)
 {
     TARN_RETURN_NOT_OK(tarn_name_check_namespace(ns, err));
     char name[TARN_NAME_MAX + 1], msg[300];
     TARN_RETURN_NOT_OK(tarn__branch_name(name, lake, branch, err));
     ns_edit ed = {ns, name, create};
     snprintf(msg, sizeof msg, "%s namespace %s", create ? "Create" : "Delete", ns);
-    tarn_commit_id id;
-    int rc = tarn__branch_commit(&id, lake, name, apply_ns_edit, &ed, msg, "{}", err);
-    if (rc >= 0 && out) *out = id;
-    return rc < 0 ? rc : 0;
+    return commit_edit(out, lake, name, apply_ns_edit, &ed, commit, msg, NULL, err);
 }
 
 int tarn_namespace_create(tarn_commit_id *out, tarn_lake *lake, const char *ns, const char *branch,
-                          tarn_error *err)
+                          const tarn_commit_options *commit, tarn_error *err)
 {
-    return ns_change(out, lake, ns, branch, 1, err);
+    return ns_change(out, lake, ns, branch, 1, commit, err);
 }
 
 int tarn_namespace_delete(tarn_commit_id *out, tarn_lake *lake, const char *ns, const char *branch,
-                          tarn_error *err)
+                          const tarn_commit_options *commit, tarn_error *err)
 {
-    return ns_change(out, lake, ns, branch, 0, err);
+    return ns_change(out, lake, ns, branch, 0, commit, err);
 }

@@ -178,7 +178,9 @@ static void test_merge(void)
     /* both sides append to t: merges cleanly, rows add up */
     REQUIRE(import(lake, "t", a, "dev", TARN_IMPORT_APPEND, &err) == 0);
     REQUIRE(import(lake, "t", a, "main", TARN_IMPORT_APPEND, &err) == 0);
-    REQUIRE(tarn_branch_merge(&m, lake, "dev", "main", "merge dev", &err) == 0);
+    tarn_commit_options co = TARN_COMMIT_OPTIONS_INIT;
+    co.message = "merge dev";
+    REQUIRE(tarn_branch_merge(&m, lake, "dev", "main", &co, &err) == 0);
     CHECK(!m.fast_forward);
     CHECK_EQ_INT(count_rows(lake, "SELECT count(*) FROM t", "main"), 8);
     tarn_commit_info *log;
@@ -219,7 +221,7 @@ static void test_merge(void)
     }
     tarn_diff_free(d, n);
     /* revert one table to an earlier state: a new commit, history kept */
-    REQUIRE(tarn_table_revert(NULL, lake, "t", "main~3", "main", &err) == 0);
+    REQUIRE(tarn_table_revert(NULL, lake, "t", "main~3", "main", NULL, &err) == 0);
     int64_t t_then = count_rows(lake, "SELECT count(*) FROM t", "main~4");
     CHECK_EQ_INT(count_rows(lake, "SELECT count(*) FROM t", "main"), t_then);
     tarn_lake_close(&lake);

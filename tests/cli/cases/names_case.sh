@@ -59,14 +59,17 @@ expect_ok tarn run -p proj
 expect_json 'j["rows"] == [[2]]' tarn -O json query 'SELECT n FROM reader'
 expect_json 'j["rows"] == [[2]]' tarn -O json query 'SELECT count(*) FROM reader2'
 expect_json 'j["rows"] == [[2]]' tarn -O json query 'SELECT count(*) FROM ns.out'
-# a Python model cannot take a namespace: said before anything runs
+# a Python model named ns.py materializes table py in namespace ns, as a
+# SQL model file ns.out.sql does (Bauplan's @model(name="ns.table"))
 rm proj/*.sql
 cat >proj/m.py <<'PY'
 import tarn
 
-@tarn.model(name="ns.py")
-@tarn.python("3.11")
+@tarn.model(name="ns.py", materialization_strategy="REPLACE")
 def m(data=tarn.Model("t")):
     return data
 PY
-expect_fail 1 "cannot hold a namespace" tarn run -p proj --dry-run
+expect_out "ns.py" tarn run -p proj --dry-run
+expect_ok tarn run -p proj
+expect_json 'j["rows"] == [[2]]' tarn -O json query 'SELECT count(*) FROM ns.py'
+expect_json '"ns.py" in [x["name"] for x in j]' tarn -O json table ls

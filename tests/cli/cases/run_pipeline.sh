@@ -31,7 +31,7 @@ expect_no_out "tarn-run" tarn branch ls
 expect_ok tarn run -p "$EX" --param min_usd=4000
 expect_eq "$(count "SELECT round(sum(usd), 2) FROM transactions WHERE country IN ('IT','FR','DE') AND usd >= 4000")" \
     "$(count 'SELECT round(sum(usd), 2) FROM usd_by_country')" "usd_by_country with min_usd=4000"
-expect_fail 1 "is float" tarn run -p "$EX" --param min_usd=lots
+expect_fail 1 "parameter 'min_usd' is a float: 'lots' is not one" tarn run -p "$EX" --param min_usd=lots
 expect_fail 1 "unknown parameter 'nope'" tarn run -p "$EX" --param nope=1
 # rerun: same code, same input commit
 expect_json 'j["outcome"] == "success"' tarn -O json job rerun "$JOB"
