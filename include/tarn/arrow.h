@@ -132,6 +132,13 @@ TARN_EXTERN int tarn_arrow_writer_finish(tarn_arrow_writer *w, const uint8_t **d
 TARN_EXTERN int tarn_arrow_writer_take(tarn_arrow_writer *w, uint8_t **data, size_t *size,
                                        tarn_error *err);
 TARN_EXTERN void tarn_arrow_writer_free(tarn_arrow_writer **w);
+/* For sending a stream while it is written (a writer from
+ * tarn_arrow_writer_new): drain lends out the bytes written since the
+ * last drain (the Schema message, then each batch's messages) and forgets
+ * them; they stay valid until the next call on W. end appends the
+ * end-of-stream marker, to be drained like the rest. */
+TARN_EXTERN void tarn_arrow_writer_drain(tarn_arrow_writer *w, const uint8_t **data, size_t *size);
+TARN_EXTERN int tarn_arrow_writer_end(tarn_arrow_writer *w, tarn_error *err);
 
 /* Joins N struct batches of SCHEMA into one batch OUT (the caller
  * releases it; the inputs are copied, not taken). Flat columns only (fixed

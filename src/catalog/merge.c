@@ -226,6 +226,8 @@ static int merge_tx(tarn_lake *lake, void *arg, tarn_error *err)
     /* The checks run in the merge's transaction: a run cannot fail, nor
      * gc collect, between the check and the merge. */
     if (!m->on_merged) TARN_RETURN_NOT_OK(tarn__commit_check_usable(lake, m->source_ref, source, err));
+    /* A run's own merge is the one way its output reaches a branch. */
+    if (!m->on_merged) TARN_RETURN_NOT_OK(tarn__protect_check_merge(lake, m->target, m->source_ref, source, err));
 
     rc = tarn__commit_is_ancestor(lake, source, ref.commit, err);
     if (rc < 0) return rc;

@@ -385,8 +385,21 @@ int tarn__run_branch_create(char out[TARN_NAME_MAX + 1], tarn_lake *lake, const 
     return ref_create(NULL, lake, out, TARN_REF_BRANCH, at, 1, err);
 }
 
+/* A protected branch stays where it is until its protection is lifted. */
+static int check_unprotected(tarn_lake *lake, const char *name, const char *what, tarn_error *err)
+{
+    int mode = 0;
+    TARN_RETURN_NOT_OK(TARN_CAT(lake)->vt->protect_get(TARN_CAT(lake), name ? name : "", &mode, err));
+    if (!mode) return 0;
+    return tarn__error_set(err, TARN_EDENIED,
+                           "branch '%s' is protected: it cannot be %s (lift the protection first: tarn "
+                           "branch protect %s --none)",
+                           name, what, name);
+}
+
 int tarn_branch_delete(tarn_lake *lake, const char *name, tarn_error *err)
 {
+    TARN_RETURN_NOT_OK(check_unprotected(lake, name, "deleted", err));
     return ref_delete(lake, name, TARN_REF_BRANCH, err);
 }
 
@@ -443,6 +456,7 @@ int tarn_ref_rename(tarn_lake *lake, tarn_ref_kind kind, const char *old_name, c
     size_t n = strlen(new_name);
     if (n >= 7 && n <= 64 && is_hex(new_name, n))
         return tarn__error_set(err, TARN_EINVALID, "invalid name '%s': it would read as a commit hash", new_name);
+    if (kind == TARN_REF_BRANCH) TARN_RETURN_NOT_OK(check_unprotected(lake, old_name, "renamed", err));
     char active[TARN_NAME_MAX + 1] = "";
     if (kind == TARN_REF_BRANCH) TARN_RETURN_NOT_OK(tarn_lake_active_branch(active, sizeof active, lake, err));
     rename_ctx r = {kind, old_name, new_name};

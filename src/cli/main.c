@@ -27,6 +27,8 @@ static const struct {
     {"run", cmd_run, "plan and run a pipeline project as one transaction"},
     {"job", cmd_job, "list, inspect and replay pipeline runs"},
     {"env", cmd_env, "list and prune the package cache of environments"},
+    {"token", cmd_token, "create, list and revoke access tokens for 'tarn serve'"},
+    {"serve", cmd_serve, "serve this lakehouse over HTTP (/api/v1/) to users with tokens"},
     {"info", cmd_info, "show this lakehouse: folder, branch, user, catalog, storage"},
     {"version", cmd_version, "print tarn's version"},
 };

@@ -28,6 +28,12 @@ typedef struct tarn_lease_state {
     tarn_catalog *heartbeat; /* the heartbeat's own connection */
 } tarn_lease_state;
 
+/* Limits every user query of this handle runs under (a server sets them). */
+typedef struct tarn_query_limits {
+    int64_t memory_bytes; /* 0: DuckDB's default */
+    int threads;          /* 0: DuckDB's default */
+} tarn_query_limits;
+
 struct tarn_lake {
     char *path;   /* absolute path of the .tarn folder */
     tarn_catalog *catalog;
@@ -37,6 +43,7 @@ struct tarn_lake {
     char author[256];
     char display_ref[256]; /* scratch for tarn__ref_display */
     tarn_lease_state lease;
+    tarn_query_limits query_limits;
 };
 
 /* The commit author for this process: config user.name, $USER, "tarn". */

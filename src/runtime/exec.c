@@ -687,7 +687,7 @@ static void *worker_thread(void *arg)
     sched *s = arg;
     run_ctx *r = s->r;
     pthread_mutex_lock(&r->mu);
-    tarn_duck d = {r->duck.db, r->conns[s->next_conn++]};
+    tarn_duck d = {r->duck.db, r->conns[s->next_conn++], {0, 0}};
     for (;;) {
         task *t = next_task(s);
         if (!t) {

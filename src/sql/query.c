@@ -18,6 +18,8 @@
 #include "util/error.h"
 #include "util/util.h"
 
+static tarn_value_kind kind_of(const char *type);
+
 struct tarn_result {
     size_t ncols, nrows;
     char **names, **types;
@@ -44,6 +46,7 @@ static int open_query(tarn_duck *d, char **run, tarn_lake *lake, const char *sql
     tarn_sql_refs refs;
     json_t *views = json_array(), *paths = json_array();
     int rc = tarn__duck_open(d, err);
+    if (rc == 0) d->limits = lake->query_limits;
     if (rc < 0) {
         tarn__tree_clear(&tree);
         json_decref(views);
@@ -104,6 +107,17 @@ static int open_query(tarn_duck *d, char **run, tarn_lake *lake, const char *sql
     }
     tarn__sql_refs_clear(&refs);
     return rc;
+}
+
+int tarn__query_open(tarn_duck *d, char **run, tarn_lake *lake, const char *sql, const char *ref,
+                     duckdb_prepared_statement *prepared, tarn_error *err)
+{
+    return open_query(d, run, lake, sql, ref, prepared, err);
+}
+
+tarn_value_kind tarn__query_kind(const char *type)
+{
+    return kind_of(type);
 }
 
 static tarn_value_kind kind_of(const char *type)
