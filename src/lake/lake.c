@@ -231,8 +231,10 @@ const char *tarn_lake_config(const tarn_lake *lake, const char *key)
 const char *tarn__lake_author(tarn_lake *lake)
 {
     if (!lake->author[0]) {
-        const char *name = tarn_lake_config(lake, "user.name");
-        if (!name || !*name) name = getenv("TARN_AUTHOR");
+        /* As GIT_AUTHOR_NAME does in git, the variable overrides the
+         * config: a server runs each user's pipeline under their name. */
+        const char *name = getenv("TARN_AUTHOR");
+        if (!name || !*name) name = tarn_lake_config(lake, "user.name");
         if (!name || !*name) name = getenv("USER");
         struct passwd *pw = (!name || !*name) ? getpwuid(getuid()) : NULL;
         if (pw && pw->pw_name && *pw->pw_name) name = pw->pw_name;

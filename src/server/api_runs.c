@@ -67,9 +67,11 @@ static void add_log(srv *s, srv_run *run, const char *text, size_t n)
             run->log = l;
         }
     }
-    /* The job id is on the run's first line: "job ID on branch ...". */
-    if (!run->job_id[0] && run->log && strncmp(run->log, "job ", 4) == 0)
-        sscanf(run->log + 4, "%64[0-9a-f]", run->job_id);
+    /* The job id is on the line "job ID on branch ...". */
+    if (!run->job_id[0] && run->log) {
+        const char *at = strncmp(run->log, "job ", 4) == 0 ? run->log : strstr(run->log, "\njob ");
+        if (at) sscanf(at + (*at == '\n' ? 5 : 4), "%64[0-9a-f]", run->job_id);
+    }
     pthread_cond_broadcast(&s->idle);
     pthread_mutex_unlock(&s->mu);
 }
