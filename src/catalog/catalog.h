@@ -167,6 +167,9 @@ int tarn__branch_commit_run(tarn_commit_id *out, tarn_lake *lake, const char *br
  * unless SOURCE_COMMIT is the output of a successful run whose
  * expectations all passed. */
 int tarn__protect_check_write(tarn_lake *lake, const char *branch, tarn_error *err);
+/* A run merging into TARGET in the merge's transaction: a branch protected
+ * for runs takes it only when FAILED_EXPECTATIONS is 0, --strict or not. */
+int tarn__protect_check_run(tarn_lake *lake, const char *target, int failed_expectations, tarn_error *err);
 int tarn__protect_check_merge(tarn_lake *lake, const char *target, const char *source_ref,
                               const char *source_commit, tarn_error *err);
 

@@ -105,3 +105,16 @@ int tarn__protect_check_merge(tarn_lake *lake, const char *target, const char *s
                            "on it with 'tarn run --ref %s', then merge)",
                            target, source_ref ? source_ref : source_commit, source_ref ? source_ref : "BRANCH");
 }
+
+int tarn__protect_check_run(tarn_lake *lake, const char *target, int failed_expectations, tarn_error *err)
+{
+    if (failed_expectations <= 0) return 0;
+    int mode = 0;
+    TARN_RETURN_NOT_OK(TARN_CAT(lake)->vt->protect_get(TARN_CAT(lake), target, &mode, err));
+    if (mode != TARN_PROTECT_RUNS) return 0;
+    return tarn__error_set(err, TARN_EDENIED,
+                           "branch '%s' is protected: it takes only runs whose expectations all passed, and %d "
+                           "expectation%s failed: nothing reached it (fix the data or the expectation, then run "
+                           "again)",
+                           target, failed_expectations, failed_expectations == 1 ? "" : "s");
+}
