@@ -202,6 +202,12 @@ TARN_EXTERN int tarn_arrow_shm_create(int *fd_out, size_t *size_out, const char 
                                       const struct ArrowArray *const *batches, size_t n,
                                       tarn_error *err);
 
+/* Copies the N bytes readable from FD (from its start; an Arrow IPC stream
+ * received from elsewhere: a download, an upload) into a new memfd named
+ * NAME and seals it as tarn_arrow_shm_create does. FD stays the caller's,
+ * *fd_out is new. */
+TARN_EXTERN int tarn_arrow_shm_copy(int *fd_out, int fd, const char *name, tarn_error *err);
+
 /* Send FD over the connected Unix socket SOCK (SCM_RIGHTS, one byte of data). */
 TARN_EXTERN int tarn_arrow_shm_send(int sock, int fd, tarn_error *err);
 

@@ -206,8 +206,8 @@ static int cmp_newest(const void *a, const void *b)
     return strcmp(x->id.hex, y->id.hex);
 }
 
-int tarn_commit_log(tarn_commit_info **out, size_t *count, tarn_lake *lake, const char *ref,
-                    size_t limit, tarn_error *err)
+int tarn_local__commit_log(tarn_commit_info **out, size_t *count, tarn_lake *lake, const char *ref,
+                           size_t limit, tarn_error *err)
 {
     *out = NULL;
     *count = 0;

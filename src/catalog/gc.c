@@ -133,7 +133,8 @@ static int64_t newest_log_id(tarn_lake *lake, tarn_error *err)
     return rc < 0 ? rc : last;
 }
 
-int tarn_gc(tarn_gc_result *out, tarn_lake *lake, const tarn_gc_options *opts, tarn_error *err)
+int tarn_local__gc(tarn_gc_result *out, tarn_lake *lake, const tarn_gc_options *opts,
+                   tarn_error *err)
 {
     memset(out, 0, sizeof *out);
     tarn_gc_options defaults = TARN_GC_OPTIONS_INIT;

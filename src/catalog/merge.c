@@ -300,8 +300,8 @@ int tarn__branch_merge(tarn_merge_result *out, tarn_lake *lake, const char *sour
     return rc == TARN_NOTHING ? 0 : rc;
 }
 
-int tarn_branch_merge(tarn_merge_result *out, tarn_lake *lake, const char *source_ref,
-                      const char *into, const char *message, tarn_error *err)
+int tarn_local__branch_merge(tarn_merge_result *out, tarn_lake *lake, const char *source_ref,
+                             const char *into, const char *message, tarn_error *err)
 {
     return tarn__branch_merge(out, lake, source_ref, into, message, NULL, NULL, err);
 }

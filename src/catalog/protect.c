@@ -16,7 +16,8 @@ static const char *mode_name(int mode)
     return mode == TARN_PROTECT_RUNS ? "runs" : "merges";
 }
 
-int tarn_branch_protect(tarn_lake *lake, const char *name, tarn_protect_mode mode, tarn_error *err)
+int tarn_local__branch_protect(tarn_lake *lake, const char *name, tarn_protect_mode mode,
+                               tarn_error *err)
 {
     if (mode < TARN_PROTECT_NONE || mode > TARN_PROTECT_RUNS)
         return tarn__error_set(err, TARN_EINVALID, "unknown protection %d (none, merges or runs)", (int)mode);
@@ -28,7 +29,8 @@ int tarn_branch_protect(tarn_lake *lake, const char *name, tarn_protect_mode mod
     return TARN_CAT(lake)->vt->protect_set(TARN_CAT(lake), name, (int)mode, err);
 }
 
-int tarn_branch_protection(tarn_protect_mode *out, tarn_lake *lake, const char *name, tarn_error *err)
+int tarn_local__branch_protection(tarn_protect_mode *out, tarn_lake *lake, const char *name,
+                                  tarn_error *err)
 {
     int mode = 0;
     int rc = TARN_CAT(lake)->vt->protect_get(TARN_CAT(lake), name, &mode, err);
@@ -42,7 +44,7 @@ static int add_protected(const char *branch, int mode, void *ctx)
     return 0;
 }
 
-int tarn_branch_protected_list(char **json, tarn_lake *lake, tarn_error *err)
+int tarn_local__branch_protected_list(char **json, tarn_lake *lake, tarn_error *err)
 {
     *json = NULL;
     json_t *list = json_array();

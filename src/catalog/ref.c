@@ -201,7 +201,7 @@ static int resolve_at_time(char out[65], tarn_lake *lake, const char *name, int6
     }
 }
 
-int tarn_ref_resolve(tarn_commit_id *out, tarn_lake *lake, const char *ref, tarn_error *err)
+int tarn_local__ref_resolve(tarn_commit_id *out, tarn_lake *lake, const char *ref, tarn_error *err)
 {
     memset(out, 0, sizeof *out);
     char active[TARN_NAME_MAX + 1];
@@ -276,8 +276,8 @@ static int ref_list_add(const tarn_ref_row *r, void *arg)
     return 0;
 }
 
-int tarn_ref_list(tarn_ref_entry **out, size_t *count, tarn_lake *lake, tarn_ref_kind kind,
-                  tarn_error *err)
+int tarn_local__ref_list(tarn_ref_entry **out, size_t *count, tarn_lake *lake, tarn_ref_kind kind,
+                         tarn_error *err)
 {
     *out = NULL;
     *count = 0;
@@ -372,8 +372,8 @@ static int ref_delete(tarn_lake *lake, const char *name, tarn_ref_kind kind, tar
     return tarn__tx_run(lake, ref_delete_tx, &r, err);
 }
 
-int tarn_branch_create(tarn_commit_id *out, tarn_lake *lake, const char *name,
-                       const char *from_ref, tarn_error *err)
+int tarn_local__branch_create(tarn_commit_id *out, tarn_lake *lake, const char *name,
+                              const char *from_ref, tarn_error *err)
 {
     return ref_create(out, lake, name, TARN_REF_BRANCH, from_ref, 0, err);
 }
@@ -397,19 +397,19 @@ static int check_unprotected(tarn_lake *lake, const char *name, const char *what
                            name, what, name);
 }
 
-int tarn_branch_delete(tarn_lake *lake, const char *name, tarn_error *err)
+int tarn_local__branch_delete(tarn_lake *lake, const char *name, tarn_error *err)
 {
     TARN_RETURN_NOT_OK(check_unprotected(lake, name, "deleted", err));
     return ref_delete(lake, name, TARN_REF_BRANCH, err);
 }
 
-int tarn_tag_create(tarn_commit_id *out, tarn_lake *lake, const char *name, const char *from_ref,
-                    tarn_error *err)
+int tarn_local__tag_create(tarn_commit_id *out, tarn_lake *lake, const char *name,
+                           const char *from_ref, tarn_error *err)
 {
     return ref_create(out, lake, name, TARN_REF_TAG, from_ref, 0, err);
 }
 
-int tarn_tag_delete(tarn_lake *lake, const char *name, tarn_error *err)
+int tarn_local__tag_delete(tarn_lake *lake, const char *name, tarn_error *err)
 {
     return ref_delete(lake, name, TARN_REF_TAG, err);
 }
@@ -444,8 +444,8 @@ static int rename_tx(tarn_lake *lake, void *arg, tarn_error *err)
     return rc;
 }
 
-int tarn_ref_rename(tarn_lake *lake, tarn_ref_kind kind, const char *old_name, const char *new_name,
-                    tarn_error *err)
+int tarn_local__ref_rename(tarn_lake *lake, tarn_ref_kind kind, const char *old_name,
+                           const char *new_name, tarn_error *err)
 {
     TARN_RETURN_NOT_OK(tarn_name_check_ref(old_name, err));
     TARN_RETURN_NOT_OK(tarn_name_check_ref(new_name, err));
@@ -481,8 +481,8 @@ static int consider_prune(const tarn_ref_row *r, void *arg)
     return (p->names[p->n++] = strdup(r->name)) ? 0 : TARN_ENOMEM;
 }
 
-int tarn_branch_prune_aborted(char ***names, size_t *count, tarn_lake *lake, int64_t older_than_s,
-                              int dry_run, tarn_error *err)
+int tarn_local__branch_prune_aborted(char ***names, size_t *count, tarn_lake *lake,
+                                     int64_t older_than_s, int dry_run, tarn_error *err)
 {
     *names = NULL;
     *count = 0;

@@ -81,8 +81,8 @@ static int check_patterns(const char *what, const char *patterns, tarn_error *er
     return 0;
 }
 
-int tarn_token_create(char **token, tarn_token_info *info, tarn_lake *lake, const char *user,
-                      const tarn_token_options *opts, tarn_error *err)
+int tarn_local__token_create(char **token, tarn_token_info *info, tarn_lake *lake, const char *user,
+                             const tarn_token_options *opts, tarn_error *err)
 {
     *token = NULL;
     tarn_token_options defaults = TARN_TOKEN_OPTIONS_INIT;
@@ -159,7 +159,7 @@ static int collect_token(const tarn_token_row *r, void *arg)
     return 0;
 }
 
-int tarn_token_list(tarn_token_info **out, size_t *count, tarn_lake *lake, tarn_error *err)
+int tarn_local__token_list(tarn_token_info **out, size_t *count, tarn_lake *lake, tarn_error *err)
 {
     *out = NULL;
     *count = 0;
@@ -183,7 +183,7 @@ static void token_id(char out[33], const char *token)
     snprintf(out, 33, "%.*s", (int)(n < 32 ? n : 32), token);
 }
 
-int tarn_token_revoke(tarn_lake *lake, const char *id, tarn_error *err)
+int tarn_local__token_revoke(tarn_lake *lake, const char *id, tarn_error *err)
 {
     char tid[33];
     token_id(tid, id ? id : "");
@@ -193,7 +193,8 @@ int tarn_token_revoke(tarn_lake *lake, const char *id, tarn_error *err)
     return rc;
 }
 
-int tarn_token_verify(tarn_token_info *out, tarn_lake *lake, const char *token, tarn_error *err)
+int tarn_local__token_verify(tarn_token_info *out, tarn_lake *lake, const char *token,
+                             tarn_error *err)
 {
     memset(out, 0, sizeof *out);
     static const char refused[] = "the token is not valid (unknown, revoked or expired)";
@@ -215,7 +216,7 @@ int tarn_token_verify(tarn_token_info *out, tarn_lake *lake, const char *token, 
     return 0;
 }
 
-int tarn_lake_set_author(tarn_lake *lake, const char *author, tarn_error *err)
+int tarn_local__lake_set_author(tarn_lake *lake, const char *author, tarn_error *err)
 {
     if (author && (strlen(author) >= sizeof lake->author || strpbrk(author, "\n\r")))
         return tarn__error_set(err, TARN_EINVALID, "an author is one line of at most 255 characters");

@@ -28,6 +28,10 @@ static int get_size(int64_t *out, const cli_args *a, const char *name, int64_t m
 
 static int run_serve(const cli_args *a)
 {
+    /* The server serves this host's lakehouse: a TARN_REMOTE naming some
+     * server (perhaps this one) is for clients, not for it. */
+    unsetenv("TARN_REMOTE");
+    unsetenv("TARN_TOKEN");
     tarn_lake *lake;
     if (cli_open_lake(&lake)) return 1;
     char dir[PATH_MAX];

@@ -4,6 +4,7 @@
 
 #include <pthread.h>
 
+#include "lake/ops.h"
 #include "tarn/lake.h"
 #include "tarn/sys/catalog.h"
 #include "tarn/sys/store.h"
@@ -35,7 +36,9 @@ typedef struct tarn_query_limits {
 } tarn_query_limits;
 
 struct tarn_lake {
-    char *path;   /* absolute path of the .tarn folder */
+    const tarn_lake_ops *ops;   /* local or remote (lake/ops.h) */
+    struct tarn_remote *remote; /* a remote handle's connection (src/remote/) */
+    char *path;                 /* absolute path of the .tarn folder; a remote handle's URL */
     tarn_catalog *catalog;
     tarn_store *store;
     tarn_config_entry *config;
@@ -45,6 +48,13 @@ struct tarn_lake {
     tarn_lease_state lease;
     tarn_query_limits query_limits;
 };
+
+/* TARN_BRANCH, when set, into OUT: 1; 0 when unset; TARN_EINVALID when it
+ * is not a branch name. Each process (or agent) may have its own. */
+int tarn__lake_env_branch(char *out, size_t size, tarn_error *err);
+/* TARN_EINVALID while TARN_BRANCH is set: the active branch is then the
+ * variable, not what a checkout to BRANCH would keep; else 0. */
+int tarn__lake_env_branch_refuse(const char *branch, tarn_error *err);
 
 /* The commit author for this process: config user.name, $USER, "tarn". */
 const char *tarn__lake_author(tarn_lake *lake);

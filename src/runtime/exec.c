@@ -14,9 +14,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "runtime/runtime.h"
-#include "runtime/dataplane.h"
 #include "lake/joblog.h"
+#include "lake/ops.h"
+#include "runtime/dataplane.h"
+#include "runtime/runtime.h"
 #include "sql/engine.h"
 #include "util/error.h"
 #include "util/util.h"
@@ -856,7 +857,7 @@ static int execute(tarn_commit_id *commit, run_ctx *r, tarn_error *err)
     return rc;
 }
 
-int tarn_run(char **report, tarn_lake *lake, const tarn_run_options *opts, tarn_error *err)
+int tarn_local__run(char **report, tarn_lake *lake, const tarn_run_options *opts, tarn_error *err)
 {
     *report = NULL;
     tarn_run_options defaults = TARN_RUN_OPTIONS_INIT;

@@ -160,22 +160,109 @@ static int protect_set(srv_req *r)
     return srv_reply_json(r, 200, json_pack("{s:o,s:s}", "name", srv_jstr(srv_param(r, "name")), "protection", names[m]));
 }
 
+#define GC_LISTED_MAX 100000
+
+static void gc_file(const char *key, int64_t size_bytes, void *ctx)
+{
+    /* The answer lists what was collected, up to a bound. */
+    if (json_array_size(ctx) < GC_LISTED_MAX)
+        json_array_append_new(ctx, json_pack("{s:o,s:I}", "key", srv_jstr(key), "size_bytes",
+                                             (json_int_t)size_bytes));
+}
+
 static int gc(srv_req *r)
 {
     tarn_gc_options o = TARN_GC_OPTIONS_INIT;
+    json_t *files = json_array();
     o.dry_run = srv_flag(r, "dry_run");
+    if (srv_flag(r, "list_files")) {
+        o.on_file = gc_file;
+        o.ctx = files;
+    }
     if (srv_int(&o.grace_seconds, r, "grace_seconds", o.grace_seconds) < 0 || o.grace_seconds < 0)
         return srv_reply_msg(r, 400, "invalid", "grace_seconds must be a number of seconds");
-    SRV_TAKE_LAKE(r, lake);
+    tarn_lake *lake = NULL;
     tarn_error err = TARN_ERROR_INIT;
     tarn_gc_result res;
-    int rc = tarn_gc(&res, lake, &o, &err);
+    int rc = srv_lake_get(&lake, r, &err);
+    if (rc == 0) rc = tarn_gc(&res, lake, &o, &err);
+    srv_lake_put(r->s, lake);
+    if (rc < 0) {
+        json_decref(files);
+        return srv_reply_error(r, rc, &err);
+    }
+    return srv_reply_json(
+        r, 200,
+        json_pack("{s:I,s:I,s:I,s:I,s:I,s:b,s:o}", "files", (json_int_t)res.files, "bytes",
+                  (json_int_t)res.bytes, "kept_recent", (json_int_t)res.kept_recent, "referenced",
+                  (json_int_t)res.referenced, "in_flight", (json_int_t)res.in_flight, "dry_run",
+                  o.dry_run, "collected", files));
+}
+
+static int token_verify(srv_req *r)
+{
+    const char *token = srv_body_str(r, "token");
+    if (!token)
+        return srv_reply_msg(r, 400, "invalid", "give the token to check: {\"token\": TOKEN}");
+    SRV_TAKE_LAKE(r, lake);
+    tarn_error err = TARN_ERROR_INIT;
+    tarn_token_info info;
+    int rc = tarn_token_verify(&info, lake, token, &err);
     srv_lake_put(r->s, lake);
     if (rc < 0) return srv_reply_error(r, rc, &err);
-    return srv_reply_json(r, 200, json_pack("{s:I,s:I,s:I,s:I,s:I,s:b}", "files", (json_int_t)res.files, "bytes",
-                                            (json_int_t)res.bytes, "kept_recent", (json_int_t)res.kept_recent,
-                                            "referenced", (json_int_t)res.referenced, "in_flight",
-                                            (json_int_t)res.in_flight, "dry_run", o.dry_run));
+    return srv_reply_json(r, 200, token_json(&info));
+}
+
+/* The package cache and environments of the server's runs. */
+static int env_list(srv_req *r)
+{
+    SRV_TAKE_LAKE(r, lake);
+    tarn_error err = TARN_ERROR_INIT;
+    char *json = NULL;
+    int rc = tarn_env_list(&json, lake, &err);
+    srv_lake_put(r->s, lake);
+    if (rc < 0) return srv_reply_error(r, rc, &err);
+    json_t *v = json_loads(json, 0, NULL);
+    tarn_free(json);
+    return srv_reply_json(r, 200, v);
+}
+
+static int env_gc(srv_req *r)
+{
+    int64_t keep;
+    if (srv_int(&keep, r, "keep_seconds", 7 * 86400) < 0 || keep < 0)
+        return srv_reply_msg(r, 400, "invalid", "keep_seconds must be a number of seconds");
+    SRV_TAKE_LAKE(r, lake);
+    tarn_error err = TARN_ERROR_INIT;
+    char *json = NULL;
+    int rc = tarn_env_gc(&json, lake, keep, srv_flag(r, "dry_run"), &err);
+    srv_lake_put(r->s, lake);
+    if (rc < 0) return srv_reply_error(r, rc, &err);
+    json_t *v = json_loads(json, 0, NULL);
+    tarn_free(json);
+    return srv_reply_json(r, 200, v);
+}
+
+/* Run branches left by failed runs, deleted (or, dry run, listed). */
+static int prune_aborted(srv_req *r)
+{
+    int64_t older;
+    if (srv_int(&older, r, "older_than_s", 0) < 0 || older < 0)
+        return srv_reply_msg(r, 400, "invalid", "older_than_s must be a number of seconds");
+    SRV_TAKE_LAKE(r, lake);
+    tarn_error err = TARN_ERROR_INIT;
+    char **names = NULL;
+    size_t n = 0;
+    int rc = tarn_branch_prune_aborted(&names, &n, lake, older, srv_flag(r, "dry_run"), &err);
+    srv_lake_put(r->s, lake);
+    if (rc < 0) return srv_reply_error(r, rc, &err);
+    json_t *list = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_array_append_new(list, srv_jstr(names[i]));
+        tarn_free(names[i]);
+    }
+    tarn_free(names);
+    return srv_reply_json(r, 200, json_pack("{s:o}", "branches", list));
 }
 
 const srv_route srv_api_admin[] = {
@@ -186,9 +273,13 @@ const srv_route srv_api_admin[] = {
     {"GET", "/api/v1/tokens", token_list, SRV_BODY_NONE, SRV_ADMIN},
     {"POST", "/api/v1/tokens", token_create, SRV_BODY_JSON, SRV_ADMIN},
     {"DELETE", "/api/v1/tokens/{id}", token_revoke, SRV_BODY_NONE, SRV_ADMIN},
+    {"POST", "/api/v1/tokens/verify", token_verify, SRV_BODY_JSON, SRV_ADMIN},
     {"GET", "/api/v1/protected", protected_list, SRV_BODY_NONE, SRV_TOKEN},
     {"PUT", "/api/v1/protected/{name*}", protect_set, SRV_BODY_JSON, SRV_ADMIN},
     {"DELETE", "/api/v1/protected/{name*}", protect_set, SRV_BODY_NONE, SRV_ADMIN},
     {"POST", "/api/v1/gc", gc, SRV_BODY_JSON, SRV_ADMIN},
+    {"GET", "/api/v1/envs", env_list, SRV_BODY_NONE, SRV_ADMIN},
+    {"POST", "/api/v1/envs/gc", env_gc, SRV_BODY_JSON, SRV_ADMIN},
+    {"POST", "/api/v1/prune-aborted", prune_aborted, SRV_BODY_JSON, SRV_ADMIN},
     {NULL, NULL, NULL, 0, 0},
 };

@@ -5,9 +5,11 @@
  * tables of its ref that it names, nothing else on the host), under the
  * server's memory and time limits. A failure after the first byte cuts the
  * connection, so a partial result is never taken as whole. */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <tarn/arrow.h>
 
@@ -22,6 +24,7 @@ typedef struct qstream {
     tarn_query_stream *q;
     int format;
     int64_t max_rows, rows;
+    int all_text;         /* JSON: every value a string, as the text a local query keeps */
     int truncated, phase; /* 0 header, 1 rows, 2 done */
     tarn_arrow_writer *w;
     char *text; /* JSON or CSV waiting to be sent */
@@ -142,7 +145,8 @@ static int text_batch(qstream *q, const struct ArrowArray *b, int64_t nrows)
                 if (v) rc = put_csv_field(q, v, len);
                 continue;
             }
-            tarn_value_kind k = tarn_query_stream_column_kind(q->q, c);
+            tarn_value_kind k =
+                q->all_text ? TARN_VALUE_STRING : tarn_query_stream_column_kind(q->q, c);
             if (!v) rc = puts_(q, "null");
             else if (k == TARN_VALUE_BOOLEAN) rc = puts_(q, len && (v[0] == 't' || v[0] == 'T') ? "true" : "false");
             else if ((k == TARN_VALUE_INTEGER || k == TARN_VALUE_FLOAT) && len &&
@@ -262,11 +266,53 @@ static void q_free(void *cls)
     free(q);
 }
 
+/* The whole result written as a Parquet or CSV file by the library (what
+ * `tarn query --output` writes), then sent: a remote client's file is
+ * byte for byte a local one. The row count is in X-Tarn-Rows. */
+static int query_export(srv_req *r, const char *sql, const char *ref, const char *format)
+{
+    if (!format || (strcmp(format, "parquet") != 0 && strcmp(format, "csv") != 0))
+        return srv_reply_msg(r, 400, "invalid", "an export is parquet or csv");
+    char path[4200];
+    snprintf(path, sizeof path, "%s/export-XXXXXX", r->s->scratch);
+    int fd = mkstemp(path);
+    if (fd < 0) return srv_reply_msg(r, 500, "io", "cannot make a scratch file for the result");
+    close(fd);
+    fd = -1;
+    int answered = 0, rc = 0;
+    int64_t rows = 0;
+    tarn_error err = TARN_ERROR_INIT;
+    tarn_lake *lake = NULL;
+    if (srv_gate_enter(&r->s->queries, r->s->o.queue_wait_s) < 0) {
+        answered = 1;
+        srv_reply_busy(r, "queries");
+        goto done;
+    }
+    rc = srv_lake_get(&lake, r, &err);
+    if (rc == 0 && srv_need_read(r, lake, ref) < 0) answered = 1;
+    if (rc == 0 && !answered) rc = tarn_query_to_file(&rows, lake, sql, ref, path, format, &err);
+    if (rc == 0 && !answered) fd = open(path, O_RDONLY | O_CLOEXEC);
+    srv_lake_put(r->s, lake);
+    srv_gate_leave(&r->s->queries);
+done:
+    unlink(path);
+    if (answered) return 0;
+    if (rc < 0) return srv_reply_error(r, rc, &err);
+    if (fd < 0) return srv_reply_msg(r, 500, "io", "cannot read back the written result");
+    char count[32];
+    snprintf(count, sizeof count, "%lld", (long long)rows);
+    return srv_reply_file(
+        r, 200, strcmp(format, "csv") == 0 ? "text/csv" : "application/vnd.apache.parquet", fd,
+        "X-Tarn-Rows", count);
+}
+
 static int query(srv_req *r)
 {
     const char *sql = srv_body_str(r, "sql"), *ref = srv_body_str(r, "ref");
     const char *format = srv_body_str(r, "format"), *accept = srv_header(r, "Accept");
     if (!sql || !*sql) return srv_reply_msg(r, 400, "invalid", "give the SQL: {\"sql\": \"SELECT ...\", \"ref\": REF}");
+    if (srv_flag(r, "export") && (json_object_get(r->json, "export") || srv_arg(r, "export")))
+        return query_export(r, sql, ref, format);
     int fmt = FMT_ARROW;
     if (format ? strcmp(format, "json") == 0 : accept && strstr(accept, "application/json") != NULL) fmt = FMT_JSON;
     else if (format ? strcmp(format, "csv") == 0 : accept && strstr(accept, "text/csv") != NULL) fmt = FMT_CSV;
@@ -306,6 +352,9 @@ static int query(srv_req *r)
     q->s = r->s;
     q->format = fmt;
     q->max_rows = max_rows;
+    q->all_text = srv_flag(r, "text") && (json_object_get(r->json, "text") || srv_arg(r, "text"));
+    /* The first rows may take up to the query's time limit to come. */
+    srv_set_timeout(r, (unsigned)(r->s->o.query_timeout_ms / 1000 + r->s->o.connection_timeout_s));
     return srv_reply_stream(r, 200, fmt == FMT_ARROW ? ARROW_TYPE : fmt == FMT_JSON ? "application/json" : "text/csv",
                             q_read, q, q_free);
 }

@@ -36,6 +36,7 @@ struct srv_run {
     char *log; /* every progress line, '\n'-separated */
     size_t loglen;
     char *report; /* the run's JSON report, once done */
+    char *error;  /* how it failed, once done: {"code", "message", "tables"} or NULL */
     int err_fd;
     pthread_t thread;
 };
@@ -94,10 +95,35 @@ static void *run_thread(void *p)
     while (waitpid(run->pid, &status, 0) < 0 && errno == EINTR) {
     }
     char path[4400];
-    snprintf(path, sizeof path, "%s/report.json", run->dir);
-    json_t *report = json_load_file(path, 0, NULL);
-    char *text = report ? json_dumps(report, JSON_COMPACT) : NULL;
-    json_decref(report);
+    snprintf(path, sizeof path, "%s/result.json", run->dir);
+    json_t *result = json_load_file(path, 0, NULL);
+    json_t *report = json_object_get(result, "report"), *error = json_object_get(result, "error");
+    char *text = report && !json_is_null(report) ? json_dumps(report, JSON_COMPACT) : NULL;
+    int code = WIFEXITED(status) ? WEXITSTATUS(status)
+                                 : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    char *etext = NULL;
+    if (error && !json_is_null(error)) {
+        etext = json_dumps(error, JSON_COMPACT);
+    } else if (!result || code != 0) {
+        /* No outcome written: the process was stopped or died. Its job is
+         * settled as failed below; the client hears why. */
+        char msg[512];
+        if (run->cancelled)
+            snprintf(msg, sizeof msg,
+                     "the run was cancelled: its job failed and branch '%s' is unchanged",
+                     run->branch);
+        else
+            snprintf(
+                msg, sizeof msg,
+                "the run's process ended without an outcome (exit %d): branch '%s' is unchanged; "
+                "see 'tarn job ls' and the server's log",
+                code, run->branch);
+        json_t *e =
+            json_pack("{s:s,s:s}", "code", run->cancelled ? "aborted" : "io", "message", msg);
+        etext = json_dumps(e, JSON_COMPACT);
+        json_decref(e);
+    }
+    json_decref(result);
     /* A cancelled or killed run's process leaves its job to the catalog's
      * settlement: reading the job list settles it now. */
     tarn_lake *lake = NULL;
@@ -110,7 +136,8 @@ static void *run_thread(void *p)
     srv_rmtree(run->dir);
     pthread_mutex_lock(&s->mu);
     run->report = text;
-    run->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    run->error = etext;
+    run->exit_code = code;
     run->done = 1;
     pthread_cond_broadcast(&s->idle);
     pthread_mutex_unlock(&s->mu);
@@ -118,11 +145,13 @@ static void *run_thread(void *p)
     return NULL;
 }
 
-/* Starts `tarn run` on the project in RUN->dir/project. */
-static int start_run(srv *s, srv_run *run, const char *const *extra, size_t nextra, tarn_error *err)
+/* Starts `tarn -O json ARGS... --result DIR/result.json` for RUN: the one
+ * place a run's process is made (a warm runtime kept across runs plugs in
+ * here). */
+static int start_run(srv *s, srv_run *run, const char *const *args, size_t nargs, tarn_error *err)
 {
-    char project[4400], report[4400], home[4400], author[300];
-    snprintf(project, sizeof project, "%s/project", run->dir);
+    char result[4400], report[4400], home[4400], author[300];
+    snprintf(result, sizeof result, "%s/result.json", run->dir);
     snprintf(report, sizeof report, "%s/report.json", run->dir);
     snprintf(home, sizeof home, "TARN_HOME=%s", s->o.lake_dir);
     snprintf(author, sizeof author, "TARN_AUTHOR=%s", run->user);
@@ -131,12 +160,10 @@ static int start_run(srv *s, srv_run *run, const char *const *extra, size_t next
     argv[n++] = s->o.tarn_exe;
     argv[n++] = "-O";
     argv[n++] = "json";
-    argv[n++] = "run";
-    argv[n++] = "-p";
-    argv[n++] = project;
-    argv[n++] = "--ref";
-    argv[n++] = run->branch;
-    for (size_t i = 0; i < nextra && n < 62; i++) argv[n++] = extra[i];
+    for (size_t i = 0; i < nargs && n < 60; i++)
+        argv[n++] = args[i];
+    argv[n++] = "--result";
+    argv[n++] = result;
     argv[n] = NULL;
     /* The environment is the server's, minus what would point the run
      * elsewhere, plus the lakehouse and the author. */
@@ -191,6 +218,7 @@ typedef struct follow {
     srv_run *run;
     size_t off;
     int ndjson, ended;
+    int cancel_on_close; /* the client that started the run follows it: leaving is stopping it */
     char *pending;
     size_t plen, poff;
 } follow;
@@ -211,14 +239,24 @@ static ssize_t follow_read(void *cls, char *buf, size_t max)
         f->plen = f->poff = 0;
         if (f->ended) return 0;
         pthread_mutex_lock(&s->mu);
-        /* Whole lines only; wake at least every second to notice a stop. */
+        /* Whole lines only; wake at least every second to notice a stop.
+         * A JSON-lines follower gets an empty line after 5 quiet seconds:
+         * writing it is how a follower that went away is noticed (and its
+         * run cancelled), since nothing is read from it. */
+        int quiet = 0;
         while (!f->run->done && !s->stopping) {
             char *nl = f->run->log ? memchr(f->run->log + f->off, '\n', f->run->loglen - f->off) : NULL;
             if (nl) break;
+            if (f->ndjson && quiet >= 5) break;
             struct timespec until;
             clock_gettime(CLOCK_REALTIME, &until);
             until.tv_sec += 1;
-            pthread_cond_timedwait(&s->idle, &s->mu, &until);
+            if (pthread_cond_timedwait(&s->idle, &s->mu, &until) == ETIMEDOUT) quiet++;
+        }
+        if (f->ndjson && quiet >= 5 && !f->run->done && !s->stopping) {
+            pthread_mutex_unlock(&s->mu);
+            buf[0] = '\n';
+            return 1;
         }
         size_t end = f->off;
         if (f->run->log) {
@@ -230,6 +268,7 @@ static ssize_t follow_read(void *cls, char *buf, size_t max)
         f->off = end;
         int done = f->run->done;
         char *report = done && f->run->report ? strdup(f->run->report) : NULL;
+        char *error = done && f->run->error ? strdup(f->run->error) : NULL;
         int code = f->run->exit_code;
         pthread_mutex_unlock(&s->mu);
         json_t *lines = json_array();
@@ -260,7 +299,9 @@ static ssize_t follow_read(void *cls, char *buf, size_t max)
                 }
                 if (done) {
                     json_t *rep = report ? json_loads(report, 0, NULL) : NULL;
-                    json_t *last = json_pack("{s:o,s:i}", "report", rep ? rep : json_null(), "exit_code", code);
+                    json_t *e = error ? json_loads(error, 0, NULL) : NULL;
+                    json_t *last = json_pack("{s:o,s:i,s:o}", "report", rep ? rep : json_null(),
+                                             "exit_code", code, "error", e ? e : json_null());
                     char *t = json_dumps(last, JSON_COMPACT | JSON_ENSURE_ASCII);
                     fprintf(m, "%s\n", t);
                     free(t);
@@ -273,24 +314,51 @@ static ssize_t follow_read(void *cls, char *buf, size_t max)
         }
         json_decref(lines);
         free(report);
+        free(error);
         if (done || s->stopping) f->ended = 1;
     }
 }
 
+static void stop_run(srv *s, srv_run *run);
+
 static void follow_free(void *cls)
 {
     follow *f = cls;
+    /* The client that started the run went away before its end (it was
+     * interrupted, as Ctrl-C stops a local run): the run is stopped. */
+    if (f->cancel_on_close && !f->ended) stop_run(f->s, f->run);
     free(f->pending);
     free(f);
 }
 
-static int reply_follow(srv_req *r, srv_run *run, int ndjson)
+static int reply_follow(srv_req *r, srv_run *run, int ndjson, int cancel_on_close)
 {
     follow *f = calloc(1, sizeof *f);
     if (!f) return srv_reply_msg(r, 503, "out_of_memory", "out of memory");
     f->s = r->s;
     f->run = run;
     f->ndjson = ndjson;
+    f->cancel_on_close = cancel_on_close;
+    if (ndjson && cancel_on_close) {
+        /* First line: where the project runs here, so that the client can
+         * show its own folder wherever a message names a project file. */
+        char dir[4400];
+        snprintf(dir, sizeof dir, "%s/project", run->dir);
+        json_t *v = json_pack("{s:s,s:o}", "run", run->id, "project_dir", srv_jstr(dir));
+        char *t = json_dumps(v, JSON_COMPACT | JSON_ENSURE_ASCII);
+        json_decref(v);
+        size_t n = t ? strlen(t) : 0;
+        f->pending = t ? realloc(t, n + 2) : NULL;
+        if (f->pending) {
+            f->pending[n] = '\n';
+            f->pending[n + 1] = 0;
+            f->plen = n + 1;
+        } else {
+            free(t);
+        }
+    }
+    /* A run may print nothing for minutes: its follower waits that long. */
+    srv_set_timeout(r, 0);
     return srv_reply_stream(r, 200, ndjson ? "application/x-ndjson" : "text/plain; charset=utf-8", follow_read, f,
                             follow_free);
 }
@@ -317,47 +385,41 @@ static enum MHD_Result collect_param(void *cls, enum MHD_ValueKind kind, const c
     return MHD_YES;
 }
 
-static int run_create(srv_req *r)
+/* The run flags a request sets (?strict, ?dry_run, ?preview,
+ * ?no_transaction, ?param=K=V...) as command-line options after ARGS. */
+static int run_flags(srv_req *r, arg_list *l)
 {
-    srv *s = r->s;
-    const char *branch = srv_arg(r, "ref");
-    SRV_TAKE_LAKE(r, lake);
-    SRV_RIGHT(r, lake, srv_need_write(r, lake, branch));
-    char active[256];
-    if (!branch && tarn_lake_active_branch(active, sizeof active, lake, NULL) == 0) branch = active;
-    srv_lake_put(s, lake);
-    if (r->body_fd < 0 || r->body_len == 0)
-        return srv_reply_msg(r, 400, "invalid", "send the project folder as a tar archive in the request body");
-    arg_list extra = {0};
-    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, collect_param, &extra);
-    if (extra.too_many) return srv_reply_msg(r, 400, "invalid", "too many parameters (at most 15)");
+    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, collect_param, l);
+    if (l->too_many)
+        return srv_reply_msg(r, 400, "invalid", "too many parameters (at most 12)") - 1;
     static const char *const flags[][2] = {{"strict", "--strict"}, {"dry_run", "--dry-run"},
                                            {"preview", "--preview"}, {"no_transaction", "--no-transaction"}};
     for (size_t i = 0; i < sizeof flags / sizeof *flags; i++)
-        if (srv_arg(r, flags[i][0]) && srv_flag(r, flags[i][0]) && extra.n < 32) extra.items[extra.n++] = flags[i][1];
-    if (srv_gate_enter(&s->runs, s->o.queue_wait_s) < 0) return srv_reply_busy(r, "runs");
-    srv_run *run = calloc(1, sizeof *run);
+        if (srv_arg(r, flags[i][0]) && srv_flag(r, flags[i][0]) && l->n < 32)
+            l->items[l->n++] = flags[i][1];
+    return 0;
+}
+
+/* Starts RUN (made by new_run) as `tarn ARGS...`, taking a run slot, and
+ * answers: 202 with its id, or its progress followed live. With UNPACK the
+ * uploaded archive is unpacked into RUN->dir/project first. */
+static int launch(srv_req *r, srv_run *run, const char *const *args, size_t nargs, int unpack)
+{
+    srv *s = r->s;
+    if (srv_gate_enter(&s->runs, s->o.queue_wait_s) < 0) {
+        free(run);
+        return srv_reply_busy(r, "runs");
+    }
     tarn_error err = TARN_ERROR_INIT;
-    int rc = run ? 0 : TARN_ENOMEM;
-    if (rc == 0) {
-        unsigned char b[8];
-        int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-        if (fd < 0 || read(fd, b, sizeof b) != (ssize_t)sizeof b) rc = TARN_EIO;
-        if (fd >= 0) close(fd);
-        for (int i = 0; i < 8; i++) snprintf(run->id + 2 * i, 3, "%02x", b[i]);
-        snprintf(run->user, sizeof run->user, "%s", r->tok.user);
-        snprintf(run->branch, sizeof run->branch, "%s", branch ? branch : "main");
-        snprintf(run->dir, sizeof run->dir, "%s/run-%s", s->scratch, run->id);
-    }
+    int rc = 0;
     char project[4400];
-    if (rc == 0) {
-        snprintf(project, sizeof project, "%s/project", run->dir);
-        if (mkdir(run->dir, 0700) != 0 || mkdir(project, 0755) != 0) rc = TARN_EIO;
-    }
-    if (rc == 0) rc = srv_tar_extract(r->body_path, project, MAX_PROJECT_FILES, s->o.max_upload, &err);
-    if (rc == 0) rc = start_run(s, run, extra.items, extra.n, &err);
+    snprintf(project, sizeof project, "%s/project", run->dir);
+    if (rc == 0 && (mkdir(run->dir, 0700) != 0 || mkdir(project, 0755) != 0)) rc = TARN_EIO;
+    if (rc == 0 && unpack)
+        rc = srv_tar_extract(r->body_path, project, MAX_PROJECT_FILES, s->o.max_upload, &err);
+    if (rc == 0) rc = start_run(s, run, args, nargs, &err);
     if (rc < 0) {
-        if (run && run->dir[0]) srv_rmtree(run->dir);
+        srv_rmtree(run->dir);
         free(run);
         srv_gate_leave(&s->runs);
         if (!err.message[0]) snprintf(err.message, sizeof err.message, "cannot start the run");
@@ -371,9 +433,99 @@ static int run_create(srv_req *r)
     s->run_list = run;
     pthread_mutex_unlock(&s->mu);
     pthread_create(&run->thread, NULL, run_thread, a);
-    if (srv_flag(r, "follow") && srv_arg(r, "follow")) return reply_follow(r, run, 1);
+    if (srv_flag(r, "follow") && srv_arg(r, "follow")) return reply_follow(r, run, 1, 1);
     return srv_reply_json(r, 202, json_pack("{s:s,s:s,s:o}", "id", run->id, "status", "running", "branch",
                                             srv_jstr(run->branch)));
+}
+
+/* A run of R's user on BRANCH, with a random id and its scratch folder's
+ * name; NULL when out of memory or randomness. */
+static srv_run *new_run(srv_req *r, const char *branch)
+{
+    srv_run *run = calloc(1, sizeof *run);
+    if (!run) return NULL;
+    unsigned char b[8];
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    int ok = fd >= 0 && read(fd, b, sizeof b) == (ssize_t)sizeof b;
+    if (fd >= 0) close(fd);
+    if (!ok) {
+        free(run);
+        return NULL;
+    }
+    for (int i = 0; i < 8; i++)
+        snprintf(run->id + 2 * i, 3, "%02x", b[i]);
+    snprintf(run->dir, sizeof run->dir, "%s/run-%s", r->s->scratch, run->id);
+    snprintf(run->user, sizeof run->user, "%s", r->tok.user);
+    snprintf(run->branch, sizeof run->branch, "%s", branch);
+    return run;
+}
+
+static int run_create(srv_req *r)
+{
+    const char *branch = srv_arg(r, "ref");
+    SRV_TAKE_LAKE(r, lake);
+    SRV_RIGHT(r, lake, srv_need_write(r, lake, branch));
+    char active[256];
+    if (!branch && tarn_lake_active_branch(active, sizeof active, lake, NULL) == 0) branch = active;
+    srv_lake_put(r->s, lake);
+    if (r->body_fd < 0 || r->body_len == 0)
+        return srv_reply_msg(r, 400, "invalid",
+                             "send the project folder as a tar archive in the request body");
+    srv_run *run = new_run(r, branch ? branch : "main");
+    if (!run) return srv_reply_msg(r, 503, "out_of_memory", "out of memory");
+    char project[4400];
+    snprintf(project, sizeof project, "%s/project", run->dir);
+    arg_list l = {0};
+    l.items[l.n++] = "run";
+    l.items[l.n++] = "-p";
+    l.items[l.n++] = project;
+    l.items[l.n++] = "--ref";
+    l.items[l.n++] = run->branch;
+    if (run_flags(r, &l) < 0) {
+        free(run);
+        return 0;
+    }
+    return launch(r, run, l.items, l.n, 1);
+}
+
+/* POST /api/v1/jobs/{id}/rerun: the job's project again, on the server. */
+static int job_rerun(srv_req *r)
+{
+    const char *id = srv_param(r, "id"), *branch = srv_arg(r, "ref");
+    SRV_TAKE_LAKE(r, lake);
+    tarn_error err = TARN_ERROR_INIT;
+    char *json = NULL;
+    int rc = tarn_job_get(&json, lake, id, &err);
+    json_t *job = rc == 0 ? json_loads(json, 0, NULL) : NULL;
+    tarn_free(json);
+    const char *job_branch = json_string_value(json_object_get(job, "branch"));
+    if (rc == 0 && !(job_branch && tarn_token_may_read(&r->tok, job_branch))) {
+        json_decref(job);
+        srv_lake_put(r->s, lake);
+        return srv_reply_msg(r, 404, "not_found", "no such job (or not one this token may read)");
+    }
+    if (rc < 0) {
+        srv_lake_put(r->s, lake);
+        return srv_reply_error(r, rc, &err);
+    }
+    char target[256];
+    snprintf(target, sizeof target, "%s", branch ? branch : job_branch);
+    json_decref(job);
+    SRV_RIGHT(r, lake, srv_need_write(r, lake, target));
+    srv_lake_put(r->s, lake);
+    srv_run *run = new_run(r, target);
+    if (!run) return srv_reply_msg(r, 503, "out_of_memory", "out of memory");
+    arg_list l = {0};
+    l.items[l.n++] = "job";
+    l.items[l.n++] = "rerun";
+    l.items[l.n++] = id;
+    l.items[l.n++] = "--ref";
+    l.items[l.n++] = run->branch;
+    if (run_flags(r, &l) < 0) {
+        free(run);
+        return 0;
+    }
+    return launch(r, run, l.items, l.n, 0);
 }
 
 /* The run named in the path, if this token may see it (its branch). */
@@ -407,7 +559,7 @@ static int run_logs(srv_req *r)
 {
     srv_run *run = visible_run(r);
     if (!run) return 0;
-    if (srv_arg(r, "follow") && srv_flag(r, "follow")) return reply_follow(r, run, 0);
+    if (srv_arg(r, "follow") && srv_flag(r, "follow")) return reply_follow(r, run, 0, 0);
     pthread_mutex_lock(&r->s->mu);
     json_t *v = json_pack("{s:s,s:o,s:b}", "id", run->id, "logs", srv_jstr(run->log ? run->log : ""), "done", run->done);
     pthread_mutex_unlock(&r->s->mu);
@@ -465,6 +617,7 @@ void srv_runs_stop(srv *s)
         s->run_list = r->next;
         free(r->log);
         free(r->report);
+        free(r->error);
         free(r);
     }
 }
@@ -532,5 +685,6 @@ const srv_route srv_api_runs[] = {
     {"GET", "/api/v1/jobs", job_list, SRV_BODY_NONE, SRV_TOKEN},
     {"GET", "/api/v1/jobs/{id}", job_get, SRV_BODY_NONE, SRV_TOKEN},
     {"GET", "/api/v1/jobs/{id}/logs", job_get, SRV_BODY_NONE, SRV_TOKEN},
+    {"POST", "/api/v1/jobs/{id}/rerun", job_rerun, SRV_BODY_NONE, SRV_TOKEN},
     {NULL, NULL, NULL, 0, 0},
 };

@@ -6,6 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <tarn/arrow.h>
+
 #include "server/server.h"
 
 static json_t *table_json(const tarn_table_info *t)
@@ -114,23 +116,57 @@ static int table_revert(srv_req *r)
     return srv_reply_json(r, 200, json_pack("{s:o,s:s}", "table", srv_jstr(srv_param(r, "name")), "commit", id.hex));
 }
 
-/* The file name's format suffix (".csv", ".json.gz", ...): the library
- * tells formats by it, and the upload's scratch name has none. */
-static const char *format_suffix(const char *filename, const char *format)
+/* The suffix of an uploaded file's name (".csv", ".json.gz", ".csv.zst":
+ * all after the first dot), which the library tells formats by: the upload's
+ * scratch name gets it. Letters, digits and dots only; "" when none. */
+static void name_suffix(char *out, size_t size, const char *filename)
 {
-    static const char *const known[] = {".csv.gz", ".tsv.gz", ".json.gz", ".jsonl.gz", ".ndjson.gz", ".parquet",
-                                        ".csv",    ".tsv",    ".json",    ".jsonl",    ".ndjson",    ".txt"};
-    if (filename) {
-        size_t n = strlen(filename);
-        for (size_t i = 0; i < sizeof known / sizeof *known; i++) {
-            size_t k = strlen(known[i]);
-            if (n > k && strcasecmp(filename + n - k, known[i]) == 0) return known[i];
-        }
+    out[0] = 0;
+    if (!filename) return;
+    const char *base = strrchr(filename, '/');
+    const char *dot = strchr(base ? base + 1 : filename, '.');
+    size_t n = 0;
+    for (; dot && *dot && n + 1 < size && n < 32; dot++)
+        if ((*dot >= 'a' && *dot <= 'z') || (*dot >= 'A' && *dot <= 'Z') ||
+            (*dot >= '0' && *dot <= '9') || *dot == '.')
+            out[n++] = *dot;
+    out[n] = 0;
+}
+
+/* Replaces each FROM in ERR's message with TO: the library names the
+ * server's scratch files, which mean nothing to the client. */
+static void rename_in_message(tarn_error *err, const char *from, const char *to)
+{
+    char *at;
+    while (*from && (at = strstr(err->message, from))) {
+        char fixed[TARN_MESSAGE_MAX];
+        snprintf(fixed, sizeof fixed, "%.*s%s%s", (int)(at - err->message), err->message, to,
+                 at + strlen(from));
+        snprintf(err->message, sizeof err->message, "%s", fixed);
     }
-    if (format && strcmp(format, "csv") == 0) return ".csv";
-    if (format && strcmp(format, "parquet") == 0) return ".parquet";
-    if (format && strcmp(format, "json") == 0) return ".json";
-    return NULL;
+}
+
+/* ?column_types=[{"name": N, "type": T}, ...] into O (pointing into *HOLD,
+ * which the caller releases). -1 when it is not that. */
+static int column_types(tarn_import_options *o, json_t **hold, tarn_column **cols, const char *text)
+{
+    *hold = NULL;
+    *cols = NULL;
+    if (!text) return 0;
+    *hold = json_loads(text, 0, NULL);
+    size_t n = json_array_size(*hold);
+    if (!json_is_array(*hold) || n == 0 || n > 10000) return -1;
+    *cols = calloc(n, sizeof **cols);
+    if (!*cols) return -1;
+    for (size_t i = 0; i < n; i++) {
+        json_t *c = json_array_get(*hold, i);
+        (*cols)[i].name = (char *)json_string_value(json_object_get(c, "name"));
+        (*cols)[i].type = (char *)json_string_value(json_object_get(c, "type"));
+        if (!(*cols)[i].name || !(*cols)[i].type) return -1;
+    }
+    o->column_types = *cols;
+    o->ncolumn_types = n;
+    return 0;
 }
 
 static int table_import(srv_req *r)
@@ -139,6 +175,7 @@ static int table_import(srv_req *r)
     tarn_import_options o = TARN_IMPORT_OPTIONS_INIT;
     o.format = srv_arg(r, "format");
     o.message = srv_arg(r, "message");
+    o.source_name = srv_arg(r, "source");
     o.delimiter = srv_arg(r, "delimiter");
     o.null_string = srv_arg(r, "null");
     o.encoding = srv_arg(r, "encoding");
@@ -152,42 +189,100 @@ static int table_import(srv_req *r)
     else if (strcmp(mode, "append") == 0) o.mode = TARN_IMPORT_APPEND;
     else if (strcmp(mode, "replace") == 0) o.mode = TARN_IMPORT_REPLACE;
     else return srv_reply_msg(r, 400, "invalid", "mode is create, append or replace");
-    const char *uri = srv_arg(r, "uri");
-    char path[4300];
+    json_t *types_json = NULL;
+    tarn_column *types = NULL;
+    if (column_types(&o, &types_json, &types, srv_arg(r, "column_types")) < 0) {
+        json_decref(types_json);
+        free(types);
+        return srv_reply_msg(r, 400, "invalid",
+                             "column_types is a JSON list of {\"name\": N, \"type\": T}");
+    }
+    const char *uri = srv_arg(r, "uri"), *archive = srv_arg(r, "archive");
+    int arrow = o.format && strcmp(o.format, "arrow") == 0;
+    char path[4400], dir[4300] = "", shown[4400] = "";
+    int rc = 0, answered = 0, mfd = -1;
+    tarn_error err = TARN_ERROR_INIT;
     if (uri) {
         /* A path on the server is never read for a client: only object
          * storage, which the lakehouse reaches with its own credentials. */
-        if (strncmp(uri, "s3://", 5) != 0)
-            return srv_reply_msg(r, 400, "invalid",
-                                 "an import reads an uploaded file or an s3:// URI, never a path on the server: "
-                                 "upload the file as the request body");
-        snprintf(path, sizeof path, "%s", uri);
-    } else {
-        if (r->body_fd < 0 || r->body_len == 0)
-            return srv_reply_msg(r, 400, "invalid", "send the file to import as the request body (or ?uri=s3://...)");
-        const char *suffix = format_suffix(srv_arg(r, "filename"), o.format);
-        if (!suffix)
-            return srv_reply_msg(r, 400, "invalid",
-                                 "cannot tell the file's format: give ?format=csv|parquet|json or ?filename=NAME.csv");
-        snprintf(path, sizeof path, "%s%s", r->body_path, suffix);
-        if (rename(r->body_path, path) != 0) return srv_reply_msg(r, 500, "io", "cannot keep the uploaded file");
-        snprintf(r->body_path, sizeof r->body_path, "%s", path);
-    }
-    SRV_TAKE_LAKE(r, lake);
-    SRV_RIGHT(r, lake, srv_need_write(r, lake, branch));
-    tarn_error err = TARN_ERROR_INIT;
-    tarn_import_result res;
-    int rc = tarn_table_import(&res, lake, srv_param(r, "name"), path, branch, &o, &err);
-    srv_lake_put(r->s, lake);
-    if (rc < 0) {
-        /* The message names the scratch file: say "the uploaded file". */
-        char *at = strstr(err.message, r->body_path[0] ? r->body_path : "\x01");
-        if (at) {
-            char fixed[TARN_MESSAGE_MAX];
-            snprintf(fixed, sizeof fixed, "%.*sthe uploaded file%s", (int)(at - err.message), err.message,
-                     at + strlen(r->body_path));
-            snprintf(err.message, sizeof err.message, "%s", fixed);
+        if (strncmp(uri, "s3://", 5) != 0) {
+            answered = 1;
+            srv_reply_msg(
+                r, 400, "invalid",
+                "an import reads an uploaded file or an s3:// URI, never a path on the server: "
+                "upload the file as the request body");
         }
+        snprintf(path, sizeof path, "%s", uri);
+    } else if (r->body_fd < 0 && !srv_arg(r, "filename")) {
+        answered = 1;
+        srv_reply_msg(r, 400, "invalid",
+                      "send the file to import as the request body (or ?uri=s3://...)");
+    } else if (r->body_fd < 0 && (arrow || archive)) {
+        answered = 1;
+        srv_reply_msg(r, 400, "invalid",
+                      "the request body is empty: send the Arrow stream or the archive");
+    } else if (arrow) {
+        /* An Arrow table (what tarn.Table hands over) is imported from
+         * sealed memory, as it is locally. */
+        o.format = NULL;
+        rc = tarn_arrow_shm_copy(&mfd, r->body_fd, "tarn-upload", &err);
+    } else if (archive) {
+        /* The files of a glob, in one archive: imported as one. */
+        snprintf(dir, sizeof dir, "%s/import-XXXXXX", r->s->scratch);
+        if (!mkdtemp(dir)) {
+            dir[0] = 0;
+            answered = 1;
+            srv_reply_msg(r, 500, "io", "cannot unpack the uploaded files");
+        } else {
+            /* Entries are named in match order, with the files' suffix,
+             * which tells their format. */
+            char suffix[40];
+            name_suffix(suffix, sizeof suffix, srv_arg(r, "filename"));
+            rc = srv_tar_extract(r->body_path, dir, 100000, r->s->o.max_upload, &err);
+            snprintf(path, sizeof path, "%s/*%s", dir, suffix);
+            snprintf(shown, sizeof shown, "%s/", dir);
+        }
+    } else {
+        /* An empty file sends no body: it is still a file (the library
+         * says what is wrong with it). */
+        if (r->body_fd < 0) {
+            snprintf(r->body_path, sizeof r->body_path, "%s/upload-XXXXXX", r->s->scratch);
+            r->body_fd = mkstemp(r->body_path);
+            if (r->body_fd < 0) r->body_path[0] = 0;
+        }
+        char suffix[40];
+        name_suffix(suffix, sizeof suffix, srv_arg(r, "filename"));
+        snprintf(path, sizeof path, "%s%s", r->body_path, suffix);
+        if (r->body_fd < 0 || rename(r->body_path, path) != 0) {
+            answered = 1;
+            srv_reply_msg(r, 500, "io", "cannot keep the uploaded file");
+        } else {
+            snprintf(r->body_path, sizeof r->body_path, "%.4190s",
+                     path); /* scratch names are short */
+        }
+    }
+    tarn_import_result res;
+    if (!answered && rc == 0) {
+        tarn_lake *lake = NULL;
+        rc = srv_lake_get(&lake, r, &err);
+        if (rc == 0 && srv_need_write(r, lake, branch) < 0) answered = 1;
+        if (rc == 0 && !answered)
+            rc = arrow
+                     ? tarn_table_import_arrow_fd(&res, lake, srv_param(r, "name"), mfd, branch, &o,
+                                                  &err)
+                     : tarn_table_import(&res, lake, srv_param(r, "name"), path, branch, &o, &err);
+        srv_lake_put(r->s, lake);
+    }
+    if (mfd >= 0) close(mfd);
+    if (dir[0]) srv_rmtree(dir);
+    json_decref(types_json);
+    free(types);
+    if (answered) return 0;
+    if (rc < 0) {
+        if (shown[0])
+            rename_in_message(&err, shown, "");
+        else if (!uri && !arrow)
+            rename_in_message(&err, r->body_path, "the uploaded file");
         return srv_reply_error(r, rc, &err);
     }
     return srv_reply_json(r, 201, json_pack("{s:o,s:s,s:I,s:I}", "table", srv_jstr(srv_param(r, "name")), "commit",

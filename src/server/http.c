@@ -212,6 +212,33 @@ int srv_reply_stream(srv_req *r, int status, const char *type, ssize_t (*read)(v
     return queue(r, status, resp);
 }
 
+void srv_set_timeout(srv_req *r, unsigned seconds)
+{
+    MHD_set_connection_option(r->conn, MHD_CONNECTION_OPTION_TIMEOUT, seconds);
+    r->timeout_set = 1;
+}
+
+int srv_reply_file(srv_req *r, int status, const char *type, int fd, const char *name,
+                   const char *value)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        close(fd);
+        return srv_reply_msg(r, 500, "io", "cannot read back the written result");
+    }
+    struct MHD_Response *resp = MHD_create_response_from_fd((uint64_t)st.st_size, fd);
+    if (!resp) {
+        close(fd);
+        return srv_reply_msg(r, 503, "out_of_memory", "out of memory");
+    }
+    MHD_add_response_header(resp, "Content-Type", type);
+    if (name) MHD_add_response_header(resp, name, value);
+    pthread_mutex_lock(&r->s->metrics.mu);
+    r->s->metrics.bytes_out += (uint64_t)st.st_size;
+    pthread_mutex_unlock(&r->s->metrics.mu);
+    return queue(r, status, resp);
+}
+
 /* ---- the request's life ------------------------------------------------------------ */
 
 static void req_free(srv_req *r)
@@ -297,7 +324,14 @@ static void dispatch(srv_req *r)
         }
     }
     if (r->body_fd >= 0) lseek(r->body_fd, 0, SEEK_SET);
+    /* The client waits while its request is worked on (an import, a
+     * merge): that is not idling. Afterwards the idle timeout is back,
+     * unless the handler set the one its streamed answer needs. */
+    MHD_set_connection_option(r->conn, MHD_CONNECTION_OPTION_TIMEOUT, 0u);
     r->route->fn(r);
+    if (!r->timeout_set)
+        MHD_set_connection_option(r->conn, MHD_CONNECTION_OPTION_TIMEOUT,
+                                  (unsigned)r->s->o.connection_timeout_s);
     if (!r->answered) srv_reply_msg(r, 500, "io", "the server gave no answer");
 }
 

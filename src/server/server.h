@@ -110,6 +110,7 @@ struct srv_req {
     json_t *json; /* a JSON body, parsed */
     /* the answer */
     int answered;
+    int timeout_set; /* the handler chose its connection's idle timeout */
     int status;
     int64_t start_us;
     char user[64];
@@ -135,6 +136,14 @@ int srv_reply_msg(srv_req *r, int status, const char *code, const char *message)
  * body is never taken as whole); FREE releases CLS once done. */
 int srv_reply_stream(srv_req *r, int status, const char *type, ssize_t (*read)(void *cls, char *buf, size_t max),
                      void *cls, void (*free_cls)(void *cls));
+/* The idle timeout of R's connection becomes SECONDS (0: none) from now:
+ * a streamed answer may be silent while it is made (a query's first rows,
+ * a run's quiet minutes), which the timeout for idle clients would cut. */
+void srv_set_timeout(srv_req *r, unsigned seconds);
+/* Sends the file open at FD (taken over) with an extra header NAME: VALUE
+ * (NAME may be NULL). */
+int srv_reply_file(srv_req *r, int status, const char *type, int fd, const char *name,
+                   const char *value);
 /* S as a JSON string, bytes that are not UTF-8 replaced (the command
  * line's own helper: the server is built into the same program). */
 #define srv_jstr out_jstr

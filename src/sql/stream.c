@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "lake/ops.h"
 #include "sql/engine.h"
 #include "tarn/arrow.h"
 #include "tarn/query.h"
@@ -66,8 +67,8 @@ static int fail_running(tarn_query_stream *s, const char *msg, tarn_error *err)
     return tarn__duck_fail(err, TARN_EIO, "query failed", msg ? msg : "unknown error");
 }
 
-int tarn_query_stream_open(tarn_query_stream **out, tarn_lake *lake, const char *sql,
-                           const tarn_query_stream_options *opts, tarn_error *err)
+int tarn_local__query_stream_open(tarn_query_stream **out, tarn_lake *lake, const char *sql,
+                                  const tarn_query_stream_options *opts, tarn_error *err)
 {
     *out = NULL;
     tarn_query_stream_options defaults = TARN_QUERY_STREAM_OPTIONS_INIT;
