@@ -216,4 +216,12 @@ ENVB=$($PYB "$ROOT/bench/env_bench.py") || { log "environment benchmark failed";
     echo
     echo "$ENVB"
 } >>"$OUT/results.md"
+log "S3 benchmark (bench/s3_bench.sh)"
+S3B=$(bash "$ROOT/bench/s3_bench.sh" "$BUILD") || { log "S3 benchmark failed"; exit 1; }
+{
+    echo
+    echo "### Tables on S3 (bench/s3_bench.sh)"
+    echo
+    echo "$S3B"
+} >>"$OUT/results.md"
 cat "$OUT/results.md"

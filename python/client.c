@@ -617,15 +617,16 @@ static int init_lake_static(PyObject *m)
 static PyObject *client_init(PyObject *mod, PyObject *args)
 {
     const char *dir = NULL;
-    if (!PyArg_ParseTuple(args, "z", &dir)) return NULL;
+    tarn_init_options opts = TARN_INIT_OPTIONS_INIT;
+    if (!PyArg_ParseTuple(args, "z|zzz", &dir, &opts.storage, &opts.endpoint, &opts.region)) return NULL;
     tarn_error err = TARN_ERROR_INIT;
-    int rc = tarn_lake_init(dir ? dir : ".", &err);
+    int rc = tarn_lake_init_ext(dir ? dir : ".", &opts, &err);
     if (rc < 0) return raise_tarn(rc, &err);
     Py_RETURN_NONE;
 }
 
 static PyMethodDef client_functions[] = {
-    {"init", client_init, METH_VARARGS, "init(dir): create a lakehouse in DIR/.tarn"},
+    {"init", client_init, METH_VARARGS, "init(dir, storage=None, endpoint=None, region=None): create a lakehouse in DIR/.tarn"},
     {NULL, NULL, 0, NULL},
 };
 

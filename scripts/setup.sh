@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything tarn needs on a bare Debian 12 machine (run as root):
-# Debian packages through apt, and the pinned DuckDB C library from the npm
-# registry into .deps/duckdb (lib/libduckdb.so, include/duckdb.h).
+# Debian packages through apt, the pinned DuckDB C library from the npm
+# registry into .deps/duckdb (lib/libduckdb.so, include/duckdb.h), and the
+# pinned S3-compatible test server s3rver into .deps/node.
 # Every step is skipped when already done, so a second run takes a second.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +11,7 @@ DUCKDB_VERSION=1.4.4
 DUCKDB_BINDINGS="@duckdb/node-bindings-linux-x64@1.4.4-r.1"
 DUCKDB_SOURCE="duckdb@${DUCKDB_VERSION}"
 DEPS="$PWD/.deps"
+S3RVER_VERSION=3.7.1
 
 APT_PACKAGES=(
   build-essential cmake pkg-config ca-certificates
@@ -50,5 +52,14 @@ elif [ ! -f "$DEPS/duckdb/lib/libduckdb.so" ] || [ ! -f "$DEPS/duckdb/include/du
   echo "$DUCKDB_VERSION" > "$DEPS/duckdb.new/VERSION"
   rm -rf "$DEPS/duckdb"
   mv "$DEPS/duckdb.new" "$DEPS/duckdb"
+fi
+# s3rver: the S3 endpoint the tests start on a loopback port (Node from Debian).
+if [ "$(cat "$DEPS/node/S3RVER_VERSION" 2>/dev/null)" != "$S3RVER_VERSION" ] \
+   || [ ! -f "$DEPS/node/node_modules/s3rver/bin/s3rver.js" ]; then
+  echo "setup: installing s3rver $S3RVER_VERSION from the npm registry"
+  rm -rf "$DEPS/node"
+  mkdir -p "$DEPS/node"
+  npm install --silent --no-audit --no-fund --prefix "$DEPS/node" "s3rver@$S3RVER_VERSION" >/dev/null
+  echo "$S3RVER_VERSION" > "$DEPS/node/S3RVER_VERSION"
 fi
 echo "setup: dependencies ready"

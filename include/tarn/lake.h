@@ -14,6 +14,22 @@ typedef struct tarn_lake tarn_lake;
  * commit, and HEAD on main. TARN_EEXISTS if DIR already holds one. */
 TARN_EXTERN int tarn_lake_init(const char *dir, tarn_error *err);
 
+/* Where a new lakehouse keeps its data files. */
+typedef struct tarn_init_options {
+    int version;
+    const char *storage;  /* NULL: $TARN_STORAGE, else the local folder .tarn/objects/;
+                             "s3://bucket/prefix": an S3-compatible bucket (an empty prefix) */
+    const char *endpoint; /* S3 endpoint URL (http://127.0.0.1:9000), NULL for AWS */
+    const char *region;   /* S3 region, NULL for AWS_REGION or us-east-1 */
+} tarn_init_options;
+#define TARN_INIT_OPTIONS_VERSION 1
+#define TARN_INIT_OPTIONS_INIT {TARN_INIT_OPTIONS_VERSION, NULL, NULL, NULL}
+
+/* tarn_lake_init with OPTS (NULL: defaults). The storage is checked first
+ * (the bucket answers, the prefix holds nothing) and recorded in
+ * .tarn/config; credentials never are. */
+TARN_EXTERN int tarn_lake_init_ext(const char *dir, const tarn_init_options *opts, tarn_error *err);
+
 /* Opens the lakehouse at TARN_HOME, else the first `.tarn` found walking up
  * from START_DIR (NULL: the current folder). With START_DIR NULL and
  * TARN_REMOTE set, opens that server instead (tarn_lake_open_remote, the

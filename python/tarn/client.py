@@ -99,9 +99,12 @@ class Client:
         self._lake = _client.Lake(path, token)
 
     @classmethod
-    def init(cls, path="."):
-        """Creates a lakehouse in PATH/.tarn (like `tarn init`) and opens it."""
-        _client.init(os.fspath(path))
+    def init(cls, path=".", storage=None, endpoint=None, region=None):
+        """Creates a lakehouse in PATH/.tarn (like `tarn init`) and opens it.
+        ``storage="s3://bucket/prefix"`` keeps its data files in a bucket
+        (``endpoint`` for an S3-compatible server, ``region``); credentials
+        come from the AWS environment variables or ~/.aws/credentials."""
+        _client.init(os.fspath(path), storage, endpoint, region)
         return cls(os.fspath(path))
 
     @property
@@ -313,7 +316,9 @@ class Client:
                     column_types=None, skip=0, encoding=None, quote=None, escape=None):
         """Imports DATA into TABLE on BRANCH in one commit. DATA (or
         SEARCH_URI) is a path — a file (CSV, Parquet, JSON; plain or gzip), a
-        glob (``data/*.parquet``) or a folder — or a table: tarn.Table, a
+        glob (``data/*.parquet``) or a folder; or ``s3://bucket/key``, a
+        prefix ending in '/', or a glob such as ``s3://bucket/raw/*.parquet``
+        — or a table: tarn.Table, a
         pandas DataFrame, a dict of columns, a list of dicts, or anything with
         __arrow_c_stream__. MODE is create, append or replace; by default the
         table is created when missing and appended to when it exists (as

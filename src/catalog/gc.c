@@ -133,6 +133,22 @@ static int64_t newest_log_id(tarn_lake *lake, tarn_error *err)
     return rc < 0 ? rc : last;
 }
 
+/* Deletes OBJS->v[IDX[0..N)], in batches where the store can (S3). */
+static int remove_objects(tarn_lake *lake, const objects *objs, const size_t *idx, size_t n, tarn_error *err)
+{
+    tarn_store *st = lake->store;
+    if (st->vt->version < 3 || !st->vt->remove_many) {
+        for (size_t i = 0; i < n; i++) TARN_RETURN_NOT_OK(st->vt->remove(st, objs->v[idx[i]].key, err));
+        return 0;
+    }
+    const char **keys = malloc((n ? n : 1) * sizeof *keys);
+    if (!keys) return tarn__error_set(err, TARN_ENOMEM, "out of memory collecting garbage");
+    for (size_t i = 0; i < n; i++) keys[i] = objs->v[idx[i]].key;
+    int rc = st->vt->remove_many(st, keys, n, err);
+    free(keys);
+    return rc;
+}
+
 int tarn_local__gc(tarn_gc_result *out, tarn_lake *lake, const tarn_gc_options *opts,
                    tarn_error *err)
 {
@@ -196,9 +212,9 @@ int tarn_local__gc(tarn_gc_result *out, tarn_lake *lake, const tarn_gc_options *
         if (rc < 0) goto done;
         break;
     }
+    if (!opts->dry_run && (rc = remove_objects(lake, &objs, doomed, ndoomed, err)) < 0) goto done;
     for (size_t i = 0; i < ndoomed; i++) {
         const object *o = &objs.v[doomed[i]];
-        if (!opts->dry_run && (rc = lake->store->vt->remove(lake->store, o->key, err)) < 0) goto done;
         out->files++;
         out->bytes += o->size;
         if (opts->on_file) opts->on_file(o->key, o->size, opts->ctx);

@@ -15,6 +15,7 @@
 
 #include "catalog/catalog.h"
 #include "tarn/tarn.h"
+#include "store/store.h"
 #include "tarn/ref.h"
 #include "util/error.h"
 #include "util/util.h"
@@ -32,27 +33,40 @@ static int is_dir(const char *path)
 
 int tarn_lake_init(const char *dir, tarn_error *err)
 {
+    return tarn_lake_init_ext(dir, NULL, err);
+}
+
+int tarn_lake_init_ext(const char *dir, const tarn_init_options *opts, tarn_error *err)
+{
     char abs[PATH_MAX], tarn_dir[PATH_MAX + 16], path[PATH_MAX + 64];
     if (!dir || !*dir) dir = ".";
-    if (tarn__mkdirs(dir, 0755) != 0)
-        return tarn__error_set(err, TARN_EIO, "cannot create '%s': %s", dir, strerror(errno));
-    if (!realpath(dir, abs))
-        return tarn__error_set(err, TARN_EIO, "cannot resolve '%s': %s", dir, strerror(errno));
-    snprintf(tarn_dir, sizeof tarn_dir, "%s/.tarn", abs);
-    snprintf(path, sizeof path, "%s/catalog.db", tarn_dir);
-    if (access(path, F_OK) == 0)
-        return tarn__error_set(err, TARN_EEXISTS, "'%s' already holds a tarn lakehouse", abs);
-
+    /* The storage is checked before anything is created. */
+    strbuf config = {0};
+    sb_append(&config, DEFAULT_CONFIG);
+    int rc = tarn__store_init_config(&config, opts, err);
+    if (rc == 0 && tarn__mkdirs(dir, 0755) != 0)
+        rc = tarn__error_set(err, TARN_EIO, "cannot create '%s': %s", dir, strerror(errno));
+    if (rc == 0 && !realpath(dir, abs))
+        rc = tarn__error_set(err, TARN_EIO, "cannot resolve '%s': %s", dir, strerror(errno));
+    if (rc == 0) {
+        snprintf(tarn_dir, sizeof tarn_dir, "%s/.tarn", abs);
+        snprintf(path, sizeof path, "%s/catalog.db", tarn_dir);
+        if (access(path, F_OK) == 0)
+            rc = tarn__error_set(err, TARN_EEXISTS, "'%s' already holds a tarn lakehouse", abs);
+    }
     static const char *const subdirs[] = {"objects", "cache", "envs"};
-    for (size_t i = 0; i < sizeof subdirs / sizeof *subdirs; i++) {
+    for (size_t i = 0; rc == 0 && i < sizeof subdirs / sizeof *subdirs; i++) {
         snprintf(path, sizeof path, "%s/%s", tarn_dir, subdirs[i]);
         if (tarn__mkdirs(path, 0755) != 0)
-            return tarn__error_set(err, TARN_EIO, "cannot create '%s': %s", path, strerror(errno));
+            rc = tarn__error_set(err, TARN_EIO, "cannot create '%s': %s", path, strerror(errno));
     }
-    snprintf(path, sizeof path, "%s/config", tarn_dir);
-    if (access(path, F_OK) != 0 &&
-        tarn__write_file_atomic(path, DEFAULT_CONFIG, sizeof DEFAULT_CONFIG - 1) != 0)
-        return tarn__error_set(err, TARN_EIO, "cannot write '%s': %s", path, strerror(errno));
+    if (rc == 0) {
+        snprintf(path, sizeof path, "%s/config", tarn_dir);
+        if (access(path, F_OK) != 0 && tarn__write_file_atomic(path, config.s, config.len) != 0)
+            rc = tarn__error_set(err, TARN_EIO, "cannot write '%s': %s", path, strerror(errno));
+    }
+    sb_free(&config);
+    if (rc < 0) return rc;
 
     /* The catalog is created under a temporary name and renamed last, so a
      * half-initialised folder is never mistaken for a lakehouse. */
@@ -62,7 +76,7 @@ int tarn_lake_init(const char *dir, tarn_error *err)
     tarn_lake lake = {0};
     lake.ops = &tarn__local_ops;
     lake.path = tarn_dir;
-    int rc = tarn__catalog_open(&lake.catalog, tmpdb, 1, err);
+    rc = tarn__catalog_open(&lake.catalog, tmpdb, 1, err);
     if (rc < 0) goto done;
     char tree[65], root[65];
     tarn_tree empty = {0};
@@ -151,11 +165,7 @@ int tarn_lake_open_path(tarn_lake **out, const char *tarn_dir, tarn_error *err)
     pthread_cond_init(&lake->lease.wake, NULL);
     int rc = tarn__catalog_open(&lake->catalog, db, 0, err);
     if (rc == 0) rc = load_config(lake, err);
-    if (rc == 0) {
-        char objects[PATH_MAX + 16];
-        snprintf(objects, sizeof objects, "%s/objects", abs);
-        rc = tarn__store_fs_open(&lake->store, objects, err);
-    }
+    if (rc == 0) rc = tarn__store_open(&lake->store, lake, err);
     if (rc < 0) {
         tarn_lake_close(&lake);
         return rc;

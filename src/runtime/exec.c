@@ -18,6 +18,7 @@
 #include "lake/ops.h"
 #include "runtime/dataplane.h"
 #include "runtime/runtime.h"
+#include "sql/empty.h"
 #include "sql/engine.h"
 #include "util/error.h"
 #include "util/util.h"
@@ -166,7 +167,7 @@ static int scan_sql(strbuf *q, run_ctx *r, json_t *src, tarn_error *err)
     if (json_array_size(files) == 0) {
         /* Every file ruled out: the table's columns, no rows. */
         sb_append(q, "(SELECT * FROM ");
-        TARN_RETURN_NOT_OK(tarn__duck_scan_sql(q, r->lake, str(src, "version"), err));
+        TARN_RETURN_NOT_OK(tarn__duck_shape_sql(q, r->lake, str(src, "version"), err));
         sb_append(q, " LIMIT 0)");
         return 0;
     }
@@ -383,6 +384,9 @@ static int materialize(run_ctx *r, tarn_duck *d, json_t *m, tarn_error *err)
      * DuckDB of its own, fed from D's result. */
     int rc = tarn__duck_write_result(&rows, &schema, &stats, d, sb_str(&q), NULL, tmp, "parquet", err);
     sb_free(&q);
+    /* The size of what was written: the published object may not be local. */
+    struct stat st;
+    int64_t size = rc == 0 && stat(tmp, &st) == 0 ? (int64_t)st.st_size : 0;
     if (rc == 0) rc = r->lake->store->vt->publish(r->lake->store, key, tmp, err);
     if (rc < 0) {
         unlink(tmp);
@@ -391,11 +395,6 @@ static int materialize(run_ctx *r, tarn_duck *d, json_t *m, tarn_error *err)
         free(stats);
         return rc;
     }
-    char url[8192];
-    struct stat st;
-    int64_t size = 0;
-    if (r->lake->store->vt->read_url(r->lake->store, key, url, sizeof url, NULL) == 0 && stat(url, &st) == 0)
-        size = (int64_t)st.st_size;
     pthread_mutex_lock(&r->mu);
     json_array_append_new(r->outputs,
                           json_pack("{s:s,s:s,s:s,s:I,s:I,s:s,s:s,s:s}", "model", str(m, "name"), "table",

@@ -11,6 +11,7 @@
 
 #include "catalog/names.h"
 #include "runtime/runtime.h"
+#include "sql/empty.h"
 #include "sql/engine.h"
 #include "sql/refs.h"
 #include "table/schema.h"

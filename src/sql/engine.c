@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "catalog/names.h"
+#include "store/store.h"
 #include "util/error.h"
 #include "util/util.h"
 
@@ -40,7 +41,9 @@ int tarn__duck_add_version_paths(json_t *paths, tarn_lake *lake, const char *ver
     int rc = 0;
     for (size_t i = 0; i < v.nfiles && rc == 0; i++) {
         char url[8192];
-        rc = lake->store->vt->read_url(lake->store, v.files[i], url, sizeof url, err);
+        /* Where the file will be read from, without fetching it: only the
+         * files a scan keeps are fetched, later. */
+        rc = lake->store->vt->local_path(lake->store, v.files[i], url, sizeof url, err);
         if (rc == 0) json_array_append_new(paths, json_string(url));
     }
     tarn__version_clear(&v);
@@ -230,7 +233,8 @@ char *tarn__duck_text(duckdb_result *res, idx_t col, idx_t row)
 int tarn__duck_read_parquet_sql(strbuf *out, tarn_lake *lake, const char *const *keys, size_t n,
                                 tarn_error *err)
 {
-    int rc = 0;
+    /* Data files not on local disk (S3) are fetched now, in parallel. */
+    int rc = tarn__store_prefetch(lake, keys, n, err);
     sb_append(out, "read_parquet([");
     for (size_t i = 0; i < n && rc == 0; i++) {
         char url[8192];

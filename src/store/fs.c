@@ -70,8 +70,8 @@ static int fs_read_url(tarn_store *s, const char *key, char *out, size_t size, t
     return 0;
 }
 
-static int walk(fs_store *fs, const char *rel,
-                int (*cb)(const char *, int64_t, int64_t, void *), void *ctx, tarn_error *err)
+static int walk(fs_store *fs, const char *rel, int (*cb)(const char *, int64_t, int64_t, void *),
+                void *ctx, tarn_error *err)
 {
     char path[PATH_MAX * 2];
     snprintf(path, sizeof path, "%s%s%s", fs->root, *rel ? "/" : "", rel);
@@ -90,8 +90,10 @@ static int walk(fs_store *fs, const char *rel,
         snprintf(full, sizeof full, "%s/%s", fs->root, child);
         struct stat st;
         if (lstat(full, &st) != 0) continue; /* removed meanwhile */
-        if (S_ISDIR(st.st_mode)) rc = walk(fs, child, cb, ctx, err);
-        else if (S_ISREG(st.st_mode)) rc = cb(child, (int64_t)st.st_size, (int64_t)st.st_mtime, ctx);
+        if (S_ISDIR(st.st_mode))
+            rc = walk(fs, child, cb, ctx, err);
+        else if (S_ISREG(st.st_mode))
+            rc = cb(child, (int64_t)st.st_size, (int64_t)st.st_mtime, ctx);
     }
     closedir(d);
     return rc;
@@ -139,6 +141,7 @@ static const tarn_store_vtable FS_VTABLE = {
     .write_path = fs_write_path,
     .publish = fs_publish,
     .read_url = fs_read_url,
+    .local_path = fs_read_url, /* the folder is local: the same path */
     .list = fs_list,
     .remove = fs_remove,
     .stat = fs_stat,

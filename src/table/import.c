@@ -26,6 +26,7 @@
 #include "table/csv.h"
 #include "table/import.h"
 #include "table/input.h"
+#include "store/store.h"
 #include "table/schema.h"
 #include "tarn/arrow.h"
 #include "tarn/table.h"
@@ -152,7 +153,8 @@ static int write_parquet(int64_t *rows, tarn_duck *d, const char *select_sql, co
 /* Where an import reads from: files (one format; a glob expanded) or a
  * shared-memory Arrow table (FD). */
 typedef struct import_source {
-    const char *path; /* as given; NULL for an Arrow table */
+    const char *path;   /* as given; NULL for an Arrow table */
+    const char *origin; /* what the user named, for the commit message (NULL: PATH) */
     const char *format;
     char **files;
     size_t nfiles;
@@ -393,6 +395,7 @@ static int import_common(tarn_import_result *out, tarn_lake *lake, const char *t
                                                       : "Create",
                   qualified,
                   opts->source_name ? opts->source_name
+                  : src->origin     ? src->origin
                   : src->path       ? src->path
                                     : "an Arrow table");
     rc = tarn__branch_commit(&out->commit, lake, branch_name, apply_import, &ed, msg.s, "{}", err);
@@ -442,6 +445,35 @@ int tarn__import_options(tarn_import_options *out, const tarn_import_options *op
     return 0;
 }
 
+/* An import from S3: the objects URL names are downloaded first (DuckDB
+ * cannot read s3:// here), then imported like local files. */
+/* Files at PATH (a file or a glob, expanded here), named ORIGIN in the
+ * commit message when they were fetched from elsewhere. */
+static int import_files(tarn_import_result *out, tarn_lake *lake, const char *table, const char *path,
+                        const char *origin, const char *branch, const tarn_import_options *o,
+                        tarn_error *err)
+{
+    import_source src = {path, origin, format_of(path, o->format, err), NULL, 0, -1};
+    if (!src.format) return TARN_EINVALID;
+    if (strcmp(src.format, "csv")) TARN_RETURN_NOT_OK(tarn__csv_options_unused(o, src.format, err));
+    TARN_RETURN_NOT_OK(tarn__input_expand(&src.files, &src.nfiles, path, err));
+    int rc = import_common(out, lake, table, &src, branch, o, err);
+    tarn__input_files_free(src.files, src.nfiles);
+    return rc;
+}
+
+/* An s3:// source (a key, a prefix or a glob, any bucket) is fetched into a
+ * temporary folder first: DuckDB here cannot read s3:// itself. */
+static int import_s3(tarn_import_result *out, tarn_lake *lake, const char *table, const char *url,
+                     const char *branch, const tarn_import_options *o, tarn_error *err)
+{
+    char *dir = NULL, *glob = NULL;
+    TARN_RETURN_NOT_OK(tarn__s3_source_fetch(&dir, &glob, lake, url, err));
+    int rc = import_files(out, lake, table, glob, url, branch, o, err);
+    tarn__s3_source_done(&dir, &glob);
+    return rc;
+}
+
 int tarn_local__table_import(tarn_import_result *out, tarn_lake *lake, const char *table,
                              const char *path, const char *branch, const tarn_import_options *opts,
                              tarn_error *err)
@@ -450,14 +482,8 @@ int tarn_local__table_import(tarn_import_result *out, tarn_lake *lake, const cha
     tarn_import_options o;
     TARN_RETURN_NOT_OK(tarn__import_options(&o, opts, err));
     TARN_RETURN_NOT_OK(tarn_name_check_table(table, err));
-    import_source src = {path, format_of(path, o.format, err), NULL, 0, -1};
-    if (!src.format) return TARN_EINVALID;
-    if (strcmp(src.format, "csv"))
-        TARN_RETURN_NOT_OK(tarn__csv_options_unused(&o, src.format, err));
-    TARN_RETURN_NOT_OK(tarn__input_expand(&src.files, &src.nfiles, path, err));
-    int rc = import_common(out, lake, table, &src, branch, &o, err);
-    tarn__input_files_free(src.files, src.nfiles);
-    return rc;
+    if (!strncmp(path, "s3:", 3)) return import_s3(out, lake, table, path, branch, &o, err);
+    return import_files(out, lake, table, path, NULL, branch, &o, err);
 }
 
 int tarn_local__table_import_arrow_fd(tarn_import_result *out, tarn_lake *lake, const char *table,
@@ -469,6 +495,6 @@ int tarn_local__table_import_arrow_fd(tarn_import_result *out, tarn_lake *lake, 
     TARN_RETURN_NOT_OK(tarn__import_options(&o, opts, err));
     TARN_RETURN_NOT_OK(tarn_name_check_table(table, err));
     TARN_RETURN_NOT_OK(tarn__csv_options_unused(&o, "an Arrow table", err));
-    import_source src = {NULL, NULL, NULL, 0, fd};
+    import_source src = {NULL, NULL, NULL, NULL, 0, fd};
     return import_common(out, lake, table, &src, branch, &o, err);
 }

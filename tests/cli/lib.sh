@@ -16,6 +16,10 @@
 #   expect_eq EXPECTED ACTUAL "what"       two strings equal
 #   count 'SQL' [ARGS...]                  prints the first value of a query
 #   head_of REF                            prints the commit REF resolves to
+#   on_s3                                  true when the lakehouse keeps its data on S3
+#   data_files                             the store's data file keys (data/...), one a line
+#   put_object KEY FILE                    puts FILE into the store as KEY (a stray object)
+#   has_object KEY                         true if the store holds KEY
 #   on_remote                              true when commands go through a server
 #   local_section "why"                    false through a server: skips a part
 #   local_only "why"                       through a server (TARN_TEST_REMOTE=1):
@@ -127,6 +131,33 @@ head_of() {
 csv() {
     local f="$1"; shift
     printf '%s\n' "$@" >"$f"
+}
+
+# The object store, whichever it is (tests/cli/run_s3.sh: s3rver keeps
+# bucket `lake` under $S3_DATA, one file per object).
+on_s3() { [ "${TARN_TEST_STORAGE:-}" = s3 ]; }
+
+data_files() {
+    if on_s3; then
+        local dir="$S3_DATA/lake/$TARN_TEST_PREFIX"
+        [ -d "$dir/data" ] || return 0
+        (cd "$dir" && find data -name '*._S3rver_object' | sed 's/\._S3rver_object$//' | sort)
+    else
+        [ -d .tarn/objects/data ] || return 0
+        (cd .tarn/objects && find data -type f | sort)
+    fi
+}
+
+put_object() {
+    if on_s3; then
+        curl -sf -X PUT --data-binary "@$2" "$S3_ENDPOINT/lake/$TARN_TEST_PREFIX/$1" >/dev/null
+    else
+        mkdir -p "$(dirname ".tarn/objects/$1")" && cp "$2" ".tarn/objects/$1"
+    fi
+}
+
+has_object() {
+    if on_s3; then [ -f "$S3_DATA/lake/$TARN_TEST_PREFIX/$1._S3rver_object" ]; else [ -f ".tarn/objects/$1" ]; fi
 }
 
 # on_remote: true when the case talks to a server (TARN_TEST_REMOTE=1);

@@ -3,6 +3,9 @@
 # command. Each tests/cli/cases/*.sh runs in a fresh temporary lakehouse
 # (`cd $(mktemp -d) && tarn init`) with the helpers of tests/cli/lib.sh.
 # Prints one line per case, then `N passed, N failed`; exit 1 on failure.
+# With TARN_TEST_STORAGE=s3 (and S3_ENDPOINT, see tests/cli/run_s3.sh) each
+# lakehouse keeps its data in a fresh prefix of bucket `lake` instead, read
+# through a cache of its own.
 # With TARN_TEST_REMOTE=1 (tests/cli/run_remote.sh) each case's lakehouse is
 # served by a `tarn serve` of its own on a free loopback port, started after
 # `tarn init` and stopped after the case whatever happens, and every `tarn`
@@ -73,10 +76,16 @@ for c in "${cases[@]}"; do
         export TARN_CASE_FAILS="$dir/tmp/fails" TARN_CASE_TMP="$dir/tmp"
         # shellcheck source=lib.sh
         . "$HERE/lib.sh"
+        init_args=()
+        if [ "${TARN_TEST_STORAGE:-}" = s3 ]; then
+            TARN_TEST_PREFIX="$name-$(basename "$dir" | sed 's/.*\.//')"
+            init_args=(--storage "s3://lake/$TARN_TEST_PREFIX" --endpoint "$S3_ENDPOINT")
+            export TARN_TEST_PREFIX XDG_CACHE_HOME="$dir/cache"
+        fi
         if remote; then
             # shellcheck disable=SC2086
             export $SERVER_ENV
-        elif ! "$TARN_BIN" init >/dev/null 2>"$dir/tmp/init.err"; then
+        elif ! "$TARN_BIN" init "${init_args[@]}" >/dev/null 2>"$dir/tmp/init.err"; then
             echo "    tarn init failed: $(cat "$dir/tmp/init.err")" >&2
             exit 98
         fi

@@ -8,9 +8,16 @@
 
 #include "../common.h"
 
-#define TARN_STORE_VTABLE_VERSION 2
+#define TARN_STORE_VTABLE_VERSION 4
 
 typedef struct tarn_store tarn_store;
+
+/* A data file to read: its key and the size the catalog recorded (-1 when
+ * not known). */
+typedef struct tarn_store_object {
+    const char *key;
+    int64_t size;
+} tarn_store_object;
 
 typedef struct tarn_store_vtable {
     int version;
@@ -18,7 +25,8 @@ typedef struct tarn_store_vtable {
     int (*write_path)(tarn_store *s, const char *key, char *out, size_t size, tarn_error *err);
     /* Publishes what was written at LOCAL_PATH as KEY (atomic: all or nothing). */
     int (*publish)(tarn_store *s, const char *key, const char *local_path, tarn_error *err);
-    /* A path or URL DuckDB reads KEY from. */
+    /* A local path DuckDB reads KEY from (a store that is not local
+     * fetches it first, unless prefetch already did). */
     int (*read_url)(tarn_store *s, const char *key, char *out, size_t size, tarn_error *err);
     /* Calls CB for every object, including unpublished temporaries, whose
      * keys are `tmp/` + the last part of the key they will be published
@@ -31,6 +39,15 @@ typedef struct tarn_store_vtable {
     /* Size of KEY into *size; TARN_ENOTFOUND if there is no such object. */
     int (*stat)(tarn_store *s, const char *key, int64_t *size, tarn_error *err);
     void (*close)(tarn_store *s);
+    /* Version 3; each may be NULL (nothing to do, or do it one by one). */
+    /* Makes OBJS[0..N) readable locally (read_url) before DuckDB opens them,
+     * fetching in parallel what is not local yet, and verifying sizes. */
+    int (*prefetch)(tarn_store *s, const tarn_store_object *objs, size_t n, tarn_error *err);
+    /* Removes KEYS[0..N) (a missing key is not an error), in batches. */
+    int (*remove_many)(tarn_store *s, const char *const *keys, size_t n, tarn_error *err);
+    /* Version 4. The local path read_url gives for KEY once it is local,
+     * without fetching anything (what confined DuckDB sessions may open). */
+    int (*local_path)(tarn_store *s, const char *key, char *out, size_t size, tarn_error *err);
 } tarn_store_vtable;
 
 struct tarn_store {

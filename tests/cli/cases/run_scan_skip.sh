@@ -41,3 +41,16 @@ expect_out "(3 of 3 files)" tarn run -p proj --dry-run
 expect_ok tarn run -p proj
 expect_eq "$(count "SELECT count(*) FROM t WHERE id % 2 = 0 OR country = 'IT'")" \
     "$(count 'SELECT count(*) FROM picked')" "rows for an opaque filter"
+# On S3, a run fetches only the files its scans kept: planning (binding the
+# filter) and an all-pruned scan read the catalog's schema, no data file.
+if on_s3; then
+    model "id BETWEEN 12 AND 15"
+    rm -rf "$XDG_CACHE_HOME/tarn/v1"
+    expect_ok tarn run -p proj
+    # the one kept source file, and the output (published into the cache)
+    expect_eq 2 "$(find "$XDG_CACHE_HOME/tarn/v1" -type f | wc -l)" "cache entries after a run keeping 1 of 3 files"
+    model "id > 100"
+    rm -rf "$XDG_CACHE_HOME/tarn/v1"
+    expect_ok tarn run -p proj
+    expect_eq 1 "$(find "$XDG_CACHE_HOME/tarn/v1" -type f | wc -l)" "cache entries after a run keeping 0 of 3 files"
+fi

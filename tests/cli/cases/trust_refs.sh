@@ -47,7 +47,10 @@ expect_fail 1 "reserved for runs" tarn branch create tarn-run/mine
 # 7. Time travel when the clock steps back an hour.
 expect_ok tarn table import clock --from a.csv
 BEFORE=$(head_of main)
-ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0 faketime -m -f '-1h' "$TARN_BIN" table import clock --from a.csv --mode append >/dev/null
+# (S3 refuses requests signed more than 15 minutes off its clock: a smaller step there)
+STEP=-1h
+on_s3 && STEP=-10m
+ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0 faketime -m -f "$STEP" "$TARN_BIN" table import clock --from a.csv --mode append >/dev/null
 AFTER=$(head_of main)
 expect_eq 6 "$(count 'SELECT count(*) FROM clock' --ref 'main@{now}')" "main@{now} after the clock stepped back"
 NOW=$(date -u -d '+2 seconds' +%Y-%m-%dT%H:%M:%SZ)
