@@ -404,24 +404,26 @@ def test_bad_tokens_and_slow_clients_do_not_stop_others(lake):
     assert closed == len(socks)
 
 
-def test_load_shortened(lake):
-    """32 clients for about 10 seconds: queries, branch creation, imports,
-    merges. No 5xx; every import that was answered 201 is there."""
-    home, srv, tok = lake
-    seconds = float(os.environ.get("TARN_LOAD_SECONDS", "10"))
+LOAD_PROJECT = project_tar({"counted.sql": "SELECT count(*) AS n FROM trips\n"})
+
+
+def run_load(srv, tok, seconds, clients=32):
+    """CLIENTS clients for SECONDS against SRV, each on a branch of its own
+    (and all merging into `dev`): queries, branch creation, imports,
+    merges and runs of a small project. Returns what happened: latencies,
+    answers by operation, server errors, the imports answered 201."""
     stop = time.time() + seconds
-    lat, errors, committed = [], [], []
+    lat, errors, committed, answers = [], [], [], {}
     lock = threading.Lock()
 
     def client(n):
         rnd = random.Random(n)
-        branch = f"dev" if n == 0 else None
         mine = f"load{n}"
-        st, _ = srv.req("POST", "/api/v1/branches", tok["admin"], {"name": mine, "from": "main"})
+        srv.req("POST", "/api/v1/branches", tok["admin"], {"name": mine, "from": "main"})
         k = 0
         while time.time() < stop:
             k += 1
-            op = rnd.choice(["query", "query", "branch", "import", "merge"])
+            op = rnd.choice(["query", "query", "query", "branch", "import", "import", "merge", "run"])
             t0 = time.time()
             if op == "query":
                 st, _ = srv.req("POST", "/api/v1/query", tok["reader"], {"sql": "SELECT count(*) AS n FROM trips",
@@ -434,29 +436,54 @@ def test_load_shortened(lake):
                 if st == 201:
                     with lock:
                         committed.append((mine, f"t{n}_{k}"))
+            elif op == "run":
+                st, _ = srv.req("POST", f"/api/v1/runs?ref={mine}", tok["admin"], LOAD_PROJECT)
             else:
                 st, _ = srv.req("POST", "/api/v1/merge", tok["admin"], {"source": mine, "into": "dev"})
                 if st == 409:
                     st = 200  # a conflict is an answer, not a failure
             with lock:
                 lat.append(time.time() - t0)
+                answers.setdefault(op, {}).setdefault(st, 0)
+                answers[op][st] += 1
                 if st >= 500 or st == 0:
                     errors.append((op, st))
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(32)]
+    srv.req("POST", "/api/v1/branches", tok["admin"], {"name": "dev", "from": "main"})
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
     started = time.time()
     for t in threads:
         t.start()
     for t in threads:
-        t.join(120)
+        t.join(seconds + 120)
     took = time.time() - started
-    assert not errors, errors[:10]
     lat.sort()
-    p50, p99 = lat[len(lat) // 2], lat[int(len(lat) * 0.99)]
-    print(f"\nload: {len(lat)} requests in {took:.1f} s = {len(lat) / took:.0f}/s, "
-          f"p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms, {len(committed)} imports")
+    return {"requests": len(lat), "seconds": took, "p50": lat[len(lat) // 2], "p99": lat[int(len(lat) * 0.99)],
+            "errors": errors, "committed": committed, "answers": answers}
+
+
+def check_committed(srv, tok, committed):
+    """Every import answered 201 is on its branch, and its data is read."""
     by_branch = {}
     for branch, table in committed:
         by_branch.setdefault(branch, set()).add("default." + table)
     for branch, tables in by_branch.items():
         st, body = srv.req("GET", f"/api/v1/tables?ref={branch}", tok["admin"])
         assert tables <= {t["name"] for t in body["tables"]}, branch
+        union = " UNION ALL ".join(f"SELECT count(*) AS n FROM {t.split('.')[1]}" for t in sorted(tables))
+        st, body = srv.req("POST", "/api/v1/query", tok["admin"],
+                           {"sql": f"SELECT sum(n) AS n FROM ({union})", "ref": branch, "format": "json"})
+        assert st == 200 and body["rows"][0][0] == len(tables), (branch, st, body)
+
+
+def test_load_shortened(lake):
+    """32 clients for about 10 seconds: queries, branch creation, imports,
+    merges and runs. No 5xx; every import that was answered 201 is there,
+    its file read back."""
+    home, srv, tok = lake
+    r = run_load(srv, tok, float(os.environ.get("TARN_LOAD_SECONDS", "10")))
+    assert not r["errors"], r["errors"][:10]
+    print(f"\nload: {r['requests']} requests in {r['seconds']:.1f} s = {r['requests'] / r['seconds']:.0f}/s, "
+          f"p50 {r['p50'] * 1000:.1f} ms, p99 {r['p99'] * 1000:.1f} ms, {len(r['committed'])} imports, "
+          f"answers {r['answers']}")
+    assert r["answers"].get("run", {}).get(202), "no run was taken"
+    check_committed(srv, tok, r["committed"])
