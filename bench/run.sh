@@ -12,6 +12,10 @@
 #    the library vs duckdb_query, database already open) come from one
 #    process running the query 5 times, median.
 # 2. Catalog: bench/catalog_bench.c at 100 / 1,000 / 10,000 commits.
+# 3. The Python side (handoff, pipelines, environments), S3, and the
+#    server (bench/serve_bench.py: request latency, throughput with 16
+#    clients, a 10M-row result as Arrow and as JSON, the 60 s load test,
+#    the quickstart warm through the server vs locally).
 # Prints markdown tables and writes them to bench/out/results.md.
 set -u
 BUILD=${1:-build}
@@ -223,5 +227,13 @@ S3B=$(bash "$ROOT/bench/s3_bench.sh" "$BUILD") || { log "S3 benchmark failed"; e
     echo "### Tables on S3 (bench/s3_bench.sh)"
     echo
     echo "$S3B"
+} >>"$OUT/results.md"
+log "server benchmark (bench/serve_bench.py: latency, throughput, big results, the 60 s load, warm runs)"
+SERVEB=$($PYB "$ROOT/bench/serve_bench.py" "$BUILD") || { log "server benchmark failed"; exit 1; }
+{
+    echo
+    echo "### tarn serve (bench/serve_bench.py)"
+    echo
+    echo "$SERVEB"
 } >>"$OUT/results.md"
 cat "$OUT/results.md"
