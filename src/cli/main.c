@@ -31,6 +31,7 @@ static const struct {
     {"serve", cmd_serve, "serve this lakehouse over HTTP (/api/v1/) to users with tokens"},
     {"info", cmd_info, "show this lakehouse: folder, branch, user, catalog, storage"},
     {"version", cmd_version, "print tarn's version"},
+    {"catalog", cmd_catalog, "where the catalog is; migrate it to PostgreSQL, verify"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

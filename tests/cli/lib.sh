@@ -24,6 +24,8 @@
 #   local_section "why"                    false through a server: skips a part
 #   local_only "why"                       through a server (TARN_TEST_REMOTE=1):
 #                                          ends the case as skipped, saying why
+#   catalog_sql 'SQL'                      runs SQL on this lakehouse's catalog
+#                                          (SQLite file or PostgreSQL schema)
 #
 # After each helper, $OUT, $ERR and $RC hold the last command's stdout,
 # stderr and exit code.
@@ -188,4 +190,16 @@ local_only() {
 # through a server the client's own (under $XDG_STATE_HOME/tarn/remotes/).
 active_head() {
     if [ "${TARN_TEST_REMOTE:-}" = 1 ]; then cat "$XDG_STATE_HOME"/tarn/remotes/*/HEAD; else cat .tarn/HEAD; fi
+}
+
+# catalog_sql SQL: the rows SQL returns from the current lakehouse's catalog,
+# '|'-separated: sqlite3 on .tarn/catalog.db, or psql on the schema its
+# config names (tests that look at the catalog's tables run on both).
+catalog_sql() {
+    local url
+    url=$(sed -n 's/^catalog *= *//p' .tarn/config 2>/dev/null | tail -1)
+    if [ -z "$url" ]; then sqlite3 .tarn/catalog.db "$1"; return; fi
+    local schema=tarn base=${url%%\?*}
+    case "$url" in *schema=*) schema=${url##*schema=}; schema=${schema%%&*} ;; esac
+    PGOPTIONS="-csearch_path=$schema" psql -X -q -A -t "$base" -c "$1"
 }

@@ -2,7 +2,11 @@
 # tests/cli/run.sh TARN_BINARY [CASE...] — end-to-end cases of the `tarn`
 # command. Each tests/cli/cases/*.sh runs in a fresh temporary lakehouse
 # (`cd $(mktemp -d) && tarn init`) with the helpers of tests/cli/lib.sh.
-# Prints one line per case, then `N passed, N failed`; exit 1 on failure.
+# With TARN_TEST_CATALOG set (a postgresql:// URL), each case's lakehouse
+# gets a schema of its own in that database (`tarn init --catalog`), so the
+# same cases run against the PostgreSQL catalog.
+# Cases run TARN_TEST_JOBS at a time (default: the number of cores); each
+# prints one line when it ends, then `N passed, N failed`; exit 1 on failure.
 # With TARN_TEST_STORAGE=s3 (and S3_ENDPOINT, see tests/cli/run_s3.sh) each
 # lakehouse keeps its data in a fresh prefix of bucket `lake` instead, read
 # through a cache of its own.
@@ -19,18 +23,22 @@ TARN_BIN=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 shift
 HERE=$(cd "$(dirname "$0")" && pwd)
 export TARN_BIN
-unset TARN_HOME TARN_FAULT
+unset TARN_HOME TARN_FAULT TARN_CATALOG TARN_STORAGE
 
 cases=("$@")
 [ ${#cases[@]} -eq 0 ] && cases=("$HERE"/cases/*.sh)
 
+# Cases are independent (a fresh lakehouse each): TARN_TEST_JOBS of them
+# (default: the number of cores) run at once; each prints when it ends.
+jobs=${TARN_TEST_JOBS:-$(nproc)}
+results=$(mktemp -d "${TMPDIR:-/tmp}/tarn-cli-results.XXXXXX")
+
 remote() { [ "${TARN_TEST_REMOTE:-}" = 1 ]; }
 
-# remote_start DIR: init DIR/lake, make an admin token, serve it; sets
-# SERVER_PID and SERVER_ENV (the variables a case gets).
+# remote_start DIR: in the initialised DIR/lake, make an admin token and
+# serve it; sets SERVER_PID and SERVER_ENV (the variables a case gets).
 remote_start() {
     local d="$1" tok user="${TARN_AUTHOR:-${USER:-$(id -un)}}"
-    (cd "$d/lake" && "$TARN_BIN" init >/dev/null) || return 1
     tok=$(cd "$d/lake" && "$TARN_BIN" -O json token create "$user" --admin |
         /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])') || return 1
     (cd "$d/lake" && exec "$TARN_BIN" serve --listen 127.0.0.1:0 --port-file "$d/tmp/port") \
@@ -53,42 +61,50 @@ remote_stop() {
     wait "$SERVER_PID" 2>/dev/null
     SERVER_PID=
 }
-trap remote_stop EXIT
 
-passed=0 failed=0 skipped=0
-for c in "${cases[@]}"; do
-    [ -f "$c" ] || c="$HERE/cases/$c.sh"
+# lake_init DIR NAME: `tarn init` of DIR/lake as the pass asks (S3 prefix,
+# PostgreSQL schema); exports what the case needs to find its store.
+lake_init() {
+    local dir="$1" name="$2" sep init_args=()
+    if [ "${TARN_TEST_STORAGE:-}" = s3 ]; then
+        TARN_TEST_PREFIX="$name-$(basename "$dir" | sed 's/.*\.//')"
+        init_args=(--storage "s3://lake/$TARN_TEST_PREFIX" --endpoint "$S3_ENDPOINT")
+        export TARN_TEST_PREFIX XDG_CACHE_HOME="$dir/cache"
+    fi
+    if [ -n "${TARN_TEST_CATALOG:-}" ]; then
+        sep='?'; case "$TARN_TEST_CATALOG" in *'?'*) sep='&' ;; esac
+        init_args+=(--catalog "$TARN_TEST_CATALOG${sep}schema=c_${name}_$(basename "$dir" | sed 's/.*\.//' | tr 'A-Z' 'a-z')")
+    fi
+    (cd "$dir/lake" && "$TARN_BIN" init "${init_args[@]}" >/dev/null 2>"$dir/tmp/init.err")
+}
+
+run_case() {
+    local c="$1" name dir start rc nfail secs
     name=$(basename "$c" .sh)
     dir=$(mktemp -d "${TMPDIR:-/tmp}/tarn-cli-$name.XXXXXX")
     mkdir -p "$dir/lake" "$dir/tmp"
     : >"$dir/tmp/fails"
     start=$(date +%s.%N)
-    SERVER_ENV=
+    SERVER_PID= SERVER_ENV=
+    trap remote_stop EXIT
+    if ! lake_init "$dir" "$name"; then
+        { echo "FAIL $name (tarn init failed; kept $dir)"; sed 's/^/  /' "$dir/tmp/init.err"; } |
+            tee "$results/$name.fail"
+        return
+    fi
     if remote && ! remote_start "$dir"; then
-        failed=$((failed + 1))
-        echo "FAIL $name (the server did not start; kept $dir)"
-        sed 's/^/  /' "$dir/tmp/serve.log" 2>/dev/null
+        { echo "FAIL $name (the server did not start; kept $dir)"; sed 's/^/  /' "$dir/tmp/serve.log" 2>/dev/null; } |
+            tee "$results/$name.fail"
         remote_stop
-        continue
+        return
     fi
     (
         cd "$dir/lake" || exit 99
         export TARN_CASE_FAILS="$dir/tmp/fails" TARN_CASE_TMP="$dir/tmp"
+        # shellcheck disable=SC2086
+        remote && export $SERVER_ENV
         # shellcheck source=lib.sh
         . "$HERE/lib.sh"
-        init_args=()
-        if [ "${TARN_TEST_STORAGE:-}" = s3 ]; then
-            TARN_TEST_PREFIX="$name-$(basename "$dir" | sed 's/.*\.//')"
-            init_args=(--storage "s3://lake/$TARN_TEST_PREFIX" --endpoint "$S3_ENDPOINT")
-            export TARN_TEST_PREFIX XDG_CACHE_HOME="$dir/cache"
-        fi
-        if remote; then
-            # shellcheck disable=SC2086
-            export $SERVER_ENV
-        elif ! "$TARN_BIN" init "${init_args[@]}" >/dev/null 2>"$dir/tmp/init.err"; then
-            echo "    tarn init failed: $(cat "$dir/tmp/init.err")" >&2
-            exit 98
-        fi
         # shellcheck disable=SC1090
         . "$c"
     ) 2>"$dir/tmp/log"
@@ -97,20 +113,39 @@ for c in "${cases[@]}"; do
     nfail=$(wc -l <"$dir/tmp/fails")
     secs=$(printf '%.1f' "$(echo "$(date +%s.%N) - $start" | bc)")
     if [ -s "$dir/tmp/skip" ] && [ "$rc" -eq 0 ] && [ "$nfail" -eq 0 ]; then
-        skipped=$((skipped + 1))
         echo "skip $name ($(cat "$dir/tmp/skip"))"
         rm -rf "$dir"
+        : >"$results/$name.skip"
     elif [ "$rc" -eq 0 ] && [ "$nfail" -eq 0 ]; then
-        passed=$((passed + 1))
-        echo "ok   $name (${secs}s)"
-        [ -s "$dir/tmp/skipped_parts" ] && sed 's/^/       a part skipped through a server: /' "$dir/tmp/skipped_parts"
+        {
+            echo "ok   $name (${secs}s)"
+            [ -s "$dir/tmp/skipped_parts" ] && sed 's/^/       a part skipped through a server: /' "$dir/tmp/skipped_parts"
+        }
         rm -rf "$dir"
+        : >"$results/$name.ok"
     else
-        failed=$((failed + 1))
-        echo "FAIL $name ($nfail failed checks, exit $rc; kept $dir)"
-        sed 's/^/  /' "$dir/tmp/log"
-        if remote; then echo "  server log:"; tail -20 "$dir/tmp/serve.log" | sed 's/^/    /'; fi
+        {
+            echo "FAIL $name ($nfail failed checks, exit $rc; kept $dir)"
+            sed 's/^/  /' "$dir/tmp/log"
+            if remote; then echo "  server log:"; tail -20 "$dir/tmp/serve.log" | sed 's/^/    /'; fi
+        } | tee "$results/$name.fail"
     fi
+}
+
+running=0
+for c in "${cases[@]}"; do
+    [ -f "$c" ] || c="$HERE/cases/$c.sh"
+    if [ "$running" -ge "$jobs" ]; then
+        wait -n
+        running=$((running - 1))
+    fi
+    run_case "$c" &
+    running=$((running + 1))
 done
+wait
+passed=$(find "$results" -name '*.ok' | wc -l)
+failed=$(find "$results" -name '*.fail' | wc -l)
+skipped=$(find "$results" -name '*.skip' | wc -l)
+rm -rf "$results"
 echo "$passed passed, $failed failed$(remote && echo ", $skipped skipped")"
 [ "$failed" -eq 0 ]
