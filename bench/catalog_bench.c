@@ -32,6 +32,14 @@
  * connection, each making K commits (one table's append), on W separate
  * branches and all on main; commits per second against one writer.
  *
+ *   catalog_bench --files OUT_DIR [FILES...]  (default: 10 1000 10000)
+ *
+ * Merges of one table of FILES data files: a branch and main each append
+ * one file to it, then the branch is merged (three-way; the file lists of
+ * base, ours and theirs are compared). Median of several merges, with the
+ * time per file of the table: a merge that compared file lists pairwise
+ * would cost 1,000x more per file at 10,000 files than at 10.
+ *
  * How the catalog is built cheaply: one real import of a 2-row CSV
  * (tarn_table_import, which runs DuckDB once) gives a real data file and
  * schema. Every other table and commit is made with the library's internal
@@ -364,6 +372,88 @@ static row measure(const char *out_dir, int ncommits, const char *pg)
     return r;
 }
 
+/* ---- merges of one table of many files ------------------------------------ */
+
+/* Points table t at a new version of CTX's count of data-file records. */
+static int edit_many_files(tarn_lake *lake, tarn_tree *tree, void *ctx, tarn_error *err)
+{
+    long n = *(long *)ctx;
+    tarn_version v = {0};
+    v.schema_json = "[{\"name\":\"id\",\"type\":\"BIGINT\"}]";
+    v.nfiles = (size_t)n;
+    v.files = calloc((size_t)n, sizeof *v.files);
+    int rc = 0;
+    for (long i = 0; i < n && rc == 0; i++) {
+        char key[128];
+        snprintf(key, sizeof key, "data/bench/many-%08ld.parquet", i);
+        v.files[i] = strdup(key);
+        tarn_data_file f = {v.files[i], 1, 100, "{}"};
+        rc = tarn__data_file_insert(lake, &f, err);
+    }
+    if (rc == 0) rc = tarn__version_store(lake, &v, err);
+    if (rc == 0) {
+        tarn__tree_ensure_namespace(tree, "default.t0000");
+        tarn__tree_set(tree, "default.t0000", TARN_ENTRY_TABLE, v.id);
+    }
+    for (long i = 0; i < n; i++) free(v.files[i]);
+    free(v.files);
+    return rc;
+}
+
+static double merge_files(const char *out_dir, long nfiles)
+{
+    char dir[4096], cmd[8300], path[4200];
+    snprintf(dir, sizeof dir, "%s/files-%ld", out_dir, nfiles);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s'", dir, dir);
+    if (system(cmd) != 0) die("cannot prepare the folder", NULL);
+    tarn_error err = TARN_ERROR_INIT;
+    if (tarn_lake_init(dir, &err) != 0) die("init", &err);
+    snprintf(path, sizeof path, "%s/.tarn", dir);
+    tarn_lake *lake = NULL;
+    if (tarn_lake_open_path(&lake, path, &err) != 0) die("open", &err);
+    if (tarn__branch_commit(NULL, lake, "main", edit_many_files, &nfiles, "many files", "{}",
+                            &err) != 0)
+        die("create the table", &err);
+    enum { MREPS = 7 };
+    double t[MREPS];
+    int table = 0;
+    for (int i = 0; i < MREPS; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "side%d", i);
+        if (tarn_branch_create(NULL, lake, name, "main", &err) != 0) die("branch create", &err);
+        commit_append(lake, name, &table, 1);
+        commit_append(lake, "main", &table, 1);
+        tarn_merge_result m;
+        double t0 = now_ms();
+        if (tarn_branch_merge(&m, lake, name, "main", NULL, &err) != 0) die("merge", &err);
+        t[i] = now_ms() - t0;
+        if (m.fast_forward) die("merge was a fast-forward", NULL);
+    }
+    tarn_lake_close(&lake);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) die("cannot clean up", NULL);
+    return median(t, MREPS);
+}
+
+static int files_main(int argc, char **argv)
+{
+    long sizes[16];
+    int n = 0;
+    for (int i = 3; i < argc && n < 16; i++) sizes[n++] = atol(argv[i]);
+    if (!n) sizes[n++] = 10, sizes[n++] = 1000, sizes[n++] = 10000;
+    printf("| merge, both sides appended to one table of N files | ms (median) | us per file | per file vs %ld files |\n|---|---:|---:|---:|\n",
+           sizes[0]);
+    double first = 0;
+    for (int i = 0; i < n; i++) {
+        double ms = merge_files(argv[2], sizes[i]);
+        double per = ms * 1000.0 / (double)sizes[i];
+        if (i == 0) first = per;
+        printf("| %ld files | %.2f | %.2f | %.2fx |\n", sizes[i], ms, per, per / first);
+        fflush(stdout);
+    }
+    return 0;
+}
+
 /* ---- concurrent writers ------------------------------------------------- */
 
 /* W processes (each its own connection and lease) make K commits each,
@@ -429,8 +519,9 @@ static scaling measure_writers(const char *out_dir, const char *pg)
 
 int main(int argc, char **argv)
 {
+    if (argc >= 3 && !strcmp(argv[1], "--files")) return files_main(argc, argv);
     if (argc < 2) {
-        fprintf(stderr, "usage: %s OUT_DIR [COMMITS...]\n", argv[0]);
+        fprintf(stderr, "usage: %s OUT_DIR [COMMITS...] | --files OUT_DIR [FILES...]\n", argv[0]);
         return 2;
     }
     int sizes[16], nsizes = 0;

@@ -9,6 +9,11 @@
  *       writes DIR/fact.parquet (ROWS rows: id BIGINT, a DOUBLE, category
  *       VARCHAR of 50 values, ts TIMESTAMP) and DIR/dim.parquet (the 50
  *       categories with a region and a weight), deterministic contents.
+ *   duckdb_baseline many TARN_DIR TABLE ROWS FILES TMP_DIR
+ *       imports into TABLE (created) the rows of `gen`'s fact table as FILES
+ *       appends of ROWS/FILES rows each, ids rising: a table of FILES data
+ *       files, as a table fed by many small appends is (through the
+ *       library's tarn_table_import; TMP_DIR holds each part meanwhile).
  *   duckdb_baseline files TARN_DIR TABLE [REF]
  *       prints `read_parquet([...])` over the data files of TABLE at REF
  *       (default main), read from tarn's catalog through the library, so the
@@ -95,6 +100,45 @@ static int gen(const char *dir, long long rows)
     if (rc == 0) rc = exec(con, sql);
     duckdb_disconnect(&con);
     duckdb_close(&db);
+    return rc ? 1 : 0;
+}
+
+static int many(const char *tarn_dir, const char *table, long long rows, int nfiles,
+                const char *tmp)
+{
+    tarn_error err = TARN_ERROR_INIT;
+    tarn_lake *lake = NULL;
+    if (tarn_lake_open_path(&lake, tarn_dir, &err) != 0) {
+        fprintf(stderr, "%s\n", err.message);
+        return 1;
+    }
+    duckdb_database db;
+    duckdb_connection con;
+    if (open_db(&db, &con) < 0) return 1;
+    long long per = rows / nfiles;
+    int rc = 0;
+    for (int i = 0; i < nfiles && rc == 0; i++) {
+        char part[4200], sql[8400];
+        snprintf(part, sizeof part, "%s/part.parquet", tmp);
+        snprintf(sql, sizeof sql,
+                 "COPY (SELECT range AS id,"
+                 " (hash(range) %% 1000000) / 1000.0 AS a,"
+                 " 'cat_' || lpad(CAST(range %% 50 AS VARCHAR), 2, '0') AS category,"
+                 " TIMESTAMP '2026-01-01 00:00:00' + to_seconds(range) AS ts"
+                 " FROM range(%lld, %lld)) TO '%s' (FORMAT parquet)",
+                 i * per, (i + 1) * per, part);
+        rc = exec(con, sql);
+        tarn_import_options o = TARN_IMPORT_OPTIONS_INIT;
+        o.mode = i ? TARN_IMPORT_APPEND : TARN_IMPORT_CREATE;
+        tarn_import_result res;
+        if (rc == 0 && tarn_table_import(&res, lake, table, part, NULL, &o, &err) != 0) {
+            fprintf(stderr, "%s\n", err.message);
+            rc = -1;
+        }
+    }
+    duckdb_disconnect(&con);
+    duckdb_close(&db);
+    tarn_lake_close(&lake);
     return rc ? 1 : 0;
 }
 
@@ -203,9 +247,11 @@ int main(int argc, char **argv)
 {
     if (argc == 5 && strcmp(argv[1], "tarnq") == 0) return tarnq(atoi(argv[2]), argv[3], argv[4]);
     if (argc == 4 && strcmp(argv[1], "gen") == 0) return gen(argv[2], atoll(argv[3]));
+    if (argc == 7 && strcmp(argv[1], "many") == 0)
+        return many(argv[2], argv[3], atoll(argv[4]), atoi(argv[5]), argv[6]);
     if ((argc == 4 || argc == 5) && strcmp(argv[1], "files") == 0)
         return files(argv[2], argv[3], argc == 5 ? argv[4] : "main");
     if (argc == 4 && strcmp(argv[1], "query") == 0) return query(atoi(argv[2]), argv[3]);
-    fprintf(stderr, "usage: %s gen DIR ROWS | files TARN_DIR TABLE [REF] | query REPEAT SQL | tarnq REPEAT TARN_DIR SQL\n", argv[0]);
+    fprintf(stderr, "usage: %s gen DIR ROWS | many TARN_DIR TABLE ROWS FILES TMP_DIR | files TARN_DIR TABLE [REF] | query REPEAT SQL | tarnq REPEAT TARN_DIR SQL\n", argv[0]);
     return 2;
 }

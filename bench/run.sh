@@ -13,11 +13,13 @@
 #    process running the query 5 times, median.
 # 2. Catalog: bench/catalog_bench.c at 100 / 1,000 / 10,000 commits, on the
 #    embedded SQLite catalog and on PostgreSQL (a server started here), and
-#    commits per second with 8 concurrent writers.
-# 3. The Python side (handoff, pipelines, environments), S3, and the
-#    server (bench/serve_bench.py: request latency, throughput with 16
-#    clients, a 10M-row result as Arrow and as JSON, the 60 s load test,
-#    the quickstart warm through the server vs locally).
+#    commits per second with 8 concurrent writers; merges of a table of 10
+#    to 10,000 files.
+# 3. Imports (bench/import_bench.sh), pipelines and the warm runtime
+#    (bench/pipeline_bench.py), handoffs, environments, S3, and the server
+#    (bench/serve_bench.py: request latency, throughput with 16 clients, a
+#    10M-row result as Arrow and as JSON, the 60 s load test, the
+#    quickstart warm through the server vs locally).
 # Prints markdown tables and writes them to bench/out/results.md.
 set -u
 BUILD=${1:-build}
@@ -74,8 +76,16 @@ if ! (cd "$OUT/lake" 2>/dev/null && "$TARN" table get fact >/dev/null 2>&1 && "$
     import_retry dim "$OUT/data/dim.parquet" || exit 1
 fi
 TARN_DIR="$OUT/lake/.tarn"
+# The same rows as 400 appended files (ids rising), as a table fed by small
+# appends is: where the catalog's statistics can spare DuckDB most files.
+if ! (cd "$OUT/lake" && "$TARN" table get fact400 >/dev/null 2>&1); then
+    log "importing fact400 ($ROWS rows in 400 appends)"
+    mkdir -p "$OUT/tmp"
+    "$BASE" many "$TARN_DIR" fact400 "$ROWS" 400 "$OUT/tmp" || exit 1
+fi
 FACT=$("$BASE" files "$TARN_DIR" fact) || exit 1
 DIM=$("$BASE" files "$TARN_DIR" dim) || exit 1
+FACT400=$("$BASE" files "$TARN_DIR" fact400) || exit 1
 
 # ---- queries ---------------------------------------------------------------
 ms_now() { date +%s%N; }
@@ -86,11 +96,17 @@ run_duck() { "$BASE" query 1 "$1" 2>/dev/null; }
 NAMES=("SELECT 1 (fixed cost: process, DuckDB start)"
        "scan-aggregate: GROUP BY category over 10M rows"
        "selective filter: id BETWEEN x AND x+1000"
-       "join with the dimension table, GROUP BY region")
+       "join with the dimension table, GROUP BY region"
+       "400 files: id BETWEEN x AND x+1000 (goal <= 0.3)"
+       "400 files: count(*) (goal <= 0.2)"
+       "400 files: min(id), max(ts), count(*) (goal <= 0.2)")
 SQLS=("SELECT 1 AS one"
       "SELECT category, count(*) AS n, sum(a) AS total, avg(a) AS mean, max(ts) AS latest FROM {fact} GROUP BY category ORDER BY category"
       "SELECT count(*) AS n, sum(a) AS total, min(ts) AS first FROM {fact} WHERE id BETWEEN 7654321 AND 7655321"
-      "SELECT d.region, count(*) AS n, sum(f.a * d.weight) AS weighted FROM {fact} f JOIN {dim} d ON f.category = d.category GROUP BY d.region ORDER BY d.region")
+      "SELECT d.region, count(*) AS n, sum(f.a * d.weight) AS weighted FROM {fact} f JOIN {dim} d ON f.category = d.category GROUP BY d.region ORDER BY d.region"
+      "SELECT count(*) AS n, sum(a) AS total, min(ts) AS first FROM {fact400} WHERE id BETWEEN 5000000 AND 5001000"
+      "SELECT count(*) AS n FROM {fact400}"
+      "SELECT min(id) AS lo, max(ts) AS latest, count(*) AS n FROM {fact400}")
 [ "$ROWS" != 10000000 ] && NAMES[1]="scan-aggregate: GROUP BY category over $ROWS rows"
 
 # Equal rows, numbers compared to 1e-9 relative (parallel sums of doubles
@@ -120,8 +136,8 @@ add "| operation | tarn (ms) | DuckDB alone (ms) | ratio tarn/DuckDB |"
 add "|---|---:|---:|---:|"
 MISMATCH=""
 for i in "${!SQLS[@]}"; do
-    tsql=${SQLS[$i]//\{fact\}/fact}; tsql=${tsql//\{dim\}/dim}
-    dsql=${SQLS[$i]//\{fact\}/$FACT}; dsql=${dsql//\{dim\}/$DIM}
+    tsql=${SQLS[$i]//\{fact\}/fact}; tsql=${tsql//\{dim\}/dim}; tsql=${tsql//\{fact400\}/fact400}
+    dsql=${SQLS[$i]//\{fact\}/$FACT}; dsql=${dsql//\{dim\}/$DIM}; dsql=${dsql//\{fact400\}/$FACT400}
     # same answer? (tarn's CSV vs the harness's tab-separated rows)
     got_t=$(run_tarn "$tsql" | tail -n +2 | tr ',' '\t')
     got_d=$(run_duck "$dsql")
@@ -179,6 +195,11 @@ PG_FSYNC=on pg_start || exit 1
 CAT=$(BENCH_PG_URL="$PG_URL" "$CATB" "$OUT/catalog" $CATALOG_SIZES 2>"$OUT/catalog.log") || { cat "$OUT/catalog.log" >&2; exit 1; }
 pg_stop
 rm -rf "$OUT/catalog"
+log "merges of a table of 10 to 10,000 files"
+MERGEF=$("$CATB" --files "$OUT/catalog" 10 1000 10000 2>"$OUT/catalog.log") || { cat "$OUT/catalog.log" >&2; exit 1; }
+rm -rf "$OUT/catalog"
+log "imports: tarn table import against DuckDB alone writing the same Parquet"
+IMPORT=$(bash "$ROOT/bench/import_bench.sh" "$BUILD") || { log "import benchmark failed"; exit 1; }
 
 {
     echo "## tarn benchmarks ($(date -u +%Y-%m-%d), $(nproc) cores, $(uname -m))"
@@ -203,6 +224,14 @@ rm -rf "$OUT/catalog"
     echo "Catalog commands do not read data: the same commands in a lakehouse holding the big table and in an empty one:"
     echo
     printf '%s' "$DS"
+    echo
+    echo "Merges compare file lists as sorted sets: the cost per file stays flat from 10 to 10,000 files:"
+    echo
+    echo "$MERGEF"
+    echo
+    echo "Imports (bench/import_bench.sh):"
+    echo
+    echo "$IMPORT"
 } >"$OUT/results.md"
 
 # ---- the Python-side benchmarks ----------------------------------------------

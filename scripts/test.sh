@@ -23,6 +23,9 @@ run() {
 }
 
 mkdir -p "$TEST_BUILD/test-tmp"
+# Runs borrow warm Python parents from a warm runtime of the tests' own.
+export TARN_RUNTIME_DIR="$PWD/$TEST_BUILD/test-tmp/runtime"
+mkdir -p "$TARN_RUNTIME_DIR" && chmod 700 "$TARN_RUNTIME_DIR"
 # Pipelines run Python workers; CPython cannot load the ASan build of the
 # extension, so workers use the regular build's package.
 cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDUCKDB_HOME="${DUCKDB_HOME:-$PWD/.deps/duckdb}" >/dev/null &&
@@ -55,6 +58,8 @@ if [ -d tests/python ] && ls tests/python/test_*.py >/dev/null 2>&1; then
     bash tests/lib/with_postgres.sh /usr/bin/python3 -m pytest -q tests/python/test_serve.py
 fi
 
+"$TEST_BUILD/tarn" runtime stop >/dev/null 2>&1
+"$BUILD/tarn" runtime stop >/dev/null 2>&1
 echo
 if [ ${#failed[@]} -eq 0 ]; then
   echo "all test suites passed"

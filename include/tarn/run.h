@@ -27,10 +27,15 @@ typedef struct tarn_run_options {
      * prints as `model @ file:line | message`. May be NULL. */
     void (*on_line)(const char *line, void *ctx);
     void *ctx;
+    /* Version 2. The tarn program whose warm runtime lends warm Python
+     * parents (started on first use; see tarn_runtime_serve), or NULL to
+     * start this run's own. */
+    const char *runtime_exe;
 } tarn_run_options;
 
-#define TARN_RUN_OPTIONS_VERSION 1
-#define TARN_RUN_OPTIONS_INIT {TARN_RUN_OPTIONS_VERSION, NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL}
+#define TARN_RUN_OPTIONS_VERSION 2
+#define TARN_RUN_OPTIONS_INIT                                                                      \
+    {TARN_RUN_OPTIONS_VERSION, NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL}
 
 /* Plans and (unless dry_run) runs the project. *report (free with
  * tarn_free) is JSON: {"job_id", "outcome": "success"|"failed"|"planned",
@@ -63,5 +68,17 @@ TARN_EXTERN int tarn_env_list(char **json, tarn_lake *lake, tarn_error *err);
  * [ids], "packages": [names], "bytes", "dry_run"}. */
 TARN_EXTERN int tarn_env_gc(char **json, tarn_lake *lake, int64_t keep_seconds, int dry_run,
                             tarn_error *err);
+
+/* The warm runtime: a per-user process of the tarn program EXE that keeps
+ * warm Python parents between runs (runs started with runtime_exe = EXE
+ * borrow them). Serves until idle for IDLE_SECONDS (<= 0: TARN_RUNTIME_IDLE,
+ * else 600) or stopped; TARN_EEXISTS when one already serves. */
+TARN_EXTERN int tarn_runtime_serve(const char *exe, double idle_seconds, tarn_error *err);
+/* Its status as JSON (free with tarn_free): {"pid", "socket",
+ * "idle_seconds", "zygotes": [{"pid", "key", "python", "state"}]};
+ * TARN_ENOTFOUND when it is not running. */
+TARN_EXTERN int tarn_runtime_status(char **json, const char *exe, tarn_error *err);
+/* Stops it and the warm parents it holds; TARN_ENOTFOUND when not running. */
+TARN_EXTERN int tarn_runtime_stop(const char *exe, tarn_error *err);
 
 #endif

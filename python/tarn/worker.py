@@ -40,7 +40,7 @@ offers}}``.
 
 Control requests (caller -> zygote), each answered by one reply, in order:
 
-``{"op": "fork", "label": L, "limits": {...}, "confine": {...}}`` + fds
+``{"op": "fork", "label": L, "limits": {...}, "confine": {...}, "environ": {...}}`` + fds
     ``[call, stdout, stderr]``: *call* is one end of a fresh socketpair (the
     caller keeps the other), *stdout*/*stderr* the write ends of pipes
     (possibly the same one). The zygote forks a worker that owns those three
@@ -51,7 +51,9 @@ Control requests (caller -> zygote), each answered by one reply, in order:
     *confine* (optional): the policy of tarn.confine (``{"mode", "hide",
     "read", "internet"}``); without it the worker is supervised (limits,
     its processes killed when it ends) but not confined. The older
-    ``"memory_limit": BYTES`` is the same as ``limits.memory``.
+    ``"memory_limit": BYTES`` is the same as ``limits.memory``. *environ*
+    (optional): the environment the worker's ``os.environ`` becomes (the
+    caller's, when the zygote was started for another caller).
 ``{"op": "wait", "pid": P, "timeout": SECONDS}``
     Waits for worker P to end (killing it with SIGKILL after SECONDS) and
     replies ``{"ok": true, "pid": P, "exitcode": N|null, "signal": S|null}``.
@@ -60,6 +62,12 @@ Control requests (caller -> zygote), each answered by one reply, in order:
     Sends S to worker P; replies ``{"ok": true}``.
 ``{"op": "ping"}``
     Replies ``{"ok": true, "pid": N}``.
+``{"op": "discover", "files": [PATH, ...], "env": {NAME: VALUE}}`` + fds ``[stdout, stderr]``
+    Forks a child that runs ``python3 -m tarn.discover FILES`` as if started
+    with ENV added to its environment (the same output on *stdout*, the same
+    exit status, to be waited for like a worker), without paying the
+    interpreter's start-up and imports; replies ``{"ok": true, "pid": P}``.
+    tarn.discover confines the files' top level itself.
 
 A bad request gets ``{"ok": false, "error": "..."}``. When the control
 socket closes the zygote kills its workers and exits.
@@ -222,6 +230,7 @@ def _worker_main(ctl, call_fd, out_fd, err_fd, req, scratch):
         if err_fd not in (1, 2, out_fd):
             os.close(err_fd)
         sock = socket.socket(fileno=call_fd)
+        _take_environ(req)
         limits = dict(req.get("limits") or {})
         if req.get("memory_limit") and not limits.get("memory"):
             limits["memory"] = req["memory_limit"]
@@ -256,6 +265,48 @@ def _worker_main(ctl, call_fd, out_fd, err_fd, req, scratch):
         except BaseException:
             pass
     os._exit(70)
+
+
+def _take_environ(req):
+    """A zygote lent by the warm runtime was started for an earlier run:
+    the request carries the caller's environment, which the function sees."""
+    env = req.get("environ")
+    if isinstance(env, dict):
+        os.environ.clear()
+        os.environ.update({str(k): str(v) for k, v in env.items()})
+
+
+def _discover_main(ctl, out_fd, err_fd, req):
+    """In a child of the zygote: ``python3 -m tarn.discover`` (never returns)."""
+    code = 70
+    try:
+        ctl.close()
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.dup2(out_fd, 1)
+        os.dup2(err_fd, 2)
+        for fd in {out_fd, err_fd} - {1, 2}:
+            os.close(fd)
+        sys.stdout = open(1, "w", encoding="utf-8", errors="surrogateescape", closefd=False)
+        sys.stderr = open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False)
+        _take_environ(req)
+        for k, v in (req.get("env") or {}).items():
+            os.environ[str(k)] = str(v)
+        sys.dont_write_bytecode = True  # as PYTHONDONTWRITEBYTECODE=1
+        gc.enable()
+        from . import discover
+        code = discover.main([str(f) for f in req.get("files") or []])
+    except BaseException:
+        try:
+            traceback.print_exc()
+        except BaseException:
+            pass
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BaseException:
+        pass
+    os._exit(code if isinstance(code, int) else 1)
 
 
 def _serve_call(sock, memory_limit):
@@ -511,6 +562,16 @@ def _zygote_main(fd, preload=(), paths=()):
                     reply = {"ok": True}
                 elif op == "ping":
                     reply = {"ok": True, "pid": os.getpid()}
+                elif op == "discover":
+                    if len(fds) != 2:
+                        raise ValueError("discover takes 2 descriptors (stdout, stderr)")
+                    sys.stdout.flush()
+                    sys.stderr.flush()
+                    pid = os.fork()
+                    if pid == 0:
+                        _discover_main(ctl, fds[0], fds[1], req)
+                    workers[pid] = None
+                    reply = {"ok": True, "pid": pid}
                 else:
                     raise ValueError("unknown op %r" % (op,))
             except Exception as e:

@@ -1463,6 +1463,7 @@ static void ref_row(tarn_ref_row *out, const PGresult *r, int i)
     col_copy(out->commit, sizeof out->commit, r, i, 1);
     out->kind = (int)col_int(r, i, 2);
     out->aborted = (int)col_int(r, i, 3);
+    out->updated_us = col_int(r, i, 4);
 }
 
 static int pg_ref_get(tarn_catalog *c, const char *name, tarn_ref_row *out, int lock,
@@ -1476,8 +1477,8 @@ static int pg_ref_get(tarn_catalog *c, const char *name, tarn_ref_row *out, int 
     TARN_RETURN_NOT_OK(
         run(p, &r,
             lock && p->in_tx
-                ? "SELECT name, commit_hash, kind, aborted FROM @refs WHERE name = $1 FOR UPDATE"
-                : "SELECT name, commit_hash, kind, aborted FROM @refs WHERE name = $1",
+                ? "SELECT name, commit_hash, kind, aborted, updated_us FROM @refs WHERE name = $1 FOR UPDATE"
+                : "SELECT name, commit_hash, kind, aborted, updated_us FROM @refs WHERE name = $1",
             &ps, "reading a ref", err));
     int found = PQntuples(r) == 1;
     if (found) ref_row(out, r, 0);
@@ -1493,7 +1494,7 @@ static int pg_ref_list(tarn_catalog *c, int kind, int (*cb)(const tarn_ref_row *
     PGresult *r;
     TARN_RETURN_NOT_OK(run(
         PG(c), &r,
-        "SELECT name, commit_hash, kind, aborted FROM @refs WHERE kind = $1::int OR $1::int < 0 "
+        "SELECT name, commit_hash, kind, aborted, updated_us FROM @refs WHERE kind = $1::int OR $1::int < 0 "
         "ORDER BY name",
         &ps, "listing refs", err));
     int rc = 0;

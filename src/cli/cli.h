@@ -23,6 +23,11 @@ int cmd_job(int argc, char **argv);
 int cmd_env(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_version(int argc, char **argv);
+int cmd_runtime(int argc, char **argv);
+
+/* This program's path (/proc/self/exe) into OUT: what starts the warm
+ * runtime. 0, or -1 when it cannot be told. */
+int cli_self_exe(char *out, size_t size);
 int cmd_catalog(int argc, char **argv);
 int cmd_token(int argc, char **argv);
 int cmd_serve(int argc, char **argv);

@@ -29,6 +29,7 @@ static const struct {
     {"env", cmd_env, "list and prune the package cache of environments"},
     {"token", cmd_token, "create, list and revoke access tokens for 'tarn serve'"},
     {"serve", cmd_serve, "serve this lakehouse over HTTP (/api/v1/) to users with tokens"},
+    {"runtime", cmd_runtime, "the warm runtime: Python parents kept warm between runs"},
     {"info", cmd_info, "show this lakehouse: folder, branch, user, catalog, storage"},
     {"version", cmd_version, "print tarn's version"},
     {"catalog", cmd_catalog, "where the catalog is; migrate it to PostgreSQL, verify"},

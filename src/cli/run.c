@@ -134,6 +134,15 @@ static int collect_params(tarn_run_options *o, const char ***names, const char *
 }
 
 static tarn_run_options g_opts;
+static char g_exe[4096];
+
+/* Runs borrow warm Python parents from this program's warm runtime. */
+static void use_warm_runtime(tarn_run_options *o)
+{
+    if (cli_self_exe(g_exe, sizeof g_exe) == 0) o->runtime_exe = g_exe;
+}
+
+static const cli_cmd run_cmd;
 
 static int run_run(const cli_args *a)
 {
@@ -145,6 +154,7 @@ static int run_run(const cli_args *a)
     o.no_transaction = cli_has(a, "no-transaction");
     o.preview_rows = cli_has(a, "preview") ? 5 : 0;
     o.on_line = print_line;
+    use_warm_runtime(&o);
     tarn_lake *lake;
     if (cli_open_lake(&lake)) return 1;
     tarn_error err = TARN_ERROR_INIT;
@@ -277,12 +287,15 @@ static int job_logs(const cli_args *a)
     return cli_done(&lake, rc, &err);
 }
 
+static const cli_cmd job_rerun_cmd;
+
 static int job_rerun(const cli_args *a)
 {
     tarn_run_options o = TARN_RUN_OPTIONS_INIT;
     o.branch = cli_get(a, "ref");
     o.strict = cli_has(a, "strict");
     o.on_line = print_line;
+    use_warm_runtime(&o);
     tarn_lake *lake;
     if (cli_open_lake(&lake)) return 1;
     tarn_error err = TARN_ERROR_INIT;

@@ -115,8 +115,7 @@ int tarn_lake_init_opts(const char *dir, const tarn_init_options *opts, tarn_err
         rc = tarn__error_set(err, TARN_EIO, "cannot resolve '%s': %s", dir, strerror(errno));
     if (rc == 0) {
         snprintf(tarn_dir, sizeof tarn_dir, "%s/.tarn", abs);
-        snprintf(path, sizeof path, "%s/catalog.db", tarn_dir);
-        if (tarn__catalog_found(tarn_dir) || access(path, F_OK) == 0)
+        if (tarn__catalog_found(tarn_dir))
             rc = tarn__error_set(err, TARN_EEXISTS, "'%s' already holds a tarn lakehouse", abs);
     }
     const char *subdirs[] = {"cache", "envs", local_objects ? "objects" : NULL};

@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "catalog/catalog.h"
+#include "sql/pool.h"
 #include "tarn/tarn.h"
 #include "store/store.h"
 #include "tarn/ref.h"
@@ -68,8 +69,8 @@ int tarn__lake_init_embedded(const char *dir, const char *config_text, tarn_erro
         rc = tarn__error_set(err, TARN_EIO, "cannot resolve '%s': %s", dir, strerror(errno));
     if (rc == 0) {
         snprintf(tarn_dir, sizeof tarn_dir, "%s/.tarn", abs);
-        snprintf(path, sizeof path, "%s/catalog.db", tarn_dir);
-        if (access(path, F_OK) == 0)
+        /* catalog.db, or a config naming a shared catalog */
+        if (tarn__catalog_found(tarn_dir))
             rc = tarn__error_set(err, TARN_EEXISTS, "'%s' already holds a tarn lakehouse", abs);
     }
     static const char *const subdirs[] = {"objects", "cache", "envs"};
@@ -165,6 +166,7 @@ int tarn_lake_open_path(tarn_lake **out, const char *tarn_dir, tarn_error *err)
     if (!lake) return tarn__error_set(err, TARN_ENOMEM, "out of memory");
     lake->ops = &tarn__local_ops;
     lake->path = strdup(abs);
+    lake->pool = tarn__pool_new();
     pthread_mutex_init(&lake->lease.mu, NULL);
     pthread_cond_init(&lake->lease.wake, NULL);
     char *location = NULL;
@@ -220,6 +222,7 @@ int tarn_lake_open(tarn_lake **out, const char *start_dir, tarn_error *err)
 
 void tarn_local__close(tarn_lake *l)
 {
+    tarn__pool_free(&l->pool);
     if (l->catalog) tarn__lease_drop(l);
     pthread_mutex_destroy(&l->lease.mu);
     pthread_cond_destroy(&l->lease.wake);

@@ -47,6 +47,7 @@ struct tarn_lake {
     char display_ref[256]; /* scratch for tarn__ref_display */
     tarn_lease_state lease;
     tarn_query_limits query_limits;
+    struct tarn_duck_pool *pool; /* DuckDBs kept between queries (sql/pool.c) */
 };
 
 /* TARN_BRANCH, when set, into OUT: 1; 0 when unset; TARN_EINVALID when it

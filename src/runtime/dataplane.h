@@ -43,13 +43,24 @@ typedef struct tarn_rt_call {
 } tarn_rt_call;
 
 /* WARM: start the Python parent now, so it warms up while the run plans.
- * Refuses run.memory_limit_mb, run.timeout_s, run.cpus or run.confine
- * values that make no sense, before anything runs. */
-int tarn__rt_open(tarn_rt_session **out, tarn_lake *lake, int warm, tarn_error *err);
+ * EXE (may be NULL): the tarn program whose warm runtime (runtime/warm.h)
+ * lends warm parents, started if not running; without it, or when it
+ * cannot lend, the session starts its own. Refuses run.memory_limit_mb,
+ * run.timeout_s, run.cpus or run.confine values that make no sense,
+ * before anything runs. */
+int tarn__rt_open(tarn_rt_session **out, tarn_lake *lake, int warm, const char *exe,
+                  tarn_error *err);
 /* Two "K=V" environment entries (malloc'd) that make `python3 -m
  * tarn.discover` run the project's top level confined like a model, within
  * run.timeout_s: TARN_CONFINE and TARN_DISCOVER_TIMEOUT. */
 int tarn__rt_discover_env(char *out[2], tarn_lake *lake, const char *project_dir, tarn_error *err);
+
+/* Runs `python3 -m tarn.discover FILES` as a child of the base
+ * environment's warm parent, with the NAME=VALUE entries ENV added to its
+ * environment: its stdout and stderr (malloc'd) and its wait status, as
+ * tarn__proc_capture gives them, without the interpreter's start-up. */
+int tarn__rt_discover(char **out, char **errout, int *status, tarn_rt_session *s,
+                      char *const *files, size_t n, char *const *env, tarn_error *err);
 
 /* Releases every mapped table and stops the workers. NULL allowed. */
 void tarn__rt_close(tarn_rt_session **s);

@@ -50,6 +50,12 @@ typedef struct run_ctx {
     size_t nconns;
 } run_ctx;
 
+/* Options of version 2 (a caller built against version 1 has none). */
+static const char *runtime_exe(const tarn_run_options *o)
+{
+    return o->version >= 2 ? o->runtime_exe : NULL;
+}
+
 static void emit(run_ctx *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void emit(run_ctx *r, const char *fmt, ...)
 {
@@ -787,7 +793,7 @@ static int open_confined(run_ctx *r, tarn_error *err)
 static int execute(tarn_commit_id *commit, run_ctx *r, tarn_error *err)
 {
     int rc = open_confined(r, err);
-    if (rc == 0 && !r->rt) rc = tarn__rt_open(&r->rt, r->lake, 0, err);
+    if (rc == 0 && !r->rt) rc = tarn__rt_open(&r->rt, r->lake, 0, runtime_exe(r->opts), err);
     if (rc < 0) return rc;
     json_t *order = json_object_get(r->project, "order");
     sched s = {0};
@@ -901,8 +907,8 @@ int tarn_local__run(char **report, tarn_lake *lake, const tarn_run_options *opts
         snprintf(r.input_commit, sizeof r.input_commit, "%s", in.hex);
     }
     if (rc == 0) rc = tarn__joblog_open(&r.log, lake, err);
-    if (rc == 0 && !opts->dry_run) rc = tarn__rt_open(&r.rt, lake, 1, err);
-    if (rc == 0) rc = tarn__project_load(&r.project, lake, opts->project_dir, err);
+    if (rc == 0 && !opts->dry_run) rc = tarn__rt_open(&r.rt, lake, 1, runtime_exe(opts), err);
+    if (rc == 0) rc = tarn__project_load(&r.project, lake, opts->project_dir, r.rt, err);
     if (rc == 0) rc = tarn__plan(r.project, lake, r.input_commit, opts, err);
     json_object_set_new(r.report, "branch", json_string(r.branch));
     if (rc < 0) goto done;

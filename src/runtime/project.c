@@ -269,7 +269,7 @@ static int env_cap(char *out, size_t size, tarn_lake *lake, const char *key, con
 }
 
 static int discover_python(json_t *project_out, json_t *models, tarn_lake *lake, const char *dir,
-                           char **files, size_t n, tarn_error *err)
+                           char **files, size_t n, tarn_rt_session *rt, tarn_error *err)
 {
     if (n == 0) return 0;
     char **argv = calloc(n + 5, sizeof *argv);
@@ -313,7 +313,10 @@ static int discover_python(json_t *project_out, json_t *models, tarn_lake *lake,
                    max_files[0] ? max_files : "TARN_ENV_MAX_FILES=",
                    NULL};
     char *out = NULL, *errout = NULL;
-    if (tarn__proc_capture(&out, &errout, &status, argv, env) != 0) {
+    /* A warm parent runs it without the interpreter's start-up, else a
+     * process of its own. */
+    if ((!rt || tarn__rt_discover(&out, &errout, &status, rt, files, n, env, NULL) < 0) &&
+        tarn__proc_capture(&out, &errout, &status, argv, env) != 0) {
         rc = tarn__error_set(err, TARN_EIO, "cannot start %s: %s", argv[0], strerror(errno));
         goto done;
     }
@@ -358,7 +361,8 @@ done:
     return rc;
 }
 
-int tarn__project_load(json_t **out, tarn_lake *lake, const char *dir, tarn_error *err)
+int tarn__project_load(json_t **out, tarn_lake *lake, const char *dir, tarn_rt_session *rt,
+                       tarn_error *err)
 {
     *out = NULL;
     char abs[PATH_MAX];
@@ -412,7 +416,8 @@ int tarn__project_load(json_t **out, tarn_lake *lake, const char *dir, tarn_erro
     }
     tarn__duck_close(&d);
     if (rc == 0)
-        rc = discover_python(project, json_object_get(project, "models"), lake, abs, py, npy, err);
+        rc = discover_python(project, json_object_get(project, "models"), lake, abs, py, npy, rt,
+                             err);
     char hash[65];
     tarn__sha256_hex(hash, sb_str(&all), all.len);
     json_object_set_new(project, "hash", json_string(hash));

@@ -24,8 +24,11 @@ int tarn__python_version_matches(const char *have, const char *want);
  * "python"|"sql", "role": "model"|"expectation", "file", "line",
  * "materialization", "python", "pip", "installed", "inputs": [{"param",
  * "name", "columns", "filter", "ref"}], "parameters", "sql", "code_hash"}.
- * Errors name the file and line. */
-int tarn__project_load(json_t **out, tarn_lake *lake, const char *dir, tarn_error *err);
+ * Errors name the file and line. RT (may be NULL): a session whose warm
+ * parent inspects the Python files. */
+struct tarn_rt_session;
+int tarn__project_load(json_t **out, tarn_lake *lake, const char *dir, struct tarn_rt_session *rt,
+                       tarn_error *err);
 
 /* Checks the project against the lakehouse at INPUT_COMMIT and orders it:
  * adds "order" (model names, parents first), per model "parents" (models)

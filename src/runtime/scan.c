@@ -30,41 +30,18 @@ int tarn__scan_files(json_t **kept, size_t *total, tarn_lake *lake, tarn_duck *d
         tarn__schema_parse(&cols, &ncols, v.schema_json);
         prune = tarn__prune_new(where, cols, ncols);
     }
-    int rc = 0;
-    if (tarn__prune_count(prune) == 0) {
-        for (size_t i = 0; i < v.nfiles; i++) json_array_append_new(*kept, json_string(v.files[i]));
-        goto done;
+    tarn_file_stats fs = {0};
+    tarn_verdict *verdicts = calloc(v.nfiles ? v.nfiles : 1, sizeof *verdicts);
+    int rc = verdicts ? 0 : tarn__error_set(err, TARN_ENOMEM, "out of memory");
+    for (size_t i = 0; i < v.nfiles; i++) verdicts[i] = TARN_VERDICT_SOME;
+    if (rc == 0 && tarn__prune_count(prune) > 0) {
+        rc = tarn__file_stats_load(&fs, lake, v.files, v.nfiles, err);
+        if (rc == 0) rc = tarn__prune_judge(verdicts, prune, fs.stats, fs.n, d, params);
     }
-    /* One query tests every file: SELECT <file 0 may match>, <file 1 ...>,
-     * the filter's parameters bound as in the scan itself. */
-    strbuf q = {0};
-    sb_append(&q, "SELECT ");
-    tarn_data_file *records = calloc(v.nfiles, sizeof *records);
-    rc = records ? TARN_CAT(lake)->vt->file_get(TARN_CAT(lake), (const char *const *)v.files, v.nfiles, records, err)
-                 : tarn__error_set(err, TARN_ENOMEM, "out of memory");
-    for (size_t i = 0; i < v.nfiles && rc == 0; i++) {
-        json_t *stats = json_loads(records[i].stats_json ? records[i].stats_json : "{}", 0, NULL);
-        if (i) sb_append(&q, ", ");
-        tarn__prune_file_test(&q, prune, stats);
-        sb_append(&q, "::VARCHAR");
-        json_decref(stats);
-    }
-    for (size_t i = 0; records && i < v.nfiles; i++) tarn__data_file_clear(&records[i]);
-    free(records);
-    duckdb_result res;
-    if (rc == 0 && tarn__duck_query_bound(&res, d, sb_str(&q), params, TARN_EINVALID, "file statistics", NULL) == 0) {
-        for (size_t i = 0; i < v.nfiles; i++) {
-            char *t = tarn__duck_text(&res, (idx_t)i, 0);
-            if (!t || strcmp(t, "false") != 0) json_array_append_new(*kept, json_string(v.files[i]));
-            free(t);
-        }
-    } else if (rc == 0) {
-        /* Statistics that cannot be compared prove nothing: keep every file. */
-        for (size_t i = 0; i < v.nfiles; i++) json_array_append_new(*kept, json_string(v.files[i]));
-    }
-    if (rc == 0) duckdb_destroy_result(&res);
-    sb_free(&q);
-done:
+    for (size_t i = 0; rc == 0 && i < v.nfiles; i++)
+        if (verdicts[i] != TARN_VERDICT_NONE) json_array_append_new(*kept, json_string(v.files[i]));
+    free(verdicts);
+    tarn__file_stats_clear(&fs);
     tarn__prune_free(&prune);
     tarn__columns_free(cols, ncols);
     tarn__version_clear(&v);

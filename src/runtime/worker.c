@@ -25,16 +25,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "runtime/dataplane.h"
 #include "runtime/runtime.h"
+#include "runtime/warm.h"
 #include "tarn/arrow.h"
 #include "util/error.h"
 #include "util/lines.h"
+#include "util/packet.h"
 #include "util/util.h"
 
 #define LINE_MAX_BYTES 8192 /* of one line a function prints; the rest is counted */
@@ -63,6 +67,8 @@ typedef struct zygote {
     pid_t pid;     /* 0: not started */
     int ctrl;      /* control socket (SOCK_SEQPACKET: one JSON message a packet) */
     int ready;     /* its "warm" message was read */
+    int lent;      /* borrowed from the warm runtime (not this process's child) */
+    int broken;    /* a request failed: never given back */
 } zygote;
 
 struct tarn_rt_session {
@@ -75,6 +81,8 @@ struct tarn_rt_session {
     limits defaults;
     int confine;         /* run.confine: 1 auto, 0 off */
     char hide[PATH_MAX]; /* the lakehouse folder, as the kernel resolves it */
+    int warm;            /* connection to the warm runtime, or -1 */
+    json_t *environ;     /* this process's environment for workers of lent zygotes */
 };
 
 /* The zygote for ENV (NULL: the base environment), created if new. */
@@ -160,11 +168,13 @@ int tarn__rt_discover_env(char *out[2], tarn_lake *lake, const char *project_dir
     return 0;
 }
 
-int tarn__rt_open(tarn_rt_session **out, tarn_lake *lake, int warm, tarn_error *err)
+int tarn__rt_open(tarn_rt_session **out, tarn_lake *lake, int warm, const char *exe,
+                  tarn_error *err)
 {
     *out = calloc(1, sizeof **out);
     if (!*out) return tarn__error_set(err, TARN_ENOMEM, "out of memory");
     (*out)->lake = lake;
+    (*out)->warm = tarn__warm_connect(exe, 1);
     pthread_mutex_init(&(*out)->mu, NULL);
     if (read_defaults(*out, err) < 0) {
         tarn__rt_close(out);
@@ -175,9 +185,20 @@ int tarn__rt_open(tarn_rt_session **out, tarn_lake *lake, int warm, tarn_error *
     return 0;
 }
 
-static void stop_zygote(zygote *z)
+static void stop_zygote(tarn_rt_session *s, zygote *z)
 {
     if (!z->pid) return;
+    if (z->lent) {
+        /* Every worker it forked was waited for: it goes back warm. One
+         * that failed a request is only closed (it then exits). */
+        if (z->broken) close(z->ctrl);
+        else tarn__warm_release(s->warm, z->ctrl, z->pid, z->ready);
+        z->ctrl = -1;
+        z->ready = 0;
+        z->pid = 0;
+        z->lent = 0;
+        return;
+    }
     /* Every call has returned by now: nothing of the zygote's is worth
      * waiting for (it may still be importing pandas). */
     kill(z->pid, SIGKILL);
@@ -193,67 +214,14 @@ static void stop_zygote(zygote *z)
 /* One JSON message in one packet, with descriptors attached. */
 static int send_packet(int sock, json_t *msg, const int *fds, size_t nfds, tarn_error *err)
 {
-    char *text = json_dumps(msg, JSON_COMPACT);
-    struct iovec iov = {text, strlen(text)};
-    struct msghdr mh = {0};
-    mh.msg_iov = &iov;
-    mh.msg_iovlen = 1;
-    char control[CMSG_SPACE(sizeof(int) * 64)];
-    if (nfds > 64) nfds = 64;
-    if (nfds) {
-        memset(control, 0, sizeof control);
-        mh.msg_control = control;
-        mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-        memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
-    }
-    ssize_t n = sendmsg(sock, &mh, MSG_NOSIGNAL);
-    free(text);
-    if (n < 0)
-        return tarn__error_set(err, TARN_EIO, "cannot reach the Python worker: %s",
-                               strerror(errno));
-    return 0;
+    return tarn__packet_send(sock, msg, fds, nfds, "the Python worker", err);
 }
 
 /* Receives one packet: 0 with *msg set, 1 at end-of-file, <0 on error.
  * A descriptor that came with it goes to *fd (others are closed). */
 static int recv_packet(json_t **msg, int *fd, int sock, tarn_error *err)
 {
-    *msg = NULL;
-    char *buf = malloc(1 << 20);
-    char control[CMSG_SPACE(sizeof(int) * 8)];
-    struct iovec iov = {buf, 1 << 20};
-    struct msghdr mh = {0};
-    mh.msg_iov = &iov;
-    mh.msg_iovlen = 1;
-    mh.msg_control = control;
-    mh.msg_controllen = sizeof control;
-    ssize_t n;
-    while ((n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {
-    }
-    for (struct cmsghdr *c = n > 0 ? CMSG_FIRSTHDR(&mh) : NULL; c; c = CMSG_NXTHDR(&mh, c)) {
-        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-        int count = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-        int *fds = (int *)CMSG_DATA(c);
-        for (int i = 0; i < count; i++) {
-            if (fd && *fd < 0)
-                *fd = fds[i];
-            else
-                close(fds[i]);
-        }
-    }
-    int rc = 0;
-    if (n < 0)
-        rc = tarn__error_set(err, TARN_EIO, "lost the Python worker: %s", strerror(errno));
-    else if (n == 0)
-        rc = 1;
-    else if (!(*msg = json_loadb(buf, (size_t)n, 0, NULL)))
-        rc = tarn__error_set(err, TARN_EIO, "the Python worker sent something that is not JSON");
-    free(buf);
-    return rc;
+    return tarn__packet_recv(msg, fd, sock, "the Python worker", err);
 }
 
 /* ENV extended (replaced where named) by the NAME=VALUE entries of EXTRA;
@@ -277,6 +245,70 @@ static char **environment_with(char *const *extra, size_t nextra)
     for (size_t j = 0; j < nextra; j++)
         out[k++] = extra[j];
     return out;
+}
+
+/* Borrows a zygote started exactly as ARGV and ENVP (and this process's
+ * folder, umask and resource limits) say from the warm runtime: 0, or -1
+ * when there is none to ask. Workers forked from it get this process's
+ * environment with each call. */
+static int lease_zygote(tarn_rt_session *s, zygote *z, char **argv, char **envp)
+{
+    if (s->warm < 0) return -1;
+    char cwd[PATH_MAX];
+    if (!getcwd(cwd, sizeof cwd)) return -1;
+    json_t *args = json_array(), *env = json_array(), *keyed = json_array();
+    json_t *limits = json_array();
+    for (size_t i = 0; argv[i]; i++)
+        json_array_append_new(args, json_string(argv[i]));
+    /* A zygote of another run serves this one when the variables that
+     * shape an interpreter as it starts agree: workers get this process's
+     * whole environment with each call. */
+    static const char *const shaping[] = {"PYTHON", "LD_",  "LC_",    "LANG",       "HOME=",
+                                          "TZ=",    "TMP",  "TEMP=",  "OMP_",       "OPENBLAS_",
+                                          "MKL_",   "NUMEXPR_", "TARN_", "VECLIB_", "GOTO"};
+    for (size_t i = 0; envp[i]; i++) {
+        json_array_append_new(env, json_string(envp[i]));
+        for (size_t k = 0; k < sizeof shaping / sizeof *shaping; k++)
+            if (!strncmp(envp[i], shaping[k], strlen(shaping[k]))) {
+                json_array_append_new(keyed, json_string(envp[i]));
+                break;
+            }
+    }
+    for (int r = 0; r < RLIM_NLIMITS; r++) {
+        struct rlimit l;
+        if (getrlimit(r, &l) != 0) continue;
+        json_array_append_new(limits, json_pack("[i,I,I]", r,
+                                                l.rlim_cur == RLIM_INFINITY ? (json_int_t)-1 : (json_int_t)l.rlim_cur,
+                                                l.rlim_max == RLIM_INFINITY ? (json_int_t)-1 : (json_int_t)l.rlim_max));
+    }
+    mode_t mask = umask(022);
+    umask(mask);
+    json_t *spec = json_pack("{s:s,s:o,s:o,s:o,s:s,s:i,s:o}", "python", z->python, "argv", args,
+                             "env", env, "key_env", keyed, "cwd", cwd, "umask", (int)mask,
+                             "rlimits", limits);
+    int ready = 0;
+    pid_t pid = 0;
+    int ctrl = -1;
+    int rc = spec ? tarn__warm_lease(&ctrl, &pid, &ready, s->warm, spec) : -1;
+    json_decref(spec);
+    if (rc < 0) return -1;
+    if (!s->environ) {
+        extern char **environ;
+        s->environ = json_object();
+        for (size_t i = 0; environ[i]; i++) {
+            const char *eq = strchr(environ[i], '=');
+            if (!eq) continue;
+            char name[512];
+            snprintf(name, sizeof name, "%.*s", (int)(eq - environ[i]), environ[i]);
+            json_object_set_new(s->environ, name, json_string(eq + 1));
+        }
+    }
+    z->pid = pid;
+    z->ctrl = ctrl;
+    z->ready = ready;
+    z->lent = 1;
+    z->broken = 0;
+    return 0;
 }
 
 static int start_zygote(tarn_rt_session *s, zygote *z, tarn_error *err)
@@ -307,6 +339,7 @@ static int start_zygote(tarn_rt_session *s, zygote *z, tarn_error *err)
 
     int sv[2], rc = 0;
     pid_t pid = -1;
+    if (lease_zygote(s, z, argv, envp) == 0) goto done;
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
         rc = tarn__error_set(err, TARN_EIO, "socketpair: %s", strerror(errno));
         goto done;
@@ -353,7 +386,8 @@ static int zygote_ask(json_t **reply, tarn_rt_session *s, zygote *z, json_t *req
         int rc = recv_packet(&hello, NULL, z->ctrl, err);
         json_decref(hello);
         if (rc != 0) {
-            stop_zygote(z);
+            z->broken = 1;
+            stop_zygote(s, z);
             return tarn__error_set(err, TARN_EIO,
                                    "the Python worker (%s -m tarn.worker) did not start; see its "
                                    "error above",
@@ -370,7 +404,10 @@ static int zygote_ask(json_t **reply, tarn_rt_session *s, zygote *z, json_t *req
         json_decref(*reply);
         *reply = NULL;
     }
-    if (rc < 0 && !*reply) stop_zygote(z);
+    if (rc < 0 && !*reply) {
+        z->broken = 1;
+        stop_zygote(s, z);
+    }
     return rc;
 }
 
@@ -420,6 +457,7 @@ static int fork_worker(pid_t *pid, tarn_rt_session *s, const tarn_rt_call *call,
     zygote *z = zygote_for(s, call->env);
     json_t *req = json_pack("{s:s,s:s}", "op", "fork", "label", call->model);
     add_policy(req, s, call, z);
+    if (z->lent && s->environ) json_object_set(req, "environ", s->environ);
     int fds[3] = {call_sock, out_fd, out_fd};
     json_t *reply = NULL;
     int rc = zygote_ask(&reply, s, z, req, fds, 3, err);
@@ -445,12 +483,96 @@ static json_t *wait_worker(tarn_rt_session *s, const tarn_rt_env *env, pid_t pid
     return reply;
 }
 
+/* Reads pipes A and B to their end, into OA and OB. */
+static void read_both(strbuf *oa, strbuf *ob, int a, int b)
+{
+    struct pollfd pfd[2] = {{a, POLLIN, 0}, {b, POLLIN, 0}};
+    strbuf *into[2] = {oa, ob};
+    while (pfd[0].fd >= 0 || pfd[1].fd >= 0) {
+        if (poll(pfd, 2, -1) < 0) {
+            if (errno == EINTR) continue;
+            break;
+        }
+        for (int k = 0; k < 2; k++) {
+            if (pfd[k].fd < 0 || !(pfd[k].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+            char buf[65536];
+            ssize_t n = read(pfd[k].fd, buf, sizeof buf);
+            if (n > 0)
+                sb_appendn(into[k], buf, (size_t)n);
+            else if (n == 0 || errno != EINTR)
+                pfd[k].fd = -1;
+        }
+    }
+}
+
+int tarn__rt_discover(char **out, char **errout, int *status, tarn_rt_session *s,
+                      char *const *files, size_t n, char *const *env, tarn_error *err)
+{
+    *out = *errout = NULL;
+    *status = 0;
+    int po[2], pe[2];
+    if (pipe2(po, O_CLOEXEC) != 0) return tarn__error_set(err, TARN_EIO, "pipe: %s", strerror(errno));
+    if (pipe2(pe, O_CLOEXEC) != 0) {
+        close(po[0]), close(po[1]);
+        return tarn__error_set(err, TARN_EIO, "pipe: %s", strerror(errno));
+    }
+    json_t *req = json_pack("{s:s,s:[],s:{}}", "op", "discover", "files", "env");
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(json_object_get(req, "files"), json_string(files[i]));
+    for (size_t i = 0; env && env[i]; i++) {
+        const char *eq = strchr(env[i], '=');
+        if (!eq) continue;
+        char name[256];
+        snprintf(name, sizeof name, "%.*s", (int)(eq - env[i]), env[i]);
+        json_object_set_new(json_object_get(req, "env"), name, json_string(eq + 1));
+    }
+    int fds[2] = {po[1], pe[1]};
+    json_t *reply = NULL;
+    pthread_mutex_lock(&s->mu);
+    zygote *z = zygote_for(s, NULL);
+    int rc = 0;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (z->lent && s->environ) json_object_set(req, "environ", s->environ);
+        else json_object_del(req, "environ");
+        rc = zygote_ask(&reply, s, z, req, fds, 2, err);
+        if (rc == 0 || z->pid) break; /* a parent that died is started once more */
+    }
+    pthread_mutex_unlock(&s->mu);
+    json_decref(req);
+    close(po[1]);
+    close(pe[1]);
+    strbuf o = {0}, e = {0};
+    if (rc == 0) read_both(&o, &e, po[0], pe[0]);
+    close(po[0]);
+    close(pe[0]);
+    if (rc == 0) {
+        pid_t pid = (pid_t)json_integer_value(json_object_get(reply, "pid"));
+        json_t *end = wait_worker(s, NULL, pid);
+        json_t *code = json_object_get(end, "exitcode"), *sig = json_object_get(end, "signal");
+        if (!end)
+            rc = tarn__error_set(err, TARN_EIO, "the Python worker's parent died");
+        else if (json_is_integer(sig))
+            *status = (int)json_integer_value(sig) & 0x7f;
+        else
+            *status = ((int)json_integer_value(code) & 0xff) << 8;
+        json_decref(end);
+    }
+    json_decref(reply);
+    *out = o.s ? o.s : strdup("");
+    *errout = e.s ? e.s : strdup("");
+    if (rc < 0) {
+        free(*out), free(*errout);
+        *out = *errout = NULL;
+    }
+    return rc;
+}
+
 void tarn__rt_close(tarn_rt_session **sp)
 {
     if (!sp || !*sp) return;
     tarn_rt_session *s = *sp;
     for (size_t i = 0; i < s->nzy; i++) {
-        stop_zygote(&s->zy[i]);
+        stop_zygote(s, &s->zy[i]);
         free(s->zy[i].python);
         json_decref(s->zy[i].paths);
     }
@@ -461,6 +583,8 @@ void tarn__rt_close(tarn_rt_session **sp)
         if (s->items[i].fd >= 0) close(s->items[i].fd);
     }
     free(s->items);
+    if (s->warm >= 0) close(s->warm);
+    json_decref(s->environ);
     pthread_mutex_destroy(&s->mu);
     free(s);
     *sp = NULL;

@@ -69,6 +69,9 @@ int tarn__duck_confine(tarn_duck *d, json_t *paths, tarn_error *err)
     }
     if (d->limits.memory_bytes > 0) sb_printf(&q, "SET memory_limit = '%lldB'; ", (long long)d->limits.memory_bytes);
     if (d->limits.threads > 0) sb_printf(&q, "SET threads = %d; ", d->limits.threads);
+    /* Data files never change once written: their footers may be cached
+     * for the session's life (a pooled session reads them again and again). */
+    sb_append(&q, "SET parquet_metadata_cache = true; ");
     sb_append(&q, "SET enable_external_access = false; SET lock_configuration = true");
     int rc = tarn__duck_exec(d, sb_str(&q), TARN_EIO, "cannot confine DuckDB", err);
     sb_free(&q);
@@ -258,6 +261,17 @@ int tarn__duck_scan_sql(strbuf *out, tarn_lake *lake, const char *version_id, ta
 int tarn__duck_register(tarn_duck *d, tarn_lake *lake, const char *schema, const char *name,
                         const char *version_id, tarn_error *err)
 {
+    tarn_version v;
+    TARN_RETURN_NOT_OK(tarn__version_load(&v, lake, version_id, err));
+    int rc = tarn__duck_register_files(d, lake, schema, name, (const char *const *)v.files,
+                                       v.nfiles, 0, err);
+    tarn__version_clear(&v);
+    return rc;
+}
+
+int tarn__duck_register_files(tarn_duck *d, tarn_lake *lake, const char *schema, const char *name,
+                              const char *const *keys, size_t n, int empty, tarn_error *err)
+{
     strbuf sql = {0};
     if (schema) {
         sb_append(&sql, "CREATE SCHEMA IF NOT EXISTS ");
@@ -271,7 +285,8 @@ int tarn__duck_register(tarn_duck *d, tarn_lake *lake, const char *schema, const
     }
     sb_append_sql_ident(&sql, name);
     sb_append(&sql, " AS SELECT * FROM ");
-    int rc = tarn__duck_scan_sql(&sql, lake, version_id, err);
+    int rc = tarn__duck_read_parquet_sql(&sql, lake, keys, n, err);
+    if (empty) sb_append(&sql, " LIMIT 0");
     if (rc == 0) rc = tarn__duck_exec(d, sb_str(&sql), TARN_EIO, "cannot expose a table to DuckDB", err);
     sb_free(&sql);
     return rc;

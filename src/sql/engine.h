@@ -79,6 +79,10 @@ int tarn__duck_scan_sql(strbuf *out, tarn_lake *lake, const char *version_id, ta
 /* Creates view SCHEMA.NAME (SCHEMA NULL: main) over table version ID. */
 int tarn__duck_register(tarn_duck *d, tarn_lake *lake, const char *schema, const char *name,
                         const char *version_id, tarn_error *err);
+/* The same over data files KEYS[0..N) of a table (its rows in them);
+ * EMPTY: its columns only, no row (KEYS then needs one file, for them). */
+int tarn__duck_register_files(tarn_duck *d, tarn_lake *lake, const char *schema, const char *name,
+                              const char *const *keys, size_t n, int empty, tarn_error *err);
 
 /* Schema JSON ([{"name","type"}]) and per-column statistics JSON
  * ({"col": {"min","max","nulls"}}, from the footer) of a Parquet file. */

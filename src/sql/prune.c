@@ -11,7 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "catalog/catalog.h"
 #include "catalog/names.h"
+#include "sql/engine.h"
+#include "util/error.h"
 
 typedef enum { C_EQ, C_LT, C_LE, C_GT, C_GE, C_BETWEEN, C_IN } cmp_kind;
 
@@ -26,6 +29,7 @@ typedef struct conjunct {
 struct tarn_prune {
     size_t n;
     conjunct *list;
+    size_t terms; /* top-level AND terms of the filter, read or not */
 };
 
 static const char *jstr(json_t *o, const char *k)
@@ -65,9 +69,7 @@ int tarn__stats_column(const char **column, const char **type, const tarn_column
     return 1;
 }
 
-/* Types whose Parquet min/max DuckDB always writes exactly: no NaN, no
- * truncation. */
-static int always_exact(const char *type)
+int tarn__stats_always_exact(const char *type)
 {
     static const char *const exact[] = {"TINYINT",      "SMALLINT",     "INTEGER",
                                         "BIGINT",       "HUGEINT",      "UTINYINT",
@@ -85,7 +87,7 @@ json_t *tarn__stats_exact(json_t *file_stats, const char *column, const char *ty
     json_t *s = json_object_get(file_stats, column);
     if (!jstr(s, "min") || !jstr(s, "max")) return NULL;
     json_t *exact = json_object_get(s, "exact");
-    if (exact ? !json_is_true(exact) : !always_exact(type)) return NULL;
+    if (exact ? !json_is_true(exact) : !tarn__stats_always_exact(type)) return NULL;
     return s;
 }
 
@@ -246,6 +248,7 @@ tarn_prune *tarn__prune_new(json_t *where, const tarn_column *cols, size_t ncols
     else if (where)
         json_array_append(parts, where);
     p->list = calloc(json_array_size(parts) + 1, sizeof *p->list);
+    p->terms = json_array_size(parts);
     size_t i;
     json_t *part;
     json_array_foreach(parts, i, part) if (read_conjunct(&p->list[p->n], part, cols, ncols)) p->n++;
@@ -256,6 +259,11 @@ tarn_prune *tarn__prune_new(json_t *where, const tarn_column *cols, size_t ncols
 size_t tarn__prune_count(const tarn_prune *p)
 {
     return p ? p->n : 0;
+}
+
+int tarn__prune_complete(const tarn_prune *p)
+{
+    return p && p->n == p->terms;
 }
 
 void tarn__prune_free(tarn_prune **pp)
@@ -272,58 +280,192 @@ void tarn__prune_free(tarn_prune **pp)
     *pp = NULL;
 }
 
-/* "Some row of a file with these statistics may satisfy C" as SQL. */
-static void conjunct_test(strbuf *q, const conjunct *c, const char *min, const char *max)
+/* "Some row of a file may satisfy C" as SQL, the file's minimum and
+ * maximum of C's column being MN and MX (SQL of C's type, NULL when not
+ * known: then it is true). */
+static void some_test(strbuf *q, const conjunct *c, const char *mn, const char *mx)
 {
-    strbuf mn = {0}, mx = {0};
-    sb_append(&mn, "TRY_CAST(");
-    sb_append_sql_string(&mn, min);
-    sb_printf(&mn, " AS %s)", c->type);
-    sb_append(&mx, "TRY_CAST(");
-    sb_append_sql_string(&mx, max);
-    sb_printf(&mx, " AS %s)", c->type);
     sb_append(q, "COALESCE(");
     switch (c->kind) {
     case C_EQ:
-        sb_printf(q, "(%s) BETWEEN %s AND %s", c->consts[0], mn.s, mx.s);
+        sb_printf(q, "(%s) BETWEEN %s AND %s", c->consts[0], mn, mx);
         break;
     case C_LT:
-        sb_printf(q, "%s < (%s)", mn.s, c->consts[0]);
+        sb_printf(q, "%s < (%s)", mn, c->consts[0]);
         break;
     case C_LE:
-        sb_printf(q, "%s <= (%s)", mn.s, c->consts[0]);
+        sb_printf(q, "%s <= (%s)", mn, c->consts[0]);
         break;
     case C_GT:
-        sb_printf(q, "%s > (%s)", mx.s, c->consts[0]);
+        sb_printf(q, "%s > (%s)", mx, c->consts[0]);
         break;
     case C_GE:
-        sb_printf(q, "%s >= (%s)", mx.s, c->consts[0]);
+        sb_printf(q, "%s >= (%s)", mx, c->consts[0]);
         break;
     case C_BETWEEN:
-        sb_printf(q, "%s >= (%s) AND %s <= (%s)", mx.s, c->consts[0], mn.s, c->consts[1]);
+        sb_printf(q, "%s >= (%s) AND %s <= (%s)", mx, c->consts[0], mn, c->consts[1]);
         break;
     case C_IN:
         sb_append(q, "(");
         for (size_t k = 0; k < c->nconst; k++)
-            sb_printf(q, "%s(%s) BETWEEN %s AND %s", k ? " OR " : "", c->consts[k], mn.s, mx.s);
+            sb_printf(q, "%s(%s) BETWEEN %s AND %s", k ? " OR " : "", c->consts[k], mn, mx);
         sb_append(q, ")");
         break;
     }
     sb_append(q, ", TRUE)");
-    sb_free(&mn);
-    sb_free(&mx);
 }
 
-void tarn__prune_file_test(strbuf *q, const tarn_prune *p, json_t *file_stats)
+/* "Every row of a file satisfies C" as SQL: its values all lie where C
+ * holds, and none is NULL (NULLS: the file's NULL count, NULL when not
+ * known: then it is false). */
+static void all_test(strbuf *q, const conjunct *c, const char *mn, const char *mx,
+                     const char *nulls)
 {
-    sb_append(q, "(");
-    int terms = 0;
-    for (size_t k = 0; p && k < p->n; k++) {
-        json_t *s = tarn__stats_exact(file_stats, p->list[k].column, p->list[k].type);
-        if (!s) continue;
-        if (terms++) sb_append(q, " AND ");
-        conjunct_test(q, &p->list[k], jstr(s, "min"), jstr(s, "max"));
+    sb_printf(q, "COALESCE(%s = 0 AND ", nulls);
+    switch (c->kind) {
+    case C_EQ:
+        sb_printf(q, "%s = (%s) AND %s = (%s)", mn, c->consts[0], mx, c->consts[0]);
+        break;
+    case C_LT:
+        sb_printf(q, "%s < (%s)", mx, c->consts[0]);
+        break;
+    case C_LE:
+        sb_printf(q, "%s <= (%s)", mx, c->consts[0]);
+        break;
+    case C_GT:
+        sb_printf(q, "%s > (%s)", mn, c->consts[0]);
+        break;
+    case C_GE:
+        sb_printf(q, "%s >= (%s)", mn, c->consts[0]);
+        break;
+    case C_BETWEEN:
+        sb_printf(q, "%s >= (%s) AND %s <= (%s)", mn, c->consts[0], mx, c->consts[1]);
+        break;
+    case C_IN:
+        sb_printf(q, "%s = %s AND (", mn, mx);
+        for (size_t k = 0; k < c->nconst; k++)
+            sb_printf(q, "%s%s = (%s)", k ? " OR " : "", mn, c->consts[k]);
+        sb_append(q, ")");
+        break;
     }
-    if (!terms) sb_append(q, "TRUE");
+    sb_append(q, ", FALSE)");
+}
+
+/* Appends one file's row of the statistics table: its number, then per
+ * term the minimum, maximum (text, NULL when not exact) and NULL count. */
+static void stats_row(strbuf *q, const tarn_prune *p, size_t i, json_t *file_stats)
+{
+    sb_printf(q, "%s(%zu", i ? ", " : "", i);
+    for (size_t k = 0; k < p->n; k++) {
+        json_t *s = tarn__stats_exact(file_stats, p->list[k].column, p->list[k].type);
+        json_t *nulls = json_object_get(json_object_get(file_stats, p->list[k].column), "nulls");
+        sb_append(q, ", ");
+        if (s) sb_append_sql_string(q, jstr(s, "min"));
+        else sb_append(q, "NULL");
+        sb_append(q, ", ");
+        if (s) sb_append_sql_string(q, jstr(s, "max"));
+        else sb_append(q, "NULL");
+        if (s && json_is_integer(nulls)) sb_printf(q, ", %lld", (long long)json_integer_value(nulls));
+        else sb_append(q, ", NULL::BIGINT");
+    }
     sb_append(q, ")");
+}
+
+int tarn__file_stats_load(tarn_file_stats *out, tarn_lake *lake, char *const *keys, size_t n,
+                          tarn_error *err)
+{
+    memset(out, 0, sizeof *out);
+    out->records = calloc(n ? n : 1, sizeof *out->records);
+    out->stats = calloc(n ? n : 1, sizeof *out->stats);
+    if (!out->records || !out->stats) return tarn__error_set(err, TARN_ENOMEM, "out of memory");
+    out->n = n;
+    if (!n) return 0;
+    TARN_RETURN_NOT_OK(TARN_CAT(lake)->vt->file_get(TARN_CAT(lake), (const char *const *)keys, n,
+                                                    out->records, err));
+    for (size_t i = 0; i < n; i++) {
+        const char *text = out->records[i].stats_json;
+        out->stats[i] = text ? json_loads(text, 0, NULL) : NULL;
+        if (!out->stats[i]) out->stats[i] = json_object();
+    }
+    return 0;
+}
+
+void tarn__file_stats_clear(tarn_file_stats *fs)
+{
+    for (size_t i = 0; i < fs->n; i++) {
+        if (fs->records) tarn__data_file_clear(&fs->records[i]);
+        if (fs->stats) json_decref(fs->stats[i]);
+    }
+    free(fs->records);
+    free(fs->stats);
+    memset(fs, 0, sizeof *fs);
+}
+
+int tarn__prune_judge(tarn_verdict *out, const tarn_prune *p, json_t *const *file_stats,
+                      size_t nfiles, tarn_duck *d, json_t *params)
+{
+    for (size_t i = 0; i < nfiles; i++)
+        out[i] = TARN_VERDICT_SOME;
+    if (!nfiles || tarn__prune_count(p) == 0) return 0;
+    /* One query judges every file: a row of statistics per file, each
+     * term compared with the very casts and rules DuckDB applies to the
+     * filter itself, the filter's parameters bound as in the scan. */
+    strbuf q = {0}, mn = {0}, mx = {0}, nl = {0};
+    sb_append(&q, "SELECT i::VARCHAR, (");
+    for (size_t pass = 0; pass < 2; pass++) {
+        for (size_t k = 0; k < p->n; k++) {
+            mn.len = mx.len = nl.len = 0;
+            sb_printf(&mn, "TRY_CAST(mn%zu AS %s)", k, p->list[k].type);
+            sb_printf(&mx, "TRY_CAST(mx%zu AS %s)", k, p->list[k].type);
+            sb_printf(&nl, "nl%zu", k);
+            if (k) sb_append(&q, " AND ");
+            if (pass == 0) some_test(&q, &p->list[k], mn.s, mx.s);
+            else all_test(&q, &p->list[k], mn.s, mx.s, nl.s);
+        }
+        sb_append(&q, pass == 0 ? ")::VARCHAR, (" : ")::VARCHAR FROM (VALUES ");
+    }
+    for (size_t i = 0; i < nfiles; i++)
+        stats_row(&q, p, i, file_stats[i]);
+    sb_append(&q, ") AS stats(i");
+    for (size_t k = 0; k < p->n; k++)
+        sb_printf(&q, ", mn%zu, mx%zu, nl%zu", k, k, k);
+    sb_append(&q, ")");
+    duckdb_result res;
+    /* Statistics that cannot be compared prove nothing: every file stays. */
+    if (tarn__duck_query_bound(&res, d, sb_str(&q), params, TARN_EINVALID, "file statistics",
+                               NULL) == 0) {
+        idx_t nchunks = duckdb_result_chunk_count(res);
+        for (idx_t ci = 0; ci < nchunks; ci++) {
+            duckdb_data_chunk chunk = duckdb_result_get_chunk(res, ci);
+            if (!chunk) break;
+            idx_t n = duckdb_data_chunk_get_size(chunk);
+            duckdb_string_t *ids = duckdb_vector_get_data(duckdb_data_chunk_get_vector(chunk, 0));
+            duckdb_vector vs[2] = {duckdb_data_chunk_get_vector(chunk, 1),
+                                   duckdb_data_chunk_get_vector(chunk, 2)};
+            for (idx_t r = 0; r < n; r++) {
+                char *id = tarn__duck_string_copy(&ids[r]);
+                size_t i = (size_t)strtoull(id, NULL, 10);
+                free(id);
+                char *v[2] = {NULL, NULL};
+                for (int k = 0; k < 2; k++) {
+                    uint64_t *valid = duckdb_vector_get_validity(vs[k]);
+                    if (!valid || duckdb_validity_row_is_valid(valid, r))
+                        v[k] = tarn__duck_string_copy(
+                            (duckdb_string_t *)duckdb_vector_get_data(vs[k]) + r);
+                }
+                if (i < nfiles && v[0] && !strcmp(v[0], "false")) out[i] = TARN_VERDICT_NONE;
+                else if (i < nfiles && v[1] && !strcmp(v[1], "true") && tarn__prune_complete(p))
+                    out[i] = TARN_VERDICT_ALL;
+                free(v[0]);
+                free(v[1]);
+            }
+            duckdb_destroy_data_chunk(&chunk);
+        }
+    }
+    duckdb_destroy_result(&res);
+    sb_free(&q);
+    sb_free(&mn);
+    sb_free(&mx);
+    sb_free(&nl);
+    return 0;
 }

@@ -171,6 +171,7 @@ void tarn__sql_refs_clear(tarn_sql_refs *r)
     free(r->sql);
     json_decref(r->tables);
     json_decref(r->params);
+    json_decref(r->tree);
     memset(r, 0, sizeof *r);
 }
 
@@ -201,7 +202,7 @@ int tarn__sql_refs_parse(tarn_sql_refs *out, tarn_duck *d, const char *sql, tarn
     json_decref(w.tables);
     json_decref(w.seen);
     json_decref(w.ctes);
-    json_decref(tree);
+    out->tree = tree;
     return w.rc;
 }
 

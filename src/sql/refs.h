@@ -15,6 +15,7 @@ typedef struct tarn_sql_refs {
                        written another way too), its common table expressions left
                        out; schema "" for namespace default (bare, `main.`, `default.`) */
     json_t *params; /* {"name": true} for the $name parameters it uses */
+    json_t *tree;   /* DuckDB's parse tree of sql ({"statements": [...]}) */
 } tarn_sql_refs;
 
 /* Parses SQL, which must be one SELECT. Refused with TARN_EINVALID and a

@@ -87,6 +87,9 @@ run_case() {
     start=$(date +%s.%N)
     SERVER_PID= SERVER_ENV=
     trap remote_stop EXIT
+    # each case has a warm runtime of its own (its server's runs too),
+    # stopped when it ends
+    export TARN_RUNTIME_DIR="$dir/tmp/runtime"
     if ! lake_init "$dir" "$name"; then
         { echo "FAIL $name (tarn init failed; kept $dir)"; sed 's/^/  /' "$dir/tmp/init.err"; } |
             tee "$results/$name.fail"
@@ -110,6 +113,7 @@ run_case() {
     ) 2>"$dir/tmp/log"
     rc=$?
     remote_stop
+    TARN_RUNTIME_DIR="$dir/tmp/runtime" "$TARN_BIN" runtime stop >/dev/null 2>&1
     nfail=$(wc -l <"$dir/tmp/fails")
     secs=$(printf '%.1f' "$(echo "$(date +%s.%N) - $start" | bc)")
     if [ -s "$dir/tmp/skip" ] && [ "$rc" -eq 0 ] && [ "$nfail" -eq 0 ]; then

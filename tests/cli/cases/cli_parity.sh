@@ -26,7 +26,8 @@ expect_fail 1 "did you mean 'main'" tarn query "SELECT 1" --ref mian
 expect_fail 1 "did you mean 'release-1'" tarn branch create x --from-ref release1
 
 # info and version
-expect_json 'j["branch"] == "main" and j["catalog"]["backend"] == "sqlite" and j["version"]' tarn -O json info
+BACKEND=sqlite; [ -n "${TARN_TEST_CATALOG:-}" ] && BACKEND=postgresql
+expect_json 'j["branch"] == "main" and j["catalog"]["backend"] == "'$BACKEND'" and j["version"]' tarn -O json info
 expect_out "lakehouse" tarn info
 expect_out "tarn " tarn version
 expect_json 'j["version"]' tarn -O json version
