@@ -5,8 +5,11 @@
  * own process group: a crash cannot take the server down, a cancel stops
  * the whole group, and its lease lets the catalog settle the job whatever
  * happens. Its progress lines are kept and followed live; its report is
- * its JSON output. start_run() is the one place a run is started: a warm
- * runtime kept across runs plugs in there. */
+ * its JSON output. start_run() is the one place a run is started; the
+ * `tarn run` it starts borrows warm Python parents from the warm runtime
+ * of the server's own tarn program (runtime/warm.h: kept across runs,
+ * exiting when idle), so a run pays neither the interpreter's start nor
+ * pandas' import. */
 #include <errno.h>
 #include <fcntl.h>
 #include <microhttpd.h>

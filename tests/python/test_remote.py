@@ -166,3 +166,41 @@ def test_https_with_the_servers_certificate(lake, tarn_server, tmp_path):
     env["TARN_CA_BUNDLE"] = str(cert)
     assert "main" in tarn_cli(tmp_path, "branch", "ls", env=env).stdout
     assert "3" in tarn_cli(tmp_path, "query", "SELECT count(*) AS n FROM t", env=env).stdout
+
+
+def test_runs_on_the_server_borrow_warm_parents(lake, tarn_server, tmp_path, monkeypatch):
+    """A run through the server borrows a warm Python parent from the warm
+    runtime of the server's tarn and gives it back: the next run reuses that
+    very parent (it pays neither the interpreter's start-up nor pandas')."""
+    runtime = tmp_path / "runtime"
+    runtime.mkdir(mode=0o700)
+    monkeypatch.setenv("TARN_RUNTIME_DIR", str(runtime))  # the server's runs and this test's status
+    monkeypatch.delenv("TARN_RUNTIME", raising=False)
+    url, token = tarn_server(lake)
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    (proj / "models.py").write_text(
+        "import os\nimport tarn\n\n\n@tarn.model(materialize=True)\n@tarn.python('3.11')\n"
+        "def pid_seen(data=tarn.Model('t')):\n    return {'pid': [os.getppid()]}\n")
+    env = remote_env(url, token, tmp_path)
+
+    def idle_zygotes():
+        p = tarn_cli(tmp_path, "-O", "json", "runtime", "status", check=False)
+        if p.returncode != 0:
+            return []
+        return [z["pid"] for z in json.loads(p.stdout)["zygotes"] if z["state"] == "idle"]
+
+    def run_and_wait_idle():
+        tarn_cli(tmp_path, "run", "-p", str(proj), env=env)
+        deadline = time.time() + 30
+        while not idle_zygotes() and time.time() < deadline:
+            time.sleep(0.1)
+        return idle_zygotes()
+
+    try:
+        first = run_and_wait_idle()
+        assert len(first) == 1, "the first run on the server left no warm parent in the runtime"
+        second = run_and_wait_idle()
+        assert second == first, "the second run did not borrow the first run's warm parent"
+    finally:
+        tarn_cli(tmp_path, "runtime", "stop", check=False)
