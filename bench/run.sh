@@ -16,7 +16,10 @@
 #    commits per second with 8 concurrent writers; merges of a table of 10
 #    to 10,000 files.
 # 3. Imports (bench/import_bench.sh), pipelines and the warm runtime
-#    (bench/pipeline_bench.py), handoffs, environments, S3.
+#    (bench/pipeline_bench.py), handoffs, environments, S3, and the server
+#    (bench/serve_bench.py: request latency, throughput with 16 clients, a
+#    10M-row result as Arrow and as JSON, the 60 s load test, the
+#    quickstart warm through the server vs locally).
 # Prints markdown tables and writes them to bench/out/results.md.
 set -u
 BUILD=${1:-build}
@@ -261,5 +264,13 @@ S3B=$(bash "$ROOT/bench/s3_bench.sh" "$BUILD") || { log "S3 benchmark failed"; e
     echo "### Tables on S3 (bench/s3_bench.sh)"
     echo
     echo "$S3B"
+} >>"$OUT/results.md"
+log "server benchmark (bench/serve_bench.py: latency, throughput, big results, the 60 s load, warm runs)"
+SERVEB=$($PYB "$ROOT/bench/serve_bench.py" "$BUILD") || { log "server benchmark failed"; exit 1; }
+{
+    echo
+    echo "### tarn serve (bench/serve_bench.py)"
+    echo
+    echo "$SERVEB"
 } >>"$OUT/results.md"
 cat "$OUT/results.md"

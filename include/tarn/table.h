@@ -72,16 +72,20 @@ typedef struct tarn_import_options {
     /* Version 3: the commit's message, body and properties (NULL: tarn's
      * message, or `message` above when set). */
     const tarn_commit_options *commit;
+    /* Version 3: what the default commit message calls the data (NULL:
+     * PATH), for a caller importing a copy, such as a server importing an
+     * upload under the name its client gave. */
+    const char *source_name;
 } tarn_import_options;
 
 /* A caller built against version 1 (without the CSV fields) or 2 (without
- * `commit`) keeps working: the library reads only the fields its version
- * has. */
+ * `commit` and `source_name`) keeps working: the library reads only the
+ * fields its version has. */
 #define TARN_IMPORT_OPTIONS_VERSION 3
 /* clang-format off */
 #define TARN_IMPORT_OPTIONS_INIT                                                                   \
     {TARN_IMPORT_OPTIONS_VERSION, TARN_IMPORT_CREATE, NULL, NULL, NULL, NULL, NULL,                \
-     TARN_CSV_HEADER_AUTO, NULL, NULL, 0, 0, NULL, NULL, NULL, NULL}
+     TARN_CSV_HEADER_AUTO, NULL, NULL, 0, 0, NULL, NULL, NULL, NULL, NULL}
 /* clang-format on */
 
 typedef struct tarn_import_result {

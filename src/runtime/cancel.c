@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "lake/ops.h"
 #include "runtime/runtime.h"
 #include "util/error.h"
 #include "util/util.h"
@@ -105,7 +106,7 @@ void tarn__cancel_unwatch(tarn_cancel_watch **wp)
     *wp = NULL;
 }
 
-int tarn_job_cancel(tarn_lake *lake, const char *id, tarn_error *err)
+int tarn_local__job_cancel(tarn_lake *lake, const char *id, tarn_error *err)
 {
     /* A job whose process is gone is settled (failed) first: nothing to stop. */
     tarn__lease_settle(lake, NULL);

@@ -67,6 +67,8 @@ int tarn__duck_confine(tarn_duck *d, json_t *paths, tarn_error *err)
         }
         sb_append(&q, "]; ");
     }
+    if (d->limits.memory_bytes > 0) sb_printf(&q, "SET memory_limit = '%lldB'; ", (long long)d->limits.memory_bytes);
+    if (d->limits.threads > 0) sb_printf(&q, "SET threads = %d; ", d->limits.threads);
     /* Data files never change once written: their footers may be cached
      * for the session's life (a pooled session reads them again and again). */
     sb_append(&q, "SET parquet_metadata_cache = true; ");

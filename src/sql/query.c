@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "catalog/names.h"
+#include "lake/ops.h"
 #include "sql/answer.h"
 #include "sql/engine.h"
 #include "sql/lexer.h"
@@ -20,18 +21,13 @@
 #include "sql/prune.h"
 #include "sql/pushdown.h"
 #include "sql/refs.h"
+#include "sql/result.h"
 #include "table/schema.h"
 #include "tarn/query.h"
 #include "util/error.h"
 #include "util/util.h"
 
-struct tarn_result {
-    size_t ncols, nrows;
-    char **names, **types;
-    tarn_value_kind *kinds;
-    char **cells; /* nrows * ncols, row-major; NULL for SQL NULL */
-    int truncated;
-};
+static tarn_value_kind kind_of(const char *type);
 
 /* One table a statement names, and which of its data files it needs. */
 typedef struct qtable {
@@ -272,6 +268,14 @@ static int expose(tarn_duck *d, tarn_lake *lake, const qtable *qt, size_t n, int
     return rc;
 }
 
+/* A session of a query goes back to the lake's pool, unless it carries
+ * limits of its own (a server's query): those are closed. */
+static void give_back(tarn_lake *lake, const char *key, tarn_duck *d)
+{
+    if (d->limits.memory_bytes > 0 || d->limits.threads > 0) tarn__duck_close(d);
+    else tarn__pool_give(lake, key, d);
+}
+
 /* A DuckDB for a statement over QT into *d, confined to PATHS and
  * exposing QT (STUB: their columns only) before the statement runs: the
  * one the pool keeps under KEY, else PARSER itself while it is fresh (it
@@ -281,12 +285,16 @@ static int open_session(tarn_duck *d, tarn_duck *parser, int fresh, tarn_lake *l
                         tarn_error *err)
 {
     memset(d, 0, sizeof *d);
-    if (*key && tarn__pool_take(d, lake, key)) return 0;
+    /* A query with limits of its own (memory, threads) gets a session of
+     * its own, limited before its configuration is locked. */
+    const tarn_query_limits *lim = &lake->query_limits;
+    int limited = lim->memory_bytes > 0 || lim->threads > 0;
+    if (*key && !limited && tarn__pool_take(d, lake, key)) return 0;
     int rc = 0;
     if (parser->db && fresh) {
         *d = *parser;
         memset(parser, 0, sizeof *parser);
-    } else if (!*key && parser->db) {
+    } else if (!*key && parser->db && !limited) {
         *d = *parser; /* confined already, exposing nothing */
         memset(parser, 0, sizeof *parser);
         return 0;
@@ -294,6 +302,7 @@ static int open_session(tarn_duck *d, tarn_duck *parser, int fresh, tarn_lake *l
         rc = tarn__duck_open(d, err);
     }
     /* From here on the session reads those files and nothing else. */
+    d->limits = *lim;
     if (rc == 0) rc = tarn__duck_confine(d, paths, err);
     if (rc == 0) rc = expose(d, lake, qt, n, stub, err);
     if (rc < 0) {
@@ -486,7 +495,7 @@ static int open_query(tarn_duck *d, char key[65], char **run, tarn_lake *lake, c
             if (session_key(key, none, lake, qt, n, 1, NULL) == 0 &&
                 open_session(d, &parser, fresh, lake, key, none, qt, n, 1, NULL) == 0 &&
                 !(answer_sql = answer(d, refs.sql, agg, &qt[0])))
-                tarn__pool_give(lake, key, d); /* the statistics cannot answer */
+                give_back(lake, key, d); /* the statistics cannot answer */
             json_decref(none);
         }
         free(verdicts);
@@ -514,7 +523,7 @@ static int open_query(tarn_duck *d, char key[65], char **run, tarn_lake *lake, c
         else refs.sql = NULL;
     } else if (d->db) {
         /* A statement that does not bind changes nothing in the session. */
-        tarn__pool_give(lake, key, d);
+        give_back(lake, key, d);
     }
     free(answer_sql);
     free(cols);
@@ -527,10 +536,22 @@ static int open_query(tarn_duck *d, char key[65], char **run, tarn_lake *lake, c
     return rc;
 }
 
+int tarn__query_open(tarn_duck *d, char **run, tarn_lake *lake, const char *sql, const char *ref,
+                     duckdb_prepared_statement *prepared, tarn_error *err)
+{
+    char key[65];
+    return open_query(d, key, run, lake, sql, ref, prepared, err);
+}
+
+tarn_value_kind tarn__query_kind(const char *type)
+{
+    return kind_of(type);
+}
+
 /* Gives the session of a query back to the lake's pool. */
 static void close_query(tarn_lake *lake, const char *key, tarn_duck *d)
 {
-    tarn__pool_give(lake, key, d);
+    give_back(lake, key, d);
 }
 
 static tarn_value_kind kind_of(const char *type)
@@ -582,8 +603,8 @@ static void explain_columns(tarn_result *r, duckdb_result *res)
     }
 }
 
-int tarn_query(tarn_result **out, tarn_lake *lake, const char *sql, const tarn_query_options *opts,
-               tarn_error *err)
+int tarn_local__query(tarn_result **out, tarn_lake *lake, const char *sql,
+                      const tarn_query_options *opts, tarn_error *err)
 {
     *out = NULL;
     tarn_query_options defaults = TARN_QUERY_OPTIONS_INIT;
@@ -714,19 +735,28 @@ void tarn_result_free(tarn_result **rp)
     *rp = NULL;
 }
 
-int tarn_query_to_file(int64_t *rows, tarn_lake *lake, const char *sql, const char *ref,
-                       const char *path, const char *format, tarn_error *err)
+int tarn__query_file_format(const char **format, const char *path, tarn_error *err)
 {
-    *rows = 0;
-    if (!format) {
+    if (!*format) {
         const char *dot = strrchr(path, '.');
-        format = dot && strcmp(dot, ".csv") == 0 ? "csv" : dot && strcmp(dot, ".parquet") == 0 ? "parquet" : NULL;
-        if (!format)
+        *format = dot && strcmp(dot, ".csv") == 0       ? "csv"
+                  : dot && strcmp(dot, ".parquet") == 0 ? "parquet"
+                                                        : NULL;
+        if (!*format)
             return tarn__error_set(err, TARN_EINVALID,
                                    "cannot tell the format of '%s': name it .parquet or .csv", path);
     }
-    if (strcmp(format, "csv") != 0 && strcmp(format, "parquet") != 0)
-        return tarn__error_set(err, TARN_EINVALID, "unknown output format '%s' (parquet or csv)", format);
+    if (strcmp(*format, "csv") != 0 && strcmp(*format, "parquet") != 0)
+        return tarn__error_set(err, TARN_EINVALID, "unknown output format '%s' (parquet or csv)",
+                               *format);
+    return 0;
+}
+
+int tarn_local__query_to_file(int64_t *rows, tarn_lake *lake, const char *sql, const char *ref,
+                              const char *path, const char *format, tarn_error *err)
+{
+    *rows = 0;
+    TARN_RETURN_NOT_OK(tarn__query_file_format(&format, path, err));
     tarn_duck d;
     char *run = NULL, key[65];
     TARN_RETURN_NOT_OK(open_query(&d, key, &run, lake, sql, ref, NULL, err));
@@ -749,15 +779,8 @@ int tarn_query_to_file(int64_t *rows, tarn_lake *lake, const char *sql, const ch
     return rc;
 }
 
-int tarn_query_arrow_fd(int *fd, tarn_lake *lake, const char *sql, const char *ref, tarn_error *err)
-{
-    tarn_query_options o = TARN_QUERY_OPTIONS_INIT;
-    o.ref = ref;
-    return tarn_query_arrow(fd, lake, sql, &o, err);
-}
-
-int tarn_query_arrow(int *fd, tarn_lake *lake, const char *sql, const tarn_query_options *opts,
-                     tarn_error *err)
+int tarn_local__query_arrow(int *fd, tarn_lake *lake, const char *sql,
+                            const tarn_query_options *opts, tarn_error *err)
 {
     *fd = -1;
     tarn_query_options defaults = TARN_QUERY_OPTIONS_INIT;

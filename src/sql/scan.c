@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "catalog/names.h"
+#include "lake/ops.h"
 #include "sql/engine.h"
 #include "sql/refs.h"
 #include "tarn/query.h"
@@ -37,7 +38,7 @@ static int check_filter(const char *filter, tarn_error *err)
     return rc;
 }
 
-int tarn_scan_arrow(int *fd, tarn_lake *lake, const char *table, const char *const *columns,
+int tarn_local__scan_arrow(int *fd, tarn_lake *lake, const char *table, const char *const *columns,
                     size_t ncolumns, const char *filter, const tarn_query_options *opts,
                     tarn_error *err)
 {

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -22,8 +23,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lake/ops.h"
 #include "sql/engine.h"
 #include "table/csv.h"
+#include "table/import.h"
 #include "table/input.h"
 #include "store/store.h"
 #include "table/schema.h"
@@ -390,7 +393,10 @@ static int import_common(tarn_import_result *out, tarn_lake *lake, const char *t
     else sb_printf(&def, "%s %s from %s",
                    opts->mode == TARN_IMPORT_APPEND ? "Append to" :
                    opts->mode == TARN_IMPORT_REPLACE ? "Replace" : "Create", qualified,
-                   src->origin ? src->origin : src->path ? src->path : "an Arrow table");
+                   opts->source_name ? opts->source_name
+                   : src->origin   ? src->origin
+                   : src->path     ? src->path
+                                   : "an Arrow table");
     char *msg = NULL, *props = NULL;
     rc = tarn__commit_text(&msg, &props, opts->commit, def.s, NULL, err);
     if (rc == 0)
@@ -415,8 +421,7 @@ done:
 
 /* OPTS as this library's version of the struct: a caller built against
  * version 1 passed a shorter one, whose fields are read and no others. */
-static int current_options(tarn_import_options *out, const tarn_import_options *opts,
-                           tarn_error *err)
+int tarn__import_options(tarn_import_options *out, const tarn_import_options *opts, tarn_error *err)
 {
     tarn_import_options defaults = TARN_IMPORT_OPTIONS_INIT;
     *out = defaults;
@@ -425,6 +430,7 @@ static int current_options(tarn_import_options *out, const tarn_import_options *
         *out = *opts;
     } else if (opts->version == 2) {
         memcpy(out, opts, offsetof(tarn_import_options, commit));
+        out->version = TARN_IMPORT_OPTIONS_VERSION;
     } else if (opts->version == 0 || opts->version == 1) {
         out->mode = opts->mode;
         out->format = opts->format;
@@ -471,23 +477,25 @@ static int import_s3(tarn_import_result *out, tarn_lake *lake, const char *table
     return rc;
 }
 
-int tarn_table_import(tarn_import_result *out, tarn_lake *lake, const char *table, const char *path,
-                      const char *branch, const tarn_import_options *opts, tarn_error *err)
+int tarn_local__table_import(tarn_import_result *out, tarn_lake *lake, const char *table,
+                             const char *path, const char *branch, const tarn_import_options *opts,
+                             tarn_error *err)
 {
     memset(out, 0, sizeof *out);
     tarn_import_options o;
-    TARN_RETURN_NOT_OK(current_options(&o, opts, err));
+    TARN_RETURN_NOT_OK(tarn__import_options(&o, opts, err));
     TARN_RETURN_NOT_OK(tarn_name_check_table(table, err));
     if (!strncmp(path, "s3:", 3)) return import_s3(out, lake, table, path, branch, &o, err);
     return import_files(out, lake, table, path, NULL, branch, &o, err);
 }
 
-int tarn_table_import_arrow_fd(tarn_import_result *out, tarn_lake *lake, const char *table, int fd,
-                               const char *branch, const tarn_import_options *opts, tarn_error *err)
+int tarn_local__table_import_arrow_fd(tarn_import_result *out, tarn_lake *lake, const char *table,
+                                      int fd, const char *branch, const tarn_import_options *opts,
+                                      tarn_error *err)
 {
     memset(out, 0, sizeof *out);
     tarn_import_options o;
-    TARN_RETURN_NOT_OK(current_options(&o, opts, err));
+    TARN_RETURN_NOT_OK(tarn__import_options(&o, opts, err));
     TARN_RETURN_NOT_OK(tarn_name_check_table(table, err));
     TARN_RETURN_NOT_OK(tarn__csv_options_unused(&o, "an Arrow table", err));
     import_source src = {NULL, NULL, NULL, NULL, 0, fd};
@@ -536,12 +544,12 @@ static int file_columns(json_t *out, tarn_duck *d, const import_source *src, siz
 static int plan_files(char **plan_json, const char *path, const char *origin,
                       const tarn_import_options *opts, tarn_error *err);
 
-int tarn_table_plan(char **plan_json, tarn_lake *lake, const char *path,
+int tarn_local__table_plan(char **plan_json, tarn_lake *lake, const char *path,
                     const tarn_import_options *opts, tarn_error *err)
 {
     *plan_json = NULL;
     tarn_import_options o;
-    TARN_RETURN_NOT_OK(current_options(&o, opts, err));
+    TARN_RETURN_NOT_OK(tarn__import_options(&o, opts, err));
     if (strncmp(path, "s3:", 3) != 0) return plan_files(plan_json, path, NULL, &o, err);
     /* Fetched first, as an import does: DuckDB here cannot read s3:// itself. */
     char *dir = NULL, *glob = NULL;
@@ -641,7 +649,7 @@ static int plain_type(const char *type)
     return depth == 0 && !quoted;
 }
 
-int tarn_table_create(tarn_import_result *out, tarn_lake *lake, const char *table,
+int tarn_local__table_create(tarn_import_result *out, tarn_lake *lake, const char *table,
                       const tarn_column *columns, size_t ncolumns, const char *branch,
                       const tarn_import_options *opts, tarn_error *err)
 {

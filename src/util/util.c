@@ -287,3 +287,16 @@ void tarn__fault(const char *point)
     if (strcmp(want, point) == 0) raise(SIGKILL);
     else if (strncmp(want, point, n) == 0 && strcmp(want + n, "=stop") == 0) raise(SIGSTOP);
 }
+
+int tarn__write_all(int fd, const void *p, size_t n)
+{
+    const char *c = p;
+    while (n) {
+        ssize_t w = write(fd, c, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return -1;
+        c += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}

@@ -39,7 +39,9 @@ expect_fail 1 "" tarn query "SELECT count(*) FROM t AS s WHERE s.id < 3 AND x > 
 # a POSITIONAL join pairs rows by position: removing rows would change the pairs
 expect_fail 1 "" tarn query "SELECT count(*) FROM t POSITIONAL JOIN t AS u WHERE t.id < 5"
 # TARN_NO_PRUNE=1 gives DuckDB every file
-expect_fail 1 "" env TARN_NO_PRUNE=1 "$TARN_BIN" query "SELECT count(*) FROM t WHERE id < 5"
+if local_section "TARN_NO_PRUNE is read by the process that queries, through a server the server"; then
+    expect_fail 1 "" env TARN_NO_PRUNE=1 "$TARN_BIN" query "SELECT count(*) FROM t WHERE id < 5"
+fi
 unhide 1
 
 # count(*), min and max from the statistics alone: every file missing

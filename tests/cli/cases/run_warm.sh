@@ -3,6 +3,7 @@
 # Each run's models still see that run's own environment, and a run killed
 # mid-model takes its borrowed parent and the model with it; the runtime
 # lives on and lends a new one.
+local_only "models see the environment of the process that runs them, through a server the server's (tests/python/test_remote.py: server runs borrow warm parents)"
 mkdir -p proj
 cat >proj/m.py <<'PY'
 import os
