@@ -22,6 +22,7 @@
 #include "sql/pushdown.h"
 #include "sql/refs.h"
 #include "sql/result.h"
+#include "store/store.h"
 #include "table/schema.h"
 #include "tarn/query.h"
 #include "util/error.h"
@@ -208,6 +209,10 @@ static int session_key(char key[65], json_t *paths, tarn_lake *lake, const qtabl
         int empty;
         size_t nk = exposed_files(keys, &empty, t);
         sb_append(&text, empty ? "no rows\n" : "rows\n");
+        /* Files not on local disk (S3) are fetched now, in parallel and
+         * checked against the catalog's sizes, before their paths are
+         * asked for. */
+        rc = tarn__store_prefetch(lake, keys, nk, err);
         for (size_t f = 0; f < nk && rc == 0; f++) {
             char url[8192];
             rc = lake->store->vt->read_url(lake->store, keys[f], url, sizeof url, err);
