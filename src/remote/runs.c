@@ -71,6 +71,7 @@ static void run_args(rm_path *p, const tarn_run_options *o)
     if (o->dry_run) tarn_remote__arg(p, "dry_run", "1");
     if (o->no_transaction) tarn_remote__arg(p, "no_transaction", "1");
     if (o->preview_rows > 0) tarn_remote__arg(p, "preview", "1");
+    if (o->version >= 2 && o->namespace_) tarn_remote__arg(p, "namespace", o->namespace_);
     for (size_t i = 0; i < o->nparams; i++) {
         strbuf kv = {0};
         sb_printf(&kv, "%s=%s", o->param_names[i], o->param_values[i]);

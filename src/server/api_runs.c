@@ -400,6 +400,11 @@ static int run_flags(srv_req *r, arg_list *l)
     for (size_t i = 0; i < sizeof flags / sizeof *flags; i++)
         if (srv_arg(r, flags[i][0]) && srv_flag(r, flags[i][0]) && l->n < 32)
             l->items[l->n++] = flags[i][1];
+    const char *ns = srv_arg(r, "namespace");
+    if (ns && *ns && l->n < 31) {
+        l->items[l->n++] = "--namespace";
+        l->items[l->n++] = ns;
+    }
     return 0;
 }
 

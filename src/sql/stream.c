@@ -92,6 +92,20 @@ int tarn_local__query_stream_open(tarn_query_stream **out, tarn_lake *lake, cons
         free(s);
         return rc;
     }
+    if (strncmp(run, "EXPLAIN ", 8) == 0) {
+        /* A plan: its own statement, whose columns (all text) are the
+         * plan's, not the SELECT's. */
+        duckdb_destroy_prepare(&planned);
+        rc = tarn__duck_prepare_bound(&planned, &s->d, run, NULL, TARN_EINVALID, "invalid SQL", err);
+        if (rc < 0) {
+            free(run);
+            tarn__duck_close(&s->d);
+            pthread_mutex_destroy(&s->mu);
+            pthread_cond_destroy(&s->cond);
+            free(s);
+            return rc;
+        }
+    }
     s->ncols = duckdb_prepared_statement_column_count(planned);
     s->names = calloc(s->ncols + 1, sizeof *s->names);
     s->types = calloc(s->ncols + 1, sizeof *s->types);
@@ -103,7 +117,7 @@ int tarn_local__query_stream_open(tarn_query_stream **out, tarn_lake *lake, cons
         s->types[c] = tarn__duck_type_name(t);
         duckdb_destroy_logical_type(&t);
     }
-    if (opts->as_text) {
+    if (opts->as_text && strncmp(run, "EXPLAIN ", 8) != 0) { /* a plan is text already */
         /* Every column as text, DuckDB's own rendering of each value. */
         duckdb_destroy_prepare(&planned);
         strbuf q = {0};
