@@ -9,6 +9,7 @@
 #include "table.h"
 #include "query.h"
 #include "gc.h"
+#include "iceberg.h"
 #include "run.h"
 
 #define TARN_VERSION "0.1.0"

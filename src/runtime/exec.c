@@ -19,6 +19,7 @@
 #include "lake/joblog.h"
 #include "sql/empty.h"
 #include "sql/engine.h"
+#include "table/schema.h"
 #include "util/error.h"
 #include "util/util.h"
 
@@ -374,14 +375,23 @@ static int materialize(run_ctx *r, tarn_duck *d, json_t *m, tarn_error *err)
         tarn__upload_abandon(r->lake, key);
         return wrc;
     }
-    char *schema = NULL, *stats = NULL;
+    char *schema = NULL, *stats = NULL, *base = NULL;
     int64_t rows = 0;
     strbuf q = {0};
     sb_append(&q, "SELECT * FROM ");
     tarn__sql_append_table(&q, str(m, "name"));
+    /* The file's Iceberg field ids keep those of the table it replaces or
+     * appends to, as it is where the run started (catalog reads take the
+     * lock source views take). */
+    pthread_mutex_lock(&r->ddl);
+    int rc = tarn__table_schema_at(&base, r->lake, r->input_commit, table, err);
+    pthread_mutex_unlock(&r->ddl);
     /* D runs user SQL and cannot write files: the file is written by a
      * DuckDB of its own, fed from D's result. */
-    int rc = tarn__duck_write_result(&rows, &schema, &stats, d, sb_str(&q), NULL, tmp, "parquet", err);
+    if (rc == 0)
+        rc = tarn__duck_write_result(&rows, &schema, &stats, d, sb_str(&q), NULL, tmp, "parquet",
+                                     base ? base : "[]", err);
+    free(base);
     sb_free(&q);
     /* The size of what was written: the published object may not be local. */
     struct stat st;
@@ -514,9 +524,11 @@ static int apply_outputs(tarn_lake *lake, tarn_tree *tree, void *ctx, tarn_error
         int append = !strcmp(str(o, "strategy"), "APPEND") && e && e->kind == TARN_ENTRY_TABLE;
         if (e && e->kind == TARN_ENTRY_TABLE) TARN_RETURN_NOT_OK(tarn__version_load(&old, lake, e->version, err));
         int rc = 0;
-        if (append && strcmp(old.schema_json, str(o, "schema")) != 0)
+        strbuf why = {0};
+        if (append && tarn__schema_diff(&why, old.schema_json, str(o, "schema")) > 0)
             rc = tarn__error_set(err, TARN_EINVALID,
                                  "model '%s' appends to '%s' with a different schema", str(o, "model"), table);
+        sb_free(&why);
         if (rc == 0) rc = tarn__tree_put_file(lake, tree, table, &old, append, str(o, "schema"), &f, err);
         tarn__version_clear(&old);
         if (rc < 0) return rc;
