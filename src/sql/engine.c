@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "catalog/names.h"
+#include "sql/empty.h"
 #include "store/store.h"
 #include "util/error.h"
 #include "util/util.h"
@@ -246,7 +247,10 @@ int tarn__duck_scan_sql(strbuf *out, tarn_lake *lake, const char *version_id, ta
 {
     tarn_version v;
     TARN_RETURN_NOT_OK(tarn__version_load(&v, lake, version_id, err));
-    int rc = tarn__duck_read_parquet_sql(out, lake, (const char *const *)v.files, v.nfiles, err);
+    /* A version without files (an external table whose Iceberg snapshot
+     * is empty) is its columns without rows: read_parquet needs a file. */
+    int rc = v.nfiles ? tarn__duck_read_parquet_sql(out, lake, (const char *const *)v.files, v.nfiles, err)
+                      : tarn__duck_empty_scan_sql(out, lake, version_id, err);
     tarn__version_clear(&v);
     return rc;
 }
