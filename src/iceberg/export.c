@@ -156,7 +156,7 @@ static int copy_data(target *t, const tarn_version *v, tarn_error *err)
     for (size_t i = 0; rc == 0 && i < v->nfiles; i++) {
         char src[8192], tmp[PATH_MAX * 2], name[600];
         snprintf(name, sizeof name, "data/%s", base_name(v->files[i]));
-        rc = tarn__store_local_path(t->lake, v->files[i], src, sizeof src, err);
+        rc = tarn__store_read_path(t->lake, v->files[i], src, sizeof src, err);
         if (rc == 0) rc = target_temp(t, name, tmp, sizeof tmp, err);
         if (rc < 0) break;
         FILE *in = fopen(src, "rb"), *out = fopen(tmp, "wb");

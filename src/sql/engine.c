@@ -42,7 +42,9 @@ int tarn__duck_add_version_paths(json_t *paths, tarn_lake *lake, const char *ver
     int rc = 0;
     for (size_t i = 0; i < v.nfiles && rc == 0; i++) {
         char url[8192];
-        rc = tarn__store_local_path(lake, v.files[i], url, sizeof url, err);
+        /* Where the file will be read from, without fetching it: only the
+         * files a scan keeps are fetched, later. */
+        rc = tarn__store_path_of(lake, v.files[i], url, sizeof url, err);
         if (rc == 0) json_array_append_new(paths, json_string(url));
     }
     tarn__version_clear(&v);
@@ -235,7 +237,7 @@ int tarn__duck_read_parquet_sql(strbuf *out, tarn_lake *lake, const char *const 
     sb_append(out, "read_parquet([");
     for (size_t i = 0; i < n && rc == 0; i++) {
         char url[8192];
-        rc = tarn__store_local_path(lake, keys[i], url, sizeof url, err);
+        rc = tarn__store_read_path(lake, keys[i], url, sizeof url, err);
         if (i) sb_append(out, ", ");
         sb_append_sql_string(out, url);
     }

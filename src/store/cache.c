@@ -110,6 +110,11 @@ static void entry_path(char *out, size_t size, const tarn_cache *c, const char *
     snprintf(out, size, "%s/v1/%.2s/%s", c->dir, name, name);
 }
 
+void tarn__cache_path(const tarn_cache *c, const char *name, char *path, size_t psize)
+{
+    entry_path(path, psize, c, name);
+}
+
 static void hold(tarn_cache *c, const char *name, int fd)
 {
     pthread_mutex_lock(&c->mu);

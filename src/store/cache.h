@@ -21,6 +21,8 @@ const char *tarn__cache_dir(const tarn_cache *c);
  * held — never evicted — until the cache handle is closed, and counts as
  * just used. Returns 1 (hit), 0 (miss: absent, or of the wrong size, which
  * removes it) or a negative code. */
+/* Where entry NAME lives when it is in the cache. */
+void tarn__cache_path(const tarn_cache *c, const char *name, char *path, size_t psize);
 int tarn__cache_get(tarn_cache *c, const char *name, int64_t size, char *path, size_t psize,
                     tarn_error *err);
 

@@ -141,6 +141,7 @@ static const tarn_store_vtable FS_VTABLE = {
     .write_path = fs_write_path,
     .publish = fs_publish,
     .read_url = fs_read_url,
+    .local_path = fs_read_url, /* the folder is local: the same path */
     .list = fs_list,
     .remove = fs_remove,
     .stat = fs_stat,

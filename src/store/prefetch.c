@@ -29,8 +29,14 @@ int tarn__store_prefetch(tarn_lake *lake, const char *const *keys, size_t n, tar
     return rc;
 }
 
-int tarn__store_local_path(tarn_lake *lake, const char *key, char *out, size_t size, tarn_error *err)
+int tarn__store_read_path(tarn_lake *lake, const char *key, char *out, size_t size, tarn_error *err)
 {
     if (tarn__ice_key_external(key)) return tarn__ice_local_path(out, size, key, err);
     return lake->store->vt->read_url(lake->store, key, out, size, err);
+}
+
+int tarn__store_path_of(tarn_lake *lake, const char *key, char *out, size_t size, tarn_error *err)
+{
+    if (tarn__ice_key_external(key)) return tarn__ice_local_path(out, size, key, err);
+    return lake->store->vt->local_path(lake->store, key, out, size, err);
 }

@@ -381,6 +381,17 @@ static int s3_prefetch(tarn_store *st, const tarn_store_object *objs, size_t n, 
     return rc;
 }
 
+static int s3_local_path(tarn_store *st, const char *key, char *out, size_t size, tarn_error *err)
+{
+    s3_store *s = (s3_store *)st;
+    if (!key_ok(key)) return tarn__error_set(err, TARN_EINVALID, "invalid object key '%s'", key);
+    char object[1200], name[96];
+    object_of(object, sizeof object, s, key);
+    cache_name(name, target(s), object);
+    tarn__cache_path(s->cache, name, out, size);
+    return 0;
+}
+
 static int s3_read_url(tarn_store *st, const char *key, char *out, size_t size, tarn_error *err)
 {
     s3_store *s = (s3_store *)st;
@@ -680,6 +691,7 @@ static const tarn_store_vtable S3_VTABLE = {
     .write_path = s3_write_path,
     .publish = s3_publish,
     .read_url = s3_read_url,
+    .local_path = s3_local_path,
     .list = s3_list,
     .remove = s3_remove,
     .stat = s3_stat,

@@ -18,7 +18,9 @@ int tarn__store_init_config(strbuf *config, const tarn_init_options *opts, tarn_
 /* A local path DuckDB reads data file KEY from: the store's (fetched
  * first when it is not local), or, for an external table's file (an
  * absolute file:// location), the file itself. */
-int tarn__store_local_path(tarn_lake *lake, const char *key, char *out, size_t size, tarn_error *err);
+int tarn__store_read_path(tarn_lake *lake, const char *key, char *out, size_t size, tarn_error *err);
+/* The same path without fetching anything (what a confined DuckDB may open). */
+int tarn__store_path_of(tarn_lake *lake, const char *key, char *out, size_t size, tarn_error *err);
 
 /* The location engines other than tarn read object KEY at: the file://
  * URI of the local folder's file, or s3://bucket/prefix/KEY. */

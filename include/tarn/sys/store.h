@@ -8,7 +8,7 @@
 
 #include "../common.h"
 
-#define TARN_STORE_VTABLE_VERSION 3
+#define TARN_STORE_VTABLE_VERSION 4
 
 typedef struct tarn_store tarn_store;
 
@@ -45,6 +45,9 @@ typedef struct tarn_store_vtable {
     int (*prefetch)(tarn_store *s, const tarn_store_object *objs, size_t n, tarn_error *err);
     /* Removes KEYS[0..N) (a missing key is not an error), in batches. */
     int (*remove_many)(tarn_store *s, const char *const *keys, size_t n, tarn_error *err);
+    /* Version 4. The local path read_url gives for KEY once it is local,
+     * without fetching anything (what confined DuckDB sessions may open). */
+    int (*local_path)(tarn_store *s, const char *key, char *out, size_t size, tarn_error *err);
 } tarn_store_vtable;
 
 struct tarn_store {

@@ -8,7 +8,12 @@ expect_ok tarn checkout -b other
 csv s.csv secret 42
 expect_ok tarn table import secret --from s.csv
 expect_ok tarn checkout main
-SECRET=$(ls "$PWD"/.tarn/objects/data/default.secret/*.parquet)
+# the other branch's data file, as a local file (on S3: the bucket's copy)
+if on_s3; then
+    SECRET=$(ls "$S3_DATA/lake/$TARN_TEST_PREFIX"/data/default.secret/*._S3rver_object)
+else
+    SECRET=$(ls "$PWD"/.tarn/objects/data/default.secret/*.parquet)
+fi
 [ -f "$SECRET" ] || _fail "no data file for the other branch's table"
 echo "host-file-content" >host.txt
 H=$(head_of main)
