@@ -12,6 +12,8 @@
 #    the library vs duckdb_query, database already open) come from one
 #    process running the query 5 times, median.
 # 2. Catalog: bench/catalog_bench.c at 100 / 1,000 / 10,000 commits.
+# (and, after the others: Iceberg LoadTable, first and cached, for tables
+# of 1, 100 and 1,000 files: bench/iceberg_bench.c)
 # Prints markdown tables and writes them to bench/out/results.md.
 set -u
 BUILD=${1:-build}
@@ -223,5 +225,13 @@ S3B=$(bash "$ROOT/bench/s3_bench.sh" "$BUILD") || { log "S3 benchmark failed"; e
     echo "### Tables on S3 (bench/s3_bench.sh)"
     echo
     echo "$S3B"
+} >>"$OUT/results.md"
+log "Iceberg benchmark (bench/iceberg_bench.c: LoadTable, first and cached)"
+ICEB=$("$BUILD/bench/iceberg_bench" "$OUT/iceberg") || { log "Iceberg benchmark failed"; exit 1; }
+{
+    echo
+    echo "### Iceberg metadata through the REST catalog (bench/iceberg_bench.c)"
+    echo
+    echo "$ICEB"
 } >>"$OUT/results.md"
 cat "$OUT/results.md"

@@ -8,12 +8,14 @@
  * header map, a sync marker, and the records in one block. The sync marker
  * is a hash of the content instead of random bytes, so the same metadata
  * is always the same file (a version's metadata is content-addressed).
- * Reading uses libavro's file reader. */
+ * Reading walks the container here too (libavro's file reader leaks its
+ * schema) and lets libavro decode each block's records. */
 #include <avro.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "iceberg/iceberg.h"
 #include "util/error.h"
@@ -254,32 +256,142 @@ static json_t *to_json(avro_value_t *v)
     }
 }
 
+/* Avro's long at *P (below END); -1 when it runs past END. */
+static int get_long(int64_t *out, const unsigned char **p, const unsigned char *end)
+{
+    uint64_t z = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+        if (*p >= end) return -1;
+        unsigned char c = *(*p)++;
+        z |= (uint64_t)(c & 0x7f) << shift;
+        if (!(c & 0x80)) {
+            *out = (int64_t)(z >> 1) ^ -(int64_t)(z & 1);
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* Bytes (a long length, then the bytes) at *P into *S, *LEN. */
+static int get_bytes(const unsigned char **s, size_t *len, const unsigned char **p,
+                     const unsigned char *end)
+{
+    int64_t n;
+    if (get_long(&n, p, end) < 0 || n < 0 || n > end - *p) return -1;
+    *s = *p;
+    *len = (size_t)n;
+    *p += n;
+    return 0;
+}
+
+/* Inflates the raw deflate block IN into OUT (Avro's "deflate" codec). */
+static int inflate_block(strbuf *out, const unsigned char *in, size_t len)
+{
+    z_stream z = {0};
+    if (inflateInit2(&z, -15) != Z_OK) return -1;
+    z.next_in = (unsigned char *)in;
+    z.avail_in = (uInt)len;
+    int rc;
+    do {
+        unsigned char buf[1 << 15];
+        z.next_out = buf;
+        z.avail_out = sizeof buf;
+        rc = inflate(&z, Z_NO_FLUSH);
+        if (rc != Z_OK && rc != Z_STREAM_END) break;
+        sb_appendn(out, (const char *)buf, sizeof buf - z.avail_out);
+    } while (rc != Z_STREAM_END);
+    inflateEnd(&z);
+    return rc == Z_STREAM_END ? 0 : -1;
+}
+
+/* The container is read here (as it is written here); libavro decodes the
+ * records of each block against the file's own schema. Codecs: null and
+ * deflate (what Iceberg writers use). */
 int tarn__ice_avro_read(json_t **records, const char *path, tarn_error *err)
 {
     *records = NULL;
-    avro_file_reader_t r;
-    if (avro_file_reader(path, &r) != 0)
-        return tarn__error_set(err, TARN_EINVALID, "'%s' is not an Avro file: %s", path,
-                               avro_strerror());
-    avro_schema_t schema = avro_file_reader_get_writer_schema(r);
-    avro_value_iface_t *iface = avro_generic_class_from_schema(schema);
-    avro_value_t v;
-    int have = iface && avro_generic_value_new(iface, &v) == 0;
-    int rc = have ? 0 : avro_fail(err, "cannot read Avro records");
+    char *data = NULL;
+    size_t size = 0;
+    if (tarn__read_file(&data, &size, path) != 0)
+        return tarn__error_set(err, TARN_EIO, "cannot read '%s': %s", path, strerror(errno));
+    const unsigned char *p = (const unsigned char *)data, *end = p + size, *v;
+    strbuf schema_json = {0}, codec = {0}, block = {0};
+    avro_schema_t schema = NULL;
+    avro_value_iface_t *iface = NULL;
+    avro_value_t value;
+    int have = 0, rc = 0;
     json_t *out = json_array();
-    while (rc == 0) {
-        int r2 = avro_file_reader_read_value(r, &v);
-        if (r2 == EOF) break;
-        if (r2 != 0) {
-            rc = tarn__error_set(err, TARN_EINVALID, "'%s': a damaged Avro record: %s", path,
-                                 avro_strerror());
-            break;
+    int64_t n;
+    size_t len;
+    if (size < 4 || memcmp(p, "Obj\1", 4) != 0) goto bad;
+    p += 4;
+    /* the header map: blocks of N key-value pairs, ended by 0 */
+    for (;;) {
+        if (get_long(&n, &p, end) < 0) goto bad;
+        if (n == 0) break;
+        if (n < 0) {
+            int64_t skip;
+            if (get_long(&skip, &p, end) < 0) goto bad;
+            n = -n;
         }
-        json_array_append_new(out, to_json(&v));
+        for (int64_t i = 0; i < n; i++) {
+            const unsigned char *k;
+            size_t klen;
+            if (get_bytes(&k, &klen, &p, end) < 0 || get_bytes(&v, &len, &p, end) < 0) goto bad;
+            if (klen == 11 && !memcmp(k, "avro.schema", 11))
+                sb_appendn(&schema_json, (const char *)v, len);
+            if (klen == 10 && !memcmp(k, "avro.codec", 10))
+                sb_appendn(&codec, (const char *)v, len);
+        }
     }
-    if (have) avro_value_decref(&v);
+    if (end - p < 16 || !schema_json.s) goto bad;
+    const unsigned char *sync = p;
+    p += 16;
+    int deflate = codec.s && !strcmp(codec.s, "deflate");
+    if (codec.s && !deflate && strcmp(codec.s, "null") != 0) {
+        rc = tarn__error_set(err, TARN_EINVALID,
+                             "'%s' is compressed with Avro codec '%s': tarn reads null and deflate",
+                             path, codec.s);
+        goto done;
+    }
+    if (avro_schema_from_json_length(schema_json.s, schema_json.len, &schema) != 0 ||
+        !(iface = avro_generic_class_from_schema(schema)) ||
+        avro_generic_value_new(iface, &value) != 0) {
+        rc = avro_fail(err, "cannot read the schema of an Avro file");
+        goto done;
+    }
+    have = 1;
+    while (p < end) {
+        int64_t count;
+        if (get_long(&count, &p, end) < 0 || count < 0 || get_bytes(&v, &len, &p, end) < 0 ||
+            end - p < 16 || memcmp(p, sync, 16) != 0)
+            goto bad;
+        p += 16;
+        block.len = 0;
+        if (deflate && inflate_block(&block, v, len) < 0) goto bad;
+        const char *at = deflate ? sb_str(&block) : (const char *)v;
+        avro_reader_t r = avro_reader_memory(at, (int64_t)(deflate ? block.len : len));
+        for (int64_t i = 0; r && i < count; i++) {
+            avro_value_reset(&value);
+            if (avro_value_read(r, &value) != 0) {
+                avro_reader_free(r);
+                goto bad;
+            }
+            json_array_append_new(out, to_json(&value));
+        }
+        if (r) avro_reader_free(r);
+    }
+    goto done;
+bad:
+    rc = tarn__error_set(err, TARN_EINVALID, "'%s' is not an Avro file, or a damaged one", path);
+done:
+    if (have) avro_value_decref(&value);
     if (iface) avro_value_iface_decref(iface);
-    avro_file_reader_close(r);
+    if (schema) avro_schema_decref(schema);
+    sb_free(&schema_json);
+    sb_free(&codec);
+    sb_free(&block);
+    free(data);
     if (rc < 0)
         json_decref(out);
     else
