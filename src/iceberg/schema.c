@@ -359,19 +359,23 @@ char *tarn__ice_schema_assign(const char *new_json, const char *base_json)
         return NULL;
     }
     int next = base.last_id + 1, ok = 1;
-    /* Kept ids first, so that new ones start above all of them. */
+    /* Kept ids first, so that new ones start above all of them. Base
+     * columns by name: a table may have 10,000 of them. */
     char *kept = calloc(now.n ? now.n : 1, 1);
+    json_t *by_name = json_object();
+    for (size_t j = 0; j < base.n; j++)
+        if (!json_object_get(by_name, base.cols[j].name))
+            json_object_set_new(by_name, base.cols[j].name, json_integer((json_int_t)j));
     for (size_t i = 0; ok && kept && i < now.n; i++) {
         ice_column *c = &now.cols[i];
-        for (size_t j = 0; j < base.n; j++) {
-            const ice_column *b = &base.cols[j];
-            if (strcmp(b->name, c->name) != 0 || !same_shape(b->t, c->t)) continue;
-            c->id = b->id;
-            memcpy(c->nested, b->nested, c->nnested * sizeof *c->nested);
-            kept[i] = 1;
-            break;
-        }
+        json_t *at = json_object_get(by_name, c->name);
+        const ice_column *b = at ? &base.cols[json_integer_value(at)] : NULL;
+        if (!b || !same_shape(b->t, c->t)) continue;
+        c->id = b->id;
+        memcpy(c->nested, b->nested, c->nnested * sizeof *c->nested);
+        kept[i] = 1;
     }
+    json_decref(by_name);
     for (size_t i = 0; ok && kept && i < now.n; i++)
         if (!kept[i]) ok = fresh_ids(&now.cols[i], &next) == 0;
     char *out = ok && kept ? dump(schema_to_json(&now)) : NULL;

@@ -177,6 +177,40 @@ static int bound_is(const char *ice, const char *text, const char *hex)
     return rc == 0 && strcmp(got, hex) == 0;
 }
 
+/* A wide table: 4,000 columns, reversed, the first dropped and one added.
+ * Every kept column keeps its id; the new one gets the next free id. */
+static void wide_table_ids(void)
+{
+    enum { N = 4000 };
+    strbuf a = {0}, b = {0};
+    sb_append(&a, "[");
+    for (int i = 0; i < N; i++)
+        sb_printf(&a, "%s{\"name\":\"c%d\",\"type\":\"INTEGER\"}", i ? "," : "", i);
+    sb_append(&a, "]");
+    sb_append(&b, "[{\"name\":\"new\",\"type\":\"DATE\"}");
+    for (int i = N - 1; i >= 1; i--)
+        sb_printf(&b, ",{\"name\":\"c%d\",\"type\":\"INTEGER\"}", i);
+    sb_append(&b, "]");
+    char *first = tarn__ice_schema_assign(a.s, "[]");
+    REQUIRE(first);
+    char *second = tarn__ice_schema_assign(b.s, first);
+    REQUIRE(second);
+    ice_schema s;
+    REQUIRE(tarn__ice_schema_load(&s, second, NULL) == 0);
+    REQUIRE(s.n == N);
+    CHECK_EQ_STR(s.cols[0].name, "new");
+    CHECK_EQ_INT(s.cols[0].id, N + 1);
+    int wrong = 0;
+    for (size_t i = 1; i < s.n; i++)
+        if (s.cols[i].id != atoi(s.cols[i].name + 1) + 1) wrong++;
+    CHECK_EQ_INT(wrong, 0);
+    tarn__ice_schema_clear(&s);
+    free(first);
+    free(second);
+    sb_free(&a);
+    sb_free(&b);
+}
+
 static void bounds(void)
 {
     CHECK(bound_is("int", "-2", "feffffff"));
@@ -544,6 +578,7 @@ int main(void)
 {
     TEST_RUN(type_names);
     TEST_RUN(field_ids);
+    TEST_RUN(wide_table_ids);
     TEST_RUN(bounds);
     TEST_RUN(avro_files);
     TEST_RUN(rest_catalog);
