@@ -1,7 +1,11 @@
-/* bench/catalog_bench.c — how fast the git-for-data catalog is, and how it
- * grows with the catalog (never with the data).
+/* bench/catalog_bench.c — how fast the git-for-data catalog is, how it
+ * grows with the catalog (never with the data), SQLite and PostgreSQL side
+ * by side, and how commits scale with concurrent writers.
  *
  *   catalog_bench OUT_DIR [COMMITS...]       (default: 100 1000 10000)
+ *
+ * With BENCH_PG_URL set (a postgresql:// URL), every measurement runs on
+ * the embedded SQLite catalog and on a PostgreSQL schema of its own.
  *
  * For each catalog size N it builds a fresh lakehouse OUT_DIR/catalog-N
  * holding 1,000 tables and N commits on main, then times, through the
@@ -11,15 +15,22 @@
  *                             no data written
  *   - commit (one table)      a commit that appends a data file to one of
  *                             the 1,000 tables (what an import commits)
- *   - merge 100 of 1,000      tarn_branch_merge of a branch that changed 100
- *                             of the 1,000 tables while main changed one other
- *                             (three-way; each side's tables taken whole)
+ *   - merge 10 ahead          tarn_branch_merge of a branch 10 commits
+ *                             ahead (one table each) while main moved one
+ *                             commit: a three-way merge, whose merge base
+ *                             is found by a walk bounded by generations
+ *   - merge 100 of 1,000      a branch that changed 100 of the 1,000
+ *                             tables while main changed one other
  *   - merge 100 append+append both sides appended to the same 100 tables
- *                             (three-way, per-table file merge)
- *   - log                     tarn_commit_log of main: every commit (so the
- *                             log of 10,000 commits at N = 10,000)
+ *   - log -n 20 / log         tarn_commit_log of main: the newest 20, and
+ *                             every commit (10,000 at N = 10,000)
+ *   - table ls                tarn_table_list of main (1,000 tables)
  * and reports the size of catalog.db afterwards. The commits made while
- * measuring (about 30 + 10 merges of 100 tables) add to the N built.
+ * measuring add to the N built.
+ *
+ * Concurrency (at the smallest N): W writer processes, each with its own
+ * connection, each making K commits (one table's append), on W separate
+ * branches and all on main; commits per second against one writer.
  *
  * How the catalog is built cheaply: one real import of a 2-row CSV
  * (tarn_table_import, which runs DuckDB once) gives a real data file and
@@ -31,13 +42,14 @@
  * exactly what `tarn table import --mode append` commits). The added files
  * are catalog records only (keys under data/bench/, 1 row each): no catalog
  * operation reads data files, which is the point — data size cannot matter.
- * The internal path does the same SQL writes as an import's commit minus
- * the DuckDB work, in one transaction per commit, so N commits really are N
- * commits in the catalog (content-addressed, each with its parent).
+ * The internal path does the same catalog writes as an import's commit
+ * minus the DuckDB work, in one transaction per commit, so N commits really
+ * are N commits in the catalog (content-addressed, each with its parent).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -55,6 +67,15 @@ static double now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* This process's CPU time: what an operation costs here whatever else
+ * the machine runs (for SQLite, all of it; for PostgreSQL, the client's). */
+static double cpu_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
@@ -149,14 +170,22 @@ static void commit_append(tarn_lake *lake, const char *branch, const int *tables
 
 /* ---- one catalog size ---------------------------------------------------- */
 
-static tarn_lake *build(const char *out_dir, int ncommits, double *build_ms)
+/* PG: NULL for the embedded catalog, else a postgresql:// URL. */
+static tarn_lake *build(const char *out_dir, int ncommits, const char *pg, double *build_ms)
 {
-    char dir[4096], cmd[8300];
-    snprintf(dir, sizeof dir, "%s/catalog-%d", out_dir, ncommits);
+    char dir[4096], cmd[8300], url[4200];
+    snprintf(dir, sizeof dir, "%s/catalog-%d%s", out_dir, ncommits, pg ? "-pg" : "");
     snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s'", dir, dir);
     if (system(cmd) != 0) die("cannot prepare the folder", NULL);
     tarn_error err = TARN_ERROR_INIT;
-    if (tarn_lake_init(dir, &err) != 0) die("init", &err);
+    tarn_init_options io = TARN_INIT_OPTIONS_INIT;
+    if (pg) {
+        static int nth;
+        snprintf(url, sizeof url, "%s%sschema=bench_%d_%d_%d", pg, strchr(pg, '?') ? "&" : "?", ncommits,
+                 (int)getpid(), nth++);
+        io.catalog = url;
+    }
+    if (tarn_lake_init_opts(dir, &io, &err) != 0) die("init", &err);
     char path[4200];
     snprintf(path, sizeof path, "%s/.tarn", dir);
     tarn_lake *lake = NULL;
@@ -187,16 +216,37 @@ static tarn_lake *build(const char *out_dir, int ncommits, double *build_ms)
 }
 
 typedef struct row {
-    double branch_create, commit_ns, commit_table, merge, merge_aa, log;
+    double branch_create, commit_ns, commit_table, merge10, merge10_cpu, merge, merge_aa, log20, log, table_ls;
     size_t log_n;
     double build_ms;
     double db_mb; /* catalog.db + its WAL after the run */
 } row;
 
-static row measure(const char *out_dir, int ncommits)
+/* Branch NAME from main, 10 commits on it, one on main, then the merge:
+ * its time in ms. */
+static double merge_ahead(tarn_lake *lake, const char *name, int round, double *cpu)
+{
+    tarn_error err = TARN_ERROR_INIT;
+    if (tarn_branch_create(NULL, lake, name, "main", &err) != 0) die("branch create", &err);
+    for (int k = 0; k < 10; k++) {
+        int t = (100 + 37 * round + k) % NTABLES;
+        commit_append(lake, name, &t, 1);
+    }
+    int other = (500 + round) % NTABLES;
+    commit_append(lake, "main", &other, 1);
+    tarn_merge_result m;
+    double t0 = now_ms(), c0 = cpu_ms();
+    if (tarn_branch_merge(&m, lake, name, "main", NULL, &err) != 0) die("merge", &err);
+    double ms = now_ms() - t0;
+    *cpu = cpu_ms() - c0;
+    if (m.fast_forward) die("merge was a fast-forward", NULL);
+    return ms;
+}
+
+static row measure(const char *out_dir, int ncommits, const char *pg)
 {
     row r = {0};
-    tarn_lake *lake = build(out_dir, ncommits, &r.build_ms);
+    tarn_lake *lake = build(out_dir, ncommits, pg, &r.build_ms);
     tarn_error err = TARN_ERROR_INIT;
     enum { REPS = 15, MREPS = 5, LREPS = 3 };
     double t[REPS];
@@ -225,6 +275,14 @@ static row measure(const char *out_dir, int ncommits)
         t[i] = now_ms() - t0;
     }
     r.commit_table = median(t, REPS);
+
+    double cpu[REPS];
+    for (int i = 0; i < MREPS; i++) {
+        snprintf(name, sizeof name, "ahead%d", i);
+        t[i] = merge_ahead(lake, name, i, &cpu[i]);
+    }
+    r.merge10 = median(t, MREPS);
+    r.merge10_cpu = median(cpu, MREPS);
 
     /* merge: the feature branch changes tables 0..99, main changes 999 */
     int changed[NCHANGED];
@@ -277,6 +335,24 @@ static row measure(const char *out_dir, int ncommits)
         tarn_commit_info_free(log, n);
     }
     r.log = median(t, LREPS);
+    for (int i = 0; i < REPS; i++) {
+        tarn_commit_info *log;
+        size_t n;
+        double t0 = now_ms();
+        if (tarn_commit_log(&log, &n, lake, "main", 20, &err) != 0) die("log", &err);
+        t[i] = now_ms() - t0;
+        tarn_commit_info_free(log, n);
+    }
+    r.log20 = median(t, REPS);
+    for (int i = 0; i < LREPS; i++) {
+        tarn_table_info *tables;
+        size_t n;
+        double t0 = now_ms();
+        if (tarn_table_list(&tables, &n, lake, "main", &err) != 0) die("table ls", &err);
+        t[i] = now_ms() - t0;
+        tarn_table_info_free(tables, n);
+    }
+    r.table_ls = median(t, LREPS);
     const char *suffix[2] = {"", "-wal"};
     for (int k = 0; k < 2; k++) {
         char p[4200];
@@ -286,6 +362,69 @@ static row measure(const char *out_dir, int ncommits)
     }
     tarn_lake_close(&lake);
     return r;
+}
+
+/* ---- concurrent writers ------------------------------------------------- */
+
+/* W processes (each its own connection and lease) make K commits each,
+ * on W branches (SEPARATE) or all on main: commits per second overall. */
+static double writers(const char *tarn_dir, int w, int k, int separate)
+{
+    tarn_error err = TARN_ERROR_INIT;
+    tarn_lake *lake = NULL;
+    if (tarn_lake_open_path(&lake, tarn_dir, &err) != 0) die("open", &err);
+    char name[64];
+    for (int i = 0; separate && i < w; i++) {
+        snprintf(name, sizeof name, "w%d_%d_%ld", w, i, file_seq++);
+        if (tarn_branch_create(NULL, lake, name, "main", &err) != 0) die("branch create", &err);
+    }
+    tarn_lake_close(&lake);
+    long seq0 = file_seq;
+    double t0 = now_ms();
+    pid_t pids[64];
+    for (int i = 0; i < w; i++) {
+        pids[i] = fork();
+        if (pids[i] == 0) {
+            tarn_lake *mine = NULL;
+            if (tarn_lake_open_path(&mine, tarn_dir, &err) != 0) die("open", &err);
+            file_seq = seq0 + 100000L * (i + 1); /* keys unique across the writers */
+            char branch[64];
+            snprintf(branch, sizeof branch, "w%d_%d_%ld", w, i, seq0 - w + i);
+            for (int c = 0; c < k; c++) {
+                int t = (i * 97 + c) % NTABLES;
+                commit_append(mine, separate ? branch : "main", &t, 1);
+            }
+            tarn_lake_close(&mine);
+            _exit(0);
+        }
+    }
+    int ok = 1;
+    for (int i = 0; i < w; i++) {
+        int status;
+        waitpid(pids[i], &status, 0);
+        ok = ok && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    }
+    if (!ok) die("a writer failed", NULL);
+    return w * k / ((now_ms() - t0) / 1000.0);
+}
+
+typedef struct scaling {
+    double one, separate, shared;
+} scaling;
+
+static scaling measure_writers(const char *out_dir, const char *pg)
+{
+    double build_ms;
+    tarn_lake *lake = build(out_dir, 100, pg, &build_ms);
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", tarn_lake_path(lake));
+    tarn_lake_close(&lake);
+    enum { K = 50, W = 8 };
+    scaling s;
+    s.one = writers(dir, 1, K * 2, 1);
+    s.separate = writers(dir, W, K, 1);
+    s.shared = writers(dir, W, K, 0);
+    return s;
 }
 
 int main(int argc, char **argv)
@@ -300,35 +439,64 @@ int main(int argc, char **argv)
         sizes[0] = 100, sizes[1] = 1000, sizes[2] = 10000;
         nsizes = 3;
     }
-    row rows[16];
-    for (int s = 0; s < nsizes; s++) {
-        rows[s] = measure(argv[1], sizes[s]);
-        fprintf(stderr, "catalog_bench: %d commits built in %.0f ms\n", sizes[s], rows[s].build_ms);
-    }
+    const char *pg = getenv("BENCH_PG_URL");
+    if (pg && !*pg) pg = NULL;
+    int nb = pg ? 2 : 1;
+    const char *backend[2] = {"SQLite", "PostgreSQL"};
+    row rows[16][2];
+    for (int s = 0; s < nsizes; s++)
+        for (int b = 0; b < nb; b++) {
+            rows[s][b] = measure(argv[1], sizes[s], b ? pg : NULL);
+            fprintf(stderr, "catalog_bench: %s, %d commits built in %.0f ms\n", backend[b], sizes[s],
+                    rows[s][b].build_ms);
+        }
     printf("| catalog operation (ms, median) |");
-    for (int s = 0; s < nsizes; s++) printf(" %d commits |", sizes[s]);
+    for (int s = 0; s < nsizes; s++)
+        for (int b = 0; b < nb; b++) printf(" %d commits, %s |", sizes[s], backend[b]);
     printf("\n|---|");
-    for (int s = 0; s < nsizes; s++) printf("---:|");
+    for (int s = 0; s < nsizes * nb; s++) printf("---:|");
     printf("\n");
 #define ROW(label, field)                                                                          \
     do {                                                                                           \
         printf("| %s |", label);                                                                   \
-        for (int s = 0; s < nsizes; s++) {                                                         \
-            if (rows[s].field < 0) printf(" conflict (bug) |");                                    \
-            else printf(" %.2f |", rows[s].field);                                                 \
-        }                                                                                          \
+        for (int s = 0; s < nsizes; s++)                                                           \
+            for (int b = 0; b < nb; b++) {                                                         \
+                if (rows[s][b].field < 0) printf(" conflict (bug) |");                             \
+                else printf(" %.2f |", rows[s][b].field);                                          \
+            }                                                                                      \
         printf("\n");                                                                              \
     } while (0)
     ROW("branch create", branch_create);
     ROW("commit (namespace create)", commit_ns);
     ROW("commit (append a file to 1 of 1,000 tables)", commit_table);
+    ROW("merge: branch 10 commits ahead, main 1 (three-way)", merge10);
+    ROW("  the same, CPU time of this process", merge10_cpu);
     ROW("merge: branch changed 100 of 1,000 tables", merge);
     ROW("merge: both sides appended to 100 tables", merge_aa);
-    printf("| log of main |");
-    for (int s = 0; s < nsizes; s++) printf(" %.2f (%zu commits) |", rows[s].log, rows[s].log_n);
+    ROW("log -n 20 of main", log20);
+    printf("| log of main (every commit) |");
+    for (int s = 0; s < nsizes; s++)
+        for (int b = 0; b < nb; b++) printf(" %.2f (%zu commits) |", rows[s][b].log, rows[s][b].log_n);
     printf("\n");
+    ROW("table ls (1,000 tables)", table_ls);
     printf("| catalog.db size (MB) |");
-    for (int s = 0; s < nsizes; s++) printf(" %.1f |", rows[s].db_mb);
+    for (int s = 0; s < nsizes; s++)
+        for (int b = 0; b < nb; b++) b ? printf(" - |") : printf(" %.1f |", rows[s][b].db_mb);
+    printf("\n\n");
+
+    printf("| concurrent writers (commits/s, one table's append each) |");
+    for (int b = 0; b < nb; b++) printf(" %s |", backend[b]);
+    printf("\n|---|");
+    for (int b = 0; b < nb; b++) printf("---:|");
+    printf("\n");
+    scaling sc[2];
+    for (int b = 0; b < nb; b++) sc[b] = measure_writers(argv[1], b ? pg : NULL);
+    printf("| 1 writer |");
+    for (int b = 0; b < nb; b++) printf(" %.0f |", sc[b].one);
+    printf("\n| 8 writers, 8 branches |");
+    for (int b = 0; b < nb; b++) printf(" %.0f (%.1fx) |", sc[b].separate, sc[b].separate / sc[b].one);
+    printf("\n| 8 writers, one branch |");
+    for (int b = 0; b < nb; b++) printf(" %.0f (%.1fx) |", sc[b].shared, sc[b].shared / sc[b].one);
     printf("\n");
     return 0;
 }

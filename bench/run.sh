@@ -11,9 +11,11 @@
 #    interleaved, after one warm-up each. In-process times (tarn_query in
 #    the library vs duckdb_query, database already open) come from one
 #    process running the query 5 times, median.
-# 2. Catalog: bench/catalog_bench.c at 100 / 1,000 / 10,000 commits.
-# (and, after the others: Iceberg LoadTable, first and cached, for tables
-# of 1, 100 and 1,000 files: bench/iceberg_bench.c)
+# 2. Catalog: bench/catalog_bench.c at 100 / 1,000 / 10,000 commits, on the
+#    embedded SQLite catalog and on PostgreSQL (a server started here), and
+#    commits per second with 8 concurrent writers.
+# 3. Iceberg LoadTable, first and cached, for tables of 1, 100 and 1,000
+#    files: bench/iceberg_bench.c
 # Prints markdown tables and writes them to bench/out/results.md.
 set -u
 BUILD=${1:-build}
@@ -165,9 +167,15 @@ for r in $(seq 1 "$REPS"); do (cd "$OUT/lake" && "$TARN" branch rm "bench_b$$_$r
 rm -rf "$EMPTY"
 
 # ---- catalog ----------------------------------------------------------------
-log "catalog benchmark at $CATALOG_SIZES commits"
+# SQLite and PostgreSQL side by side: a throwaway PostgreSQL server on
+# loopback, with its default durability (fsync on).
+log "catalog benchmark at $CATALOG_SIZES commits (SQLite and PostgreSQL)"
+# shellcheck source=../tests/lib/postgres.sh
+. "$ROOT/tests/lib/postgres.sh"
+PG_FSYNC=on pg_start || exit 1
 # shellcheck disable=SC2086
-CAT=$("$CATB" "$OUT/catalog" $CATALOG_SIZES 2>"$OUT/catalog.log") || { cat "$OUT/catalog.log" >&2; exit 1; }
+CAT=$(BENCH_PG_URL="$PG_URL" "$CATB" "$OUT/catalog" $CATALOG_SIZES 2>"$OUT/catalog.log") || { cat "$OUT/catalog.log" >&2; exit 1; }
+pg_stop
 rm -rf "$OUT/catalog"
 
 {
@@ -186,7 +194,7 @@ rm -rf "$OUT/catalog"
     [ -n "$MISMATCH" ] && echo "**Results differed between tarn and DuckDB for:$MISMATCH** (see bench output)." && echo
     retries=$(awk '{s+=$1} END {print s+0}' "$OUT/import_retries" 2>/dev/null)
     [ "${retries:-0}" -gt 0 ] && echo "Note: the imports needed $retries retries (crash in tarn__duck_text, see the report)." && echo
-    echo "### Catalog: milliseconds, as the catalog grows (1,000 tables; data size does not enter)"
+    echo "### Catalog: milliseconds, as the catalog grows (1,000 tables; data size does not enter), SQLite and PostgreSQL (loopback, fsync on)"
     echo
     echo "$CAT"
     echo

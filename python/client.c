@@ -612,15 +612,17 @@ static PyObject *client_init(PyObject *mod, PyObject *args)
 {
     const char *dir = NULL;
     tarn_init_options opts = TARN_INIT_OPTIONS_INIT;
-    if (!PyArg_ParseTuple(args, "z|zzz", &dir, &opts.storage, &opts.endpoint, &opts.region)) return NULL;
+    if (!PyArg_ParseTuple(args, "z|zzzzp", &dir, &opts.storage, &opts.endpoint, &opts.region, &opts.catalog,
+                          &opts.attach))
+        return NULL;
     tarn_error err = TARN_ERROR_INIT;
-    int rc = tarn_lake_init_ext(dir ? dir : ".", &opts, &err);
+    int rc = tarn_lake_init_opts(dir ? dir : ".", &opts, &err);
     if (rc < 0) return raise_tarn(rc, &err);
     Py_RETURN_NONE;
 }
 
 static PyMethodDef client_functions[] = {
-    {"init", client_init, METH_VARARGS, "init(dir, storage=None, endpoint=None, region=None): create a lakehouse in DIR/.tarn"},
+    {"init", client_init, METH_VARARGS, "init(dir, storage=None, endpoint=None, region=None, catalog=None, attach=False): create a lakehouse in DIR/.tarn"},
     {NULL, NULL, 0, NULL},
 };
 

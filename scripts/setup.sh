@@ -25,6 +25,7 @@ APT_PACKAGES=(
   python3 python3-dev python3-numpy python3-pandas python3-pytest python3-pip python3-venv
   clang libclang-rt-14-dev
   faketime
+  postgresql pgbouncer
 )
 
 missing=()

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # `make test`: every test tarn has, against the sanitizer build (ASan +
 # UBSan) in $1 — C unit tests and fuzz regressions (CTest), end-to-end CLI
-# cases (on the local folder, then on S3), crash, concurrency and fault tests — then the Python tests against the
-# regular build (CPython cannot load an ASan library without preloading it).
+# cases (on the local folder, then on S3 with s3rver, then with the catalog in
+# PostgreSQL), crash, concurrency and fault tests — then the Python tests
+# against the regular build (CPython cannot load an ASan library without
+# preloading it).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 TEST_BUILD=${1:-build-test}
@@ -30,6 +32,9 @@ run "unit tests (ctest)" ctest --test-dir "$TEST_BUILD" --output-on-failure -j2
 [ -f tests/cli/run.sh ] && run "cli cases" bash tests/cli/run.sh "$PWD/$TEST_BUILD/tarn"
 # The same cases with every lakehouse's data on S3 (s3rver on a loopback port).
 [ -f tests/cli/run_s3.sh ] && run "cli cases on S3" bash tests/cli/run_s3.sh "$PWD/$TEST_BUILD/tarn"
+# The same cases with the catalog in PostgreSQL (a throwaway server).
+[ -f tests/cli/run.sh ] && run "cli cases (postgresql catalog)" \
+  bash tests/lib/with_postgres.sh bash tests/cli/run.sh "$PWD/$TEST_BUILD/tarn"
 for t in tests/fault/*_test.sh; do
   [ -f "$t" ] && run "$(basename "$t" .sh)" bash "$t" "$PWD/$TEST_BUILD/tarn"
 done

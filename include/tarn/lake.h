@@ -14,21 +14,38 @@ typedef struct tarn_lake tarn_lake;
  * commit, and HEAD on main. TARN_EEXISTS if DIR already holds one. */
 TARN_EXTERN int tarn_lake_init(const char *dir, tarn_error *err);
 
-/* Where a new lakehouse keeps its data files. */
+/* Where a new lakehouse keeps its catalog and data (tarn_lake_init_opts). */
 typedef struct tarn_init_options {
     int version;
-    const char *storage;  /* NULL: $TARN_STORAGE, else the local folder .tarn/objects/;
-                             "s3://bucket/prefix": an S3-compatible bucket (an empty prefix) */
+    /* NULL: TARN_CATALOG, else the embedded SQLite catalog (.tarn/catalog.db);
+     * or a postgresql:// URL (`?schema=NAME` picks the schema, default
+     * `tarn`): a catalog shared by many hosts. */
+    const char *catalog;
+    /* NULL: TARN_STORAGE, else .tarn/objects/; "s3://bucket/prefix": an
+     * S3-compatible bucket (an empty prefix); or a folder (absolute path or
+     * file:///path) that every host of a shared lakehouse mounts. */
+    const char *storage;
     const char *endpoint; /* S3 endpoint URL (http://127.0.0.1:9000), NULL for AWS */
     const char *region;   /* S3 region, NULL for AWS_REGION or us-east-1 */
+    /* Join the lakehouse the catalog already holds instead of creating one. */
+    int attach;
 } tarn_init_options;
 #define TARN_INIT_OPTIONS_VERSION 1
-#define TARN_INIT_OPTIONS_INIT {TARN_INIT_OPTIONS_VERSION, NULL, NULL, NULL}
+#define TARN_INIT_OPTIONS_INIT {TARN_INIT_OPTIONS_VERSION, NULL, NULL, NULL, NULL, 0}
 
-/* tarn_lake_init with OPTS (NULL: defaults). The storage is checked first
- * (the bucket answers, the prefix holds nothing) and recorded in
- * .tarn/config; credentials never are. */
-TARN_EXTERN int tarn_lake_init_ext(const char *dir, const tarn_init_options *opts, tarn_error *err);
+/* Creates DIR/.tarn as OPTS say (NULL: the defaults): a new catalog with a
+ * `main` branch, or (attach) a folder joined to an existing shared
+ * catalog; .tarn/config records where the catalog and the data are
+ * (credentials never). The storage is checked first (a bucket answers and
+ * its prefix holds nothing). TARN_EEXISTS if DIR already holds a lakehouse,
+ * or if the catalog already holds one when creating; TARN_ENOTFOUND when
+ * attaching to an empty one. */
+TARN_EXTERN int tarn_lake_init_opts(const char *dir, const tarn_init_options *opts, tarn_error *err);
+
+/* Where LAKE's catalog is (a file path or a URL, its password hidden) and
+ * its data (a folder or a bucket URL), into the caller's buffers. */
+TARN_EXTERN void tarn_lake_where(char *catalog, size_t catalog_size, char *storage, size_t storage_size,
+                                 const tarn_lake *lake);
 
 /* Opens the lakehouse at TARN_HOME, else the first `.tarn` found walking up
  * from START_DIR (NULL: the current folder). Close with tarn_lake_close. */

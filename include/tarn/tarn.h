@@ -11,6 +11,7 @@
 #include "gc.h"
 #include "iceberg.h"
 #include "run.h"
+#include "catalog.h"
 
 #define TARN_VERSION "0.1.0"
 

@@ -93,12 +93,15 @@ class Client:
         self._lake = _client.Lake(os.fspath(path) if path is not None else None)
 
     @classmethod
-    def init(cls, path=".", storage=None, endpoint=None, region=None):
+    def init(cls, path=".", storage=None, endpoint=None, region=None, catalog=None, attach=False):
         """Creates a lakehouse in PATH/.tarn (like `tarn init`) and opens it.
         ``storage="s3://bucket/prefix"`` keeps its data files in a bucket
-        (``endpoint`` for an S3-compatible server, ``region``); credentials
-        come from the AWS environment variables or ~/.aws/credentials."""
-        _client.init(os.fspath(path), storage, endpoint, region)
+        (``endpoint`` for an S3-compatible server, ``region``; credentials
+        come from the AWS environment variables or ~/.aws/credentials), a
+        folder path in a folder shared by many hosts. ``catalog=
+        "postgresql://..."`` keeps the catalog in PostgreSQL; ``attach=True``
+        joins the lakehouse it already holds."""
+        _client.init(os.fspath(path), storage, endpoint, region, catalog, bool(attach))
         return cls(os.fspath(path))
 
     @property

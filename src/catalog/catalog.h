@@ -19,6 +19,21 @@
  * CREATE makes an empty catalog (SQLite only creates the file). */
 int tarn__catalog_open(tarn_catalog **out, const char *location, int create, tarn_error *err);
 int tarn__catalog_sqlite_open(tarn_catalog **out, const char *path, int create, tarn_error *err);
+/* The PostgreSQL backend (catalog/postgres.c). CREATE makes the schema the
+ * URL names (TARN_EEXISTS if it holds a lakehouse already); otherwise it
+ * must hold a tarn catalog, which is migrated to this tarn's schema. */
+int tarn__catalog_pg_open(tarn_catalog **out, const char *url, int create, tarn_error *err);
+/* Is LOCATION a database URL (rather than a SQLite file)? */
+int tarn__catalog_is_url(const char *location);
+/* LOCATION for messages: passwords replaced by `***`. */
+void tarn__catalog_redact(char *out, size_t size, const char *location);
+/* Where the catalog of the lakehouse at TARN_DIR is (malloc'd into *out):
+ * TARN_CATALOG, else CONFIG_VALUE (its config's `catalog`), else its
+ * catalog.db; TARN_ENOTFOUND when there is none. */
+int tarn__catalog_locate(char **out, const char *tarn_dir, const char *config_value, tarn_error *err);
+/* 1 if TARN_DIR is a lakehouse folder: it has a catalog.db, or a config
+ * that names a catalog (or TARN_CATALOG names one). */
+int tarn__catalog_found(const char *tarn_dir);
 /* The lake's catalog. */
 #define TARN_CAT(lake) ((lake)->catalog)
 

@@ -103,9 +103,11 @@ static int read_sets(str_list *live, str_list *claimed, int64_t *last, tarn_lake
 {
     tarn_catalog *c = TARN_CAT(lake);
     str_list heads = {0};
-    int rc = c->vt->ref_list(c, -1, push_ref, &heads, err);
-    if (rc == 0)
-        rc = c->vt->reflog_recent(c, tarn__now_us() - grace_s * 1000000, push_cb, &heads, last, err);
+    /* The log first: a ref that moves after this is seen by the check
+     * before tombstoning (*last changed); read after the refs, a move in
+     * between would be in neither the heads nor the check. */
+    int rc = c->vt->reflog_recent(c, tarn__now_us() - grace_s * 1000000, push_cb, &heads, last, err);
+    if (rc == 0) rc = c->vt->ref_list(c, -1, push_ref, &heads, err);
     if (rc == 0) rc = c->vt->live_files(c, (const char *const *)heads.v, heads.n, push_cb, live, err);
     if (rc == 0) rc = c->vt->claim_list(c, "upload", push_cb, claimed, err);
     str_free(&heads);

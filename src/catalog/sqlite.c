@@ -1165,6 +1165,51 @@ static int sq_tombstone_any(tarn_catalog *c, const char *root, const char *versi
     return db_error(c, err, "reading collected files");
 }
 
+/* ---- copying and comparing --------------------------------------------------------------- */
+
+static int sq_rows_export(tarn_catalog *c, const char *table, const char *columns, const char *order,
+                          int (*cb)(const char *const *, void *), void *ctx, tarn_error *err)
+{
+    char sql[600];
+    snprintf(sql, sizeof sql, "SELECT %s FROM %s ORDER BY %s", columns, table, order);
+    sqlite3_stmt *st;
+    TARN_RETURN_NOT_OK(prepare(&st, c, sql, err));
+    int ncols = sqlite3_column_count(st), s, rc = 0;
+    const char *vals[32];
+    while (rc == 0 && ncols <= 32 && (s = sqlite3_step(st)) == SQLITE_ROW) {
+        for (int i = 0; i < ncols; i++) vals[i] = (const char *)sqlite3_column_text(st, i);
+        rc = cb(vals, ctx);
+    }
+    if (rc == 0 && s != SQLITE_DONE) rc = db_error(c, err, "reading the catalog");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int sq_rows_import(tarn_catalog *c, const char *table, const char *columns, size_t n,
+                          const char *const *values, tarn_error *err)
+{
+    size_t ncols = 1;
+    for (const char *p = columns; *p; p++) ncols += *p == ',';
+    strbuf sql = {0};
+    sb_printf(&sql, "INSERT INTO %s(%s) VALUES(?", table, columns);
+    for (size_t i = 1; i < ncols; i++) sb_append(&sql, ",?");
+    sb_append(&sql, ")");
+    sqlite3_stmt *st;
+    int rc = prepare(&st, c, sb_str(&sql), err);
+    sb_free(&sql);
+    for (size_t r = 0; rc == 0 && r < n; r++) {
+        sqlite3_reset(st);
+        for (size_t i = 0; i < ncols; i++) {
+            const char *v = values[r * ncols + i];
+            if (v) sqlite3_bind_text(st, (int)i + 1, v, -1, SQLITE_STATIC);
+            else sqlite3_bind_null(st, (int)i + 1);
+        }
+        if (sqlite3_step(st) != SQLITE_DONE) rc = db_error(c, err, "copying the catalog");
+    }
+    if (st) sqlite3_finalize(st);
+    return rc;
+}
+
 static const tarn_catalog_vtable SQLITE_VTABLE = {
     .version = TARN_CATALOG_VTABLE_VERSION,
     .name = "sqlite",
@@ -1211,6 +1256,8 @@ static const tarn_catalog_vtable SQLITE_VTABLE = {
     .live_files = sq_live_files,
     .tombstone_put = sq_tombstone_put,
     .tombstone_any = sq_tombstone_any,
+    .rows_export = sq_rows_export,
+    .rows_import = sq_rows_import,
     .clone = sq_clone,
     .close = sq_close,
 };

@@ -23,6 +23,7 @@ int cmd_job(int argc, char **argv);
 int cmd_env(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_version(int argc, char **argv);
+int cmd_catalog(int argc, char **argv);
 
 /* Opens the lakehouse found from the current folder (or TARN_HOME); on
  * failure prints the library's error and returns 1. */

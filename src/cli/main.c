@@ -29,6 +29,7 @@ static const struct {
     {"env", cmd_env, "list and prune the package cache of environments"},
     {"info", cmd_info, "show this lakehouse: folder, branch, user, catalog, storage"},
     {"version", cmd_version, "print tarn's version"},
+    {"catalog", cmd_catalog, "where the catalog is; migrate it to PostgreSQL, verify"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

@@ -31,20 +31,38 @@ static int is_dir(const char *path)
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-int tarn_lake_init(const char *dir, tarn_error *err)
+const char *tarn__lake_default_config(void)
 {
-    return tarn_lake_init_ext(dir, NULL, err);
+    return DEFAULT_CONFIG;
 }
 
-int tarn_lake_init_ext(const char *dir, const tarn_init_options *opts, tarn_error *err)
+static int create_main(tarn_lake *lake, void *ctx, tarn_error *err)
+{
+    (void)ctx;
+    char tree[65], root[65];
+    tarn_tree empty = {0};
+    int rc = tarn__tree_store(tree, lake, &empty, err);
+    if (rc == 0) rc = tarn__commit_create(root, lake, tree, NULL, 0, "Initialize lakehouse", "{}", err);
+    if (rc == 0) rc = tarn__ref_insert(lake, "main", TARN_REF_BRANCH, root, err);
+    return rc;
+}
+
+int tarn__lake_create_main(tarn_lake *lake, tarn_error *err)
+{
+    return tarn__tx_run(lake, create_main, NULL, err);
+}
+
+int tarn_lake_init(const char *dir, tarn_error *err)
+{
+    return tarn_lake_init_opts(dir, NULL, err);
+}
+
+int tarn__lake_init_embedded(const char *dir, const char *config_text, tarn_error *err)
 {
     char abs[PATH_MAX], tarn_dir[PATH_MAX + 16], path[PATH_MAX + 64];
     if (!dir || !*dir) dir = ".";
-    /* The storage is checked before anything is created. */
-    strbuf config = {0};
-    sb_append(&config, DEFAULT_CONFIG);
-    int rc = tarn__store_init_config(&config, opts, err);
-    if (rc == 0 && tarn__mkdirs(dir, 0755) != 0)
+    int rc = 0;
+    if (tarn__mkdirs(dir, 0755) != 0)
         rc = tarn__error_set(err, TARN_EIO, "cannot create '%s': %s", dir, strerror(errno));
     if (rc == 0 && !realpath(dir, abs))
         rc = tarn__error_set(err, TARN_EIO, "cannot resolve '%s': %s", dir, strerror(errno));
@@ -62,10 +80,9 @@ int tarn_lake_init_ext(const char *dir, const tarn_init_options *opts, tarn_erro
     }
     if (rc == 0) {
         snprintf(path, sizeof path, "%s/config", tarn_dir);
-        if (access(path, F_OK) != 0 && tarn__write_file_atomic(path, config.s, config.len) != 0)
+        if (access(path, F_OK) != 0 && tarn__write_file_atomic(path, config_text, strlen(config_text)) != 0)
             rc = tarn__error_set(err, TARN_EIO, "cannot write '%s': %s", path, strerror(errno));
     }
-    sb_free(&config);
     if (rc < 0) return rc;
 
     /* The catalog is created under a temporary name and renamed last, so a
@@ -77,16 +94,7 @@ int tarn_lake_init_ext(const char *dir, const tarn_init_options *opts, tarn_erro
     lake.path = tarn_dir;
     rc = tarn__catalog_open(&lake.catalog, tmpdb, 1, err);
     if (rc < 0) goto done;
-    char tree[65], root[65];
-    tarn_tree empty = {0};
-    if ((rc = tarn__tx_begin(&lake, err)) < 0) goto done;
-    if ((rc = tarn__tree_store(tree, &lake, &empty, err)) < 0 ||
-        (rc = tarn__commit_create(root, &lake, tree, NULL, 0, "Initialize lakehouse", "{}", err)) < 0 ||
-        (rc = tarn__ref_insert(&lake, "main", TARN_REF_BRANCH, root, err)) < 0) {
-        tarn__tx_rollback(&lake);
-        goto done;
-    }
-    if ((rc = tarn__tx_commit(&lake, err)) < 0) goto done;
+    if ((rc = tarn__lake_create_main(&lake, err)) < 0) goto done;
     lake.catalog->vt->close(lake.catalog); /* checkpoints: the file is whole before it is renamed */
     lake.catalog = NULL;
     snprintf(path, sizeof path, "%s/HEAD", tarn_dir);
@@ -149,21 +157,20 @@ static int load_config(tarn_lake *lake, tarn_error *err)
 int tarn_lake_open_path(tarn_lake **out, const char *tarn_dir, tarn_error *err)
 {
     *out = NULL;
-    char abs[PATH_MAX], db[PATH_MAX + 16];
+    char abs[PATH_MAX];
     if (!realpath(tarn_dir, abs) || !is_dir(abs))
         return tarn__error_set(err, TARN_ENOTFOUND, "'%s' is not a tarn lakehouse folder", tarn_dir);
-    snprintf(db, sizeof db, "%s/catalog.db", abs);
-    if (access(db, F_OK) != 0)
-        return tarn__error_set(err, TARN_ENOTFOUND,
-                               "'%s' has no catalog (catalog.db): run 'tarn init'", abs);
     tarn_lake *lake = calloc(1, sizeof *lake);
     if (!lake) return tarn__error_set(err, TARN_ENOMEM, "out of memory");
     lake->path = strdup(abs);
     pthread_mutex_init(&lake->lease.mu, NULL);
     pthread_cond_init(&lake->lease.wake, NULL);
-    int rc = tarn__catalog_open(&lake->catalog, db, 0, err);
-    if (rc == 0) rc = load_config(lake, err);
+    char *location = NULL;
+    int rc = load_config(lake, err);
+    if (rc == 0) rc = tarn__catalog_locate(&location, abs, tarn_lake_config(lake, "catalog"), err);
+    if (rc == 0) rc = tarn__catalog_open(&lake->catalog, location, 0, err);
     if (rc == 0) rc = tarn__store_open(&lake->store, lake, err);
+    free(location);
     if (rc < 0) {
         tarn_lake_close(&lake);
         return rc;
@@ -190,11 +197,8 @@ int tarn_lake_open(tarn_lake **out, const char *start_dir, tarn_error *err)
         return tarn__error_set(err, TARN_EIO, "cannot resolve the current folder: %s", strerror(errno));
     }
     for (;;) {
-        snprintf(probe, sizeof probe, "%s/.tarn/catalog.db", dir);
-        if (access(probe, F_OK) == 0) {
-            snprintf(probe, sizeof probe, "%s/.tarn", dir);
-            return tarn_lake_open_path(out, probe, err);
-        }
+        snprintf(probe, sizeof probe, "%s/.tarn", dir);
+        if (tarn__catalog_found(probe)) return tarn_lake_open_path(out, probe, err);
         char *slash = strrchr(dir, '/');
         if (!slash || slash == dir) {
             if (strcmp(dir, "/") == 0) break;

@@ -39,10 +39,28 @@ struct tarn_lake {
     tarn_lease_state lease;
 };
 
+/* The root commit (empty tree) and the `main` branch on it, in one
+ * transaction, in LAKE's new catalog. */
+int tarn__lake_create_main(tarn_lake *lake, tarn_error *err);
+/* Creates DIR/.tarn with the embedded catalog and CONFIG_TEXT as its
+ * config (tarn_lake_init_opts without a shared catalog). */
+int tarn__lake_init_embedded(const char *dir, const char *config_text, tarn_error *err);
+/* The text of a new lakehouse's config file. */
+const char *tarn__lake_default_config(void);
+
 /* The commit author for this process: config user.name, $USER, "tarn". */
 const char *tarn__lake_author(tarn_lake *lake);
 
 /* The local folder store rooted at DIR (library-internal constructor). */
 int tarn__store_fs_open(tarn_store **out, const char *dir, tarn_error *err);
+
+/* The lake's object store, as its location says (store/open.c). */
+int tarn__store_open(tarn_store **out, tarn_lake *lake, tarn_error *err);
+/* The storage location named by TARN_STORAGE or the config; NULL for the
+ * lakehouse's own `.tarn/objects/`. */
+const char *tarn__store_location(const tarn_lake *lake);
+/* 0 if LOCATION is a storage location this tarn can open, else
+ * TARN_EINVALID with a message. */
+int tarn__store_check(const char *location, tarn_error *err);
 
 #endif

@@ -473,8 +473,19 @@ static int job_succeeded(tarn_lake *lake, const char *commit, void *ctx, tarn_er
 {
     run_ctx *r = ctx;
     tarn_catalog *c = TARN_CAT(lake);
+    /* A run whose lease lapsed may have been settled as failed by another
+     * process meanwhile (and its uploads collected): it never merges then. */
+    tarn_job_row now;
+    int rc = c->vt->job_get(c, r->job_id, &now, 0, err);
+    if (rc == 0 && strcmp(now.status, "running") != 0)
+        rc = tarn__error_set(err, TARN_EABORTED,
+                             "run %s was recorded as %s meanwhile (its process stalled past its lease): it "
+                             "cannot merge; nothing was changed",
+                             r->job_id, now.status);
+    if (rc == 0) rc = tarn__lease_check(lake, err);
+    if (rc < 0) return rc;
     report_outcome(r, "success", commit, NULL);
-    int rc = job_update(r, "success", commit, err);
+    rc = job_update(r, "success", commit, err);
     if (rc == 0) rc = c->vt->taint_clear(c, r->job_id, err);
     if (rc == 0) {
         rc = c->vt->ref_delete(c, r->run_branch, TARN_REF_BRANCH, "run succeeded", err);

@@ -20,6 +20,8 @@
 #   data_files                             the store's data file keys (data/...), one a line
 #   put_object KEY FILE                    puts FILE into the store as KEY (a stray object)
 #   has_object KEY                         true if the store holds KEY
+#   catalog_sql 'SQL'                      runs SQL on this lakehouse's catalog
+#                                          (SQLite file or PostgreSQL schema)
 #
 # After each helper, $OUT, $ERR and $RC hold the last command's stdout,
 # stderr and exit code.
@@ -154,4 +156,16 @@ put_object() {
 
 has_object() {
     if on_s3; then [ -f "$S3_DATA/lake/$TARN_TEST_PREFIX/$1._S3rver_object" ]; else [ -f ".tarn/objects/$1" ]; fi
+}
+
+# catalog_sql SQL: the rows SQL returns from the current lakehouse's catalog,
+# '|'-separated: sqlite3 on .tarn/catalog.db, or psql on the schema its
+# config names (tests that look at the catalog's tables run on both).
+catalog_sql() {
+    local url
+    url=$(sed -n 's/^catalog *= *//p' .tarn/config 2>/dev/null | tail -1)
+    if [ -z "$url" ]; then sqlite3 .tarn/catalog.db "$1"; return; fi
+    local schema=tarn base=${url%%\?*}
+    case "$url" in *schema=*) schema=${url##*schema=}; schema=${schema%%&*} ;; esac
+    PGOPTIONS="-csearch_path=$schema" psql -X -q -A -t "$base" -c "$1"
 }

@@ -11,11 +11,21 @@
 
 static char dir[4096];
 
+/* A new lakehouse in a fresh folder; its catalog is embedded, or, when
+ * TARN_TEST_CATALOG names a PostgreSQL server, a schema of its own there
+ * (the same tests run against both backends). */
 static tarn_lake *fresh_lake(const char *name)
 {
     snprintf(dir, sizeof dir, "%s", test_tmpdir(name));
     tarn_error err = TARN_ERROR_INIT;
-    if (tarn_lake_init(dir, &err) != 0) {
+    tarn_init_options o = TARN_INIT_OPTIONS_INIT;
+    char url[1024];
+    const char *base = getenv("TARN_TEST_CATALOG");
+    if (base && *base) {
+        snprintf(url, sizeof url, "%s%sschema=t_%s_%d", base, strchr(base, '?') ? "&" : "?", name, (int)getpid());
+        o.catalog = url;
+    }
+    if (tarn_lake_init_opts(dir, &o, &err) != 0) {
         fprintf(stderr, "init: %s\n", err.message);
         return NULL;
     }

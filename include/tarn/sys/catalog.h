@@ -25,7 +25,7 @@
 
 #include "../common.h"
 
-#define TARN_CATALOG_VTABLE_VERSION 1
+#define TARN_CATALOG_VTABLE_VERSION 2
 
 typedef struct tarn_catalog tarn_catalog;
 
@@ -223,6 +223,17 @@ typedef struct tarn_catalog_vtable {
     int (*tombstone_put)(tarn_catalog *c, const char *key, tarn_error *err);
     int (*tombstone_any)(tarn_catalog *c, const char *root, const char *version, char key_out[1024],
                          tarn_error *err);
+
+    /* Copying a catalog to another backend and comparing two (version 2).
+     * rows_export: every row of TABLE, COLUMNS (comma-separated) as text
+     * (NULL for SQL NULL), ordered by ORDER (a column list; byte order for
+     * text). rows_import: N rows of TABLE's COLUMNS, row-major in VALUES,
+     * inserted as they are, in the caller's transaction. TABLE, COLUMNS
+     * and ORDER come from the library's list of catalog tables. */
+    int (*rows_export)(tarn_catalog *c, const char *table, const char *columns, const char *order,
+                       int (*cb)(const char *const *values, void *ctx), void *ctx, tarn_error *err);
+    int (*rows_import)(tarn_catalog *c, const char *table, const char *columns, size_t n,
+                       const char *const *values, tarn_error *err);
 
     /* A new, independent connection to the same catalog (for a heartbeat
      * thread, which must not share the caller's transactions). */

@@ -16,7 +16,7 @@ done
 expect_json 'len(j["columns"]) == 31 and j["row_count"] == 1000000' tarn -O json table get wide1
 expect_eq 5 "$(tarn -O json table ls | /usr/bin/python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" "tables imported"
 # the statistics recorded for the data file (catalog schema: data_files.stats)
-stats=$(sqlite3 .tarn/catalog.db "SELECT stats FROM data_files LIMIT 1")
+stats=$(catalog_sql "SELECT stats FROM data_files LIMIT 1")
 expect_eq ok "$(printf '%s' "$stats" | /usr/bin/python3 -c '
 import json, sys
 s = json.load(sys.stdin)

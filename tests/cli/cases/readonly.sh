@@ -20,8 +20,11 @@ if as_reader true 2>/dev/null; then
     _run as_reader "$TARN_BIN" table import u --from a.csv
     expect_eq 1 "$RC" "import as a reader fails"
     case "$ERR" in *read-only*|*ermission*) ;; *) _fail "import as a reader: unclear error: $ERR" ;; esac
-    _run as_reader "$TARN_BIN" branch create x
-    expect_eq 1 "$RC" "branch create as a reader fails"
+    # (a shared catalog's rights are the database's, not the files')
+    if [ -z "${TARN_TEST_CATALOG:-}" ]; then
+        _run as_reader "$TARN_BIN" branch create x
+        expect_eq 1 "$RC" "branch create as a reader fails"
+    fi
 fi
 expect_eq "$HEAD" "$(head_of main)" "main after the reader's attempts"
 # a read-only mount
@@ -31,7 +34,7 @@ if unshare -Urm true 2>/dev/null; then
     expect_eq 0 "$RC" "query on a read-only mount ($ERR)"
     _run ro "$TARN_BIN" table import u --from a.csv
     expect_eq 1 "$RC" "import on a read-only mount fails"
-    case "$ERR" in *read-only*) ;; *) _fail "import on a read-only mount: unclear error: $ERR" ;; esac
+    case "$ERR" in *[Rr]ead-only*) ;; *) _fail "import on a read-only mount: unclear error: $ERR" ;; esac
     # a full disk: reads work, writes fail cleanly
     full() { unshare -Urm sh -c '
         set -e; d=$(mktemp -d); mount -t tmpfs -o size=48m tmpfs "$d"; cd "$d"

@@ -51,7 +51,7 @@ on_s3 && STEP=-10m
 ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0 faketime -m -f "$STEP" "$TARN_BIN" table import clock --from a.csv --mode append >/dev/null
 AFTER=$(head_of main)
 expect_eq 6 "$(count 'SELECT count(*) FROM clock' --ref 'main@{now}')" "main@{now} after the clock stepped back"
-NOW=$(date -u -d '+2 seconds' +%Y-%m-%dT%H:%M:%SZ)
+NOW=$(date -u +%Y-%m-%dT%H:%M:%S.%6NZ)
 expect_eq "$AFTER" "$(head_of "main@{$NOW}")" "main@{the current time}"
 # thirty minutes ago the lakehouse did not exist: an error, not the newest state
 EARLY=$(date -u -d '30 minutes ago' +%Y-%m-%dT%H:%M:%SZ)
