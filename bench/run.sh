@@ -14,7 +14,11 @@
 # 2. Catalog: bench/catalog_bench.c at 100 / 1,000 / 10,000 commits, on the
 #    embedded SQLite catalog and on PostgreSQL (a server started here), and
 #    commits per second with 8 concurrent writers.
-# 3. Iceberg LoadTable, first and cached, for tables of 1, 100 and 1,000
+# 3. The Python side (handoff, pipelines, environments), S3, and the
+#    server (bench/serve_bench.py: request latency, throughput with 16
+#    clients, a 10M-row result as Arrow and as JSON, the 60 s load test,
+#    the quickstart warm through the server vs locally).
+# 4. Iceberg LoadTable, first and cached, for tables of 1, 100 and 1,000
 #    files: bench/iceberg_bench.c
 # Prints markdown tables and writes them to bench/out/results.md.
 set -u
@@ -233,6 +237,14 @@ S3B=$(bash "$ROOT/bench/s3_bench.sh" "$BUILD") || { log "S3 benchmark failed"; e
     echo "### Tables on S3 (bench/s3_bench.sh)"
     echo
     echo "$S3B"
+} >>"$OUT/results.md"
+log "server benchmark (bench/serve_bench.py: latency, throughput, big results, the 60 s load, warm runs)"
+SERVEB=$($PYB "$ROOT/bench/serve_bench.py" "$BUILD") || { log "server benchmark failed"; exit 1; }
+{
+    echo
+    echo "### tarn serve (bench/serve_bench.py)"
+    echo
+    echo "$SERVEB"
 } >>"$OUT/results.md"
 log "Iceberg benchmark (bench/iceberg_bench.c: LoadTable, first and cached)"
 ICEB=$("$BUILD/bench/iceberg_bench" "$OUT/iceberg") || { log "Iceberg benchmark failed"; exit 1; }

@@ -8,6 +8,8 @@
  * is the friendly layer on top. */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include <tarn/tarn.h>
 
@@ -43,13 +45,17 @@ static PyObject *raise_tarn(int rc, tarn_error *err)
 
 static int Lake_init(LakeObject *self, PyObject *args, PyObject *kw)
 {
-    static char *kwlist[] = {"path", NULL};
-    const char *path = NULL;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "|z", kwlist, &path)) return -1;
+    static char *kwlist[] = {"path", "token", NULL};
+    const char *path = NULL, *token = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|zz", kwlist, &path, &token)) return -1;
     tarn_error err = TARN_ERROR_INIT;
     tarn_lake_close(&self->lake);
+    /* A URL names a server: the handle is remote, every call goes there. */
+    int remote = path && (strncmp(path, "http://", 7) == 0 || strncmp(path, "https://", 8) == 0);
+    if (remote && !token) token = getenv("TARN_TOKEN");
     int rc;
-    Py_BEGIN_ALLOW_THREADS rc = tarn_lake_open(&self->lake, path, &err);
+    Py_BEGIN_ALLOW_THREADS rc = remote ? tarn_lake_open_remote(&self->lake, path, token, &err)
+                                       : tarn_lake_open(&self->lake, path, &err);
     Py_END_ALLOW_THREADS if (rc < 0)
     {
         raise_tarn(rc, &err);

@@ -22,7 +22,7 @@ APT_PACKAGES=(
   build-essential cmake pkg-config ca-certificates
   libsqlite3-dev libcurl4-openssl-dev libmicrohttpd-dev libjansson-dev libssl-dev libpq-dev zlib1g-dev
   libavro-dev avro-bin python3-avro
-  python3 python3-dev python3-numpy python3-pandas python3-pytest python3-pip python3-venv
+  python3 python3-dev python3-numpy python3-pandas python3-pytest python3-pip python3-venv python3-yaml
   clang libclang-rt-14-dev
   faketime
   postgresql pgbouncer

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # `make test`: every test tarn has, against the sanitizer build (ASan +
 # UBSan) in $1 — C unit tests and fuzz regressions (CTest), end-to-end CLI
-# cases (on the local folder, then on S3 with s3rver, then with the catalog in
-# PostgreSQL), crash, concurrency and fault tests — then the Python tests
-# against the regular build (CPython cannot load an ASan library without
-# preloading it).
+# cases (on the local folder, on S3 with s3rver, with the catalog in
+# PostgreSQL, then every command through a `tarn serve`), crash, concurrency
+# and fault tests — then the Python tests against the regular build (CPython
+# cannot load an ASan library without preloading it), the client's again
+# through a server.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 TEST_BUILD=${1:-build-test}
@@ -35,12 +36,17 @@ run "unit tests (ctest)" ctest --test-dir "$TEST_BUILD" --output-on-failure -j2
 # The same cases with the catalog in PostgreSQL (a throwaway server).
 [ -f tests/cli/run.sh ] && run "cli cases (postgresql catalog)" \
   bash tests/lib/with_postgres.sh bash tests/cli/run.sh "$PWD/$TEST_BUILD/tarn"
+[ -f tests/cli/run_remote.sh ] && run "cli cases through a server" bash tests/cli/run_remote.sh "$PWD/$TEST_BUILD/tarn"
 for t in tests/fault/*_test.sh; do
   [ -f "$t" ] && run "$(basename "$t" .sh)" bash "$t" "$PWD/$TEST_BUILD/tarn"
 done
 if [ -d tests/python ] && ls tests/python/test_*.py >/dev/null 2>&1; then
   run "python tests (pytest)" env PYTHONPATH="$PWD/$BUILD/python" TARN_BUILD="$PWD/$BUILD" \
     /usr/bin/python3 -m pytest -q tests/python
+  # The client's tests again, each lakehouse served and reached by URL.
+  run "python client tests through a server" env TARN_TEST_REMOTE=1 PYTHONPATH="$PWD/$BUILD/python" \
+    TARN_BUILD="$PWD/$BUILD" /usr/bin/python3 -m pytest -q -rs tests/python/test_client.py \
+    tests/python/test_bauplan_client.py tests/python/test_import.py tests/python/test_trust_client.py
 fi
 
 echo

@@ -132,6 +132,13 @@ TARN_EXTERN int tarn_arrow_writer_finish(tarn_arrow_writer *w, const uint8_t **d
 TARN_EXTERN int tarn_arrow_writer_take(tarn_arrow_writer *w, uint8_t **data, size_t *size,
                                        tarn_error *err);
 TARN_EXTERN void tarn_arrow_writer_free(tarn_arrow_writer **w);
+/* For sending a stream while it is written (a writer from
+ * tarn_arrow_writer_new): drain lends out the bytes written since the
+ * last drain (the Schema message, then each batch's messages) and forgets
+ * them; they stay valid until the next call on W. end appends the
+ * end-of-stream marker, to be drained like the rest. */
+TARN_EXTERN void tarn_arrow_writer_drain(tarn_arrow_writer *w, const uint8_t **data, size_t *size);
+TARN_EXTERN int tarn_arrow_writer_end(tarn_arrow_writer *w, tarn_error *err);
 
 /* Joins N struct batches of SCHEMA into one batch OUT (the caller
  * releases it; the inputs are copied, not taken). Flat columns only (fixed
@@ -194,6 +201,12 @@ TARN_EXTERN int tarn_arrow_shm_create(int *fd_out, size_t *size_out, const char 
                                       const struct ArrowSchema *schema,
                                       const struct ArrowArray *const *batches, size_t n,
                                       tarn_error *err);
+
+/* Copies the N bytes readable from FD (from its start; an Arrow IPC stream
+ * received from elsewhere: a download, an upload) into a new memfd named
+ * NAME and seals it as tarn_arrow_shm_create does. FD stays the caller's,
+ * *fd_out is new. */
+TARN_EXTERN int tarn_arrow_shm_copy(int *fd_out, int fd, const char *name, tarn_error *err);
 
 /* Send FD over the connected Unix socket SOCK (SCM_RIGHTS, one byte of data). */
 TARN_EXTERN int tarn_arrow_shm_send(int sock, int fd, tarn_error *err);

@@ -31,6 +31,7 @@ typedef enum tarn_code {
     TARN_EABORTED = -10, /* the operation was interrupted or refused for a marked-aborted ref */
     TARN_ERETRY = -11,   /* a transient failure (a lost connection, a lost race): nothing
                             changed, running it again may succeed */
+    TARN_EDENIED = -12,  /* not allowed: a protected branch, a token without the right */
 } tarn_code;
 
 #define TARN_MESSAGE_MAX 1024

@@ -48,15 +48,29 @@ TARN_EXTERN void tarn_lake_where(char *catalog, size_t catalog_size, char *stora
                                  const tarn_lake *lake);
 
 /* Opens the lakehouse at TARN_HOME, else the first `.tarn` found walking up
- * from START_DIR (NULL: the current folder). Close with tarn_lake_close. */
+ * from START_DIR (NULL: the current folder). With START_DIR NULL and
+ * TARN_REMOTE set, opens that server instead (tarn_lake_open_remote, the
+ * token from TARN_TOKEN). Close with tarn_lake_close. */
 TARN_EXTERN int tarn_lake_open(tarn_lake **out, const char *start_dir, tarn_error *err);
 
 /* Opens exactly the `.tarn` folder at PATH (no discovery). */
 TARN_EXTERN int tarn_lake_open_path(tarn_lake **out, const char *tarn_dir, tarn_error *err);
 
+/* Opens the lakehouse served by `tarn serve` at URL ("http://host:port" or
+ * "https://..."), authenticated by TOKEN (`tarn token create`). Every call
+ * on the handle then runs on the server, with the same results, codes and
+ * messages as on a local one; imports and runs upload their files. The
+ * active branch is this client's own: TARN_BRANCH, else the one last set
+ * with tarn_lake_set_active_branch for URL (kept under
+ * $XDG_STATE_HOME/tarn/remotes/), else `main`. Nothing is sent until the
+ * first call. */
+TARN_EXTERN int tarn_lake_open_remote(tarn_lake **out, const char *url, const char *token,
+                                      tarn_error *err);
+
 TARN_EXTERN void tarn_lake_close(tarn_lake **lake);
 
-/* The `.tarn` folder's absolute path; owned by the lake. */
+/* The `.tarn` folder's absolute path (a remote lake: its URL); owned by the
+ * lake. */
 TARN_EXTERN const char *tarn_lake_path(const tarn_lake *lake);
 
 /* The active branch into OUT (at least 256 bytes): TARN_BRANCH when set

@@ -68,15 +68,19 @@ typedef struct tarn_import_options {
     const char *encoding; /* "utf-8" (default) or "latin-1" */
     const char *quote;    /* one character; default '"' */
     const char *escape;   /* escapes a quote in a quoted field; default: the quote */
+    /* Version 3: what the default commit message calls the data (NULL:
+     * PATH), for a caller importing a copy, such as a server importing an
+     * upload under the name its client gave. */
+    const char *source_name;
 } tarn_import_options;
 
-/* A caller built against version 1 (without the CSV fields) keeps working:
- * the library reads only the fields its version has. */
-#define TARN_IMPORT_OPTIONS_VERSION 2
+/* A caller built against version 1 or 2 keeps working: the library reads
+ * only the fields its version has. */
+#define TARN_IMPORT_OPTIONS_VERSION 3
 /* clang-format off */
 #define TARN_IMPORT_OPTIONS_INIT                                                                   \
     {TARN_IMPORT_OPTIONS_VERSION, TARN_IMPORT_CREATE, NULL, NULL, NULL, NULL, NULL,                \
-     TARN_CSV_HEADER_AUTO, NULL, NULL, 0, 0, NULL, NULL, NULL}
+     TARN_CSV_HEADER_AUTO, NULL, NULL, 0, 0, NULL, NULL, NULL, NULL}
 /* clang-format on */
 
 typedef struct tarn_import_result {

@@ -9,6 +9,7 @@
 #include "table.h"
 #include "query.h"
 #include "gc.h"
+#include "auth.h"
 #include "iceberg.h"
 #include "run.h"
 #include "catalog.h"

@@ -9,12 +9,12 @@ forked worker processes and passes tables to them as sealed memfds.
 """
 from .errors import (Error, NotFoundError, ExistsError, ConflictError, InvalidError,
                      TarnIOError, AmbiguousError, OutOfMemoryError, UserFunctionError,
-                     AbortedError)
+                     AbortedError, RetryError, DeniedError)
 from .table import Table, Schema, Field
 
 __all__ = ["Table", "Schema", "Field", "Error", "NotFoundError", "ExistsError",
            "ConflictError", "InvalidError", "TarnIOError", "AmbiguousError",
-           "OutOfMemoryError", "UserFunctionError", "AbortedError"]
+           "OutOfMemoryError", "UserFunctionError", "AbortedError", "RetryError", "DeniedError"]
 __version__ = "0.1.0"
 
 from .sdk import Model, Parameter, model, python, expectation, resources  # noqa: E402

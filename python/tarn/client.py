@@ -87,10 +87,16 @@ class _Merged(Branch):
 
 class Client:
     """An open lakehouse. ``path`` names a folder holding ``.tarn`` (or the
-    ``.tarn`` folder); by default it is found like git finds a repository."""
+    ``.tarn`` folder); by default it is found like git finds a repository,
+    or, with TARN_REMOTE set, is that server. ``path`` may also be the URL
+    of a ``tarn serve`` ("https://lake.example:8181"), with ``token`` (else
+    TARN_TOKEN): every method then runs on the server, the same as here;
+    ``run`` uploads the project folder and follows the run."""
 
-    def __init__(self, path=None):
-        self._lake = _client.Lake(os.fspath(path) if path is not None else None)
+    def __init__(self, path=None, token=None):
+        if path is not None and not isinstance(path, str):
+            path = os.fspath(path)
+        self._lake = _client.Lake(path, token)
 
     @classmethod
     def init(cls, path=".", storage=None, endpoint=None, region=None, catalog=None, attach=False):

@@ -8,7 +8,7 @@ Every failure the C library reports reaches Python as a subclass of
 __all__ = [
     "Error", "NotFoundError", "ExistsError", "ConflictError", "InvalidError",
     "TarnIOError", "AmbiguousError", "OutOfMemoryError", "UserFunctionError",
-    "AbortedError", "from_code",
+    "AbortedError", "RetryError", "DeniedError", "from_code",
 ]
 
 
@@ -88,9 +88,21 @@ class AbortedError(Error):
     code, code_name = -10, "aborted"
 
 
+class RetryError(Error):
+    """A transient failure (a lost connection, a full server queue): nothing
+    changed, and trying again may succeed."""
+    code, code_name = -11, "retry"
+
+
+class DeniedError(Error, PermissionError):
+    """Not allowed: a protected branch, or a server token without the right
+    (or no valid token at all)."""
+    code, code_name = -12, "denied"
+
+
 _BY_CODE = {c.code: c for c in (NotFoundError, ExistsError, ConflictError, InvalidError,
                                 TarnIOError, AmbiguousError, OutOfMemoryError,
-                                UserFunctionError, AbortedError)}
+                                UserFunctionError, AbortedError, RetryError, DeniedError)}
 
 
 def from_code(code, message, tables=()):

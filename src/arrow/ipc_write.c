@@ -762,6 +762,21 @@ int tarn_arrow_writer_take(tarn_arrow_writer *w, uint8_t **data, size_t *size, t
     return rc;
 }
 
+int tarn_arrow_writer_end(tarn_arrow_writer *w, tarn_error *err)
+{
+    return writer_end(w, err);
+}
+
+void tarn_arrow_writer_drain(tarn_arrow_writer *w, const uint8_t **data, size_t *size)
+{
+    /* Every message is a multiple of 8 bytes long, so restarting the
+     * buffer keeps the next one's alignment; the lent bytes stay intact
+     * until the next write appends over them. */
+    *data = w->buf;
+    *size = w->len;
+    w->len = 0;
+}
+
 void tarn_arrow_writer_free(tarn_arrow_writer **w)
 {
     if (w == NULL || *w == NULL) return;

@@ -207,3 +207,41 @@ int tarn_arrow_shm_map_flags(tarn_arrow_table **out, int fd, unsigned flags, tar
 done:
     return rc;
 }
+
+int tarn_arrow_shm_copy(int *fd_out, int fd, const char *name, tarn_error *err)
+{
+    *fd_out = -1;
+    int out = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (out < 0) return tarn_arrow__fail(err, TARN_EIO, "memfd_create: %s", strerror(errno));
+    char buf[1 << 16];
+    off_t off = 0;
+    int rc = 0;
+    for (;;) {
+        ssize_t r = pread(fd, buf, sizeof buf, off);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) {
+            rc = tarn_arrow__fail(err, TARN_EIO, "reading the Arrow stream: %s", strerror(errno));
+            break;
+        }
+        if (r == 0) break;
+        for (ssize_t w = 0; w < r;) {
+            ssize_t n = write(out, buf + w, (size_t)(r - w));
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) {
+                rc = tarn_arrow__fail(err, TARN_EIO, "writing the memfd: %s", strerror(errno));
+                break;
+            }
+            w += n;
+        }
+        if (rc < 0) break;
+        off += r;
+    }
+    if (rc == 0 && fcntl(out, F_ADD_SEALS, ALL_SEALS) < 0)
+        rc = tarn_arrow__fail(err, TARN_EIO, "sealing the memfd: %s", strerror(errno));
+    if (rc < 0) {
+        close(out);
+        return rc;
+    }
+    *fd_out = out;
+    return 0;
+}

@@ -178,6 +178,18 @@ int tarn__branch_commit_run(tarn_commit_id *out, tarn_lake *lake, const char *br
                             tarn_tree_edit_fn edit, void *ctx, const char *message,
                             const char *properties_json, const char *job_id, tarn_error *err);
 
+/* Protected branches (catalog/protect.c), checked inside the transaction
+ * that would move BRANCH: a direct write is TARN_EDENIED on any protected
+ * branch; a merge into a branch protected for runs only is TARN_EDENIED
+ * unless SOURCE_COMMIT is the output of a successful run whose
+ * expectations all passed. */
+int tarn__protect_check_write(tarn_lake *lake, const char *branch, tarn_error *err);
+/* A run merging into TARGET in the merge's transaction: a branch protected
+ * for runs takes it only when FAILED_EXPECTATIONS is 0, --strict or not. */
+int tarn__protect_check_run(tarn_lake *lake, const char *target, int failed_expectations, tarn_error *err);
+int tarn__protect_check_merge(tarn_lake *lake, const char *target, const char *source_ref,
+                              const char *source_commit, tarn_error *err);
+
 /* Loads the tree of commit HASH. */
 int tarn__tree_load_commit(tarn_tree *out, tarn_lake *lake, const char *hash, tarn_error *err);
 /* Resolves REF (NULL: the active branch) and loads its tree. */

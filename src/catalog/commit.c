@@ -206,8 +206,8 @@ static int cmp_newest(const void *a, const void *b)
     return strcmp(x->id.hex, y->id.hex);
 }
 
-int tarn_commit_log(tarn_commit_info **out, size_t *count, tarn_lake *lake, const char *ref,
-                    size_t limit, tarn_error *err)
+int tarn_local__commit_log(tarn_commit_info **out, size_t *count, tarn_lake *lake, const char *ref,
+                           size_t limit, tarn_error *err)
 {
     *out = NULL;
     *count = 0;
@@ -288,6 +288,7 @@ static int branch_commit_tx(tarn_lake *lake, void *arg, tarn_error *err)
         return tarn__error_set(err, TARN_EABORTED, "branch '%s' belongs to a failed run and is read-only", b->name);
     if (!b->taint_job && tarn__ref_is_run_branch(b->name))
         return tarn__error_set(err, TARN_EINVALID, "branch '%s' is a run's: only its run writes on it", b->name);
+    if ((rc = tarn__protect_check_write(lake, b->name, err)) < 0) return rc;
     tarn_commit_row head;
     if ((rc = tarn__commit_load(&head, lake, ref.commit, err)) < 0) return rc;
     snprintf(b->commit, sizeof b->commit, "%s", head.hash);

@@ -26,8 +26,8 @@ static void push(tarn_diff_entry **list, size_t *n, size_t *cap, const char *nam
     (*n)++;
 }
 
-int tarn_diff(tarn_diff_entry **out, size_t *count, tarn_lake *lake, const char *from,
-              const char *to, tarn_error *err)
+int tarn_local__diff(tarn_diff_entry **out, size_t *count, tarn_lake *lake, const char *from,
+                     const char *to, tarn_error *err)
 {
     *out = NULL;
     *count = 0;

@@ -185,7 +185,8 @@ static int remove_objects(tarn_lake *lake, const objects *objs, const size_t *id
     return rc;
 }
 
-int tarn_gc(tarn_gc_result *out, tarn_lake *lake, const tarn_gc_options *opts, tarn_error *err)
+int tarn_local__gc(tarn_gc_result *out, tarn_lake *lake, const tarn_gc_options *opts,
+                   tarn_error *err)
 {
     memset(out, 0, sizeof *out);
     tarn_gc_options defaults = TARN_GC_OPTIONS_INIT;

@@ -226,6 +226,8 @@ static int merge_tx(tarn_lake *lake, void *arg, tarn_error *err)
     /* The checks run in the merge's transaction: a run cannot fail, nor
      * gc collect, between the check and the merge. */
     if (!m->on_merged) TARN_RETURN_NOT_OK(tarn__commit_check_usable(lake, m->source_ref, source, err));
+    /* A run's own merge is the one way its output reaches a branch. */
+    if (!m->on_merged) TARN_RETURN_NOT_OK(tarn__protect_check_merge(lake, m->target, m->source_ref, source, err));
 
     rc = tarn__commit_is_ancestor(lake, source, ref.commit, err);
     if (rc < 0) return rc;
@@ -298,8 +300,8 @@ int tarn__branch_merge(tarn_merge_result *out, tarn_lake *lake, const char *sour
     return rc == TARN_NOTHING ? 0 : rc;
 }
 
-int tarn_branch_merge(tarn_merge_result *out, tarn_lake *lake, const char *source_ref,
-                      const char *into, const char *message, tarn_error *err)
+int tarn_local__branch_merge(tarn_merge_result *out, tarn_lake *lake, const char *source_ref,
+                             const char *into, const char *message, tarn_error *err)
 {
     return tarn__branch_merge(out, lake, source_ref, into, message, NULL, NULL, err);
 }

@@ -36,6 +36,10 @@ static const struct {
      "id"},
     {"taints", "commit_hash, job_id", "commit_hash, job_id"},
     {"tombstones", "key, time_us", "key"},
+    {"tokens",
+     "id, hash, user_name, read_refs, write_refs, admin, created_us, expires_us, revoked_us",
+     "id"},
+    {"protected_branches", "name, mode", "name"},
 };
 #define NTABLES (sizeof TABLES / sizeof *TABLES)
 #define BATCH 1000

@@ -41,7 +41,7 @@
 #include "util/error.h"
 #include "util/util.h"
 
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 #define DEFAULT_SCHEMA "tarn"
 /* How long a lost connection is waited for before giving up. */
 #define RECONNECT_MS 30000
@@ -718,11 +718,23 @@ static const char SCHEMA_V2[] =
     "INSERT INTO @meta VALUES('schema_version', '2') ON CONFLICT(key) DO UPDATE SET value = "
     "excluded.value;";
 
+/* Version 3: access tokens (only the SHA-256 of each is kept) and
+ * protected branches, as SQLite keeps them. */
+static const char SCHEMA_V3[] =
+    "CREATE TABLE IF NOT EXISTS @tokens(id text COLLATE \"C\" PRIMARY KEY, hash text NOT NULL,"
+    "  user_name text NOT NULL, read_refs text NOT NULL, write_refs text NOT NULL,"
+    "  admin integer NOT NULL, created_us bigint NOT NULL, expires_us bigint NOT NULL,"
+    "  revoked_us bigint NOT NULL DEFAULT 0);"
+    "CREATE TABLE IF NOT EXISTS @protected_branches(name text COLLATE \"C\" PRIMARY KEY,"
+    "  mode integer NOT NULL);"
+    "INSERT INTO @meta VALUES('schema_version', '3') ON CONFLICT(key) DO UPDATE SET value = "
+    "excluded.value;";
+
 /* Migrations, oldest first: each brings the schema to VERSION. */
 static const struct {
     int version;
     const char *sql;
-} MIGRATIONS[] = {{2, SCHEMA_V2}};
+} MIGRATIONS[] = {{2, SCHEMA_V2}, {3, SCHEMA_V3}};
 
 /* Runs SQL (several statements, no parameters) on the connection. */
 static int run_script(pg_catalog *p, const char *tmpl, const char *what, tarn_error *err)
@@ -2087,6 +2099,133 @@ static int pg_rows_import(tarn_catalog *c, const char *table, const char *column
     return rc;
 }
 
+/* ---- tokens and protected branches ------------------------------------------------------- */
+
+#define TOKEN_COLUMNS                                                                              \
+    "id, hash, user_name, read_refs, write_refs, admin, created_us, expires_us, revoked_us"
+
+static void token_row(tarn_token_row *t, const PGresult *r, int row)
+{
+    memset(t, 0, sizeof *t);
+    col_copy(t->id, sizeof t->id, r, row, 0);
+    col_copy(t->hash, sizeof t->hash, r, row, 1);
+    col_copy(t->user, sizeof t->user, r, row, 2);
+    col_copy(t->read, sizeof t->read, r, row, 3);
+    col_copy(t->write, sizeof t->write, r, row, 4);
+    t->admin = (int)col_int(r, row, 5);
+    t->created_us = col_int(r, row, 6);
+    t->expires_us = col_int(r, row, 7);
+    t->revoked_us = col_int(r, row, 8);
+}
+
+static int pg_token_put(tarn_catalog *c, const tarn_token_row *t, tarn_error *err)
+{
+    params ps = {0};
+    p_text(&ps, t->id);
+    p_text(&ps, t->hash);
+    p_text(&ps, t->user);
+    p_text(&ps, t->read);
+    p_text(&ps, t->write);
+    p_int(&ps, t->admin);
+    p_int(&ps, t->created_us);
+    p_int(&ps, t->expires_us);
+    PGresult *r;
+    TARN_RETURN_NOT_OK(run(PG(c), &r,
+                           "INSERT INTO @tokens(" TOKEN_COLUMNS ") VALUES($1, $2, $3, $4, $5, $6, "
+                           "$7, $8, 0) ON CONFLICT(id) DO NOTHING",
+                           &ps, "storing a token", err));
+    int inserted = atoi(PQcmdTuples(r));
+    PQclear(r);
+    if (!inserted) return tarn__error_set(err, TARN_EEXISTS, "token id '%s' is taken", t->id);
+    return 0;
+}
+
+static int pg_token_get(tarn_catalog *c, const char *id, tarn_token_row *out, tarn_error *err)
+{
+    params ps = {0};
+    p_text(&ps, id);
+    PGresult *r;
+    TARN_RETURN_NOT_OK(run(PG(c), &r, "SELECT " TOKEN_COLUMNS " FROM @tokens WHERE id = $1", &ps,
+                           "reading a token", err));
+    int found = PQntuples(r) == 1;
+    if (found) token_row(out, r, 0);
+    PQclear(r);
+    return found ? 0 : TARN_ENOTFOUND;
+}
+
+static int pg_token_list(tarn_catalog *c, int (*cb)(const tarn_token_row *, void *), void *ctx,
+                         tarn_error *err)
+{
+    PGresult *r;
+    TARN_RETURN_NOT_OK(run(PG(c), &r,
+                           "SELECT " TOKEN_COLUMNS " FROM @tokens ORDER BY created_us, id", NULL,
+                           "listing tokens", err));
+    int rc = 0;
+    for (int i = 0; i < PQntuples(r) && rc == 0; i++) {
+        tarn_token_row t;
+        token_row(&t, r, i);
+        rc = cb(&t, ctx);
+    }
+    PQclear(r);
+    return rc;
+}
+
+static int pg_token_revoke(tarn_catalog *c, const char *id, int64_t at_us, tarn_error *err)
+{
+    params ps = {0};
+    p_int(&ps, at_us);
+    p_text(&ps, id);
+    PGresult *r;
+    TARN_RETURN_NOT_OK(run(PG(c), &r,
+                           "UPDATE @tokens SET revoked_us = CASE WHEN revoked_us = 0 THEN $1 ELSE "
+                           "revoked_us END WHERE id = $2",
+                           &ps, "revoking a token", err));
+    int changed = atoi(PQcmdTuples(r));
+    PQclear(r);
+    return changed ? 0 : TARN_ENOTFOUND;
+}
+
+static int pg_protect_set(tarn_catalog *c, const char *branch, int mode, tarn_error *err)
+{
+    if (!mode)
+        return run1(PG(c), "DELETE FROM @protected_branches WHERE name = $1", branch,
+                    "protecting a branch", err);
+    params ps = {0};
+    p_text(&ps, branch);
+    p_int(&ps, mode);
+    return run_do(PG(c),
+                  "INSERT INTO @protected_branches VALUES($1, $2) ON CONFLICT(name) DO UPDATE SET "
+                  "mode = excluded.mode",
+                  &ps, "protecting a branch", err);
+}
+
+static int pg_protect_get(tarn_catalog *c, const char *branch, int *mode, tarn_error *err)
+{
+    *mode = 0;
+    params ps = {0};
+    p_text(&ps, branch);
+    PGresult *r;
+    TARN_RETURN_NOT_OK(run(PG(c), &r, "SELECT mode FROM @protected_branches WHERE name = $1", &ps,
+                           "reading a branch's protection", err));
+    if (PQntuples(r) == 1) *mode = (int)col_int(r, 0, 0);
+    PQclear(r);
+    return 0;
+}
+
+static int pg_protect_list(tarn_catalog *c, int (*cb)(const char *, int, void *), void *ctx,
+                           tarn_error *err)
+{
+    PGresult *r;
+    TARN_RETURN_NOT_OK(run(PG(c), &r,
+                           "SELECT name, mode FROM @protected_branches ORDER BY name", NULL,
+                           "listing protected branches", err));
+    int rc = 0;
+    for (int i = 0; i < PQntuples(r) && rc == 0; i++)
+        rc = cb(PQgetvalue(r, i, 0), (int)col_int(r, i, 1), ctx);
+    PQclear(r);
+    return rc;
+}
+
 static const tarn_catalog_vtable PG_VTABLE = {
     .version = TARN_CATALOG_VTABLE_VERSION,
     .name = "postgresql",
@@ -2137,4 +2276,11 @@ static const tarn_catalog_vtable PG_VTABLE = {
     .rows_import = pg_rows_import,
     .clone = pg_clone,
     .close = pg_close,
+    .token_put = pg_token_put,
+    .token_get = pg_token_get,
+    .token_list = pg_token_list,
+    .token_revoke = pg_token_revoke,
+    .protect_set = pg_protect_set,
+    .protect_get = pg_protect_get,
+    .protect_list = pg_protect_list,
 };

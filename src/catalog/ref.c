@@ -201,7 +201,7 @@ static int resolve_at_time(char out[65], tarn_lake *lake, const char *name, int6
     }
 }
 
-int tarn_ref_resolve(tarn_commit_id *out, tarn_lake *lake, const char *ref, tarn_error *err)
+int tarn_local__ref_resolve(tarn_commit_id *out, tarn_lake *lake, const char *ref, tarn_error *err)
 {
     memset(out, 0, sizeof *out);
     char active[TARN_NAME_MAX + 1];
@@ -276,8 +276,8 @@ static int ref_list_add(const tarn_ref_row *r, void *arg)
     return 0;
 }
 
-int tarn_ref_list(tarn_ref_entry **out, size_t *count, tarn_lake *lake, tarn_ref_kind kind,
-                  tarn_error *err)
+int tarn_local__ref_list(tarn_ref_entry **out, size_t *count, tarn_lake *lake, tarn_ref_kind kind,
+                         tarn_error *err)
 {
     *out = NULL;
     *count = 0;
@@ -372,8 +372,8 @@ static int ref_delete(tarn_lake *lake, const char *name, tarn_ref_kind kind, tar
     return tarn__tx_run(lake, ref_delete_tx, &r, err);
 }
 
-int tarn_branch_create(tarn_commit_id *out, tarn_lake *lake, const char *name,
-                       const char *from_ref, tarn_error *err)
+int tarn_local__branch_create(tarn_commit_id *out, tarn_lake *lake, const char *name,
+                              const char *from_ref, tarn_error *err)
 {
     return ref_create(out, lake, name, TARN_REF_BRANCH, from_ref, 0, err);
 }
@@ -385,18 +385,31 @@ int tarn__run_branch_create(char out[TARN_NAME_MAX + 1], tarn_lake *lake, const 
     return ref_create(NULL, lake, out, TARN_REF_BRANCH, at, 1, err);
 }
 
-int tarn_branch_delete(tarn_lake *lake, const char *name, tarn_error *err)
+/* A protected branch stays where it is until its protection is lifted. */
+static int check_unprotected(tarn_lake *lake, const char *name, const char *what, tarn_error *err)
 {
+    int mode = 0;
+    TARN_RETURN_NOT_OK(TARN_CAT(lake)->vt->protect_get(TARN_CAT(lake), name ? name : "", &mode, err));
+    if (!mode) return 0;
+    return tarn__error_set(err, TARN_EDENIED,
+                           "branch '%s' is protected: it cannot be %s (lift the protection first: tarn "
+                           "branch protect %s --none)",
+                           name, what, name);
+}
+
+int tarn_local__branch_delete(tarn_lake *lake, const char *name, tarn_error *err)
+{
+    TARN_RETURN_NOT_OK(check_unprotected(lake, name, "deleted", err));
     return ref_delete(lake, name, TARN_REF_BRANCH, err);
 }
 
-int tarn_tag_create(tarn_commit_id *out, tarn_lake *lake, const char *name, const char *from_ref,
-                    tarn_error *err)
+int tarn_local__tag_create(tarn_commit_id *out, tarn_lake *lake, const char *name,
+                           const char *from_ref, tarn_error *err)
 {
     return ref_create(out, lake, name, TARN_REF_TAG, from_ref, 0, err);
 }
 
-int tarn_tag_delete(tarn_lake *lake, const char *name, tarn_error *err)
+int tarn_local__tag_delete(tarn_lake *lake, const char *name, tarn_error *err)
 {
     return ref_delete(lake, name, TARN_REF_TAG, err);
 }
@@ -431,8 +444,8 @@ static int rename_tx(tarn_lake *lake, void *arg, tarn_error *err)
     return rc;
 }
 
-int tarn_ref_rename(tarn_lake *lake, tarn_ref_kind kind, const char *old_name, const char *new_name,
-                    tarn_error *err)
+int tarn_local__ref_rename(tarn_lake *lake, tarn_ref_kind kind, const char *old_name,
+                           const char *new_name, tarn_error *err)
 {
     TARN_RETURN_NOT_OK(tarn_name_check_ref(old_name, err));
     TARN_RETURN_NOT_OK(tarn_name_check_ref(new_name, err));
@@ -443,6 +456,7 @@ int tarn_ref_rename(tarn_lake *lake, tarn_ref_kind kind, const char *old_name, c
     size_t n = strlen(new_name);
     if (n >= 7 && n <= 64 && is_hex(new_name, n))
         return tarn__error_set(err, TARN_EINVALID, "invalid name '%s': it would read as a commit hash", new_name);
+    if (kind == TARN_REF_BRANCH) TARN_RETURN_NOT_OK(check_unprotected(lake, old_name, "renamed", err));
     char active[TARN_NAME_MAX + 1] = "";
     if (kind == TARN_REF_BRANCH) TARN_RETURN_NOT_OK(tarn_lake_active_branch(active, sizeof active, lake, err));
     rename_ctx r = {kind, old_name, new_name};
@@ -467,8 +481,8 @@ static int consider_prune(const tarn_ref_row *r, void *arg)
     return (p->names[p->n++] = strdup(r->name)) ? 0 : TARN_ENOMEM;
 }
 
-int tarn_branch_prune_aborted(char ***names, size_t *count, tarn_lake *lake, int64_t older_than_s,
-                              int dry_run, tarn_error *err)
+int tarn_local__branch_prune_aborted(char ***names, size_t *count, tarn_lake *lake,
+                                     int64_t older_than_s, int dry_run, tarn_error *err)
 {
     *names = NULL;
     *count = 0;

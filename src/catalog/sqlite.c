@@ -94,12 +94,33 @@ static const char SCHEMA_V2[] =
     "CREATE INDEX IF NOT EXISTS taints_job ON taints(job_id);"
     "CREATE TABLE IF NOT EXISTS tombstones(key TEXT PRIMARY KEY, time_us INTEGER NOT NULL) WITHOUT ROWID;";
 
+/* Tokens and protected branches came later than schema 2: their tables
+ * are created when missing, which older tarns simply do not read. */
+static const char SCHEMA_AUTH[] =
+    "CREATE TABLE IF NOT EXISTS tokens("
+    "  id TEXT PRIMARY KEY, hash TEXT NOT NULL, user_name TEXT NOT NULL, read_refs TEXT NOT NULL,"
+    "  write_refs TEXT NOT NULL, admin INTEGER NOT NULL, created_us INTEGER NOT NULL,"
+    "  expires_us INTEGER NOT NULL, revoked_us INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE IF NOT EXISTS protected_branches(name TEXT PRIMARY KEY, mode INTEGER NOT NULL);";
+
 static int column_exists(sqlite3 *db, const char *table, const char *column)
 {
     char sql[200];
     snprintf(sql, sizeof sql, "SELECT 1 FROM pragma_table_info('%s') WHERE name='%s'", table, column);
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) return 0;
+    int found = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    return found;
+}
+
+static int table_exists(sqlite3 *db, const char *table)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", -1, &st, NULL) !=
+        SQLITE_OK)
+        return 0;
+    sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
     int found = sqlite3_step(st) == SQLITE_ROW;
     sqlite3_finalize(st);
     return found;
@@ -227,6 +248,8 @@ int tarn__catalog_sqlite_open(tarn_catalog **out, const char *path, int create, 
             rc = migrate(db, &msg);
         }
     }
+    if (rc == SQLITE_OK && !read_only && !table_exists(db, "protected_branches"))
+        rc = sqlite3_exec(db, SCHEMA_AUTH, NULL, NULL, &msg);
     if (rc != SQLITE_OK) {
         tarn__error_set(err, TARN_EIO, "catalog '%s' is unusable: %s", path, msg ? msg : sqlite3_errmsg(db));
         sqlite3_free(msg);
@@ -1165,6 +1188,128 @@ static int sq_tombstone_any(tarn_catalog *c, const char *root, const char *versi
     return db_error(c, err, "reading collected files");
 }
 
+/* ---- tokens and protected branches ------------------------------------------------ */
+
+/* A read-only catalog written by an older tarn has no such tables: it has
+ * no tokens and no protected branch. */
+static int auth_absent(tarn_catalog *c)
+{
+    return ((sqlite_catalog *)c)->read_only && !table_exists(DB(c), "protected_branches");
+}
+
+#define TOKEN_COLUMNS "id, hash, user_name, read_refs, write_refs, admin, created_us, expires_us, revoked_us"
+
+static void token_row(tarn_token_row *t, sqlite3_stmt *st)
+{
+    memset(t, 0, sizeof *t);
+    col_copy(t->id, sizeof t->id, st, 0);
+    col_copy(t->hash, sizeof t->hash, st, 1);
+    col_copy(t->user, sizeof t->user, st, 2);
+    col_copy(t->read, sizeof t->read, st, 3);
+    col_copy(t->write, sizeof t->write, st, 4);
+    t->admin = sqlite3_column_int(st, 5);
+    t->created_us = sqlite3_column_int64(st, 6);
+    t->expires_us = sqlite3_column_int64(st, 7);
+    t->revoked_us = sqlite3_column_int64(st, 8);
+}
+
+static int sq_token_put(tarn_catalog *c, const tarn_token_row *t, tarn_error *err)
+{
+    sqlite3_stmt *st;
+    TARN_RETURN_NOT_OK(prepare(&st, c, "INSERT INTO tokens(" TOKEN_COLUMNS ") VALUES(?,?,?,?,?,?,?,?,0)", err));
+    bind_text(st, 1, t->id);
+    bind_text(st, 2, t->hash);
+    bind_text(st, 3, t->user);
+    bind_text(st, 4, t->read);
+    bind_text(st, 5, t->write);
+    sqlite3_bind_int(st, 6, t->admin);
+    sqlite3_bind_int64(st, 7, t->created_us);
+    sqlite3_bind_int64(st, 8, t->expires_us);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc == SQLITE_CONSTRAINT) return tarn__error_set(err, TARN_EEXISTS, "token id '%s' is taken", t->id);
+    return rc == SQLITE_DONE ? 0 : db_error(c, err, "storing a token");
+}
+
+static int sq_token_get(tarn_catalog *c, const char *id, tarn_token_row *out, tarn_error *err)
+{
+    if (auth_absent(c)) return TARN_ENOTFOUND;
+    sqlite3_stmt *st;
+    TARN_RETURN_NOT_OK(prepare(&st, c, "SELECT " TOKEN_COLUMNS " FROM tokens WHERE id = ?", err));
+    bind_text(st, 1, id);
+    int s = sqlite3_step(st);
+    if (s == SQLITE_ROW) token_row(out, st);
+    sqlite3_finalize(st);
+    if (s == SQLITE_ROW) return 0;
+    return s == SQLITE_DONE ? TARN_ENOTFOUND : db_error(c, err, "reading a token");
+}
+
+static int sq_token_list(tarn_catalog *c, int (*cb)(const tarn_token_row *, void *), void *ctx, tarn_error *err)
+{
+    if (auth_absent(c)) return 0;
+    sqlite3_stmt *st;
+    TARN_RETURN_NOT_OK(prepare(&st, c, "SELECT " TOKEN_COLUMNS " FROM tokens ORDER BY created_us, id", err));
+    int s, rc = 0;
+    while (rc == 0 && (s = sqlite3_step(st)) == SQLITE_ROW) {
+        tarn_token_row t;
+        token_row(&t, st);
+        rc = cb(&t, ctx);
+    }
+    if (rc == 0 && s != SQLITE_DONE) rc = db_error(c, err, "listing tokens");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int sq_token_revoke(tarn_catalog *c, const char *id, int64_t at_us, tarn_error *err)
+{
+    sqlite3_stmt *st;
+    TARN_RETURN_NOT_OK(prepare(
+        &st, c, "UPDATE tokens SET revoked_us = CASE WHEN revoked_us = 0 THEN ?2 ELSE revoked_us END WHERE id = ?1",
+        err));
+    bind_text(st, 1, id);
+    sqlite3_bind_int64(st, 2, at_us);
+    TARN_RETURN_NOT_OK(step_done(st, c, "revoking a token", err));
+    return sqlite3_changes(DB(c)) ? 0 : TARN_ENOTFOUND;
+}
+
+static int sq_protect_set(tarn_catalog *c, const char *branch, int mode, tarn_error *err)
+{
+    sqlite3_stmt *st;
+    TARN_RETURN_NOT_OK(prepare(&st, c,
+                               mode ? "INSERT OR REPLACE INTO protected_branches VALUES(?1, ?2)"
+                                    : "DELETE FROM protected_branches WHERE name = ?1",
+                               err));
+    bind_text(st, 1, branch);
+    if (mode) sqlite3_bind_int(st, 2, mode);
+    return step_done(st, c, "protecting a branch", err);
+}
+
+static int sq_protect_get(tarn_catalog *c, const char *branch, int *mode, tarn_error *err)
+{
+    *mode = 0;
+    if (auth_absent(c)) return 0;
+    sqlite3_stmt *st;
+    TARN_RETURN_NOT_OK(prepare(&st, c, "SELECT mode FROM protected_branches WHERE name = ?", err));
+    bind_text(st, 1, branch);
+    int s = sqlite3_step(st);
+    if (s == SQLITE_ROW) *mode = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return s == SQLITE_ROW || s == SQLITE_DONE ? 0 : db_error(c, err, "reading a branch's protection");
+}
+
+static int sq_protect_list(tarn_catalog *c, int (*cb)(const char *, int, void *), void *ctx, tarn_error *err)
+{
+    if (auth_absent(c)) return 0;
+    sqlite3_stmt *st;
+    TARN_RETURN_NOT_OK(prepare(&st, c, "SELECT name, mode FROM protected_branches ORDER BY name", err));
+    int s, rc = 0;
+    while (rc == 0 && (s = sqlite3_step(st)) == SQLITE_ROW)
+        rc = cb((const char *)sqlite3_column_text(st, 0), sqlite3_column_int(st, 1), ctx);
+    if (rc == 0 && s != SQLITE_DONE) rc = db_error(c, err, "listing protected branches");
+    sqlite3_finalize(st);
+    return rc;
+}
+
 /* ---- copying and comparing --------------------------------------------------------------- */
 
 static int sq_rows_export(tarn_catalog *c, const char *table, const char *columns, const char *order,
@@ -1260,4 +1405,11 @@ static const tarn_catalog_vtable SQLITE_VTABLE = {
     .rows_import = sq_rows_import,
     .clone = sq_clone,
     .close = sq_close,
+    .token_put = sq_token_put,
+    .token_get = sq_token_get,
+    .token_list = sq_token_list,
+    .token_revoke = sq_token_revoke,
+    .protect_set = sq_protect_set,
+    .protect_get = sq_protect_get,
+    .protect_list = sq_protect_list,
 };

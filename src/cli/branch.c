@@ -289,7 +289,8 @@ static const cli_cmd prune_cmd = {
 static const cli_sub subs[] = {
     {"ls", &ls_cmd, run_ls},           {"create", &create_cmd, run_create}, {"rm", &rm_cmd, run_rm},
     {"rename", &rename_cmd, run_rename}, {"diff", &diff_cmd, run_diff},  {"merge", &merge_cmd, run_merge},
-    {"prune", &prune_cmd, run_prune},  {NULL, NULL, NULL},
+    {"prune", &prune_cmd, run_prune},  {"protect", &cli_protect_cmd, cli_branch_protect},
+    {"protected", &cli_protected_cmd, cli_branch_protected}, {NULL, NULL, NULL},
 };
 
 int cmd_branch(int argc, char **argv)

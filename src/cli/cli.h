@@ -24,6 +24,13 @@ int cmd_env(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 int cmd_catalog(int argc, char **argv);
+int cmd_token(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+
+/* `branch protect` and `branch protected` (protect.c). */
+extern const cli_cmd cli_protect_cmd, cli_protected_cmd;
+int cli_branch_protect(const cli_args *a);
+int cli_branch_protected(const cli_args *a);
 
 /* Opens the lakehouse found from the current folder (or TARN_HOME); on
  * failure prints the library's error and returns 1. */

@@ -27,6 +27,8 @@ static const struct {
     {"run", cmd_run, "plan and run a pipeline project as one transaction"},
     {"job", cmd_job, "list, inspect and replay pipeline runs"},
     {"env", cmd_env, "list and prune the package cache of environments"},
+    {"token", cmd_token, "create, list and revoke access tokens for 'tarn serve'"},
+    {"serve", cmd_serve, "serve this lakehouse over HTTP (/api/v1/) to users with tokens"},
     {"info", cmd_info, "show this lakehouse: folder, branch, user, catalog, storage"},
     {"version", cmd_version, "print tarn's version"},
     {"catalog", cmd_catalog, "where the catalog is; migrate it to PostgreSQL, verify"},
@@ -36,13 +38,15 @@ static const struct {
 static void main_help(FILE *f)
 {
     fprintf(f,
-            "usage: tarn [-O json] COMMAND [ARGS]\n\n"
+            "usage: tarn [-O json] [--remote URL --token TOKEN] COMMAND [ARGS]\n\n"
             "tarn is a data lakehouse: git for data over Parquet tables, with SQL on any ref.\n\n"
             "commands:\n");
     for (size_t i = 0; i < NCOMMANDS; i++)
         fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\nglobal options:\n"
                "  -O, --output-format json   print JSON on stdout (for scripts)\n"
+               "  --remote URL               talk to the 'tarn serve' at URL (or set TARN_REMOTE)\n"
+               "  --token TOKEN              the token for --remote (or set TARN_TOKEN)\n"
                "  -h, --help                 show this help ('tarn COMMAND --help' for a command)\n"
                "  --version                  print the version\n"
                "\nexample:\n  tarn init && tarn table import trips --from trips.csv && "
@@ -86,6 +90,18 @@ static int take_globals(int *argc, char **argv)
             continue;
         }
         if (strcmp(a, "--") == 0) only_pos = 1;
+        /* --remote URL and --token TOKEN stand for TARN_REMOTE and
+         * TARN_TOKEN: the library opens the server they name. */
+        const char *env = strcmp(a, "--remote") == 0  ? "TARN_REMOTE"
+                          : strcmp(a, "--token") == 0 ? "TARN_TOKEN"
+                                                      : NULL;
+        if (!env && strncmp(a, "--remote=", 9) == 0) env = "TARN_REMOTE", v = a + 9;
+        if (!env && strncmp(a, "--token=", 8) == 0) env = "TARN_TOKEN", v = a + 8;
+        if (env) {
+            if (!v && i + 1 >= *argc) return main_usage("option '%s' needs a value", a);
+            setenv(env, v ? v : argv[++i], 1);
+            continue;
+        }
         if (strcmp(a, "-O") == 0 || strcmp(a, "--output-format") == 0) {
             if (i + 1 >= *argc) return main_usage("option '%s' needs a value (json)", a);
             v = argv[++i];

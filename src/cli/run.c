@@ -55,10 +55,33 @@ static json_t *report_json(json_t *report)
     return out;
 }
 
-static int finish_run(tarn_lake *lake, int rc, char *report_text, tarn_error *err)
+/* --result FILE: the outcome as the library gave it (code, message,
+ * conflicting tables, the whole report), for `tarn serve` to hand on to a
+ * remote client exactly. */
+static void write_result(const char *path, int rc, const tarn_error *err, json_t *report)
+{
+    if (!path) return;
+    json_t *v = json_pack("{s:O?}", "report", report);
+    if (rc < 0) {
+        json_t *tables = json_array();
+        for (size_t i = 0; i < err->ntables; i++)
+            json_array_append_new(tables, out_jstr(err->tables[i]));
+        json_object_set_new(v, "error",
+                            json_pack("{s:s,s:o,s:o}", "code", tarn_code_name(rc), "message",
+                                      out_jstr(err->message[0] ? err->message : tarn_strerror(rc)),
+                                      "tables", tables));
+    }
+    if (json_dump_file(v, path, JSON_COMPACT) != 0)
+        fprintf(stderr, "tarn: warning: cannot write the run's outcome to '%s'\n", path);
+    json_decref(v);
+}
+
+static int finish_run(tarn_lake *lake, int rc, char *report_text, tarn_error *err,
+                      const char *result)
 {
     json_t *report = report_text ? json_loads(report_text, 0, NULL) : NULL;
     tarn_free(report_text);
+    write_result(result, rc, err, report);
     int exit_code;
     if (out_json_mode && report && json_object_get(report, "job_id")) {
         /* A run that started reports itself, failed or not. */
@@ -127,7 +150,7 @@ static int run_run(const cli_args *a)
     tarn_error err = TARN_ERROR_INIT;
     char *report = NULL;
     int rc = tarn_run(&report, lake, &o, &err);
-    return finish_run(lake, rc, report, &err);
+    return finish_run(lake, rc, report, &err, cli_get(a, "result"));
 }
 
 static const cli_cmd run_cmd = {
@@ -142,7 +165,9 @@ static const cli_cmd run_cmd = {
              {"strict", 0, NULL, "a failed expectation fails the run"},
              {"preview", 0, NULL, "show the first rows of each model's output"},
              {"param", 'P', "K=V", "set a parameter declared in tarn_project.toml (repeatable)"},
-             {"no-transaction", 0, NULL, "write outputs directly on the branch"}},
+             {"no-transaction", 0, NULL, "write outputs directly on the branch"},
+             {"result", 0, "FILE",
+              "also write the outcome (code, message, report) as JSON to FILE"}},
     .example = "tarn run -p examples/quickstart --ref main --param min_usd=100",
 };
 
@@ -263,7 +288,7 @@ static int job_rerun(const cli_args *a)
     tarn_error err = TARN_ERROR_INIT;
     char *report = NULL;
     int rc = tarn_job_rerun(&report, lake, a->pos[0], &o, &err);
-    return finish_run(lake, rc, report, &err);
+    return finish_run(lake, rc, report, &err, cli_get(a, "result"));
 }
 
 static const cli_cmd job_ls_cmd = {
@@ -276,11 +301,15 @@ static const cli_cmd job_logs_cmd = {
     .path = "job logs", .synopsis = "ID", .summary = "Print a run's log: the plan, task outcomes and user prints.",
     .pos = {"ID"}, .min_pos = 1, .example = "tarn job logs 3f2a9c1b"};
 static const cli_cmd job_rerun_cmd = {
-    .path = "job rerun", .synopsis = "ID [--ref BRANCH] [--strict]",
+    .path = "job rerun",
+    .synopsis = "ID [--ref BRANCH] [--strict]",
     .summary = "Run a job's code again, reading sources at the job's input commit.",
-    .pos = {"ID"}, .min_pos = 1,
+    .pos = {"ID"},
+    .min_pos = 1,
     .opts = {{"ref", 'r', "BRANCH", "run on this branch (default: the job's)"},
-             {"strict", 0, NULL, "a failed expectation fails the run"}},
+             {"strict", 0, NULL, "a failed expectation fails the run"},
+             {"result", 0, "FILE",
+              "also write the outcome (code, message, report) as JSON to FILE"}},
     .example = "tarn job rerun 3f2a9c1b"};
 
 int cmd_job(int argc, char **argv)

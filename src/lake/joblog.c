@@ -40,23 +40,11 @@ struct tarn_joblog {
     int64_t flushed_us;
 };
 
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 static void flush(tarn_joblog *log)
 {
     if (log->fd >= 0 && log->wbuf.len) {
         /* A full disk loses log lines, never the run. */
-        if (write_all(log->fd, log->wbuf.s, log->wbuf.len) == 0)
+        if (tarn__write_all(log->fd, log->wbuf.s, log->wbuf.len) == 0)
             log->size += (int64_t)log->wbuf.len;
     }
     log->wbuf.len = 0;
@@ -219,7 +207,7 @@ void tarn__joblog_append(tarn_lake *lake, const char *job_id, const char *line)
     if (fd < 0) return;
     strbuf b = {0};
     sb_printf(&b, "%s\n", line);
-    write_all(fd, b.s, b.len);
+    tarn__write_all(fd, b.s, b.len);
     sb_free(&b);
     close(fd);
 }

@@ -91,6 +91,7 @@ int tarn__lake_init_embedded(const char *dir, const char *config_text, tarn_erro
     snprintf(tmpdb, sizeof tmpdb, "%s/catalog.db.init-%d", tarn_dir, (int)getpid());
     unlink(tmpdb);
     tarn_lake lake = {0};
+    lake.ops = &tarn__local_ops;
     lake.path = tarn_dir;
     rc = tarn__catalog_open(&lake.catalog, tmpdb, 1, err);
     if (rc < 0) goto done;
@@ -162,6 +163,7 @@ int tarn_lake_open_path(tarn_lake **out, const char *tarn_dir, tarn_error *err)
         return tarn__error_set(err, TARN_ENOTFOUND, "'%s' is not a tarn lakehouse folder", tarn_dir);
     tarn_lake *lake = calloc(1, sizeof *lake);
     if (!lake) return tarn__error_set(err, TARN_ENOMEM, "out of memory");
+    lake->ops = &tarn__local_ops;
     lake->path = strdup(abs);
     pthread_mutex_init(&lake->lease.mu, NULL);
     pthread_cond_init(&lake->lease.wake, NULL);
@@ -182,6 +184,11 @@ int tarn_lake_open_path(tarn_lake **out, const char *tarn_dir, tarn_error *err)
 int tarn_lake_open(tarn_lake **out, const char *start_dir, tarn_error *err)
 {
     *out = NULL;
+    /* A server named by TARN_REMOTE is the lakehouse of every call that
+     * names no folder: the command line and tarn.Client() then talk to it. */
+    const char *remote = getenv("TARN_REMOTE");
+    if (!start_dir && remote && *remote)
+        return tarn_lake_open_remote(out, remote, getenv("TARN_TOKEN"), err);
     const char *home = getenv("TARN_HOME");
     char probe[PATH_MAX + 16];
     if (home && *home) {
@@ -211,10 +218,8 @@ int tarn_lake_open(tarn_lake **out, const char *start_dir, tarn_error *err)
                            "not a tarn lakehouse (or any parent folder): run 'tarn init' or set TARN_HOME");
 }
 
-void tarn_lake_close(tarn_lake **lake)
+void tarn_local__close(tarn_lake *l)
 {
-    if (!lake || !*lake) return;
-    tarn_lake *l = *lake;
     if (l->catalog) tarn__lease_drop(l);
     pthread_mutex_destroy(&l->lease.mu);
     pthread_cond_destroy(&l->lease.wake);
@@ -227,7 +232,6 @@ void tarn_lake_close(tarn_lake **lake)
     free(l->config);
     free(l->path);
     free(l);
-    *lake = NULL;
 }
 
 const char *tarn_lake_path(const tarn_lake *lake)
@@ -245,8 +249,10 @@ const char *tarn_lake_config(const tarn_lake *lake, const char *key)
 const char *tarn__lake_author(tarn_lake *lake)
 {
     if (!lake->author[0]) {
-        const char *name = tarn_lake_config(lake, "user.name");
-        if (!name || !*name) name = getenv("TARN_AUTHOR");
+        /* As GIT_AUTHOR_NAME does in git, the variable overrides the
+         * config: a server runs each user's pipeline under their name. */
+        const char *name = getenv("TARN_AUTHOR");
+        if (!name || !*name) name = tarn_lake_config(lake, "user.name");
         if (!name || !*name) name = getenv("USER");
         struct passwd *pw = (!name || !*name) ? getpwuid(getuid()) : NULL;
         if (pw && pw->pw_name && *pw->pw_name) name = pw->pw_name;
@@ -256,15 +262,32 @@ const char *tarn__lake_author(tarn_lake *lake)
     return lake->author;
 }
 
-int tarn_lake_active_branch(char *out, size_t size, tarn_lake *lake, tarn_error *err)
+int tarn__lake_env_branch(char *out, size_t size, tarn_error *err)
 {
     const char *env = getenv("TARN_BRANCH");
-    if (env && *env) {
-        if (tarn_name_check_ref(env, NULL) != 0)
-            return tarn__error_set(err, TARN_EINVALID, "TARN_BRANCH holds an invalid branch name '%s'", env);
-        snprintf(out, size, "%s", env);
-        return 0;
-    }
+    if (!env || !*env) return 0;
+    if (tarn_name_check_ref(env, NULL) != 0)
+        return tarn__error_set(err, TARN_EINVALID, "TARN_BRANCH holds an invalid branch name '%s'",
+                               env);
+    snprintf(out, size, "%s", env);
+    return 1;
+}
+
+int tarn__lake_env_branch_refuse(const char *branch, tarn_error *err)
+{
+    const char *env = getenv("TARN_BRANCH");
+    if (!env || !*env) return 0;
+    return tarn__error_set(
+        err, TARN_EINVALID,
+        "TARN_BRANCH=%s sets this process's active branch: run 'export TARN_BRANCH=%s' "
+        "instead (the checked-out branch is unchanged)",
+        env, branch);
+}
+
+int tarn_local__lake_active_branch(char *out, size_t size, tarn_lake *lake, tarn_error *err)
+{
+    int rc = tarn__lake_env_branch(out, size, err);
+    if (rc != 0) return rc < 0 ? rc : 0;
     char path[PATH_MAX + 16];
     snprintf(path, sizeof path, "%s/HEAD", lake->path);
     char *text = NULL;
@@ -274,7 +297,7 @@ int tarn_lake_active_branch(char *out, size_t size, tarn_lake *lake, tarn_error 
     }
     size_t n = strcspn(text, "\r\n");
     text[n] = 0;
-    int rc = 0;
+    rc = 0;
     if (tarn_name_check_ref(text, NULL) != 0)
         rc = tarn__error_set(err, TARN_EINVALID, "HEAD holds an invalid branch name '%s'", text);
     else
@@ -283,15 +306,10 @@ int tarn_lake_active_branch(char *out, size_t size, tarn_lake *lake, tarn_error 
     return rc;
 }
 
-int tarn_lake_set_active_branch(tarn_lake *lake, const char *branch, tarn_error *err)
+int tarn_local__lake_set_active_branch(tarn_lake *lake, const char *branch, tarn_error *err)
 {
     TARN_RETURN_NOT_OK(tarn_name_check_ref(branch, err));
-    const char *env = getenv("TARN_BRANCH");
-    if (env && *env)
-        return tarn__error_set(err, TARN_EINVALID,
-                               "TARN_BRANCH=%s sets this process's active branch: run 'export TARN_BRANCH=%s' "
-                               "instead (.tarn/HEAD is unchanged)",
-                               env, branch);
+    TARN_RETURN_NOT_OK(tarn__lake_env_branch_refuse(branch, err));
     tarn_ref_row row;
     int rc = tarn__ref_get(&row, lake, branch, err);
     if (rc == TARN_ENOTFOUND || (rc == 0 && row.kind != TARN_REF_BRANCH))
@@ -307,7 +325,7 @@ int tarn_lake_set_active_branch(tarn_lake *lake, const char *branch, tarn_error 
     return 0;
 }
 
-int tarn_lake_info(char **json, tarn_lake *lake, tarn_error *err)
+int tarn_local__lake_info(char **json, tarn_lake *lake, tarn_error *err)
 {
     *json = NULL;
     char branch[TARN_NAME_MAX + 1] = "";

@@ -4,6 +4,7 @@
 
 #include <pthread.h>
 
+#include "lake/ops.h"
 #include "tarn/lake.h"
 #include "tarn/sys/catalog.h"
 #include "tarn/sys/store.h"
@@ -28,8 +29,16 @@ typedef struct tarn_lease_state {
     tarn_catalog *heartbeat; /* the heartbeat's own connection */
 } tarn_lease_state;
 
+/* Limits every user query of this handle runs under (a server sets them). */
+typedef struct tarn_query_limits {
+    int64_t memory_bytes; /* 0: DuckDB's default */
+    int threads;          /* 0: DuckDB's default */
+} tarn_query_limits;
+
 struct tarn_lake {
-    char *path;   /* absolute path of the .tarn folder */
+    const tarn_lake_ops *ops;   /* local or remote (lake/ops.h) */
+    struct tarn_remote *remote; /* a remote handle's connection (src/remote/) */
+    char *path;                 /* absolute path of the .tarn folder; a remote handle's URL */
     tarn_catalog *catalog;
     tarn_store *store;
     tarn_config_entry *config;
@@ -37,8 +46,15 @@ struct tarn_lake {
     char author[256];
     char display_ref[256]; /* scratch for tarn__ref_display */
     tarn_lease_state lease;
+    tarn_query_limits query_limits;
 };
 
+/* TARN_BRANCH, when set, into OUT: 1; 0 when unset; TARN_EINVALID when it
+ * is not a branch name. Each process (or agent) may have its own. */
+int tarn__lake_env_branch(char *out, size_t size, tarn_error *err);
+/* TARN_EINVALID while TARN_BRANCH is set: the active branch is then the
+ * variable, not what a checkout to BRANCH would keep; else 0. */
+int tarn__lake_env_branch_refuse(const char *branch, tarn_error *err);
 /* The root commit (empty tree) and the `main` branch on it, in one
  * transaction, in LAKE's new catalog. */
 int tarn__lake_create_main(tarn_lake *lake, tarn_error *err);

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lake/ops.h"
 #include "runtime/runtime.h"
 #include "util/error.h"
 
@@ -110,7 +111,7 @@ static json_t *read_cache(tarn_lake *lake)
     return out;
 }
 
-int tarn_env_list(char **json, tarn_lake *lake, tarn_error *err)
+int tarn_local__env_list(char **json, tarn_lake *lake, tarn_error *err)
 {
     (void)err;
     json_t *cache = read_cache(lake);
@@ -125,7 +126,8 @@ static int add_claimed(const char *env_id, void *ctx)
     return 0;
 }
 
-int tarn_env_gc(char **json, tarn_lake *lake, int64_t keep_seconds, int dry_run, tarn_error *err)
+int tarn_local__env_gc(char **json, tarn_lake *lake, int64_t keep_seconds, int dry_run,
+                       tarn_error *err)
 {
     *json = NULL;
     if (keep_seconds < 0) return tarn__error_set(err, TARN_EINVALID, "the keep period cannot be negative");

@@ -14,9 +14,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "runtime/runtime.h"
-#include "runtime/dataplane.h"
 #include "lake/joblog.h"
+#include "lake/ops.h"
+#include "runtime/dataplane.h"
+#include "runtime/runtime.h"
 #include "sql/empty.h"
 #include "sql/engine.h"
 #include "table/schema.h"
@@ -473,6 +474,12 @@ static int job_succeeded(tarn_lake *lake, const char *commit, void *ctx, tarn_er
 {
     run_ctx *r = ctx;
     tarn_catalog *c = TARN_CAT(lake);
+    /* A failed expectation is not fatal without --strict, except into a
+     * branch protected for runs: checked here, in the merge's transaction. */
+    int failed = 0;
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(r->report, "expectations"), i, e) failed += !json_is_true(json_object_get(e, "passed"));
     /* A run whose lease lapsed may have been settled as failed by another
      * process meanwhile (and its uploads collected): it never merges then. */
     tarn_job_row now;
@@ -483,6 +490,7 @@ static int job_succeeded(tarn_lake *lake, const char *commit, void *ctx, tarn_er
                              "cannot merge; nothing was changed",
                              r->job_id, now.status);
     if (rc == 0) rc = tarn__lease_check(lake, err);
+    if (rc == 0) rc = tarn__protect_check_run(lake, r->branch, failed, err);
     if (rc < 0) return rc;
     report_outcome(r, "success", commit, NULL);
     rc = job_update(r, "success", commit, err);
@@ -709,7 +717,7 @@ static void *worker_thread(void *arg)
     sched *s = arg;
     run_ctx *r = s->r;
     pthread_mutex_lock(&r->mu);
-    tarn_duck d = {r->duck.db, r->conns[s->next_conn++]};
+    tarn_duck d = {r->duck.db, r->conns[s->next_conn++], {0, 0}};
     for (;;) {
         task *t = next_task(s);
         if (!t) {
@@ -871,7 +879,7 @@ static int execute(tarn_commit_id *commit, run_ctx *r, tarn_error *err)
     return rc;
 }
 
-int tarn_run(char **report, tarn_lake *lake, const tarn_run_options *opts, tarn_error *err)
+int tarn_local__run(char **report, tarn_lake *lake, const tarn_run_options *opts, tarn_error *err)
 {
     *report = NULL;
     tarn_run_options defaults = TARN_RUN_OPTIONS_INIT;

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "lake/joblog.h"
+#include "lake/ops.h"
 #include "runtime/runtime.h"
 #include "util/error.h"
 #include "util/util.h"
@@ -37,7 +38,7 @@ static int add_job(const tarn_job_row *j, void *ctx)
     return json_array_append_new(ctx, job_json(j)) == 0 ? 0 : TARN_ENOMEM;
 }
 
-int tarn_job_list(char **json, tarn_lake *lake, size_t limit, tarn_error *err)
+int tarn_local__job_list(char **json, tarn_lake *lake, size_t limit, tarn_error *err)
 {
     *json = NULL;
     /* Jobs whose process is gone (or whose lease expired) are settled first,
@@ -61,7 +62,7 @@ static int job_find(tarn_job_row *out, tarn_lake *lake, const char *id, tarn_err
     return rc;
 }
 
-int tarn_job_get(char **json, tarn_lake *lake, const char *id, tarn_error *err)
+int tarn_local__job_get(char **json, tarn_lake *lake, const char *id, tarn_error *err)
 {
     *json = NULL;
     tarn__lease_settle(lake, NULL);
@@ -83,7 +84,7 @@ int tarn_job_get(char **json, tarn_lake *lake, const char *id, tarn_error *err)
     return 0;
 }
 
-int tarn_job_logs(char **text, tarn_lake *lake, const char *id, tarn_error *err)
+int tarn_local__job_logs(char **text, tarn_lake *lake, const char *id, tarn_error *err)
 {
     *text = NULL;
     tarn_job_row j;
@@ -101,8 +102,8 @@ static int rm_rf(const char *path)
     return system(cmd);
 }
 
-int tarn_job_rerun(char **report, tarn_lake *lake, const char *id, const tarn_run_options *opts,
-                   tarn_error *err)
+int tarn_local__job_rerun(char **report, tarn_lake *lake, const char *id,
+                          const tarn_run_options *opts, tarn_error *err)
 {
     *report = NULL;
     tarn_job_row row;

@@ -68,6 +68,8 @@ int tarn__duck_confine(tarn_duck *d, json_t *paths, tarn_error *err)
         }
         sb_append(&q, "]; ");
     }
+    if (d->limits.memory_bytes > 0) sb_printf(&q, "SET memory_limit = '%lldB'; ", (long long)d->limits.memory_bytes);
+    if (d->limits.threads > 0) sb_printf(&q, "SET threads = %d; ", d->limits.threads);
     sb_append(&q, "SET enable_external_access = false; SET lock_configuration = true");
     int rc = tarn__duck_exec(d, sb_str(&q), TARN_EIO, "cannot confine DuckDB", err);
     sb_free(&q);

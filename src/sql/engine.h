@@ -8,11 +8,13 @@
 #include <jansson.h>
 
 #include "catalog/catalog.h"
+#include "tarn/query.h"
 #include "util/util.h"
 
 typedef struct tarn_duck {
     duckdb_database db;
     duckdb_connection con;
+    tarn_query_limits limits; /* applied by tarn__duck_confine, before the lock */
 } tarn_duck;
 
 /* An in-memory DuckDB. As opened it can read and write any file the
@@ -29,6 +31,13 @@ int tarn__duck_confine(tarn_duck *d, json_t *paths, tarn_error *err);
 int tarn__duck_add_version_paths(json_t *paths, tarn_lake *lake, const char *version_id,
                                  tarn_error *err);
 void tarn__duck_close(tarn_duck *d);
+/* sql/query.c: opens a confined session for user SQL at REF (see there);
+ * *run is the statement to run, *prepared (may be NULL) it prepared. On
+ * failure D is closed. */
+int tarn__query_open(tarn_duck *d, char **run, tarn_lake *lake, const char *sql, const char *ref,
+                     duckdb_prepared_statement *prepared, tarn_error *err);
+/* How a DuckDB type name reads as a value (integer, float, ...). */
+tarn_value_kind tarn__query_kind(const char *type);
 /* Prepares SQL (one statement) and binds its $name parameters from PARAMS
  * ({"name": value}, NULL for none): values are bound, never spliced into
  * SQL text. Nothing runs. *out is the caller's to destroy. SQL that does

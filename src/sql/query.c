@@ -12,19 +12,15 @@
 #include <string.h>
 
 #include "catalog/names.h"
+#include "lake/ops.h"
 #include "sql/engine.h"
 #include "sql/refs.h"
+#include "sql/result.h"
 #include "tarn/query.h"
 #include "util/error.h"
 #include "util/util.h"
 
-struct tarn_result {
-    size_t ncols, nrows;
-    char **names, **types;
-    tarn_value_kind *kinds;
-    char **cells; /* nrows * ncols, row-major; NULL for SQL NULL */
-    int truncated;
-};
+static tarn_value_kind kind_of(const char *type);
 
 /* Opens a DuckDB session for SQL at REF: checks SQL is one SELECT,
  * resolves every table it names in the ref's tree, confines the session to
@@ -44,6 +40,7 @@ static int open_query(tarn_duck *d, char **run, tarn_lake *lake, const char *sql
     tarn_sql_refs refs;
     json_t *views = json_array(), *paths = json_array();
     int rc = tarn__duck_open(d, err);
+    if (rc == 0) d->limits = lake->query_limits;
     if (rc < 0) {
         tarn__tree_clear(&tree);
         json_decref(views);
@@ -106,6 +103,17 @@ static int open_query(tarn_duck *d, char **run, tarn_lake *lake, const char *sql
     return rc;
 }
 
+int tarn__query_open(tarn_duck *d, char **run, tarn_lake *lake, const char *sql, const char *ref,
+                     duckdb_prepared_statement *prepared, tarn_error *err)
+{
+    return open_query(d, run, lake, sql, ref, prepared, err);
+}
+
+tarn_value_kind tarn__query_kind(const char *type)
+{
+    return kind_of(type);
+}
+
 static tarn_value_kind kind_of(const char *type)
 {
     static const char *const ints[] = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT",
@@ -118,8 +126,8 @@ static tarn_value_kind kind_of(const char *type)
     return TARN_VALUE_STRING;
 }
 
-int tarn_query(tarn_result **out, tarn_lake *lake, const char *sql, const tarn_query_options *opts,
-               tarn_error *err)
+int tarn_local__query(tarn_result **out, tarn_lake *lake, const char *sql,
+                      const tarn_query_options *opts, tarn_error *err)
 {
     *out = NULL;
     tarn_query_options defaults = TARN_QUERY_OPTIONS_INIT;
@@ -244,19 +252,28 @@ void tarn_result_free(tarn_result **rp)
     *rp = NULL;
 }
 
-int tarn_query_to_file(int64_t *rows, tarn_lake *lake, const char *sql, const char *ref,
-                       const char *path, const char *format, tarn_error *err)
+int tarn__query_file_format(const char **format, const char *path, tarn_error *err)
 {
-    *rows = 0;
-    if (!format) {
+    if (!*format) {
         const char *dot = strrchr(path, '.');
-        format = dot && strcmp(dot, ".csv") == 0 ? "csv" : dot && strcmp(dot, ".parquet") == 0 ? "parquet" : NULL;
-        if (!format)
+        *format = dot && strcmp(dot, ".csv") == 0       ? "csv"
+                  : dot && strcmp(dot, ".parquet") == 0 ? "parquet"
+                                                        : NULL;
+        if (!*format)
             return tarn__error_set(err, TARN_EINVALID,
                                    "cannot tell the format of '%s': name it .parquet or .csv", path);
     }
-    if (strcmp(format, "csv") != 0 && strcmp(format, "parquet") != 0)
-        return tarn__error_set(err, TARN_EINVALID, "unknown output format '%s' (parquet or csv)", format);
+    if (strcmp(*format, "csv") != 0 && strcmp(*format, "parquet") != 0)
+        return tarn__error_set(err, TARN_EINVALID, "unknown output format '%s' (parquet or csv)",
+                               *format);
+    return 0;
+}
+
+int tarn_local__query_to_file(int64_t *rows, tarn_lake *lake, const char *sql, const char *ref,
+                              const char *path, const char *format, tarn_error *err)
+{
+    *rows = 0;
+    TARN_RETURN_NOT_OK(tarn__query_file_format(&format, path, err));
     tarn_duck d;
     char *run = NULL;
     TARN_RETURN_NOT_OK(open_query(&d, &run, lake, sql, ref, NULL, err));
@@ -273,7 +290,8 @@ int tarn_query_to_file(int64_t *rows, tarn_lake *lake, const char *sql, const ch
     return rc;
 }
 
-int tarn_query_arrow_fd(int *fd, tarn_lake *lake, const char *sql, const char *ref, tarn_error *err)
+int tarn_local__query_arrow_fd(int *fd, tarn_lake *lake, const char *sql, const char *ref,
+                               tarn_error *err)
 {
     *fd = -1;
     tarn_duck d;

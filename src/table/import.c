@@ -14,14 +14,17 @@
 #include <errno.h>
 #include <jansson.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lake/ops.h"
 #include "sql/engine.h"
 #include "table/csv.h"
+#include "table/import.h"
 #include "table/input.h"
 #include "store/store.h"
 #include "table/schema.h"
@@ -396,10 +399,16 @@ static int import_common(tarn_import_result *out, tarn_lake *lake, const char *t
     import_edit ed = {qualified, branch_name, opts->mode, schema_json, &file};
     strbuf msg = {0};
     if (opts->message && *opts->message) sb_append(&msg, opts->message);
-    else sb_printf(&msg, "%s %s from %s",
-                   opts->mode == TARN_IMPORT_APPEND ? "Append to" :
-                   opts->mode == TARN_IMPORT_REPLACE ? "Replace" : "Create", qualified,
-                   src->origin ? src->origin : src->path ? src->path : "an Arrow table");
+    else
+        sb_printf(&msg, "%s %s from %s",
+                  opts->mode == TARN_IMPORT_APPEND    ? "Append to"
+                  : opts->mode == TARN_IMPORT_REPLACE ? "Replace"
+                                                      : "Create",
+                  qualified,
+                  opts->source_name ? opts->source_name
+                  : src->origin     ? src->origin
+                  : src->path       ? src->path
+                                    : "an Arrow table");
     rc = tarn__branch_commit(&out->commit, lake, branch_name, apply_import, &ed, msg.s, "{}", err);
     sb_free(&msg);
     if (rc == 0) {
@@ -421,14 +430,17 @@ done:
 
 /* OPTS as this library's version of the struct: a caller built against
  * version 1 passed a shorter one, whose fields are read and no others. */
-static int current_options(tarn_import_options *out, const tarn_import_options *opts,
-                           tarn_error *err)
+int tarn__import_options(tarn_import_options *out, const tarn_import_options *opts, tarn_error *err)
 {
     tarn_import_options defaults = TARN_IMPORT_OPTIONS_INIT;
     *out = defaults;
     if (!opts) return 0;
     if (opts->version == TARN_IMPORT_OPTIONS_VERSION) {
         *out = *opts;
+    } else if (opts->version == 2) {
+        /* Version 3 added source_name at the end. */
+        memcpy(out, opts, offsetof(tarn_import_options, source_name));
+        out->version = TARN_IMPORT_OPTIONS_VERSION;
     } else if (opts->version == 0 || opts->version == 1) {
         out->mode = opts->mode;
         out->format = opts->format;
@@ -475,23 +487,25 @@ static int import_s3(tarn_import_result *out, tarn_lake *lake, const char *table
     return rc;
 }
 
-int tarn_table_import(tarn_import_result *out, tarn_lake *lake, const char *table, const char *path,
-                      const char *branch, const tarn_import_options *opts, tarn_error *err)
+int tarn_local__table_import(tarn_import_result *out, tarn_lake *lake, const char *table,
+                             const char *path, const char *branch, const tarn_import_options *opts,
+                             tarn_error *err)
 {
     memset(out, 0, sizeof *out);
     tarn_import_options o;
-    TARN_RETURN_NOT_OK(current_options(&o, opts, err));
+    TARN_RETURN_NOT_OK(tarn__import_options(&o, opts, err));
     TARN_RETURN_NOT_OK(tarn_name_check_table(table, err));
     if (!strncmp(path, "s3:", 3)) return import_s3(out, lake, table, path, branch, &o, err);
     return import_files(out, lake, table, path, NULL, branch, &o, err);
 }
 
-int tarn_table_import_arrow_fd(tarn_import_result *out, tarn_lake *lake, const char *table, int fd,
-                               const char *branch, const tarn_import_options *opts, tarn_error *err)
+int tarn_local__table_import_arrow_fd(tarn_import_result *out, tarn_lake *lake, const char *table,
+                                      int fd, const char *branch, const tarn_import_options *opts,
+                                      tarn_error *err)
 {
     memset(out, 0, sizeof *out);
     tarn_import_options o;
-    TARN_RETURN_NOT_OK(current_options(&o, opts, err));
+    TARN_RETURN_NOT_OK(tarn__import_options(&o, opts, err));
     TARN_RETURN_NOT_OK(tarn_name_check_table(table, err));
     TARN_RETURN_NOT_OK(tarn__csv_options_unused(&o, "an Arrow table", err));
     import_source src = {NULL, NULL, NULL, NULL, 0, fd};

@@ -31,8 +31,8 @@ static int fill_info(tarn_table_info *out, tarn_lake *lake, const char *name, co
     return 0;
 }
 
-int tarn_table_list(tarn_table_info **out, size_t *count, tarn_lake *lake, const char *ref,
-                    tarn_error *err)
+int tarn_local__table_list(tarn_table_info **out, size_t *count, tarn_lake *lake, const char *ref,
+                           tarn_error *err)
 {
     *out = NULL;
     *count = 0;
@@ -55,8 +55,8 @@ int tarn_table_list(tarn_table_info **out, size_t *count, tarn_lake *lake, const
     return 0;
 }
 
-int tarn_table_get(tarn_table_info *out, tarn_lake *lake, const char *ref, const char *name,
-                   tarn_error *err)
+int tarn_local__table_get(tarn_table_info *out, tarn_lake *lake, const char *ref, const char *name,
+                          tarn_error *err)
 {
     memset(out, 0, sizeof *out);
     TARN_RETURN_NOT_OK(tarn_name_check_table(name, err));
@@ -124,8 +124,8 @@ static int apply_table_edit(tarn_lake *lake, tarn_tree *tree, void *ctx, tarn_er
     return 0;
 }
 
-int tarn_table_delete(tarn_commit_id *out, tarn_lake *lake, const char *table, const char *branch,
-                      tarn_error *err)
+int tarn_local__table_delete(tarn_commit_id *out, tarn_lake *lake, const char *table,
+                             const char *branch, tarn_error *err)
 {
     TARN_RETURN_NOT_OK(tarn_name_check_table(table, err));
     char qualified[300], name[TARN_NAME_MAX + 1], msg[400];
@@ -139,8 +139,8 @@ int tarn_table_delete(tarn_commit_id *out, tarn_lake *lake, const char *table, c
     return rc < 0 ? rc : 0;
 }
 
-int tarn_table_revert(tarn_commit_id *out, tarn_lake *lake, const char *table,
-                      const char *source_ref, const char *into, tarn_error *err)
+int tarn_local__table_revert(tarn_commit_id *out, tarn_lake *lake, const char *table,
+                             const char *source_ref, const char *into, tarn_error *err)
 {
     TARN_RETURN_NOT_OK(tarn_name_check_table(table, err));
     if (!source_ref || !*source_ref)
@@ -172,8 +172,8 @@ int tarn_table_revert(tarn_commit_id *out, tarn_lake *lake, const char *table,
 
 /* ---- namespaces ------------------------------------------------------------------ */
 
-int tarn_namespace_list(char ***out, size_t *count, tarn_lake *lake, const char *ref,
-                        tarn_error *err)
+int tarn_local__namespace_list(char ***out, size_t *count, tarn_lake *lake, const char *ref,
+                               tarn_error *err)
 {
     *out = NULL;
     *count = 0;
@@ -252,14 +252,14 @@ static int ns_change(tarn_commit_id *out, tarn_lake *lake, const char *ns, const
     return rc < 0 ? rc : 0;
 }
 
-int tarn_namespace_create(tarn_commit_id *out, tarn_lake *lake, const char *ns, const char *branch,
-                          tarn_error *err)
+int tarn_local__namespace_create(tarn_commit_id *out, tarn_lake *lake, const char *ns,
+                                 const char *branch, tarn_error *err)
 {
     return ns_change(out, lake, ns, branch, 1, err);
 }
 
-int tarn_namespace_delete(tarn_commit_id *out, tarn_lake *lake, const char *ns, const char *branch,
-                          tarn_error *err)
+int tarn_local__namespace_delete(tarn_commit_id *out, tarn_lake *lake, const char *ns,
+                                 const char *branch, tarn_error *err)
 {
     return ns_change(out, lake, ns, branch, 0, err);
 }

@@ -21,6 +21,7 @@ const char *tarn_code_name(int code)
     case TARN_EUSER: return "user_error";
     case TARN_EABORTED: return "aborted";
     case TARN_ERETRY: return "retry";
+    case TARN_EDENIED: return "denied";
     default: return "error";
     }
 }
@@ -39,6 +40,7 @@ const char *tarn_strerror(int code)
     case TARN_EUSER: return "user function failed";
     case TARN_EABORTED: return "aborted";
     case TARN_ERETRY: return "transient failure, nothing changed: try again";
+    case TARN_EDENIED: return "not allowed";
     default: return "error";
     }
 }

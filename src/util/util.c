@@ -281,3 +281,16 @@ void tarn__fault(const char *point)
     const char *want = getenv("TARN_FAULT");
     if (want && strcmp(want, point) == 0) raise(SIGKILL);
 }
+
+int tarn__write_all(int fd, const void *p, size_t n)
+{
+    const char *c = p;
+    while (n) {
+        ssize_t w = write(fd, c, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return -1;
+        c += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}

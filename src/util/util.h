@@ -25,6 +25,10 @@ void sb_append_sql_ident(strbuf *b, const char *s);
 const char *sb_str(const strbuf *b); /* "" when empty */
 void sb_free(strbuf *b);
 
+/* Writes the N bytes at P to FD, through short writes and EINTR; 0 or -1
+ * (errno says why). */
+int tarn__write_all(int fd, const void *p, size_t n);
+
 /* Makes room for NEED elements of ELEM bytes in the array *PTR of
  * capacity *CAP (growing by doubling). Returns 0 or TARN_ENOMEM (the array
  * is then unchanged). */

@@ -20,6 +20,10 @@
 #   data_files                             the store's data file keys (data/...), one a line
 #   put_object KEY FILE                    puts FILE into the store as KEY (a stray object)
 #   has_object KEY                         true if the store holds KEY
+#   on_remote                              true when commands go through a server
+#   local_section "why"                    false through a server: skips a part
+#   local_only "why"                       through a server (TARN_TEST_REMOTE=1):
+#                                          ends the case as skipped, saying why
 #   catalog_sql 'SQL'                      runs SQL on this lakehouse's catalog
 #                                          (SQLite file or PostgreSQL schema)
 #
@@ -156,6 +160,36 @@ put_object() {
 
 has_object() {
     if on_s3; then [ -f "$S3_DATA/lake/$TARN_TEST_PREFIX/$1._S3rver_object" ]; else [ -f ".tarn/objects/$1" ]; fi
+}
+
+# on_remote: true when the case talks to a server (TARN_TEST_REMOTE=1);
+# TARN_TEST_USER is then its token's user.
+on_remote() { [ "${TARN_TEST_REMOTE:-}" = 1 ]; }
+
+# local_section WHY: false through a server (the part it guards is left
+# out, and run.sh reports WHY); true otherwise. Use as
+#   if local_section "why"; then ...; fi
+local_section() {
+    if on_remote; then
+        printf '%s\n' "$*" >>"$TARN_CASE_TMP/skipped_parts"
+        return 1
+    fi
+}
+
+# local_only WHY: the rest of the case needs the lakehouse's own host (its
+# files, its environment, several lakehouses): through a server the case
+# stops here and run.sh reports it skipped with WHY.
+local_only() {
+    if [ "${TARN_TEST_REMOTE:-}" = 1 ]; then
+        printf 'from line %s on, through a server: %s\n' "${BASH_LINENO[0]}" "$*" >"$TARN_CASE_TMP/skip"
+        exit 0
+    fi
+}
+
+# active_head: the file that keeps the active branch, read: .tarn/HEAD, or
+# through a server the client's own (under $XDG_STATE_HOME/tarn/remotes/).
+active_head() {
+    if [ "${TARN_TEST_REMOTE:-}" = 1 ]; then cat "$XDG_STATE_HOME"/tarn/remotes/*/HEAD; else cat .tarn/HEAD; fi
 }
 
 # catalog_sql SQL: the rows SQL returns from the current lakehouse's catalog,

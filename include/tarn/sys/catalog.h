@@ -25,7 +25,7 @@
 
 #include "../common.h"
 
-#define TARN_CATALOG_VTABLE_VERSION 2
+#define TARN_CATALOG_VTABLE_VERSION 3
 
 typedef struct tarn_catalog tarn_catalog;
 
@@ -99,6 +99,19 @@ typedef struct tarn_lease_row {
     int64_t expires_us;
     int dead; /* reaped: it can never be renewed again */
 } tarn_lease_row;
+
+/* An access token (tarn/auth.h): only the SHA-256 of the secret is kept. */
+typedef struct tarn_token_row {
+    char id[33];     /* public part of the token, shown in lists */
+    char hash[65];   /* SHA-256 (hex) of the whole token */
+    char user[256];  /* commits made with it are authored by this name */
+    char read[1024]; /* ref patterns, comma-separated ("*", "main,dev.*") */
+    char write[1024];
+    int admin;
+    int64_t created_us;
+    int64_t expires_us; /* 0: never */
+    int64_t revoked_us; /* 0: live */
+} tarn_token_row;
 
 /* ---- the backend ------------------------------------------------------- */
 
@@ -239,6 +252,23 @@ typedef struct tarn_catalog_vtable {
      * thread, which must not share the caller's transactions). */
     int (*clone)(tarn_catalog **out, tarn_catalog *c, tarn_error *err);
     void (*close)(tarn_catalog *c);
+
+    /* Version 3: tokens and protected branches, each call in its own
+     * transaction (or the caller's). token_put: TARN_EEXISTS if the id is
+     * taken. token_get: TARN_ENOTFOUND (err untouched) if absent.
+     * token_list: every token, revoked ones too, oldest first.
+     * token_revoke: sets revoked_us once; TARN_ENOTFOUND if absent. */
+    int (*token_put)(tarn_catalog *c, const tarn_token_row *t, tarn_error *err);
+    int (*token_get)(tarn_catalog *c, const char *id, tarn_token_row *out, tarn_error *err);
+    int (*token_list)(tarn_catalog *c, int (*cb)(const tarn_token_row *t, void *ctx), void *ctx,
+                      tarn_error *err);
+    int (*token_revoke)(tarn_catalog *c, const char *id, int64_t at_us, tarn_error *err);
+    /* Protection of BRANCH (tarn_protect_mode; 0: none, which removes it).
+     * protect_get sets *mode to 0 for an unprotected branch. */
+    int (*protect_set)(tarn_catalog *c, const char *branch, int mode, tarn_error *err);
+    int (*protect_get)(tarn_catalog *c, const char *branch, int *mode, tarn_error *err);
+    int (*protect_list)(tarn_catalog *c, int (*cb)(const char *branch, int mode, void *ctx),
+                        void *ctx, tarn_error *err);
 } tarn_catalog_vtable;
 
 struct tarn_catalog {

@@ -16,7 +16,7 @@ expect_eq 2 "$(count 'SELECT count(*) FROM t' --ref old)" "rows on old"
 expect_eq 4 "$(count 'SELECT count(*) FROM t')" "rows on main"
 # checkout: the active branch is where imports and queries go
 expect_ok tarn checkout dev
-expect_eq dev "$(cat .tarn/HEAD)" "HEAD after checkout"
+expect_eq dev "$(active_head)" "HEAD after checkout"
 expect_eq 2 "$(count 'SELECT count(*) FROM t')" "rows on dev (active)"
 expect_json '[b["name"] for b in j if b.get("active")] == ["dev"]' tarn -O json branch ls
 expect_out "feature" tarn checkout -b feature

@@ -6,6 +6,7 @@ expect_ok tarn init sub
 expect_fail 1 "already holds" tarn init sub
 expect_json 'len(j) == 1 and j[0]["name"] == "main" and len(j[0]["commit"]) == 64' tarn -O json branch ls
 expect_json 'len(j) == 1 and j[0]["parents"] == []' tarn -O json commit
+local_only "a local lakehouse is found by walking up folders; a server is named by TARN_REMOTE wherever one is"
 # commands find .tarn by walking up, like git
 mkdir -p deep/er
 expect_out "main" bash -c 'cd deep/er && "$TARN_BIN" branch ls'

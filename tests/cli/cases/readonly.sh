@@ -1,6 +1,7 @@
 # A lakehouse that can only be read can be read: by a user with read
 # permission only, on a read-only mount, on a full disk. Writes fail with a
 # clear message and change nothing. (Trust issue, point 23.)
+local_only "the file permissions, mounts and disk of a lakehouse are its host's: a server's readers are its tokens (test_serve.py)"
 csv a.csv id 1 2 3
 expect_ok tarn table import t --from a.csv
 expect_ok tarn branch create dev

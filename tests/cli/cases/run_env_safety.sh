@@ -2,6 +2,7 @@
 # past env.max_unpacked_mb (or env.max_files) is refused at plan time,
 # naming it; an environment's packages come after the standard library on
 # sys.path, so a wheel with a top-level `json` cannot shadow the real one.
+local_only "a wheelhouse (TARN_FIND_LINKS) is the configuration of the host where models run: the server's"
 mkdir -p wheels proj
 $PY - <<'PY'
 import sys

@@ -2,6 +2,7 @@
 # into the lakehouse's cache from a wheelhouse; two models pinning different
 # versions of one package each see their own; a model sees only what it
 # declared; an unsatisfiable pin is a plan-time error; tarn env ls|gc.
+local_only "a wheelhouse (TARN_FIND_LINKS) is the configuration of the host where models run: the server's"
 mkdir -p wheels proj
 $PY - <<'PY'
 import sys

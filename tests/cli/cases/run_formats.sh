@@ -7,6 +7,7 @@
 # pyarrow the default is tarn.Table; format="polars" without polars is a
 # clear error. Outputs: a list of dicts, a pandas DataFrame with a named
 # index (kept as a column), a float16 column (widened to FLOAT).
+local_only "a wheelhouse (TARN_FIND_LINKS) is the configuration of the host where models run: the server's"
 mkdir -p wheels proj
 $PY - <<'PY'
 import sys

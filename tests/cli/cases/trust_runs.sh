@@ -14,6 +14,7 @@ def grow(data=tarn.Model("t")):
     return data.to_pandas()
 PY
 
+local_only "TARN_FAULT kills a run in the process that runs it, which through a server is the server's"
 # 4. Killed right after the merge's transaction: the job succeeded, its
 # rows are on main once, its run branch is gone.
 TARN_FAULT=run:after-merge tarn run -p app >/dev/null 2>&1
