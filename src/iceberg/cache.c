@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "iceberg/iceberg.h"
+#include "lake/ops.h"
 #include "util/error.h"
 
 void tarn__ice_set_prefix(strbuf *out, const char *version, const char *name, const char *location)
@@ -24,6 +25,17 @@ void tarn__ice_set_prefix(strbuf *out, const char *version, const char *name, co
     tarn__sha256_hex(h, b.s, b.len);
     sb_free(&b);
     sb_printf(out, "iceberg/%s/%.16s/", version, h);
+}
+
+int tarn__ice_need_local(tarn_lake *lake, const char *what, tarn_error *err)
+{
+    if (lake->ops == &tarn__local_ops) return 0;
+    return tarn__error_set(err, TARN_EINVALID,
+                           "%s works on the lakehouse's own host, not through a server: there, "
+                           "read tables as Iceberg from the server's REST catalog "
+                           "(SERVER/iceberg/REF/v1, see docs/iceberg.md), or run it where the "
+                           "lakehouse is",
+                           what);
 }
 
 int tarn__ice_key_version(char version[65], const char *key)

@@ -187,6 +187,7 @@ int tarn_iceberg_export(tarn_iceberg_export_result *out, tarn_lake *lake, const 
                                "tarn_iceberg_export_options version %d is unknown to this library: "
                                "rebuild against its headers",
                                opts->version);
+    TARN_RETURN_NOT_OK(tarn__ice_need_local(lake, "tarn table export-iceberg", err));
     TARN_RETURN_NOT_OK(tarn_name_check_table(table, err));
     if (!to)
         return tarn__error_set(err, TARN_EINVALID, "--to needs a folder or s3://bucket/prefix");

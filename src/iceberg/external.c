@@ -343,6 +343,7 @@ int tarn_iceberg_register(tarn_commit_id *out, tarn_lake *lake, const char *tabl
                           const char *metadata_location, const char *branch, tarn_error *err)
 {
     memset(out, 0, sizeof *out);
+    TARN_RETURN_NOT_OK(tarn__ice_need_local(lake, "tarn table create-external", err));
     TARN_RETURN_NOT_OK(tarn_name_check_table(table, err));
     if (!metadata_location || !*metadata_location)
         return tarn__error_set(err, TARN_EINVALID,

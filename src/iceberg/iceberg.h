@@ -178,6 +178,11 @@ void tarn__ice_set_prefix(strbuf *out, const char *version, const char *name, co
 int tarn__ice_cached(json_t **metadata, char **metadata_location, tarn_lake *lake, const char *name,
                      const char *version_id, int64_t time_us, const char *location,
                      tarn_error *err);
+/* 0 when LAKE is the lakehouse of this host (its catalog and store at
+ * hand); else TARN_EINVALID saying that WHAT (\"tarn table export-iceberg\")
+ * runs on the lakehouse's host, and that a server's tables are read as
+ * Iceberg through its REST catalog. */
+int tarn__ice_need_local(tarn_lake *lake, const char *what, tarn_error *err);
 /* Is KEY (an object key) Iceberg metadata: "iceberg/<version>/..."? Fills
  * VERSION (65 bytes). */
 int tarn__ice_key_version(char version[65], const char *key);

@@ -212,6 +212,8 @@ void srv_routes_each(void (*fn)(const srv_route *rt, void *ctx), void *ctx);
 /* Route tables of each resource (api_*.c); MOUNTS lists them with their
  * prefix, so another module can mount its own under a prefix of its own. */
 extern const srv_route srv_api_refs[], srv_api_tables[], srv_api_query[], srv_api_runs[], srv_api_admin[];
+/* The Iceberg REST catalog under /iceberg/ (api_iceberg.c). */
+extern const srv_route srv_api_iceberg[];
 
 /* ---- runs (api_runs.c) ------------------------------------------------------ */
 

@@ -72,7 +72,8 @@ if (args.rest) {
     ...(args.token ? { auth: { type: 'bearer', token: args.token } } : {}),
   })
   const { namespaces } = await catalog.listNamespaces()
-  if (!namespaces.some((n) => n.length === 1 && n[0] === ns)) fail(`namespace ${ns} not listed: ${JSON.stringify(namespaces)}`)
+  // iceberg-js gives each as {namespace: [levels]}
+  if (!namespaces.some((n) => n.namespace.length === 1 && n.namespace[0] === ns)) fail(`namespace ${ns} not listed: ${JSON.stringify(namespaces)}`)
   const { identifiers } = await catalog.listTables({ namespace: [ns] })
   if (!identifiers.some((t) => t.name === name)) fail(`table ${name} not listed: ${JSON.stringify(identifiers)}`)
   const result = await catalog.loadTableResult({ namespace: [ns], name })

@@ -9,6 +9,11 @@ csv a.csv id,name,score 1,one,1.5 2,two,2.5 3,three,
 expect_ok tarn table import t --from a.csv
 csv b.csv id,name,score 4,four,4.5
 expect_ok tarn table import t --from b.csv --mode append
+if on_remote; then
+    expect_fail 1 "not through a server" tarn table create-external ext --metadata "file://$PWD/none.json"
+    expect_json '[t["name"] for t in j] == ["default.t"]' tarn -O json table ls
+    local_only "create-external reads metadata where the lakehouse is"
+fi
 expect_ok tarn table export-iceberg t --to src/t --copy
 LOC="file://$PWD/src/t/metadata/v1.metadata.json"
 
