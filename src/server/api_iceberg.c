@@ -35,16 +35,65 @@ static void base_url(char *out, size_t size, srv_req *r)
     snprintf(out, size, "%s://%s/iceberg", r->s->o.tls_cert ? "https" : "http", host);
 }
 
+/* One range of a Range header ("bytes=A-B", "bytes=A-", "bytes=-N") in
+ * a file of SIZE bytes: 1 with *off and *len, 0 when there is none to
+ * honour (absent, several ranges, not bytes: the whole file is sent),
+ * -1 when it lies outside the file (416). */
+static int byte_range(const char *h, int64_t size, int64_t *off, int64_t *len)
+{
+    if (!h || strncmp(h, "bytes=", 6) != 0 || strchr(h, ',')) return 0;
+    const char *p = h + 6;
+    char *end;
+    long long a = -1, b = -1;
+    if (*p != '-') {
+        a = strtoll(p, &end, 10);
+        if (end == p || *end != '-') return 0;
+        p = end;
+    }
+    p++;
+    if (*p) {
+        b = strtoll(p, &end, 10);
+        if (end == p || *end) return 0;
+    }
+    if (a < 0 && b < 0) return 0;
+    if (a < 0) { /* the last B bytes */
+        if (b == 0 || size == 0) return -1;
+        a = b >= size ? 0 : size - b;
+        b = size - 1;
+    }
+    if (a >= size || (b >= 0 && b < a)) return -1;
+    if (b < 0 || b >= size) b = size - 1;
+    *off = a;
+    *len = b - a + 1;
+    return 1;
+}
+
+/* A file of the store: whole, or the byte range asked for (readers of
+ * Parquet read a footer, then column chunks). */
+static int send_file(srv_req *r, const tarn_iceberg_response *ans)
+{
+    int fd = open(ans->file, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return srv_reply_msg(r, 404, "not_found",
+                             "the file went away while it was asked for: ask again");
+    int64_t off = 0, len = 0;
+    int ranged = byte_range(srv_header(r, "Range"), ans->file_size, &off, &len);
+    if (ranged < 0) {
+        close(fd);
+        char msg[160];
+        snprintf(msg, sizeof msg,
+                 "the range asked for lies outside the file (%lld bytes): ask for bytes inside it",
+                 (long long)ans->file_size);
+        return srv_reply_msg(r, 416, "invalid", msg);
+    }
+    if (ranged) return srv_reply_file_part(r, ans->content_type, fd, off, len, ans->file_size);
+    return srv_reply_file(r, ans->status, ans->content_type, fd, "Accept-Ranges", "bytes");
+}
+
 /* The catalog's answer on R: its JSON as it is, or the file it names. */
 static int send_answer(srv_req *r, tarn_iceberg_response *ans)
 {
-    if (ans->file) {
-        int fd = open(ans->file, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-            return srv_reply_msg(r, 404, "not_found",
-                                 "the file went away while it was asked for: ask again");
-        return srv_reply_file(r, ans->status, ans->content_type, fd, NULL, NULL);
-    }
+    if (ans->file) return send_file(r, ans);
     json_t *body = NULL;
     if (ans->body) {
         json_error_t je;

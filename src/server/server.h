@@ -144,6 +144,9 @@ void srv_set_timeout(srv_req *r, unsigned seconds);
  * (NAME may be NULL). */
 int srv_reply_file(srv_req *r, int status, const char *type, int fd, const char *name,
                    const char *value);
+/* Sends LEN bytes from OFFSET of the file open at FD (taken over), of
+ * TOTAL bytes in all, as 206 Partial Content with its Content-Range. */
+int srv_reply_file_part(srv_req *r, const char *type, int fd, int64_t offset, int64_t len, int64_t total);
 /* S as a JSON string, bytes that are not UTF-8 replaced (the command
  * line's own helper: the server is built into the same program). */
 #define srv_jstr out_jstr
