@@ -13,6 +13,7 @@
  * immutable records, refs and their log, taints, jobs, leases and claims,
  * garbage collection. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,16 @@
 
 #define SCHEMA_VERSION 2
 
+/* Prepared statements are kept for the life of the connection, keyed by
+ * their text: preparing costs more than running most of the catalog's
+ * statements (a merge stores 64 subtrees, each a lookup and an insert). */
+#define STMT_CACHE 64
+typedef struct cached_stmt {
+    char *sql;
+    sqlite3_stmt *st;
+    int busy; /* handed out and not yet released: a nested use prepares its own */
+} cached_stmt;
+
 typedef struct sqlite_catalog {
     tarn_catalog base;
     sqlite3 *db;
@@ -33,6 +44,8 @@ typedef struct sqlite_catalog {
     int read_only;
     dev_t dev; /* the file opened, to notice it being deleted or replaced */
     ino_t ino;
+    cached_stmt stmts[STMT_CACHE];
+    pthread_mutex_t stmts_mu; /* threads may share a connection (FULLMUTEX) */
 } sqlite_catalog;
 
 static sqlite3 *DB(tarn_catalog *c)
@@ -262,6 +275,7 @@ int tarn__catalog_sqlite_open(tarn_catalog **out, const char *path, int create, 
         return tarn__error_set(err, TARN_ENOMEM, "out of memory");
     }
     c->base.vt = &SQLITE_VTABLE;
+    pthread_mutex_init(&c->stmts_mu, NULL);
     c->db = db;
     c->path = strdup(path);
     c->read_only = read_only;
@@ -278,6 +292,11 @@ static void sq_close(tarn_catalog *c)
 {
     sqlite_catalog *s = (sqlite_catalog *)c;
     if (!s) return;
+    for (unsigned i = 0; i < STMT_CACHE; i++) {
+        sqlite3_finalize(s->stmts[i].st);
+        free(s->stmts[i].sql);
+    }
+    pthread_mutex_destroy(&s->stmts_mu);
     if (s->db) sqlite3_close_v2(s->db);
     free(s->path);
     free(s);
@@ -302,20 +321,69 @@ static int db_error(tarn_catalog *c, tarn_error *err, const char *what)
     return tarn__error_set(err, TARN_EIO, "catalog error while %s: %s", what, sqlite3_errmsg(s->db));
 }
 
-static int prepare(sqlite3_stmt **out, tarn_catalog *c, const char *sql, tarn_error *err)
+static unsigned sql_slot(const char *sql)
 {
-    if (sqlite3_prepare_v3(DB(c), sql, -1, 0, out, NULL) != SQLITE_OK) {
-        *out = NULL;
-        return db_error(c, err, "preparing a statement");
-    }
-    return 0;
+    uint32_t h = 2166136261u;
+    for (const unsigned char *p = (const unsigned char *)sql; *p; p++) h = (h ^ *p) * 16777619u;
+    return h % STMT_CACHE;
 }
 
-/* Runs ST to completion and finalizes it. */
+/* A statement for SQL, from the cache when it is there and free. Every
+ * statement taken here goes back through stmt_release, never finalize. */
+static int stmt_acquire(sqlite3_stmt **out, tarn_catalog *c, const char *sql, tarn_error *err)
+{
+    sqlite_catalog *s = (sqlite_catalog *)c;
+    cached_stmt *slot = NULL;
+    int rc = 0;
+    pthread_mutex_lock(&s->stmts_mu);
+    for (unsigned i = 0, at = sql_slot(sql); i < STMT_CACHE; i++, at = (at + 1) % STMT_CACHE) {
+        cached_stmt *e = &s->stmts[at];
+        if (!e->sql) {
+            slot = e;
+            break;
+        }
+        if (strcmp(e->sql, sql) != 0) continue;
+        if (!e->busy) {
+            e->busy = 1;
+            *out = e->st;
+            goto done;
+        }
+        break;
+    }
+    if (sqlite3_prepare_v3(DB(c), sql, -1, slot ? SQLITE_PREPARE_PERSISTENT : 0, out, NULL) != SQLITE_OK) {
+        *out = NULL;
+        rc = db_error(c, err, "preparing a statement");
+    } else if (slot && (slot->sql = strdup(sql))) {
+        slot->st = *out;
+        slot->busy = 1;
+    }
+done:
+    pthread_mutex_unlock(&s->stmts_mu);
+    return rc;
+}
+
+static void stmt_release(tarn_catalog *c, sqlite3_stmt *st)
+{
+    if (!st) return;
+    sqlite_catalog *s = (sqlite_catalog *)c;
+    int cached = 0;
+    pthread_mutex_lock(&s->stmts_mu);
+    for (unsigned i = 0; i < STMT_CACHE && !cached; i++)
+        if (s->stmts[i].st == st) {
+            sqlite3_reset(st);
+            sqlite3_clear_bindings(st);
+            s->stmts[i].busy = 0;
+            cached = 1;
+        }
+    pthread_mutex_unlock(&s->stmts_mu);
+    if (!cached) sqlite3_finalize(st);
+}
+
+/* Runs ST to completion and releases it. */
 static int step_done(sqlite3_stmt *st, tarn_catalog *c, const char *what, tarn_error *err)
 {
     int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_error(c, err, what);
-    sqlite3_finalize(st);
+    stmt_release(c, st);
     return rc;
 }
 
@@ -328,7 +396,7 @@ static void bind_text(sqlite3_stmt *st, int i, const char *s)
 static int run1(tarn_catalog *c, const char *sql, const char *arg, const char *what, tarn_error *err)
 {
     sqlite3_stmt *st;
-    TARN_RETURN_NOT_OK(prepare(&st, c, sql, err));
+    TARN_RETURN_NOT_OK(stmt_acquire(&st, c, sql, err));
     bind_text(st, 1, arg);
     return step_done(st, c, what, err);
 }
@@ -398,7 +466,7 @@ static int own_end(tarn_catalog *c, int began, int rc, tarn_error *err)
 static int sq_file_put(tarn_catalog *c, const tarn_data_file *f, tarn_error *err)
 {
     sqlite3_stmt *st;
-    TARN_RETURN_NOT_OK(prepare(&st, c, "INSERT OR IGNORE INTO data_files VALUES(?,?,?,?,?)", err));
+    TARN_RETURN_NOT_OK(stmt_acquire(&st, c, "INSERT OR IGNORE INTO data_files VALUES(?,?,?,?,?)", err));
     bind_text(st, 1, f->key);
     sqlite3_bind_int64(st, 2, f->row_count);
     sqlite3_bind_int64(st, 3, f->size_bytes);
@@ -412,7 +480,7 @@ static int sq_file_get(tarn_catalog *c, const char *const *keys, size_t n, tarn_
 {
     memset(out, 0, n * sizeof *out);
     sqlite3_stmt *st;
-    TARN_RETURN_NOT_OK(prepare(&st, c, "SELECT row_count, size_bytes, stats FROM data_files WHERE key=?", err));
+    TARN_RETURN_NOT_OK(stmt_acquire(&st, c, "SELECT row_count, size_bytes, stats FROM data_files WHERE key=?", err));
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         sqlite3_reset(st);
@@ -429,7 +497,7 @@ static int sq_file_get(tarn_catalog *c, const char *const *keys, size_t n, tarn_
             rc = db_error(c, err, "reading data files");
         }
     }
-    sqlite3_finalize(st);
+    stmt_release(c, st);
     if (rc < 0)
         for (size_t i = 0; i < n; i++) tarn__data_file_clear(&out[i]);
     return rc;
@@ -438,7 +506,7 @@ static int sq_file_get(tarn_catalog *c, const char *const *keys, size_t n, tarn_
 static int sq_version_put(tarn_catalog *c, const tarn_version *v, tarn_error *err)
 {
     sqlite3_stmt *st;
-    TARN_RETURN_NOT_OK(prepare(&st, c, "INSERT OR IGNORE INTO table_versions VALUES(?,?,?,?,?,?)", err));
+    TARN_RETURN_NOT_OK(stmt_acquire(&st, c, "INSERT OR IGNORE INTO table_versions VALUES(?,?,?,?,?,?)", err));
     bind_text(st, 1, v->id);
     bind_text(st, 2, v->schema_json);
     bind_text(st, 3, v->parent);
@@ -447,10 +515,10 @@ static int sq_version_put(tarn_catalog *c, const tarn_version *v, tarn_error *er
     sqlite3_bind_int64(st, 6, v->size_bytes);
     int rc = sqlite3_step(st);
     int inserted = sqlite3_changes(DB(c)) > 0;
-    sqlite3_finalize(st);
+    stmt_release(c, st);
     if (rc != SQLITE_DONE) return db_error(c, err, "recording a table version");
     if (!inserted) return 0; /* the same version exists already, files and all */
-    TARN_RETURN_NOT_OK(prepare(&st, c, "INSERT INTO version_files VALUES(?,?,?)", err));
+    TARN_RETURN_NOT_OK(stmt_acquire(&st, c, "INSERT INTO version_files VALUES(?,?,?)", err));
     rc = 0;
     for (size_t i = 0; i < v->nfiles && rc == 0; i++) {
         sqlite3_reset(st);
@@ -459,7 +527,7 @@ static int sq_version_put(tarn_catalog *c, const tarn_version *v, tarn_error *er
         bind_text(st, 3, v->files[i]);
         if (sqlite3_step(st) != SQLITE_DONE) rc = db_error(c, err, "recording version files");
     }
-    sqlite3_finalize(st);
+    stmt_release(c, st);
     return rc;
 }
 
@@ -468,12 +536,12 @@ static int sq_version_get(tarn_catalog *c, const char *id, tarn_version *out, in
 {
     memset(out, 0, sizeof *out);
     sqlite3_stmt *st;
-    TARN_RETURN_NOT_OK(prepare(
+    TARN_RETURN_NOT_OK(stmt_acquire(
         &st, c, "SELECT schema, parent, row_count, size_bytes, file_count FROM table_versions WHERE id=?", err));
     bind_text(st, 1, id);
     int s = sqlite3_step(st);
     if (s != SQLITE_ROW) {
-        sqlite3_finalize(st);
+        stmt_release(c, st);
         if (s == SQLITE_DONE)
             return tarn__error_set(err, TARN_ENOTFOUND, "catalog error: table version %.12s is missing", id);
         return db_error(c, err, "reading a table version");
@@ -484,9 +552,9 @@ static int sq_version_get(tarn_catalog *c, const char *id, tarn_version *out, in
     out->row_count = sqlite3_column_int64(st, 2);
     out->size_bytes = sqlite3_column_int64(st, 3);
     out->file_count = sqlite3_column_int64(st, 4);
-    sqlite3_finalize(st);
+    stmt_release(c, st);
     if (!with_files) return 0;
-    TARN_RETURN_NOT_OK(prepare(&st, c, "SELECT file FROM version_files WHERE version=? ORDER BY ord", err));
+    TARN_RETURN_NOT_OK(stmt_acquire(&st, c, "SELECT file FROM version_files WHERE version=? ORDER BY ord", err));
     bind_text(st, 1, id);
     size_t cap = 0;
     while (sqlite3_step(st) == SQLITE_ROW) {
@@ -496,7 +564,7 @@ static int sq_version_get(tarn_catalog *c, const char *id, tarn_version *out, in
         }
         out->files[out->nfiles++] = col_dup(st, 0);
     }
-    sqlite3_finalize(st);
+    stmt_release(c, st);
     return 0;
 }
 
@@ -504,12 +572,12 @@ static int sq_subtree_put(tarn_catalog *c, const char *hash, const tarn_tree_ent
                           size_t n, tarn_error *err)
 {
     sqlite3_stmt *st;
-    TARN_RETURN_NOT_OK(prepare(&st, c, "SELECT 1 FROM tree_entries WHERE tree=? LIMIT 1", err));
+    TARN_RETURN_NOT_OK(stmt_acquire(&st, c, "SELECT 1 FROM tree_entries WHERE tree=? LIMIT 1", err));
     bind_text(st, 1, hash);
     int found = sqlite3_step(st) == SQLITE_ROW;
-    sqlite3_finalize(st);
+    stmt_release(c, st);
     if (found) return 0;
-    TARN_RETURN_NOT_OK(prepare(&st, c, "INSERT INTO tree_entries VALUES(?,?,?,?)", err));
+    TARN_RETURN_NOT_OK(stmt_acquire(&st, c, "INSERT INTO tree_entries VALUES(?,?,?,?)", err));
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         sqlite3_reset(st);
@@ -519,7 +587,7 @@ static int sq_subtree_put(tarn_catalog *c, const char *hash, const tarn_tree_ent
         bind_text(st, 4, entries[i]->version);
         if (sqlite3_step(st) != SQLITE_DONE) rc = db_error(c, err, "writing a tree");
     }
-    sqlite3_finalize(st);
+    stmt_release(c, st);
     return rc;
 }
 
@@ -527,12 +595,12 @@ static int sq_tree_put(tarn_catalog *c, const char *hash, const unsigned *bucket
                        const char *const *subtrees, size_t n, tarn_error *err)
 {
     sqlite3_stmt *st;
-    TARN_RETURN_NOT_OK(prepare(&st, c, "SELECT 1 FROM trees WHERE tree=? LIMIT 1", err));
+    TARN_RETURN_NOT_OK(stmt_acquire(&st, c, "SELECT 1 FROM trees WHERE tree=? LIMIT 1", err));
     bind_text(st, 1, hash);
     int found = sqlite3_step(st) == SQLITE_ROW;
-    sqlite3_finalize(st);
+    stmt_release(c, st);
     if (found) return 0;
-    TARN_RETURN_NOT_OK(prepare(&st, c, "INSERT INTO trees VALUES(?,?,?)", err));
+    TARN_RETURN_NOT_OK(stmt_acquire(&st, c, "INSERT INTO trees VALUES(?,?,?)", err));
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         sqlite3_reset(st);
@@ -541,7 +609,7 @@ static int sq_tree_put(tarn_catalog *c, const char *hash, const unsigned *bucket
         bind_text(st, 3, subtrees[i]);
         if (sqlite3_step(st) != SQLITE_DONE) rc = db_error(c, err, "writing a tree");
     }
-    sqlite3_finalize(st);
+    stmt_release(c, st);
     return rc;
 }
 
@@ -550,7 +618,7 @@ static int sq_tree_get(tarn_catalog *c, const char *root, int (*cb)(const tarn_t
 {
     sqlite3_stmt *st;
     /* SQLite's ORDER BY uses the same byte order as strcmp (BINARY collation). */
-    TARN_RETURN_NOT_OK(prepare(&st, c,
+    TARN_RETURN_NOT_OK(stmt_acquire(&st, c,
                                "SELECT e.name, e.kind, e.version FROM trees t "
                                "JOIN tree_entries e ON e.tree = t.subtree WHERE t.tree = ? ORDER BY e.name",
                                err));
@@ -562,14 +630,14 @@ static int sq_tree_get(tarn_catalog *c, const char *root, int (*cb)(const tarn_t
         rc = cb(&e, ctx);
     }
     if (rc == 0 && s != SQLITE_DONE) rc = db_error(c, err, "reading a tree");
-    sqlite3_finalize(st);
+    stmt_release(c, st);
     return rc;
 }
 
 static int sq_commit_put(tarn_catalog *c, const tarn_commit_row *r, tarn_error *err)
 {
     sqlite3_stmt *st;
-    TARN_RETURN_NOT_OK(prepare(&st, c, "INSERT OR IGNORE INTO commits VALUES(?,?,?,?,?,?,?)", err));
+    TARN_RETURN_NOT_OK(stmt_acquire(&st, c, "INSERT OR IGNORE INTO commits VALUES(?,?,?,?,?,?,?)", err));
     bind_text(st, 1, r->hash);
     bind_text(st, 2, r->tree);
     bind_text(st, 3, r->author);
@@ -578,7 +646,7 @@ static int sq_commit_put(tarn_catalog *c, const tarn_commit_row *r, tarn_error *
     bind_text(st, 6, r->properties_json ? r->properties_json : "{}");
     sqlite3_bind_int64(st, 7, r->generation);
     TARN_RETURN_NOT_OK(step_done(st, c, "writing a commit", err));
-    TARN_RETURN_NOT_OK(prepare(&st, c, "INSERT OR IGNORE INTO commit_parents VALUES(?,?,?)", err));
+    TARN_RETURN_NOT_OK(stmt_acquire(&st, c, "INSERT OR IGNORE INTO commit_parents VALUES(?,?,?)", err));
     int rc = 0;
     for (size_t i = 0; i < r->nparents && rc == 0; i++) {
         sqlite3_reset(st);
@@ -587,7 +655,7 @@ static int sq_commit_put(tarn_catalog *c, const tarn_commit_row *r, tarn_error *
         bind_text(st, 3, r->parents[i]);
         if (sqlite3_step(st) != SQLITE_DONE) rc = db_error(c, err, "writing commit parents");
     }
-    sqlite3_finalize(st);
+    stmt_release(c, st);
     return rc;
 }
 
@@ -619,11 +687,11 @@ static int sq_commit_get(tarn_catalog *c, const char *hash, tarn_commit_row *out
 {
     memset(out, 0, sizeof *out);
     sqlite3_stmt *st;
-    TARN_RETURN_NOT_OK(prepare(&st, c, "SELECT " COMMIT_COLUMNS " FROM commits c WHERE c.hash = ?", err));
+    TARN_RETURN_NOT_OK(stmt_acquire(&st, c, "SELECT " COMMIT_COLUMNS " FROM commits c WHERE c.hash = ?", err));
     bind_text(st, 1, hash);
     int s = sqlite3_step(st);
     if (s == SQLITE_ROW) commit_row(out, st, with_text);
-    sqlite3_finalize(st);
+    stmt_release(c, st);
     if (s == SQLITE_ROW) return 0;
     if (s == SQLITE_DONE) return tarn__error_set(err, TARN_ENOTFOUND, "commit %s not found", hash);
     return db_error(c, err, "reading a commit");
@@ -634,10 +702,10 @@ static int sq_commit_prefix(tarn_catalog *c, const char *prefix, char out[2][65]
 {
     *n = 0;
     sqlite3_stmt *st;
-    TARN_RETURN_NOT_OK(prepare(&st, c, "SELECT hash FROM commits WHERE hash >= ?1 AND hash < ?1 || 'g' LIMIT 2", err));
+    TARN_RETURN_NOT_OK(stmt_acquire(&st, c, "SELECT hash FROM commits WHERE hash >= ?1 AND hash < ?1 || 'g' LIMIT 2", err));
     bind_text(st, 1, prefix);
     while (sqlite3_step(st) == SQLITE_ROW) col_copy(out[(*n)++], 65, st, 0);
-    sqlite3_finalize(st);
+    stmt_release(c, st);
     return 0;
 }
 
@@ -645,7 +713,7 @@ static int sq_commit_walk(tarn_catalog *c, const char *start, int64_t min_genera
                           int (*cb)(const tarn_commit_row *, void *), void *ctx, tarn_error *err)
 {
     sqlite3_stmt *st;
-    TARN_RETURN_NOT_OK(prepare(
+    TARN_RETURN_NOT_OK(stmt_acquire(
         &st, c,
         "WITH RECURSIVE up(h) AS (SELECT ?1 UNION "
         "  SELECT p.parent FROM commit_parents p JOIN up ON p.child = up.h "
@@ -662,7 +730,7 @@ static int sq_commit_walk(tarn_catalog *c, const char *start, int64_t min_genera
         tarn__commit_row_clear(&r);
     }
     if (rc == 0 && s != SQLITE_DONE) rc = db_error(c, err, "walking history");
-    sqlite3_finalize(st);
+    stmt_release(c, st);
     return rc;
 }
 
@@ -674,7 +742,7 @@ static int ref_log(tarn_catalog *c, const char *name, const char *commit, const 
                    tarn_error *err)
 {
     sqlite3_stmt *st;
-    TARN_RETURN_NOT_OK(prepare(&st, c,
+    TARN_RETURN_NOT_OK(stmt_acquire(&st, c,
                                "INSERT INTO ref_log(name, commit_hash, time_us, reason) "
                                "VALUES(?1, ?2, max(?3, coalesce((SELECT max(time_us) + 1 FROM ref_log "
                                "WHERE name = ?1), 0)), ?4)",
@@ -701,11 +769,11 @@ static int sq_ref_get(tarn_catalog *c, const char *name, tarn_ref_row *out, int 
     (void)lock; /* BEGIN IMMEDIATE already holds the whole database */
     memset(out, 0, sizeof *out);
     sqlite3_stmt *st;
-    TARN_RETURN_NOT_OK(prepare(&st, c, "SELECT name, commit_hash, kind, aborted, updated_us FROM refs WHERE name=?", err));
+    TARN_RETURN_NOT_OK(stmt_acquire(&st, c, "SELECT name, commit_hash, kind, aborted, updated_us FROM refs WHERE name=?", err));
     bind_text(st, 1, name);
     int s = sqlite3_step(st);
     if (s == SQLITE_ROW) ref_row(out, st);
-    sqlite3_finalize(st);
+    stmt_release(c, st);
     if (s == SQLITE_ROW) return 0;
     if (s == SQLITE_DONE) return TARN_ENOTFOUND;
     return db_error(c, err, "reading a ref");
@@ -715,7 +783,7 @@ static int sq_ref_list(tarn_catalog *c, int kind, int (*cb)(const tarn_ref_row *
                        tarn_error *err)
 {
     sqlite3_stmt *st;
-    TARN_RETURN_NOT_OK(prepare(
+    TARN_RETURN_NOT_OK(stmt_acquire(
         &st, c, "SELECT name, commit_hash, kind, aborted, updated_us FROM refs WHERE kind=?1 OR ?1 < 0 ORDER BY name", err));
     sqlite3_bind_int(st, 1, kind);
     int s, rc = 0;
@@ -725,7 +793,7 @@ static int sq_ref_list(tarn_catalog *c, int kind, int (*cb)(const tarn_ref_row *
         rc = cb(&r, ctx);
     }
     if (rc == 0 && s != SQLITE_DONE) rc = db_error(c, err, "listing refs");
-    sqlite3_finalize(st);
+    stmt_release(c, st);
     return rc;
 }
 
@@ -733,13 +801,13 @@ static int sq_ref_insert(tarn_catalog *c, const char *name, int kind, const char
                          const char *reason, tarn_error *err)
 {
     sqlite3_stmt *st;
-    TARN_RETURN_NOT_OK(prepare(&st, c, "INSERT INTO refs VALUES(?,?,?,0,?)", err));
+    TARN_RETURN_NOT_OK(stmt_acquire(&st, c, "INSERT INTO refs VALUES(?,?,?,0,?)", err));
     bind_text(st, 1, name);
     sqlite3_bind_int(st, 2, kind);
     bind_text(st, 3, commit);
     sqlite3_bind_int64(st, 4, tarn__now_us());
     int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
+    stmt_release(c, st);
     if (rc == SQLITE_CONSTRAINT)
         return tarn__error_set(err, TARN_EEXISTS, "a branch or tag named '%s' already exists", name);
     if (rc != SQLITE_DONE) return db_error(c, err, "creating a ref");
@@ -750,7 +818,7 @@ static int sq_ref_cas(tarn_catalog *c, const char *name, const char *expected, c
                       const char *reason, tarn_error *err)
 {
     sqlite3_stmt *st;
-    TARN_RETURN_NOT_OK(prepare(
+    TARN_RETURN_NOT_OK(stmt_acquire(
         &st, c, "UPDATE refs SET commit_hash=?1, updated_us=?4 WHERE name=?2 AND commit_hash=?3 AND kind=0", err));
     bind_text(st, 1, commit);
     bind_text(st, 2, name);
@@ -758,7 +826,7 @@ static int sq_ref_cas(tarn_catalog *c, const char *name, const char *expected, c
     sqlite3_bind_int64(st, 4, tarn__now_us());
     int rc = sqlite3_step(st);
     int changed = sqlite3_changes(DB(c));
-    sqlite3_finalize(st);
+    stmt_release(c, st);
     if (rc != SQLITE_DONE) return db_error(c, err, "moving a branch");
     if (changed != 1)
         return tarn__error_set(err, TARN_ECONFLICT,
@@ -771,12 +839,12 @@ static int sq_ref_cas(tarn_catalog *c, const char *name, const char *expected, c
 static int sq_ref_delete(tarn_catalog *c, const char *name, int kind, const char *reason, tarn_error *err)
 {
     sqlite3_stmt *st;
-    TARN_RETURN_NOT_OK(prepare(&st, c, "DELETE FROM refs WHERE name=? AND kind=?", err));
+    TARN_RETURN_NOT_OK(stmt_acquire(&st, c, "DELETE FROM refs WHERE name=? AND kind=?", err));
     bind_text(st, 1, name);
     sqlite3_bind_int(st, 2, kind);
     int rc = sqlite3_step(st);
     int changed = sqlite3_changes(DB(c));
-    sqlite3_finalize(st);
+    stmt_release(c, st);
     if (rc != SQLITE_DONE) return db_error(c, err, "deleting a ref");
     if (changed != 1) return TARN_ENOTFOUND;
     return ref_log(c, name, "", reason, err);
@@ -791,14 +859,14 @@ static int sq_reflog_at(tarn_catalog *c, const char *name, int64_t t, char out[6
 {
     out[0] = 0;
     sqlite3_stmt *st;
-    TARN_RETURN_NOT_OK(prepare(
+    TARN_RETURN_NOT_OK(stmt_acquire(
         &st, c,
         "SELECT commit_hash FROM ref_log WHERE name=? AND time_us<=? ORDER BY time_us DESC, id DESC LIMIT 1", err));
     bind_text(st, 1, name);
     sqlite3_bind_int64(st, 2, t);
     int s = sqlite3_step(st);
     if (s == SQLITE_ROW) col_copy(out, 65, st, 0);
-    sqlite3_finalize(st);
+    stmt_release(c, st);
     if (s == SQLITE_ROW) return 0;
     if (s == SQLITE_DONE) return TARN_ENOTFOUND;
     return db_error(c, err, "reading the ref log");
@@ -808,16 +876,16 @@ static int sq_reflog_recent(tarn_catalog *c, int64_t since_us, int (*cb)(const c
                             int64_t *last, tarn_error *err)
 {
     sqlite3_stmt *st;
-    TARN_RETURN_NOT_OK(prepare(&st, c, "SELECT coalesce(max(id), 0) FROM ref_log", err));
+    TARN_RETURN_NOT_OK(stmt_acquire(&st, c, "SELECT coalesce(max(id), 0) FROM ref_log", err));
     *last = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    sqlite3_finalize(st);
-    TARN_RETURN_NOT_OK(prepare(
+    stmt_release(c, st);
+    TARN_RETURN_NOT_OK(stmt_acquire(
         &st, c, "SELECT DISTINCT commit_hash FROM ref_log WHERE time_us >= ? AND commit_hash <> ''", err));
     sqlite3_bind_int64(st, 1, since_us);
     int s, rc = 0;
     while (rc == 0 && (s = sqlite3_step(st)) == SQLITE_ROW) rc = cb((const char *)sqlite3_column_text(st, 0), ctx);
     if (rc == 0 && s != SQLITE_DONE) rc = db_error(c, err, "reading the ref log");
-    sqlite3_finalize(st);
+    stmt_release(c, st);
     return rc;
 }
 
@@ -826,7 +894,7 @@ static int sq_reflog_recent(tarn_catalog *c, int64_t since_us, int (*cb)(const c
 static int sq_taint_add(tarn_catalog *c, const char *commit, const char *job_id, tarn_error *err)
 {
     sqlite3_stmt *st;
-    TARN_RETURN_NOT_OK(prepare(&st, c, "INSERT OR IGNORE INTO taints VALUES(?,?)", err));
+    TARN_RETURN_NOT_OK(stmt_acquire(&st, c, "INSERT OR IGNORE INTO taints VALUES(?,?)", err));
     bind_text(st, 1, commit);
     bind_text(st, 2, job_id);
     return step_done(st, c, "recording a run's commit", err);
@@ -836,7 +904,7 @@ static int sq_taint_inherit(tarn_catalog *c, const char *commit, const char *con
                             tarn_error *err)
 {
     sqlite3_stmt *st;
-    TARN_RETURN_NOT_OK(prepare(
+    TARN_RETURN_NOT_OK(stmt_acquire(
         &st, c, "INSERT OR IGNORE INTO taints SELECT ?1, job_id FROM taints WHERE commit_hash = ?2", err));
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
@@ -845,7 +913,7 @@ static int sq_taint_inherit(tarn_catalog *c, const char *commit, const char *con
         bind_text(st, 2, parents[i]);
         if (sqlite3_step(st) != SQLITE_DONE) rc = db_error(c, err, "recording a run's commit");
     }
-    sqlite3_finalize(st);
+    stmt_release(c, st);
     return rc;
 }
 
@@ -853,11 +921,11 @@ static int sq_taint_get(tarn_catalog *c, const char *commit, char job_id[65], ta
 {
     job_id[0] = 0;
     sqlite3_stmt *st;
-    TARN_RETURN_NOT_OK(prepare(&st, c, "SELECT job_id FROM taints WHERE commit_hash = ? LIMIT 1", err));
+    TARN_RETURN_NOT_OK(stmt_acquire(&st, c, "SELECT job_id FROM taints WHERE commit_hash = ? LIMIT 1", err));
     bind_text(st, 1, commit);
     int s = sqlite3_step(st);
     if (s == SQLITE_ROW) col_copy(job_id, 65, st, 0);
-    sqlite3_finalize(st);
+    stmt_release(c, st);
     if (s == SQLITE_ROW) return 0;
     if (s == SQLITE_DONE) return TARN_ENOTFOUND;
     return db_error(c, err, "reading taints");
@@ -897,7 +965,7 @@ static void job_row(tarn_job_row *out, sqlite3_stmt *st, int with_text)
 static int sq_job_put(tarn_catalog *c, const tarn_job_row *j, tarn_error *err)
 {
     sqlite3_stmt *st;
-    TARN_RETURN_NOT_OK(prepare(&st, c,
+    TARN_RETURN_NOT_OK(stmt_acquire(&st, c,
                                "INSERT INTO jobs(id, status, branch, started_us, input_commit, project_hash, "
                                "project, params, lease_id, logs) VALUES(?,?,?,?,?,?,?,?,?,'')",
                                err));
@@ -916,7 +984,7 @@ static int sq_job_put(tarn_catalog *c, const tarn_job_row *j, tarn_error *err)
 static int sq_job_update(tarn_catalog *c, const tarn_job_row *j, tarn_error *err)
 {
     sqlite3_stmt *st;
-    TARN_RETURN_NOT_OK(prepare(&st, c,
+    TARN_RETURN_NOT_OK(stmt_acquire(&st, c,
                                "UPDATE jobs SET status=?, ended_us=?, commit_hash=nullif(?, ''), "
                                "report=coalesce(?, report), logs=coalesce(?, logs) WHERE id=?",
                                err));
@@ -936,13 +1004,13 @@ static int sq_job_get(tarn_catalog *c, const char *id, tarn_job_row *out, int wi
 {
     memset(out, 0, sizeof *out);
     sqlite3_stmt *st;
-    TARN_RETURN_NOT_OK(prepare(&st, c, "SELECT " JOB_COLUMNS " FROM jobs WHERE id >= ?1 AND id < ?1 || 'g' LIMIT 2",
+    TARN_RETURN_NOT_OK(stmt_acquire(&st, c, "SELECT " JOB_COLUMNS " FROM jobs WHERE id >= ?1 AND id < ?1 || 'g' LIMIT 2",
                                err));
     bind_text(st, 1, id);
     int s = sqlite3_step(st);
     if (s == SQLITE_ROW) job_row(out, st, with_text);
     int second = s == SQLITE_ROW && sqlite3_step(st) == SQLITE_ROW;
-    sqlite3_finalize(st);
+    stmt_release(c, st);
     if (second) {
         tarn__job_row_clear(out);
         return tarn__error_set(err, TARN_EAMBIGUOUS, "job id '%s' is ambiguous: give more characters", id);
@@ -956,7 +1024,7 @@ static int sq_job_list(tarn_catalog *c, size_t limit, int running_only, int (*cb
                        void *ctx, tarn_error *err)
 {
     sqlite3_stmt *st;
-    TARN_RETURN_NOT_OK(prepare(
+    TARN_RETURN_NOT_OK(stmt_acquire(
         &st, c, "SELECT " JOB_COLUMNS " FROM jobs WHERE ?2 = 0 OR status = 'running' ORDER BY started_us DESC LIMIT ?1",
         err));
     sqlite3_bind_int64(st, 1, limit ? (int64_t)limit : -1);
@@ -968,7 +1036,7 @@ static int sq_job_list(tarn_catalog *c, size_t limit, int running_only, int (*cb
         rc = cb(&j, ctx);
     }
     if (rc == 0 && s != SQLITE_DONE) rc = db_error(c, err, "listing jobs");
-    sqlite3_finalize(st);
+    stmt_release(c, st);
     return rc;
 }
 
@@ -981,7 +1049,7 @@ static int sq_lease_create(tarn_catalog *c, const char *holder_json, int64_t ttl
     int began;
     TARN_RETURN_NOT_OK(own_begin(c, &began, err));
     sqlite3_stmt *st;
-    int rc = prepare(&st, c, "INSERT INTO leases VALUES(?,?,?,?,0)", err);
+    int rc = stmt_acquire(&st, c, "INSERT INTO leases VALUES(?,?,?,?,0)", err);
     if (rc == 0) {
         int64_t now = tarn__now_us();
         bind_text(st, 1, out);
@@ -998,7 +1066,7 @@ static int sq_lease_renew(tarn_catalog *c, const char *id, int64_t ttl_us, tarn_
     int began;
     TARN_RETURN_NOT_OK(own_begin(c, &began, err));
     sqlite3_stmt *st;
-    int rc = prepare(&st, c, "UPDATE leases SET expires_us = ?1 + ?2 WHERE id = ?3 AND dead = 0 AND expires_us > ?1",
+    int rc = stmt_acquire(&st, c, "UPDATE leases SET expires_us = ?1 + ?2 WHERE id = ?3 AND dead = 0 AND expires_us > ?1",
                      err);
     if (rc == 0) {
         sqlite3_bind_int64(st, 1, tarn__now_us());
@@ -1040,7 +1108,7 @@ static int lease_rows(tarn_catalog *c, const char *sql, int (*cb)(const tarn_lea
                       tarn_error *err)
 {
     sqlite3_stmt *st;
-    TARN_RETURN_NOT_OK(prepare(&st, c, sql, err));
+    TARN_RETURN_NOT_OK(stmt_acquire(&st, c, sql, err));
     int s, rc = 0;
     while (rc == 0 && (s = sqlite3_step(st)) == SQLITE_ROW) {
         tarn_lease_row l;
@@ -1048,7 +1116,7 @@ static int lease_rows(tarn_catalog *c, const char *sql, int (*cb)(const tarn_lea
         rc = cb(&l, ctx);
     }
     if (rc == 0 && s != SQLITE_DONE) rc = db_error(c, err, "reading leases");
-    sqlite3_finalize(st);
+    stmt_release(c, st);
     return rc;
 }
 
@@ -1057,7 +1125,7 @@ static int sq_lease_reap(tarn_catalog *c, int (*cb)(const tarn_lease_row *, void
     int began;
     TARN_RETURN_NOT_OK(own_begin(c, &began, err));
     sqlite3_stmt *st;
-    int rc = prepare(&st, c, "UPDATE leases SET dead = 1 WHERE dead = 0 AND expires_us <= ?", err);
+    int rc = stmt_acquire(&st, c, "UPDATE leases SET dead = 1 WHERE dead = 0 AND expires_us <= ?", err);
     if (rc == 0) {
         sqlite3_bind_int64(st, 1, tarn__now_us());
         rc = step_done(st, c, "reaping leases", err);
@@ -1075,11 +1143,11 @@ static int sq_lease_list(tarn_catalog *c, int (*cb)(const tarn_lease_row *, void
 static int sq_lease_alive(tarn_catalog *c, const char *id, tarn_error *err)
 {
     sqlite3_stmt *st;
-    TARN_RETURN_NOT_OK(prepare(&st, c, "SELECT 1 FROM leases WHERE id = ? AND dead = 0 AND expires_us > ?", err));
+    TARN_RETURN_NOT_OK(stmt_acquire(&st, c, "SELECT 1 FROM leases WHERE id = ? AND dead = 0 AND expires_us > ?", err));
     bind_text(st, 1, id);
     sqlite3_bind_int64(st, 2, tarn__now_us());
     int s = sqlite3_step(st);
-    sqlite3_finalize(st);
+    stmt_release(c, st);
     if (s == SQLITE_ROW) return 1;
     if (s == SQLITE_DONE) return 0;
     return db_error(c, err, "reading a lease");
@@ -1090,7 +1158,7 @@ static int sq_claim_add(tarn_catalog *c, const char *lease, const char *kind, co
     int began;
     TARN_RETURN_NOT_OK(own_begin(c, &began, err));
     sqlite3_stmt *st;
-    int rc = prepare(&st, c, "INSERT OR IGNORE INTO claims VALUES(?,?,?)", err);
+    int rc = stmt_acquire(&st, c, "INSERT OR IGNORE INTO claims VALUES(?,?,?)", err);
     if (rc == 0) {
         bind_text(st, 1, kind);
         bind_text(st, 2, key);
@@ -1103,7 +1171,7 @@ static int sq_claim_add(tarn_catalog *c, const char *lease, const char *kind, co
 static int sq_claim_drop(tarn_catalog *c, const char *lease, const char *kind, const char *key, tarn_error *err)
 {
     sqlite3_stmt *st;
-    TARN_RETURN_NOT_OK(prepare(&st, c, "DELETE FROM claims WHERE kind = ? AND key = ? AND lease = ?", err));
+    TARN_RETURN_NOT_OK(stmt_acquire(&st, c, "DELETE FROM claims WHERE kind = ? AND key = ? AND lease = ?", err));
     bind_text(st, 1, kind);
     bind_text(st, 2, key);
     bind_text(st, 3, lease);
@@ -1114,7 +1182,7 @@ static int sq_claim_list(tarn_catalog *c, const char *kind, int (*cb)(const char
                          tarn_error *err)
 {
     sqlite3_stmt *st;
-    TARN_RETURN_NOT_OK(prepare(&st, c,
+    TARN_RETURN_NOT_OK(stmt_acquire(&st, c,
                                "SELECT DISTINCT cl.key FROM claims cl JOIN leases l ON l.id = cl.lease "
                                "WHERE cl.kind = ? AND l.dead = 0",
                                err));
@@ -1122,7 +1190,7 @@ static int sq_claim_list(tarn_catalog *c, const char *kind, int (*cb)(const char
     int s, rc = 0;
     while (rc == 0 && (s = sqlite3_step(st)) == SQLITE_ROW) rc = cb((const char *)sqlite3_column_text(st, 0), ctx);
     if (rc == 0 && s != SQLITE_DONE) rc = db_error(c, err, "reading claims");
-    sqlite3_finalize(st);
+    stmt_release(c, st);
     return rc;
 }
 
@@ -1136,7 +1204,7 @@ static int sq_live_files(tarn_catalog *c, const char *const *commits, size_t n, 
     for (size_t i = 0; i < n; i++) sb_printf(&list, "%s\"%s\"", i ? "," : "", commits[i]);
     sb_append(&list, "]");
     sqlite3_stmt *st;
-    int rc = prepare(&st, c,
+    int rc = stmt_acquire(&st, c,
                      "WITH RECURSIVE live(h) AS (SELECT value FROM json_each(?1) UNION "
                      "  SELECT p.parent FROM commit_parents p JOIN live ON p.child = live.h), "
                      " vers(v) AS (SELECT DISTINCT te.version FROM live JOIN commits c ON c.hash = live.h "
@@ -1152,7 +1220,7 @@ static int sq_live_files(tarn_catalog *c, const char *const *commits, size_t n, 
     int s;
     while (rc == 0 && (s = sqlite3_step(st)) == SQLITE_ROW) rc = cb((const char *)sqlite3_column_text(st, 0), ctx);
     if (rc == 0 && s != SQLITE_DONE) rc = db_error(c, err, "finding live data files");
-    sqlite3_finalize(st);
+    stmt_release(c, st);
     sb_free(&list);
     return rc;
 }
@@ -1160,7 +1228,7 @@ static int sq_live_files(tarn_catalog *c, const char *const *commits, size_t n, 
 static int sq_tombstone_put(tarn_catalog *c, const char *key, tarn_error *err)
 {
     sqlite3_stmt *st;
-    TARN_RETURN_NOT_OK(prepare(&st, c, "INSERT OR REPLACE INTO tombstones VALUES(?,?)", err));
+    TARN_RETURN_NOT_OK(stmt_acquire(&st, c, "INSERT OR REPLACE INTO tombstones VALUES(?,?)", err));
     bind_text(st, 1, key);
     sqlite3_bind_int64(st, 2, tarn__now_us());
     return step_done(st, c, "recording a collected file", err);
@@ -1171,7 +1239,7 @@ static int sq_tombstone_any(tarn_catalog *c, const char *root, const char *versi
 {
     key_out[0] = 0;
     sqlite3_stmt *st;
-    TARN_RETURN_NOT_OK(prepare(
+    TARN_RETURN_NOT_OK(stmt_acquire(
         &st, c,
         root ? "SELECT vf.file FROM trees t JOIN tree_entries te ON te.tree = t.subtree AND te.kind = 0 "
                "JOIN version_files vf ON vf.version = te.version JOIN tombstones tb ON tb.key = vf.file "
@@ -1182,7 +1250,7 @@ static int sq_tombstone_any(tarn_catalog *c, const char *root, const char *versi
     bind_text(st, 1, root ? root : version);
     int s = sqlite3_step(st);
     if (s == SQLITE_ROW) col_copy(key_out, 1024, st, 0);
-    sqlite3_finalize(st);
+    stmt_release(c, st);
     if (s == SQLITE_ROW) return 1;
     if (s == SQLITE_DONE) return 0;
     return db_error(c, err, "reading collected files");
@@ -1318,7 +1386,7 @@ static int sq_rows_export(tarn_catalog *c, const char *table, const char *column
     char sql[600];
     snprintf(sql, sizeof sql, "SELECT %s FROM %s ORDER BY %s", columns, table, order);
     sqlite3_stmt *st;
-    TARN_RETURN_NOT_OK(prepare(&st, c, sql, err));
+    TARN_RETURN_NOT_OK(stmt_acquire(&st, c, sql, err));
     int ncols = sqlite3_column_count(st), s, rc = 0;
     const char *vals[32];
     while (rc == 0 && ncols <= 32 && (s = sqlite3_step(st)) == SQLITE_ROW) {
@@ -1326,7 +1394,7 @@ static int sq_rows_export(tarn_catalog *c, const char *table, const char *column
         rc = cb(vals, ctx);
     }
     if (rc == 0 && s != SQLITE_DONE) rc = db_error(c, err, "reading the catalog");
-    sqlite3_finalize(st);
+    stmt_release(c, st);
     return rc;
 }
 
@@ -1340,7 +1408,7 @@ static int sq_rows_import(tarn_catalog *c, const char *table, const char *column
     for (size_t i = 1; i < ncols; i++) sb_append(&sql, ",?");
     sb_append(&sql, ")");
     sqlite3_stmt *st;
-    int rc = prepare(&st, c, sb_str(&sql), err);
+    int rc = stmt_acquire(&st, c, sb_str(&sql), err);
     sb_free(&sql);
     for (size_t r = 0; rc == 0 && r < n; r++) {
         sqlite3_reset(st);
@@ -1351,7 +1419,7 @@ static int sq_rows_import(tarn_catalog *c, const char *table, const char *column
         }
         if (sqlite3_step(st) != SQLITE_DONE) rc = db_error(c, err, "copying the catalog");
     }
-    if (st) sqlite3_finalize(st);
+    stmt_release(c, st);
     return rc;
 }
 
