@@ -1284,7 +1284,7 @@ static void token_row(tarn_token_row *t, sqlite3_stmt *st)
 static int sq_token_put(tarn_catalog *c, const tarn_token_row *t, tarn_error *err)
 {
     sqlite3_stmt *st;
-    TARN_RETURN_NOT_OK(prepare(&st, c, "INSERT INTO tokens(" TOKEN_COLUMNS ") VALUES(?,?,?,?,?,?,?,?,0)", err));
+    TARN_RETURN_NOT_OK(stmt_acquire(&st, c, "INSERT INTO tokens(" TOKEN_COLUMNS ") VALUES(?,?,?,?,?,?,?,?,0)", err));
     bind_text(st, 1, t->id);
     bind_text(st, 2, t->hash);
     bind_text(st, 3, t->user);
@@ -1294,7 +1294,7 @@ static int sq_token_put(tarn_catalog *c, const tarn_token_row *t, tarn_error *er
     sqlite3_bind_int64(st, 7, t->created_us);
     sqlite3_bind_int64(st, 8, t->expires_us);
     int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
+    stmt_release(c, st);
     if (rc == SQLITE_CONSTRAINT) return tarn__error_set(err, TARN_EEXISTS, "token id '%s' is taken", t->id);
     return rc == SQLITE_DONE ? 0 : db_error(c, err, "storing a token");
 }
@@ -1303,11 +1303,11 @@ static int sq_token_get(tarn_catalog *c, const char *id, tarn_token_row *out, ta
 {
     if (auth_absent(c)) return TARN_ENOTFOUND;
     sqlite3_stmt *st;
-    TARN_RETURN_NOT_OK(prepare(&st, c, "SELECT " TOKEN_COLUMNS " FROM tokens WHERE id = ?", err));
+    TARN_RETURN_NOT_OK(stmt_acquire(&st, c, "SELECT " TOKEN_COLUMNS " FROM tokens WHERE id = ?", err));
     bind_text(st, 1, id);
     int s = sqlite3_step(st);
     if (s == SQLITE_ROW) token_row(out, st);
-    sqlite3_finalize(st);
+    stmt_release(c, st);
     if (s == SQLITE_ROW) return 0;
     return s == SQLITE_DONE ? TARN_ENOTFOUND : db_error(c, err, "reading a token");
 }
@@ -1316,7 +1316,7 @@ static int sq_token_list(tarn_catalog *c, int (*cb)(const tarn_token_row *, void
 {
     if (auth_absent(c)) return 0;
     sqlite3_stmt *st;
-    TARN_RETURN_NOT_OK(prepare(&st, c, "SELECT " TOKEN_COLUMNS " FROM tokens ORDER BY created_us, id", err));
+    TARN_RETURN_NOT_OK(stmt_acquire(&st, c, "SELECT " TOKEN_COLUMNS " FROM tokens ORDER BY created_us, id", err));
     int s, rc = 0;
     while (rc == 0 && (s = sqlite3_step(st)) == SQLITE_ROW) {
         tarn_token_row t;
@@ -1324,14 +1324,14 @@ static int sq_token_list(tarn_catalog *c, int (*cb)(const tarn_token_row *, void
         rc = cb(&t, ctx);
     }
     if (rc == 0 && s != SQLITE_DONE) rc = db_error(c, err, "listing tokens");
-    sqlite3_finalize(st);
+    stmt_release(c, st);
     return rc;
 }
 
 static int sq_token_revoke(tarn_catalog *c, const char *id, int64_t at_us, tarn_error *err)
 {
     sqlite3_stmt *st;
-    TARN_RETURN_NOT_OK(prepare(
+    TARN_RETURN_NOT_OK(stmt_acquire(
         &st, c, "UPDATE tokens SET revoked_us = CASE WHEN revoked_us = 0 THEN ?2 ELSE revoked_us END WHERE id = ?1",
         err));
     bind_text(st, 1, id);
@@ -1343,7 +1343,7 @@ static int sq_token_revoke(tarn_catalog *c, const char *id, int64_t at_us, tarn_
 static int sq_protect_set(tarn_catalog *c, const char *branch, int mode, tarn_error *err)
 {
     sqlite3_stmt *st;
-    TARN_RETURN_NOT_OK(prepare(&st, c,
+    TARN_RETURN_NOT_OK(stmt_acquire(&st, c,
                                mode ? "INSERT OR REPLACE INTO protected_branches VALUES(?1, ?2)"
                                     : "DELETE FROM protected_branches WHERE name = ?1",
                                err));
@@ -1357,11 +1357,11 @@ static int sq_protect_get(tarn_catalog *c, const char *branch, int *mode, tarn_e
     *mode = 0;
     if (auth_absent(c)) return 0;
     sqlite3_stmt *st;
-    TARN_RETURN_NOT_OK(prepare(&st, c, "SELECT mode FROM protected_branches WHERE name = ?", err));
+    TARN_RETURN_NOT_OK(stmt_acquire(&st, c, "SELECT mode FROM protected_branches WHERE name = ?", err));
     bind_text(st, 1, branch);
     int s = sqlite3_step(st);
     if (s == SQLITE_ROW) *mode = sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
+    stmt_release(c, st);
     return s == SQLITE_ROW || s == SQLITE_DONE ? 0 : db_error(c, err, "reading a branch's protection");
 }
 
@@ -1369,12 +1369,12 @@ static int sq_protect_list(tarn_catalog *c, int (*cb)(const char *, int, void *)
 {
     if (auth_absent(c)) return 0;
     sqlite3_stmt *st;
-    TARN_RETURN_NOT_OK(prepare(&st, c, "SELECT name, mode FROM protected_branches ORDER BY name", err));
+    TARN_RETURN_NOT_OK(stmt_acquire(&st, c, "SELECT name, mode FROM protected_branches ORDER BY name", err));
     int s, rc = 0;
     while (rc == 0 && (s = sqlite3_step(st)) == SQLITE_ROW)
         rc = cb((const char *)sqlite3_column_text(st, 0), sqlite3_column_int(st, 1), ctx);
     if (rc == 0 && s != SQLITE_DONE) rc = db_error(c, err, "listing protected branches");
-    sqlite3_finalize(st);
+    stmt_release(c, st);
     return rc;
 }
 
