@@ -21,6 +21,7 @@ baseline from the same run:
    vs a raw POST /api/v1/runs?follow=1; medians of BENCH_REPS (default 5).
 
 Prints markdown tables (bench/run.sh adds them to bench/out/results.md).
+BENCH_SERVE_ONLY=quickstart measures point 5 alone.
 """
 import http.client
 import json
@@ -110,6 +111,8 @@ def main():
 
 def run(home):
     ts.tarn(home, "init")
+    if os.environ.get("BENCH_SERVE_ONLY") == "quickstart":
+        return run_quickstart_only(home)
     log("making the tables (%d rows)" % ROWS)
     ts.tarn(home, "query", "SELECT i AS id, i * 0.5 AS a, 'c' || (i % 10)::VARCHAR AS s FROM range(1000) t(i)",
             "--output", "small.parquet")
@@ -132,6 +135,17 @@ def run(home):
         code, text = srv.stop()
         if code != 0:
             log("the server ended with %s:\n%s" % (code, text[-2000:]))
+
+
+def run_quickstart_only(home):
+    for t in ("transactions", "countries"):
+        ts.tarn(home, "table", "import", t, "--from", os.path.join(EXAMPLE, "data", t + ".csv"))
+    tok = {"admin": ts.tarn(home, "token", "create", "bench", "--admin").stdout.strip()}
+    srv = ts.Server(home)
+    try:
+        quickstart(home, srv, "http://127.0.0.1:%d" % srv.port, tok)
+    finally:
+        srv.stop()
 
 
 def measure(home, srv, url, tok):

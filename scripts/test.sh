@@ -40,6 +40,9 @@ run "unit tests (ctest)" ctest --test-dir "$TEST_BUILD" --output-on-failure -j2
 for t in tests/fault/*_test.sh; do
   [ -f "$t" ] && run "$(basename "$t" .sh)" bash "$t" "$PWD/$TEST_BUILD/tarn"
 done
+# Many hosts again, with the data in a bucket: PostgreSQL and S3 together.
+[ -f tests/fault/multihost_test.sh ] && run "multihost_test on S3" \
+  env MULTIHOST_STORAGE=s3 MULTIHOST_N=20 bash tests/fault/multihost_test.sh "$PWD/$TEST_BUILD/tarn"
 if [ -d tests/python ] && ls tests/python/test_*.py >/dev/null 2>&1; then
   run "python tests (pytest)" env PYTHONPATH="$PWD/$BUILD/python" TARN_BUILD="$PWD/$BUILD" \
     /usr/bin/python3 -m pytest -q tests/python
@@ -47,6 +50,9 @@ if [ -d tests/python ] && ls tests/python/test_*.py >/dev/null 2>&1; then
   run "python client tests through a server" env TARN_TEST_REMOTE=1 PYTHONPATH="$PWD/$BUILD/python" \
     TARN_BUILD="$PWD/$BUILD" /usr/bin/python3 -m pytest -q -rs tests/python/test_client.py \
     tests/python/test_bauplan_client.py tests/python/test_import.py tests/python/test_trust_client.py
+  # The server's own tests once more with its catalog in PostgreSQL.
+  run "server tests (postgresql catalog)" env PYTHONPATH="$PWD/$BUILD/python" TARN_BUILD="$PWD/$BUILD" \
+    bash tests/lib/with_postgres.sh /usr/bin/python3 -m pytest -q tests/python/test_serve.py
 fi
 
 echo

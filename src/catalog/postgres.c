@@ -2216,9 +2216,8 @@ static int pg_protect_list(tarn_catalog *c, int (*cb)(const char *, int, void *)
                            tarn_error *err)
 {
     PGresult *r;
-    TARN_RETURN_NOT_OK(run(PG(c), &r,
-                           "SELECT name, mode FROM @protected_branches ORDER BY name", NULL,
-                           "listing protected branches", err));
+    TARN_RETURN_NOT_OK(run(PG(c), &r, "SELECT name, mode FROM @protected_branches ORDER BY name",
+                           NULL, "listing protected branches", err));
     int rc = 0;
     for (int i = 0; i < PQntuples(r) && rc == 0; i++)
         rc = cb(PQgetvalue(r, i, 0), (int)col_int(r, i, 1), ctx);

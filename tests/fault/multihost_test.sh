@@ -14,21 +14,36 @@
 # of the four racing merges wins, the others name the table), and every
 # data file any branch references is in the store (every table of every
 # branch reads).
+# With MULTIHOST_STORAGE=s3 the store is a bucket on s3rver instead, each
+# host with a cache of its own (the README's set-up: PostgreSQL and S3);
+# MULTIHOST_N sets the commits per writer (default 50).
 # Ends with `N passed, N failed`; exit 1 on any failure.
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/common.sh"
 . "$HERE/../lib/postgres.sh"
+. "$HERE/../s3/server.sh"
 pg_start || { bad "PostgreSQL server"; finish; }
+trap 'pg_stop; s3_server_stop' EXIT
 CAT="$PG_URL?schema=multihost"
-STORE="$WORK/store"
-N=50
+N=${MULTIHOST_N:-50}
 host() { echo "$WORK/h$1"; }
+if [ "${MULTIHOST_STORAGE:-}" = s3 ]; then
+    s3_server_start "$WORK/s3" || { bad "s3rver starts"; pg_finish; }
+    STORE=s3://lake/multihost
+    STORE_ARGS=(--storage "$STORE" --endpoint "$S3_ENDPOINT")
+    stored_files() { find "$S3_DATA/lake/multihost/data" -name '*._S3rver_object' | wc -l; }
+else
+    STORE="$WORK/store"
+    STORE_ARGS=(--storage "$STORE")
+    stored_files() { find "$STORE/data" -type f | wc -l; }
+fi
 
-tarn init "$(host 0)" --catalog "$CAT" --storage "$STORE" >/dev/null || { bad "init h0"; pg_finish; }
+tarn init "$(host 0)" --catalog "$CAT" "${STORE_ARGS[@]}" >/dev/null || { bad "init h0"; pg_finish; }
 for h in 1 2 3; do
-    tarn init "$(host $h)" --attach --catalog "$CAT" --storage "$STORE" >/dev/null || { bad "attach h$h"; pg_finish; }
+    tarn init "$(host $h)" --attach --catalog "$CAT" "${STORE_ARGS[@]}" >/dev/null || { bad "attach h$h"; pg_finish; }
 done
-ok "4 hosts on one catalog and one store"
+for h in 0 1 2 3; do echo "cache.dir = $(host $h)/cache" >>"$(host $h)/.tarn/config"; done
+ok "4 hosts on one catalog and one store ($STORE)"
 cd "$(host 0)" || exit 2
 printf 'w,k\n-1,-1\n' >"$WORK/base.csv"
 tarn table import shared --from "$WORK/base.csv" >/dev/null && tarn table import hot --from "$WORK/base.csv" >/dev/null ||
@@ -137,6 +152,6 @@ for b in $(tarn -O json branch ls | $PY -c 'import json,sys; print(" ".join(b["n
 done
 check "every table of every branch reads from the shared store" [ "$unreadable" = 0 ]
 referenced=$(tarn -O json gc --dry-run --grace 0 | $PY -c 'import json,sys; print(json.load(sys.stdin)["referenced"])')
-stored=$(find "$STORE/data" -type f | wc -l)
+stored=$(stored_files)
 check "gc: every referenced file is stored ($referenced referenced, $stored stored)" [ "$referenced" = "$stored" ]
 pg_finish

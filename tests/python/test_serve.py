@@ -86,6 +86,16 @@ class Server:
         return self.proc.returncode, open(self.log_path).read()
 
 
+def catalog_args(home):
+    """With TARN_TEST_CATALOG (tests/lib/with_postgres.sh), the lakehouse's
+    catalog goes into a schema of its own in that PostgreSQL database."""
+    url = os.environ.get("TARN_TEST_CATALOG")
+    if not url:
+        return []
+    schema = "serve_" + re.sub(r"[^a-z0-9]", "_", os.path.basename(home).lower())
+    return ["--catalog", url + ("&" if "?" in url else "?") + "schema=" + schema]
+
+
 def project_tar(files, extra=None):
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tf:
@@ -102,7 +112,9 @@ def project_tar(files, extra=None):
 @pytest.fixture(scope="module")
 def lake(tmp_path_factory):
     home = str(tmp_path_factory.mktemp("serve"))
-    tarn(home, "init")
+    tarn(home, "init", *catalog_args(home))
+    if os.environ.get("TARN_TEST_CATALOG"):
+        assert "postgresql://" in open(os.path.join(home, ".tarn", "config")).read()
     with open(os.path.join(home, "t.csv"), "w") as f:
         f.write("id,country,usd\n1,IT,10\n2,FR,20\n3,DE,30\n")
     tarn(home, "table", "import", "trips", "--from", "t.csv")

@@ -2,8 +2,9 @@
  * catalog.h) called directly: compare-and-swap on refs (also from two
  * connections at once), the ref log, records that round-trip byte for
  * byte, ancestry walks bounded by generation, job id prefixes, leases that
- * die for good. Run against SQLite, and against PostgreSQL when
- * TARN_TEST_CATALOG names a server: both must behave the same. */
+ * die for good, tokens and protected branches. Run against SQLite, and
+ * against PostgreSQL when TARN_TEST_CATALOG names a server: both must
+ * behave the same. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -285,11 +286,86 @@ static void test_jobs_and_leases(void)
     tarn_lake_close(&lake);
 }
 
+static int count_token(const tarn_token_row *t, void *ctx)
+{
+    (void)t;
+    (*(int *)ctx)++;
+    return 0;
+}
+
+/* The protected branches listed as "name=mode," into CTX (a strbuf). */
+static int list_protected(const char *branch, int mode, void *ctx)
+{
+    char item[300];
+    snprintf(item, sizeof item, "%s=%d,", branch, mode);
+    strncat((char *)ctx, item, 1023 - strlen((char *)ctx));
+    return 0;
+}
+
+/* Tokens round-trip, ids are unique, revocation happens once; protection
+ * is set, changed, listed and removed. */
+static void test_tokens_and_protection(void)
+{
+    tarn_lake *lake = fresh_lake("auth");
+    REQUIRE(lake);
+    tarn_catalog *c = TARN_CAT(lake);
+    tarn_error err = TARN_ERROR_INIT;
+    tarn_token_row t, got;
+    memset(&t, 0, sizeof t);
+    snprintf(t.id, sizeof t.id, "0123456789abcdef");
+    hash_of(t.hash, "secret");
+    snprintf(t.user, sizeof t.user, "alice \xc3\xa9");
+    snprintf(t.read, sizeof t.read, "*");
+    snprintf(t.write, sizeof t.write, "alice.*,dev");
+    t.admin = 1;
+    t.created_us = 10;
+    t.expires_us = 99;
+    CHECK_EQ_INT(c->vt->token_get(c, t.id, &got, &err), TARN_ENOTFOUND);
+    CHECK_EQ_INT(c->vt->token_put(c, &t, &err), 0);
+    CHECK_EQ_INT(c->vt->token_put(c, &t, &err), TARN_EEXISTS);
+    REQUIRE(c->vt->token_get(c, t.id, &got, &err) == 0);
+    CHECK_EQ_STR(got.hash, t.hash);
+    CHECK_EQ_STR(got.user, t.user);
+    CHECK_EQ_STR(got.write, "alice.*,dev");
+    CHECK_EQ_INT(got.admin, 1);
+    CHECK_EQ_INT((int)got.expires_us, 99);
+    CHECK_EQ_INT((int)got.revoked_us, 0);
+    snprintf(t.id, sizeof t.id, "fedcba9876543210");
+    t.admin = 0;
+    CHECK_EQ_INT(c->vt->token_put(c, &t, &err), 0);
+    int n = 0;
+    CHECK_EQ_INT(c->vt->token_list(c, count_token, &n, &err), 0);
+    CHECK_EQ_INT(n, 2);
+    CHECK_EQ_INT(c->vt->token_revoke(c, "0123456789abcdef", 500, &err), 0);
+    CHECK_EQ_INT(c->vt->token_revoke(c, "0123456789abcdef", 700, &err), 0);
+    REQUIRE(c->vt->token_get(c, "0123456789abcdef", &got, &err) == 0);
+    CHECK_EQ_INT((int)got.revoked_us, 500);
+    CHECK_EQ_INT(c->vt->token_revoke(c, "0000000000000000", 500, &err), TARN_ENOTFOUND);
+
+    int mode = -1;
+    CHECK_EQ_INT(c->vt->protect_get(c, "main", &mode, &err), 0);
+    CHECK_EQ_INT(mode, 0);
+    CHECK_EQ_INT(c->vt->protect_set(c, "main", 1, &err), 0);
+    CHECK_EQ_INT(c->vt->protect_set(c, "dev", 1, &err), 0);
+    CHECK_EQ_INT(c->vt->protect_set(c, "main", 2, &err), 0);
+    CHECK_EQ_INT(c->vt->protect_get(c, "main", &mode, &err), 0);
+    CHECK_EQ_INT(mode, 2);
+    char listed[1024] = "";
+    CHECK_EQ_INT(c->vt->protect_list(c, list_protected, listed, &err), 0);
+    CHECK_EQ_STR(listed, "dev=1,main=2,");
+    CHECK_EQ_INT(c->vt->protect_set(c, "dev", 0, &err), 0);
+    listed[0] = 0;
+    CHECK_EQ_INT(c->vt->protect_list(c, list_protected, listed, &err), 0);
+    CHECK_EQ_STR(listed, "main=2,");
+    tarn_lake_close(&lake);
+}
+
 int main(void)
 {
     TEST_RUN(test_refs);
     TEST_RUN(test_walk_and_text);
     TEST_RUN(test_cas_race);
     TEST_RUN(test_jobs_and_leases);
+    TEST_RUN(test_tokens_and_protection);
     return test_summary();
 }

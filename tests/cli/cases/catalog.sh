@@ -15,6 +15,7 @@ expect_fail 1 "--to postgresql://" tarn catalog migrate
 expect_fail 2 "unknown option" tarn catalog migrate --bogus
 expect_out "verify" tarn catalog --help
 
+local_only "migrating needs the lakehouse's own folders and several lakehouses"
 # an embedded lakehouse with history: runs (one failed), branches, tags, a
 # deleted branch, a table from a shared storage folder
 EX="$HERE/../../examples/quickstart"

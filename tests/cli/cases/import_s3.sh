@@ -3,6 +3,7 @@
 # credentials profile); what matches nothing, a missing bucket, mixed kinds
 # and bad credentials are refused with nothing committed; no secret is ever
 # written to the config or printed.
+local_only "sources on S3 are read by the server, with its host's endpoints and credentials"
 if [ -z "${S3_ENDPOINT:-}" ]; then # a lakehouse on the local folder: start a server for the sources
     . "$(dirname "${BASH_SOURCE[0]}")/../../s3/server.sh"
     s3_server_start "$TARN_CASE_TMP/s3" || exit 1

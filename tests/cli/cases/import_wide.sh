@@ -37,7 +37,7 @@ for r in range(3): print(",".join(str(r * n + i) for i in range(n)))' >w10k.csv
 expect_json 'j["rows"] == 3' tarn -O json table import w10k --from w10k.csv
 expect_json 'len(j["columns"]) == 10000 and j["columns"][9999] == {"name": "c9999", "type": "BIGINT"}' tarn -O json table get w10k
 expect_json 'j["rows"] == [[3, 29999, 20000]]' tarn -O json query "SELECT count(*), max(c9999), min(c0) + max(c0) FROM w10k"
-stats=$(sqlite3 .tarn/catalog.db "SELECT stats FROM data_files ORDER BY rowid DESC LIMIT 1")
+stats=$(catalog_sql "SELECT stats FROM data_files ORDER BY created_us DESC, key LIMIT 1")
 expect_eq ok "$(printf '%s' "$stats" | $PY -c '
 import json, sys
 s = json.load(sys.stdin)
