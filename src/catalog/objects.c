@@ -179,8 +179,14 @@ static int store_bucket(char out_hash[65], tarn_lake *lake, const tarn_tree *t, 
     const tarn_tree_entry **mine = malloc((t->n ? t->n : 1) * sizeof *mine);
     for (size_t i = 0; i < t->n; i++) {
         if (buckets[i] != bucket) continue;
-        sb_printf(&content, "%d %s %s\n", (int)t->entries[i].kind, t->entries[i].name,
-                  t->entries[i].version);
+        /* "KIND NAME VERSION\n", written without printf: a commit of a
+         * thousand tables formats a thousand of these */
+        char kind[2] = {(char)('0' + t->entries[i].kind), ' '};
+        sb_appendn(&content, kind, 2);
+        sb_append(&content, t->entries[i].name);
+        sb_appendn(&content, " ", 1);
+        sb_append(&content, t->entries[i].version);
+        sb_appendn(&content, "\n", 1);
         mine[count++] = &t->entries[i];
     }
     out_hash[0] = 0;

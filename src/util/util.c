@@ -276,10 +276,16 @@ size_t tarn__edit_distance(const char *a, const char *b)
     return dp[n][m];
 }
 
+/* TARN_FAULT=POINT kills the process at POINT; TARN_FAULT=POINT=stop stops
+ * it there (SIGSTOP), so a test can act while it stands still and then let
+ * it go on (SIGCONT). */
 void tarn__fault(const char *point)
 {
     const char *want = getenv("TARN_FAULT");
-    if (want && strcmp(want, point) == 0) raise(SIGKILL);
+    if (!want) return;
+    size_t n = strlen(point);
+    if (strcmp(want, point) == 0) raise(SIGKILL);
+    else if (strncmp(want, point, n) == 0 && strcmp(want + n, "=stop") == 0) raise(SIGSTOP);
 }
 
 int tarn__write_all(int fd, const void *p, size_t n)

@@ -158,6 +158,10 @@ put_object() {
     fi
 }
 
+del_object() {
+    if on_s3; then rm -f "$S3_DATA/lake/$TARN_TEST_PREFIX/$1"._S3rver_*; else rm -f ".tarn/objects/$1"; fi
+}
+
 has_object() {
     if on_s3; then [ -f "$S3_DATA/lake/$TARN_TEST_PREFIX/$1._S3rver_object" ]; else [ -f ".tarn/objects/$1" ]; fi
 }
