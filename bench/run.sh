@@ -20,6 +20,8 @@
 #    (bench/serve_bench.py: request latency, throughput with 16 clients, a
 #    10M-row result as Arrow and as JSON, the 60 s load test, the
 #    quickstart warm through the server vs locally).
+# 4. Iceberg LoadTable, first and cached, for tables of 1, 100 and 1,000
+#    files: bench/iceberg_bench.c
 # Prints markdown tables and writes them to bench/out/results.md.
 set -u
 BUILD=${1:-build}
@@ -272,5 +274,13 @@ SERVEB=$($PYB "$ROOT/bench/serve_bench.py" "$BUILD") || { log "server benchmark 
     echo "### tarn serve (bench/serve_bench.py)"
     echo
     echo "$SERVEB"
+} >>"$OUT/results.md"
+log "Iceberg benchmark (bench/iceberg_bench.c: LoadTable, first and cached)"
+ICEB=$("$BUILD/bench/iceberg_bench" "$OUT/iceberg") || { log "Iceberg benchmark failed"; exit 1; }
+{
+    echo
+    echo "### Iceberg metadata through the REST catalog (bench/iceberg_bench.c)"
+    echo
+    echo "$ICEB"
 } >>"$OUT/results.md"
 cat "$OUT/results.md"

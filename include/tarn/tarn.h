@@ -10,6 +10,7 @@
 #include "query.h"
 #include "gc.h"
 #include "auth.h"
+#include "iceberg.h"
 #include "run.h"
 #include "catalog.h"
 

@@ -90,6 +90,8 @@ void tarn__tree_ensure_namespace(tarn_tree *t, const char *table);
 /* Records data file F and points qualified TABLE in TREE at a new version
  * of SCHEMA_JSON whose parent is OLD (zeroed: none) and whose files are
  * OLD's (when APPEND) followed by F. How imports and runs write a table.
+ * An append keeps OLD's schema, and F's field ids (in SCHEMA_JSON) must be
+ * OLD's (TARN_ECONFLICT: the table changed meanwhile).
  * F must be an upload this process holds (tarn__upload_begin): its claim
  * is settled in the same transaction. */
 int tarn__tree_put_file(tarn_lake *lake, tarn_tree *tree, const char *table, const tarn_version *old,

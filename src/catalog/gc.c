@@ -8,6 +8,9 @@
  *   writer's lease before the object was written, for as long as the lease
  *   lives (writers renew it; a writer that died stops protecting it once
  *   the lease expires).
+ * - Iceberg metadata (iceberg/<version>/..., see docs/iceberg.md) is live
+ *   while every data file of its version is: a version in a live tree has
+ *   only live files, so the metadata of a live version is never collected.
  * No file time decides safety; object stores have none worth trusting.
  * The grace period only keeps young orphans a little longer.
  *
@@ -23,6 +26,7 @@
 #include <string.h>
 
 #include "catalog/catalog.h"
+#include "iceberg/iceberg.h"
 #include "tarn/gc.h"
 #include "util/error.h"
 #include "util/util.h"
@@ -121,6 +125,36 @@ static int read_sets(str_list *live, str_list *claimed, int64_t *last, tarn_lake
     return rc;
 }
 
+/* The versions whose Iceberg metadata OBJS holds and whose data files are
+ * all in LIVE (sorted), into OUT (sorted). */
+static int iceberg_live(str_list *out, tarn_lake *lake, const objects *objs, const str_list *live,
+                        tarn_error *err)
+{
+    str_list seen = {0};
+    char v[65];
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < objs->n; i++)
+        if (tarn__ice_key_version(v, objs->v[i].key)) rc = str_push(&seen, v);
+    if (seen.n) qsort(seen.v, seen.n, sizeof *seen.v, cmp_str);
+    for (size_t i = 0; rc == 0 && i < seen.n; i++) {
+        if (i && !strcmp(seen.v[i], seen.v[i - 1])) continue;
+        tarn_version ver;
+        int got = TARN_CAT(lake)->vt->version_get(TARN_CAT(lake), seen.v[i], &ver, 1, err);
+        if (got == TARN_ENOTFOUND) continue;
+        if (got < 0) {
+            rc = got;
+            break;
+        }
+        int all = 1;
+        for (size_t k = 0; all && k < ver.nfiles; k++) all = contains(live, ver.files[k]);
+        if (all) rc = str_push(out, seen.v[i]);
+        tarn__version_clear(&ver);
+    }
+    str_free(&seen);
+    if (rc == TARN_ENOMEM) rc = tarn__error_set(err, rc, "out of memory collecting garbage");
+    return rc;
+}
+
 static int ignore(const char *s, void *ctx)
 {
     (void)s;
@@ -163,7 +197,7 @@ int tarn_local__gc(tarn_gc_result *out, tarn_lake *lake, const tarn_gc_options *
     TARN_RETURN_NOT_OK(tarn__lease_settle(lake, err));
 
     objects objs = {0};
-    str_list live = {0}, claimed = {0};
+    str_list live = {0}, claimed = {0}, ice_live = {0};
     size_t *doomed = NULL; /* indices into objs */
     size_t ndoomed = 0;
     int rc = lake->store->vt->list(lake->store, list_object, &objs, err);
@@ -177,16 +211,20 @@ int tarn_local__gc(tarn_gc_result *out, tarn_lake *lake, const tarn_gc_options *
         int64_t last = 0;
         str_free(&live);
         str_free(&claimed);
+        str_free(&ice_live);
         ndoomed = 0;
         memset(out, 0, sizeof *out);
         if (locked && (rc = tarn__tx_begin(lake, err)) < 0) goto done;
-        if ((rc = read_sets(&live, &claimed, &last, lake, opts->grace_seconds, err)) < 0) {
+        if ((rc = read_sets(&live, &claimed, &last, lake, opts->grace_seconds, err)) < 0 ||
+            (rc = iceberg_live(&ice_live, lake, &objs, &live, err)) < 0) {
             if (locked) tarn__tx_rollback(lake);
             goto done;
         }
         for (size_t i = 0; i < objs.n; i++) {
             object *o = &objs.v[i];
-            if (contains(&live, o->key)) out->referenced++;
+            char v[65];
+            if (contains(&live, o->key) || (tarn__ice_key_version(v, o->key) && contains(&ice_live, v)))
+                out->referenced++;
             else if (contains(&claimed, o->key)) out->in_flight++;
             else if (opts->grace_seconds > 0 && o->mtime_s > cutoff_s) out->kept_recent++;
             else doomed[ndoomed++] = i;
@@ -227,5 +265,6 @@ done:
     free(doomed);
     str_free(&live);
     str_free(&claimed);
+    str_free(&ice_live);
     return rc;
 }

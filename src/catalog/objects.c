@@ -6,6 +6,7 @@
 
 #include "catalog/catalog.h"
 #include "catalog/names.h"
+#include "iceberg/iceberg.h"
 #include "tarn/sys/store.h"
 #include "util/error.h"
 #include "util/util.h"
@@ -252,10 +253,18 @@ int tarn__tree_put_file(tarn_lake *lake, tarn_tree *tree, const char *table, con
         return tarn__error_set(err, TARN_EIO, "data file '%s' vanished before it was committed; nothing was committed",
                                f->key);
     if (exists < 0) return exists;
+    /* An append keeps the table's schema, field ids and all; the new file
+     * was written with the ids the table had when it started, which a
+     * concurrent replace may have changed since. */
+    if (append && !tarn__ice_schema_same_ids(old->schema_json, schema_json))
+        return tarn__error_set(err, TARN_ECONFLICT,
+                               "table '%s' changed while the new data was written (its columns' "
+                               "field ids differ now); nothing was committed: run it again",
+                               table);
     TARN_RETURN_NOT_OK(TARN_CAT(lake)->vt->claim_drop(TARN_CAT(lake), lake->lease.id, "upload", f->key, err));
     TARN_RETURN_NOT_OK(tarn__data_file_insert(lake, f, err));
     tarn_version v = {0};
-    v.schema_json = (char *)schema_json;
+    v.schema_json = (char *)(append ? old->schema_json : schema_json);
     snprintf(v.parent, sizeof v.parent, "%s", old->id);
     size_t keep = append ? old->nfiles : 0;
     v.nfiles = keep + 1;

@@ -65,4 +65,9 @@ int cli_list_refs(tarn_ref_kind kind);
 /* `branch rename` and `tag rename`: A's two positionals, OLD and NEW. */
 int cli_rename_ref(tarn_ref_kind kind, const cli_args *a);
 
+/* `table export-iceberg` and `table create-external` (iceberg.c). */
+extern const cli_cmd cli_export_iceberg_cmd, cli_create_external_cmd;
+int cli_run_export_iceberg(const cli_args *a);
+int cli_run_create_external(const cli_args *a);
+
 #endif

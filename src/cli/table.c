@@ -1,4 +1,5 @@
-/* table.c — `tarn table ls | get | rm | import | revert`.
+/* table.c — `tarn table ls | get | rm | import | revert` (and the Iceberg
+ * subcommands of iceberg.c).
  *
  * Every write (import, rm, revert) is one commit on a branch; the command
  * prints the table and the new commit. Import shows its progress on a
@@ -358,6 +359,8 @@ static const cli_sub subs[] = {
     {"rm", &rm_cmd, run_rm},
     {"import", &import_cmd, run_import},
     {"revert", &revert_cmd, run_revert},
+    {"export-iceberg", &cli_export_iceberg_cmd, cli_run_export_iceberg},
+    {"create-external", &cli_create_external_cmd, cli_run_create_external},
     {NULL, NULL, NULL},
 };
 
@@ -365,6 +368,6 @@ int cmd_table(int argc, char **argv)
 {
     int urc = cli_take_properties(subs, "rm import revert", &argc, argv);
     if (urc) return urc;
-    return cli_run_group("table", "Tables: list, describe, import, remove and revert.", subs, argc,
+    return cli_run_group("table", "Tables: list, describe, import, remove, revert, export as Iceberg, add from Iceberg.", subs, argc,
                          argv);
 }

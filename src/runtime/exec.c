@@ -419,14 +419,23 @@ static int materialize(run_ctx *r, tarn_duck *d, json_t *m, tarn_error *err)
         tarn__upload_abandon(r->lake, key);
         return wrc;
     }
-    char *schema = NULL, *stats = NULL;
+    char *schema = NULL, *stats = NULL, *base = NULL;
     int64_t rows = 0;
     strbuf q = {0};
     sb_append(&q, "SELECT * FROM ");
     tarn__sql_append_table(&q, str(m, "name"));
+    /* The file's Iceberg field ids keep those of the table it replaces or
+     * appends to, as it is where the run started (catalog reads take the
+     * lock source views take). */
+    pthread_mutex_lock(&r->ddl);
+    int rc = tarn__table_schema_at(&base, r->lake, r->input_commit, table, err);
+    pthread_mutex_unlock(&r->ddl);
     /* D runs user SQL and cannot write files: the file is written by a
      * DuckDB of its own, fed from D's result. */
-    int rc = tarn__duck_write_result(&rows, &schema, &stats, d, sb_str(&q), NULL, tmp, "parquet", err);
+    if (rc == 0)
+        rc = tarn__duck_write_result(&rows, &schema, &stats, d, sb_str(&q), NULL, tmp, "parquet",
+                                     base ? base : "[]", err);
+    free(base);
     sb_free(&q);
     if (rc == 0 && !strcmp(str(m, "materialization"), "APPEND")) rc = append_check(r, m, table, schema, err);
     /* The size of what was written: the published object may not be local. */

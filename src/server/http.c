@@ -251,6 +251,24 @@ int srv_reply_file(srv_req *r, int status, const char *type, int fd, const char 
     return queue(r, status, resp);
 }
 
+int srv_reply_file_part(srv_req *r, const char *type, int fd, int64_t offset, int64_t len, int64_t total)
+{
+    struct MHD_Response *resp = MHD_create_response_from_fd_at_offset64((uint64_t)len, fd, (uint64_t)offset);
+    if (!resp) {
+        close(fd);
+        return srv_reply_msg(r, 503, "out_of_memory", "out of memory");
+    }
+    char range[96];
+    snprintf(range, sizeof range, "bytes %lld-%lld/%lld", (long long)offset, (long long)(offset + len - 1),
+             (long long)total);
+    MHD_add_response_header(resp, "Content-Type", type);
+    MHD_add_response_header(resp, "Content-Range", range);
+    pthread_mutex_lock(&r->s->metrics.mu);
+    r->s->metrics.bytes_out += (uint64_t)len;
+    pthread_mutex_unlock(&r->s->metrics.mu);
+    return queue(r, 206, resp);
+}
+
 /* ---- the request's life ------------------------------------------------------------ */
 
 static void req_free(srv_req *r)

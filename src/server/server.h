@@ -148,6 +148,9 @@ void srv_set_timeout(srv_req *r, unsigned seconds);
  * (NAME may be NULL). */
 int srv_reply_file(srv_req *r, int status, const char *type, int fd, const char *name,
                    const char *value);
+/* Sends LEN bytes from OFFSET of the file open at FD (taken over), of
+ * TOTAL bytes in all, as 206 Partial Content with its Content-Range. */
+int srv_reply_file_part(srv_req *r, const char *type, int fd, int64_t offset, int64_t len, int64_t total);
 /* S as a JSON string, bytes that are not UTF-8 replaced (the command
  * line's own helper: the server is built into the same program). */
 #define srv_jstr out_jstr
@@ -216,6 +219,8 @@ void srv_routes_each(void (*fn)(const srv_route *rt, void *ctx), void *ctx);
 /* Route tables of each resource (api_*.c); MOUNTS lists them with their
  * prefix, so another module can mount its own under a prefix of its own. */
 extern const srv_route srv_api_refs[], srv_api_tables[], srv_api_query[], srv_api_runs[], srv_api_admin[];
+/* The Iceberg REST catalog under /iceberg/ (api_iceberg.c). */
+extern const srv_route srv_api_iceberg[];
 
 /* ---- runs (api_runs.c) ------------------------------------------------------ */
 

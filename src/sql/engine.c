@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "catalog/names.h"
+#include "sql/empty.h"
 #include "store/store.h"
 #include "util/error.h"
 #include "util/util.h"
@@ -43,7 +44,7 @@ int tarn__duck_add_version_paths(json_t *paths, tarn_lake *lake, const char *ver
         char url[8192];
         /* Where the file will be read from, without fetching it: only the
          * files a scan keeps are fetched, later. */
-        rc = lake->store->vt->local_path(lake->store, v.files[i], url, sizeof url, err);
+        rc = tarn__store_path_of(lake, v.files[i], url, sizeof url, err);
         if (rc == 0) json_array_append_new(paths, json_string(url));
     }
     tarn__version_clear(&v);
@@ -241,7 +242,7 @@ int tarn__duck_read_parquet_sql(strbuf *out, tarn_lake *lake, const char *const 
     sb_append(out, "read_parquet([");
     for (size_t i = 0; i < n && rc == 0; i++) {
         char url[8192];
-        rc = lake->store->vt->read_url(lake->store, keys[i], url, sizeof url, err);
+        rc = tarn__store_read_path(lake, keys[i], url, sizeof url, err);
         if (i) sb_append(out, ", ");
         sb_append_sql_string(out, url);
     }
@@ -253,7 +254,10 @@ int tarn__duck_scan_sql(strbuf *out, tarn_lake *lake, const char *version_id, ta
 {
     tarn_version v;
     TARN_RETURN_NOT_OK(tarn__version_load(&v, lake, version_id, err));
-    int rc = tarn__duck_read_parquet_sql(out, lake, (const char *const *)v.files, v.nfiles, err);
+    /* A version without files (an external table whose Iceberg snapshot
+     * is empty) is its columns without rows: read_parquet needs a file. */
+    int rc = v.nfiles ? tarn__duck_read_parquet_sql(out, lake, (const char *const *)v.files, v.nfiles, err)
+                      : tarn__duck_empty_scan_sql(out, lake, version_id, err);
     tarn__version_clear(&v);
     return rc;
 }

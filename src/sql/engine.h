@@ -89,26 +89,40 @@ int tarn__duck_register_files(tarn_duck *d, tarn_lake *lake, const char *schema,
 int tarn__duck_describe_parquet(char **schema_json, char **stats_json, tarn_duck *d,
                                 const char *path, tarn_error *err);
 /* Appends `COPY (SELECT_SQL) TO 'DEST' (FORMAT parquet, ...)`: how every
- * data file tarn writes is written. */
-void tarn__duck_copy_parquet_sql(strbuf *q, const char *select_sql, const char *dest);
+ * data file tarn writes is written; with the Iceberg field ids of IDS_JSON
+ * (a schema JSON with ids, NULL: none) in its Parquet schema. */
+void tarn__duck_copy_parquet_sql(strbuf *q, const char *select_sql, const char *dest,
+                                 const char *ids_json);
+/* The columns SELECT_SQL yields, as schema JSON with Iceberg field ids: a
+ * column named and shaped like one of BASE_JSON (the table's schema;
+ * "[]" for a new table) keeps its ids, any other gets new ones. */
+int tarn__duck_field_ids(char **ids_json, tarn_duck *d, const char *select_sql,
+                         const char *base_json, tarn_error *err);
+/* *SCHEMA_JSON (as described from the written file) given the ids of
+ * IDS_JSON, column by column. */
+int tarn__duck_schema_with_ids(char **schema_json, const char *ids_json, tarn_error *err);
 /* Refuses (TARN_EINVALID, naming WHAT) a SELECT_SQL that has no columns:
  * a data file needs at least one. Checked before every data file is
  * written, as DuckDB's COPY fails on it with an internal error. */
 int tarn__duck_check_columns(tarn_duck *d, const char *select_sql, const char *what,
                              tarn_error *err);
 /* COPY (SELECT_SQL) TO DEST as Parquet (refusing zero columns), then
- * describe it. (These and tarn__duck_describe_parquet live in export.c.) */
+ * describe it; a table's data file (IDS_BASE: the table's schema, "[]"
+ * for a new one) carries Iceberg field ids, which *schema_json holds too.
+ * (These and tarn__duck_describe_parquet live in export.c.) */
 int tarn__duck_write_parquet(int64_t *rows, char **schema_json, char **stats_json, tarn_duck *d,
-                             const char *select_sql, const char *dest, tarn_error *err);
+                             const char *select_sql, const char *dest, const char *ids_base,
+                             tarn_error *err);
 
 /* Runs SELECT_SQL (its $name parameters bound from PARAMS) in D, a
  * confined session, and writes the result to DEST through a second DuckDB
  * that runs only this COPY: FORMAT "parquet" (as every data file tarn
  * writes; *schema_json and *stats_json as tarn__duck_describe_parquet says,
- * when not NULL) or "csv" (with a header). *rows gets the row count. */
+ * when not NULL; with field ids as tarn__duck_write_parquet says when
+ * IDS_BASE is not NULL) or "csv" (with a header). *rows gets the row count. */
 int tarn__duck_write_result(int64_t *rows, char **schema_json, char **stats_json, tarn_duck *d,
                             const char *select_sql, json_t *params, const char *dest,
-                            const char *format, tarn_error *err);
+                            const char *format, const char *ids_base, tarn_error *err);
 
 /* Runs SELECT_SQL in D and puts the result, as Arrow IPC, in a new sealed
  * memfd *fd named NAME (the caller closes it). */

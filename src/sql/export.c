@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "iceberg/iceberg.h"
 #include "sql/engine.h"
 #include "tarn/arrow.h"
 #include "util/error.h"
@@ -256,13 +257,49 @@ int tarn__duck_describe_parquet(char **schema_json, char **stats_json, tarn_duck
     return rc;
 }
 
-void tarn__duck_copy_parquet_sql(strbuf *q, const char *select_sql, const char *dest)
+void tarn__duck_copy_parquet_sql(strbuf *q, const char *select_sql, const char *dest,
+                                 const char *ids_json)
 {
     sb_append(q, "COPY (");
     sb_append(q, select_sql);
     sb_append(q, ") TO ");
     sb_append_sql_string(q, dest);
-    sb_append(q, " (FORMAT parquet, COMPRESSION zstd)");
+    sb_append(q, " (FORMAT parquet, COMPRESSION zstd");
+    ice_schema ids;
+    if (ids_json && tarn__ice_schema_load(&ids, ids_json, NULL) == 0) {
+        strbuf f = {0};
+        if (tarn__ice_field_ids_sql(&f, &ids)) sb_printf(q, ", %s", f.s);
+        sb_free(&f);
+        tarn__ice_schema_clear(&ids);
+    }
+    sb_append(q, ")");
+}
+
+static void add_described(char **v, void *ctx)
+{
+    json_array_append_new(ctx, json_pack("{s:s,s:s}", "name", v[0] ? v[0] : "", "type", v[1] ? v[1] : ""));
+}
+
+int tarn__duck_field_ids(char **ids_json, tarn_duck *d, const char *select_sql, const char *base_json,
+                         tarn_error *err)
+{
+    *ids_json = NULL;
+    strbuf q = {0};
+    sb_append(&q, "SELECT column_name, column_type FROM (DESCRIBE ");
+    sb_append(&q, select_sql);
+    sb_append(&q, ")");
+    duckdb_result res;
+    json_t *cols = json_array();
+    int rc = tarn__duck_query(&res, d, sb_str(&q), TARN_EINVALID, "cannot describe the data to write", err);
+    if (rc == 0) each_row(&res, add_described, cols);
+    duckdb_destroy_result(&res);
+    char *now = rc == 0 ? json_dumps(cols, JSON_COMPACT) : NULL;
+    if (rc == 0 && !(*ids_json = tarn__ice_schema_assign(now, base_json)))
+        rc = tarn__error_set(err, TARN_EIO, "cannot give the columns to write Iceberg field ids");
+    free(now);
+    json_decref(cols);
+    sb_free(&q);
+    return rc;
 }
 
 int tarn__duck_check_columns(tarn_duck *d, const char *select_sql, const char *what,
@@ -283,13 +320,16 @@ int tarn__duck_check_columns(tarn_duck *d, const char *select_sql, const char *w
 }
 
 int tarn__duck_write_parquet(int64_t *rows, char **schema_json, char **stats_json, tarn_duck *d,
-                             const char *select_sql, const char *dest, tarn_error *err)
+                             const char *select_sql, const char *dest, const char *ids_base,
+                             tarn_error *err)
 {
     *rows = 0;
     *schema_json = *stats_json = NULL;
     int rc = tarn__duck_check_columns(d, select_sql, "a data file", err);
+    char *ids = NULL;
+    if (rc == 0 && ids_base) rc = tarn__duck_field_ids(&ids, d, select_sql, ids_base, err);
     strbuf q = {0};
-    tarn__duck_copy_parquet_sql(&q, select_sql, dest);
+    tarn__duck_copy_parquet_sql(&q, select_sql, dest, ids);
     duckdb_result res;
     if (rc == 0) {
         rc = tarn__duck_query(&res, d, sb_str(&q), TARN_EIO, "cannot write Parquet", err);
@@ -298,5 +338,18 @@ int tarn__duck_write_parquet(int64_t *rows, char **schema_json, char **stats_jso
     }
     sb_free(&q);
     if (rc == 0) rc = tarn__duck_describe_parquet(schema_json, stats_json, d, dest, err);
+    if (rc == 0 && ids) rc = tarn__duck_schema_with_ids(schema_json, ids, err);
+    free(ids);
     return rc;
+}
+
+int tarn__duck_schema_with_ids(char **schema_json, const char *ids_json, tarn_error *err)
+{
+    char *merged = tarn__ice_schema_merge_ids(*schema_json, ids_json);
+    if (!merged)
+        return tarn__error_set(err, TARN_EIO,
+                               "the written file's columns differ from the ones it was given field ids for");
+    free(*schema_json);
+    *schema_json = merged;
+    return 0;
 }

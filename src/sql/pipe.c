@@ -72,7 +72,7 @@ static int start(duckdb_result *res, tarn_duck *d, const char *sql, json_t *para
 
 int tarn__duck_write_result(int64_t *rows, char **schema_json, char **stats_json, tarn_duck *d,
                             const char *select_sql, json_t *params, const char *dest,
-                            const char *format, tarn_error *err)
+                            const char *format, const char *ids_base, tarn_error *err)
 {
     *rows = 0;
     if (schema_json) *schema_json = NULL;
@@ -99,7 +99,7 @@ int tarn__duck_write_result(int64_t *rows, char **schema_json, char **stats_json
     }
     if (rc == 0 && !strcmp(format, "parquet")) {
         rc = tarn__duck_write_parquet(rows, schema_json, stats_json, &w,
-                                      "SELECT * FROM tarn_pipe()", dest, err);
+                                      "SELECT * FROM tarn_pipe()", dest, ids_base, err);
     } else if (rc == 0) {
         strbuf q = {0};
         sb_append(&q, "COPY (SELECT * FROM tarn_pipe()) TO ");

@@ -85,3 +85,15 @@ int tarn__store_init_config(strbuf *config, const tarn_init_options *opts, tarn_
     for (size_t i = 0; i < n; i++) sb_printf(config, "%s = %s\n", entries[i].key, entries[i].value);
     return 0;
 }
+
+void tarn__store_uri(strbuf *out, tarn_lake *lake, const char *key)
+{
+    const char *storage = tarn_lake_config(lake, "storage");
+    if (!storage || !*storage) {
+        sb_printf(out, "file://%s/objects/%s", tarn_lake_path(lake), key);
+        return;
+    }
+    size_t len = strlen(storage);
+    while (len && storage[len - 1] == '/') len--;
+    sb_printf(out, "%.*s/%s", (int)len, storage, key);
+}

@@ -4,6 +4,7 @@
 #define TARN_STORE_STORE_H
 
 #include "lake/lake.h"
+#include "util/util.h"
 
 /* The store LAKE's config names (`storage`): the local folder
  * `.tarn/objects/` when none, `s3://bucket/prefix` for S3. */
@@ -13,6 +14,17 @@ int tarn__store_open(tarn_store **out, tarn_lake *lake, tarn_error *err);
  * lakehouse's .tarn/config, after checking it can hold one. */
 #include "util/util.h"
 int tarn__store_init_config(strbuf *config, const tarn_init_options *opts, tarn_error *err);
+
+/* A local path DuckDB reads data file KEY from: the store's (fetched
+ * first when it is not local), or, for an external table's file (an
+ * absolute file:// location), the file itself. */
+int tarn__store_read_path(tarn_lake *lake, const char *key, char *out, size_t size, tarn_error *err);
+/* The same path without fetching anything (what a confined DuckDB may open). */
+int tarn__store_path_of(tarn_lake *lake, const char *key, char *out, size_t size, tarn_error *err);
+
+/* The location engines other than tarn read object KEY at: the file://
+ * URI of the local folder's file, or s3://bucket/prefix/KEY. */
+void tarn__store_uri(strbuf *out, tarn_lake *lake, const char *key);
 
 /* The S3 store of URL (s3://bucket[/prefix]) configured by LAKE. */
 int tarn__store_s3_open(tarn_store **out, tarn_lake *lake, const char *url, tarn_error *err);

@@ -122,15 +122,19 @@ static void *poll_progress(void *arg)
     return NULL;
 }
 
-/* Writes the Parquet file from SELECT_SQL; fills rows. */
-static int write_parquet(int64_t *rows, tarn_duck *d, const char *select_sql, const char *dest,
-                         const char *table, const tarn_import_options *opts, tarn_error *err)
+/* Writes the Parquet file from SELECT_SQL, with Iceberg field ids that
+ * keep those of the table's schema BASE ("[]": a new table) into *ids;
+ * fills rows. */
+static int write_parquet(int64_t *rows, char **ids, tarn_duck *d, const char *select_sql,
+                         const char *dest, const char *base, const char *table,
+                         const tarn_import_options *opts, tarn_error *err)
 {
     char what[320];
     snprintf(what, sizeof what, "table '%s'", table);
     TARN_RETURN_NOT_OK(tarn__duck_check_columns(d, select_sql, what, err));
+    TARN_RETURN_NOT_OK(tarn__duck_field_ids(ids, d, select_sql, base, err));
     strbuf q = {0};
-    tarn__duck_copy_parquet_sql(&q, select_sql, dest);
+    tarn__duck_copy_parquet_sql(&q, select_sql, dest, *ids);
     pthread_t poller;
     progress_poll poll = {d, opts, 0};
     int polling = 0;
@@ -296,6 +300,7 @@ static int import_common(tarn_import_result *out, tarn_lake *lake, const char *t
     if (rc < 0) return rc;
     tarn_column *existing = NULL; /* an append: the table's columns */
     size_t nexisting = 0;
+    char *base = NULL; /* the table's schema, whose field ids the new file keeps */
     {
         tarn_tree tree;
         TARN_RETURN_NOT_OK(tarn__ref_tree(&tree, NULL, lake, ref.commit, err));
@@ -308,11 +313,14 @@ static int import_common(tarn_import_result *out, tarn_lake *lake, const char *t
             rc = tarn__error_set(err, TARN_ENOTFOUND,
                                  "table '%s' does not exist on branch '%s' (use --mode create)", qualified,
                                  branch_name);
-        else if (e && opts->mode == TARN_IMPORT_APPEND) {
+        else if (e) {
             tarn_version v;
             rc = tarn__version_load(&v, lake, e->version, err);
             if (rc == 0) {
-                tarn__schema_parse(&existing, &nexisting, v.schema_json);
+                if (opts->mode == TARN_IMPORT_APPEND)
+                    tarn__schema_parse(&existing, &nexisting, v.schema_json);
+                base = v.schema_json;
+                v.schema_json = NULL;
                 tarn__version_clear(&v);
             }
         }
@@ -329,11 +337,12 @@ static int import_common(tarn_import_result *out, tarn_lake *lake, const char *t
         tarn__upload_abandon(lake, key);
     if (rc < 0) {
         tarn__columns_free(existing, nexisting);
+        free(base);
         return rc;
     }
 
     tarn_duck d;
-    char *schema_json = NULL, *stats_json = NULL;
+    char *schema_json = NULL, *stats_json = NULL, *ids = NULL;
     int64_t rows = 0;
     tarn_arrow_table *arrow = NULL;
     tarn_arrow_duckdb_view *view = NULL;
@@ -367,9 +376,11 @@ static int import_common(tarn_import_result *out, tarn_lake *lake, const char *t
         else if (rc == 0)
             sb_append(&select, sb_str(&inner));
     }
-    if (rc == 0) rc = write_parquet(&rows, &d, sb_str(&select), tmp, qualified, opts, err);
+    if (rc == 0)
+        rc = write_parquet(&rows, &ids, &d, sb_str(&select), tmp, base ? base : "[]", qualified, opts, err);
     if (rc == 0 && is_csv) rc = tarn__csv_check_rejects(&csv, &d, err);
     if (rc == 0) rc = tarn__duck_describe_parquet(&schema_json, &stats_json, &d, tmp, err);
+    if (rc == 0) rc = tarn__duck_schema_with_ids(&schema_json, ids, err);
     tarn_arrow_duckdb_view_free(&view);
     tarn_arrow_table_free(&arrow);
     tarn__duck_close(&d);
@@ -412,6 +423,8 @@ done:
     if (rc < 0) tarn__upload_abandon(lake, key);
     tarn__csv_read_clear(&csv);
     tarn__columns_free(existing, nexisting);
+    free(base);
+    free(ids);
     sb_free(&select);
     sb_free(&inner);
     free(schema_json);

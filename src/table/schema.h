@@ -18,6 +18,11 @@ json_t *tarn__columns_index(const tarn_column *cols, size_t n, int fold);
 /* The position of NAME in INDEX, or -1. */
 long tarn__columns_find(json_t *index, const char *name, int fold);
 
+/* The schema JSON of qualified table TABLE at REF into *out (malloc'd;
+ * NULL when it does not exist there). (In table.c.) */
+int tarn__table_schema_at(char **out, tarn_lake *lake, const char *ref, const char *table,
+                          tarn_error *err);
+
 /* Describes how B differs from A ("column 'x' only in ...; 'y' is BIGINT
  * here but VARCHAR there") into out; returns the number of differences. */
 int tarn__schema_diff(strbuf *out, const char *a_json, const char *b_json);

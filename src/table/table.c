@@ -271,3 +271,25 @@ int tarn_local__namespace_delete(tarn_commit_id *out, tarn_lake *lake, const cha
 {
     return ns_change(out, lake, ns, branch, 0, commit, err);
 }
+
+int tarn__table_schema_at(char **out, tarn_lake *lake, const char *ref, const char *qualified,
+                          tarn_error *err)
+{
+    *out = NULL;
+    tarn_tree tree;
+    TARN_RETURN_NOT_OK(tarn__ref_tree(&tree, NULL, lake, ref, err));
+    tarn_tree_entry *e = tarn__tree_find(&tree, qualified);
+    int rc = 0;
+    if (e && e->kind == TARN_ENTRY_TABLE) {
+        tarn_version v;
+        rc = TARN_CAT(lake)->vt->version_get(TARN_CAT(lake), e->version, &v, 0, err);
+        if (rc == TARN_ENOTFOUND) rc = TARN_EIO;
+        if (rc == 0) {
+            *out = v.schema_json;
+            v.schema_json = NULL;
+            tarn__version_clear(&v);
+        }
+    }
+    tarn__tree_clear(&tree);
+    return rc;
+}

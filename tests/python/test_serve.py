@@ -149,7 +149,7 @@ def documented_routes():
     out = set()
     for path, item in spec["paths"].items():
         for method in item:
-            if method in ("get", "post", "put", "patch", "delete"):
+            if method in ("get", "head", "post", "put", "patch", "delete"):
                 out.add((method.upper(), path))
     return out
 

@@ -137,7 +137,7 @@ static void wide_file_statistics(void)
     snprintf(path, sizeof path, "%s/wide.parquet", dir);
     int64_t rows = 0;
     char *schema = NULL, *stats = NULL;
-    int rc = tarn__duck_write_parquet(&rows, &schema, &stats, &d, sb_str(&q), path, &err);
+    int rc = tarn__duck_write_parquet(&rows, &schema, &stats, &d, sb_str(&q), path, "[]", &err);
     if (rc) fprintf(stderr, "  %s\n", err.message);
     REQUIRE(rc == 0);
     CHECK_EQ_INT(rows, 3);

@@ -144,11 +144,11 @@ static void test_confine(void)
     snprintf(c, sizeof c, "%s/out.parquet", tmp);
     CHECK_EQ_INT(tarn__duck_write_result(&rows, &schema, &stats, &d,
                                          "SELECT x, x * $k AS y FROM read_parquet(?)", NULL, c,
-                                         "parquet", &err),
+                                         "parquet", NULL, &err),
                  TARN_EINVALID); /* not bound: refused */
     json_t *params = json_pack("{s:i}", "k", 10);
     snprintf(q, sizeof q, "SELECT x, x * $k AS y FROM read_parquet('%s')", a);
-    CHECK_EQ_INT(tarn__duck_write_result(&rows, &schema, &stats, &d, q, params, c, "parquet", &err),
+    CHECK_EQ_INT(tarn__duck_write_result(&rows, &schema, &stats, &d, q, params, c, "parquet", NULL, &err),
                  0);
     CHECK_EQ_INT(rows, 1);
     CHECK(schema && strstr(schema, "\"y\""));
