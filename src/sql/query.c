@@ -215,7 +215,7 @@ static int session_key(char key[65], json_t *paths, tarn_lake *lake, const qtabl
         rc = tarn__store_prefetch(lake, keys, nk, err);
         for (size_t f = 0; f < nk && rc == 0; f++) {
             char url[8192];
-            rc = lake->store->vt->read_url(lake->store, keys[f], url, sizeof url, err);
+            rc = tarn__store_read_path(lake, keys[f], url, sizeof url, err);
             if (rc == 0) json_array_append_new(paths, json_string(url));
             sb_printf(&text, "%s\n", keys[f]);
         }
@@ -260,7 +260,9 @@ static int expose(tarn_duck *d, tarn_lake *lake, const qtable *qt, size_t n, int
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         const qtable *t = &qt[i];
-        if (stub) {
+        /* (a version without files, such as an external table whose
+         * Iceberg snapshot is empty, is its columns without rows) */
+        if (stub || t->v.nfiles == 0) {
             rc = expose_stub(d, t, err);
             continue;
         }
