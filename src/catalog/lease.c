@@ -126,8 +126,17 @@ static void *heartbeat(void *arg)
         }
         pthread_cond_timedwait(&l->wake, &l->mu, &until);
         if (l->stop || !l->id[0]) continue;
-        int rc = l->heartbeat->vt->lease_renew(l->heartbeat, l->id, l->ttl_us, NULL);
-        if (rc == TARN_ENOTFOUND) l->lost = 1; /* reaped: never revived */
+        char id[33];
+        snprintf(id, sizeof id, "%s", l->id);
+        int64_t ttl_us = l->ttl_us;
+        /* Renewed without mu: the commit it may wait for checks the lease
+         * under mu. */
+        pthread_mutex_unlock(&l->mu);
+        pthread_mutex_lock(&l->conn_mu);
+        int rc = l->heartbeat->vt->lease_renew(l->heartbeat, id, ttl_us, NULL);
+        pthread_mutex_unlock(&l->conn_mu);
+        pthread_mutex_lock(&l->mu);
+        if (rc == TARN_ENOTFOUND && !strcmp(id, l->id)) l->lost = 1; /* reaped: never revived */
     }
     pthread_mutex_unlock(&l->mu);
     return NULL;
@@ -147,7 +156,9 @@ static int take_lease(tarn_lake *lake, tarn_error *err)
     if (!l->heartbeat) TARN_RETURN_NOT_OK(TARN_CAT(lake)->vt->clone(&l->heartbeat, TARN_CAT(lake), err));
     l->ttl_us = lease_ttl_us(lake);
     char *holder = holder_json();
+    pthread_mutex_lock(&l->conn_mu);
     int rc = l->heartbeat->vt->lease_create(l->heartbeat, holder, l->ttl_us, l->id, err);
+    pthread_mutex_unlock(&l->conn_mu);
     free(holder);
     if (rc < 0) {
         l->id[0] = 0;
@@ -157,7 +168,9 @@ static int take_lease(tarn_lake *lake, tarn_error *err)
     if (!l->running) {
         l->stop = 0;
         if (pthread_create(&l->thread, NULL, heartbeat, lake) != 0) {
+            pthread_mutex_lock(&l->conn_mu);
             l->heartbeat->vt->lease_release(l->heartbeat, l->id, NULL);
+            pthread_mutex_unlock(&l->conn_mu);
             l->id[0] = 0;
             return tarn__error_set(err, TARN_EIO, "cannot start the lease heartbeat: %s", strerror(errno));
         }
@@ -225,8 +238,12 @@ static int claim(tarn_lake *lake, const char *kind, const char *key, tarn_error 
     TARN_RETURN_NOT_OK(tarn__lease_hold(lake, NULL, err));
     tarn_lease_state *l = &lake->lease;
     pthread_mutex_lock(&l->mu);
-    int rc = l->heartbeat->vt->claim_add(l->heartbeat, l->id, kind, key, err);
+    char id[33];
+    snprintf(id, sizeof id, "%s", l->id);
     pthread_mutex_unlock(&l->mu);
+    pthread_mutex_lock(&l->conn_mu);
+    int rc = l->heartbeat->vt->claim_add(l->heartbeat, id, kind, key, err);
+    pthread_mutex_unlock(&l->conn_mu);
     return rc;
 }
 
@@ -240,14 +257,18 @@ void tarn__upload_abandon(tarn_lake *lake, const char *key)
     lake->store->vt->remove(lake->store, key, NULL);
     tarn_lease_state *l = &lake->lease;
     pthread_mutex_lock(&l->mu);
-    if (l->heartbeat && l->id[0]) {
+    char id[33];
+    snprintf(id, sizeof id, "%s", l->id);
+    pthread_mutex_unlock(&l->mu);
+    pthread_mutex_lock(&l->conn_mu);
+    if (l->heartbeat && id[0]) {
         tarn_catalog *c = l->heartbeat;
         if (c->vt->begin(c, NULL) == 0) {
-            if (c->vt->claim_drop(c, l->id, "upload", key, NULL) == 0) c->vt->commit(c, NULL);
+            if (c->vt->claim_drop(c, id, "upload", key, NULL) == 0) c->vt->commit(c, NULL);
             else c->vt->rollback(c);
         }
     }
-    pthread_mutex_unlock(&l->mu);
+    pthread_mutex_unlock(&l->conn_mu);
 }
 
 int tarn__env_claim(tarn_lake *lake, const char *env_id, tarn_error *err)

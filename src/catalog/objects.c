@@ -246,6 +246,7 @@ int tarn__tree_put_file(tarn_lake *lake, tarn_tree *tree, const char *table, con
     /* The file's record lands in the same transaction as the commit, which
      * settles its upload: the lease that protected it from gc must still
      * be alive, and the object must be there. */
+    tarn__fault("commit:before-lease-check");
     TARN_RETURN_NOT_OK(tarn__lease_check(lake, err));
     int64_t size = 0;
     int exists = lake->store->vt->stat(lake->store, f->key, &size, err);

@@ -168,6 +168,7 @@ int tarn_lake_open_path(tarn_lake **out, const char *tarn_dir, tarn_error *err)
     lake->path = strdup(abs);
     lake->pool = tarn__pool_new();
     pthread_mutex_init(&lake->lease.mu, NULL);
+    pthread_mutex_init(&lake->lease.conn_mu, NULL);
     pthread_cond_init(&lake->lease.wake, NULL);
     char *location = NULL;
     int rc = load_config(lake, err);
@@ -225,6 +226,7 @@ void tarn_local__close(tarn_lake *l)
     tarn__pool_free(&l->pool);
     if (l->catalog) tarn__lease_drop(l);
     pthread_mutex_destroy(&l->lease.mu);
+    pthread_mutex_destroy(&l->lease.conn_mu);
     pthread_cond_destroy(&l->lease.wake);
     if (l->catalog) l->catalog->vt->close(l->catalog);
     if (l->store) l->store->vt->close(l->store);

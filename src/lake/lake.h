@@ -18,7 +18,12 @@ typedef struct tarn_config_entry {
  * first write that needs one, renewed by a heartbeat thread on a catalog
  * connection of its own. */
 typedef struct tarn_lease_state {
-    pthread_mutex_t mu;
+    pthread_mutex_t mu; /* the fields below; never held while a catalog call waits */
+    /* The heartbeat connection's: taken after mu when both are held, and
+     * alone by the heartbeat thread, so that a renewal waiting for the
+     * catalog's write lock never blocks a commit that holds it and is
+     * checking the lease (which would leave the lease to expire). */
+    pthread_mutex_t conn_mu;
     pthread_cond_t wake;
     pthread_t thread;
     int running;            /* the heartbeat thread exists */

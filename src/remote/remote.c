@@ -44,6 +44,7 @@ int tarn_lake_open_remote(tarn_lake **out, const char *url, const char *token, t
     lake->remote = rm;
     pthread_mutex_init(&rm->mu, NULL);
     pthread_mutex_init(&lake->lease.mu, NULL);
+    pthread_mutex_init(&lake->lease.conn_mu, NULL);
     pthread_cond_init(&lake->lease.wake, NULL);
     lake->path = strdup(url);
     rm->token = strdup(token);
@@ -71,6 +72,7 @@ static void remote_close(tarn_lake *lake)
         free(rm);
     }
     pthread_mutex_destroy(&lake->lease.mu);
+    pthread_mutex_destroy(&lake->lease.conn_mu);
     pthread_cond_destroy(&lake->lease.wake);
     free(lake->path);
     free(lake);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -278,14 +279,21 @@ size_t tarn__edit_distance(const char *a, const char *b)
 
 /* TARN_FAULT=POINT kills the process at POINT; TARN_FAULT=POINT=stop stops
  * it there (SIGSTOP), so a test can act while it stands still and then let
- * it go on (SIGCONT). */
+ * it go on (SIGCONT); TARN_FAULT=POINT=pause:MS makes the thread that
+ * reaches POINT wait MS milliseconds (the rest of the process runs on). */
 void tarn__fault(const char *point)
 {
     const char *want = getenv("TARN_FAULT");
     if (!want) return;
     size_t n = strlen(point);
     if (strcmp(want, point) == 0) raise(SIGKILL);
-    else if (strncmp(want, point, n) == 0 && strcmp(want + n, "=stop") == 0) raise(SIGSTOP);
+    if (strncmp(want, point, n) != 0 || want[n] != '=') return;
+    if (strcmp(want + n, "=stop") == 0) raise(SIGSTOP);
+    else if (strncmp(want + n, "=pause:", 7) == 0) {
+        long ms = atol(want + n + 7);
+        struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
+        while (nanosleep(&t, &t) != 0 && errno == EINTR) {}
+    }
 }
 
 int tarn__write_all(int fd, const void *p, size_t n)
