@@ -98,15 +98,6 @@ int tarn_remote__query_arrow(int *fd, tarn_lake *lake, const char *sql,
     return rc;
 }
 
-int tarn_remote__scan_arrow(int *fd, tarn_lake *lake, const char *table, const char *const *columns,
-                            size_t ncolumns, const char *filter, const tarn_query_options *opts,
-                            tarn_error *err)
-{
-    (void)lake, (void)table, (void)columns, (void)ncolumns, (void)filter, (void)opts;
-    *fd = -1;
-    return tarn_remote__unsupported("a scan with a filter (use a query)", err);
-}
-
 int tarn_remote__query_to_file(int64_t *rows, tarn_lake *lake, const char *sql, const char *ref,
                                const char *path, const char *format, tarn_error *err)
 {

@@ -223,7 +223,9 @@ const tarn_lake_ops tarn__remote_ops = {
     .query = tarn_remote__query,
     .query_to_file = tarn_remote__query_to_file,
     .query_arrow = tarn_remote__query_arrow,
-    .scan_arrow = tarn_remote__scan_arrow,
+    /* a scan is a query built here (its filter checked by a DuckDB of
+     * this process, which reads nothing): the server runs the query */
+    .scan_arrow = tarn_local__scan_arrow,
     .query_stream_open = tarn_remote__query_stream_open,
     .gc = tarn_remote__gc,
     .run = tarn_remote__run,

@@ -142,9 +142,6 @@ int tarn_remote__query_to_file(int64_t *rows, tarn_lake *lake, const char *sql, 
                                const char *path, const char *format, tarn_error *err);
 int tarn_remote__query_arrow(int *fd, tarn_lake *lake, const char *sql,
                              const tarn_query_options *opts, tarn_error *err);
-int tarn_remote__scan_arrow(int *fd, tarn_lake *lake, const char *table, const char *const *columns,
-                            size_t ncolumns, const char *filter, const tarn_query_options *opts,
-                            tarn_error *err);
 int tarn_remote__query_stream_open(tarn_query_stream **out, tarn_lake *lake, const char *sql,
                                    const tarn_query_stream_options *opts, tarn_error *err);
 
