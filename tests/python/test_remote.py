@@ -8,6 +8,9 @@ own certificate. (The client suites themselves run a second time through a
 server: TARN_TEST_REMOTE=1 in scripts/test.sh.)"""
 import json
 import os
+import pathlib
+import shutil
+import tempfile
 import signal
 import subprocess
 import time
@@ -172,8 +175,10 @@ def test_runs_on_the_server_borrow_warm_parents(lake, tarn_server, tmp_path, mon
     """A run through the server borrows a warm Python parent from the warm
     runtime of the server's tarn and gives it back: the next run reuses that
     very parent (it pays neither the interpreter's start-up nor pandas')."""
-    runtime = tmp_path / "runtime"
-    runtime.mkdir(mode=0o700)
+    # A short folder: a Unix socket's path holds at most 107 bytes, and with a
+    # longer one the runtime refuses (saying so) and runs start their own.
+    runtime = pathlib.Path(tempfile.mkdtemp(prefix="tarn-rt-", dir="/tmp"))
+    runtime.chmod(0o700)
     monkeypatch.setenv("TARN_RUNTIME_DIR", str(runtime))  # the server's runs and this test's status
     monkeypatch.delenv("TARN_RUNTIME", raising=False)
     url, token = tarn_server(lake)
@@ -204,3 +209,4 @@ def test_runs_on_the_server_borrow_warm_parents(lake, tarn_server, tmp_path, mon
         assert second == first, "the second run did not borrow the first run's warm parent"
     finally:
         tarn_cli(tmp_path, "runtime", "stop", check=False)
+        shutil.rmtree(runtime, ignore_errors=True)
