@@ -107,24 +107,8 @@ int tarn_lake_init_opts(const char *dir, const tarn_init_options *opts, tarn_err
         sb_free(&where);
         return rc;
     }
-    char abs[PATH_MAX], tarn_dir[PATH_MAX + 16], path[PATH_MAX + 64];
-    if (rc == 0 && (!dir || !*dir)) dir = ".";
-    if (rc == 0 && tarn__mkdirs(dir, 0755) != 0)
-        rc = tarn__error_set(err, TARN_EIO, "cannot create '%s': %s", dir, strerror(errno));
-    if (rc == 0 && !realpath(dir, abs))
-        rc = tarn__error_set(err, TARN_EIO, "cannot resolve '%s': %s", dir, strerror(errno));
-    if (rc == 0) {
-        snprintf(tarn_dir, sizeof tarn_dir, "%s/.tarn", abs);
-        if (tarn__catalog_found(tarn_dir))
-            rc = tarn__error_set(err, TARN_EEXISTS, "'%s' already holds a tarn lakehouse", abs);
-    }
-    const char *subdirs[] = {"cache", "envs", local_objects ? "objects" : NULL};
-    for (size_t i = 0; rc == 0 && i < sizeof subdirs / sizeof *subdirs; i++) {
-        if (!subdirs[i]) continue;
-        snprintf(path, sizeof path, "%s/%s", tarn_dir, subdirs[i]);
-        if (tarn__mkdirs(path, 0755) != 0)
-            rc = tarn__error_set(err, TARN_EIO, "cannot create '%s': %s", path, strerror(errno));
-    }
+    char tarn_dir[PATH_MAX + 16] = "", path[PATH_MAX + 64];
+    if (rc == 0) rc = tarn__lake_init_dir(tarn_dir, sizeof tarn_dir, dir, local_objects, err);
     tarn_lake lake = {0};
     lake.path = tarn_dir;
     if (rc == 0) rc = open_shared(&lake, catalog, opts->attach, err);

@@ -58,27 +58,32 @@ int tarn_lake_init(const char *dir, tarn_error *err)
     return tarn_lake_init_opts(dir, NULL, err);
 }
 
-int tarn__lake_init_embedded(const char *dir, const char *config_text, tarn_error *err)
+int tarn__lake_init_dir(char *tarn_dir, size_t size, const char *dir, int local_objects,
+                        tarn_error *err)
 {
-    char abs[PATH_MAX], tarn_dir[PATH_MAX + 16], path[PATH_MAX + 64];
+    char abs[PATH_MAX], path[PATH_MAX + 64];
     if (!dir || !*dir) dir = ".";
-    int rc = 0;
     if (tarn__mkdirs(dir, 0755) != 0)
-        rc = tarn__error_set(err, TARN_EIO, "cannot create '%s': %s", dir, strerror(errno));
-    if (rc == 0 && !realpath(dir, abs))
-        rc = tarn__error_set(err, TARN_EIO, "cannot resolve '%s': %s", dir, strerror(errno));
-    if (rc == 0) {
-        snprintf(tarn_dir, sizeof tarn_dir, "%s/.tarn", abs);
-        /* catalog.db, or a config naming a shared catalog */
-        if (tarn__catalog_found(tarn_dir))
-            rc = tarn__error_set(err, TARN_EEXISTS, "'%s' already holds a tarn lakehouse", abs);
-    }
-    static const char *const subdirs[] = {"objects", "cache", "envs"};
-    for (size_t i = 0; rc == 0 && i < sizeof subdirs / sizeof *subdirs; i++) {
+        return tarn__error_set(err, TARN_EIO, "cannot create '%s': %s", dir, strerror(errno));
+    if (!realpath(dir, abs)) return tarn__error_set(err, TARN_EIO, "cannot resolve '%s': %s", dir, strerror(errno));
+    snprintf(tarn_dir, size, "%s/.tarn", abs);
+    /* catalog.db, or a config naming a shared catalog */
+    if (tarn__catalog_found(tarn_dir))
+        return tarn__error_set(err, TARN_EEXISTS, "'%s' already holds a tarn lakehouse", abs);
+    const char *subdirs[] = {"cache", "envs", local_objects ? "objects" : NULL};
+    for (size_t i = 0; i < sizeof subdirs / sizeof *subdirs; i++) {
+        if (!subdirs[i]) continue;
         snprintf(path, sizeof path, "%s/%s", tarn_dir, subdirs[i]);
         if (tarn__mkdirs(path, 0755) != 0)
-            rc = tarn__error_set(err, TARN_EIO, "cannot create '%s': %s", path, strerror(errno));
+            return tarn__error_set(err, TARN_EIO, "cannot create '%s': %s", path, strerror(errno));
     }
+    return 0;
+}
+
+int tarn__lake_init_embedded(const char *dir, const char *config_text, tarn_error *err)
+{
+    char tarn_dir[PATH_MAX + 16], path[PATH_MAX + 64];
+    int rc = tarn__lake_init_dir(tarn_dir, sizeof tarn_dir, dir, 1, err);
     if (rc == 0) {
         snprintf(path, sizeof path, "%s/config", tarn_dir);
         if (access(path, F_OK) != 0 && tarn__write_file_atomic(path, config_text, strlen(config_text)) != 0)

@@ -67,6 +67,11 @@ int tarn__lake_create_main(tarn_lake *lake, tarn_error *err);
 /* Creates DIR/.tarn with the embedded catalog and CONFIG_TEXT as its
  * config (tarn_lake_init_opts without a shared catalog). */
 int tarn__lake_init_embedded(const char *dir, const char *config_text, tarn_error *err);
+/* Makes DIR/.tarn (DIR: "." when empty) with its cache and envs folders
+ * (and objects when LOCAL_OBJECTS), its path into TARN_DIR; TARN_EEXISTS
+ * when it already holds a lakehouse. The one start of every init. */
+int tarn__lake_init_dir(char *tarn_dir, size_t size, const char *dir, int local_objects,
+                        tarn_error *err);
 /* The text of a new lakehouse's config file. */
 const char *tarn__lake_default_config(void);
 
