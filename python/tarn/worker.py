@@ -527,6 +527,20 @@ def _compile_entries(paths):
             pass
 
 
+def _preload_discovery():
+    """Imports what a plan's inspection of a project (the "discover" op)
+    needs beyond tarn: its confinement, the environment resolver and pip's
+    version parsing. Imported here once, a discovery forked from this
+    parent does not pay them on every run (they are most of its cost)."""
+    for mod in ("tarn.discover", "tarn.envs", "importlib.metadata",
+                "pip._vendor.packaging.requirements", "pip._vendor.packaging.specifiers",
+                "pip._vendor.packaging.tags", "pip._vendor.packaging.version"):
+        try:
+            importlib.import_module(mod)
+        except Exception:  # pragma: no cover - pip absent: discovery imports what it finds
+            pass
+
+
 def _zygote_main(fd, preload=(), paths=()):
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _arrange_path(list(paths))
@@ -535,6 +549,7 @@ def _zygote_main(fd, preload=(), paths=()):
         if mod:
             importlib.import_module(mod)
     from . import table as _table  # noqa: F401  (warm: tarn and its extension)
+    _preload_discovery()
     _compile_entries(paths)
     confine.remove_stale_scratch()
     gc.collect()
