@@ -39,11 +39,11 @@ struct srv_run {
     char dir[4300];
     char rerun[65]; /* the job a rerun repeats; empty for an uploaded project */
     int strict, dry_run, preview, no_transaction;
-    char *namespace_;                 /* NULL: the project's default */
-    size_t nparams;                   /* ?param=NAME=VALUE, split */
-    char *param_names[MAX_PARAMS];    /* owned */
+    char *namespace_;                     /* NULL: the project's default */
+    size_t nparams;                       /* ?param=NAME=VALUE, split */
+    char *param_names[MAX_PARAMS];        /* owned */
     const char *param_values[MAX_PARAMS]; /* inside param_names' strings */
-    tarn_lake *lake;                  /* from the pool, authored by the run's user */
+    tarn_lake *lake;                      /* from the pool, authored by the run's user */
     int done, cancelled, exit_code;
     char *log; /* every progress line, '\n'-separated */
     size_t loglen;
@@ -130,8 +130,9 @@ static char *error_text(int rc, const tarn_error *err)
     json_t *tables = json_array();
     for (size_t i = 0; i < err->ntables; i++)
         json_array_append_new(tables, srv_jstr(err->tables[i]));
-    json_t *e = json_pack("{s:s,s:o,s:o}", "code", tarn_code_name(rc), "message",
-                          srv_jstr(err->message[0] ? err->message : tarn_strerror(rc)), "tables", tables);
+    json_t *e =
+        json_pack("{s:s,s:o,s:o}", "code", tarn_code_name(rc), "message",
+                  srv_jstr(err->message[0] ? err->message : tarn_strerror(rc)), "tables", tables);
     char *text = e ? json_dumps(e, JSON_COMPACT) : NULL;
     json_decref(e);
     return text;
@@ -197,7 +198,9 @@ static int start_run(srv *s, srv_run *run, tarn_error *err)
     pthread_mutex_unlock(&s->mu);
     if (e != 0) {
         free(a);
-        if (err) snprintf(err->message, sizeof err->message, "cannot start the run: %s (try again)", strerror(e));
+        if (err)
+            snprintf(err->message, sizeof err->message, "cannot start the run: %s (try again)",
+                     strerror(e));
         return TARN_EIO;
     }
     return 0;
@@ -363,7 +366,8 @@ typedef struct param_list {
     int too_many;
 } param_list;
 
-static enum MHD_Result collect_param(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+static enum MHD_Result collect_param(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
 {
     (void)kind;
     param_list *l = cls;
@@ -393,11 +397,11 @@ static int run_flags(srv_req *r, srv_run *run)
 {
     param_list l = {.run = run};
     MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, collect_param, &l);
-    if (l.too_many)
-        return srv_reply_msg(r, 400, "invalid", "too many parameters (at most 12)") - 1;
+    if (l.too_many) return srv_reply_msg(r, 400, "invalid", "too many parameters (at most 12)") - 1;
     if (l.bad) {
         char msg[400];
-        snprintf(msg, sizeof msg, "parameter '%.300s' is not NAME=VALUE (give ?param=NAME=VALUE)", l.bad);
+        snprintf(msg, sizeof msg, "parameter '%.300s' is not NAME=VALUE (give ?param=NAME=VALUE)",
+                 l.bad);
         return srv_reply_msg(r, 400, "invalid", msg) - 1;
     }
     int *flags[] = {&run->strict, &run->dry_run, &run->preview, &run->no_transaction};
@@ -439,8 +443,9 @@ static int launch(srv_req *r, srv_run *run, int unpack)
         return srv_reply_error(r, rc, &err);
     }
     if (srv_flag(r, "follow") && srv_arg(r, "follow")) return reply_follow(r, run, 1, 1);
-    return srv_reply_json(r, 202, json_pack("{s:s,s:s,s:o}", "id", run->id, "status", "running", "branch",
-                                            srv_jstr(run->branch)));
+    return srv_reply_json(r, 202,
+                          json_pack("{s:s,s:s,s:o}", "id", run->id, "status", "running", "branch",
+                                    srv_jstr(run->branch)));
 }
 
 /* A run of R's user on BRANCH, with a random id and its scratch folder's
@@ -576,7 +581,8 @@ static int run_cancel(srv_req *r)
 {
     srv_run *run = visible_run(r);
     if (!run) return 0;
-    if (!tarn_token_may_write(&r->tok, run->branch)) return srv_reply_msg(r, 403, "denied", "this token may not write the run's branch");
+    if (!tarn_token_may_write(&r->tok, run->branch))
+        return srv_reply_msg(r, 403, "denied", "this token may not write the run's branch");
     stop_run(r->s, run);
     /* Settled before the answer: within a second the job stops, ends
      * cancelled and its run branch is aborted. */
@@ -610,11 +616,13 @@ void srv_runs_stop(srv *s)
     pthread_mutex_lock(&s->mu);
     for (;;) {
         int busy = 0;
-        for (srv_run *r = s->run_list; r; r = r->next) busy |= !r->done;
+        for (srv_run *r = s->run_list; r; r = r->next)
+            busy |= !r->done;
         if (!busy || pthread_cond_timedwait(&s->idle, &s->mu, &until) == ETIMEDOUT) break;
     }
     pthread_mutex_unlock(&s->mu);
-    for (srv_run *r = s->run_list; r; r = r->next) stop_run(s, r);
+    for (srv_run *r = s->run_list; r; r = r->next)
+        stop_run(s, r);
     for (srv_run *r = s->run_list; r; r = r->next)
         if (r->started) pthread_join(r->thread, NULL);
     while (s->run_list) {
