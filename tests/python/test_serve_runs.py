@@ -151,3 +151,33 @@ def test_bad_run_options_are_refused_before_anything_starts(lake):
                        tok["alice"], tar)
     assert st == 400 and "at most 12" in body["error"]["message"], body
     assert len(srv.req("GET", "/api/v1/jobs?limit=1000", tok["admin"])[1]["jobs"]) == jobs
+
+
+def test_sigterm_settles_a_run_in_flight(tmp_path):
+    home = str(tmp_path)
+    ts.tarn(home, "init", *ts.catalog_args(home))
+    with open(os.path.join(home, "t.csv"), "w") as f:
+        f.write("id,usd\n1,10\n")
+    ts.tarn(home, "table", "import", "trips", "--from", "t.csv")
+    admin = ts.tarn(home, "token", "create", "admin", "--admin").stdout.strip()
+    before = ts.tarn(home, "-O", "json", "commit", "-n", "1").stdout
+    srv = ts.Server(home)
+    try:
+        slow = ("import time, tarn\n\n@tarn.model(materialization_strategy='REPLACE')\n@tarn.python('3.11')\n"
+                "def nap(data=tarn.Model('trips')):\n    time.sleep(600)\n    return data\n")
+        st, body = srv.req("POST", "/api/v1/runs?ref=main", admin, ts.project_tar({"models.py": slow}))
+        assert st == 202, body
+        deadline = time.time() + 60
+        run = srv.req("GET", "/api/v1/runs/" + body["id"], admin)[1]
+        while not run["job_id"] and time.time() < deadline:
+            time.sleep(0.2)
+            run = srv.req("GET", "/api/v1/runs/" + body["id"], admin)[1]
+        assert run["job_id"], run
+        time.sleep(1)  # the model is sleeping now
+    finally:
+        code, log = srv.stop()  # SIGTERM: 20 seconds of grace, then the run is cancelled
+    assert code == 0, log
+    jobs = json.loads(ts.tarn(home, "-O", "json", "job", "ls").stdout)
+    assert [j["status"] for j in jobs if j["id"] == run["job_id"]] == ["cancelled"], jobs
+    assert ts.tarn(home, "-O", "json", "commit", "-n", "1").stdout == before
+    assert "nap" not in ts.tarn(home, "table", "ls").stdout
