@@ -542,7 +542,11 @@ static int run_get(srv_req *r)
     if (!run) return 0;
     pthread_mutex_lock(&r->s->mu);
     json_t *report = run->report ? json_loads(run->report, 0, NULL) : NULL;
-    const char *status = !run->done ? "running" : run->cancelled ? "cancelled" : run->exit_code == 0 ? "success" : "failed";
+    /* A cancel that came after the outputs were committed is too late: the run succeeded. */
+    const char *status = !run->done            ? "running"
+                         : run->exit_code == 0 ? "success"
+                         : run->cancelled      ? "cancelled"
+                                               : "failed";
     json_t *v = json_pack("{s:s,s:s,s:o,s:o,s:s?,s:o,s:o}", "id", run->id, "status", status, "branch",
                           srv_jstr(run->branch), "user", srv_jstr(run->user), "job_id",
                           run->job_id[0] ? run->job_id : NULL, "exit_code",
