@@ -12,6 +12,7 @@
 #    is whole Parquet: PAR1 at both ends), and no download temporary.
 # 3. A request the server keeps refusing fails within its attempts, clearly.
 # 4. Connection reuse and parallel downloads, as the proxy sees them.
+# 5. Virtual-hosted addressing against the server.
 # Bounded: 24 rounds, well under a minute of faults.
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/common.sh"
@@ -158,6 +159,26 @@ most=$(grep '^ok GET .*default\.par/' "$S3_PROXY_CONTROL.log" | sed 's/.*infligh
 [ "$gets" = 7 ] && [ "${most:-0}" -ge 3 ] && ok "its 7 downloads were made at once (up to $most in flight)" ||
     bad "its $gets downloads had at most ${most:-0} in flight: $(cat "$S3_PROXY_CONTROL.log")"
 s3_proxy_faults 0 ""
+
+# 5. virtual-hosted addressing reaches the server: with s3.path_style off,
+#    requests go to BUCKET.s3.localhost (the proxy's port) with paths that
+#    do not name the bucket, and the lakehouse works as path-style does.
+mkdir vhost && (
+    cd vhost || exit 1
+    tarn init --storage s3://lake/vhost --endpoint "http://s3.localhost:${PROXY_ENDPOINT##*:}" >/dev/null &&
+        echo "s3.path_style = false" >>.tarn/config
+) || bad "init of a virtual-hosted lakehouse"
+: >"$S3_PROXY_CONTROL.log"
+(cd vhost && tarn table import small --from ../small.csv >/dev/null) || bad "import, virtual-hosted"
+cold
+[ "$(cd vhost && tarn query "SELECT sum(id) FROM small" --format csv 2>/dev/null | tail -1)" = 1275 ] &&
+    ok "a virtual-hosted lakehouse imports and reads back" || bad "a virtual-hosted lakehouse reads back"
+if grep -q '^ok PUT /vhost/data/' "$S3_PROXY_CONTROL.log" && grep -q '^ok GET /vhost/data/' "$S3_PROXY_CONTROL.log" &&
+    ! grep -q ' /lake/' "$S3_PROXY_CONTROL.log"; then
+    ok "its requests were virtual-hosted (no bucket in the path)"
+else
+    bad "its requests were not virtual-hosted: $(head -5 "$S3_PROXY_CONTROL.log")"
+fi
 
 # 3. a server that keeps refusing: a clear failure within the attempts
 s3_proxy_faults 1 503
