@@ -3,8 +3,8 @@
  * A run's project arrives as a tar archive (checked and unpacked by
  * tar.c) and runs inside the server, on a thread of its own, through the
  * library's run entry point (tarn_run, or tarn_job_rerun) on a lake handle
- * of the server's pool authored by the run's user: no process to start, no
- * lakehouse or DuckDB library to load, no catalog to open per run. User
+ * of its own authored by the run's user: no process to start, no DuckDB
+ * library to load, only a catalog connection to open per run. User
  * code still never runs here: Python models and the project's inspection
  * run in confined, limited workers forked from the warm parents of the
  * server's warm runtime (runtime/warm.h), as in a local run, so a model
@@ -43,7 +43,7 @@ struct srv_run {
     size_t nparams;                       /* ?param=NAME=VALUE, split */
     char *param_names[MAX_PARAMS];        /* owned */
     const char *param_values[MAX_PARAMS]; /* inside param_names' strings */
-    tarn_lake *lake;                      /* from the pool, authored by the run's user */
+    tarn_lake *lake;                      /* its own, authored by the run's user */
     int done, cancelled, exit_code;
     char *log; /* every progress line, '\n'-separated */
     size_t loglen;
@@ -166,10 +166,9 @@ static void *run_thread(void *p)
                            : tarn_run(&report, run->lake, &o, &err);
     char *etext = rc < 0 ? error_text(rc, &err) : NULL;
     tarn_error_clear(&err);
-    srv_lake_put(s, run->lake);
+    tarn_lake_close(&run->lake);
     srv_rmtree(run->dir);
     pthread_mutex_lock(&s->mu);
-    run->lake = NULL;
     run->report = report ? strdup(report) : NULL;
     run->error = etext;
     run->exit_code = rc < 0 ? 1 : 0;
@@ -180,6 +179,17 @@ static void *run_thread(void *p)
     free(a);
     srv_gate_leave(&s->runs);
     return NULL;
+}
+
+/* RUN's own lake handle, authored by its user. Not one of the pool's: a
+ * handle reads .tarn/config when it opens, and a run reads it as it is
+ * when the run starts (its limits, confinement, parallelism), as a `tarn
+ * run` does; opening one costs a catalog connection, not a process. */
+static int open_lake(srv_run *run, srv *s, tarn_error *err)
+{
+    int rc = tarn_lake_open_path(&run->lake, s->o.lake_dir, err);
+    if (rc == 0) rc = tarn_lake_set_author(run->lake, run->user, err);
+    return rc;
 }
 
 /* Starts RUN on a thread of its own: the one place a run is started. */
@@ -414,8 +424,8 @@ static int run_flags(srv_req *r, srv_run *run)
     return 0;
 }
 
-/* Starts RUN (made by new_run), taking a run slot and a lake handle
- * authored by the request's user, and answers: 202 with its id, or its
+/* Starts RUN (made by new_run), taking a run slot and opening its lake
+ * handle, and answers: 202 with its id, or its
  * progress followed live. With UNPACK the uploaded archive is unpacked into
  * RUN->dir/project first. */
 static int launch(srv_req *r, srv_run *run, int unpack)
@@ -432,10 +442,10 @@ static int launch(srv_req *r, srv_run *run, int unpack)
     if (mkdir(run->dir, 0700) != 0 || mkdir(project, 0755) != 0) rc = TARN_EIO;
     if (rc == 0 && unpack)
         rc = srv_tar_extract(r->body_path, project, MAX_PROJECT_FILES, s->o.max_upload, &err);
-    if (rc == 0) rc = srv_lake_get(&run->lake, r, &err);
+    if (rc == 0) rc = open_lake(run, s, &err);
     if (rc == 0) rc = start_run(s, run, &err);
     if (rc < 0) {
-        srv_lake_put(s, run->lake);
+        tarn_lake_close(&run->lake);
         srv_rmtree(run->dir);
         free_run(run);
         srv_gate_leave(&s->runs);

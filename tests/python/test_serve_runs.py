@@ -181,3 +181,22 @@ def test_sigterm_settles_a_run_in_flight(tmp_path):
     assert [j["status"] for j in jobs if j["id"] == run["job_id"]] == ["cancelled"], jobs
     assert ts.tarn(home, "-O", "json", "commit", "-n", "1").stdout == before
     assert "nap" not in ts.tarn(home, "table", "ls").stdout
+
+
+def test_a_run_reads_the_config_as_it_is_when_it_starts(lake):
+    home, srv, tok = lake
+    before = head(srv, tok["alice"], "alice.a")
+    nap = ("import time, tarn\n\n@tarn.model(materialization_strategy='REPLACE')\n@tarn.python('3.11')\n"
+           "def nap(data=tarn.Model('trips')):\n    time.sleep(30)\n    return data\n")
+    config = os.path.join(home, ".tarn", "config")
+    text = open(config).read()
+    # the server has been serving (and running) since before this change
+    with open(config, "a") as f:
+        f.write("run.timeout_s = 1\n")
+    try:
+        last, _ = follow(srv, tok["alice"], "alice.a", {"models.py": nap})
+    finally:
+        with open(config, "w") as f:
+            f.write(text)
+    assert last["exit_code"] != 0 and "time limit (1 s)" in last["error"]["message"], last
+    assert head(srv, tok["alice"], "alice.a") == before
