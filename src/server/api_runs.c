@@ -46,7 +46,7 @@ struct srv_run {
     tarn_lake *lake;                      /* its own, authored by the run's user */
     int done, cancelled, exit_code;
     char *log; /* every progress line, '\n'-separated */
-    size_t loglen;
+    size_t loglen, logcap;
     char *report; /* the run's JSON report, once done */
     char *error;  /* how it failed, once done: {"code", "message", "tables"} or NULL */
     pthread_t thread;
@@ -89,13 +89,23 @@ static void add_line(const char *line, void *ctx)
     size_t n = strlen(line);
     pthread_mutex_lock(&s->mu);
     if (run->loglen + n + 1 < MAX_LOG) {
-        char *l = realloc(run->log, run->loglen + n + 2);
-        if (l) {
-            memcpy(l + run->loglen, line, n);
-            l[run->loglen + n] = '\n';
+        /* Grown by doubling: a model may print a line at a time for
+         * hundreds of thousands of lines. */
+        size_t need = run->loglen + n + 2;
+        if (need > run->logcap) {
+            size_t cap = run->logcap ? run->logcap : 4096;
+            while (cap < need) cap *= 2;
+            char *l = realloc(run->log, cap);
+            if (l) {
+                run->log = l;
+                run->logcap = cap;
+            }
+        }
+        if (need <= run->logcap) {
+            memcpy(run->log + run->loglen, line, n);
+            run->log[run->loglen + n] = '\n';
             run->loglen += n + 1;
-            l[run->loglen] = 0;
-            run->log = l;
+            run->log[run->loglen] = 0;
         }
     }
     pthread_cond_broadcast(&s->idle);
