@@ -22,11 +22,11 @@
  * Anything uncertain reads the files: a filter calling a function whose
  * value changes between calls (random(), now(), ...), a kept result whose
  * types do not match what the files give, an entry that fails its checks.
- * An entry is [magic, header length, data length, two checksums] + the
- * header (JSON: the whole key) + the IPC stream; a short, long or altered
- * file is removed and never served. What a model receives is exactly its
- * columns and rows, however the scan was served. */
+ * An entry's file (scanentry.c) holds the whole key, compared on use; a
+ * short, long or altered file is removed and never served. What a model
+ * receives is exactly its columns and rows, however the scan was served. */
 #include "runtime/scancache.h"
+#include "runtime/scanentry.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -47,9 +47,6 @@
 #include "util/error.h"
 #include "util/util.h"
 
-#define MAGIC "TARNSC01"
-#define PREFIX 40 /* magic, header length, data length, header sum, data sum */
-#define ALL_SEALS (F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL)
 #define ANCESTORS 16 /* earlier versions of a table looked at for an append */
 
 struct tarn_scancache {
@@ -353,104 +350,7 @@ static json_t *key_header(const scan_key *k)
                      "columns", k->columns, "where", k->where, "params", k->bound);
 }
 
-/* ---- entries on disk -------------------------------------------------------------------- */
-
-/* A fast checksum (four multiply-rotate lanes over 8-byte words): it
- * catches a damaged entry; the name and the header make the key. */
-static uint64_t checksum(const uint8_t *p, size_t n)
-{
-    const uint64_t m = 0x9E3779B97F4A7C15ull;
-    uint64_t h[4] = {m, m ^ 1, m ^ 2, m ^ 3};
-    size_t i = 0;
-    for (; i + 32 <= n; i += 32)
-        for (int l = 0; l < 4; l++) {
-            uint64_t w;
-            memcpy(&w, p + i + 8 * l, 8);
-            h[l] = (h[l] ^ w) * m;
-            h[l] = (h[l] << 29) | (h[l] >> 35);
-        }
-    uint64_t tail = n;
-    for (; i < n; i++)
-        tail = (tail ^ p[i]) * m;
-    uint64_t r = tail;
-    for (int l = 0; l < 4; l++)
-        r = (r ^ h[l]) * m + (uint64_t)l;
-    return r ^ (r >> 31);
-}
-
-static size_t pad8(size_t n)
-{
-    return (n + 7) & ~(size_t)7;
-}
-
-/* The header of the entry at PATH (NULL when it is not a whole entry) and
- * the data's place in it. */
-static json_t *read_header(const char *path, int *fdp, uint64_t *data_off, uint64_t *data_len,
-                           uint64_t *data_sum)
-{
-    *fdp = -1;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return NULL;
-    uint8_t pre[PREFIX];
-    uint64_t hlen, dlen, hsum;
-    struct stat st;
-    json_t *h = NULL;
-    char *text = NULL;
-    if (fstat(fd, &st) < 0 || pread(fd, pre, PREFIX, 0) != PREFIX || memcmp(pre, MAGIC, 8))
-        goto done;
-    memcpy(&hlen, pre + 8, 8);
-    memcpy(&dlen, pre + 16, 8);
-    memcpy(&hsum, pre + 24, 8);
-    memcpy(data_sum, pre + 32, 8);
-    /* A short or long file is not an entry: it was cut, or is another's. */
-    if (hlen > (1u << 30) || dlen > (uint64_t)st.st_size ||
-        (uint64_t)st.st_size != PREFIX + pad8(hlen) + dlen)
-        goto done;
-    text = malloc(hlen + 1);
-    if (!text || pread(fd, text, hlen, PREFIX) != (ssize_t)hlen) goto done;
-    text[hlen] = 0;
-    if (checksum((const uint8_t *)text, hlen) != hsum) goto done;
-    h = json_loads(text, 0, NULL);
-    *data_off = PREFIX + pad8(hlen);
-    *data_len = dlen;
-done:
-    free(text);
-    if (h)
-        *fdp = fd;
-    else
-        close(fd);
-    return h;
-}
-
-/* Copies the IPC stream of an entry into a new sealed memfd; -1 when its
- * checksum fails. */
-static int load_data(int *out, int fd, uint64_t off, uint64_t len, uint64_t sum, const char *name)
-{
-    *out = -1;
-    int m = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
-    if (m < 0) return -1;
-    void *map = MAP_FAILED;
-    int ok = ftruncate(m, (off_t)len) == 0 && len > 0;
-    if (ok) map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, m, 0);
-    ok = ok && map != MAP_FAILED;
-    for (uint64_t done = 0; ok && done < len;) {
-        ssize_t n = pread(fd, (uint8_t *)map + done, len - done, (off_t)(off + done));
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0)
-            ok = 0;
-        else
-            done += (uint64_t)n;
-    }
-    ok = ok && checksum(map, len) == sum;
-    if (map != MAP_FAILED) munmap(map, len);
-    ok = ok && fcntl(m, F_ADD_SEALS, ALL_SEALS) == 0;
-    if (!ok) {
-        close(m);
-        return -1;
-    }
-    *out = m;
-    return 0;
-}
+/* ---- keeping a result ---------------------------------------------------------------- */
 
 /* Keeps the IPC stream in memfd FD as entry K->name. A failure to keep
  * it is not the scan's failure: WHY says what happened. */
@@ -463,7 +363,7 @@ static void store(tarn_scancache *sc, const scan_key *k, int fd, char *why, size
     char *text = json_dumps(h, JSON_COMPACT);
     json_decref(h);
     size_t hlen = text ? strlen(text) : 0;
-    if (!text || PREFIX + pad8(hlen) + len > (size_t)(sc->max_bytes / 2)) {
+    if (!text || tarn__scanentry_size(hlen, len) > (size_t)(sc->max_bytes / 2)) {
         if (text) snprintf(why, wsize, "not kept: larger than half of run.scan_cache_mb");
         free(text);
         return;
@@ -475,27 +375,11 @@ static void store(tarn_scancache *sc, const scan_key *k, int fd, char *why, size
     int rc = map == MAP_FAILED ? tarn__error_set(&e, TARN_EIO, "cannot map the result")
                                : tarn__cache_tmp(sc->cache, k->name, &tfd, tmp, sizeof tmp, &e);
     if (rc == 0) {
-        uint8_t pre[PREFIX];
-        uint64_t hl = hlen, dl = len, hs = checksum((const uint8_t *)text, hlen),
-                 ds = checksum(map, len);
-        memcpy(pre, MAGIC, 8);
-        memcpy(pre + 8, &hl, 8);
-        memcpy(pre + 16, &dl, 8);
-        memcpy(pre + 24, &hs, 8);
-        memcpy(pre + 32, &ds, 8);
-        static const char zeros[8];
-        if (tarn__write_all(tfd, pre, PREFIX) < 0 || tarn__write_all(tfd, text, hlen) < 0 ||
-            tarn__write_all(tfd, zeros, pad8(hlen) - hlen) < 0)
-            rc = tarn__error_set(&e, TARN_EIO, "cannot write: %s", strerror(errno));
-        /* Killed here, the half-written temporary never gets the entry's
-         * name (tests: TARN_FAULT=scancache:mid-write). */
-        if (rc == 0) tarn__fault("scancache:mid-write");
-        if (rc == 0 && tarn__write_all(tfd, map, len) < 0)
-            rc = tarn__error_set(&e, TARN_EIO, "cannot write: %s", strerror(errno));
-        if (tfd >= 0 && close(tfd) < 0 && rc == 0)
+        rc = tarn__scanentry_write(tfd, text, map, len, &e);
+        if (close(tfd) < 0 && rc == 0)
             rc = tarn__error_set(&e, TARN_EIO, "cannot write: %s", strerror(errno));
         if (rc == 0)
-            rc = tarn__cache_put(sc->cache, k->name, tmp, (int64_t)(PREFIX + pad8(hlen) + len),
+            rc = tarn__cache_put(sc->cache, k->name, tmp, (int64_t)tarn__scanentry_size(hlen, len),
                                  path, sizeof path, &e);
         else
             unlink(tmp);
@@ -598,10 +482,9 @@ static void consider(candidate *best, tarn_scancache *sc, const char *digest, co
             continue;
         char epath[PATH_MAX];
         if (tarn__cache_get(sc->cache, de->d_name, -1, epath, sizeof epath, NULL) != 1) continue;
-        int fd;
-        uint64_t off, len, sum;
-        json_t *h = read_header(epath, &fd, &off, &len, &sum);
-        if (fd >= 0) close(fd);
+        tarn_scanentry e;
+        json_t *h = tarn__scanentry_header(&e, epath);
+        if (e.fd >= 0) close(e.fd);
         if (!h) {
             /* cut short, or altered: never served, rebuilt when needed */
             unlink(epath);
@@ -653,11 +536,10 @@ static int open_entry(int *fd, tarn_scancache *sc, const char *name, const char 
     char path[PATH_MAX];
     *fd = -1;
     if (tarn__cache_get(sc->cache, name, -1, path, sizeof path, NULL) != 1) return -1;
-    int efd;
-    uint64_t off, len, sum;
-    json_t *h = read_header(path, &efd, &off, &len, &sum);
-    int rc = h ? load_data(fd, efd, off, len, sum, memfd_name) : -1;
-    if (efd >= 0) close(efd);
+    tarn_scanentry e;
+    json_t *h = tarn__scanentry_header(&e, path);
+    int rc = h ? tarn__scanentry_load(fd, &e, memfd_name) : -1;
+    if (e.fd >= 0) close(e.fd);
     json_decref(h);
     if (rc < 0) unlink(path); /* rebuilt by this very scan */
     return rc;
