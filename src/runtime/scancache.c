@@ -32,6 +32,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,10 +50,24 @@
 
 #define ANCESTORS 16 /* earlier versions of a table looked at for an append */
 
+/* One entry being written, by a thread of its own: the model gets its
+ * input without waiting for the copy to disk. */
+typedef struct writer {
+    pthread_t thread;
+    struct tarn_scancache *sc;
+    char name[100];
+    char *header;
+    int fd; /* a duplicate of the scan's sealed memfd */
+    size_t len;
+    struct writer *next;
+} writer;
+
 struct tarn_scancache {
     tarn_lake *lake;
     tarn_cache *cache; /* NULL: off */
     int64_t max_bytes;
+    pthread_mutex_t mu; /* writers */
+    writer *writers;    /* entries being written, joined on close */
 };
 
 /* ---- opening ---------------------------------------------------------------------- */
@@ -76,6 +91,7 @@ int tarn__scancache_open(tarn_scancache **out, tarn_lake *lake, int off, tarn_er
     if (!sc) return tarn__error_set(err, TARN_ENOMEM, "out of memory");
     sc->lake = lake;
     sc->max_bytes = mb * 1024 * 1024;
+    pthread_mutex_init(&sc->mu, NULL);
     int rc = 0;
     if (!off && mb > 0) {
         char base[PATH_MAX - 16], dir[PATH_MAX];
@@ -83,9 +99,10 @@ int tarn__scancache_open(tarn_scancache **out, tarn_lake *lake, int off, tarn_er
         snprintf(dir, sizeof dir, "%s/scans", base);
         rc = tarn__cache_open(&sc->cache, dir, sc->max_bytes, err);
     }
-    if (rc < 0)
+    if (rc < 0) {
+        pthread_mutex_destroy(&sc->mu);
         free(sc);
-    else
+    } else
         *out = sc;
     return rc;
 }
@@ -93,6 +110,14 @@ int tarn__scancache_open(tarn_scancache **out, tarn_lake *lake, int off, tarn_er
 void tarn__scancache_close(tarn_scancache **sc)
 {
     if (!sc || !*sc) return;
+    /* every entry still being written is finished first */
+    for (writer *w = (*sc)->writers, *next; w; w = next) {
+        next = w->next;
+        pthread_join(w->thread, NULL);
+        free(w->header);
+        free(w);
+    }
+    pthread_mutex_destroy(&(*sc)->mu);
     tarn__cache_close(&(*sc)->cache);
     free(*sc);
     *sc = NULL;
@@ -352,43 +377,73 @@ static json_t *key_header(const scan_key *k)
 
 /* ---- keeping a result ---------------------------------------------------------------- */
 
-/* Keeps the IPC stream in memfd FD as entry K->name. A failure to keep
- * it is not the scan's failure: WHY says what happened. */
-static void store(tarn_scancache *sc, const scan_key *k, int fd, char *why, size_t wsize)
+/* Writes W's entry. A failure to keep it is not the scan's: the next scan
+ * of the same key reads the files again. */
+static void *write_entry(void *arg)
 {
-    struct stat st;
-    if (fstat(fd, &st) < 0 || st.st_size <= 0) return;
-    size_t len = (size_t)st.st_size;
-    json_t *h = key_header(k);
-    char *text = json_dumps(h, JSON_COMPACT);
-    json_decref(h);
-    size_t hlen = text ? strlen(text) : 0;
-    if (!text || tarn__scanentry_size(hlen, len) > (size_t)(sc->max_bytes / 2)) {
-        if (text) snprintf(why, wsize, "not kept: larger than half of run.scan_cache_mb");
-        free(text);
-        return;
-    }
-    void *map = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+    writer *w = arg;
+    void *map = mmap(NULL, w->len, PROT_READ, MAP_SHARED, w->fd, 0);
     char tmp[PATH_MAX], path[PATH_MAX];
     int tfd = -1;
     tarn_error e = TARN_ERROR_INIT;
-    int rc = map == MAP_FAILED ? tarn__error_set(&e, TARN_EIO, "cannot map the result")
-                               : tarn__cache_tmp(sc->cache, k->name, &tfd, tmp, sizeof tmp, &e);
+    int rc =
+        map == MAP_FAILED ? -1 : tarn__cache_tmp(w->sc->cache, w->name, &tfd, tmp, sizeof tmp, &e);
     if (rc == 0) {
-        rc = tarn__scanentry_write(tfd, text, map, len, &e);
-        if (close(tfd) < 0 && rc == 0)
-            rc = tarn__error_set(&e, TARN_EIO, "cannot write: %s", strerror(errno));
+        rc = tarn__scanentry_write(tfd, w->header, map, w->len, &e);
+        if (close(tfd) < 0) rc = -1;
         if (rc == 0)
-            rc = tarn__cache_put(sc->cache, k->name, tmp, (int64_t)tarn__scanentry_size(hlen, len),
-                                 path, sizeof path, &e);
+            rc = tarn__cache_put(w->sc->cache, w->name, tmp,
+                                 (int64_t)tarn__scanentry_size(strlen(w->header), w->len), path,
+                                 sizeof path, &e);
         else
             unlink(tmp);
     }
-    if (rc == 0) rc = tarn__cache_trim(sc->cache, NULL, &e);
-    if (rc < 0) snprintf(why, wsize, "not kept: %.100s", e.message);
+    if (rc == 0) tarn__cache_trim(w->sc->cache, NULL, &e);
     tarn_error_clear(&e);
-    if (map != MAP_FAILED) munmap(map, len);
-    free(text);
+    if (map != MAP_FAILED) munmap(map, w->len);
+    close(w->fd);
+    w->fd = -1;
+    return NULL;
+}
+
+/* Keeps the IPC stream in memfd FD as entry K->name, written while the
+ * scan's consumer goes on; WHY says when it is not kept. */
+static void keep_entry(tarn_scancache *sc, const scan_key *k, int fd, char *why, size_t wsize)
+{
+    struct stat st;
+    if (fstat(fd, &st) < 0 || st.st_size <= 0) return;
+    json_t *h = key_header(k);
+    char *text = json_dumps(h, JSON_COMPACT);
+    json_decref(h);
+    if (text &&
+        tarn__scanentry_size(strlen(text), (size_t)st.st_size) > (size_t)(sc->max_bytes / 2)) {
+        snprintf(why, wsize, "not kept: larger than half of run.scan_cache_mb");
+        free(text);
+        return;
+    }
+    writer *w = text ? calloc(1, sizeof *w) : NULL;
+    if (!w || (w->fd = dup(fd)) < 0) {
+        snprintf(why, wsize, "not kept: out of memory or descriptors");
+        free(text);
+        free(w);
+        return;
+    }
+    w->sc = sc;
+    snprintf(w->name, sizeof w->name, "%s", k->name);
+    w->header = text;
+    w->len = (size_t)st.st_size;
+    pthread_mutex_lock(&sc->mu);
+    if (pthread_create(&w->thread, NULL, write_entry, w) == 0) {
+        w->next = sc->writers;
+        sc->writers = w;
+        w = NULL;
+    }
+    pthread_mutex_unlock(&sc->mu);
+    if (w) { /* no thread: written now */
+        write_entry(w);
+        free(w->header);
+        free(w);
+    }
 }
 
 /* ---- finding a usable entry ---------------------------------------------------------------- */
@@ -752,14 +807,14 @@ int tarn__scancache_read(int *fd, tarn_scan_outcome *out, tarn_scancache *sc, ta
         json_decref(c.header);
         if (served == 0) {
             /* An append or subset is kept too: the next run finds it exact. */
-            if (strcmp(out->how, "exact")) store(sc, &k, *fd, out->why, sizeof out->why);
+            if (strcmp(out->how, "exact")) keep_entry(sc, &k, *fd, out->why, sizeof out->why);
             goto done;
         }
         out->how = "miss";
         out->new_files = 0;
     }
     if (rc >= 0) rc = scan_files(fd, sc->lake, d, req, req->files, 0, err);
-    if (rc >= 0 && keep == 1) store(sc, &k, *fd, out->why, sizeof out->why);
+    if (rc >= 0 && keep == 1) keep_entry(sc, &k, *fd, out->why, sizeof out->why);
 done:
     key_clear(&k);
     out->micros = tarn__now_us() - t0;
