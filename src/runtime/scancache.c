@@ -624,45 +624,51 @@ static int schema_of(struct ArrowSchema *out, int fd)
     return rc;
 }
 
-/* The kept rows (memfd KEPT) followed by those of memfd ADDED, of the same
- * schema, into one new sealed memfd; -1 when the schemas differ. */
-static int join_rows(int *out, int kept, int added, const char *name)
+static int has_dictionary(const struct ArrowSchema *s)
 {
-    tarn_arrow_table *t[2] = {NULL, NULL};
-    struct ArrowSchema s[2];
-    memset(s, 0, sizeof s);
-    struct ArrowArray *arrays = NULL, **ptrs = NULL;
-    size_t n = 0;
-    int rc = tarn_arrow_shm_map_flags(&t[0], kept, TARN_ARROW_TRUSTED, NULL);
-    if (rc == 0) rc = tarn_arrow_shm_map_flags(&t[1], added, TARN_ARROW_TRUSTED, NULL);
-    for (int i = 0; i < 2 && rc == 0; i++)
-        rc = tarn_arrow_table_schema(&s[i], t[i], NULL);
-    if (rc == 0 && !same_schema(&s[0], &s[1])) rc = -1;
-    size_t total =
-        rc == 0 ? tarn_arrow_table_num_batches(t[0]) + tarn_arrow_table_num_batches(t[1]) : 0;
-    if (rc == 0) {
-        arrays = calloc(total ? total : 1, sizeof *arrays);
-        ptrs = calloc(total ? total : 1, sizeof *ptrs);
-        if (!arrays || !ptrs) rc = -1;
+    if (s->dictionary) return 1;
+    for (int64_t i = 0; i < s->n_children; i++)
+        if (has_dictionary(s->children[i])) return 1;
+    return 0;
+}
+
+/* Entry NAME (same columns and filter) followed by the rows of the ADDED
+ * files, read as any scan reads them: one copy of the kept stream, no
+ * decoding. 0; 1 when it cannot be joined so (another way is tried); -1
+ * when the entry is damaged or gone (removed). */
+static int append_joined(int *fd, tarn_scancache *sc, tarn_duck *d, const tarn_scan_req *req,
+                         const char *name, json_t *added)
+{
+    char path[PATH_MAX];
+    if (tarn__cache_get(sc->cache, name, -1, path, sizeof path, NULL) != 1) return -1;
+    tarn_scanentry e;
+    json_t *h = tarn__scanentry_header(&e, path);
+    if (!h) {
+        unlink(path);
+        return -1;
     }
-    for (int i = 0; i < 2 && rc == 0; i++)
-        for (size_t b = 0; b < tarn_arrow_table_num_batches(t[i]) && rc == 0; b++) {
-            rc = tarn_arrow_table_batch(&arrays[n], t[i], b, NULL);
-            if (rc == 0) ptrs[n] = &arrays[n], n++;
-        }
-    size_t size;
-    if (rc == 0)
-        rc = tarn_arrow_shm_create(out, &size, name, &s[0], (const struct ArrowArray *const *)ptrs,
-                                   n, NULL);
-    for (size_t i = 0; i < n; i++)
-        if (arrays[i].release) arrays[i].release(&arrays[i]);
-    for (int i = 0; i < 2; i++) {
-        if (s[i].release) s[i].release(&s[i]);
-        tarn_arrow_table_free(&t[i]);
-    }
-    free(arrays);
-    free(ptrs);
-    return rc < 0 ? -1 : 0;
+    json_decref(h);
+    int more = -1;
+    struct stat st;
+    void *map = MAP_FAILED;
+    tarn_arrow_table *t = NULL;
+    struct ArrowSchema schema = {0};
+    int rc =
+        scan_files(&more, sc->lake, d, req, added, 0, NULL) < 0 || fstat(more, &st) < 0 ? 1 : 0;
+    if (rc == 0) map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, more, 0);
+    /* dictionaries would need their own messages joined: not done here */
+    if (rc == 0 &&
+        (map == MAP_FAILED || tarn_arrow_shm_map_flags(&t, more, TARN_ARROW_TRUSTED, NULL) < 0 ||
+         tarn_arrow_table_schema(&schema, t, NULL) < 0 || has_dictionary(&schema)))
+        rc = 1;
+    if (rc == 0) rc = tarn__scanentry_load_joined(fd, &e, map, (size_t)st.st_size, req->name);
+    if (rc < 0) unlink(path);
+    if (schema.release) schema.release(&schema);
+    tarn_arrow_table_free(&t);
+    if (map != MAP_FAILED) munmap(map, (size_t)st.st_size);
+    if (more >= 0) close(more);
+    close(e.fd);
+    return rc;
 }
 
 static int sorted_has(json_t *sorted, const char *v)
@@ -750,35 +756,22 @@ static int rescan(int *out, tarn_lake *lake, tarn_duck *d, const tarn_scan_req *
 static int serve(int *fd, tarn_scan_outcome *out, tarn_scancache *sc, tarn_duck *d,
                  const tarn_scan_req *req, candidate *c)
 {
-    int kept = -1;
-    if (open_entry(&kept, sc, c->name, req->name) < 0) {
-        snprintf(out->why, sizeof out->why, "a kept result was damaged or gone: removed");
-        return -1;
-    }
     json_t *added = added_files(c->header, req);
     out->new_files = json_array_size(added);
-    int rc = 0;
-    if (c->kind == EXACT || (c->kind == APPEND && out->new_files == 0)) {
+    out->how = c->kind == EXACT                      ? "exact"
+               : out->new_files || c->kind == APPEND ? "append"
+                                                     : "subset";
+    int rc = 1, kept = -1;
+    if (c->kind == APPEND && out->new_files) rc = append_joined(fd, sc, d, req, c->name, added);
+    if (rc == 1 && open_entry(&kept, sc, c->name, req->name) < 0) rc = -1;
+    if (rc < 0) snprintf(out->why, sizeof out->why, "a kept result was damaged or gone: removed");
+    if (rc == 1 && (c->kind == EXACT || (c->kind == APPEND && !out->new_files))) {
+        /* the same columns and filter, and no row to add */
         *fd = kept, kept = -1;
-        out->how = c->kind == EXACT ? "exact" : "append";
-    } else if (c->kind == APPEND) {
-        /* Same columns and filter: the added files' rows are read as any
-         * scan reads them and joined to the kept ones, without DuckDB. */
-        int more = -1;
-        tarn_error e = TARN_ERROR_INIT;
-        rc = scan_files(&more, sc->lake, d, req, added, 0, &e) < 0
-                 ? -1
-                 : join_rows(fd, kept, more, req->name);
-        if (rc < 0)
-            snprintf(out->why, sizeof out->why, "the added files could not be joined: %.100s",
-                     e.message);
-        tarn_error_clear(&e);
-        if (more >= 0) close(more);
-        out->how = "append";
-    }
-    if (c->kind == SUBSET || rc < 0) {
+        rc = 0;
+    } else if (rc == 1) {
+        /* the new filter and projection over the kept rows and added files */
         rc = rescan(fd, sc->lake, d, req, kept, added, out->why, sizeof out->why);
-        out->how = out->new_files ? "append" : "subset";
     }
     json_decref(added);
     if (kept >= 0) close(kept);

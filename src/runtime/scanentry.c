@@ -117,27 +117,31 @@ done:
     return h;
 }
 
-int tarn__scanentry_load(int *out, const tarn_scanentry *e, const char *name)
+/* E's stream into a new sealed memfd, its last 8 bytes (the end-of-stream
+ * marker) replaced by TAIL[0..N) when N > 0 (N >= 8). */
+static int load_into(int *out, const tarn_scanentry *e, const uint8_t *tail, size_t n,
+                     const char *name)
 {
     *out = -1;
-    int fd = e->fd;
-    uint64_t off = e->data_off, len = e->data_len, sum = e->data_sum;
+    uint64_t off = e->data_off, len = e->data_len;
+    size_t size = n ? len - 8 + n : len;
     int m = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (m < 0) return -1;
     void *map = MAP_FAILED;
-    int ok = ftruncate(m, (off_t)len) == 0 && len > 0;
-    if (ok) map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, m, 0);
+    int ok = len >= 8 && (!n || n >= 8) && ftruncate(m, (off_t)size) == 0;
+    if (ok) map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, m, 0);
     ok = ok && map != MAP_FAILED;
     for (uint64_t done = 0; ok && done < len;) {
-        ssize_t n = pread(fd, (uint8_t *)map + done, len - done, (off_t)(off + done));
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0)
+        ssize_t r = pread(e->fd, (uint8_t *)map + done, len - done, (off_t)(off + done));
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0)
             ok = 0;
         else
-            done += (uint64_t)n;
+            done += (uint64_t)r;
     }
-    ok = ok && checksum(map, len) == sum;
-    if (map != MAP_FAILED) munmap(map, len);
+    ok = ok && checksum(map, len) == e->data_sum;
+    if (ok && n) memcpy((uint8_t *)map + len - 8, tail, n);
+    if (map != MAP_FAILED) munmap(map, size);
     ok = ok && fcntl(m, F_ADD_SEALS, ALL_SEALS) == 0;
     if (!ok) {
         close(m);
@@ -145,4 +149,43 @@ int tarn__scanentry_load(int *out, const tarn_scanentry *e, const char *name)
     }
     *out = m;
     return 0;
+}
+
+int tarn__scanentry_load(int *out, const tarn_scanentry *e, const char *name)
+{
+    return load_into(out, e, NULL, 0, name);
+}
+
+/* The length of the Schema message that opens the IPC stream P[0..N), or
+ * 0 when it does not open with one in tarn's framing. */
+static size_t schema_message(const uint8_t *p, size_t n)
+{
+    uint32_t cont, meta;
+    if (n < 16) return 0;
+    memcpy(&cont, p, 4);
+    memcpy(&meta, p + 4, 4);
+    return cont == 0xFFFFFFFFu && meta % 8 == 0 && meta <= n - 16 ? 8 + (size_t)meta : 0;
+}
+
+static int ends_the_stream(const uint8_t *p, size_t n)
+{
+    static const uint8_t eos[8] = {0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0};
+    return n >= 8 && !memcmp(p + n - 8, eos, 8);
+}
+
+int tarn__scanentry_load_joined(int *out, const tarn_scanentry *e, const uint8_t *more, size_t n,
+                                const char *name)
+{
+    *out = -1;
+    size_t schema = schema_message(more, n);
+    if (!schema || !ends_the_stream(more, n) || e->data_len < 16) return 1;
+    /* E's stream: the very same Schema message, and the end marker last */
+    uint8_t *head = malloc(schema), last[8];
+    int same = head && pread(e->fd, head, schema, (off_t)e->data_off) == (ssize_t)schema &&
+               !memcmp(head, more, schema) &&
+               pread(e->fd, last, 8, (off_t)(e->data_off + e->data_len - 8)) == 8 &&
+               ends_the_stream(last, 8);
+    free(head);
+    if (!same) return 1;
+    return load_into(out, e, more + schema, n - schema, name);
 }

@@ -34,4 +34,12 @@ json_t *tarn__scanentry_header(tarn_scanentry *e, const char *path);
  * caller's): 0, or -1 when it does not match its checksum. */
 int tarn__scanentry_load(int *out, const tarn_scanentry *e, const char *name);
 
+/* E's stream followed by the messages of the IPC stream MORE[0..N) after
+ * its Schema message, in one new sealed memfd (*out): the rows of both,
+ * one copy of each, no decoding. 0; 1 when MORE's Schema message is not
+ * byte for byte E's (the caller joins them another way); -1 when E does
+ * not match its checksum. Neither may hold dictionary-encoded columns. */
+int tarn__scanentry_load_joined(int *out, const tarn_scanentry *e, const uint8_t *more, size_t n,
+                                const char *name);
+
 #endif
