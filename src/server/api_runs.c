@@ -38,7 +38,7 @@ struct srv_run {
     char job_id[65];
     char dir[4300];
     char rerun[65]; /* the job a rerun repeats; empty for an uploaded project */
-    int strict, dry_run, preview, no_transaction;
+    int strict, dry_run, preview, no_transaction, no_cache;
     char *namespace_;                     /* NULL: the project's default */
     size_t nparams;                       /* ?param=NAME=VALUE, split */
     char *param_names[MAX_PARAMS];        /* owned */
@@ -166,6 +166,7 @@ static void *run_thread(void *p)
     o.param_names = (const char *const *)run->param_names;
     o.param_values = run->param_values;
     o.namespace_ = run->namespace_;
+    o.no_cache = run->no_cache;
     o.on_line = add_line;
     o.on_job = job_started;
     o.ctx = a;
@@ -411,7 +412,7 @@ static enum MHD_Result collect_param(void *cls, enum MHD_ValueKind kind, const c
 }
 
 /* The run options a request sets (?strict, ?dry_run, ?preview,
- * ?no_transaction, ?namespace=NS, ?param=NAME=VALUE...) into RUN; -1 once
+ * ?no_transaction, ?cache=on|off, ?namespace=NS, ?param=NAME=VALUE...) into RUN; -1 once
  * a bad one is answered. */
 static int run_flags(srv_req *r, srv_run *run)
 {
@@ -428,6 +429,10 @@ static int run_flags(srv_req *r, srv_run *run)
     static const char *const names[] = {"strict", "dry_run", "preview", "no_transaction"};
     for (size_t i = 0; i < sizeof names / sizeof *names; i++)
         *flags[i] = srv_arg(r, names[i]) && srv_flag(r, names[i]);
+    const char *cache = srv_arg(r, "cache");
+    if (cache && strcmp(cache, "on") != 0 && strcmp(cache, "off") != 0)
+        return srv_reply_msg(r, 400, "invalid", "cache must be 'on' or 'off'") - 1;
+    run->no_cache = cache && strcmp(cache, "off") == 0;
     const char *ns = srv_arg(r, "namespace");
     if (ns && *ns && !(run->namespace_ = strdup(ns)))
         return srv_reply_msg(r, 503, "out_of_memory", "out of memory") - 1;

@@ -708,16 +708,7 @@ static const tarn_store_vtable S3_VTABLE = {
 static int cache_open(tarn_cache **out, tarn_lake *lake, tarn_error *err)
 {
     char dir[PATH_MAX];
-    const char *v = tarn_lake_config(lake, "cache.dir");
-    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-    if (v && *v)
-        snprintf(dir, sizeof dir, "%s", v);
-    else if (xdg && *xdg == '/')
-        snprintf(dir, sizeof dir, "%s/tarn", xdg);
-    else if (home && *home == '/')
-        snprintf(dir, sizeof dir, "%s/.cache/tarn", home);
-    else
-        snprintf(dir, sizeof dir, "%s/cache", tarn_lake_path(lake));
+    tarn__cache_folder(dir, sizeof dir, lake);
     double gb = 10;
     const char *m = tarn_lake_config(lake, "cache.max_gb");
     if (m && *m) {

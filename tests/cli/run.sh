@@ -91,6 +91,8 @@ run_case() {
     # each case has a warm runtime of its own (its server's runs too),
     # stopped when it ends
     export TARN_RUNTIME_DIR="$dir/tmp/runtime"
+    # and a cache folder of its own (kept source scans, S3 data files)
+    export XDG_CACHE_HOME="$dir/cache"
     if ! lake_init "$dir" "$name"; then
         { echo "FAIL $name (tarn init failed; kept $dir)"; sed 's/^/  /' "$dir/tmp/init.err"; } |
             tee "$results/$name.fail"

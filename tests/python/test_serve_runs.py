@@ -150,6 +150,8 @@ def test_bad_run_options_are_refused_before_anything_starts(lake):
     st, body = srv.req("POST", "/api/v1/runs?ref=alice.a&" + "&".join("param=p%d=1" % i for i in range(13)),
                        tok["alice"], tar)
     assert st == 400 and "at most 12" in body["error"]["message"], body
+    st, body = srv.req("POST", "/api/v1/runs?ref=alice.a&cache=sometimes", tok["alice"], tar)
+    assert st == 400 and "cache must be 'on' or 'off'" in body["error"]["message"], body
     assert len(srv.req("GET", "/api/v1/jobs?limit=1000", tok["admin"])[1]["jobs"]) == jobs
 
 
