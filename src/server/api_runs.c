@@ -94,7 +94,8 @@ static void add_line(const char *line, void *ctx)
         size_t need = run->loglen + n + 2;
         if (need > run->logcap) {
             size_t cap = run->logcap ? run->logcap : 4096;
-            while (cap < need) cap *= 2;
+            while (cap < need)
+                cap *= 2;
             char *l = realloc(run->log, cap);
             if (l) {
                 run->log = l;
