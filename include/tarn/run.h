@@ -38,19 +38,27 @@ typedef struct tarn_run_options {
      * (started on first use; see tarn_runtime_serve), or NULL to start this
      * run's own. */
     const char *runtime_exe;
+    /* Version 3. Reuse no earlier output: every model runs (`--cache
+     * off`). By default a model whose code, environment, parameters and
+     * input versions are those of an earlier successful run takes that
+     * run's output (see docs/speed.md). */
+    int no_cache;
 } tarn_run_options;
 
 /* A caller built against version 1 keeps working: the library reads only
  * the fields its version has. */
-#define TARN_RUN_OPTIONS_VERSION 2
+#define TARN_RUN_OPTIONS_VERSION 3
 #define TARN_RUN_OPTIONS_INIT                                                                      \
-    {TARN_RUN_OPTIONS_VERSION, NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL}
+    {TARN_RUN_OPTIONS_VERSION, NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0}
 
 /* Plans and (unless dry_run) runs the project. *report (free with
  * tarn_free) is JSON: {"job_id", "outcome": "success"|"failed"|"planned",
  * "commit", "branch", "plan": {...}, "tasks": [{"name", "kind", "outcome",
  * "started", "ended", "rows", "error"}], "expectations": [...],
- * "previews": {...}, "error"}. Returns 0 on success, TARN_EINVALID /
+ * "previews": {...}, "error", "reused": [models not run: their earlier
+ * output taken], "reuse": {model: {"key", "table", "version"}}}; a reused
+ * task says "reused": true and "reused_from" (the job whose output it
+ * took). Returns 0 on success, TARN_EINVALID /
  * TARN_ENOTFOUND for a plan that cannot run (nothing ran), TARN_EUSER when a
  * model failed (the report says which and why). */
 TARN_EXTERN int tarn_run(char **report, tarn_lake *lake, const tarn_run_options *opts,

@@ -224,7 +224,8 @@ class Job(_Result):
 
 class RunState(_Result):
     """What a run did: ``job_id``, ``job_status`` ("SUCCESS", "FAILED",
-    "PLANNED"), ``error``, ``duration`` (seconds), ``commit``, ``tasks``."""
+    "PLANNED"), ``error``, ``duration`` (seconds), ``commit``, ``tasks``,
+    ``reused`` (the models that took an earlier run's output)."""
 
     _repr = ("job_id", "job_status")
 
@@ -237,6 +238,7 @@ class RunState(_Result):
         self.tasks = report.get("tasks", [])
         self.expectations = report.get("expectations", [])
         self.previews = report.get("previews", {})
+        self.reused = report.get("reused", [])
         self.error = error or report.get("error")
         self.duration = report.get("duration")
         self.tasks_started = {t["name"]: to_datetime(t.get("started")) for t in self.tasks}

@@ -75,6 +75,10 @@ int tarn_local__job_get(char **json, tarn_lake *lake, const char *id, tarn_error
         json_object_set(job, "tasks", json_object_get(rep, "tasks"));
         json_object_set(job, "expectations", json_object_get(rep, "expectations"));
         if (json_object_get(rep, "error")) json_object_set(job, "error", json_object_get(rep, "error"));
+        /* which models took an earlier output, and what later runs may take */
+        const char *reuse_keys[] = {"reused", "reuse"};
+        for (size_t k = 0; k < 2; k++)
+            if (json_object_get(rep, reuse_keys[k])) json_object_set(job, reuse_keys[k], json_object_get(rep, reuse_keys[k]));
         json_decref(rep);
     }
     tarn__job_row_clear(&j);
@@ -161,6 +165,7 @@ int tarn_local__job_rerun(char **report, tarn_lake *lake, const char *id,
     tarn_run_options o = TARN_RUN_OPTIONS_INIT;
     if (opts) o = *opts;
     if (opts && opts->version < 2) o.namespace_ = NULL, o.on_job = NULL, o.runtime_exe = NULL;
+    if (opts && opts->version < 3) o.no_cache = 0;
     o.version = TARN_RUN_OPTIONS_VERSION;
     o.project_dir = dir;
     o.branch = opts && opts->branch ? opts->branch : branch;
