@@ -220,6 +220,7 @@ class Job(_Result):
         self.error = d.get("error")
         self.tasks = d.get("tasks") or []
         self.params = d.get("params") or {}
+        self.reused = d.get("reused") or []  # models that took an earlier run's output
 
 
 class RunState(_Result):
