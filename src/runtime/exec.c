@@ -1161,6 +1161,11 @@ int tarn_local__run(char **report, tarn_lake *lake, const tarn_run_options *opts
     }
     if (rc == 0) rc = execute(&commit, &r, err);
     tarn__cancel_unwatch(&r.watch);
+    size_t nreused = json_array_size(json_object_get(r.report, "reused")), nmodels = 0;
+    json_array_foreach(json_object_get(r.project, "models"), mi, model) nmodels += !strcmp(str(model, "role"), "model");
+    if (rc == 0 && nreused)
+        emit(&r, "%zu of %zu models reused: nothing they depend on changed (--cache off runs them)", nreused,
+             nmodels);
     if (rc == 0) {
         emit(&r, "run %s succeeded: branch '%s' is at %.12s", r.job_id, r.branch, commit.hex);
     } else {

@@ -80,6 +80,7 @@ expect_json 'sorted(j["reused"]) == ["a", "b", "c", "d", "e"] and j["reuse"]["b"
 expect_out "(reused)" tarn job get "$J"
 expect_out "reused" tarn run -p proj
 expect_out "= a " tarn run -p proj
+expect_out "5 of 5 models reused" tarn run -p proj
 
 # a SQL model's code: it and nothing else
 sed -i 's/v \* 2/v * 3/' proj/c.sql
@@ -135,6 +136,27 @@ expect_json 'j["rows"] == [[1, 30], [2, 60], [3, 90]]' tarn -O json query 'SELEC
 
 # no transaction: reuse works the same, writing directly on the branch
 expect_eq "a b c d e" "$(reused_by --param min_id=1 --no-transaction)" "reuse without a transaction"
+
+# a reused table replaced by another writer while the run goes on: the run
+# fails at its merge instead of leaving the other writer's table as the
+# model's output
+if local_section "the run stops itself at a fault point: a process of the server's host"; then
+    H=$(head_of main)
+    TARN_FAULT=run:before-merge=stop "$TARN_BIN" run -p proj --param min_id=1 >stopped.out 2>&1 &
+    RUN=$!
+    for _ in $(seq 1 600); do [ "$(ps -o stat= -p "$RUN" | cut -c1)" = T ] && break; sleep 0.1; done
+    expect_eq T "$(ps -o stat= -p "$RUN" | cut -c1)" "the run stands still before its merge"
+    expect_ok tarn table import c --from u2.csv --mode replace
+    H2=$(head_of main)
+    kill -CONT "$RUN"
+    wait "$RUN"
+    expect_eq 1 "$?" "the run fails"
+    expect_out "changed on the branch while this run reused model 'c'" cat stopped.out
+    expect_eq "$H2" "$(head_of main)" "the failed run changed nothing"
+    expect_json 'j["rows"] == [[3, 30]]' tarn -O json query 'SELECT * FROM c'
+    expect_eq "a b d e" "$(reused_by --param min_id=1)" "c runs again"
+    [ "$H" != "$H2" ] || _fail "the import made a commit"
+fi
 
 # the environment: a model's code unchanged, its packages not (a newer
 # version of a dependency arrived in the wheelhouse)
