@@ -657,6 +657,10 @@ class Client:
                       no_cache=False):
         import subprocess
         import sys
+        if self.path.startswith(("http://", "https://")):
+            raise from_code(-5, "a detached run is not offered through a server yet (a run through "
+                                "a server is followed by its client): run without detach=True, or on "
+                                "the lakehouse's own host")
         rd, wr = os.pipe()
         args = {"lake": self.path, "dir": os.path.abspath(project_dir), "branch": ref,
                 "params": params, "strict": strict, "no_transaction": no_transaction,
