@@ -41,7 +41,8 @@ remote_start() {
     local d="$1" tok user="${TARN_AUTHOR:-${USER:-$(id -un)}}"
     tok=$(cd "$d/lake" && "$TARN_BIN" -O json token create "$user" --admin |
         /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])') || return 1
-    (cd "$d/lake" && exec "$TARN_BIN" serve --listen 127.0.0.1:0 --port-file "$d/tmp/port") \
+    (cd "$d/lake" && exec "$TARN_BIN" serve --listen 127.0.0.1:0 --port-file "$d/tmp/port" \
+        --iceberg-register-root "$d/lake") \
         >"$d/tmp/serve.log" 2>&1 &
     SERVER_PID=$!
     local i
