@@ -389,7 +389,8 @@ static enum MHD_Result collect_param(void *cls, enum MHD_ValueKind kind, const c
 }
 
 /* The run flags a request sets (?strict, ?dry_run, ?preview,
- * ?no_transaction, ?param=K=V...) as command-line options after ARGS. */
+ * ?no_transaction, ?namespace=NS, ?cache=on|off, ?param=K=V...) as
+ * command-line options after ARGS. */
 static int run_flags(srv_req *r, arg_list *l)
 {
     MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, collect_param, l);
@@ -404,6 +405,13 @@ static int run_flags(srv_req *r, arg_list *l)
     if (ns && *ns && l->n < 31) {
         l->items[l->n++] = "--namespace";
         l->items[l->n++] = ns;
+    }
+    const char *cache = srv_arg(r, "cache");
+    if (cache && strcmp(cache, "on") != 0 && strcmp(cache, "off") != 0)
+        return srv_reply_msg(r, 400, "invalid", "cache must be on or off") - 1;
+    if (cache && l->n < 31) {
+        l->items[l->n++] = "--cache";
+        l->items[l->n++] = cache;
     }
     return 0;
 }
