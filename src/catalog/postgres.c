@@ -861,6 +861,7 @@ static void pg_close(tarn_catalog *c)
     hash_set_free(&p->pending);
     hash_set_free(&p->prepared);
     version_cache_free(&p->versions);
+    tarn__tree_cache_close(&p->base.trees);
     sb_free(&p->st_tree);
     sb_free(&p->st_name);
     sb_free(&p->st_kind);
@@ -880,7 +881,9 @@ int tarn__catalog_pg_open(tarn_catalog **out, const char *location, int create, 
     p->location = strdup(location);
     p->prepare = 1;
     tarn__catalog_redact(p->shown, sizeof p->shown, location);
-    int rc = parse_location(p, location, err);
+    int rc = tarn__tree_cache_open(&p->base.trees);
+    if (rc < 0) rc = tarn__error_set(err, rc, "out of memory");
+    if (rc == 0) rc = parse_location(p, location, err);
     if (rc == 0) rc = connect_db(p, 1, err);
     if (rc == 0) rc = prepare_schema(p, create, err);
     if (rc < 0) {
@@ -1320,7 +1323,7 @@ static int pg_tree_get(tarn_catalog *c, const char *root,
     TARN_RETURN_NOT_OK(
         run(p, &r,
             "SELECT e.name, e.kind, e.version, t.subtree FROM @trees t "
-            "JOIN @tree_entries e ON e.tree = t.subtree WHERE t.tree = $1 ORDER BY e.name",
+            "JOIN @tree_entries e ON e.tree = t.subtree WHERE t.tree = $1",
             &ps, "reading a tree", err));
     int rc = 0, n = PQntuples(r);
     if (n) note_known(p, root);
