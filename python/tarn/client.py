@@ -651,6 +651,10 @@ class Client:
     def _run_detached(self, project_dir, ref, params, strict, no_transaction, preview, namespace):
         import subprocess
         import sys
+        if self.path.startswith(("http://", "https://")):
+            raise from_code(-5, "a detached run is not offered through a server yet (a run through "
+                                "a server is followed by its client): run without detach=True, or on "
+                                "the lakehouse's own host")
         rd, wr = os.pipe()
         args = {"lake": self.path, "dir": os.path.abspath(project_dir), "branch": ref,
                 "params": params, "strict": strict, "no_transaction": no_transaction,

@@ -228,6 +228,7 @@ int tarn_lake_open(tarn_lake **out, const char *start_dir, tarn_error *err)
 
 void tarn_local__close(tarn_lake *l)
 {
+    tarn__store_prefetch_wait(l);
     tarn__pool_free(&l->pool);
     if (l->catalog) tarn__lease_drop(l);
     pthread_mutex_destroy(&l->lease.mu);

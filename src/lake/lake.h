@@ -53,6 +53,7 @@ struct tarn_lake {
     tarn_lease_state lease;
     tarn_query_limits query_limits;
     struct tarn_duck_pool *pool; /* DuckDBs kept between queries (sql/pool.c) */
+    struct tarn_early_fetch *early; /* a download started before a query is parsed (store/prefetch.c) */
 };
 
 /* TARN_BRANCH, when set, into OUT: 1; 0 when unset; TARN_EINVALID when it

@@ -145,6 +145,7 @@ typedef struct rm_call {
     const char *want_header;
     char *header_value;
     int retry_after;
+    char request_id[33]; /* X-Tarn-Request: what to ask about a cut stream */
     /* the body sent */
     int upload_fd;
     off_t upload_off;
@@ -204,6 +205,8 @@ static size_t on_header(char *data, size_t size, size_t n, void *p)
     while (vlen && (v[vlen - 1] == '\r' || v[vlen - 1] == '\n'))
         vlen--;
     if (klen == 11 && strncasecmp(data, "Retry-After", 11) == 0) c->retry_after = atoi(v);
+    if (klen == 14 && strncasecmp(data, "X-Tarn-Request", 14) == 0 && vlen < sizeof c->request_id)
+        snprintf(c->request_id, sizeof c->request_id, "%.*s", (int)vlen, v);
     if (c->want_header && strlen(c->want_header) == klen &&
         strncasecmp(data, c->want_header, klen) == 0) {
         free(c->header_value);
@@ -240,6 +243,36 @@ static int unreachable(tarn_error *err, tarn_lake *lake, CURLcode cc, const char
         lake->path, detail && *detail ? detail : curl_easy_strerror(cc));
 }
 
+static int perform(rm_call *c, tarn_lake *lake, const char *method, const rm_path *path,
+                   const char *body, size_t body_len, int upload_fd, const char *accept,
+                   tarn_error *err);
+
+/* A stream the server cut after its status (a query failing on row
+ * 1,000,000): the server keeps why, for this request's id; RC and ERR
+ * (how the cut looked) become that when it answers. */
+static int why_cut(tarn_lake *lake, const char *id, int rc, tarn_error *err)
+{
+    rm_path p;
+    tarn_remote__path(&p, "/api/v1/failures/%s", id);
+    rm_call c = {.fd = -1, .upload_fd = -1};
+    tarn_error ignored = TARN_ERROR_INIT;
+    if (perform(&c, lake, "GET", &p, NULL, 0, -1, "application/json", &ignored) == 0) {
+        json_t *answer = json_loadb(sb_str(&c.body), c.body.len, 0, NULL);
+        json_t *e = json_object_get(answer, "error");
+        if (json_is_object(e)) {
+            tarn_error_clear(err);
+            rc = tarn_remote__error_from(err, e, 500);
+        }
+        json_decref(answer);
+    }
+    tarn_error_clear(&ignored);
+    sb_free(&c.body);
+    sb_free(&c.line);
+    free(c.header_value);
+    sb_free(&p.b);
+    return rc;
+}
+
 /* Sends one request and fills C. BODY/BODY_LEN or UPLOAD_FD is what is
  * sent. Retries a full queue (429) while the minute lasts. */
 static int perform(rm_call *c, tarn_lake *lake, const char *method, const rm_path *path,
@@ -247,7 +280,7 @@ static int perform(rm_call *c, tarn_lake *lake, const char *method, const rm_pat
                    tarn_error *err)
 {
     tarn_remote *rm = lake->remote;
-    int rc = 0;
+    int rc = 0, cut = 0;
     pthread_mutex_lock(&rm->mu);
     if (!rm->curl) rm->curl = curl_easy_init();
     CURL *curl = rm->curl;
@@ -322,6 +355,8 @@ static int perform(rm_call *c, tarn_lake *lake, const char *method, const rm_pat
         }
         if (cc != CURLE_OK) {
             rc = unreachable(err, lake, cc, errbuf);
+            cut = (cc == CURLE_PARTIAL_FILE || cc == CURLE_RECV_ERROR) && c->status >= 200 &&
+                  c->status < 300 && c->request_id[0];
             break;
         }
         if (c->status == 429 && time(NULL) < give_up) {
@@ -336,6 +371,7 @@ static int perform(rm_call *c, tarn_lake *lake, const char *method, const rm_pat
     sb_free(&url);
     sb_free(&auth);
     pthread_mutex_unlock(&rm->mu);
+    if (rc < 0 && cut) rc = why_cut(lake, c->request_id, rc, err);
     if (rc < 0) return rc;
     if (c->on_line && c->line.len) take_line(c, "\n", 1);
     if (c->status >= 200 && c->status < 300) return 0;

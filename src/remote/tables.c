@@ -15,6 +15,9 @@
 #include "table/input.h"
 #include "util/error.h"
 
+static int import_answer(tarn_import_result *out, int rc, json_t *v);
+static void import_args(rm_path *p, const char *branch, const tarn_import_options *o);
+
 static int table_from(tarn_table_info *t, json_t *j)
 {
     memset(t, 0, sizeof *t);
@@ -99,18 +102,47 @@ static int table_commit(tarn_commit_id *out, tarn_lake *lake, const char *method
 int tarn_remote__table_plan(char **plan_json, tarn_lake *lake, const char *path,
                             const tarn_import_options *opts, tarn_error *err)
 {
-    (void)lake, (void)path, (void)opts;
     *plan_json = NULL;
-    return tarn_remote__unsupported("a table creation plan", err);
+    /* A plan reads files and writes nothing: the caller's own files are
+     * read here, as the import that follows will send them; object
+     * storage is read by the server, as an import of it is. */
+    if (!path || strncmp(path, "s3://", 5) != 0)
+        return tarn_local__table_plan(plan_json, lake, path ? path : "", opts, err);
+    tarn_import_options o;
+    TARN_RETURN_NOT_OK(tarn__import_options(&o, opts, err));
+    rm_path p;
+    tarn_remote__path(&p, "/api/v1/table-plans");
+    import_args(&p, NULL, &o);
+    tarn_remote__arg(&p, "uri", path);
+    json_t *v = NULL;
+    TARN_RETURN_NOT_OK(tarn_remote__json(&v, lake, "GET", &p, NULL, err));
+    *plan_json = json_dumps(v, JSON_COMPACT);
+    json_decref(v);
+    return *plan_json ? 0 : tarn__error_set(err, TARN_ENOMEM, "out of memory");
 }
 
 int tarn_remote__table_create(tarn_import_result *out, tarn_lake *lake, const char *table,
                               const tarn_column *columns, size_t ncolumns, const char *branch,
                               const tarn_import_options *opts, tarn_error *err)
 {
-    (void)lake, (void)table, (void)columns, (void)ncolumns, (void)branch, (void)opts;
     memset(out, 0, sizeof *out);
-    return tarn_remote__unsupported("creating a table from a plan", err);
+    TARN_RETURN_NOT_OK(tarn_name_check_table(table, err));
+    tarn_import_options o;
+    TARN_RETURN_NOT_OK(tarn__import_options(&o, opts, err));
+    char buf[256];
+    TARN_RETURN_NOT_OK(tarn_remote__branch(&branch, buf, lake, branch, err));
+    rm_path p;
+    tarn_remote__path(&p, "/api/v1/tables/%s/create", table);
+    tarn_remote__arg(&p, "branch", branch);
+    json_t *cols = json_array();
+    for (size_t i = 0; i < ncolumns; i++)
+        json_array_append_new(cols, json_pack("{s:s,s:s}", "name", columns[i].name ? columns[i].name : "",
+                                              "type", columns[i].type ? columns[i].type : ""));
+    json_t *body = json_pack("{s:o,s:s}", "columns", cols, "mode",
+                             o.mode == TARN_IMPORT_REPLACE ? "replace" : "create");
+    if (o.commit) tarn_remote__commit_fields(body, NULL, o.commit);
+    json_t *v = NULL;
+    return import_answer(out, tarn_remote__json(&v, lake, "POST", &p, body, err), v);
 }
 
 int tarn_remote__table_delete(tarn_commit_id *out, tarn_lake *lake, const char *table,

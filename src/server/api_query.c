@@ -32,6 +32,7 @@ typedef struct qstream {
     const uint8_t *lent; /* Arrow bytes lent by the writer */
     size_t llen, loff;
     char *large; /* per text column: large utf8 (64-bit offsets) */
+    tarn_error failed; /* why the stream was cut */
 } qstream;
 
 static int oom(tarn_error *err)
@@ -246,18 +247,23 @@ static ssize_t q_read(void *cls, char *buf, size_t max)
         q->toff = q->tlen = 0;
         q->loff = q->llen = 0;
         if (q->phase == 2) return 0;
-        tarn_error err = TARN_ERROR_INIT;
-        if (produce(q, &err) < 0) {
-            fprintf(stderr, "tarn serve: a query failed while streaming: %s\n", err.message);
-            tarn_error_clear(&err);
+        tarn_error_clear(&q->failed);
+        if (produce(q, &q->failed) < 0) {
+            fprintf(stderr, "tarn serve: a query failed while streaming: %s\n", q->failed.message);
             return -1;
         }
     }
 }
 
+static const tarn_error *q_failure(void *cls)
+{
+    return &((qstream *)cls)->failed;
+}
+
 static void q_free(void *cls)
 {
     qstream *q = cls;
+    tarn_error_clear(&q->failed);
     tarn_query_stream_close(&q->q);
     tarn_arrow_writer_free(&q->w);
     srv_gate_leave(&q->s->queries);
@@ -355,8 +361,9 @@ static int query(srv_req *r)
     q->all_text = srv_flag(r, "text") && (json_object_get(r->json, "text") || srv_arg(r, "text"));
     /* The first rows may take up to the query's time limit to come. */
     srv_set_timeout(r, (unsigned)(r->s->o.query_timeout_ms / 1000 + r->s->o.connection_timeout_s));
-    return srv_reply_stream(r, 200, fmt == FMT_ARROW ? ARROW_TYPE : fmt == FMT_JSON ? "application/json" : "text/csv",
-                            q_read, q, q_free);
+    return srv_reply_stream_why(r, 200,
+                                fmt == FMT_ARROW ? ARROW_TYPE : fmt == FMT_JSON ? "application/json" : "text/csv",
+                                q_read, q, q_free, q_failure);
 }
 
 const srv_route srv_api_query[] = {

@@ -172,6 +172,37 @@ static int column_types(tarn_import_options *o, json_t **hold, tarn_column **col
     return 0;
 }
 
+/* An import's CSV options and column types from R's arguments into O
+ * (the types point into *HOLD and *COLS, which the caller releases); -1
+ * once a bad one is answered. */
+static int read_options(tarn_import_options *o, json_t **hold, tarn_column **cols, srv_req *r)
+{
+    if (column_types(o, hold, cols, srv_arg(r, "column_types")) < 0) {
+        json_decref(*hold);
+        free(*cols);
+        *hold = NULL;
+        *cols = NULL;
+        srv_reply_msg(r, 400, "invalid", "column_types is a JSON list of {\"name\": N, \"type\": T}");
+        return -1;
+    }
+    o->delimiter = srv_arg(r, "delimiter");
+    o->null_string = srv_arg(r, "null");
+    o->encoding = srv_arg(r, "encoding");
+    o->quote = srv_arg(r, "quote");
+    o->escape = srv_arg(r, "escape");
+    const char *header = srv_arg(r, "header");
+    if (header)
+        o->header = strcmp(header, "true") == 0 || strcmp(header, "1") == 0 ? TARN_CSV_HEADER_YES
+                                                                            : TARN_CSV_HEADER_NO;
+    if (srv_int(&o->skip, r, "skip", 0) == 0 && o->skip >= 0) return 0;
+    json_decref(*hold);
+    free(*cols);
+    *hold = NULL;
+    *cols = NULL;
+    srv_reply_msg(r, 400, "invalid", "skip must be a number of lines");
+    return -1;
+}
+
 static int table_import(srv_req *r)
 {
     const char *branch = srv_arg(r, "branch"), *mode = srv_arg(r, "mode");
@@ -180,27 +211,13 @@ static int table_import(srv_req *r)
     tarn_commit_options co = srv_commit_options(r);
     o.commit = &co;
     o.source_name = srv_arg(r, "source");
-    o.delimiter = srv_arg(r, "delimiter");
-    o.null_string = srv_arg(r, "null");
-    o.encoding = srv_arg(r, "encoding");
-    o.quote = srv_arg(r, "quote");
-    o.escape = srv_arg(r, "escape");
-    const char *header = srv_arg(r, "header");
-    if (header) o.header = strcmp(header, "true") == 0 || strcmp(header, "1") == 0 ? TARN_CSV_HEADER_YES : TARN_CSV_HEADER_NO;
-    if (srv_int(&o.skip, r, "skip", 0) < 0 || o.skip < 0)
-        return srv_reply_msg(r, 400, "invalid", "skip must be a number of lines");
     if (!mode || strcmp(mode, "create") == 0) o.mode = TARN_IMPORT_CREATE;
     else if (strcmp(mode, "append") == 0) o.mode = TARN_IMPORT_APPEND;
     else if (strcmp(mode, "replace") == 0) o.mode = TARN_IMPORT_REPLACE;
     else return srv_reply_msg(r, 400, "invalid", "mode is create, append or replace");
     json_t *types_json = NULL;
     tarn_column *types = NULL;
-    if (column_types(&o, &types_json, &types, srv_arg(r, "column_types")) < 0) {
-        json_decref(types_json);
-        free(types);
-        return srv_reply_msg(r, 400, "invalid",
-                             "column_types is a JSON list of {\"name\": N, \"type\": T}");
-    }
+    if (read_options(&o, &types_json, &types, r) < 0) return 0;
     const char *uri = srv_arg(r, "uri"), *archive = srv_arg(r, "archive");
     int arrow = o.format && strcmp(o.format, "arrow") == 0;
     char path[4400], dir[4300] = "", shown[4400] = "";
@@ -294,6 +311,81 @@ static int table_import(srv_req *r)
                                             (json_int_t)res.files));
 }
 
+/* An empty table from a plan's columns: {"columns": [{"name", "type"}],
+ * "mode": "create" or "replace", and the commit's fields}. */
+static int table_create(srv_req *r)
+{
+    const char *branch = srv_arg(r, "branch"), *mode = srv_body_str(r, "mode");
+    json_t *list = json_object_get(r->json, "columns");
+    size_t n = json_array_size(list);
+    if (!json_is_array(list) || n == 0 || n > 10000)
+        return srv_reply_msg(r, 400, "invalid",
+                             "give the table's columns: {\"columns\": [{\"name\": N, \"type\": T}, ...]}");
+    tarn_import_options o = TARN_IMPORT_OPTIONS_INIT;
+    if (!mode || strcmp(mode, "create") == 0) o.mode = TARN_IMPORT_CREATE;
+    else if (strcmp(mode, "replace") == 0) o.mode = TARN_IMPORT_REPLACE;
+    else return srv_reply_msg(r, 400, "invalid", "mode is create or replace");
+    tarn_column *cols = calloc(n, sizeof *cols);
+    if (!cols) return srv_reply_msg(r, 500, "io", "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        json_t *c = json_array_get(list, i);
+        cols[i].name = (char *)json_string_value(json_object_get(c, "name"));
+        cols[i].type = (char *)json_string_value(json_object_get(c, "type"));
+        if (!cols[i].name || !cols[i].type) {
+            free(cols);
+            return srv_reply_msg(r, 400, "invalid", "every column needs a name and a type (text)");
+        }
+    }
+    tarn_commit_options co = srv_commit_options(r);
+    o.commit = &co;
+    tarn_lake *lake = NULL;
+    tarn_error err = TARN_ERROR_INIT;
+    tarn_import_result res;
+    int rc = srv_lake_get(&lake, r, &err), answered = 0;
+    if (rc == 0 && srv_need_write(r, lake, branch) < 0) answered = 1;
+    if (rc == 0 && !answered) rc = tarn_table_create(&res, lake, srv_param(r, "name"), cols, n, branch, &o, &err);
+    srv_lake_put(r->s, lake);
+    free(cols);
+    if (answered) return 0;
+    if (rc < 0) return srv_reply_error(r, rc, &err);
+    return srv_reply_json(r, 201, json_pack("{s:o,s:s,s:I,s:I}", "table", srv_jstr(srv_param(r, "name")),
+                                            "commit", res.commit.hex, "rows", (json_int_t)res.rows,
+                                            "files", (json_int_t)res.files));
+}
+
+/* A table creation plan of object storage files (?uri=s3://..., read
+ * with the lakehouse's credentials, as an import of them is, so it needs
+ * the right to write ?branch as an import does); a client plans its own
+ * files itself. */
+static int table_plan(srv_req *r)
+{
+    const char *uri = srv_arg(r, "uri");
+    if (!uri || strncmp(uri, "s3://", 5) != 0)
+        return srv_reply_msg(r, 400, "invalid",
+                             "a plan on the server reads an s3:// URI (?uri=s3://...); plan local files "
+                             "on the client");
+    tarn_import_options o = TARN_IMPORT_OPTIONS_INIT;
+    o.format = srv_arg(r, "format");
+    json_t *types_json = NULL;
+    tarn_column *types = NULL;
+    if (read_options(&o, &types_json, &types, r) < 0) return 0;
+    tarn_lake *lake = NULL;
+    tarn_error err = TARN_ERROR_INIT;
+    char *plan = NULL;
+    int rc = srv_lake_get(&lake, r, &err), answered = 0;
+    if (rc == 0 && srv_need_write(r, lake, srv_arg(r, "branch")) < 0) answered = 1;
+    if (rc == 0 && !answered) rc = tarn_table_plan(&plan, lake, uri, &o, &err);
+    srv_lake_put(r->s, lake);
+    json_decref(types_json);
+    free(types);
+    if (answered) return 0;
+    if (rc < 0) return srv_reply_error(r, rc, &err);
+    json_t *j = json_loads(plan, 0, NULL);
+    tarn_free(plan);
+    if (!j) return srv_reply_msg(r, 500, "io", "the plan could not be read back");
+    return srv_reply_json(r, 200, j);
+}
+
 const srv_route srv_api_tables[] = {
     {"GET", "/api/v1/namespaces", ns_list, SRV_BODY_NONE, SRV_TOKEN},
     {"POST", "/api/v1/namespaces", ns_change, SRV_BODY_JSON, SRV_TOKEN},
@@ -303,5 +395,7 @@ const srv_route srv_api_tables[] = {
     {"DELETE", "/api/v1/tables/{name}", table_delete, SRV_BODY_NONE, SRV_TOKEN},
     {"POST", "/api/v1/tables/{name}/import", table_import, SRV_BODY_FILE, SRV_TOKEN},
     {"POST", "/api/v1/tables/{name}/revert", table_revert, SRV_BODY_JSON, SRV_TOKEN},
+    {"POST", "/api/v1/tables/{name}/create", table_create, SRV_BODY_JSON, SRV_TOKEN},
+    {"GET", "/api/v1/table-plans", table_plan, SRV_BODY_NONE, SRV_TOKEN},
     {NULL, NULL, NULL, 0, 0},
 };

@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -100,6 +101,7 @@ static void add_common_headers(struct MHD_Response *resp)
 static int queue(srv_req *r, int status, struct MHD_Response *resp)
 {
     add_common_headers(resp);
+    if (r->id[0]) MHD_add_response_header(resp, "X-Tarn-Request", r->id);
     r->answered = 1;
     r->status = status;
     MHD_queue_response(r->conn, (unsigned)status, resp);
@@ -180,9 +182,62 @@ typedef struct stream_ctx {
     ssize_t (*read)(void *cls, char *buf, size_t max);
     void *cls;
     void (*free_cls)(void *cls);
+    const tarn_error *(*failure)(void *cls);
     srv *s;
     uint64_t bytes;
+    char id[33], user[256]; /* the request's, for its failure */
 } stream_ctx;
+
+/* A request's id: 32 hex digits. */
+static void request_id(char out[33])
+{
+    unsigned char b[16] = {0};
+    if (getrandom(b, sizeof b, 0) != (ssize_t)sizeof b) {
+        /* no entropy: still distinct within this process */
+        static uint64_t n;
+        uint64_t t = (uint64_t)now_us(), k = __atomic_add_fetch(&n, 1, __ATOMIC_RELAXED);
+        memcpy(b, &t, 8);
+        memcpy(b + 8, &k, 8);
+    }
+    for (int i = 0; i < 16; i++)
+        snprintf(out + 2 * i, 3, "%02x", b[i]);
+}
+
+/* Keeps why stream SC was cut, for its client to ask. */
+static void remember_failure(stream_ctx *sc, const tarn_error *e)
+{
+    json_t *error = json_pack("{s:s,s:o}", "code", tarn_code_name(e->code), "message",
+                              srv_jstr(e->message[0] ? e->message : tarn_strerror(e->code)));
+    pthread_mutex_lock(&sc->s->mu);
+    srv_failure *f = &sc->s->failures[sc->s->next_failure];
+    sc->s->next_failure = (sc->s->next_failure + 1) % SRV_FAILURES;
+    json_decref(f->error);
+    snprintf(f->id, sizeof f->id, "%s", sc->id);
+    snprintf(f->user, sizeof f->user, "%s", sc->user);
+    f->error = error;
+    pthread_mutex_unlock(&sc->s->mu);
+}
+
+/* GET /api/v1/failures/{id}: why the caller's stream ID was cut. */
+static int failure_get(srv_req *r)
+{
+    const char *id = srv_param(r, "id");
+    json_t *error = NULL;
+    pthread_mutex_lock(&r->s->mu);
+    for (int i = 0; i < SRV_FAILURES && !error; i++) {
+        srv_failure *f = &r->s->failures[i];
+        if (f->error && strcmp(f->id, id) == 0 && strcmp(f->user, r->tok.user) == 0)
+            error = json_incref(f->error);
+    }
+    pthread_mutex_unlock(&r->s->mu);
+    if (!error) return srv_reply_msg(r, 404, "not_found", "no failure of yours is known by that id");
+    return srv_reply_json(r, 200, json_pack("{s:o}", "error", error));
+}
+
+const srv_route srv_api_failures[] = {
+    {"GET", "/api/v1/failures/{id}", failure_get, SRV_BODY_NONE, SRV_TOKEN},
+    {NULL, NULL, NULL, 0, 0},
+};
 
 static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
@@ -193,6 +248,8 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
         sc->bytes += (uint64_t)n;
         return n;
     }
+    const tarn_error *e = n < 0 && sc->failure ? sc->failure(sc->cls) : NULL;
+    if (e && e->code) remember_failure(sc, e);
     return n == 0 ? MHD_CONTENT_READER_END_OF_STREAM : MHD_CONTENT_READER_END_WITH_ERROR;
 }
 
@@ -209,6 +266,13 @@ static void stream_free(void *cls)
 int srv_reply_stream(srv_req *r, int status, const char *type, ssize_t (*read)(void *cls, char *buf, size_t max),
                      void *cls, void (*free_cls)(void *cls))
 {
+    return srv_reply_stream_why(r, status, type, read, cls, free_cls, NULL);
+}
+
+int srv_reply_stream_why(srv_req *r, int status, const char *type,
+                         ssize_t (*read)(void *cls, char *buf, size_t max), void *cls,
+                         void (*free_cls)(void *cls), const tarn_error *(*failure)(void *cls))
+{
     stream_ctx *sc = calloc(1, sizeof *sc);
     if (!sc) {
         if (free_cls) free_cls(cls);
@@ -217,7 +281,10 @@ int srv_reply_stream(srv_req *r, int status, const char *type, ssize_t (*read)(v
     sc->read = read;
     sc->cls = cls;
     sc->free_cls = free_cls;
+    sc->failure = failure;
     sc->s = r->s;
+    snprintf(sc->id, sizeof sc->id, "%s", r->id);
+    snprintf(sc->user, sizeof sc->user, "%s", r->tok.user);
     struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, stream_read, sc,
                                                                   stream_free);
     MHD_add_response_header(resp, "Content-Type", type);
@@ -379,6 +446,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->method = method;
         r->body_fd = -1;
         r->start_us = now_us();
+        request_id(r->id);
         r->path = strdup(url);
         snprintf(r->user, sizeof r->user, "-");
         *con_cls = r;

@@ -8,7 +8,7 @@
 
 #include "server/server.h"
 
-static const srv_route *const MOUNTS[] = {srv_api_admin, srv_api_refs, srv_api_tables, srv_api_query, srv_api_runs,
+static const srv_route *const MOUNTS[] = {srv_api_failures, srv_api_admin, srv_api_refs, srv_api_tables, srv_api_query, srv_api_runs,
                                        srv_api_iceberg};
 #define NMOUNTS (sizeof MOUNTS / sizeof *MOUNTS)
 

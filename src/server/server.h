@@ -55,6 +55,15 @@ typedef struct srv_metrics {
 
 typedef struct srv_run srv_run;
 
+/* Why a streamed answer was cut (its status was sent before the failure):
+ * kept for the client that asks (GET /api/v1/failures/{id}), a few. */
+enum { SRV_FAILURES = 32 };
+typedef struct srv_failure {
+    char id[33];   /* the request's X-Tarn-Request */
+    char user[256]; /* only they may read it */
+    json_t *error; /* {"code", "message"} */
+} srv_failure;
+
 typedef struct srv {
     srv_options o;
     struct MHD_Daemon *daemon;
@@ -68,6 +77,8 @@ typedef struct srv {
     int in_flight;
     int stopping;
     char scratch[4096]; /* .tarn/server: uploads and projects in flight */
+    srv_failure failures[SRV_FAILURES]; /* a ring, under mu */
+    int next_failure;
 } srv;
 
 /* Runs the server until SIGTERM or SIGINT; 0 after a clean shutdown. */
@@ -114,6 +125,7 @@ struct srv_req {
     int status;
     int64_t start_us;
     char user[64];
+    char id[33]; /* sent as X-Tarn-Request */
 };
 
 /* A path parameter, a query argument, a header (NULL when absent). */
@@ -140,6 +152,13 @@ int srv_reply_msg(srv_req *r, int status, const char *code, const char *message)
  * body is never taken as whole); FREE releases CLS once done. */
 int srv_reply_stream(srv_req *r, int status, const char *type, ssize_t (*read)(void *cls, char *buf, size_t max),
                      void *cls, void (*free_cls)(void *cls));
+/* The same; when READ fails, FAILURE (if it gives one) says why, and the
+ * client that asks is told (GET /api/v1/failures/{id}: see failure_get). */
+int srv_reply_stream_why(srv_req *r, int status, const char *type,
+                         ssize_t (*read)(void *cls, char *buf, size_t max), void *cls,
+                         void (*free_cls)(void *cls), const tarn_error *(*failure)(void *cls));
+/* The route that tells a client why its stream was cut. */
+extern const srv_route srv_api_failures[];
 /* The idle timeout of R's connection becomes SECONDS (0: none) from now:
  * a streamed answer may be silent while it is made (a query's first rows,
  * a run's quiet minutes), which the timeout for idle clients would cut. */

@@ -18,6 +18,7 @@
 #include "sql/engine.h"
 #include "sql/lexer.h"
 #include "sql/pool.h"
+#include "sql/early.h"
 #include "sql/prune.h"
 #include "sql/pushdown.h"
 #include "sql/refs.h"
@@ -450,6 +451,7 @@ static int open_query(tarn_duck *d, char key[65], char **run, tarn_lake *lake, c
     tarn_tree tree = {0};
     tarn_commit_id commit;
     TARN_RETURN_NOT_OK(tarn__ref_tree(&tree, &commit, lake, ref, err));
+    tarn__sql_fetch_early(lake, &tree, sql);
     /* The parser: a session exposing nothing, readable nothing (a fresh
      * one is confined before any user SQL runs in it). */
     tarn_duck parser = {0};
@@ -540,6 +542,7 @@ static int open_query(tarn_duck *d, char key[65], char **run, tarn_lake *lake, c
     json_decref(agg);
     qtables_free(qt, n);
     tarn__sql_refs_clear(&refs);
+    tarn__store_prefetch_wait(lake);
     return rc;
 }
 

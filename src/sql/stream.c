@@ -64,7 +64,7 @@ static int fail_running(tarn_query_stream *s, const char *msg, tarn_error *err)
                                "(filters, LIMIT) or ask for a longer limit",
                                (long long)s->timeout_ms);
     if (interrupted) return tarn__error_set(err, TARN_EABORTED, "the query was stopped");
-    return tarn__duck_fail(err, TARN_EIO, "query failed", msg ? msg : "unknown error");
+    return tarn__duck_fail(err, TARN_EINVALID, "query failed", msg ? msg : "unknown error");
 }
 
 int tarn_local__query_stream_open(tarn_query_stream **out, tarn_lake *lake, const char *sql,

@@ -37,6 +37,15 @@ int tarn__store_s3_check_new(tarn_lake *lake, const char *url, tarn_error *err);
  * store does not hold locally in parallel and checking each against the
  * size the catalog recorded. Nothing to do for a local store. */
 int tarn__store_prefetch(tarn_lake *lake, const char *const *keys, size_t n, tarn_error *err);
+/* Starts fetching KEYS[0..N) on a thread of its own (best effort: what
+ * fails is fetched again, and reported, by tarn__store_prefetch), so that
+ * a download overlaps the work before a query knows what it reads. Every
+ * store call of this file waits for it first; so must anything else that
+ * uses LAKE's store (tarn__store_prefetch_wait). */
+/* 1 when LAKE's store downloads data files before they are read (S3). */
+int tarn__store_fetches(tarn_lake *lake);
+void tarn__store_prefetch_early(tarn_lake *lake, const char *const *keys, size_t n);
+void tarn__store_prefetch_wait(tarn_lake *lake);
 
 /* An import source on S3 (s3://bucket/key, a prefix ending in '/', or a
  * glob such as s3://bucket/raw/2024/\*.parquet) downloaded into a new

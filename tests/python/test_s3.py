@@ -122,3 +122,26 @@ def test_init_refuses_a_prefix_in_use(s3, tmp_path):
     assert not (tmp_path / "lake" / ".tarn").exists()
     with pytest.raises(tarn.InvalidError, match="s3://"):
         tarn.Client.init(tmp_path / "lake2", storage="gs://bucket/x")
+
+
+def test_plans_through_a_server(s3, tmp_path, tarn_server):
+    """A plan of s3:// files through a server is made by the server, with
+    the lakehouse's credentials; a plan of the caller's own files is made
+    where they are; the table a plan describes is created on the server."""
+    endpoint, data = s3
+    prefix = "plan-" + uuid.uuid4().hex[:8]
+    tarn.Client.init(tmp_path / "lake", storage=f"s3://lake/{prefix}", endpoint=endpoint)
+    url, token = tarn_server(tmp_path / "lake")
+    client = tarn.Client(url, token=token)
+    put(endpoint, "source", f"{prefix}/a.csv", b"id,amount\n1,1.5\n")
+    put(endpoint, "source", f"{prefix}/b.csv", b"id,amount\n2,x\n")
+    state = client.plan_table_creation("remote_plan", f"s3://source/{prefix}/*.csv", auto_apply=False)
+    assert state.files_to_be_imported == [f"s3://source/{prefix}/*.csv"]
+    assert not state.can_auto_apply and "amount" in state.plan
+    client.apply_table_creation_plan(state.plan.replace("type: null", "type: VARCHAR"))
+    assert [f.type for f in client.get_table("remote_plan").fields] == ["BIGINT", "VARCHAR"]
+    local = tmp_path / "mine.csv"
+    local.write_text("k,v\n1,2.5\n")
+    state = client.plan_table_creation("mine", str(local), auto_apply=False)
+    assert state.files_to_be_imported == [str(local)] and state.can_auto_apply
+    assert not client.has_table("mine")

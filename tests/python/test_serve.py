@@ -273,6 +273,53 @@ def test_query_formats_and_limits(lake):
     assert time.time() - started < 30
 
 
+def test_a_cut_stream_says_why_to_its_own_user_only(lake):
+    home, srv, tok = lake
+    # fails on row 1,000,000, long after the answer's status and first rows were sent
+    sql = ("SELECT CASE WHEN i < 1000000 THEN i ELSE error('computed too far') END AS i "
+           "FROM range(3000000) t(i)")
+    c = srv.conn()
+    c.request("POST", "/api/v1/query", json.dumps({"sql": sql, "format": "csv"}),
+              {"Authorization": "Bearer " + tok["reader"]})
+    r = c.getresponse()
+    assert r.status == 200
+    rid = r.getheader("X-Tarn-Request")
+    assert rid and re.fullmatch("[0-9a-f]{32}", rid)
+    with pytest.raises((http.client.IncompleteRead, http.client.HTTPException, ConnectionError)):
+        r.read()  # cut: never ended as if whole
+    c.close()
+    st, body = srv.req("GET", "/api/v1/failures/" + rid, tok["reader"])
+    assert st == 200 and body["error"]["code"] == "invalid" and "computed too far" in body["error"]["message"]
+    # another user (even an admin) is not told; an unknown id is not found
+    assert srv.req("GET", "/api/v1/failures/" + rid, tok["admin"])[0] == 404
+    assert srv.req("GET", "/api/v1/failures/" + "0" * 32, tok["reader"])[0] == 404
+    assert srv.req("GET", "/api/v1/failures/" + rid)[0] == 401
+
+
+def test_table_plans_and_creation(lake, tmp_path):
+    home, srv, tok = lake
+    # an empty table from columns, in one commit authored by the token's user
+    cols = [{"name": "id", "type": "BIGINT"}, {"name": "amount", "type": "DECIMAL(10,2)"}]
+    assert srv.req("POST", "/api/v1/branches", tok["alice"], {"name": "alice.plan", "from": "main"})[0] == 201
+    st, body = srv.req("POST", "/api/v1/tables/planned/create?branch=alice.plan", tok["alice"],
+                       {"columns": cols, "message": "from a plan"})
+    assert st == 201 and body["rows"] == 0, body
+    st, log = srv.req("GET", "/api/v1/commits?ref=alice.plan&limit=1", tok["alice"])
+    assert st == 200 and json.dumps(log).count('"alice"') >= 1 and "from a plan" in json.dumps(log)
+    st, t = srv.req("GET", "/api/v1/tables/planned?ref=alice.plan", tok["alice"])
+    assert [c["type"] for c in t["columns"]] == ["BIGINT", "DECIMAL(10,2)"]
+    # a type that is not a type name changes nothing; a reader may not create
+    st, body = srv.req("POST", "/api/v1/tables/bad/create?branch=alice.plan", tok["alice"],
+                       {"columns": [{"name": "x", "type": "INT); DROP TABLE y; --"}]})
+    assert st == 400 and "is not a type name" in body["error"]["message"]
+    assert srv.req("GET", "/api/v1/tables/bad?ref=alice.plan", tok["alice"])[0] == 404
+    assert srv.req("POST", "/api/v1/tables/x/create", tok["reader"], {"columns": cols})[0] == 403
+    assert srv.req("POST", "/api/v1/tables/x/create", tok["admin"], {"columns": []})[0] == 400
+    # the server plans object storage only, never its own files
+    st, body = srv.req("GET", "/api/v1/table-plans?uri=/etc/passwd", tok["admin"])
+    assert st == 400 and "s3://" in body["error"]["message"]
+
+
 def test_queue_full_is_429_with_retry_after(lake):
     home, srv, tok = lake
     results = []

@@ -19,6 +19,17 @@ if on_s3; then
     expect_eq 2 "$(cached)" "data files fetched after a filter two files can match (one already cached)"
     expect_json 'j["rows"] == [[30]]' tarn -O json query "SELECT sum(v) FROM p"
     expect_eq 4 "$(cached)" "data files fetched once a query needs every file"
+    # A statement with no filter and no aggregate starts fetching every
+    # file of the table it names before it is parsed (the download overlaps
+    # DuckDB's start); its answer is the same.
+    rm -rf "${XDG_CACHE_HOME:-/nonexistent}/tarn"
+    expect_json 'len(j["rows"]) == 0 and len(j["columns"]) == 2' tarn -O json query "SELECT * FROM p LIMIT 0"
+    expect_eq 4 "$(cached)" "data files fetched for a statement with no filter"
+    # so even one that DuckDB then refuses has had them fetched (and fails as before)
+    rm -rf "${XDG_CACHE_HOME:-/nonexistent}/tarn"
+    expect_fail 1 "syntax error" tarn query "SELECT * FROM p LIMIT"
+    expect_eq 4 "$(cached)" "data files fetched before the statement was parsed"
+    expect_fail 1 'column "nope" not found' tarn query "SELECT nope FROM p"
 else
     echo "    (not on S3: nothing is fetched, the answers alone are checked)" >&2
     expect_json 'j["rows"] == [[25]]' tarn -O json query "SELECT sum(v) FROM p WHERE id > 200"
