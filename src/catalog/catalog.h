@@ -84,8 +84,8 @@ typedef struct tarn__tree_cache tarn__tree_cache;
 /* 0 or TARN_ENOMEM. */
 int tarn__tree_cache_open(tarn__tree_cache **out);
 void tarn__tree_cache_close(tarn__tree_cache **tc);
-/* A copy of tree ROOT into OUT: 1 when kept, 0 when not (OUT empty),
- * TARN_ENOMEM. TC may be NULL (nothing kept). */
+/* A copy of tree ROOT into OUT, inside a transaction: 1 when kept, 0 when
+ * not or outside one (OUT empty), TARN_ENOMEM. TC may be NULL. */
 int tarn__tree_cache_get(tarn__tree_cache *tc, const char *root, tarn_tree *out);
 /* Keeps a copy of T (sorted) as ROOT; BUCKET: each entry's bucket (NULL:
  * computed); SUB: each bucket's subtree hash ("" unknown), NULL if none is

@@ -79,7 +79,11 @@ int tarn__tree_cache_get(tarn__tree_cache *tc, const char *root, tarn_tree *out)
     memset(out, 0, sizeof *out);
     if (!tc) return 0;
     pthread_mutex_lock(&tc->mu);
-    cached_tree *s = find(tc, root);
+    /* Only a transaction reads a kept tree (to change it). Outside one a
+     * tree is read to be looked at, and the backend brings along what
+     * looking needs (PostgreSQL: its tables' versions, in the same round
+     * trip). */
+    cached_tree *s = tc->in_tx ? find(tc, root) : NULL;
     int rc = 0;
     if (s) {
         s->used = ++tc->clock;
