@@ -44,7 +44,7 @@ static int import_rows(tarn_lake *lake, const char *dir, const char *table, int 
 static double load(tarn_lake *lake, const char *path, const char *base)
 {
     tarn_iceberg_request req = {
-        TARN_ICEBERG_REQUEST_VERSION, "GET", path, NULL, NULL, 0, base, NULL, NULL, NULL};
+        TARN_ICEBERG_REQUEST_VERSION, "GET", path, NULL, NULL, 0, base, NULL, NULL, NULL, NULL};
     tarn_iceberg_response res;
     double t0 = now_ms();
     tarn_iceberg_rest_handle(&res, lake, &req);

@@ -515,8 +515,8 @@ static PyObject *Lake_import_fd(LakeObject *self, PyObject *args)
     Py_END_ALLOW_THREADS return import_result(rc, &r, &err);
 }
 
-/* run(project_dir, branch, params: dict[str,str], strict, dry_run, no_transaction, preview_rows)
- * -> (rc, report_json, message) — the report exists for failed runs too. */
+/* run(project_dir, branch, params: dict[str,str], strict, dry_run, no_transaction, preview_rows
+ *     [, namespace, notify_fd, no_cache]) -> (rc, report_json, message) — the report exists for failed runs too. */
 /* A detached run's job id goes to the descriptor its starter reads. */
 static void run_started(const char *job_id, void *ctx)
 {
@@ -528,9 +528,9 @@ static PyObject *Lake_run(LakeObject *self, PyObject *args)
 {
     const char *dir, *branch = NULL, *ns = NULL;
     PyObject *params;
-    int strict, dry_run, no_tx, preview, notify_fd = -1;
-    if (!PyArg_ParseTuple(args, "szO!pppi|zi", &dir, &branch, &PyDict_Type, &params, &strict,
-                          &dry_run, &no_tx, &preview, &ns, &notify_fd))
+    int strict, dry_run, no_tx, preview, notify_fd = -1, no_cache = 0;
+    if (!PyArg_ParseTuple(args, "szO!pppi|zip", &dir, &branch, &PyDict_Type, &params, &strict,
+                          &dry_run, &no_tx, &preview, &ns, &notify_fd, &no_cache))
         return NULL;
     Py_ssize_t n = PyDict_Size(params), pos = 0, i = 0;
     const char **names = PyMem_Calloc((size_t)n + 1, sizeof *names);
@@ -557,6 +557,7 @@ static PyObject *Lake_run(LakeObject *self, PyObject *args)
     o.param_names = names;
     o.param_values = values;
     o.namespace_ = ns;
+    o.no_cache = no_cache;
     if (notify_fd >= 0) {
         o.on_job = run_started;
         o.ctx = &notify_fd;

@@ -26,6 +26,9 @@ mkdir -p "$TEST_BUILD/test-tmp"
 # Runs borrow warm Python parents from a warm runtime of the tests' own.
 export TARN_RUNTIME_DIR="$PWD/$TEST_BUILD/test-tmp/runtime"
 mkdir -p "$TARN_RUNTIME_DIR" && chmod 700 "$TARN_RUNTIME_DIR"
+# Runs keep their source scans under $XDG_CACHE_HOME/tarn: the tests', not
+# the user's (the CLI cases and pytest keep one per case and session).
+export XDG_CACHE_HOME="$PWD/$TEST_BUILD/test-tmp/cache"
 # Pipelines run Python workers; CPython cannot load the ASan build of the
 # extension, so workers use the regular build's package.
 cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDUCKDB_HOME="${DUCKDB_HOME:-$PWD/.deps/duckdb}" >/dev/null &&

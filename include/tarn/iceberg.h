@@ -75,9 +75,14 @@ typedef struct tarn_iceberg_request {
     int (*may_read)(void *ctx, const char *ref);
     int (*may_write)(void *ctx, const char *branch);
     void *ctx;
+    /* Version 2. The folder a register may read Iceberg metadata and data
+     * files under (NULL: register is refused). A server reads files on
+     * its own host for a client: without this bound a client could
+     * register, and then read, any table another lakehouse there exported. */
+    const char *register_root;
 } tarn_iceberg_request;
 
-#define TARN_ICEBERG_REQUEST_VERSION 1
+#define TARN_ICEBERG_REQUEST_VERSION 2
 
 typedef struct tarn_iceberg_response {
     int status;

@@ -38,13 +38,16 @@ typedef struct tarn_run_options {
      * (started on first use; see tarn_runtime_serve), or NULL to start this
      * run's own. */
     const char *runtime_exe;
+    /* Version 3. Read every source scan from its data files, keeping
+     * nothing (`tarn run --cache off`, `cache="off"` in Python). */
+    int no_cache;
 } tarn_run_options;
 
 /* A caller built against version 1 keeps working: the library reads only
  * the fields its version has. */
-#define TARN_RUN_OPTIONS_VERSION 2
+#define TARN_RUN_OPTIONS_VERSION 3
 #define TARN_RUN_OPTIONS_INIT                                                                      \
-    {TARN_RUN_OPTIONS_VERSION, NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL}
+    {TARN_RUN_OPTIONS_VERSION, NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0}
 
 /* Plans and (unless dry_run) runs the project. *report (free with
  * tarn_free) is JSON: {"job_id", "outcome": "success"|"failed"|"planned",

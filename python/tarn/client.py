@@ -617,13 +617,14 @@ class Client:
 
     # -- pipelines --------------------------------------------------------------------
     def run(self, project_dir=".", ref=None, parameters=None, strict=None, dry_run=False,
-            transaction=None, preview=0, namespace=None, detach=False, **_ignored):
+            transaction=None, preview=0, namespace=None, detach=False, cache=None, **_ignored):
         """Plans and runs a project on branch REF as one transaction and
         returns a RunState. A failed run does not raise: its RunState says
         what failed (``job_status == "FAILED"``, ``error``); a project that
         cannot be planned raises (InvalidError, NotFoundError). STRICT and
         TRANSACTION take "on"/"off" (or a bool). NAMESPACE: where models
-        without a namespace of their own are materialized.
+        without a namespace of their own are materialized. CACHE "off" reads
+        every source scan from its data files and keeps nothing.
 
         With ``detach=True`` it returns as soon as the job is recorded
         (``job_status`` "RUNNING"): the run goes on in a process of its own
@@ -633,6 +634,7 @@ class Client:
                   for k, v in (parameters or {}).items()}
         strict_on = _on_off(strict, "strict", False)
         tx_on = _on_off(transaction, "transaction", True)
+        cache_on = _on_off(cache, "cache", True)
         if isinstance(preview, str):
             preview = 0 if preview in ("off", "") else 10
         ns = None if namespace is None else str(namespace)
@@ -640,15 +642,17 @@ class Client:
             if dry_run:
                 raise from_code(-5, "detach=True runs a job: it cannot be a dry run")
             return self._run_detached(os.fspath(project_dir), _ref(ref), params, strict_on,
-                                      not tx_on, int(preview or 0), ns)
+                                      not tx_on, int(preview or 0), ns, not cache_on)
         rc, report, message = self._lake.run(os.fspath(project_dir), _ref(ref), params, strict_on,
-                                             bool(dry_run), not tx_on, int(preview or 0), ns)
+                                             bool(dry_run), not tx_on, int(preview or 0), ns, -1,
+                                             not cache_on)
         rep = json.loads(report)
         if rc < 0 and not rep.get("job_id"):
             raise from_code(rc, message)
         return RunState(rep, message or None)
 
-    def _run_detached(self, project_dir, ref, params, strict, no_transaction, preview, namespace):
+    def _run_detached(self, project_dir, ref, params, strict, no_transaction, preview, namespace,
+                      no_cache=False):
         import subprocess
         import sys
         if self.path.startswith(("http://", "https://")):
@@ -658,7 +662,7 @@ class Client:
         rd, wr = os.pipe()
         args = {"lake": self.path, "dir": os.path.abspath(project_dir), "branch": ref,
                 "params": params, "strict": strict, "no_transaction": no_transaction,
-                "preview": preview, "namespace": namespace, "fd": wr}
+                "preview": preview, "namespace": namespace, "no_cache": no_cache, "fd": wr}
         env = dict(os.environ)
         here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         env["PYTHONPATH"] = here + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")

@@ -28,7 +28,7 @@ def main():
         lake = _client.Lake(args["lake"])
         rc, report, message = lake.run(args["dir"], args["branch"], args["params"], args["strict"],
                                        False, args["no_transaction"], args["preview"],
-                                       args["namespace"], fd)
+                                       args["namespace"], fd, bool(args.get("no_cache")))
         if not json.loads(report).get("job_id"):
             os.write(fd, ("!%d\t%s\n" % (rc, message)).encode("utf-8", "replace"))
     except BaseException as e:  # the starter must hear of it, whatever it is

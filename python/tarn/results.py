@@ -220,11 +220,14 @@ class Job(_Result):
         self.error = d.get("error")
         self.tasks = d.get("tasks") or []
         self.params = d.get("params") or {}
+        self.scans = d.get("scans") or []
 
 
 class RunState(_Result):
     """What a run did: ``job_id``, ``job_status`` ("SUCCESS", "FAILED",
-    "PLANNED"), ``error``, ``duration`` (seconds), ``commit``, ``tasks``."""
+    "PLANNED"), ``error``, ``duration`` (seconds), ``commit``, ``tasks``,
+    ``scans`` (how each source scan was served: ``cache`` is "exact",
+    "subset", "append", "miss", "uncached" or "off")."""
 
     _repr = ("job_id", "job_status")
 
@@ -237,6 +240,7 @@ class RunState(_Result):
         self.tasks = report.get("tasks", [])
         self.expectations = report.get("expectations", [])
         self.previews = report.get("previews", {})
+        self.scans = report.get("scans", [])
         self.error = error or report.get("error")
         self.duration = report.get("duration")
         self.tasks_started = {t["name"]: to_datetime(t.get("started")) for t in self.tasks}

@@ -53,7 +53,7 @@ static json_t *report_json(json_t *report)
                             "outcome", json_object_get(report, "outcome"), "commit",
                             json_object_get(report, "commit"), "branch", json_object_get(report, "branch"),
                             "tasks", json_object_get(report, "tasks"));
-    const char *keys[] = {"expectations", "previews", "plan", "error", "run_branch"};
+    const char *keys[] = {"expectations", "previews", "plan", "error", "run_branch", "scans"};
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
         if (json_object_get(report, keys[i])) json_object_set(out, keys[i], json_object_get(report, keys[i]));
     return out;
@@ -231,6 +231,10 @@ static int run_run(const cli_args *a)
     o.preview_rows = cli_has(a, "preview") ? 5 : 0;
     o.namespace_ = cli_get(a, "namespace");
     o.on_line = print_line;
+    const char *cache = cli_get(a, "cache");
+    if (cache && strcmp(cache, "on") && strcmp(cache, "off"))
+        return cli_usage_error(a->cmd, "--cache takes on or off");
+    o.no_cache = cache && !strcmp(cache, "off");
     use_warm_runtime(&o);
     if (cli_has(a, "detach")) {
         if (o.dry_run) return cli_usage_error(a->cmd, "--detach runs a job: it cannot be a --dry-run");
@@ -247,7 +251,7 @@ static int run_run(const cli_args *a)
 static const cli_cmd run_cmd = {
     .path = "run",
     .synopsis = "[-p DIR] [--ref BRANCH] [--namespace NS] [--dry-run] [--strict] [--preview] "
-                "[--param K=V]... [--no-transaction] [--detach]",
+                "[--param K=V]... [--no-transaction] [--cache on|off] [--detach]",
     .summary = "Plan and run a project's Python and SQL models on a branch as one transaction: "
                "outputs are merged only if every model succeeds.",
     .opts = {{"project-dir", 'p', "DIR", "the project folder (default: the current folder)"},
@@ -258,6 +262,7 @@ static const cli_cmd run_cmd = {
              {"preview", 0, NULL, "show the first rows of each model's output"},
              {"param", 'P', "K=V", "set a parameter the project file declares (repeatable)"},
              {"no-transaction", 0, NULL, "write outputs directly on the branch"},
+             {"cache", 0, "on|off", "off: read every source scan from its files, keep nothing"},
              {"detach", 0, NULL, "return once the job has started; it runs on in its own session"},
              {"result", 0, "FILE", "also write the outcome (code, message, report) as JSON to FILE"}},
     .example = "tarn run -p examples/quickstart --ref main --param min_usd=100",

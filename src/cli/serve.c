@@ -87,6 +87,7 @@ static int run_serve(const cli_args *a)
     if (!rc) rc = get_size(&o.max_upload, a, "max-upload", 1024);
     if (rc) return rc;
     o.port_file = cli_get(a, "port-file");
+    o.iceberg_register_root = cli_get(a, "iceberg-register-root");
     return srv_main(&o) == 0 ? 0 : 1;
 }
 
@@ -107,7 +108,10 @@ static const cli_cmd serve_cmd = {
              {"max-body", 0, "SIZE", "largest JSON request body (default 1M)"},
              {"max-upload", 0, "SIZE", "largest imported file or project archive (default 1G)"},
              {"idle-timeout", 0, "SECONDS", "a connection silent this long is closed (default 30)"},
-             {"port-file", 0, "FILE", "write the port listened on to FILE once listening"}},
+             {"port-file", 0, "FILE", "write the port listened on to FILE once listening"},
+             {"iceberg-register-root", 0, "DIR",
+              "let the Iceberg catalog register tables whose metadata and data files are under "
+              "DIR (default: registering through the server is off)"}},
     .example = "tarn serve --listen 0.0.0.0:8181 --tls-cert cert.pem --tls-key key.pem",
 };
 

@@ -69,10 +69,30 @@ int tarn__ice_local_path(char *out, size_t size, const char *key, tarn_error *er
     return local_path(out, size, key, err);
 }
 
-static int read_json_file(json_t **out, const char *location, tarn_error *err)
+/* local_path, refusing a location whose file is not under ROOT (NULL: no
+ * bound; links resolved, so none leads out). */
+static int path_within(char *out, size_t size, const char *location, const char *root,
+                       tarn_error *err)
+{
+    TARN_RETURN_NOT_OK(local_path(out, size, location, err));
+    if (!root) return 0;
+    char real[PATH_MAX], top[PATH_MAX];
+    if (!realpath(root, top))
+        return tarn__error_set(err, TARN_EIO, "the register folder '%s' cannot be read: %s", root,
+                               strerror(errno));
+    size_t n = strlen(top);
+    if (realpath(out, real) && strncmp(real, top, n) == 0 && (real[n] == '/' || top[n - 1] == '/'))
+        return 0;
+    return tarn__error_set(err, TARN_EDENIED,
+                           "'%s' is not under the folder this server registers tables from: put "
+                           "the table's metadata and data files there",
+                           location);
+}
+
+static int read_json_file(json_t **out, const char *location, const char *root, tarn_error *err)
 {
     char path[PATH_MAX];
-    TARN_RETURN_NOT_OK(local_path(path, sizeof path, location, err));
+    TARN_RETURN_NOT_OK(path_within(path, sizeof path, location, root, err));
     json_error_t je;
     *out = json_load_file(path, 0, &je);
     if (!*out)
@@ -81,10 +101,10 @@ static int read_json_file(json_t **out, const char *location, tarn_error *err)
     return 0;
 }
 
-static int read_avro(json_t **out, const char *location, tarn_error *err)
+static int read_avro(json_t **out, const char *location, const char *root, tarn_error *err)
 {
     char path[PATH_MAX];
-    TARN_RETURN_NOT_OK(local_path(path, sizeof path, location, err));
+    TARN_RETURN_NOT_OK(path_within(path, sizeof path, location, root, err));
     struct stat st;
     if (stat(path, &st) != 0)
         return tarn__error_set(err, TARN_ENOTFOUND,
@@ -179,10 +199,11 @@ static int refuse_deletes(const char *location, tarn_error *err)
                            location);
 }
 
-static int add_manifest(files *out, const char *manifest, const char *location, tarn_error *err)
+static int add_manifest(files *out, const char *manifest, const char *location, const char *root,
+                        tarn_error *err)
 {
     json_t *entries = NULL;
-    TARN_RETURN_NOT_OK(read_avro(&entries, manifest, err));
+    TARN_RETURN_NOT_OK(read_avro(&entries, manifest, root, err));
     int rc = 0;
     size_t i;
     json_t *e;
@@ -204,7 +225,7 @@ static int add_manifest(files *out, const char *manifest, const char *location, 
         }
         char local[PATH_MAX];
         struct stat st;
-        if ((rc = local_path(local, sizeof local, path, err)) < 0) break;
+        if ((rc = path_within(local, sizeof local, path, root, err)) < 0) break;
         if (stat(local, &st) != 0) {
             rc = tarn__error_set(err, TARN_ENOTFOUND, "data file '%s' of '%s' cannot be read: %s",
                                  path, location, strerror(errno));
@@ -225,7 +246,8 @@ static int add_manifest(files *out, const char *manifest, const char *location, 
     return rc;
 }
 
-static int snapshot_files(files *out, const json_t *md, const char *location, tarn_error *err)
+static int snapshot_files(files *out, const json_t *md, const char *location, const char *root,
+                          tarn_error *err)
 {
     json_t *cur = json_object_get(md, "current-snapshot-id");
     if (!json_is_integer(cur) || json_integer_value(cur) < 0) return 0; /* no snapshot: empty */
@@ -237,7 +259,7 @@ static int snapshot_files(files *out, const json_t *md, const char *location, ta
     const char *list = json_string_value(json_object_get(snap, "manifest-list"));
     json_t *manifests = NULL;
     if (list) {
-        TARN_RETURN_NOT_OK(read_avro(&manifests, list, err));
+        TARN_RETURN_NOT_OK(read_avro(&manifests, list, root, err));
     } else {
         manifests = json_array(); /* format v1 may list manifests in the snapshot */
         size_t i;
@@ -258,7 +280,7 @@ static int snapshot_files(files *out, const json_t *md, const char *location, ta
             rc = refuse_deletes(location, err);
             break;
         }
-        if (!path || (rc = add_manifest(out, path, location, err)) < 0) {
+        if (!path || (rc = add_manifest(out, path, location, root, err)) < 0) {
             if (!path)
                 rc = tarn__error_set(err, TARN_EINVALID, "'%s': a manifest without a path",
                                      location);
@@ -342,6 +364,13 @@ static int apply_register(tarn_lake *lake, tarn_tree *tree, void *ctx, tarn_erro
 int tarn_iceberg_register(tarn_commit_id *out, tarn_lake *lake, const char *table,
                           const char *metadata_location, const char *branch, tarn_error *err)
 {
+    return tarn__ice_register_within(out, lake, table, metadata_location, branch, NULL, err);
+}
+
+int tarn__ice_register_within(tarn_commit_id *out, tarn_lake *lake, const char *table,
+                              const char *metadata_location, const char *branch, const char *root,
+                              tarn_error *err)
+{
     memset(out, 0, sizeof *out);
     TARN_RETURN_NOT_OK(tarn__ice_need_local(lake, "tarn table create-external", err));
     TARN_RETURN_NOT_OK(tarn_name_check_table(table, err));
@@ -352,7 +381,7 @@ int tarn_iceberg_register(tarn_commit_id *out, tarn_lake *lake, const char *tabl
     tarn__qualify_table(qualified, sizeof qualified, table);
     TARN_RETURN_NOT_OK(tarn__branch_name(branch_name, lake, branch, err));
     json_t *md = NULL;
-    TARN_RETURN_NOT_OK(read_json_file(&md, metadata_location, err));
+    TARN_RETURN_NOT_OK(read_json_file(&md, metadata_location, root, err));
     files f = {0};
     char *schema_json = NULL;
     int rc = 0;
@@ -368,7 +397,7 @@ int tarn_iceberg_register(tarn_commit_id *out, tarn_lake *lake, const char *tabl
     if (rc == 0 && !schema)
         rc = tarn__error_set(err, TARN_EINVALID, "'%s' has no current schema", metadata_location);
     if (rc == 0) rc = schema_of(&schema_json, schema, metadata_location, err);
-    if (rc == 0) rc = snapshot_files(&f, md, metadata_location, err);
+    if (rc == 0) rc = snapshot_files(&f, md, metadata_location, root, err);
     if (rc == 0) rc = check_columns(&f, schema_json, metadata_location, err);
     if (rc == 0) {
         register_edit ed = {qualified, branch_name, schema_json, &f};

@@ -195,4 +195,11 @@ int tarn__ice_key_external(const char *key);
 /* The local path of an external data file's KEY (a file:// URI or a path). */
 int tarn__ice_local_path(char *out, size_t size, const char *key, tarn_error *err);
 
+/* tarn_iceberg_register, reading the metadata and every data file only
+ * under ROOT (a folder; NULL: anywhere): a location elsewhere, or a link
+ * out of it, is TARN_EDENIED naming it, before anything is committed. */
+int tarn__ice_register_within(tarn_commit_id *out, tarn_lake *lake, const char *table,
+                              const char *metadata_location, const char *branch, const char *root,
+                              tarn_error *err);
+
 #endif

@@ -142,6 +142,10 @@ static int reply_failure(tarn_iceberg_response *out, int rc, tarn_error *err,
         status = 409;
         type = "AlreadyExistsException";
         break;
+    case TARN_EDENIED:
+        status = 403;
+        type = "ForbiddenException";
+        break;
     case TARN_ECONFLICT:
         status = 409;
         type = "CommitFailedException";
@@ -401,12 +405,18 @@ static int register_table(call *c, const char *ns)
         rc = reply_error(c->out, 403, "ForbiddenException",
                          "this token may not write '%s' (ask an admin for a token with that right)",
                          branch ? branch : "");
+    } else if (c->req->version >= 2 && !c->req->register_root) {
+        rc = reply_error(c->out, 403, "ForbiddenException",
+                         "registering tables through this catalog is off: its server reads only "
+                         "metadata under a folder it is given (tarn serve --iceberg-register-root "
+                         "DIR), or register on the lakehouse's host (tarn table create-external)");
     } else {
         char qualified[300];
         snprintf(qualified, sizeof qualified, "%s.%s", ns, name);
         tarn_error err = TARN_ERROR_INIT;
         tarn_commit_id id;
-        rc = tarn_iceberg_register(&id, c->lake, qualified, location, branch, &err);
+        rc = tarn__ice_register_within(&id, c->lake, qualified, location, branch,
+                                       c->req->version >= 2 ? c->req->register_root : NULL, &err);
         if (rc < 0)
             rc = reply_failure(c->out, rc, &err, "NotFoundException");
         else

@@ -72,6 +72,7 @@ static void run_args(rm_path *p, const tarn_run_options *o)
     if (o->no_transaction) tarn_remote__arg(p, "no_transaction", "1");
     if (o->preview_rows > 0) tarn_remote__arg(p, "preview", "1");
     if (o->version >= 2 && o->namespace_) tarn_remote__arg(p, "namespace", o->namespace_);
+    if (o->version >= 3 && o->no_cache) tarn_remote__arg(p, "cache", "off");
     for (size_t i = 0; i < o->nparams; i++) {
         strbuf kv = {0};
         sb_printf(&kv, "%s=%s", o->param_names[i], o->param_values[i]);

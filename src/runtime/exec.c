@@ -18,6 +18,7 @@
 #include "lake/ops.h"
 #include "runtime/dataplane.h"
 #include "runtime/runtime.h"
+#include "runtime/scancache.h"
 #include "sql/empty.h"
 #include "sql/engine.h"
 #include "table/schema.h"
@@ -51,6 +52,7 @@ typedef struct run_ctx {
     size_t nconns;         /* under mu: a cancel interrupts them from another thread */
     int cancelled;         /* under mu: tarn job stop asked; nothing new starts */
     tarn_cancel_watch *watch;
+    tarn_scancache *scans; /* source scans kept and reused across runs */
 } run_ctx;
 
 /* Options of version 2 (a caller built against version 1 has none). */
@@ -171,53 +173,40 @@ static void print_plan(run_ctx *r)
 
 /* ---- running one model ----------------------------------------------------------- */
 
-/* read_parquet over the files the planner kept for a source scan. */
-static int scan_sql(strbuf *q, run_ctx *r, json_t *src, tarn_error *err)
+/* SELECT text that reads a parent model's output for a Python model
+ * (columns and filter pushed into the scan). */
+static void input_sql(strbuf *q, json_t *in)
 {
-    json_t *files = json_object_get(src, "files");
-    if (json_array_size(files) == 0) {
-        /* Every file ruled out: the table's columns, no rows. */
-        sb_append(q, "(SELECT * FROM ");
-        TARN_RETURN_NOT_OK(tarn__duck_shape_sql(q, r->lake, str(src, "version"), err));
-        sb_append(q, " LIMIT 0)");
-        return 0;
-    }
-    size_t n = json_array_size(files);
-    const char **keys = malloc(n * sizeof *keys);
-    for (size_t i = 0; i < n; i++) keys[i] = json_string_value(json_array_get(files, i));
-    int rc = tarn__duck_read_parquet_sql(q, r->lake, keys, n, err);
-    free(keys);
-    return rc;
+    strbuf from = {0};
+    tarn__sql_append_table(&from, str(in, "name"));
+    tarn__scan_select_sql(q, json_object_get(in, "columns"), sb_str(&from), str(in, "filter_sql"));
+    sb_free(&from);
 }
 
-/* SELECT text that reads one input of a Python model (columns and filter
- * pushed into the scan). */
-static int input_sql(strbuf *q, run_ctx *r, json_t *in, tarn_error *err)
+/* A source scan of a Python model, through the scan cache; how it was
+ * served goes to the output and to the report (the job's record). */
+static int scan_input(int *fd, run_ctx *r, tarn_duck *d, json_t *m, json_t *in, tarn_error *err)
 {
-    sb_append(q, "SELECT ");
-    json_t *cols = json_object_get(in, "columns");
-    if (json_array_size(cols)) {
-        size_t j;
-        json_t *c;
-        json_array_foreach(cols, j, c)
-        {
-            if (j) sb_append(q, ", ");
-            sb_append_sql_ident(q, json_string_value(c));
-        }
-    } else {
-        sb_append(q, "*");
-    }
-    sb_append(q, " FROM ");
     json_t *src = json_object_get(in, "source");
-    if (src) TARN_RETURN_NOT_OK(scan_sql(q, r, src, err));
-    else tarn__sql_append_table(q, str(in, "name"));
-    if (str(in, "filter_sql")) {
-        /* One expression (checked when planned); its $parameters are bound
-         * when the scan runs. */
-        sb_append(q, " WHERE (");
-        sb_append(q, str(in, "filter_sql"));
-        sb_append(q, "\n)");
-    }
+    tarn_scan_req req = {str(src, "table"), str(src, "version"), json_object_get(src, "files"),
+                         json_object_get(in, "columns"), str(in, "filter_sql"),
+                         json_object_get(r->project, "params"), str(in, "name")};
+    tarn_scan_outcome o;
+    TARN_RETURN_NOT_OK(tarn__scancache_read(fd, &o, r->scans, d, &req, err));
+    char added[64] = "";
+    if (o.new_files) snprintf(added, sizeof added, ", %zu file%s added", o.new_files, o.new_files == 1 ? "" : "s");
+    emit(r, "  %s <- %s: scan %s%s%s%s%s (%.1f ms)", str(m, "name"), req.table,
+         strcmp(o.how, "off") && strcmp(o.how, "miss") && strcmp(o.how, "uncached") ? "cache hit, " : "",
+         o.how, added, o.why[0] ? "; " : "", o.why, (double)o.micros / 1e3);
+    pthread_mutex_lock(&r->mu);
+    json_t *scans = json_object_get(r->report, "scans");
+    if (!scans) json_object_set_new(r->report, "scans", scans = json_array());
+    json_array_append_new(scans, json_pack("{s:s,s:s,s:s,s:s,s:I,s:f}", "model", str(m, "name"), "input",
+                                           str(in, "param"), "table", req.table, "cache", o.how,
+                                           "files_added", (json_int_t)o.new_files, "ms",
+                                           (double)o.micros / 1e3));
+    if (o.why[0]) json_object_set_new(json_array_get(scans, json_array_size(scans) - 1), "note", json_string(o.why));
+    pthread_mutex_unlock(&r->mu);
     return 0;
 }
 
@@ -339,8 +328,12 @@ static int run_python_model(int64_t *rows, int *verdict, run_ctx *r, tarn_duck *
                 continue;
             }
         }
+        if (json_object_get(in, "source")) {
+            if ((rc = scan_input(&inputs[k].fd, r, d, m, in, err)) < 0) break;
+            continue;
+        }
         strbuf q = {0};
-        rc = input_sql(&q, r, in, err);
+        input_sql(&q, in);
         duckdb_result res;
         memset(&res, 0, sizeof res);
         if (rc == 0 && (rc = tarn__duck_query_bound(&res, d, sb_str(&q), json_object_get(r->project, "params"),
@@ -908,6 +901,8 @@ static void flush_log(void *ctx)
 static int execute(tarn_commit_id *commit, run_ctx *r, tarn_error *err)
 {
     int rc = open_confined(r, err);
+    if (rc == 0)
+        rc = tarn__scancache_open(&r->scans, r->lake, r->opts->version >= 3 && r->opts->no_cache, err);
     if (rc == 0 && !r->rt) rc = tarn__rt_open(&r->rt, r->lake, 0, runtime_exe(r->opts), err);
     if (rc < 0) return rc;
     json_t *order = json_object_get(r->project, "order");
@@ -1112,6 +1107,7 @@ done:
     for (size_t i = 0; i < r.nconns; i++) duckdb_disconnect(&r.conns[i]);
     free(r.conns);
     tarn__duck_close(&r.duck);
+    tarn__scancache_close(&r.scans);
     json_decref(r.report);
     json_decref(r.project);
     json_decref(r.outputs);

@@ -75,6 +75,8 @@ int tarn_local__job_get(char **json, tarn_lake *lake, const char *id, tarn_error
         json_object_set(job, "tasks", json_object_get(rep, "tasks"));
         json_object_set(job, "expectations", json_object_get(rep, "expectations"));
         if (json_object_get(rep, "error")) json_object_set(job, "error", json_object_get(rep, "error"));
+        /* how each source scan was served (the scan cache) */
+        if (json_object_get(rep, "scans")) json_object_set(job, "scans", json_object_get(rep, "scans"));
         json_decref(rep);
     }
     tarn__job_row_clear(&j);

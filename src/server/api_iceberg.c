@@ -120,7 +120,8 @@ static int iceberg(srv_req *r)
                                 base,
                                 may_read,
                                 may_write,
-                                r};
+                                r,
+                                r->s->o.iceberg_register_root};
     SRV_TAKE_LAKE(r, lake);
     tarn_iceberg_response ans;
     int rc = tarn_iceberg_rest_handle(&ans, lake, &req);

@@ -35,6 +35,7 @@ typedef struct srv_options {
     int64_t query_memory;
     int query_threads;
     const char *port_file; /* where the bound port is written, for scripts */
+    const char *iceberg_register_root; /* the folder Iceberg REST registers read under; NULL: off */
 } srv_options;
 
 typedef struct srv_gate {

@@ -90,6 +90,16 @@ void tarn__cache_close(tarn_cache **cp)
     *cp = NULL;
 }
 
+void tarn__cache_folder(char *dir, size_t size, const tarn_lake *lake)
+{
+    const char *v = tarn_lake_config(lake, "cache.dir");
+    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    if (v && *v) snprintf(dir, size, "%s", v);
+    else if (xdg && *xdg == '/') snprintf(dir, size, "%s/tarn", xdg);
+    else if (home && *home == '/') snprintf(dir, size, "%s/.cache/tarn", home);
+    else snprintf(dir, size, "%s/cache", tarn_lake_path(lake));
+}
+
 const char *tarn__cache_dir(const tarn_cache *c)
 {
     return c->dir;

@@ -6,8 +6,14 @@
 #include <stdint.h>
 
 #include "tarn/common.h"
+#include "tarn/lake.h"
 
 typedef struct tarn_cache tarn_cache;
+
+/* The local cache folder of LAKE into DIR: cache.dir, else
+ * $XDG_CACHE_HOME/tarn, else ~/.cache/tarn, else the lakehouse's own
+ * .tarn/cache. */
+void tarn__cache_folder(char *dir, size_t size, const tarn_lake *lake);
 
 /* The cache in DIR, holding at most MAX_BYTES (evicting the least recently
  * used entries beyond). Nothing is created until something is stored. */

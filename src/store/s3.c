@@ -17,7 +17,7 @@
  * page), then this host's local temporaries and the bucket's unfinished
  * multipart uploads, both as `tmp/` + the last part of their key, as the
  * store interface asks; removing such a `tmp/` name aborts the upload.
- * Deletes go in batches of up to 1,000 keys (DeleteObjects). */
+ * Deletes go in batches of up to 1,000 keys (DeleteObjects; s3.delete_batch_size). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -653,7 +653,8 @@ static int delete_batch(s3_store *s, const char *const *keys, size_t n, tarn_err
 static int s3_remove_many(tarn_store *st, const char *const *keys, size_t n, tarn_error *err)
 {
     s3_store *s = (s3_store *)st;
-    const char **batch = calloc(n ? (n < 1000 ? n : 1000) : 1, sizeof *batch);
+    size_t most = (size_t)target(s)->delete_batch;
+    const char **batch = calloc(n ? (n < most ? n : most) : 1, sizeof *batch);
     if (!batch) return tarn__error_set(err, TARN_ENOMEM, "out of memory");
     size_t nb = 0;
     int rc = 0;
@@ -667,7 +668,7 @@ static int s3_remove_many(tarn_store *st, const char *const *keys, size_t n, tar
             break;
         }
         batch[nb++] = keys[i];
-        if (nb == 1000) {
+        if (nb == most) {
             rc = delete_batch(s, batch, nb, err);
             nb = 0;
         }
@@ -707,16 +708,7 @@ static const tarn_store_vtable S3_VTABLE = {
 static int cache_open(tarn_cache **out, tarn_lake *lake, tarn_error *err)
 {
     char dir[PATH_MAX];
-    const char *v = tarn_lake_config(lake, "cache.dir");
-    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-    if (v && *v)
-        snprintf(dir, sizeof dir, "%s", v);
-    else if (xdg && *xdg == '/')
-        snprintf(dir, sizeof dir, "%s/tarn", xdg);
-    else if (home && *home == '/')
-        snprintf(dir, sizeof dir, "%s/.cache/tarn", home);
-    else
-        snprintf(dir, sizeof dir, "%s/cache", tarn_lake_path(lake));
+    tarn__cache_folder(dir, sizeof dir, lake);
     double gb = 10;
     const char *m = tarn_lake_config(lake, "cache.max_gb");
     if (m && *m) {

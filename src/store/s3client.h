@@ -29,6 +29,7 @@ typedef struct tarn_s3_target {
     int64_t multipart_threshold; /* bytes: larger files go up in parts */
     int64_t part_size;
     int list_page;        /* keys per listing page (S3's maximum: 1000) */
+    int delete_batch;     /* keys per DeleteObjects request (S3's maximum: 1000) */
 } tarn_s3_target;
 
 /* Splits "s3://bucket/prefix" into T->bucket and T->prefix. */

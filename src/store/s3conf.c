@@ -236,6 +236,8 @@ int tarn__s3_target_resolve(tarn_s3_target *t, const tarn_lake *lake, const char
     TARN_RETURN_NOT_OK(setting_int(&mb, lake, b, "multipart_threshold_mb", 5, 5 * 1024, 64, err));
     TARN_RETURN_NOT_OK(setting_int(&part_mb, lake, b, "part_size_mb", 5, 5 * 1024, 16, err));
     TARN_RETURN_NOT_OK(setting_int(&t->list_page, lake, b, "list_page_size", 1, 1000, 1000, err));
+    TARN_RETURN_NOT_OK(
+        setting_int(&t->delete_batch, lake, b, "delete_batch_size", 1, 1000, 1000, err));
     t->multipart_threshold = (int64_t)mb << 20;
     t->part_size = (int64_t)part_mb << 20;
     credentials(t, setting(lake, b, "profile"));

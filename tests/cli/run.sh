@@ -41,7 +41,8 @@ remote_start() {
     local d="$1" tok user="${TARN_AUTHOR:-${USER:-$(id -un)}}"
     tok=$(cd "$d/lake" && "$TARN_BIN" -O json token create "$user" --admin |
         /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])') || return 1
-    (cd "$d/lake" && exec "$TARN_BIN" serve --listen 127.0.0.1:0 --port-file "$d/tmp/port") \
+    (cd "$d/lake" && exec "$TARN_BIN" serve --listen 127.0.0.1:0 --port-file "$d/tmp/port" \
+        --iceberg-register-root "$d/lake") \
         >"$d/tmp/serve.log" 2>&1 &
     SERVER_PID=$!
     local i
@@ -90,6 +91,8 @@ run_case() {
     # each case has a warm runtime of its own (its server's runs too),
     # stopped when it ends
     export TARN_RUNTIME_DIR="$dir/tmp/runtime"
+    # and a cache folder of its own (kept source scans, S3 data files)
+    export XDG_CACHE_HOME="$dir/cache"
     if ! lake_init "$dir" "$name"; then
         { echo "FAIL $name (tarn init failed; kept $dir)"; sed 's/^/  /' "$dir/tmp/init.err"; } |
             tee "$results/$name.fail"

@@ -11,6 +11,8 @@
 #    gave, from a cold cache; the cache holds no truncated file (every entry
 #    is whole Parquet: PAR1 at both ends), and no download temporary.
 # 3. A request the server keeps refusing fails within its attempts, clearly.
+# 4. Connection reuse and parallel downloads, as the proxy sees them.
+# 5. Virtual-hosted addressing against the server.
 # Bounded: 24 rounds, well under a minute of faults.
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/common.sh"
@@ -131,6 +133,52 @@ EOF
 )
 [ "$whole" = 0 ] && ok "every cache entry is whole Parquet" || bad "$whole truncated cache entries"
 [ -z "$(ls "$CACHE/tmp" 2>/dev/null)" ] && ok "no download temporaries left" || bad "temporaries left: $(ls "$CACHE/tmp")"
+
+# 4. connection reuse and parallel requests, seen by the proxy: an import's
+#    requests (upload, then the commit's check) share one connection, and a
+#    cold query's downloads are made at once (every request waits 0.3 s in
+#    the proxy, so requests made together are in flight together).
+s3_proxy_faults 0 ""
+for i in 1 2 3 4 5 6; do
+    mode=append; [ "$i" = 1 ] && mode=create
+    tarn table import par --from small.csv --mode "$mode" >/dev/null || bad "import $i of par"
+done
+printf 'rate = 0\nmodes =\ndelay = 0.3\n' >"$S3_PROXY_CONTROL"
+: >"$S3_PROXY_CONTROL.log"
+tarn table import par --from small.csv --mode append >/dev/null || bad "the seventh import of par"
+reqs=$(grep -c '^ok ' "$S3_PROXY_CONTROL.log")
+conns=$(grep -o 'conn=[0-9]*' "$S3_PROXY_CONTROL.log" | sort -u | wc -l)
+[ "$reqs" -ge 2 ] && [ "$conns" -lt "$reqs" ] && ok "an import's $reqs requests went over $conns connection(s)" ||
+    bad "an import's $reqs requests went over $conns connections (no reuse): $(cat "$S3_PROXY_CONTROL.log")"
+cold
+: >"$S3_PROXY_CONTROL.log"
+[ "$(tarn query "SELECT sum(id) FROM par" --format csv 2>/dev/null | tail -1)" = 8925 ] &&
+    ok "a cold query over 7 files reads them all" || bad "a cold query over 7 files"
+gets=$(grep -c '^ok GET .*default\.par/' "$S3_PROXY_CONTROL.log")
+most=$(grep '^ok GET .*default\.par/' "$S3_PROXY_CONTROL.log" | sed 's/.*inflight=//' | sort -n | tail -1)
+[ "$gets" = 7 ] && [ "${most:-0}" -ge 3 ] && ok "its 7 downloads were made at once (up to $most in flight)" ||
+    bad "its $gets downloads had at most ${most:-0} in flight: $(cat "$S3_PROXY_CONTROL.log")"
+s3_proxy_faults 0 ""
+
+# 5. virtual-hosted addressing reaches the server: with s3.path_style off,
+#    requests go to BUCKET.s3.localhost (the proxy's port) with paths that
+#    do not name the bucket, and the lakehouse works as path-style does.
+mkdir vhost && (
+    cd vhost || exit 1
+    tarn init --storage s3://lake/vhost --endpoint "http://s3.localhost:${PROXY_ENDPOINT##*:}" >/dev/null &&
+        echo "s3.path_style = false" >>.tarn/config
+) || bad "init of a virtual-hosted lakehouse"
+: >"$S3_PROXY_CONTROL.log"
+(cd vhost && tarn table import small --from ../small.csv >/dev/null) || bad "import, virtual-hosted"
+cold
+[ "$(cd vhost && tarn query "SELECT sum(id) FROM small" --format csv 2>/dev/null | tail -1)" = 1275 ] &&
+    ok "a virtual-hosted lakehouse imports and reads back" || bad "a virtual-hosted lakehouse reads back"
+if grep -q '^ok PUT /vhost/data/' "$S3_PROXY_CONTROL.log" && grep -q '^ok GET /vhost/data/' "$S3_PROXY_CONTROL.log" &&
+    ! grep -q ' /lake/' "$S3_PROXY_CONTROL.log"; then
+    ok "its requests were virtual-hosted (no bucket in the path)"
+else
+    bad "its requests were not virtual-hosted: $(head -5 "$S3_PROXY_CONTROL.log")"
+fi
 
 # 3. a server that keeps refusing: a clear failure within the attempts
 s3_proxy_faults 1 503

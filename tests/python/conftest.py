@@ -107,3 +107,18 @@ def _remote_clients(monkeypatch, tmp_path):
     monkeypatch.setattr(tarn.Client, "init", classmethod(init))
     yield
     _stop(servers)
+
+
+# ---- a cache folder of the session's own ---------------------------------------
+#
+# Runs keep their source scans (and S3 data files) in $XDG_CACHE_HOME/tarn:
+# the tests keep theirs in a folder of their own rather than the user's.
+@pytest.fixture(autouse=True, scope="session")
+def _session_cache(tmp_path_factory):
+    saved = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("xdg-cache"))
+    yield
+    if saved is None:
+        os.environ.pop("XDG_CACHE_HOME", None)
+    else:
+        os.environ["XDG_CACHE_HOME"] = saved

@@ -320,6 +320,16 @@ def test_table_plans_and_creation(lake, tmp_path):
     assert st == 400 and "s3://" in body["error"]["message"]
 
 
+def test_iceberg_register_is_off_unless_given_a_folder(lake):
+    home, srv, tok = lake
+    # this server was started without --iceberg-register-root: nothing on
+    # its host is read for a client, whatever the location
+    st, body = srv.req("POST", "/iceberg/main/v1/namespaces/default/register", tok["admin"],
+                       {"name": "x", "metadata-location": "file://" + home + "/nothing.metadata.json"})
+    assert st == 403 and "registering tables through this catalog is off" in body["error"]["message"]
+    assert "--iceberg-register-root" in body["error"]["message"]
+
+
 def test_queue_full_is_429_with_retry_after(lake):
     home, srv, tok = lake
     results = []

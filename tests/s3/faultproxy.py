@@ -12,11 +12,14 @@ or instead, with the probability CONTROL_FILE gives, does one of:
   slow      forward, passing the body on at about 64 KiB/s
 
 CONTROL_FILE holds `key = value` lines, read again for every request:
-`rate` (0..1), `modes` (comma-separated), `stall` (seconds), `seed`.
-Counts of what it did go to CONTROL_FILE.log, one line per request.
+`rate` (0..1), `modes` (comma-separated), `stall` (seconds), `seed`, and
+`delay` (seconds every forwarded request waits first, so that requests a
+client makes at once are seen at once). What it did goes to
+CONTROL_FILE.log, one line per request: the mode, the request line, the
+client connection's number and how many requests were in flight then.
 Requests are framed by Content-Length (what tarn sends); each is forwarded
 on a fresh upstream connection with `Connection: close` and the answer
-read to its end."""
+read to its end; the client's connection stays open for its next request."""
 import random
 import socket
 import sys
@@ -32,7 +35,7 @@ _seed = None
 
 
 def control():
-    conf = {"rate": "0", "modes": "", "stall": "5", "seed": "1"}
+    conf = {"rate": "0", "modes": "", "stall": "5", "seed": "1", "delay": "0"}
     try:
         with open(CONTROL) as f:
             for line in f:
@@ -101,46 +104,70 @@ def pick():
             RNG.seed(_seed)
         modes = [m for m in conf["modes"].split(",") if m]
         if modes and RNG.random() < float(conf["rate"]):
-            return RNG.choice(modes), float(conf["stall"])
-    return "ok", 0.0
+            return RNG.choice(modes), float(conf["stall"]), 0.0
+    return "ok", 0.0, float(conf["delay"])
+
+
+IN_FLIGHT = [0]
+CONNS = [0]
 
 
 def serve(conn):
     buf = b""
+    with LOG_LOCK:
+        CONNS[0] += 1
+        number = CONNS[0]
     try:
         while True:
             req, buf = read_request(conn, buf)
             if req is None:
                 return
             head, body = req
-            mode, stall = pick()
-            log(mode + " " + head.split(b"\r\n")[0].decode(errors="replace"))
-            if mode == "drop":
-                return
-            if mode in ("500", "503", "429"):
-                conn.sendall(error_reply(int(mode)))
-                continue
-            if mode == "stall":
-                time.sleep(stall)
-                return
-            reply = forward(head, body)
-            hend = reply.find(b"\r\n\r\n") + 4
-            if mode == "truncate" and len(reply) - hend > 1:
-                conn.sendall(reply[:hend + (len(reply) - hend) // 2])
-                return
-            if mode == "slow":
-                conn.sendall(reply[:hend])
-                for i in range(hend, len(reply), 16384):
-                    conn.sendall(reply[i:i + 16384])
-                    time.sleep(0.25)
-                continue
-            conn.sendall(reply)
-            if b"\r\nconnection: close" in reply[:hend].lower():
-                return
+            mode, stall, delay = pick()
+            with LOG_LOCK:
+                IN_FLIGHT[0] += 1
+                now = IN_FLIGHT[0]
+            try:
+                log("%s %s conn=%d inflight=%d" % (mode, head.split(b"\r\n")[0].decode(errors="replace"),
+                                                   number, now))
+                time.sleep(delay)
+                if not answer(conn, mode, stall, head, body):
+                    return
+            finally:
+                with LOG_LOCK:
+                    IN_FLIGHT[0] -= 1
     except OSError:
         pass
     finally:
         conn.close()
+
+
+def answer(conn, mode, stall, head, body):
+    """Answers one request as MODE says; False when the connection ends."""
+    if mode == "drop":
+        return False
+    if mode in ("500", "503", "429"):
+        conn.sendall(error_reply(int(mode)))
+        return True
+    if mode == "stall":
+        time.sleep(stall)
+        return False
+    reply = forward(head, body)
+    hend = reply.find(b"\r\n\r\n") + 4
+    if mode == "truncate" and len(reply) - hend > 1:
+        conn.sendall(reply[:hend + (len(reply) - hend) // 2])
+        return False
+    if mode == "slow":
+        conn.sendall(reply[:hend])
+        for i in range(hend, len(reply), 16384):
+            conn.sendall(reply[i:i + 16384])
+            time.sleep(0.25)
+        return True
+    # Connection is hop by hop: the upstream's close (asked for above) is
+    # not the client's, whose connection stays open for its next request.
+    lines = reply[:hend].split(b"\r\n")
+    conn.sendall(b"\r\n".join(l for l in lines if not l.lower().startswith(b"connection:")) + reply[hend:])
+    return True
 
 
 def main():

@@ -20,8 +20,10 @@ s3_server_start() {
     mkdir -p "$dir"
     S3_DATA="$dir"
     # s3rver makes continuation tokens with a cipher OpenSSL 3 keeps in its legacy provider
+    # --service-endpoint: BUCKET.s3.localhost (which curl resolves to
+    # loopback) is virtual-hosted addressing; 127.0.0.1 stays path-style.
     node --openssl-legacy-provider "$S3RVER_JS" -d "$dir" -a 127.0.0.1 -p 0 --silent \
-        --configure-bucket lake --configure-bucket source >"$dir.log" 2>&1 &
+        --service-endpoint localhost --configure-bucket lake --configure-bucket source >"$dir.log" 2>&1 &
     S3_PID=$!
     for i in $(seq 1 100); do
         S3_ENDPOINT=$(sed -n 's/^S3rver listening on \(127\.0\.0\.1:[0-9]*\).*/http:\/\/\1/p' "$dir.log" | head -1)

@@ -317,7 +317,7 @@ static json_t *rest(tarn_lake *lake, caller *who, const char *method, const char
 {
     tarn_iceberg_request req = {
         TARN_ICEBERG_REQUEST_VERSION, method,          path, caller_arg, NULL, 0,
-        "http://127.0.0.1:1/iceberg", caller_may_read, NULL, who};
+        "http://127.0.0.1:1/iceberg", caller_may_read, NULL, who, NULL};
     tarn_iceberg_response res;
     int rc = tarn_iceberg_rest_handle(&res, lake, &req);
     *status = res.status;

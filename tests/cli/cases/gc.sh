@@ -1,8 +1,9 @@
 # gc: --dry-run lists, then deletes; files of a deleted branch go; data
 # still referenced by a branch, tag or commit stays queryable.
 ndata() { data_files | wc -l; }
-# on S3, listings come two keys a page: gc follows the continuation tokens
-on_s3 && echo "s3.list_page_size = 2" >>.tarn/config
+# on S3, listings come two keys a page: gc follows the continuation tokens;
+# and it deletes one key a request (batches of DeleteObjects)
+on_s3 && printf 's3.list_page_size = 2\ns3.delete_batch_size = 1\n' >>.tarn/config
 csv a.csv id 1 2
 expect_ok tarn table import keep --from a.csv
 expect_ok tarn branch create tmp

@@ -18,7 +18,8 @@ if on_remote; then
     TOK=$TARN_TOKEN
 else
     TOK=$(tarn -O json token create "${USER:-me}" --admin | $PY -c 'import json,sys; print(json.load(sys.stdin)["token"])')
-    "$TARN_BIN" serve --listen 127.0.0.1:0 --port-file "$TARN_CASE_TMP/ice_port" >"$TARN_CASE_TMP/ice_serve.log" 2>&1 &
+    "$TARN_BIN" serve --listen 127.0.0.1:0 --port-file "$TARN_CASE_TMP/ice_port" \
+        --iceberg-register-root "$PWD" >"$TARN_CASE_TMP/ice_serve.log" 2>&1 &
     SPID=$!
     trap 'kill -TERM $SPID 2>/dev/null; wait $SPID 2>/dev/null' EXIT
     for _ in $(seq 300); do [ -s "$TARN_CASE_TMP/ice_port" ] && break; sleep 0.1; done
@@ -119,7 +120,10 @@ expect_json 'sorted(t["name"] for t in j) == ["default.t", "default.types"]' tar
 
 # register: an Iceberg table written elsewhere (here an export on this
 # host, made without the server) added to a branch through the catalog,
-# answered with its LoadTableResult, then read row for row.
+# answered with its LoadTableResult, then read row for row. The server
+# reads metadata and data only under the folder it was given
+# (--iceberg-register-root: this lakehouse's folder here and in the
+# remote pass).
 env -u TARN_REMOTE -u TARN_TOKEN "$TARN_BIN" table export-iceberg t --ref rel1 --to "$PWD/elsewhere" --copy >/dev/null
 EXT="file://$PWD/elsewhere/metadata/v1.metadata.json"
 expect_json 'j["status"] == 200 and j["body"]["metadata"]["format-version"] == 2' \
@@ -129,3 +133,22 @@ compare feature/x ext --rest "$URL/iceberg/feature/x"
 expect_eq 2 "$(printf '%s' "$OUT" | $PY -c 'import json,sys; print(json.load(sys.stdin)["rows"])')" "rows of the registered table"
 expect_json 'j["status"] == 409 and j["body"]["error"]["type"] == "AlreadyExistsException"' \
     ice POST "/iceberg/feature/x/v1/namespaces/default/register" "$TOK" '{"name": "ext", "metadata-location": "'"$EXT"'"}'
+
+# Outside that folder nothing is read for a client, and nothing changes:
+# metadata elsewhere, a link out of the folder, and metadata inside it
+# naming another lakehouse's data files (what a client could otherwise
+# register, then read).
+H=$(head_of feature/x)
+env -u TARN_REMOTE -u TARN_TOKEN "$TARN_BIN" table export-iceberg t --ref rel1 --to "$TARN_CASE_TMP/outside" --copy >/dev/null
+ln -s "$TARN_CASE_TMP/outside" "$PWD/link_out"
+mkdir -p "$TARN_CASE_TMP/other" && (cd "$TARN_CASE_TMP/other" && env -u TARN_REMOTE -u TARN_TOKEN -u TARN_HOME "$TARN_BIN" init >/dev/null &&
+    printf 'id\n7\n' >o.csv && env -u TARN_REMOTE -u TARN_TOKEN -u TARN_HOME "$TARN_BIN" table import o --from o.csv >/dev/null &&
+    env -u TARN_REMOTE -u TARN_TOKEN -u TARN_HOME "$TARN_BIN" table export-iceberg o --to "$PWD/../other_export" >/dev/null) ||
+    _fail "another lakehouse's export"
+mkdir -p "$PWD/inroot" && cp -r "$TARN_CASE_TMP/other_export/metadata" "$PWD/inroot/"
+for loc in "file://$TARN_CASE_TMP/outside/metadata/v1.metadata.json" "file://$PWD/link_out/metadata/v1.metadata.json" \
+    "file://$PWD/inroot/metadata/v1.metadata.json"; do
+    expect_json 'j["status"] == 403 and "not under the folder this server registers tables from" in j["body"]["error"]["message"]' \
+        ice POST "/iceberg/feature/x/v1/namespaces/default/register" "$TOK" '{"name": "sneaky", "metadata-location": "'"$loc"'"}'
+done
+expect_eq "$H" "$(head_of feature/x)" "feature/x after refused registers"
