@@ -30,7 +30,10 @@
  *
  * Concurrency (at the smallest N): W writer processes, each with its own
  * connection, each making K commits (one table's append), on W separate
- * branches and all on main; commits per second against one writer.
+ * branches and all on main; commits per second against one writer, and
+ * the CPU time per commit in the writers and in the PostgreSQL server
+ * (what bounds the rate once the machine's cores are busy; the server's
+ * when BENCH_PG_PIDFILE names its postmaster.pid).
  *
  *   catalog_bench --files OUT_DIR [FILES...]  (default: 10 1000 10000)
  *
@@ -54,11 +57,13 @@
  * minus the DuckDB work, in one transaction per commit, so N commits really
  * are N commits in the catalog (content-addressed, each with its parent).
  */
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -456,10 +461,69 @@ static int files_main(int argc, char **argv)
 
 /* ---- concurrent writers ------------------------------------------------- */
 
+/* CPU time of the writer processes reaped so far (ms). */
+static double children_cpu_ms(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_CHILDREN, &ru);
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
+}
+
+/* One line of /proc/PID/stat: its parent, and its CPU time with that of
+ * its exited children (ms); 0 if it is gone. */
+static double proc_cpu_ms(const char *pid, long *ppid)
+{
+    char path[300], buf[1024];
+    snprintf(path, sizeof path, "/proc/%s/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    const char *end = strrchr(buf, ')');
+    /* after "pid (comm) ": state, ppid and 9 more fields, then utime stime cutime cstime */
+    unsigned long long v[14];
+    char state;
+    if (!end ||
+        sscanf(end + 2, "%c %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu",
+               &state, &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9], &v[10],
+               &v[11], &v[12], &v[13]) != 15)
+        return 0;
+    *ppid = (long)v[0];
+    return (double)(v[10] + v[11] + v[12] + v[13]) * 1000.0 / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* CPU time of the PostgreSQL server whose postmaster.pid BENCH_PG_PIDFILE
+ * names: the postmaster and its processes, exited ones (the backends of
+ * closed connections) included (ms); -1 when unknown. The server's share
+ * of a commit. */
+static double postgres_cpu_ms(void)
+{
+    const char *pidfile = getenv("BENCH_PG_PIDFILE");
+    FILE *f = pidfile && *pidfile ? fopen(pidfile, "r") : NULL;
+    long master = 0;
+    if (!f || fscanf(f, "%ld", &master) != 1) master = 0;
+    if (f) fclose(f);
+    if (master <= 0) return -1;
+    char name[32];
+    long ppid = 0;
+    snprintf(name, sizeof name, "%ld", master);
+    double ms = proc_cpu_ms(name, &ppid);
+    DIR *d = opendir("/proc");
+    for (struct dirent *e; d && (e = readdir(d));) {
+        double child = proc_cpu_ms(e->d_name, &ppid);
+        if (ppid == master) ms += child;
+    }
+    if (d) closedir(d);
+    return ms;
+}
+
 /* W processes (each its own connection and lease) make K commits each,
  * on W branches (SEPARATE) or all on main: commits per second overall. */
-static double writers(const char *tarn_dir, int w, int k, int separate)
+static double writers(const char *tarn_dir, int w, int k, int separate, double cpu[2])
 {
+    double c0 = children_cpu_ms(), s0 = postgres_cpu_ms();
     tarn_error err = TARN_ERROR_INIT;
     tarn_lake *lake = NULL;
     if (tarn_lake_open_path(&lake, tarn_dir, &err) != 0) die("open", &err);
@@ -495,11 +559,15 @@ static double writers(const char *tarn_dir, int w, int k, int separate)
         ok = ok && WIFEXITED(status) && WEXITSTATUS(status) == 0;
     }
     if (!ok) die("a writer failed", NULL);
-    return w * k / ((now_ms() - t0) / 1000.0);
+    double rate = w * k / ((now_ms() - t0) / 1000.0);
+    cpu[0] = (children_cpu_ms() - c0) / (w * k);
+    cpu[1] = s0 < 0 ? -1 : (postgres_cpu_ms() - s0) / (w * k);
+    return rate;
 }
 
 typedef struct scaling {
     double one, separate, shared;
+    double cpu_one[2], cpu_separate[2], cpu_shared[2]; /* per commit: writers, server */
 } scaling;
 
 static scaling measure_writers(const char *out_dir, const char *pg)
@@ -511,9 +579,9 @@ static scaling measure_writers(const char *out_dir, const char *pg)
     tarn_lake_close(&lake);
     enum { K = 50, W = 8 };
     scaling s;
-    s.one = writers(dir, 1, K * 2, 1);
-    s.separate = writers(dir, W, K, 1);
-    s.shared = writers(dir, W, K, 0);
+    s.one = writers(dir, 1, K * 2, 1, s.cpu_one);
+    s.separate = writers(dir, W, K, 1, s.cpu_separate);
+    s.shared = writers(dir, W, K, 0, s.cpu_shared);
     return s;
 }
 
@@ -588,6 +656,18 @@ int main(int argc, char **argv)
     for (int b = 0; b < nb; b++) printf(" %.0f (%.1fx) |", sc[b].separate, sc[b].separate / sc[b].one);
     printf("\n| 8 writers, one branch |");
     for (int b = 0; b < nb; b++) printf(" %.0f (%.1fx) |", sc[b].shared, sc[b].shared / sc[b].one);
+    /* What bounds the rate with many writers: CPU per commit, in the
+     * writers (the whole of it for SQLite) and in the PostgreSQL server
+     * (every postgres process of the machine). N cores can do no more
+     * than N x 1000 / (their sum) commits per second. */
+    printf("\n| CPU per commit, writers (ms): 1 writer / 8 on 8 branches |");
+    for (int b = 0; b < nb; b++)
+        printf(" %.2f / %.2f |", sc[b].cpu_one[0], sc[b].cpu_separate[0]);
+    printf("\n| CPU per commit, PostgreSQL server (ms): 1 writer / 8 on 8 branches |");
+    for (int b = 0; b < nb; b++)
+        b &&sc[b].cpu_one[1] >= 0
+            ? printf(" %.2f / %.2f |", sc[b].cpu_one[1], sc[b].cpu_separate[1])
+            : printf(" - |");
     printf("\n");
     return 0;
 }

@@ -3,7 +3,9 @@
 1. The quickstart example end to end (examples/quickstart on its 1,000-row
    sample): `tarn run`, the whole command, median of 5, borrowing warm
    Python parents from the warm runtime, against TARN_RUNTIME=off (each run
-   starts its own), interleaved.
+   starts its own), interleaved; every model runs (--cache off). And the
+   same run with model reuse on: nothing changed, so every model takes the
+   previous run's output (warm runtime both).
 2. Runtime overhead per task: a chain of 20 trivial Python models (each
    returns its input, 100 rows) against a chain of 1; the marginal cost of a
    task is (T20 - T1) / 19. The mean task duration from the run's report is
@@ -34,6 +36,8 @@ ROWS = int(os.environ.get("BENCH_PIPELINE_ROWS", "10000000"))
 REPS = int(os.environ.get("BENCH_REPS", "5"))
 ENV = dict(os.environ, PYTHONPATH=os.path.join(BUILD, "python"), TARN_AUTHOR="bench")
 ENV.pop("TARN_HOME", None)
+# Repeated runs of one project measure running it: model reuse off.
+OFF = ("--cache", "off")
 # A warm runtime of the benchmark's own, stopped at the end.
 ENV["TARN_RUNTIME_DIR"] = os.path.join(OUT, "runtime")
 
@@ -72,17 +76,22 @@ def quickstart():
     tarn("table", "import", "transactions", "--from", os.path.join(data, "transactions.csv"), cwd=lake)
     tarn("table", "import", "countries", "--from", os.path.join(data, "countries.csv"), cwd=lake)
     proj = os.path.join(ROOT, "examples", "quickstart")
-    warm, cold = [], []
+    warm, cold, reused = [], [], []
     # Warm: Python parents borrowed from the warm runtime (started by the
-    # warm-up run); cold: TARN_RUNTIME=off, each run starts its own.
-    # Interleaved, so that the machine's load weighs on both alike.
+    # warm-up run); cold: TARN_RUNTIME=off, each run starts its own; both
+    # run every model (--cache off). Reused: the run right after a warm
+    # one, nothing changed, reusing every model's output. Interleaved, so
+    # that the machine's load weighs on all alike.
     tarn("run", "-p", proj, cwd=lake)  # warm-up, starts the warm runtime
     for _ in range(REPS):
-        for env, times in ((dict(ENV, TARN_RUNTIME="off"), cold), (ENV, warm)):
+        for env, times, opts in ((dict(ENV, TARN_RUNTIME="off"), cold, OFF), (ENV, warm, OFF),
+                                 (ENV, reused, ())):
             t0 = time.perf_counter()
-            tarn("run", "-p", proj, cwd=lake, env=env)
+            p = tarn("-O", "json", "run", "-p", proj, *opts, cwd=lake, env=env)
             times.append(time.perf_counter() - t0)
-    return statistics.median(warm), statistics.median(cold)
+            if not opts and len(json.loads(p.stdout).get("reused", [])) != 3:
+                raise SystemExit("the unchanged quickstart run did not reuse its 3 models:\n" + p.stdout)
+    return statistics.median(warm), statistics.median(cold), statistics.median(reused)
 
 
 def chain_project(path, n):
@@ -106,9 +115,9 @@ def per_task():
     chain_project(p1, 1)
     chain_project(p20, 20)
     tarn("run", "-p", p20, cwd=lake)  # warm-up
-    t1 = timed(lambda: tarn("run", "-p", p1, cwd=lake))
-    t20 = timed(lambda: tarn("run", "-p", p20, cwd=lake))
-    report = json.loads(tarn("-O", "json", "run", "-p", p20, cwd=lake).stdout)
+    t1 = timed(lambda: tarn("run", "-p", p1, *OFF, cwd=lake))
+    t20 = timed(lambda: tarn("run", "-p", p20, *OFF, cwd=lake))
+    report = json.loads(tarn("-O", "json", "run", "-p", p20, *OFF, cwd=lake).stdout)
     durations = []
     for t in report["tasks"]:
         a = time.strptime(t["started"][:19], "%Y-%m-%dT%H:%M:%S")
@@ -177,7 +186,17 @@ def scan_cache():
     data = os.path.join(ROOT, "examples", "quickstart", "data")
     tarn("table", "import", "transactions", "--from", transactions_parquet(lake, 0, ROWS), cwd=lake)
     tarn("table", "import", "countries", "--from", os.path.join(data, "countries.csv"), cwd=lake)
-    proj = os.path.join(ROOT, "examples", "quickstart")
+    # The quickstart, its models running every time (cache_strategy="NONE"):
+    # unchanged, model reuse would take their outputs and scan nothing.
+    proj = os.path.join(OUT, "scancache-proj")
+    shutil.rmtree(proj, ignore_errors=True)
+    shutil.copytree(os.path.join(ROOT, "examples", "quickstart"), proj,
+                    ignore=shutil.ignore_patterns("data"))
+    models = os.path.join(proj, "models.py")
+    with open(models) as f:
+        text = f.read()
+    with open(models, "w") as f:
+        f.write(text.replace("@tarn.model()", '@tarn.model(cache_strategy="NONE")'))
 
     def scan_ms(*opts):
         report = json.loads(tarn("-O", "json", "run", "-p", proj, *opts, cwd=lake, env=env).stdout)
@@ -225,7 +244,7 @@ def versus_script():
     tarn("run", "-p", proj, cwd=lake)  # warm-up
     script()
     reps = max(3, REPS // 2)
-    t_tarn = timed(lambda: tarn("run", "-p", proj, cwd=lake), reps)
+    t_tarn = timed(lambda: tarn("run", "-p", proj, *OFF, cwd=lake), reps)
     t_script = timed(script, reps)
     # same answer both ways
     ours = json.loads(tarn("-O", "json", "query", "SELECT country, usd FROM country_report ORDER BY country",
@@ -249,7 +268,7 @@ def main():
 
 def measure():
     log("quickstart end to end")
-    t_quick, t_cold = quickstart()
+    t_quick, t_cold, t_reused = quickstart()
     log("per-task overhead (20 trivial models)")
     t1, t20, marginal, mean_task = per_task()
     only_warm = os.environ.get("BENCH_PIPELINE_ONLY") == "warm"
@@ -262,6 +281,8 @@ def measure():
           "| quickstart example end to end, warm runtime (1,000 rows, `tarn run`; goal <= 300 ms) "
           "vs without it (TARN_RUNTIME=off) | %.0f ms | %.0f ms | %.2f |"
           % (t_quick * 1e3, t_cold * 1e3, t_quick / t_cold),
+          "| quickstart second run, nothing changed: every model reused (warm runtime) vs "
+          "`--cache off` | %.0f ms | %.0f ms | %.2f |" % (t_reused * 1e3, t_quick * 1e3, t_reused / t_quick),
           "| chain of 1 trivial Python model (`tarn run`) | %.0f ms | | |" % (t1 * 1e3),
           "| chain of 20 trivial Python models (`tarn run`) | %.0f ms | | |" % (t20 * 1e3),
           "| runtime overhead per task: (T20 - T1) / 19 | %.1f ms | goal < 20 ms | |" % (marginal * 1e3),

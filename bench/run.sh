@@ -194,7 +194,7 @@ log "catalog benchmark at $CATALOG_SIZES commits (SQLite and PostgreSQL)"
 . "$ROOT/tests/lib/postgres.sh"
 PG_FSYNC=on pg_start || exit 1
 # shellcheck disable=SC2086
-CAT=$(BENCH_PG_URL="$PG_URL" "$CATB" "$OUT/catalog" $CATALOG_SIZES 2>"$OUT/catalog.log") || { cat "$OUT/catalog.log" >&2; exit 1; }
+CAT=$(BENCH_PG_URL="$PG_URL" BENCH_PG_PIDFILE="$PG_DIR/data/postmaster.pid" "$CATB" "$OUT/catalog" $CATALOG_SIZES 2>"$OUT/catalog.log") || { cat "$OUT/catalog.log" >&2; exit 1; }
 pg_stop
 rm -rf "$OUT/catalog"
 log "merges of a table of 10 to 10,000 files"

@@ -262,15 +262,16 @@ def quickstart(home, srv, url, tok):
 
     def cli(env, branch):
         t0 = time.perf_counter()
-        p = subprocess.run([tarn_exe, "run", "-p", EXAMPLE, "--ref", branch], env=env, capture_output=True,
-                           text=True, timeout=600)
+        # every model runs: --cache off (an unchanged run would reuse them all)
+        p = subprocess.run([tarn_exe, "run", "-p", EXAMPLE, "--ref", branch, "--cache", "off"], env=env,
+                           capture_output=True, text=True, timeout=600)
         assert p.returncode == 0, p.stderr
         return time.perf_counter() - t0
 
     def http_run(branch):
         c = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=600)
         t0 = time.perf_counter()
-        c.request("POST", "/api/v1/runs?ref=%s&follow=1" % branch, body=project,
+        c.request("POST", "/api/v1/runs?ref=%s&follow=1&cache=off" % branch, body=project,
                   headers={"Authorization": "Bearer " + tok["admin"]})
         r = c.getresponse()
         last = None

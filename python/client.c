@@ -516,7 +516,8 @@ static PyObject *Lake_import_fd(LakeObject *self, PyObject *args)
 }
 
 /* run(project_dir, branch, params: dict[str,str], strict, dry_run, no_transaction, preview_rows
- *     [, namespace, notify_fd, no_cache]) -> (rc, report_json, message) — the report exists for failed runs too. */
+ *     [, namespace, notify_fd, no_cache]) -> (rc, report_json, message) — the report exists for
+ * failed runs too. */
 /* A detached run's job id goes to the descriptor its starter reads. */
 static void run_started(const char *job_id, void *ctx)
 {
@@ -747,7 +748,8 @@ static PyMethodDef Lake_methods[] = {
     {"table_create", (PyCFunction)Lake_table_create, METH_VARARGS,
      "table_create(table, columns, branch, replace, commit)"},
     {"run", (PyCFunction)Lake_run, METH_VARARGS,
-     "run(dir, branch, params, strict, dry_run, no_transaction, preview, namespace, notify_fd)"},
+     "run(dir, branch, params, strict, dry_run, no_transaction, preview, namespace, notify_fd, "
+     "no_cache)"},
     {"cancel_job", (PyCFunction)Lake_cancel_job, METH_VARARGS, "cancel_job(id)"},
     {"jobs", (PyCFunction)Lake_jobs, METH_VARARGS, "jobs(limit) -> JSON"},
     {"namespaces", (PyCFunction)Lake_namespaces, METH_VARARGS, "namespaces(ref)"},

@@ -56,7 +56,7 @@ if [ -d tests/python ] && ls tests/python/test_*.py >/dev/null 2>&1; then
   run "python client tests through a server" env TARN_TEST_REMOTE=1 PYTHONPATH="$PWD/$BUILD/python" \
     TARN_BUILD="$PWD/$BUILD" /usr/bin/python3 -m pytest -q -rs tests/python/test_client.py \
     tests/python/test_bauplan_client.py tests/python/test_bauplan_project.py tests/python/test_import.py \
-    tests/python/test_trust_client.py
+    tests/python/test_trust_client.py tests/python/test_reuse.py
   # The server's own tests once more with its catalog in PostgreSQL.
   run "server tests (postgresql catalog)" env PYTHONPATH="$PWD/$BUILD/python" TARN_BUILD="$PWD/$BUILD" \
     bash tests/lib/with_postgres.sh /usr/bin/python3 -m pytest -q tests/python/test_serve.py

@@ -38,8 +38,11 @@ typedef struct tarn_run_options {
      * (started on first use; see tarn_runtime_serve), or NULL to start this
      * run's own. */
     const char *runtime_exe;
-    /* Version 3. Read every source scan from its data files, keeping
-     * nothing (`tarn run --cache off`, `cache="off"` in Python). */
+    /* Version 3. Compute everything afresh (`tarn run --cache off`,
+     * cache="off" in Python): no model takes an earlier successful run's
+     * output (by default one whose code, environment, parameters and input
+     * versions are unchanged does), and every source scan reads its data
+     * files, keeping nothing for later scans (docs/speed.md). */
     int no_cache;
 } tarn_run_options;
 
@@ -53,7 +56,10 @@ typedef struct tarn_run_options {
  * tarn_free) is JSON: {"job_id", "outcome": "success"|"failed"|"planned",
  * "commit", "branch", "plan": {...}, "tasks": [{"name", "kind", "outcome",
  * "started", "ended", "rows", "error"}], "expectations": [...],
- * "previews": {...}, "error"}. Returns 0 on success, TARN_EINVALID /
+ * "previews": {...}, "error", "reused": [models not run: their earlier
+ * output taken], "reuse": {model: {"key", "table", "version"}}}; a reused
+ * task says "reused": true and "reused_from" (the job whose output it
+ * took). Returns 0 on success, TARN_EINVALID /
  * TARN_ENOTFOUND for a plan that cannot run (nothing ran), TARN_EUSER when a
  * model failed (the report says which and why). */
 TARN_EXTERN int tarn_run(char **report, tarn_lake *lake, const tarn_run_options *opts,

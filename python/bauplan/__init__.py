@@ -32,7 +32,7 @@ from . import exceptions, standard_expectations  # noqa: F401
 __version__ = "0.1.0"
 
 ModelMaterializationStrategy = str  # "NONE", "REPLACE" or "APPEND"
-ModelCacheStrategy = str  # "NONE" or "DEFAULT" (no effect: runs are not cached)
+ModelCacheStrategy = str  # "NONE" (always run) or "DEFAULT" (reuse an unchanged output)
 
 
 def extras(*names):

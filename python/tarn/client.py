@@ -623,8 +623,11 @@ class Client:
         what failed (``job_status == "FAILED"``, ``error``); a project that
         cannot be planned raises (InvalidError, NotFoundError). STRICT and
         TRANSACTION take "on"/"off" (or a bool). NAMESPACE: where models
-        without a namespace of their own are materialized. CACHE "off" reads
-        every source scan from its data files and keeps nothing.
+        without a namespace of their own are materialized. CACHE "off"
+        runs every model and reads every source scan from its data files;
+        "on" (the default) lets a model that nothing changed for take its
+        earlier output (``RunState.reused`` names them) and a scan reuse a
+        kept result (``RunState.scans`` says how each was served).
 
         With ``detach=True`` it returns as soon as the job is recorded
         (``job_status`` "RUNNING"): the run goes on in a process of its own

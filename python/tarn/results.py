@@ -221,13 +221,15 @@ class Job(_Result):
         self.tasks = d.get("tasks") or []
         self.params = d.get("params") or {}
         self.scans = d.get("scans") or []
+        self.reused = d.get("reused") or []  # models that took an earlier run's output
 
 
 class RunState(_Result):
     """What a run did: ``job_id``, ``job_status`` ("SUCCESS", "FAILED",
     "PLANNED"), ``error``, ``duration`` (seconds), ``commit``, ``tasks``,
     ``scans`` (how each source scan was served: ``cache`` is "exact",
-    "subset", "append", "miss", "uncached" or "off")."""
+    "subset", "append", "miss", "uncached" or "off") and ``reused`` (the
+    models that took an earlier run's output)."""
 
     _repr = ("job_id", "job_status")
 
@@ -241,6 +243,7 @@ class RunState(_Result):
         self.expectations = report.get("expectations", [])
         self.previews = report.get("previews", {})
         self.scans = report.get("scans", [])
+        self.reused = report.get("reused", [])
         self.error = error or report.get("error")
         self.duration = report.get("duration")
         self.tasks_started = {t["name"]: to_datetime(t.get("started")) for t in self.tasks}

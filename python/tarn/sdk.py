@@ -110,9 +110,11 @@ def model(name=None, columns=None, partitioned_by=None, materialization_strategy
     REPLACE. ``columns`` lists the columns the output must have, exactly
     (``["*"]``: any). ``internet_access=True`` lets it open network
     connections (a model has none otherwise; see docs/models.md).
-    ``partitioned_by`` and ``cache_strategy`` are accepted for Bauplan
-    projects and change nothing (tarn's tables are not partitioned; runs
-    are not cached)."""
+    ``cache_strategy="NONE"`` makes it run every time, and what reads it
+    too (DEFAULT: a run reuses its earlier output when nothing it depends
+    on changed; see docs/speed.md). ``partitioned_by`` is accepted for
+    Bauplan projects and changes nothing (tarn's tables are not
+    partitioned)."""
     if callable(name) and not isinstance(name, str):
         return model()(name)  # @tarn.model without parentheses
     if kwargs:
@@ -148,6 +150,7 @@ def model(name=None, columns=None, partitioned_by=None, materialization_strategy
         meta["name"] = name or fn.__name__
         meta["materialization"] = strategy
         meta["internet_access"] = bool(internet_access)
+        meta["cache_strategy"] = None if cache_strategy is None else str(cache_strategy).upper()
         meta["columns"] = columns
         return fn
     return wrap
@@ -266,6 +269,7 @@ def describe(fn):
         "pip": meta["pip"],
         "resources": meta["resources"],
         "internet_access": meta["internet_access"],
+        "cache_strategy": meta.get("cache_strategy"),
         "columns": meta["columns"],
         "line": code[1],
         "source": "".join(code[0]),

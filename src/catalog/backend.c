@@ -113,17 +113,22 @@ int tarn__catalog_found(const char *tarn_dir)
 
 int tarn__tx_begin(tarn_lake *lake, tarn_error *err)
 {
-    return TARN_CAT(lake)->vt->begin(TARN_CAT(lake), err);
+    int rc = TARN_CAT(lake)->vt->begin(TARN_CAT(lake), err);
+    if (rc == 0) tarn__tree_cache_tx(TARN_CAT(lake)->trees, TARN_TREE_CACHE_BEGIN);
+    return rc;
 }
 
 int tarn__tx_commit(tarn_lake *lake, tarn_error *err)
 {
-    return TARN_CAT(lake)->vt->commit(TARN_CAT(lake), err);
+    int rc = TARN_CAT(lake)->vt->commit(TARN_CAT(lake), err);
+    tarn__tree_cache_tx(TARN_CAT(lake)->trees, rc == 0 ? TARN_TREE_CACHE_COMMITTED : TARN_TREE_CACHE_ENDED);
+    return rc;
 }
 
 void tarn__tx_rollback(tarn_lake *lake)
 {
     TARN_CAT(lake)->vt->rollback(TARN_CAT(lake));
+    tarn__tree_cache_tx(TARN_CAT(lake)->trees, TARN_TREE_CACHE_ENDED);
 }
 
 int tarn__tx_run(tarn_lake *lake, int (*fn)(tarn_lake *, void *, tarn_error *), void *ctx, tarn_error *err)

@@ -69,11 +69,48 @@ void tarn__version_clear(tarn_version *v);
 typedef struct tarn_tree {
     size_t n, cap;
     tarn_tree_entry *entries; /* sorted by name */
+    /* The stored tree it was loaded from (or copied from one that was), ""
+     * if none: storing it again re-stores only the buckets that differ. */
+    char origin[65];
 } tarn_tree;
+
+/* A tree is stored in TARN_TREE_BUCKETS subtrees by a hash of each name
+ * (objects.c): part of the catalog format. */
+#define TARN_TREE_BUCKETS 64
+unsigned tarn__tree_bucket(const char *name);
+
+/* The trees a catalog handle read or wrote lately (tree_cache.c). */
+typedef struct tarn__tree_cache tarn__tree_cache;
+/* 0 or TARN_ENOMEM. */
+int tarn__tree_cache_open(tarn__tree_cache **out);
+void tarn__tree_cache_close(tarn__tree_cache **tc);
+/* A copy of tree ROOT into OUT, inside a transaction: 1 when kept, 0 when
+ * not or outside one (OUT empty), TARN_ENOMEM. TC may be NULL. */
+int tarn__tree_cache_get(tarn__tree_cache *tc, const char *root, tarn_tree *out);
+/* Keeps a copy of T (sorted) as ROOT; BUCKET: each entry's bucket (NULL:
+ * computed); SUB: each bucket's subtree hash ("" unknown), NULL if none is
+ * known. Out of memory, it keeps nothing. */
+void tarn__tree_cache_put(tarn__tree_cache *tc, const char *root, const tarn_tree *t,
+                          const unsigned char *bucket, const char (*sub)[65]);
+/* Into SUB[b], for each bucket b of T (entries' buckets in BUCKET) whose
+ * entries are exactly those of kept tree ORIGIN: ORIGIN's subtree hash;
+ * "" for every other bucket. */
+void tarn__tree_cache_subtrees(tarn__tree_cache *tc, const char *origin, const tarn_tree *t,
+                               const unsigned char *bucket, char sub[][65]);
+/* Transactions, as tarn__tx_begin/commit/rollback see them. */
+enum { TARN_TREE_CACHE_ENDED = 0, TARN_TREE_CACHE_BEGIN = 1, TARN_TREE_CACHE_COMMITTED = 2 };
+void tarn__tree_cache_tx(tarn__tree_cache *tc, int state);
 
 int tarn__tree_load(tarn_tree *out, tarn_lake *lake, const char *tree_hash, tarn_error *err);
 int tarn__tree_store(char out_hash[65], tarn_lake *lake, const tarn_tree *t, tarn_error *err);
 tarn_tree_entry *tarn__tree_find(const tarn_tree *t, const char *name);
+/* The entry NAME, as tarn__tree_find, for callers asking for names in
+ * rising tarn__name_cmp order: *AT (0 at first) is where the previous
+ * search stopped, and moves forward only. */
+tarn_tree_entry *tarn__tree_find_next(const tarn_tree *t, const char *name, size_t *at);
+/* A copy of T into OUT (freed with tarn__tree_clear, also on failure):
+ * 0 or TARN_ENOMEM. */
+int tarn__tree_copy(tarn_tree *out, const tarn_tree *t);
 /* Inserts or replaces NAME. */
 void tarn__tree_set(tarn_tree *t, const char *name, tarn_entry_kind kind, const char *version);
 /* Removes NAME; returns 1 if it was there. */

@@ -99,9 +99,12 @@ int tarn__merge_base(char out[65], tarn_lake *lake, const char *a, const char *b
      * generation or more is reached (generations fall along every parent
      * edge), so the best common commit inside the window is the best of
      * all. Widen the window only when it holds none: the cost follows how
-     * far the two sides diverged, not the length of history. */
+     * far the two sides diverged, not the length of history. A narrow
+     * first window: a branch merged soon after it forked (the common case)
+     * finds its base in a few generations, and with many merged branches
+     * each generation holds many commits. */
     int64_t top = ra.generation < rb.generation ? ra.generation : rb.generation;
-    int64_t window = 32;
+    int64_t window = 4;
     int rc = 0;
     for (;;) {
         int64_t min_gen = top - window > 1 ? top - window : 1;

@@ -115,9 +115,8 @@ done:
     return rc;
 }
 
-static const char *entry_version(const tarn_tree *t, const char *name)
+static const char *version_of(const tarn_tree_entry *e)
 {
-    const tarn_tree_entry *e = tarn__tree_find(t, name);
     return e ? e->version : NULL;
 }
 
@@ -127,22 +126,26 @@ static int same(const char *a, const char *b)
     return strcmp(a, b) == 0;
 }
 
-/* Three-way merge of trees into OUT; conflicts are added to err. */
+/* Three-way merge of trees into OUT; conflicts are added to err. Every
+ * tree is sorted by name, so each side is walked once with a cursor per
+ * other tree (tarn__tree_find_next): a merge of trees of a thousand tables
+ * costs a pass over them, not three searches per name. */
 static int merge_trees(tarn_tree *out, int *conflicts, tarn_lake *lake, const tarn_tree *base,
                        const tarn_tree *ours, const tarn_tree *theirs, strbuf *why_all,
                        tarn_error *err)
 {
     /* Start from ours and walk every name on any side. */
-    for (size_t i = 0; i < ours->n; i++)
-        tarn__tree_set(out, ours->entries[i].name, ours->entries[i].kind, ours->entries[i].version);
+    if (tarn__tree_copy(out, ours) < 0) return tarn__error_set(err, TARN_ENOMEM, "out of memory merging");
     const tarn_tree *sides[2] = {base, theirs};
     for (int s = 0; s < 2; s++) {
+        size_t at_base = 0, at_ours = 0, at_theirs = 0;
         for (size_t i = 0; i < sides[s]->n; i++) {
             const tarn_tree_entry *e = &sides[s]->entries[i];
-            if (s == 1 && tarn__tree_find(base, e->name)) continue; /* seen with the base */
-            const char *b = entry_version(base, e->name);
-            const char *o = entry_version(ours, e->name);
-            const char *t = entry_version(theirs, e->name);
+            const tarn_tree_entry *in_base = s == 0 ? e : tarn__tree_find_next(base, e->name, &at_base);
+            if (s == 1 && in_base) continue; /* seen with the base */
+            const char *b = version_of(in_base);
+            const char *o = version_of(tarn__tree_find_next(ours, e->name, &at_ours));
+            const char *t = s == 1 ? e->version : version_of(tarn__tree_find_next(theirs, e->name, &at_theirs));
             if (same(o, t) || same(b, t)) continue; /* nothing new from theirs */
             if (same(b, o)) {                       /* only theirs changed it */
                 if (t) tarn__tree_set(out, e->name, e->kind, t);

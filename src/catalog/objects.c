@@ -95,6 +95,37 @@ tarn_tree_entry *tarn__tree_find(const tarn_tree *t, const char *name)
     return i >= 0 ? &t->entries[i] : NULL;
 }
 
+tarn_tree_entry *tarn__tree_find_next(const tarn_tree *t, const char *name, size_t *at)
+{
+    /* The tree is sorted by tarn__name_order, whose first key is
+     * tarn__name_cmp: names asked for in rising order move *AT forward
+     * only, so a walk over a whole tree costs one pass, not a search per
+     * name. The spelling rule is tree_search's. */
+    size_t i = *at;
+    while (i < t->n && tarn__name_cmp(t->entries[i].name, name) < 0) i++;
+    *at = i;
+    for (size_t k = i; k < t->n && tarn__name_cmp(t->entries[k].name, name) == 0; k++)
+        if (strcmp(t->entries[k].name, name) == 0) return &t->entries[k];
+    return i < t->n && tarn__name_cmp(t->entries[i].name, name) == 0 ? &t->entries[i] : NULL;
+}
+
+int tarn__tree_copy(tarn_tree *out, const tarn_tree *t)
+{
+    memset(out, 0, sizeof *out);
+    memcpy(out->origin, t->origin, sizeof out->origin);
+    if (!t->n) return 0;
+    out->entries = malloc(t->n * sizeof *out->entries);
+    if (!out->entries) return TARN_ENOMEM;
+    out->cap = t->n;
+    for (size_t i = 0; i < t->n; i++) {
+        out->entries[i] = t->entries[i];
+        out->entries[i].name = strdup(t->entries[i].name);
+        out->n = i + 1;
+        if (!out->entries[i].name) return TARN_ENOMEM;
+    }
+    return 0;
+}
+
 void tarn__tree_set(tarn_tree *t, const char *name, tarn_entry_kind kind, const char *version)
 {
     long i = tree_search(t, name);
@@ -129,18 +160,16 @@ void tarn__tree_clear(tarn_tree *t)
 }
 
 /* A tree is stored in two levels, like git's: the entries are spread over
- * TREE_BUCKETS buckets by a hash of their name, each bucket is a
+ * TARN_TREE_BUCKETS buckets by a hash of their name, each bucket is a
  * content-addressed subtree (tree_entries), and the root (trees) lists the
  * non-empty buckets' subtrees. A commit that changes one table of a
  * thousand writes one small subtree and a 64-row root, not a thousand rows.
  * The bucket function is part of the catalog format: FNV-1a, mod 64. */
-#define TREE_BUCKETS 64
-
-static unsigned bucket_of(const char *name)
+unsigned tarn__tree_bucket(const char *name)
 {
     uint32_t h = 2166136261u;
     for (const unsigned char *p = (const unsigned char *)name; *p; p++) h = (h ^ *p) * 16777619u;
-    return h % TREE_BUCKETS;
+    return h % TARN_TREE_BUCKETS;
 }
 
 static int add_entry(const tarn_tree_entry *e, void *ctx)
@@ -160,13 +189,22 @@ static int entry_order(const void *a, const void *b)
 
 int tarn__tree_load(tarn_tree *out, tarn_lake *lake, const char *tree_hash, tarn_error *err)
 {
-    memset(out, 0, sizeof *out);
-    int rc = TARN_CAT(lake)->vt->tree_get(TARN_CAT(lake), tree_hash, add_entry, out, err);
+    int rc = tarn__tree_cache_get(TARN_CAT(lake)->trees, tree_hash, out);
+    if (rc == TARN_ENOMEM) return tarn__error_set(err, rc, "out of memory reading a tree");
+    if (rc == 1) {
+        snprintf(out->origin, sizeof out->origin, "%s", tree_hash);
+        return 0;
+    }
+    rc = TARN_CAT(lake)->vt->tree_get(TARN_CAT(lake), tree_hash, add_entry, out, err);
     if (rc < 0) tarn__tree_clear(out);
     if (rc == TARN_ENOMEM) tarn__error_set(err, rc, "out of memory reading a tree");
     /* Lookups need the order names compare in, which no backend's
      * collation promises: sort here. */
     if (rc == 0 && out->n > 1) qsort(out->entries, out->n, sizeof *out->entries, entry_order);
+    if (rc == 0) {
+        tarn__tree_cache_put(TARN_CAT(lake)->trees, tree_hash, out, NULL, NULL);
+        snprintf(out->origin, sizeof out->origin, "%s", tree_hash);
+    }
     return rc;
 }
 
@@ -203,26 +241,33 @@ static int store_bucket(char out_hash[65], tarn_lake *lake, const tarn_tree *t, 
 int tarn__tree_store(char out_hash[65], tarn_lake *lake, const tarn_tree *t, tarn_error *err)
 {
     unsigned char *buckets = malloc(t->n ? t->n : 1);
-    for (size_t i = 0; i < t->n; i++) buckets[i] = (unsigned char)bucket_of(t->entries[i].name);
-    char sub[TREE_BUCKETS][65];
-    unsigned used[TREE_BUCKETS];
-    const char *subs[TREE_BUCKETS];
+    if (!buckets) return tarn__error_set(err, TARN_ENOMEM, "out of memory writing a tree");
+    for (size_t i = 0; i < t->n; i++) buckets[i] = (unsigned char)tarn__tree_bucket(t->entries[i].name);
+    /* Buckets unchanged since the tree it was loaded from keep their
+     * subtrees, which are stored already: only the others are hashed and
+     * written. */
+    char sub[TARN_TREE_BUCKETS][65];
+    tarn__tree_cache_subtrees(TARN_CAT(lake)->trees, t->origin, t, buckets, sub);
+    unsigned used[TARN_TREE_BUCKETS];
+    const char *subs[TARN_TREE_BUCKETS];
     size_t nused = 0;
     strbuf root = {0};
     int rc = 0;
-    for (unsigned b = 0; b < TREE_BUCKETS && rc == 0; b++) {
-        rc = store_bucket(sub[b], lake, t, b, buckets, err);
+    for (unsigned b = 0; b < TARN_TREE_BUCKETS && rc == 0; b++) {
+        if (!sub[b][0]) rc = store_bucket(sub[b], lake, t, b, buckets, err);
         if (rc == 0 && sub[b][0]) {
             sb_printf(&root, "%u %s\n", b, sub[b]);
             used[nused] = b;
             subs[nused++] = sub[b];
         }
     }
-    free(buckets);
     if (rc == 0) tarn__sha256_hex(out_hash, sb_str(&root), root.len);
     sb_free(&root);
-    if (rc < 0 || t->n == 0) return rc; /* the empty tree has no rows */
-    return TARN_CAT(lake)->vt->tree_put(TARN_CAT(lake), out_hash, used, subs, nused, err);
+    /* the empty tree has no rows */
+    if (rc == 0 && t->n > 0) rc = TARN_CAT(lake)->vt->tree_put(TARN_CAT(lake), out_hash, used, subs, nused, err);
+    if (rc == 0) tarn__tree_cache_put(TARN_CAT(lake)->trees, out_hash, t, buckets, (const char(*)[65])sub);
+    free(buckets);
+    return rc;
 }
 
 void tarn__qualify_table(char *out, size_t size, const char *name)

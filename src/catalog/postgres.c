@@ -109,6 +109,27 @@ typedef struct pg_catalog {
      * the root (tree_put), in one statement. */
     strbuf st_tree, st_name, st_kind, st_version;
     size_t st_n;
+    /* Writes of the open transaction whose only answer is "done" (records
+     * inserted if absent, claims settled): held and sent ahead of the
+     * transaction's next statement, in the same round trip (libpq's
+     * pipeline mode). A commit is then a handful of round trips, not one
+     * per record. Their failure fails that statement, and the transaction. */
+    /* Commits (without their text) read or written lately: a commit reads
+     * the branch's head and then its parent, the same row, and the next
+     * commit's head is often this one's. Rows of the open transaction are
+     * pending until it commits. */
+    struct {
+        tarn_commit_row row;
+        int pending;
+    } commits[8];
+    unsigned commit_next;
+    struct later {
+        const char *sql, *name, *what;
+        int txid; /* its one value is the transaction's id */
+        int n;
+        char *v[MAX_PARAMS];
+    } * later;
+    size_t nlater, later_cap;
 } pg_catalog;
 
 static const tarn_catalog_vtable PG_VTABLE;
@@ -555,6 +576,185 @@ static PGresult *send(pg_catalog *p, const char *sql, const char *name, const pa
     return PQexecPrepared(p->conn, name, n, v, NULL, NULL, 0);
 }
 
+static int run_do(pg_catalog *p, const char *tmpl, params *ps, const char *what, tarn_error *err);
+
+static void later_clear(pg_catalog *p)
+{
+    for (size_t i = 0; i < p->nlater; i++)
+        for (int k = 0; k < p->later[i].n; k++)
+            free(p->later[i].v[k]);
+    p->nlater = 0;
+}
+
+/* The error of a statement that failed inside the transaction (R NULL:
+ * the connection's); the transaction has failed with it. */
+static int tx_error(pg_catalog *p, const PGresult *r, const char *name, const char *what,
+                    tarn_error *err)
+{
+    const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    char msg[600];
+    snprintf(msg, sizeof msg, "%s",
+             r         ? PQresultErrorMessage(r)
+             : p->conn ? PQerrorMessage(p->conn)
+                       : "no connection");
+    msg[strcspn(msg, "\n")] = 0;
+    int retry = is_retryable(state), gone = !r || conn_failure(p, state);
+    if (state && (!strcmp(state, "26000") || !strcmp(state, "42P05")) && name) {
+        /* A prepared statement vanished, or one this session never
+         * prepared is there: a pooler in transaction mode (PgBouncer)
+         * moves this session between server connections. Unnamed
+         * statements from now on; the transaction runs again. */
+        p->prepare = 0;
+        retry = 1;
+    }
+    int rc;
+    if (retry || gone)
+        rc =
+            tarn__error_set(err, TARN_ERETRY, "the catalog %s while %s; nothing was changed (%s)",
+                            gone ? "connection was lost" : "had to abort a transaction", what, msg);
+    else
+        rc = tarn__error_set(err, TARN_EIO, "catalog error while %s: %s", what, msg);
+    p->tx_failed = rc;
+    return rc;
+}
+
+/* The held writes, then SQL (when not NULL) whose result goes to *OUT, in
+ * one round trip. Inside a transaction that has not failed. */
+static int run_pipelined(pg_catalog *p, PGresult **out, const char *sql, const char *name,
+                         const params *ps, const char *what, tarn_error *err)
+{
+    *out = NULL;
+    size_t total = p->nlater + (sql ? 1 : 0);
+    const char *batch_prepared[64];
+    size_t nbatch = 0, k;
+    int *prep = calloc(total ? total : 1, sizeof *prep);
+    int rc = 0, sent = prep && !lost(p) && PQenterPipelineMode(p->conn);
+    for (k = 0; sent && k < total; k++) {
+        int mine = k == p->nlater;
+        const char *q = mine ? sql : p->later[k].sql;
+        const char *nm = mine ? name : p->later[k].name;
+        int n = mine ? (ps ? ps->n : 0) : p->later[k].n;
+        const char *const *v = mine ? (ps ? ps->v : NULL) : (const char *const *)p->later[k].v;
+        if (nm && p->prepare) {
+            int known = hash_set_has(&p->prepared, nm);
+            for (size_t b = 0; b < nbatch && !known; b++)
+                known = !strcmp(batch_prepared[b], nm);
+            if (!known && nbatch < sizeof batch_prepared / sizeof *batch_prepared) {
+                prep[k] = 1;
+                batch_prepared[nbatch++] = nm;
+                sent = PQsendPrepare(p->conn, nm, q, 0, NULL);
+            } else if (!known) {
+                nm = NULL;
+            }
+        } else {
+            nm = NULL;
+        }
+        if (sent)
+            sent = nm ? PQsendQueryPrepared(p->conn, nm, n, v, NULL, NULL, 0)
+                      : PQsendQueryParams(p->conn, q, n, NULL, v, NULL, NULL, 0);
+    }
+    if (sent) sent = PQpipelineSync(p->conn);
+    if (!sent) {
+        rc = prep ? tx_error(p, NULL, NULL, what, err)
+                  : tarn__error_set(err, TARN_ENOMEM, "out of memory");
+        goto done;
+    }
+    /* One result per command sent (a prepare, a statement), each followed
+     * by NULL; after the first failure the rest are "aborted". */
+    for (k = 0; k < total && rc == 0; k++) {
+        int mine = k == p->nlater;
+        const char *nm = mine ? name : p->later[k].name;
+        const char *w = mine ? what : p->later[k].what;
+        for (int step = prep[k] ? 0 : 1; step < 2 && rc == 0; step++) {
+            PGresult *r = PQgetResult(p->conn);
+            ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+            if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+                if (step == 0) hash_set_add(&p->prepared, nm);
+                if (step == 1 && !mine && p->later[k].txid && PQntuples(r) == 1)
+                    snprintf(p->txid, sizeof p->txid, "%s", PQgetvalue(r, 0, 0));
+                if (step == 1 && mine)
+                    *out = r;
+                else
+                    PQclear(r);
+            } else {
+                rc = tx_error(p, r, nm, w, err);
+                PQclear(r);
+            }
+            if (r) PQclear(PQgetResult(p->conn)); /* the command's closing NULL */
+        }
+    }
+    /* What is left up to the sync point (each command ends with a NULL),
+     * then out of pipeline mode; a session that cannot leave it is closed,
+     * which aborts its transaction on the server. */
+    for (size_t nulls = 0; !lost(p) && nulls <= 2 * total + 2;) {
+        PGresult *r = PQgetResult(p->conn);
+        if (!r) {
+            nulls++;
+            continue;
+        }
+        int sync = PQresultStatus(r) == PGRES_PIPELINE_SYNC;
+        PQclear(r);
+        if (sync) break;
+    }
+    if (!lost(p) && !PQexitPipelineMode(p->conn)) {
+        PQfinish(p->conn);
+        p->conn = NULL;
+        if (rc == 0) rc = tx_error(p, NULL, NULL, what, err);
+    }
+done:
+    if (rc < 0 && *out) {
+        PQclear(*out);
+        *out = NULL;
+    }
+    free(prep);
+    later_clear(p);
+    return rc;
+}
+
+/* Adds a statement to the held ones (PS may be NULL). */
+static int hold(pg_catalog *p, const char *tmpl, params *ps, const char *what, int txid,
+                tarn_error *err)
+{
+    params none = {0};
+    if (!ps) ps = &none;
+    if (p->nlater == p->later_cap) {
+        size_t cap = p->later_cap ? 2 * p->later_cap : 16;
+        struct later *more = realloc(p->later, cap * sizeof *more);
+        if (!more) {
+            p_free(ps);
+            return tarn__error_set(err, TARN_ENOMEM, "out of memory");
+        }
+        p->later = more;
+        p->later_cap = cap;
+    }
+    struct later *l = &p->later[p->nlater];
+    l->sql = Q(p, tmpl, &l->name);
+    l->what = what;
+    l->txid = txid;
+    l->n = ps->n;
+    int ok = 1;
+    for (int i = 0; i < ps->n; i++) {
+        l->v[i] = ps->v[i] ? strdup(ps->v[i]) : NULL;
+        if (ps->v[i] && !l->v[i]) ok = 0;
+    }
+    p_free(ps);
+    p->nlater++;
+    if (!ok) {
+        later_clear(p);
+        p->tx_failed = TARN_ENOMEM;
+        return tarn__error_set(err, TARN_ENOMEM, "out of memory");
+    }
+    return 0;
+}
+
+/* Holds a write of the open transaction (run_do() outside one): see
+ * pg_catalog.later. */
+static int run_later(pg_catalog *p, const char *tmpl, params *ps, const char *what, tarn_error *err)
+{
+    if (!p->in_tx || p->tx_failed) return run_do(p, tmpl, ps, what, err);
+    return hold(p, tmpl, ps, what, 0, err);
+}
+
 static int run_sql(pg_catalog *p, PGresult **out, const char *sql, const char *name, params *ps,
                    const char *what, tarn_error *err)
 {
@@ -565,6 +765,10 @@ static int run_sql(pg_catalog *p, PGresult **out, const char *sql, const char *n
                              "catalog error while %s: an earlier statement of this transaction "
                              "failed; nothing was changed",
                              what);
+        goto done;
+    }
+    if (p->in_tx && p->nlater) {
+        rc = run_pipelined(p, out, sql, name, ps, what, err);
         goto done;
     }
     for (int attempt = 0;; attempt++) {
@@ -585,31 +789,23 @@ static int run_sql(pg_catalog *p, PGresult **out, const char *sql, const char *n
             *out = r;
             goto done;
         }
+        if (p->in_tx) {
+            rc = tx_error(p, r, name, what, err);
+            PQclear(r);
+            goto done;
+        }
         const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
         char msg[600];
         snprintf(msg, sizeof msg, "%s", r ? PQresultErrorMessage(r) : PQerrorMessage(p->conn));
         msg[strcspn(msg, "\n")] = 0;
         int retry = is_retryable(state), gone = conn_failure(p, state);
         if (state && (!strcmp(state, "26000") || !strcmp(state, "42P05")) && name) {
-            /* A prepared statement vanished, or one this session never
-             * prepared is there: a pooler in transaction mode (PgBouncer)
-             * moves this session between server connections. Unnamed
-             * statements from now on; this one (or its transaction, which
-             * the error ended) runs again. */
+            /* As in tx_error(): unnamed statements from now on, and this
+             * one runs again. */
             p->prepare = 0;
             retry = 1;
         }
         PQclear(r);
-        if (p->in_tx) {
-            if (retry || gone)
-                rc = tarn__error_set(
-                    err, TARN_ERETRY, "the catalog %s while %s; nothing was changed (%s)",
-                    gone ? "connection was lost" : "had to abort a transaction", what, msg);
-            else
-                rc = tarn__error_set(err, TARN_EIO, "catalog error while %s: %s", what, msg);
-            p->tx_failed = rc;
-            goto done;
-        }
         if ((retry || gone) && attempt < 5) {
             if (gone) {
                 PQfinish(p->conn);
@@ -861,6 +1057,9 @@ static void pg_close(tarn_catalog *c)
     hash_set_free(&p->pending);
     hash_set_free(&p->prepared);
     version_cache_free(&p->versions);
+    tarn__tree_cache_close(&p->base.trees);
+    later_clear(p);
+    free(p->later);
     sb_free(&p->st_tree);
     sb_free(&p->st_name);
     sb_free(&p->st_kind);
@@ -880,7 +1079,9 @@ int tarn__catalog_pg_open(tarn_catalog **out, const char *location, int create, 
     p->location = strdup(location);
     p->prepare = 1;
     tarn__catalog_redact(p->shown, sizeof p->shown, location);
-    int rc = parse_location(p, location, err);
+    int rc = tarn__tree_cache_open(&p->base.trees);
+    if (rc < 0) rc = tarn__error_set(err, rc, "out of memory");
+    if (rc == 0) rc = parse_location(p, location, err);
     if (rc == 0) rc = connect_db(p, 1, err);
     if (rc == 0) rc = prepare_schema(p, create, err);
     if (rc < 0) {
@@ -904,6 +1105,12 @@ static void tx_end(pg_catalog *p, int committed)
         for (size_t i = 0; i < p->pending.cap; i++)
             if (p->pending.v[i][0]) hash_set_add(&p->known, p->pending.v[i]);
     hash_set_clear(&p->pending);
+    later_clear(p);
+    for (unsigned i = 0; i < sizeof p->commits / sizeof *p->commits; i++) {
+        if (!p->commits[i].pending) continue;
+        if (!committed) memset(&p->commits[i].row, 0, sizeof p->commits[i].row);
+        p->commits[i].pending = 0;
+    }
     p->st_tree.len = p->st_name.len = p->st_kind.len = p->st_version.len = 0;
     p->st_n = 0;
     p->in_tx = p->tx_failed = p->locked_writers = 0;
@@ -915,40 +1122,32 @@ static int pg_begin(tarn_catalog *c, tarn_error *err)
     pg_catalog *p = PG(c);
     if (p->in_tx)
         return tarn__error_set(err, TARN_EIO, "catalog error: a transaction is already open");
-    for (int attempt = 0;; attempt++) {
-        if (lost(p)) TARN_RETURN_NOT_OK(connect_db(p, 0, err));
-        /* One round trip: the transaction, its share of the writers' lock,
-         * and its id (to learn its fate should COMMIT's answer be lost). */
-        PGresult *r = PQexec(p->conn, Q(p,
-                                        "BEGIN ISOLATION LEVEL READ COMMITTED;"
-                                        "LOCK TABLE @writers IN ROW EXCLUSIVE MODE;"
-                                        "SELECT txid_current()::text",
-                                        NULL));
-        if (r && PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
-            snprintf(p->txid, sizeof p->txid, "%s", PQgetvalue(r, 0, 0));
-            PQclear(r);
-            p->in_tx = 1;
-            p->tx_failed = 0;
-            return 0;
-        }
-        char msg[600];
-        snprintf(msg, sizeof msg, "%s", r ? PQresultErrorMessage(r) : PQerrorMessage(p->conn));
-        msg[strcspn(msg, "\n")] = 0;
-        PQclear(r);
-        if (PQtransactionStatus(p->conn) != PQTRANS_IDLE && !lost(p))
-            PQclear(PQexec(p->conn, "ROLLBACK"));
-        if (lost(p) && attempt < 3) continue;
-        return tarn__error_set(err, lost(p) ? TARN_ERETRY : TARN_EIO,
-                               "cannot start a transaction on the catalog at %s: %s", p->shown,
-                               msg);
-    }
+    if (lost(p)) TARN_RETURN_NOT_OK(connect_db(p, 0, err));
+    /* Held, and sent with the transaction's first statement: the
+     * transaction, its share of the writers' lock, and its id (to learn
+     * its fate should COMMIT's answer be lost). A connection lost before
+     * that fails the first statement with TARN_ERETRY. */
+    p->in_tx = 1;
+    p->tx_failed = 0;
+    p->txid[0] = 0;
+    int rc =
+        hold(p, "BEGIN ISOLATION LEVEL READ COMMITTED", NULL, "starting a transaction", 0, err);
+    if (rc == 0)
+        rc = hold(p, "LOCK TABLE @writers IN ROW EXCLUSIVE MODE", NULL, "starting a transaction", 0,
+                  err);
+    if (rc == 0)
+        rc = hold(p, "SELECT txid_current()::text", NULL, "starting a transaction", 1, err);
+    if (rc < 0) tx_end(p, 0);
+    return rc;
 }
 
 static void pg_rollback(tarn_catalog *c)
 {
     pg_catalog *p = PG(c);
     if (!p->in_tx) return;
-    if (!lost(p)) PQclear(PQexec(p->conn, "ROLLBACK"));
+    /* (Nothing to roll back while the BEGIN is still held.) */
+    if (!lost(p) && PQtransactionStatus(p->conn) != PQTRANS_IDLE)
+        PQclear(PQexec(p->conn, "ROLLBACK"));
     tx_end(p, 0);
 }
 
@@ -996,7 +1195,11 @@ static int pg_commit(tarn_catalog *c, tarn_error *err)
         return tarn__error_set(
             err, rc, "catalog error: a statement of this transaction failed; nothing was changed");
     }
-    if ((rc = flush_subtrees(p, err)) < 0) {
+    if ((rc = flush_subtrees(p, err)) == 0 && p->nlater) {
+        PGresult *r;
+        rc = run_pipelined(p, &r, NULL, NULL, NULL, "committing", err);
+    }
+    if (rc < 0) {
         pg_rollback(c);
         return rc;
     }
@@ -1061,9 +1264,9 @@ static int pg_file_put(tarn_catalog *c, const tarn_data_file *f, tarn_error *err
     p_int(&ps, f->size_bytes);
     p_text(&ps, f->stats_json ? f->stats_json : "{}");
     p_int(&ps, tarn__now_us());
-    return run_do(PG(c),
-                  "INSERT INTO @data_files VALUES($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING", &ps,
-                  "recording a data file", err);
+    return run_later(PG(c),
+                     "INSERT INTO @data_files VALUES($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+                     &ps, "recording a data file", err);
 }
 
 typedef struct file_row {
@@ -1138,13 +1341,13 @@ static int pg_version_put(tarn_catalog *c, const tarn_version *v, tarn_error *er
     p_int(&ps, v->size_bytes);
     p_text(&ps, array_end(&files));
     /* The files go in only with the version: an existing version has them. */
-    int rc = run_do(PG(c),
-                    "WITH v AS (INSERT INTO @table_versions VALUES($1, $2, $3, $4, $5, $6) ON "
-                    "CONFLICT DO NOTHING "
-                    "RETURNING id) "
-                    "INSERT INTO @version_files SELECT v.id, f.ord - 1, f.file FROM v, "
-                    "unnest($7::text[]) WITH ORDINALITY AS f(file, ord)",
-                    &ps, "recording a table version", err);
+    int rc = run_later(PG(c),
+                       "WITH v AS (INSERT INTO @table_versions VALUES($1, $2, $3, $4, $5, $6) ON "
+                       "CONFLICT DO NOTHING "
+                       "RETURNING id) "
+                       "INSERT INTO @version_files SELECT v.id, f.ord - 1, f.file FROM v, "
+                       "unnest($7::text[]) WITH ORDINALITY AS f(file, ord)",
+                       &ps, "recording a table version", err);
     sb_free(&files);
     return rc;
 }
@@ -1235,14 +1438,14 @@ static int send_trees(pg_catalog *p, const char *root, const char *buckets, cons
     p_text(&ps, root ? root : "");
     p_text(&ps, buckets ? buckets : "{}");
     p_text(&ps, subtrees ? subtrees : "{}");
-    int rc =
-        run_do(p,
-               "WITH s AS (INSERT INTO @tree_entries SELECT * FROM unnest($1::text[], $2::text[], "
-               "$3::int[], "
-               "$4::text[]) ON CONFLICT DO NOTHING) "
-               "INSERT INTO @trees SELECT $5, b, st FROM unnest($6::int[], $7::text[]) AS t(b, st) "
-               "ON CONFLICT DO NOTHING",
-               &ps, "writing a tree", err);
+    int rc = run_later(
+        p,
+        "WITH s AS (INSERT INTO @tree_entries SELECT * FROM unnest($1::text[], $2::text[], "
+        "$3::int[], "
+        "$4::text[]) ON CONFLICT DO NOTHING) "
+        "INSERT INTO @trees SELECT $5, b, st FROM unnest($6::int[], $7::text[]) AS t(b, st) "
+        "ON CONFLICT DO NOTHING",
+        &ps, "writing a tree", err);
     p->st_tree.len = p->st_name.len = p->st_kind.len = p->st_version.len = 0;
     p->st_n = 0;
     return rc;
@@ -1320,7 +1523,7 @@ static int pg_tree_get(tarn_catalog *c, const char *root,
     TARN_RETURN_NOT_OK(
         run(p, &r,
             "SELECT e.name, e.kind, e.version, t.subtree FROM @trees t "
-            "JOIN @tree_entries e ON e.tree = t.subtree WHERE t.tree = $1 ORDER BY e.name",
+            "JOIN @tree_entries e ON e.tree = t.subtree WHERE t.tree = $1",
             &ps, "reading a tree", err));
     int rc = 0, n = PQntuples(r);
     if (n) note_known(p, root);
@@ -1334,6 +1537,16 @@ static int pg_tree_get(tarn_catalog *c, const char *root,
     PQclear(r);
     if (rc == 0 && !p->in_tx) rc = prefetch_versions(p, root, err);
     return rc;
+}
+
+static void commit_keep(pg_catalog *p, const tarn_commit_row *r)
+{
+    for (unsigned i = 0; i < sizeof p->commits / sizeof *p->commits; i++)
+        if (!strcmp(p->commits[i].row.hash, r->hash)) return;
+    unsigned i = p->commit_next++ % (sizeof p->commits / sizeof *p->commits);
+    p->commits[i].row = *r;
+    p->commits[i].row.author = p->commits[i].row.message = p->commits[i].row.properties_json = NULL;
+    p->commits[i].pending = p->in_tx;
 }
 
 static int pg_commit_put(tarn_catalog *c, const tarn_commit_row *r, tarn_error *err)
@@ -1350,12 +1563,14 @@ static int pg_commit_put(tarn_catalog *c, const tarn_commit_row *r, tarn_error *
     p_text(&ps, r->properties_json ? r->properties_json : "{}");
     p_int(&ps, r->generation);
     p_text(&ps, array_end(&parents));
-    int rc = run_do(PG(c),
-                    "WITH c AS (INSERT INTO @commits VALUES($1, $2, $3, $4, $5, $6, $7) ON "
-                    "CONFLICT DO NOTHING) "
-                    "INSERT INTO @commit_parents SELECT $1, t.o - 1, t.p FROM unnest($8::text[]) "
-                    "WITH ORDINALITY AS t(p, o) ON CONFLICT DO NOTHING",
-                    &ps, "writing a commit", err);
+    int rc =
+        run_later(PG(c),
+                  "WITH c AS (INSERT INTO @commits VALUES($1, $2, $3, $4, $5, $6, $7) ON "
+                  "CONFLICT DO NOTHING) "
+                  "INSERT INTO @commit_parents SELECT $1, t.o - 1, t.p FROM unnest($8::text[]) "
+                  "WITH ORDINALITY AS t(p, o) ON CONFLICT DO NOTHING",
+                  &ps, "writing a commit", err);
+    if (rc == 0) commit_keep(PG(c), r);
     sb_free(&parents);
     return rc;
 }
@@ -1386,6 +1601,12 @@ static int pg_commit_get(tarn_catalog *c, const char *hash, tarn_commit_row *out
                          tarn_error *err)
 {
     memset(out, 0, sizeof *out);
+    pg_catalog *p = PG(c);
+    for (unsigned i = 0; !with_text && i < sizeof p->commits / sizeof *p->commits; i++)
+        if (p->commits[i].row.hash[0] && !strcmp(p->commits[i].row.hash, hash)) {
+            *out = p->commits[i].row;
+            return 0;
+        }
     params ps = {0};
     p_text(&ps, hash);
     PGresult *r;
@@ -1393,6 +1614,7 @@ static int pg_commit_get(tarn_catalog *c, const char *hash, tarn_commit_row *out
                            &ps, "reading a commit", err));
     int found = PQntuples(r) == 1;
     if (found) commit_row(out, r, 0, with_text);
+    if (found) commit_keep(p, out);
     PQclear(r);
     return found ? 0 : tarn__error_set(err, TARN_ENOTFOUND, "commit %s not found", hash);
 }
@@ -1637,8 +1859,8 @@ static int pg_taint_add(tarn_catalog *c, const char *commit, const char *job_id,
     params ps = {0};
     p_text(&ps, commit);
     p_text(&ps, job_id);
-    return run_do(PG(c), "INSERT INTO @taints VALUES($1, $2) ON CONFLICT DO NOTHING", &ps,
-                  "recording a run's commit", err);
+    return run_later(PG(c), "INSERT INTO @taints VALUES($1, $2) ON CONFLICT DO NOTHING", &ps,
+                     "recording a run's commit", err);
 }
 
 static int pg_taint_inherit(tarn_catalog *c, const char *commit, const char *const *parents,
@@ -1651,11 +1873,12 @@ static int pg_taint_inherit(tarn_catalog *c, const char *commit, const char *con
     params ps = {0};
     p_text(&ps, commit);
     p_text(&ps, array_end(&arr));
-    int rc = run_do(PG(c),
-                    "INSERT INTO @taints SELECT DISTINCT $1, job_id FROM @taints WHERE commit_hash "
-                    "= ANY($2::text[]) "
-                    "ON CONFLICT DO NOTHING",
-                    &ps, "recording a run's commit", err);
+    int rc =
+        run_later(PG(c),
+                  "INSERT INTO @taints SELECT DISTINCT $1, job_id FROM @taints WHERE commit_hash "
+                  "= ANY($2::text[]) "
+                  "ON CONFLICT DO NOTHING",
+                  &ps, "recording a run's commit", err);
     sb_free(&arr);
     return rc;
 }
@@ -1922,8 +2145,8 @@ static int pg_claim_drop(tarn_catalog *c, const char *lease, const char *kind, c
     p_text(&ps, kind);
     p_text(&ps, key);
     p_text(&ps, lease);
-    return run_do(PG(c), "DELETE FROM @claims WHERE kind = $1 AND key = $2 AND lease = $3", &ps,
-                  "settling an upload", err);
+    return run_later(PG(c), "DELETE FROM @claims WHERE kind = $1 AND key = $2 AND lease = $3", &ps,
+                     "settling an upload", err);
 }
 
 static int str_rows(PGresult *r, int (*cb)(const char *, void *), void *ctx)

@@ -270,7 +270,8 @@ int tarn__catalog_sqlite_open(tarn_catalog **out, const char *path, int create, 
         return TARN_EIO;
     }
     sqlite_catalog *c = calloc(1, sizeof *c);
-    if (!c) {
+    if (!c || tarn__tree_cache_open(&c->base.trees) < 0) {
+        free(c);
         sqlite3_close(db);
         return tarn__error_set(err, TARN_ENOMEM, "out of memory");
     }
@@ -297,6 +298,7 @@ static void sq_close(tarn_catalog *c)
         free(s->stmts[i].sql);
     }
     pthread_mutex_destroy(&s->stmts_mu);
+    tarn__tree_cache_close(&s->base.trees);
     if (s->db) sqlite3_close_v2(s->db);
     free(s->path);
     free(s);
@@ -617,16 +619,21 @@ static int sq_tree_get(tarn_catalog *c, const char *root, int (*cb)(const tarn_t
                        void *ctx, tarn_error *err)
 {
     sqlite3_stmt *st;
-    /* SQLite's ORDER BY uses the same byte order as strcmp (BINARY collation). */
+    /* Unordered: the caller sorts by its own rule (tarn__tree_load), and
+     * sorting here too cost as much as reading. */
     TARN_RETURN_NOT_OK(stmt_acquire(&st, c,
                                "SELECT e.name, e.kind, e.version FROM trees t "
-                               "JOIN tree_entries e ON e.tree = t.subtree WHERE t.tree = ? ORDER BY e.name",
+                               "JOIN tree_entries e ON e.tree = t.subtree WHERE t.tree = ?",
                                err));
     bind_text(st, 1, root);
     int s, rc = 0;
     while (rc == 0 && (s = sqlite3_step(st)) == SQLITE_ROW) {
         tarn_tree_entry e = {(char *)sqlite3_column_text(st, 0), (tarn_entry_kind)sqlite3_column_int(st, 1), {0}};
-        col_copy(e.version, sizeof e.version, st, 2);
+        const unsigned char *v = sqlite3_column_text(st, 2);
+        size_t len = v ? (size_t)sqlite3_column_bytes(st, 2) : 0;
+        if (len >= sizeof e.version) len = sizeof e.version - 1;
+        memcpy(e.version, v ? (const char *)v : "", len);
+        e.version[len] = 0;
         rc = cb(&e, ctx);
     }
     if (rc == 0 && s != SQLITE_DONE) rc = db_error(c, err, "reading a tree");

@@ -53,7 +53,7 @@ static json_t *report_json(json_t *report)
                             "outcome", json_object_get(report, "outcome"), "commit",
                             json_object_get(report, "commit"), "branch", json_object_get(report, "branch"),
                             "tasks", json_object_get(report, "tasks"));
-    const char *keys[] = {"expectations", "previews", "plan", "error", "run_branch", "scans"};
+    const char *keys[] = {"expectations", "previews", "plan", "error", "run_branch", "scans", "reused"};
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
         if (json_object_get(report, keys[i])) json_object_set(out, keys[i], json_object_get(report, keys[i]));
     return out;
@@ -230,11 +230,11 @@ static int run_run(const cli_args *a)
     o.no_transaction = cli_has(a, "no-transaction");
     o.preview_rows = cli_has(a, "preview") ? 5 : 0;
     o.namespace_ = cli_get(a, "namespace");
-    o.on_line = print_line;
     const char *cache = cli_get(a, "cache");
-    if (cache && strcmp(cache, "on") && strcmp(cache, "off"))
-        return cli_usage_error(a->cmd, "--cache takes on or off");
+    if (cache && strcmp(cache, "on") != 0 && strcmp(cache, "off") != 0)
+        return cli_usage_error(a->cmd, "--cache takes on or off, not '%s'", cache);
     o.no_cache = cache && !strcmp(cache, "off");
+    o.on_line = print_line;
     use_warm_runtime(&o);
     if (cli_has(a, "detach")) {
         if (o.dry_run) return cli_usage_error(a->cmd, "--detach runs a job: it cannot be a --dry-run");
@@ -262,7 +262,9 @@ static const cli_cmd run_cmd = {
              {"preview", 0, NULL, "show the first rows of each model's output"},
              {"param", 'P', "K=V", "set a parameter the project file declares (repeatable)"},
              {"no-transaction", 0, NULL, "write outputs directly on the branch"},
-             {"cache", 0, "on|off", "off: read every source scan from its files, keep nothing"},
+             {"cache", 0, "on|off", "off: run every model and read every source scan from its files, "
+                                    "reusing and keeping nothing (default on: a model nothing changed "
+                                    "for takes its last output; scans reuse kept results)"},
              {"detach", 0, NULL, "return once the job has started; it runs on in its own session"},
              {"result", 0, "FILE", "also write the outcome (code, message, report) as JSON to FILE"}},
     .example = "tarn run -p examples/quickstart --ref main --param min_usd=100",
@@ -348,9 +350,10 @@ static int job_get(const cli_args *a)
             size_t i;
             json_t *t;
             json_array_foreach(json_object_get(job, "tasks"), i, t)
-                printf("  %-24s %-18s %lld rows\n", json_string_value(json_object_get(t, "name")),
+                printf("  %-24s %-18s %lld rows%s\n", json_string_value(json_object_get(t, "name")),
                        json_string_value(json_object_get(t, "outcome")),
-                       (long long)json_integer_value(json_object_get(t, "rows")));
+                       (long long)json_integer_value(json_object_get(t, "rows")),
+                       json_is_true(json_object_get(t, "reused")) ? " (reused)" : "");
             json_decref(job);
         }
     }

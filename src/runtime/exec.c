@@ -17,6 +17,7 @@
 #include "lake/joblog.h"
 #include "lake/ops.h"
 #include "runtime/dataplane.h"
+#include "runtime/reuse.h"
 #include "runtime/runtime.h"
 #include "runtime/scancache.h"
 #include "sql/empty.h"
@@ -59,6 +60,12 @@ typedef struct run_ctx {
 static const char *runtime_exe(const tarn_run_options *o)
 {
     return o->version >= 2 ? o->runtime_exe : NULL;
+}
+
+/* Options of version 3: whether earlier outputs may be reused. */
+static int cache_on(const tarn_run_options *o)
+{
+    return o->version < 3 || !o->no_cache;
 }
 
 static void emit(run_ctx *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -237,7 +244,7 @@ static int attach_parents(run_ctx *r, tarn_duck *d, json_t *m, tarn_error *err)
     json_array_foreach(json_object_get(m, "parents"), k, p)
     {
         json_t *parent = model_named(r->project, json_string_value(p));
-        if (!parent || strcmp(str(parent, "kind"), "python")) continue;
+        if (!parent || strcmp(str(parent, "kind"), "python") || tarn__reuse_skipped(parent)) continue;
         pthread_mutex_lock(&r->ddl);
         rc = tarn__rt_attach(d, json_string_value(p), err);
         pthread_mutex_unlock(&r->ddl);
@@ -536,6 +543,7 @@ static int job_succeeded(tarn_lake *lake, const char *commit, void *ctx, tarn_er
                              r->job_id, now.status);
     if (rc == 0) rc = tarn__lease_check(lake, err);
     if (rc == 0) rc = tarn__protect_check_run(lake, r->branch, failed, err);
+    if (rc == 0) rc = tarn__reuse_check_commit(lake, commit, r->project, err);
     if (rc < 0) return rc;
     report_outcome(r, "success", commit, NULL);
     rc = job_update(r, "success", commit, err);
@@ -575,7 +583,10 @@ static int job_record(run_ctx *r, const char *status, const char *commit, tarn_e
 
 static int apply_outputs(tarn_lake *lake, tarn_tree *tree, void *ctx, tarn_error *err)
 {
-    json_t *outputs = ctx;
+    run_ctx *r = ctx;
+    json_t *outputs = r->outputs;
+    /* Reused outputs are the tree's already: unless changed meanwhile. */
+    TARN_RETURN_NOT_OK(tarn__reuse_check(lake, tree, r->project, err));
     size_t i;
     json_t *o;
     json_array_foreach(outputs, i, o)
@@ -599,6 +610,16 @@ static int apply_outputs(tarn_lake *lake, tarn_tree *tree, void *ctx, tarn_error
         if (rc < 0) return rc;
     }
     return json_array_size(outputs) ? 0 : TARN_NOTHING;
+}
+
+/* What later runs may reuse, from the run's own commit, into the report
+ * the job's success records. Without it they only run again. */
+static void record_reuse(run_ctx *r, const char *commit)
+{
+    tarn_error rerr = TARN_ERROR_INIT;
+    if (tarn__reuse_record(r->report, r->project, r->lake, commit, &rerr) < 0)
+        emit(r, "warning: later runs will not reuse this run's outputs: %s", rerr.message);
+    tarn_error_clear(&rerr);
 }
 
 static int publish(tarn_commit_id *commit, run_ctx *r, tarn_error *err)
@@ -626,16 +647,18 @@ static int publish(tarn_commit_id *commit, run_ctx *r, tarn_error *err)
     snprintf(msg, sizeof msg, "Run %s of %s", r->job_id, str(r->project, "dir"));
     int rc;
     if (r->opts->no_transaction) {
-        rc = tarn__branch_commit(commit, r->lake, r->branch, apply_outputs, r->outputs, msg, props_text, err);
+        rc = tarn__branch_commit(commit, r->lake, r->branch, apply_outputs, r, msg, props_text, err);
         free(props_text);
         if (rc < 0) return rc;
+        record_reuse(r, commit->hex);
         report_outcome(r, "success", commit->hex, NULL);
         return job_record(r, "success", commit->hex, err);
     }
-    rc = tarn__branch_commit_run(commit, r->lake, r->run_branch, apply_outputs, r->outputs, msg, props_text,
+    rc = tarn__branch_commit_run(commit, r->lake, r->run_branch, apply_outputs, r, msg, props_text,
                                  r->job_id, err);
     free(props_text);
     if (rc < 0) return rc;
+    record_reuse(r, commit->hex);
     tarn__fault("run:before-merge");
     /* The merge, the job's success, the end of its taint and the removal of
      * its run branch are one transaction: a run killed at any instant is
@@ -729,12 +752,46 @@ static task *next_task(sched *s)
     return NULL;
 }
 
+/* A model that does not run: its earlier output (a view over the table
+ * version, for what reads it), or nothing when no reader needs it. */
+static void reuse_task(run_ctx *r, tarn_duck *d, task *t)
+{
+    json_t *m = t->m;
+    const char *version = tarn__reuse_version(m);
+    int rc = 0;
+    if (version) {
+        const char *name = str(m, "name"), *dot = strchr(name, '.');
+        char schema[300];
+        if (dot) snprintf(schema, sizeof schema, "%.*s", (int)(dot - name), name);
+        pthread_mutex_lock(&r->ddl);
+        rc = tarn__duck_register(d, r->lake, dot ? schema : NULL, dot ? dot + 1 : name, version, &t->err);
+        tarn_version v = {0};
+        if (rc == 0 && (rc = tarn__version_load(&v, r->lake, version, &t->err)) == 0) t->rows = v.row_count;
+        tarn__version_clear(&v);
+        pthread_mutex_unlock(&r->ddl);
+        if (rc == 0) add_preview(r, d, m);
+    }
+    t->ended = tarn__now_us();
+    t->rc = rc;
+    if (rc < 0)
+        emit(r, "x %-24s failed    %8.1f ms  %s", str(m, "name"), 0.0, t->err.message);
+    else if (version)
+        emit(r, "= %-24s reused    %8s     %lld rows (job %s's output, unchanged)", str(m, "name"), "",
+             (long long)t->rows, str(json_object_get(m, "reuse"), "job"));
+    else
+        emit(r, "= %-24s reused    %8s     (not needed: what reads it was reused)", str(m, "name"), "");
+}
+
 static void run_task(sched *s, task *t, tarn_duck *d)
 {
     run_ctx *r = s->r;
     json_t *m = t->m;
     int expectation = !strcmp(str(m, "role"), "expectation");
     t->started = tarn__now_us();
+    if (tarn__reuse_skipped(m)) {
+        reuse_task(r, d, t);
+        return;
+    }
     int rc = attach_parents(r, d, m, &t->err);
     if (rc == 0)
         rc = !strcmp(str(m, "kind"), "sql") ? run_sql_model(&t->rows, r, d, m, &t->err)
@@ -867,6 +924,11 @@ static int open_confined(run_ctx *r, tarn_error *err)
             json_object_set_new(seen, version, json_true());
             rc = tarn__duck_add_version_paths(paths, r->lake, version, err);
         }
+        const char *reused = tarn__reuse_version(m);
+        if (rc == 0 && reused && !json_object_get(seen, reused)) {
+            json_object_set_new(seen, reused, json_true());
+            rc = tarn__duck_add_version_paths(paths, r->lake, reused, err);
+        }
     }
     if (rc == 0) rc = tarn__duck_confine(&r->duck, paths, err);
     json_decref(paths);
@@ -978,6 +1040,12 @@ static int execute(tarn_commit_id *commit, run_ctx *r, tarn_error *err)
                                task_kind(m), "outcome", outcome,
                                "started", t0, "ended", t1, "rows", (json_int_t)t->rows);
         if (t->rc < 0) json_object_set_new(tj, "error", json_string(t->err.message));
+        if (t->rc == 0 && tarn__reuse_skipped(m)) {
+            json_object_set_new(tj, "reused", json_true());
+            const char *from = str(json_object_get(m, "reuse"), "job");
+            if (from) json_object_set_new(tj, "reused_from", json_string(from));
+            json_array_append_new(json_object_get(r->report, "reused"), json_string(str(m, "name")));
+        }
         json_array_append_new(r->tasks, tj);
         if (t->rc < 0 && !failed) failed = t;
         if (t->rc == 0 && expectation) {
@@ -1015,7 +1083,8 @@ int tarn_local__run(char **report, tarn_lake *lake, const tarn_run_options *opts
     run_ctx r = {0};
     r.lake = lake;
     r.opts = opts;
-    r.report = json_pack("{s:s,s:[],s:[],s:{}}", "outcome", "planned", "tasks", "expectations", "previews");
+    r.report = json_pack("{s:s,s:[],s:[],s:{},s:[]}", "outcome", "planned", "tasks", "expectations", "previews",
+                         "reused");
     r.tasks = json_object_get(r.report, "tasks");
     r.outputs = json_array();
     r.sources = json_object();
@@ -1049,6 +1118,7 @@ int tarn_local__run(char **report, tarn_lake *lake, const tarn_run_options *opts
     if (rc == 0 && !opts->dry_run) rc = tarn__rt_open(&r.rt, lake, 1, runtime_exe(opts), err);
     if (rc == 0) rc = tarn__project_load(&r.project, lake, opts->project_dir, r.rt, err);
     if (rc == 0) rc = tarn__plan(r.project, lake, r.input_commit, opts, err);
+    if (rc == 0 && !opts->dry_run) rc = tarn__reuse_plan(r.project, lake, r.base_commit, cache_on(opts), err);
     json_object_set_new(r.report, "branch", json_string(r.branch));
     if (rc < 0) goto done;
     json_object_set_new(r.report, "plan", json_pack("{s:O,s:o,s:s}", "order", json_object_get(r.project, "order"),
@@ -1086,6 +1156,11 @@ int tarn_local__run(char **report, tarn_lake *lake, const tarn_run_options *opts
     }
     if (rc == 0) rc = execute(&commit, &r, err);
     tarn__cancel_unwatch(&r.watch);
+    size_t nreused = json_array_size(json_object_get(r.report, "reused")), nmodels = 0;
+    json_array_foreach(json_object_get(r.project, "models"), mi, model) nmodels += !strcmp(str(model, "role"), "model");
+    if (rc == 0 && nreused)
+        emit(&r, "%zu of %zu models reused: nothing they depend on changed (--cache off runs them)", nreused,
+             nmodels);
     if (rc == 0) {
         emit(&r, "run %s succeeded: branch '%s' is at %.12s", r.job_id, r.branch, commit.hex);
     } else {

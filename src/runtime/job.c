@@ -75,8 +75,11 @@ int tarn_local__job_get(char **json, tarn_lake *lake, const char *id, tarn_error
         json_object_set(job, "tasks", json_object_get(rep, "tasks"));
         json_object_set(job, "expectations", json_object_get(rep, "expectations"));
         if (json_object_get(rep, "error")) json_object_set(job, "error", json_object_get(rep, "error"));
-        /* how each source scan was served (the scan cache) */
-        if (json_object_get(rep, "scans")) json_object_set(job, "scans", json_object_get(rep, "scans"));
+        /* how each source scan was served (the scan cache); which models
+         * took an earlier output, and what later runs may take (reuse) */
+        const char *keys[] = {"scans", "reused", "reuse"};
+        for (size_t k = 0; k < sizeof keys / sizeof *keys; k++)
+            if (json_object_get(rep, keys[k])) json_object_set(job, keys[k], json_object_get(rep, keys[k]));
         json_decref(rep);
     }
     tarn__job_row_clear(&j);
@@ -163,6 +166,7 @@ int tarn_local__job_rerun(char **report, tarn_lake *lake, const char *id,
     tarn_run_options o = TARN_RUN_OPTIONS_INIT;
     if (opts) o = *opts;
     if (opts && opts->version < 2) o.namespace_ = NULL, o.on_job = NULL, o.runtime_exe = NULL;
+    if (opts && opts->version < 3) o.no_cache = 0;
     o.version = TARN_RUN_OPTIONS_VERSION;
     o.project_dir = dir;
     o.branch = opts && opts->branch ? opts->branch : branch;

@@ -354,6 +354,8 @@ int tarn__plan(json_t *project, tarn_lake *lake, const char *input_commit,
                 tarn_error_clear(&ferr);
                 if (rc == 0) rc = check_declared(fparams, params, m, "its filter", str(project, "params_file"), err);
                 if (rc == 0) json_object_set_new(in, "filter_sql", json_string(str(in, "filter")));
+                /* the parameters it reads are part of the model's reuse key */
+                if (rc == 0 && fparams) json_object_set(in, "filter_params", fparams);
             }
             char key[300];
             model_key(key, sizeof key, iname);

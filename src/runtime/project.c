@@ -395,6 +395,7 @@ static int sql_header(json_t *m, char *opt, const char *path, int lineno, tarn_e
             if (strcmp(v, "NONE") && strcmp(v, "DEFAULT"))
                 return tarn__error_set(err, TARN_EINVALID, "%s:%d: cache_strategy must be NONE or "
                                        "DEFAULT", path, lineno);
+            json_object_set_new(m, "cache_strategy", json_string(v));
         } else if (strcmp(kv, "partitioned_by") != 0) {
             const char *near = tarn_nearest_name(kv, HEADER_KEYS, NHEADER_KEYS);
             return tarn__error_set(err, TARN_EINVALID,

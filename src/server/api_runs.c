@@ -413,8 +413,8 @@ static enum MHD_Result collect_param(void *cls, enum MHD_ValueKind kind, const c
 }
 
 /* The run options a request sets (?strict, ?dry_run, ?preview,
- * ?no_transaction, ?cache=on|off, ?namespace=NS, ?param=NAME=VALUE...) into RUN; -1 once
- * a bad one is answered. */
+ * ?no_transaction, ?cache=on|off, ?namespace=NS, ?param=NAME=VALUE...)
+ * into RUN; -1 once a bad one is answered. */
 static int run_flags(srv_req *r, srv_run *run)
 {
     param_list l = {.run = run};

@@ -15,9 +15,11 @@ import tarn
 SEED = int(os.environ.get("TARN_TEST_SEED", "20261130"))
 STEPS = int(os.environ.get("TARN_TEST_SCAN_STEPS", "6"))
 
+# cache_strategy="NONE": the model runs every time (unchanged, model reuse
+# would take its earlier output and scan nothing).
 MODEL = """import tarn
 
-@tarn.model(materialize=True)
+@tarn.model(materialize=True, cache_strategy="NONE")
 @tarn.python("3.11")
 def picked(data=tarn.Model("t", columns=%r, filter=%r)):
     return data

@@ -360,6 +360,102 @@ static void test_tokens_and_protection(void)
     tarn_lake_close(&lake);
 }
 
+/* Tree T with N tables, default.t0000.. at versions named after SEED. */
+static void fill_tree(tarn_tree *t, int n, const char *seed)
+{
+    tarn__tree_set(t, "default", TARN_ENTRY_NAMESPACE, "");
+    for (int i = 0; i < n; i++) {
+        char name[64], text[128], v[65];
+        snprintf(name, sizeof name, "default.t%04d", i);
+        snprintf(text, sizeof text, "%s %d", seed, i);
+        hash_of(v, text);
+        tarn__tree_set(t, name, TARN_ENTRY_TABLE, v);
+    }
+}
+
+/* Tree ROOT as a handle that never saw it reads it: every entry of WANT. */
+static void check_stored(const char *path, const char *root, const tarn_tree *want)
+{
+    tarn_error err = TARN_ERROR_INIT;
+    tarn_lake *other = NULL;
+    REQUIRE(tarn_lake_open_path(&other, path, &err) == 0);
+    tarn_tree got;
+    CHECK(tarn__tree_load(&got, other, root, &err) == 0);
+    CHECK_EQ_INT((int)got.n, (int)want->n);
+    for (size_t i = 0; i < got.n && i < want->n; i++) {
+        CHECK_EQ_STR(got.entries[i].name, want->entries[i].name);
+        CHECK_EQ_STR(got.entries[i].version, want->entries[i].version);
+    }
+    tarn__tree_clear(&got);
+    tarn_lake_close(&other);
+}
+
+/* Trees kept by a handle (catalog/tree_cache.c): a tree stored again keeps
+ * the subtrees of the buckets it did not change, and only those that exist
+ * for sure. A tree written by a transaction that rolled back has no rows:
+ * the same tree written again must write them all. An entry changed in
+ * place (not through tarn__tree_set) is seen too. */
+static void test_tree_cache(void)
+{
+    tarn_lake *lake = fresh_lake("treecache");
+    REQUIRE(lake);
+    tarn_error err = TARN_ERROR_INIT;
+    char path[4200], base_root[65], root[65], again[65];
+    snprintf(path, sizeof path, "%s", tarn_lake_path(lake));
+
+    tarn_tree base = {0};
+    fill_tree(&base, 300, "base");
+    REQUIRE(tarn__tx_begin(lake, &err) == 0);
+    REQUIRE(tarn__tree_store(base_root, lake, &base, &err) == 0);
+    REQUIRE(tarn__tx_commit(lake, &err) == 0);
+    check_stored(path, base_root, &base);
+
+    /* Change three tables, store, roll back. */
+    tarn_tree t;
+    REQUIRE(tarn__tx_begin(lake, &err) == 0);
+    REQUIRE(tarn__tree_load(&t, lake, base_root, &err) == 0);
+    const char *changed[3] = {"default.t0007", "default.t0123", "default.t0299"};
+    for (int i = 0; i < 3; i++) tarn__tree_set(&t, changed[i], TARN_ENTRY_TABLE, base_root);
+    REQUIRE(tarn__tree_store(root, lake, &t, &err) == 0);
+    tarn__tx_rollback(lake);
+    tarn__tree_clear(&t);
+    /* Its rows are gone: this handle reads what the catalog holds (no
+     * rows, an empty tree), not what the rolled-back transaction wrote. */
+    tarn_tree gone;
+    REQUIRE(tarn__tx_begin(lake, &err) == 0);
+    CHECK(tarn__tree_load(&gone, lake, root, &err) == 0);
+    CHECK_EQ_INT((int)gone.n, 0);
+    tarn__tx_rollback(lake);
+    tarn__tree_clear(&gone);
+
+    /* The same change again, committed this time: every row is there. */
+    REQUIRE(tarn__tx_begin(lake, &err) == 0);
+    REQUIRE(tarn__tree_load(&t, lake, base_root, &err) == 0);
+    for (int i = 0; i < 3; i++) tarn__tree_set(&t, changed[i], TARN_ENTRY_TABLE, base_root);
+    REQUIRE(tarn__tree_store(again, lake, &t, &err) == 0);
+    REQUIRE(tarn__tx_commit(lake, &err) == 0);
+    CHECK_EQ_STR(again, root);
+    check_stored(path, again, &t);
+
+    /* Changed in place, then stored from the tree it was loaded from. */
+    tarn_tree u;
+    REQUIRE(tarn__tx_begin(lake, &err) == 0);
+    REQUIRE(tarn__tree_load(&u, lake, again, &err) == 0);
+    CHECK_EQ_STR(u.origin, again);
+    tarn_tree_entry *e = tarn__tree_find(&u, "default.t0042");
+    REQUIRE(e);
+    snprintf(e->version, sizeof e->version, "%s", again);
+    REQUIRE(tarn__tree_store(root, lake, &u, &err) == 0);
+    REQUIRE(tarn__tx_commit(lake, &err) == 0);
+    CHECK(strcmp(root, again) != 0);
+    check_stored(path, root, &u);
+
+    tarn__tree_clear(&u);
+    tarn__tree_clear(&t);
+    tarn__tree_clear(&base);
+    tarn_lake_close(&lake);
+}
+
 int main(void)
 {
     TEST_RUN(test_refs);
@@ -367,5 +463,6 @@ int main(void)
     TEST_RUN(test_cas_race);
     TEST_RUN(test_jobs_and_leases);
     TEST_RUN(test_tokens_and_protection);
+    TEST_RUN(test_tree_cache);
     return test_summary();
 }

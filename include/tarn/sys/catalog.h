@@ -140,7 +140,7 @@ typedef struct tarn_catalog_vtable {
                        size_t n, tarn_error *err);
     int (*tree_put)(tarn_catalog *c, const char *hash, const unsigned *buckets,
                     const char *const *subtrees, size_t n, tarn_error *err);
-    /* Every entry of tree ROOT (both levels), sorted by name (byte order). */
+    /* Every entry of tree ROOT (both levels), in no particular order. */
     int (*tree_get)(tarn_catalog *c, const char *root,
                     int (*cb)(const tarn_tree_entry *e, void *ctx), void *ctx, tarn_error *err);
     /* R with its text and parents. */
@@ -273,6 +273,10 @@ typedef struct tarn_catalog_vtable {
 
 struct tarn_catalog {
     const tarn_catalog_vtable *vt;
+    /* The library's cache of trees (src/catalog/tree_cache.c): a backend
+     * makes it when it opens (tarn__tree_cache_open) and frees it when it
+     * closes (tarn__tree_cache_close); it never reads it. */
+    struct tarn__tree_cache *trees;
 };
 
 #endif

@@ -3,7 +3,9 @@
 # subset of the columns is served from a scan of all of them (subset);
 # the run output and the job record say so; --cache off bypasses it; a
 # rewrite of the table is never served from it; a damaged or half-written
-# entry is never served; results are always those of the files.
+# entry is never served; results are always those of the files. The model
+# says cache_strategy="NONE" so that it runs every time (model reuse would
+# otherwise take its earlier output and scan nothing).
 csv a.csv id,country,usd 1,IT,5 2,FR,7 3,DE,9 4,US,1
 csv b.csv id,country,usd 5,IT,50 6,JP,2
 csv c.csv id,country,usd 7,FR,70
@@ -13,7 +15,7 @@ model() { # COLUMNS FILTER
     cat >proj/m.py <<PY
 import tarn
 
-@tarn.model(materialize=True)
+@tarn.model(materialize=True, cache_strategy="NONE")
 @tarn.python("3.11")
 def picked(data=tarn.Model("t", columns=$1, filter="$2")):
     return data

@@ -12,7 +12,7 @@ import time
 import tarn
 
 
-@tarn.model(materialize=True)
+@tarn.model(materialize=True, cache_strategy="NONE")  # reads os.environ: never reused
 @tarn.python("3.11")
 def seen():
     if os.environ.get("MODEL_SLEEP"):
