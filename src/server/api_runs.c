@@ -573,11 +573,12 @@ static int run_get(srv_req *r)
                          : run->exit_code == 0 ? "success"
                          : run->cancelled      ? "cancelled"
                                                : "failed";
-    json_t *v = json_pack("{s:s,s:s,s:o,s:o,s:s?,s:o,s:o}", "id", run->id, "status", status, "branch",
+    json_t *error = run->error ? json_loads(run->error, 0, NULL) : NULL;
+    json_t *v = json_pack("{s:s,s:s,s:o,s:o,s:s?,s:o,s:o,s:o}", "id", run->id, "status", status, "branch",
                           srv_jstr(run->branch), "user", srv_jstr(run->user), "job_id",
                           run->job_id[0] ? run->job_id : NULL, "exit_code",
                           run->done ? json_integer(run->exit_code) : json_null(), "report",
-                          report ? report : json_null());
+                          report ? report : json_null(), "error", error ? error : json_null());
     pthread_mutex_unlock(&r->s->mu);
     return srv_reply_json(r, 200, v);
 }
@@ -624,6 +625,46 @@ static int run_cancel(srv_req *r)
         if (pthread_cond_timedwait(&r->s->idle, &r->s->mu, &until) == ETIMEDOUT) break;
     pthread_mutex_unlock(&r->s->mu);
     return srv_reply_json(r, 200, json_pack("{s:s,s:b}", "id", run->id, "cancelled", 1));
+}
+
+/* DELETE /api/v1/jobs/{id}: stops a running job by its id (a detached
+ * run's, or any run of the lakehouse on this host), as `tarn job stop`
+ * does: within a second it ends cancelled and its branch is unchanged. */
+static int job_stop(srv_req *r)
+{
+    SRV_TAKE_LAKE(r, lake);
+    tarn_error err = TARN_ERROR_INIT;
+    char *json = NULL;
+    int rc = tarn_job_get(&json, lake, srv_param(r, "id"), &err);
+    json_t *job = rc == 0 ? json_loads(json, 0, NULL) : NULL;
+    tarn_free(json);
+    const char *branch = json_string_value(json_object_get(job, "branch"));
+    const char *full = json_string_value(json_object_get(job, "id")); /* the id may be a prefix */
+    char id[65] = "";
+    snprintf(id, sizeof id, "%s", full ? full : "");
+    int may_read = branch && tarn_token_may_read(&r->tok, branch);
+    int may_write = branch && tarn_token_may_write(&r->tok, branch);
+    json_decref(job);
+    if (rc == 0 && !may_read) {
+        srv_lake_put(r->s, lake);
+        return srv_reply_msg(r, 404, "not_found", "no such job (or not one this token may read)");
+    }
+    if (rc == 0 && !may_write) {
+        srv_lake_put(r->s, lake);
+        return srv_reply_msg(r, 403, "denied", "this token may not write the job's branch");
+    }
+    /* One of this server's runs is marked cancelled, so that its status
+     * says so; the catalog stops it either way. */
+    srv_run *run = NULL;
+    pthread_mutex_lock(&r->s->mu);
+    for (run = r->s->run_list; run && strcmp(run->job_id, id) != 0; run = run->next) {
+    }
+    if (rc == 0 && run && !run->done) run->cancelled = 1;
+    pthread_mutex_unlock(&r->s->mu);
+    if (rc == 0) rc = tarn_job_cancel(lake, id, &err);
+    srv_lake_put(r->s, lake);
+    if (rc < 0) return srv_reply_error(r, rc, &err);
+    return srv_reply_json(r, 200, json_pack("{s:s,s:b}", "id", id, "cancelled", 1));
 }
 
 void srv_runs_init(srv *s)
@@ -724,6 +765,7 @@ const srv_route srv_api_runs[] = {
     {"DELETE", "/api/v1/runs/{id}", run_cancel, SRV_BODY_NONE, SRV_TOKEN},
     {"GET", "/api/v1/jobs", job_list, SRV_BODY_NONE, SRV_TOKEN},
     {"GET", "/api/v1/jobs/{id}", job_get, SRV_BODY_NONE, SRV_TOKEN},
+    {"DELETE", "/api/v1/jobs/{id}", job_stop, SRV_BODY_NONE, SRV_TOKEN},
     {"GET", "/api/v1/jobs/{id}/logs", job_get, SRV_BODY_NONE, SRV_TOKEN},
     {"POST", "/api/v1/jobs/{id}/rerun", job_rerun, SRV_BODY_NONE, SRV_TOKEN},
     {NULL, NULL, NULL, 0, 0},
