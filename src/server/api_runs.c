@@ -627,6 +627,24 @@ static int run_cancel(srv_req *r)
     return srv_reply_json(r, 200, json_pack("{s:s,s:b}", "id", run->id, "cancelled", 1));
 }
 
+/* Job {id} (or a unique prefix) of LAKE into *JOB: 0; 1 once answered 404
+ * (no such job, or not one the token may read); < 0 a failure in ERR. */
+static int visible_job(json_t **job, srv_req *r, tarn_lake *lake, tarn_error *err)
+{
+    char *json = NULL;
+    *job = NULL;
+    int rc = tarn_job_get(&json, lake, srv_param(r, "id"), err);
+    if (rc == 0) *job = json_loads(json, 0, NULL);
+    tarn_free(json);
+    if (rc < 0) return rc;
+    const char *b = json_string_value(json_object_get(*job, "branch"));
+    if (b && tarn_token_may_read(&r->tok, b)) return 0;
+    json_decref(*job);
+    *job = NULL;
+    srv_reply_msg(r, 404, "not_found", "no such job (or not one this token may read)");
+    return 1;
+}
+
 /* DELETE /api/v1/jobs/{id}: stops a running job by its id (a detached
  * run's, or any run of the lakehouse on this host), as `tarn job stop`
  * does: within a second it ends cancelled and its branch is unchanged. */
@@ -634,35 +652,26 @@ static int job_stop(srv_req *r)
 {
     SRV_TAKE_LAKE(r, lake);
     tarn_error err = TARN_ERROR_INIT;
-    char *json = NULL;
-    int rc = tarn_job_get(&json, lake, srv_param(r, "id"), &err);
-    json_t *job = rc == 0 ? json_loads(json, 0, NULL) : NULL;
-    tarn_free(json);
-    const char *branch = json_string_value(json_object_get(job, "branch"));
-    const char *full = json_string_value(json_object_get(job, "id")); /* the id may be a prefix */
+    json_t *job = NULL;
+    int rc = visible_job(&job, r, lake, &err);
     char id[65] = "";
+    const char *full = json_string_value(json_object_get(job, "id")); /* the id may be a prefix */
     snprintf(id, sizeof id, "%s", full ? full : "");
-    int may_read = branch && tarn_token_may_read(&r->tok, branch);
-    int may_write = branch && tarn_token_may_write(&r->tok, branch);
+    int may_write = rc == 0 && tarn_token_may_write(&r->tok, json_string_value(json_object_get(job, "branch")));
     json_decref(job);
-    if (rc == 0 && !may_read) {
-        srv_lake_put(r->s, lake);
-        return srv_reply_msg(r, 404, "not_found", "no such job (or not one this token may read)");
-    }
     if (rc == 0 && !may_write) {
         srv_lake_put(r->s, lake);
         return srv_reply_msg(r, 403, "denied", "this token may not write the job's branch");
     }
     /* One of this server's runs is marked cancelled, so that its status
      * says so; the catalog stops it either way. */
-    srv_run *run = NULL;
     pthread_mutex_lock(&r->s->mu);
-    for (run = r->s->run_list; run && strcmp(run->job_id, id) != 0; run = run->next) {
-    }
-    if (rc == 0 && run && !run->done) run->cancelled = 1;
+    for (srv_run *run = r->s->run_list; rc == 0 && run; run = run->next)
+        if (strcmp(run->job_id, id) == 0 && !run->done) run->cancelled = 1;
     pthread_mutex_unlock(&r->s->mu);
     if (rc == 0) rc = tarn_job_cancel(lake, id, &err);
     srv_lake_put(r->s, lake);
+    if (rc == 1) return 0;
     if (rc < 0) return srv_reply_error(r, rc, &err);
     return srv_reply_json(r, 200, json_pack("{s:s,s:b}", "id", id, "cancelled", 1));
 }
@@ -732,19 +741,12 @@ static int job_get(srv_req *r)
     int logs = strstr(r->route->pattern, "/logs") != NULL;
     SRV_TAKE_LAKE(r, lake);
     tarn_error err = TARN_ERROR_INIT;
-    char *json = NULL;
-    int rc = tarn_job_get(&json, lake, srv_param(r, "id"), &err);
-    json_t *job = rc == 0 ? json_loads(json, 0, NULL) : NULL;
-    tarn_free(json);
-    const char *b = json_string_value(json_object_get(job, "branch"));
-    if (rc == 0 && !(b && tarn_token_may_read(&r->tok, b))) {
-        json_decref(job);
-        srv_lake_put(r->s, lake);
-        return srv_reply_msg(r, 404, "not_found", "no such job (or not one this token may read)");
-    }
+    json_t *job = NULL;
+    int rc = visible_job(&job, r, lake, &err);
     char *text = NULL;
     if (rc == 0 && logs) rc = tarn_job_logs(&text, lake, srv_param(r, "id"), &err);
     srv_lake_put(r->s, lake);
+    if (rc == 1) return 0;
     if (rc < 0) {
         json_decref(job);
         return srv_reply_error(r, rc, &err);
