@@ -44,7 +44,7 @@ typedef struct run_ctx {
     json_t *outputs; /* [{"model", "table", "key", "rows", "schema", "stats", "strategy"}] */
     /* Tasks run on several threads, each with its own DuckDB connection. */
     pthread_mutex_t mu;    /* the report, the log, the outputs, the task states */
-    pthread_mutex_t ddl;   /* DuckDB catalog changes (views) */
+    pthread_mutex_t ddl;   /* DuckDB catalog changes (views), and the lake's catalog and store */
     pthread_mutex_t log_mu;
     pthread_cond_t changed;
     json_t *sources;       /* source views created so far: {"schema.table": version} */
@@ -412,13 +412,14 @@ static int materialize(run_ctx *r, tarn_duck *d, json_t *m, tarn_error *err)
     snprintf(table, sizeof table, "%s", str(m, "output"));
     tarn__random_hex(rnd);
     snprintf(key, sizeof key, "data/%s/%s.parquet", table, rnd);
-    /* Registered before it is written: gc never takes it while this run lives. */
-    TARN_RETURN_NOT_OK(tarn__upload_begin(r->lake, key, err));
-    int wrc = r->lake->store->vt->write_path(r->lake->store, key, tmp, sizeof tmp, err);
-    if (wrc < 0) {
+    /* Registered before it is written: gc never takes it while this run
+     * lives. The catalog is the run's, shared by its tasks: under ddl. */
+    pthread_mutex_lock(&r->ddl);
+    int wrc = tarn__upload_begin(r->lake, key, err);
+    if (wrc == 0 && (wrc = r->lake->store->vt->write_path(r->lake->store, key, tmp, sizeof tmp, err)) < 0)
         tarn__upload_abandon(r->lake, key);
-        return wrc;
-    }
+    pthread_mutex_unlock(&r->ddl);
+    if (wrc < 0) return wrc;
     char *schema = NULL, *stats = NULL, *base = NULL;
     int64_t rows = 0;
     strbuf q = {0};
@@ -437,14 +438,20 @@ static int materialize(run_ctx *r, tarn_duck *d, json_t *m, tarn_error *err)
                                      base ? base : "[]", err);
     free(base);
     sb_free(&q);
-    if (rc == 0 && !strcmp(str(m, "materialization"), "APPEND")) rc = append_check(r, m, table, schema, err);
+    if (rc == 0 && !strcmp(str(m, "materialization"), "APPEND")) {
+        pthread_mutex_lock(&r->ddl);
+        rc = append_check(r, m, table, schema, err);
+        pthread_mutex_unlock(&r->ddl);
+    }
     /* The size of what was written: the published object may not be local. */
     struct stat st;
     int64_t size = rc == 0 && stat(tmp, &st) == 0 ? (int64_t)st.st_size : 0;
     if (rc == 0) rc = r->lake->store->vt->publish(r->lake->store, key, tmp, err);
     if (rc < 0) {
         unlink(tmp);
+        pthread_mutex_lock(&r->ddl);
         tarn__upload_abandon(r->lake, key);
+        pthread_mutex_unlock(&r->ddl);
         free(schema);
         free(stats);
         return rc;
@@ -964,7 +971,7 @@ static int execute(tarn_commit_id *commit, run_ctx *r, tarn_error *err)
 {
     int rc = open_confined(r, err);
     if (rc == 0)
-        rc = tarn__scancache_open(&r->scans, r->lake, r->opts->version >= 3 && r->opts->no_cache, err);
+        rc = tarn__scancache_open(&r->scans, r->lake, &r->ddl, r->opts->version >= 3 && r->opts->no_cache, err);
     if (rc == 0 && !r->rt) rc = tarn__rt_open(&r->rt, r->lake, 0, runtime_exe(r->opts), err);
     if (rc < 0) return rc;
     json_t *order = json_object_get(r->project, "order");

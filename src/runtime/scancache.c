@@ -64,6 +64,10 @@ typedef struct writer {
 
 struct tarn_scancache {
     tarn_lake *lake;
+    /* Held around every use of the lake's catalog and store: a run's
+     * tasks share one catalog connection (libpq's serves one thread at a
+     * time) and one store. NULL: this handle's user has no other thread. */
+    pthread_mutex_t *lake_mu;
     tarn_cache *cache; /* NULL: off */
     int64_t max_bytes;
     pthread_mutex_t mu; /* writers */
@@ -72,7 +76,8 @@ struct tarn_scancache {
 
 /* ---- opening ---------------------------------------------------------------------- */
 
-int tarn__scancache_open(tarn_scancache **out, tarn_lake *lake, int off, tarn_error *err)
+int tarn__scancache_open(tarn_scancache **out, tarn_lake *lake, pthread_mutex_t *lake_mu, int off,
+                         tarn_error *err)
 {
     *out = NULL;
     int64_t mb = 2048;
@@ -90,6 +95,7 @@ int tarn__scancache_open(tarn_scancache **out, tarn_lake *lake, int off, tarn_er
     tarn_scancache *sc = calloc(1, sizeof *sc);
     if (!sc) return tarn__error_set(err, TARN_ENOMEM, "out of memory");
     sc->lake = lake;
+    sc->lake_mu = lake_mu;
     sc->max_bytes = mb * 1024 * 1024;
     pthread_mutex_init(&sc->mu, NULL);
     int rc = 0;
@@ -168,11 +174,29 @@ int tarn__scan_from_sql(strbuf *q, tarn_lake *lake, const char *version, json_t 
 }
 
 /* The scan itself, from FILES, into a sealed memfd. */
-static int scan_files(int *fd, tarn_lake *lake, tarn_duck *d, const tarn_scan_req *req,
+/* tarn__version_load and tarn__scan_from_sql under the lake's lock. */
+static int load_version(tarn_version *v, tarn_scancache *sc, const char *id, tarn_error *err)
+{
+    if (sc->lake_mu) pthread_mutex_lock(sc->lake_mu);
+    int rc = tarn__version_load(v, sc->lake, id, err);
+    if (sc->lake_mu) pthread_mutex_unlock(sc->lake_mu);
+    return rc;
+}
+
+static int from_sql(strbuf *q, tarn_scancache *sc, const char *version, json_t *files,
+                    tarn_error *err)
+{
+    if (sc->lake_mu) pthread_mutex_lock(sc->lake_mu);
+    int rc = tarn__scan_from_sql(q, sc->lake, version, files, err);
+    if (sc->lake_mu) pthread_mutex_unlock(sc->lake_mu);
+    return rc;
+}
+
+static int scan_files(int *fd, tarn_scancache *sc, tarn_duck *d, const tarn_scan_req *req,
                       json_t *files, int limit0, tarn_error *err)
 {
     strbuf from = {0}, q = {0};
-    int rc = tarn__scan_from_sql(&from, lake, req->version, files, err);
+    int rc = from_sql(&from, sc, req->version, files, err);
     if (rc == 0) tarn__scan_select_sql(&q, req->columns, sb_str(&from), req->filter_sql);
     if (limit0) sb_append(&q, " LIMIT 0");
     duckdb_result res;
@@ -320,7 +344,7 @@ static int key_make(scan_key *k, tarn_scancache *sc, tarn_duck *d, const tarn_sc
 {
     memset(k, 0, sizeof *k);
     tarn_version v;
-    TARN_RETURN_NOT_OK(tarn__version_load(&v, sc->lake, req->version, err));
+    TARN_RETURN_NOT_OK(load_version(&v, sc, req->version, err));
     k->files = sorted_files(v.files, v.nfiles);
     k->schema = json_string(v.schema_json ? v.schema_json : "");
     snprintf(k->parent, sizeof k->parent, "%s", v.parent);
@@ -567,7 +591,7 @@ static void find(candidate *best, tarn_scancache *sc, const scan_key *k)
     snprintf(id, sizeof id, "%s", k->parent);
     for (int i = 0; i < ANCESTORS && id[0] && best->kind != EXACT; i++) {
         tarn_version v;
-        if (tarn__version_load(&v, sc->lake, id, NULL) < 0) break;
+        if (load_version(&v, sc, id, NULL) < 0) break;
         json_t *files = sorted_files(v.files, v.nfiles);
         json_t *schema = json_string(v.schema_json ? v.schema_json : "");
         /* Only an earlier version whose files are all still here: a
@@ -654,7 +678,7 @@ static int append_joined(int *fd, tarn_scancache *sc, tarn_duck *d, const tarn_s
     tarn_arrow_table *t = NULL;
     struct ArrowSchema schema = {0};
     int rc =
-        scan_files(&more, sc->lake, d, req, added, 0, NULL) < 0 || fstat(more, &st) < 0 ? 1 : 0;
+        scan_files(&more, sc, d, req, added, 0, NULL) < 0 || fstat(more, &st) < 0 ? 1 : 0;
     if (rc == 0) map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, more, 0);
     /* dictionaries would need their own messages joined: not done here */
     if (rc == 0 &&
@@ -701,7 +725,7 @@ static json_t *added_files(json_t *h, const tarn_scan_req *req)
 /* The new filter and projection over the kept rows of memfd KEPT, plus the
  * ADDED files, in DuckDB; -1 (WHY says) when DuckDB cannot, or when the
  * types differ from what the files give. */
-static int rescan(int *out, tarn_lake *lake, tarn_duck *d, const tarn_scan_req *req, int kept,
+static int rescan(int *out, tarn_scancache *sc, tarn_duck *d, const tarn_scan_req *req, int kept,
                   json_t *added, char *why, size_t wsize)
 {
     tarn_arrow_table *t = NULL;
@@ -716,7 +740,7 @@ static int rescan(int *out, tarn_lake *lake, tarn_duck *d, const tarn_scan_req *
     if (rc == 0) {
         tarn__scan_select_sql(&q, req->columns, vname, req->filter_sql);
         if (json_array_size(added)) {
-            rc = tarn__scan_from_sql(&from, lake, req->version, added, &e);
+            rc = from_sql(&from, sc, req->version, added, &e);
             sb_append(&q, "\nUNION ALL\n");
             tarn__scan_select_sql(&q, req->columns, sb_str(&from), req->filter_sql);
         }
@@ -732,7 +756,7 @@ static int rescan(int *out, tarn_lake *lake, tarn_duck *d, const tarn_scan_req *
     /* What the files would give, to the type: else the files are read. */
     int shape = -1;
     struct ArrowSchema a = {0}, b = {0};
-    if (rc == 0 && scan_files(&shape, lake, d, req, req->files, 1, &e) == 0 &&
+    if (rc == 0 && scan_files(&shape, sc, d, req, req->files, 1, &e) == 0 &&
         schema_of(&a, shape) == 0 && schema_of(&b, *out) == 0 && !same_schema(&a, &b))
         rc = tarn__error_set(&e, TARN_EINVALID, "its types differ from the files'");
     else if (rc == 0 && (shape < 0 || !a.release || !b.release))
@@ -771,7 +795,7 @@ static int serve(int *fd, tarn_scan_outcome *out, tarn_scancache *sc, tarn_duck 
         rc = 0;
     } else if (rc == 1) {
         /* the new filter and projection over the kept rows and added files */
-        rc = rescan(fd, sc->lake, d, req, kept, added, out->why, sizeof out->why);
+        rc = rescan(fd, sc, d, req, kept, added, out->why, sizeof out->why);
     }
     json_decref(added);
     if (kept >= 0) close(kept);
@@ -806,7 +830,7 @@ int tarn__scancache_read(int *fd, tarn_scan_outcome *out, tarn_scancache *sc, ta
         out->how = "miss";
         out->new_files = 0;
     }
-    if (rc >= 0) rc = scan_files(fd, sc->lake, d, req, req->files, 0, err);
+    if (rc >= 0) rc = scan_files(fd, sc, d, req, req->files, 0, err);
     if (rc >= 0 && keep == 1) keep_entry(sc, &k, *fd, out->why, sizeof out->why);
 done:
     key_clear(&k);

@@ -7,6 +7,8 @@
 #include <jansson.h>
 #include <stdint.h>
 
+#include <pthread.h>
+
 #include "sql/engine.h"
 
 typedef struct tarn_scancache tarn_scancache;
@@ -14,8 +16,10 @@ typedef struct tarn_scancache tarn_scancache;
 /* The scan cache of LAKE: CACHE_DIR/scans (cache.dir, else
  * $XDG_CACHE_HOME/tarn, else ~/.cache/tarn), bounded by run.scan_cache_mb
  * (default 2048). OFF: every scan reads its files and nothing is kept. A
- * bad run.scan_cache_mb is TARN_EINVALID saying how to fix it. */
-int tarn__scancache_open(tarn_scancache **out, tarn_lake *lake, int off, tarn_error *err);
+ * bad run.scan_cache_mb is TARN_EINVALID saying how to fix it. LAKE_MU
+ * (NULL: none) is held around every use of LAKE's catalog and store. */
+int tarn__scancache_open(tarn_scancache **out, tarn_lake *lake, pthread_mutex_t *lake_mu, int off,
+                         tarn_error *err);
 /* Lets go of the entries this handle read and frees it. NULL allowed. */
 void tarn__scancache_close(tarn_scancache **sc);
 
