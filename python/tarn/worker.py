@@ -527,6 +527,53 @@ def _compile_entries(paths):
             pass
 
 
+def _preload_discovery():
+    """Imports what a plan's inspection of a project (the "discover" op)
+    needs beyond tarn: its confinement, the environment resolver and pip's
+    version parsing. Imported here once, a discovery forked from this
+    parent does not pay them on every run (they are most of its cost)."""
+    for mod in ("tarn.discover", "tarn.envs", "importlib.metadata",
+                "pip._vendor.packaging.requirements", "pip._vendor.packaging.specifiers",
+                "pip._vendor.packaging.tags", "pip._vendor.packaging.version"):
+        try:
+            importlib.import_module(mod)
+        except Exception:  # pragma: no cover - pip absent: discovery imports what it finds
+            pass
+    # Regular expressions are compiled on first use and cached per process
+    # (re's cache, tokenize's): exercised once here, the ones a discovery
+    # uses (a model's source read back, installed versions, the SDK's
+    # checks) are already compiled in every child.
+    try:
+        import inspect
+        from . import sdk
+        inspect.getsourcelines(_preload_discovery)
+        sdk.python("3.11")
+        sdk.resources(memory="1G")
+        importlib.import_module("importlib.metadata").version("pip")
+    except Exception:  # pragma: no cover - only a warm-up: a discovery compiles them itself
+        pass
+
+
+def _preload_handoff():
+    """Passes a two-row table through tarn's own side of a call once (to
+    shared memory, mapped back, to pandas and back): the first-use costs on
+    that path (parts of pandas imported lazily, conversions set up) are paid
+    here, not by every worker forked from this parent."""
+    try:
+        import pandas
+        from .table import Table, model_input, model_output
+        t = Table.from_pandas(pandas.DataFrame({"i": [1, 2], "s": ["a", "b"], "f": [0.5, 1.5]}))
+        fd, _ = t._to_memfd("tarn:warm-up")
+        try:
+            back = model_input(Table._from_fd(fd, trusted=True), None)
+            out, _ = model_output(back.to_pandas())._to_memfd("tarn:warm-up")
+            os.close(out)
+        finally:
+            os.close(fd)
+    except Exception:  # pragma: no cover - only a warm-up (an environment without pandas)
+        pass
+
+
 def _zygote_main(fd, preload=(), paths=()):
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _arrange_path(list(paths))
@@ -535,6 +582,9 @@ def _zygote_main(fd, preload=(), paths=()):
         if mod:
             importlib.import_module(mod)
     from . import table as _table  # noqa: F401  (warm: tarn and its extension)
+    _preload_discovery()
+    if "pandas" in preload:
+        _preload_handoff()
     _compile_entries(paths)
     confine.remove_stale_scratch()
     gc.collect()

@@ -7,6 +7,7 @@
  * Nothing of the user's code runs inside this process. */
 #include <ctype.h>
 #include <dlfcn.h>
+#include <pthread.h>
 #include <dirent.h>
 #include <errno.h>
 #include <glob.h>
@@ -41,12 +42,22 @@ const char *tarn__python_exe(tarn_lake *lake)
  * the library that runs (build/python beside build/libtarn.so, or
  * PREFIX/lib/python3.X/dist-packages beside PREFIX/lib/libtarn.so), else the
  * build tree this library was compiled in. */
+static char python_path_found[PATH_MAX]; /* computed once; the same for the whole process */
+static pthread_once_t python_path_once = PTHREAD_ONCE_INIT;
+
+static void python_path_find(void);
+
+/* Once per process: runs inside `tarn serve` plan on threads at once. */
 const char *tarn__python_path(void)
 {
     const char *p = getenv("TARN_PYTHONPATH");
     if (p && *p) return p;
-    static char found[PATH_MAX]; /* computed once; the same for the whole process */
-    if (found[0]) return found;
+    pthread_once(&python_path_once, python_path_find);
+    return python_path_found;
+}
+
+static void python_path_find(void)
+{
     Dl_info info;
     char dir[PATH_MAX] = "";
     if (dladdr((void *)tarn__python_path, &info) && info.dli_fname && realpath(info.dli_fname, dir)) {
@@ -59,13 +70,12 @@ const char *tarn__python_path(void)
             snprintf(cand, sizeof cand, candidates[i], dir);
             snprintf(init, sizeof init, "%s/tarn/__init__.py", cand);
             if (access(init, R_OK) == 0) {
-                snprintf(found, sizeof found, "%s", cand);
-                return found;
+                snprintf(python_path_found, sizeof python_path_found, "%s", cand);
+                return;
             }
         }
     }
-    snprintf(found, sizeof found, "%s", TARN_BUILD_PYTHON_DIR);
-    return found;
+    snprintf(python_path_found, sizeof python_path_found, "%s", TARN_BUILD_PYTHON_DIR);
 }
 
 int tarn__python_version_matches(const char *have, const char *want)

@@ -264,6 +264,18 @@ static char **environment_with(char *const *extra, size_t nextra)
     return out;
 }
 
+/* The process's umask. Reading it means setting it: runs on threads of
+ * one process (`tarn serve`) must not see each other's interim value. */
+static mode_t current_umask(void)
+{
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_lock(&mu);
+    mode_t mask = umask(022);
+    umask(mask);
+    pthread_mutex_unlock(&mu);
+    return mask;
+}
+
 /* Borrows a zygote started exactly as ARGV and ENVP (and this process's
  * folder, umask and resource limits) say from the warm runtime: 0, or -1
  * when there is none to ask. Workers forked from it get this process's
@@ -298,8 +310,7 @@ static int lease_zygote(tarn_rt_session *s, zygote *z, char **argv, char **envp)
                                                 l.rlim_cur == RLIM_INFINITY ? (json_int_t)-1 : (json_int_t)l.rlim_cur,
                                                 l.rlim_max == RLIM_INFINITY ? (json_int_t)-1 : (json_int_t)l.rlim_max));
     }
-    mode_t mask = umask(022);
-    umask(mask);
+    mode_t mask = current_umask();
     json_t *spec = json_pack("{s:s,s:o,s:o,s:o,s:s,s:i,s:o}", "python", z->python, "argv", args,
                              "env", env, "key_env", keyed, "cwd", cwd, "umask", (int)mask,
                              "rlimits", limits);

@@ -1,24 +1,26 @@
 /* server/api_runs.c — runs of uploaded projects, and the record of jobs.
  *
  * A run's project arrives as a tar archive (checked and unpacked by
- * tar.c) and runs on the server as a `tarn run` process of its own, in its
- * own process group: a crash cannot take the server down, a cancel stops
- * the whole group, and its lease lets the catalog settle the job whatever
- * happens. Its progress lines are kept and followed live; its report is
- * its JSON output. start_run() is the one place a run is started; the
- * `tarn run` it starts borrows warm Python parents from the warm runtime
- * of the server's own tarn program (runtime/warm.h: kept across runs,
- * exiting when idle), so a run pays neither the interpreter's start nor
- * pandas' import. */
+ * tar.c) and runs inside the server, on a thread of its own, through the
+ * library's run entry point (tarn_run, or tarn_job_rerun) on a lake handle
+ * of its own authored by the run's user: no process to start, no DuckDB
+ * library to load, only a catalog connection to open per run. User
+ * code still never runs here: Python models and the project's inspection
+ * run in confined, limited workers forked from the warm parents of the
+ * server's warm runtime (runtime/warm.h), as in a local run, so a model
+ * that crashes or misbehaves takes down only its worker. Each run's state
+ * is its own (options, author, job, DuckDB, log), so concurrent runs never
+ * see each other's. Its progress lines are kept and followed live; a
+ * cancel (DELETE, a follower that leaves, SIGTERM) asks the job to stop
+ * through the catalog (tarn_job_cancel), which ends it cancelled and its
+ * branch untouched. */
 #include <errno.h>
 #include <fcntl.h>
 #include <microhttpd.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -26,6 +28,7 @@
 
 #define MAX_PROJECT_FILES 2000
 #define MAX_LOG (8 << 20)
+#define MAX_PARAMS 12
 
 struct srv_run {
     srv_run *next;
@@ -34,14 +37,20 @@ struct srv_run {
     char branch[256];
     char job_id[65];
     char dir[4300];
-    pid_t pid;
+    char rerun[65]; /* the job a rerun repeats; empty for an uploaded project */
+    int strict, dry_run, preview, no_transaction, no_cache;
+    char *namespace_;                     /* NULL: the project's default */
+    size_t nparams;                       /* ?param=NAME=VALUE, split */
+    char *param_names[MAX_PARAMS];        /* owned */
+    const char *param_values[MAX_PARAMS]; /* inside param_names' strings */
+    tarn_lake *lake;                      /* its own, authored by the run's user */
     int done, cancelled, exit_code;
     char *log; /* every progress line, '\n'-separated */
-    size_t loglen;
+    size_t loglen, logcap;
     char *report; /* the run's JSON report, once done */
     char *error;  /* how it failed, once done: {"code", "message", "tables"} or NULL */
-    int err_fd;
     pthread_t thread;
+    int started; /* its thread exists */
 };
 
 static srv_run *find_run(srv *s, const char *id)
@@ -54,30 +63,90 @@ static srv_run *find_run(srv *s, const char *id)
     return r;
 }
 
+static void free_run(srv_run *run)
+{
+    if (!run) return;
+    for (size_t i = 0; i < run->nparams; i++)
+        free(run->param_names[i]);
+    free(run->namespace_);
+    free(run->log);
+    free(run->report);
+    free(run->error);
+    free(run);
+}
+
 typedef struct run_thread_arg {
     srv *s;
     srv_run *run;
 } run_thread_arg;
 
-static void add_log(srv *s, srv_run *run, const char *text, size_t n)
+/* One progress line of RUN (from the library's on_line). */
+static void add_line(const char *line, void *ctx)
 {
+    run_thread_arg *a = ctx;
+    srv *s = a->s;
+    srv_run *run = a->run;
+    size_t n = strlen(line);
     pthread_mutex_lock(&s->mu);
-    if (run->loglen + n < MAX_LOG) {
-        char *l = realloc(run->log, run->loglen + n + 1);
-        if (l) {
-            memcpy(l + run->loglen, text, n);
-            run->loglen += n;
-            l[run->loglen] = 0;
-            run->log = l;
+    if (run->loglen + n + 1 < MAX_LOG) {
+        /* Grown by doubling: a model may print a line at a time for
+         * hundreds of thousands of lines. */
+        size_t need = run->loglen + n + 2;
+        if (need > run->logcap) {
+            size_t cap = run->logcap ? run->logcap : 4096;
+            while (cap < need)
+                cap *= 2;
+            char *l = realloc(run->log, cap);
+            if (l) {
+                run->log = l;
+                run->logcap = cap;
+            }
         }
-    }
-    /* The job id is on the line "job ID on branch ...". */
-    if (!run->job_id[0] && run->log) {
-        const char *at = strncmp(run->log, "job ", 4) == 0 ? run->log : strstr(run->log, "\njob ");
-        if (at) sscanf(at + (*at == '\n' ? 5 : 4), "%64[0-9a-f]", run->job_id);
+        if (need <= run->logcap) {
+            memcpy(run->log + run->loglen, line, n);
+            run->log[run->loglen + n] = '\n';
+            run->loglen += n + 1;
+            run->log[run->loglen] = 0;
+        }
     }
     pthread_cond_broadcast(&s->idle);
     pthread_mutex_unlock(&s->mu);
+}
+
+/* Asks job JOB_ID to stop (the catalog carries the request to the run's
+ * cancel watcher): its tasks stop, nothing of it is committed. */
+static void cancel_job(srv *s, const char *job_id)
+{
+    tarn_lake *lake = NULL;
+    if (tarn_lake_open_path(&lake, s->o.lake_dir, NULL) == 0) tarn_job_cancel(lake, job_id, NULL);
+    tarn_lake_close(&lake);
+}
+
+/* The job is recorded (from the library's on_job, before any task runs):
+ * a cancel that came while the run was still planning is passed on now. */
+static void job_started(const char *job_id, void *ctx)
+{
+    run_thread_arg *a = ctx;
+    pthread_mutex_lock(&a->s->mu);
+    snprintf(a->run->job_id, sizeof a->run->job_id, "%s", job_id);
+    int cancelled = a->run->cancelled;
+    pthread_cond_broadcast(&a->s->idle);
+    pthread_mutex_unlock(&a->s->mu);
+    if (cancelled) cancel_job(a->s, job_id);
+}
+
+/* The outcome as a client hears it: {"code", "message", "tables"}. */
+static char *error_text(int rc, const tarn_error *err)
+{
+    json_t *tables = json_array();
+    for (size_t i = 0; i < err->ntables; i++)
+        json_array_append_new(tables, srv_jstr(err->tables[i]));
+    json_t *e =
+        json_pack("{s:s,s:o,s:o}", "code", tarn_code_name(rc), "message",
+                  srv_jstr(err->message[0] ? err->message : tarn_strerror(rc)), "tables", tables);
+    char *text = e ? json_dumps(e, JSON_COMPACT) : NULL;
+    json_decref(e);
+    return text;
 }
 
 static void *run_thread(void *p)
@@ -85,132 +154,77 @@ static void *run_thread(void *p)
     run_thread_arg *a = p;
     srv *s = a->s;
     srv_run *run = a->run;
-    free(a);
-    char buf[8192];
-    for (;;) {
-        ssize_t n = read(run->err_fd, buf, sizeof buf);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break;
-        add_log(s, run, buf, (size_t)n);
-    }
-    close(run->err_fd);
-    int status = 0;
-    while (waitpid(run->pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    char path[4400];
-    snprintf(path, sizeof path, "%s/result.json", run->dir);
-    json_t *result = json_load_file(path, 0, NULL);
-    json_t *report = json_object_get(result, "report"), *error = json_object_get(result, "error");
-    char *text = report && !json_is_null(report) ? json_dumps(report, JSON_COMPACT) : NULL;
-    int code = WIFEXITED(status) ? WEXITSTATUS(status)
-                                 : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-    char *etext = NULL;
-    if (error && !json_is_null(error)) {
-        etext = json_dumps(error, JSON_COMPACT);
-    } else if (!result || code != 0) {
-        /* No outcome written: the process was stopped or died. Its job is
-         * settled as failed below; the client hears why. */
-        char msg[512];
-        if (run->cancelled)
-            snprintf(msg, sizeof msg,
-                     "the run was cancelled: its job failed and branch '%s' is unchanged",
-                     run->branch);
-        else
-            snprintf(
-                msg, sizeof msg,
-                "the run's process ended without an outcome (exit %d): branch '%s' is unchanged; "
-                "see 'tarn job ls' and the server's log",
-                code, run->branch);
-        json_t *e =
-            json_pack("{s:s,s:s}", "code", run->cancelled ? "aborted" : "io", "message", msg);
-        etext = json_dumps(e, JSON_COMPACT);
-        json_decref(e);
-    }
-    json_decref(result);
-    /* A cancelled or killed run's process leaves its job to the catalog's
-     * settlement: reading the job list settles it now. */
-    tarn_lake *lake = NULL;
-    if (tarn_lake_open_path(&lake, s->o.lake_dir, NULL) == 0) {
-        char *jobs = NULL;
-        tarn_job_list(&jobs, lake, 1, NULL);
-        tarn_free(jobs);
-        tarn_lake_close(&lake);
-    }
+    char project[4400];
+    snprintf(project, sizeof project, "%s/project", run->dir);
+    tarn_run_options o = TARN_RUN_OPTIONS_INIT;
+    o.project_dir = project;
+    o.branch = run->branch;
+    o.dry_run = run->dry_run;
+    o.strict = run->strict;
+    o.no_transaction = run->no_transaction;
+    o.preview_rows = run->preview ? 5 : 0;
+    o.nparams = run->nparams;
+    o.param_names = (const char *const *)run->param_names;
+    o.param_values = run->param_values;
+    o.namespace_ = run->namespace_;
+    o.no_cache = run->no_cache;
+    o.on_line = add_line;
+    o.on_job = job_started;
+    o.ctx = a;
+    o.runtime_exe = s->o.tarn_exe; /* warm Python parents, kept across runs */
+    tarn_error err = TARN_ERROR_INIT;
+    char *report = NULL;
+    int rc = run->rerun[0] ? tarn_job_rerun(&report, run->lake, run->rerun, &o, &err)
+                           : tarn_run(&report, run->lake, &o, &err);
+    char *etext = rc < 0 ? error_text(rc, &err) : NULL;
+    tarn_error_clear(&err);
+    tarn_lake_close(&run->lake);
     srv_rmtree(run->dir);
     pthread_mutex_lock(&s->mu);
-    run->report = text;
+    run->report = report ? strdup(report) : NULL;
     run->error = etext;
-    run->exit_code = code;
+    run->exit_code = rc < 0 ? 1 : 0;
     run->done = 1;
     pthread_cond_broadcast(&s->idle);
     pthread_mutex_unlock(&s->mu);
+    tarn_free(report);
+    free(a);
     srv_gate_leave(&s->runs);
     return NULL;
 }
 
-/* Starts `tarn -O json ARGS... --result DIR/result.json` for RUN: the one
- * place a run's process is made (a warm runtime kept across runs plugs in
- * here). */
-static int start_run(srv *s, srv_run *run, const char *const *args, size_t nargs, tarn_error *err)
+/* RUN's own lake handle, authored by its user. Not one of the pool's: a
+ * handle reads .tarn/config when it opens, and a run reads it as it is
+ * when the run starts (its limits, confinement, parallelism), as a `tarn
+ * run` does; opening one costs a catalog connection, not a process. */
+static int open_lake(srv_run *run, srv *s, tarn_error *err)
 {
-    char result[4400], report[4400], home[4400], author[300];
-    snprintf(result, sizeof result, "%s/result.json", run->dir);
-    snprintf(report, sizeof report, "%s/report.json", run->dir);
-    snprintf(home, sizeof home, "TARN_HOME=%s", s->o.lake_dir);
-    snprintf(author, sizeof author, "TARN_AUTHOR=%s", run->user);
-    const char *argv[64];
-    size_t n = 0;
-    argv[n++] = s->o.tarn_exe;
-    argv[n++] = "-O";
-    argv[n++] = "json";
-    for (size_t i = 0; i < nargs && n < 60; i++)
-        argv[n++] = args[i];
-    argv[n++] = "--result";
-    argv[n++] = result;
-    argv[n] = NULL;
-    /* The environment is the server's, minus what would point the run
-     * elsewhere, plus the lakehouse and the author. */
-    extern char **environ;
-    size_t ne = 0;
-    for (char **e = environ; *e; e++) ne++;
-    const char **envp = calloc(ne + 3, sizeof *envp);
-    if (!envp) return TARN_ENOMEM;
-    size_t k = 0;
-    for (char **e = environ; *e; e++)
-        if (strncmp(*e, "TARN_HOME=", 10) && strncmp(*e, "TARN_AUTHOR=", 12) && strncmp(*e, "TARN_BRANCH=", 12) &&
-            strncmp(*e, "TARN_REMOTE=", 12) && strncmp(*e, "TARN_TOKEN=", 11))
-            envp[k++] = *e;
-    envp[k++] = home;
-    envp[k++] = author;
-    envp[k] = NULL;
-    int errp[2];
-    if (pipe2(errp, O_CLOEXEC) != 0) {
-        free(envp);
-        if (err) snprintf(err->message, sizeof err->message, "cannot start the run: %s", strerror(errno));
+    int rc = tarn_lake_open_path(&run->lake, s->o.lake_dir, err);
+    if (rc == 0) rc = tarn_lake_set_author(run->lake, run->user, err);
+    return rc;
+}
+
+/* Starts RUN on a thread of its own: the one place a run is started. */
+static int start_run(srv *s, srv_run *run, tarn_error *err)
+{
+    run_thread_arg *a = malloc(sizeof *a);
+    if (!a) return TARN_ENOMEM;
+    a->s = s;
+    a->run = run;
+    pthread_mutex_lock(&s->mu);
+    run->next = s->run_list;
+    s->run_list = run;
+    int e = pthread_create(&run->thread, NULL, run_thread, a);
+    run->started = e == 0;
+    if (e != 0) s->run_list = run->next;
+    pthread_mutex_unlock(&s->mu);
+    if (e != 0) {
+        free(a);
+        if (err)
+            snprintf(err->message, sizeof err->message, "cannot start the run: %s (try again)",
+                     strerror(e));
         return TARN_EIO;
     }
-    int out = open(report, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    pid_t pid = out < 0 ? -1 : fork();
-    if (pid == 0) {
-        setpgid(0, 0);
-        dup2(out, 1);
-        dup2(errp[1], 2);
-        int devnull = open("/dev/null", O_RDONLY);
-        if (devnull >= 0) dup2(devnull, 0);
-        execve(argv[0], (char *const *)argv, (char *const *)envp);
-        _exit(127);
-    }
-    free(envp);
-    if (out >= 0) close(out);
-    close(errp[1]);
-    if (pid < 0) {
-        close(errp[0]);
-        if (err) snprintf(err->message, sizeof err->message, "cannot start the run: %s", strerror(errno));
-        return TARN_EIO;
-    }
-    setpgid(pid, pid);
-    run->pid = pid;
-    run->err_fd = errp[0];
     return 0;
 }
 
@@ -368,90 +382,96 @@ static int reply_follow(srv_req *r, srv_run *run, int ndjson, int cancel_on_clos
 
 /* ---- routes -------------------------------------------------------------------- */
 
-typedef struct arg_list {
-    const char *items[32];
-    size_t n;
+typedef struct param_list {
+    srv_run *run;
+    const char *bad; /* a value that is not NAME=VALUE */
     int too_many;
-} arg_list;
+} param_list;
 
-static enum MHD_Result collect_param(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+static enum MHD_Result collect_param(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
 {
     (void)kind;
-    arg_list *l = cls;
-    if (strcmp(key, "param") != 0 || !value) return MHD_YES;
-    if (l->n + 2 > 32) {
+    param_list *l = cls;
+    srv_run *run = l->run;
+    if (strcmp(key, "param") != 0) return MHD_YES;
+    const char *eq = value ? strchr(value, '=') : NULL;
+    if (!eq || eq == value) {
+        l->bad = value ? value : "";
+        return MHD_NO;
+    }
+    if (run->nparams == MAX_PARAMS) {
         l->too_many = 1;
         return MHD_NO;
     }
-    l->items[l->n++] = "--param";
-    l->items[l->n++] = value;
+    char *name = strdup(value);
+    if (!name) return MHD_NO;
+    name[eq - value] = 0;
+    run->param_names[run->nparams] = name;
+    run->param_values[run->nparams++] = name + (eq - value) + 1;
     return MHD_YES;
 }
 
-/* The run flags a request sets (?strict, ?dry_run, ?preview,
- * ?no_transaction, ?namespace=NS, ?cache=on|off, ?param=K=V...) as
- * command-line options after ARGS. */
-static int run_flags(srv_req *r, arg_list *l)
+/* The run options a request sets (?strict, ?dry_run, ?preview,
+ * ?no_transaction, ?cache=on|off, ?namespace=NS, ?param=NAME=VALUE...)
+ * into RUN; -1 once a bad one is answered. */
+static int run_flags(srv_req *r, srv_run *run)
 {
-    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, collect_param, l);
-    if (l->too_many)
-        return srv_reply_msg(r, 400, "invalid", "too many parameters (at most 12)") - 1;
-    static const char *const flags[][2] = {{"strict", "--strict"}, {"dry_run", "--dry-run"},
-                                           {"preview", "--preview"}, {"no_transaction", "--no-transaction"}};
-    for (size_t i = 0; i < sizeof flags / sizeof *flags; i++)
-        if (srv_arg(r, flags[i][0]) && srv_flag(r, flags[i][0]) && l->n < 32)
-            l->items[l->n++] = flags[i][1];
-    const char *ns = srv_arg(r, "namespace");
-    if (ns && *ns && l->n < 31) {
-        l->items[l->n++] = "--namespace";
-        l->items[l->n++] = ns;
+    param_list l = {.run = run};
+    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, collect_param, &l);
+    if (l.too_many) return srv_reply_msg(r, 400, "invalid", "too many parameters (at most 12)") - 1;
+    if (l.bad) {
+        char msg[400];
+        snprintf(msg, sizeof msg, "parameter '%.300s' is not NAME=VALUE (give ?param=NAME=VALUE)",
+                 l.bad);
+        return srv_reply_msg(r, 400, "invalid", msg) - 1;
     }
+    int *flags[] = {&run->strict, &run->dry_run, &run->preview, &run->no_transaction};
+    static const char *const names[] = {"strict", "dry_run", "preview", "no_transaction"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        *flags[i] = srv_arg(r, names[i]) && srv_flag(r, names[i]);
     const char *cache = srv_arg(r, "cache");
     if (cache && strcmp(cache, "on") != 0 && strcmp(cache, "off") != 0)
-        return srv_reply_msg(r, 400, "invalid", "cache must be on or off") - 1;
-    if (cache && l->n < 31) {
-        l->items[l->n++] = "--cache";
-        l->items[l->n++] = cache;
-    }
+        return srv_reply_msg(r, 400, "invalid", "cache must be 'on' or 'off'") - 1;
+    run->no_cache = cache && strcmp(cache, "off") == 0;
+    const char *ns = srv_arg(r, "namespace");
+    if (ns && *ns && !(run->namespace_ = strdup(ns)))
+        return srv_reply_msg(r, 503, "out_of_memory", "out of memory") - 1;
     return 0;
 }
 
-/* Starts RUN (made by new_run) as `tarn ARGS...`, taking a run slot, and
- * answers: 202 with its id, or its progress followed live. With UNPACK the
- * uploaded archive is unpacked into RUN->dir/project first. */
-static int launch(srv_req *r, srv_run *run, const char *const *args, size_t nargs, int unpack)
+/* Starts RUN (made by new_run), taking a run slot and opening its lake
+ * handle, and answers: 202 with its id, or its
+ * progress followed live. With UNPACK the uploaded archive is unpacked into
+ * RUN->dir/project first. */
+static int launch(srv_req *r, srv_run *run, int unpack)
 {
     srv *s = r->s;
     if (srv_gate_enter(&s->runs, s->o.queue_wait_s) < 0) {
-        free(run);
+        free_run(run);
         return srv_reply_busy(r, "runs");
     }
     tarn_error err = TARN_ERROR_INIT;
     int rc = 0;
     char project[4400];
     snprintf(project, sizeof project, "%s/project", run->dir);
-    if (rc == 0 && (mkdir(run->dir, 0700) != 0 || mkdir(project, 0755) != 0)) rc = TARN_EIO;
+    if (mkdir(run->dir, 0700) != 0 || mkdir(project, 0755) != 0) rc = TARN_EIO;
     if (rc == 0 && unpack)
         rc = srv_tar_extract(r->body_path, project, MAX_PROJECT_FILES, s->o.max_upload, &err);
-    if (rc == 0) rc = start_run(s, run, args, nargs, &err);
+    if (rc == 0) rc = open_lake(run, s, &err);
+    if (rc == 0) rc = start_run(s, run, &err);
     if (rc < 0) {
+        tarn_lake_close(&run->lake);
         srv_rmtree(run->dir);
-        free(run);
+        free_run(run);
         srv_gate_leave(&s->runs);
         if (!err.message[0]) snprintf(err.message, sizeof err.message, "cannot start the run");
         return srv_reply_error(r, rc, &err);
     }
-    run_thread_arg *a = malloc(sizeof *a);
-    a->s = s;
-    a->run = run;
-    pthread_mutex_lock(&s->mu);
-    run->next = s->run_list;
-    s->run_list = run;
-    pthread_mutex_unlock(&s->mu);
-    pthread_create(&run->thread, NULL, run_thread, a);
     if (srv_flag(r, "follow") && srv_arg(r, "follow")) return reply_follow(r, run, 1, 1);
-    return srv_reply_json(r, 202, json_pack("{s:s,s:s,s:o}", "id", run->id, "status", "running", "branch",
-                                            srv_jstr(run->branch)));
+    return srv_reply_json(r, 202,
+                          json_pack("{s:s,s:s,s:o}", "id", run->id, "status", "running", "branch",
+                                    srv_jstr(run->branch)));
 }
 
 /* A run of R's user on BRANCH, with a random id and its scratch folder's
@@ -489,19 +509,11 @@ static int run_create(srv_req *r)
                              "send the project folder as a tar archive in the request body");
     srv_run *run = new_run(r, branch ? branch : "main");
     if (!run) return srv_reply_msg(r, 503, "out_of_memory", "out of memory");
-    char project[4400];
-    snprintf(project, sizeof project, "%s/project", run->dir);
-    arg_list l = {0};
-    l.items[l.n++] = "run";
-    l.items[l.n++] = "-p";
-    l.items[l.n++] = project;
-    l.items[l.n++] = "--ref";
-    l.items[l.n++] = run->branch;
-    if (run_flags(r, &l) < 0) {
-        free(run);
+    if (run_flags(r, run) < 0) {
+        free_run(run);
         return 0;
     }
-    return launch(r, run, l.items, l.n, 1);
+    return launch(r, run, 1);
 }
 
 /* POST /api/v1/jobs/{id}/rerun: the job's project again, on the server. */
@@ -531,17 +543,12 @@ static int job_rerun(srv_req *r)
     srv_lake_put(r->s, lake);
     srv_run *run = new_run(r, target);
     if (!run) return srv_reply_msg(r, 503, "out_of_memory", "out of memory");
-    arg_list l = {0};
-    l.items[l.n++] = "job";
-    l.items[l.n++] = "rerun";
-    l.items[l.n++] = id;
-    l.items[l.n++] = "--ref";
-    l.items[l.n++] = run->branch;
-    if (run_flags(r, &l) < 0) {
-        free(run);
+    snprintf(run->rerun, sizeof run->rerun, "%s", id);
+    if (run_flags(r, run) < 0) {
+        free_run(run);
         return 0;
     }
-    return launch(r, run, l.items, l.n, 0);
+    return launch(r, run, 0);
 }
 
 /* The run named in the path, if this token may see it (its branch). */
@@ -561,7 +568,11 @@ static int run_get(srv_req *r)
     if (!run) return 0;
     pthread_mutex_lock(&r->s->mu);
     json_t *report = run->report ? json_loads(run->report, 0, NULL) : NULL;
-    const char *status = !run->done ? "running" : run->cancelled ? "cancelled" : run->exit_code == 0 ? "success" : "failed";
+    /* A cancel that came after the outputs were committed is too late: the run succeeded. */
+    const char *status = !run->done            ? "running"
+                         : run->exit_code == 0 ? "success"
+                         : run->cancelled      ? "cancelled"
+                                               : "failed";
     json_t *v = json_pack("{s:s,s:s,s:o,s:o,s:s?,s:o,s:o}", "id", run->id, "status", status, "branch",
                           srv_jstr(run->branch), "user", srv_jstr(run->user), "job_id",
                           run->job_id[0] ? run->job_id : NULL, "exit_code",
@@ -585,56 +596,69 @@ static int run_logs(srv_req *r)
 static void stop_run(srv *s, srv_run *run)
 {
     pthread_mutex_lock(&s->mu);
+    char job_id[65] = "";
     if (!run->done) {
         run->cancelled = 1;
-        kill(-run->pid, SIGTERM);
+        snprintf(job_id, sizeof job_id, "%s", run->job_id);
     }
     pthread_mutex_unlock(&s->mu);
+    /* Before its job is recorded (still planning) there is nothing to
+     * stop yet: job_started passes the cancel on. */
+    if (job_id[0]) cancel_job(s, job_id);
 }
 
 static int run_cancel(srv_req *r)
 {
     srv_run *run = visible_run(r);
     if (!run) return 0;
-    if (!tarn_token_may_write(&r->tok, run->branch)) return srv_reply_msg(r, 403, "denied", "this token may not write the run's branch");
+    if (!tarn_token_may_write(&r->tok, run->branch))
+        return srv_reply_msg(r, 403, "denied", "this token may not write the run's branch");
     stop_run(r->s, run);
-    /* Settled before the answer: the job is failed and its run branch
-     * aborted once the process group is gone. */
+    /* Settled before the answer: within a second the job stops, ends
+     * cancelled and its run branch is aborted. */
     pthread_mutex_lock(&r->s->mu);
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
     until.tv_sec += 10;
     while (!run->done)
         if (pthread_cond_timedwait(&r->s->idle, &r->s->mu, &until) == ETIMEDOUT) break;
-    int done = run->done;
     pthread_mutex_unlock(&r->s->mu);
-    if (!done) kill(-run->pid, SIGKILL);
     return srv_reply_json(r, 200, json_pack("{s:s,s:b}", "id", run->id, "cancelled", 1));
+}
+
+void srv_runs_init(srv *s)
+{
+    (void)s;
+    /* A run used to be a process of its own started without these; its
+     * workers get this process's environment with each call. */
+    static const char *const drop[] = {"TARN_REMOTE", "TARN_TOKEN", "TARN_BRANCH", "TARN_AUTHOR"};
+    for (size_t i = 0; i < sizeof drop / sizeof *drop; i++)
+        unsetenv(drop[i]);
 }
 
 void srv_runs_stop(srv *s)
 {
-    /* Runs in flight get a grace period to finish, then are stopped; each
-     * is settled by its thread before the server goes. */
+    /* Runs in flight get a grace period to finish, then are cancelled;
+     * each is settled by its thread before the server goes. */
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
     until.tv_sec += 20;
     pthread_mutex_lock(&s->mu);
     for (;;) {
         int busy = 0;
-        for (srv_run *r = s->run_list; r; r = r->next) busy |= !r->done;
+        for (srv_run *r = s->run_list; r; r = r->next)
+            busy |= !r->done;
         if (!busy || pthread_cond_timedwait(&s->idle, &s->mu, &until) == ETIMEDOUT) break;
     }
     pthread_mutex_unlock(&s->mu);
-    for (srv_run *r = s->run_list; r; r = r->next) stop_run(s, r);
-    for (srv_run *r = s->run_list; r; r = r->next) pthread_join(r->thread, NULL);
+    for (srv_run *r = s->run_list; r; r = r->next)
+        stop_run(s, r);
+    for (srv_run *r = s->run_list; r; r = r->next)
+        if (r->started) pthread_join(r->thread, NULL);
     while (s->run_list) {
         srv_run *r = s->run_list;
         s->run_list = r->next;
-        free(r->log);
-        free(r->report);
-        free(r->error);
-        free(r);
+        free_run(r);
     }
 }
 

@@ -571,6 +571,7 @@ int srv_main(const srv_options *o)
     pthread_mutex_init(&s->metrics.mu, NULL);
     srv_gate_init(&s->queries, o->max_queries, o->queue);
     srv_gate_init(&s->runs, o->max_runs, o->queue);
+    srv_runs_init(s);
     snprintf(s->scratch, sizeof s->scratch, "%s/server", o->lake_dir);
     mkdir(s->scratch, 0700);
     int rc = 1;

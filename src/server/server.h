@@ -244,6 +244,10 @@ extern const srv_route srv_api_iceberg[];
 
 /* ---- runs (api_runs.c) ------------------------------------------------------ */
 
+/* Before any thread: the process's environment, which runs inside the
+ * server and the workers they start inherit, loses what would point them
+ * elsewhere or hand them a credential. */
+void srv_runs_init(srv *s);
 /* Stops every run still going (shutdown) and waits for them to settle. */
 void srv_runs_stop(srv *s);
 
