@@ -659,9 +659,20 @@ class Client:
         import subprocess
         import sys
         if self.path.startswith(("http://", "https://")):
-            raise from_code(-5, "a detached run is not offered through a server yet (a run through "
-                                "a server is followed by its client): run without detach=True, or on "
-                                "the lakehouse's own host")
+            # On a server the run goes on without its client: the call
+            # returns once its job is recorded.
+            rd, wr = os.pipe()
+            try:
+                rc, report, message = self._lake.run(project_dir, ref, params, strict, False,
+                                                     no_transaction, preview, namespace, wr, no_cache)
+            finally:
+                os.close(wr)
+            with os.fdopen(rd, "rb") as f:
+                line = f.readline().decode("utf-8", "replace").rstrip("\n")
+            if rc < 0 or not line:
+                raise from_code(rc if rc < 0 else -1,
+                                message or "the detached run stopped before its job started")
+            return RunState({"job_id": line, "outcome": "running", "branch": ref, "detached": True})
         rd, wr = os.pipe()
         args = {"lake": self.path, "dir": os.path.abspath(project_dir), "branch": ref,
                 "params": params, "strict": strict, "no_transaction": no_transaction,

@@ -4,7 +4,8 @@
  * local run's would, and the last one carries the outcome (code, message,
  * report). Closing the connection before the end (the caller was
  * interrupted) makes the server cancel the run, as stopping a local run
- * does. */
+ * does. A detached run is not followed: the server runs it on, and the
+ * call returns once its job is recorded; `job stop` stops it by id. */
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,11 +119,54 @@ static int follow_run(char **report, tarn_lake *lake, rm_path *p, int fd,
     return rc;
 }
 
+/* A detached run: the server runs it on without a client. Returns once
+ * its job is recorded (handed to on_job), with a report saying so. */
+static int detach_run(char **report, tarn_lake *lake, rm_path *p, int fd,
+                      const tarn_run_options *opts, tarn_error *err)
+{
+    json_t *v = NULL;
+    TARN_RETURN_NOT_OK(tarn_remote__upload(&v, lake, p, fd, err));
+    char id[64];
+    snprintf(id, sizeof id, "%s", tarn_remote__str(v, "id"));
+    json_decref(v);
+    if (!id[0]) return tarn__error_set(err, TARN_EIO, "the server started the run without an id");
+    /* The job is recorded once the run is planned: a few milliseconds. */
+    for (int i = 0; i < 2400; i++) {
+        rm_path q;
+        tarn_remote__path(&q, "/api/v1/runs/%s", id);
+        json_t *run = NULL;
+        TARN_RETURN_NOT_OK(tarn_remote__json(&run, lake, "GET", &q, NULL, err));
+        const char *job = tarn_remote__str(run, "job_id");
+        json_t *e = json_object_get(run, "error");
+        const char *status = tarn_remote__str(run, "status");
+        int rc = 0, done = *status && strcmp(status, "running") != 0;
+        if (*job) {
+            if (opts->on_job) opts->on_job(job, opts->ctx);
+            json_t *r = json_pack("{s:s,s:s,s:b}", "job_id", job, "outcome", "running", "detached", 1);
+            *report = json_dumps(r, JSON_COMPACT);
+            json_decref(r);
+        } else if (json_is_object(e)) {
+            rc = tarn_remote__error_from(err, e, 0);
+        } else if (done) {
+            rc = tarn__error_set(err, TARN_EIO,
+                                 "the run ended on the server (%s) before its job started: see the "
+                                 "server's run %s",
+                                 status, id);
+        }
+        json_decref(run);
+        if (rc < 0 || *report) return rc;
+        usleep(25 * 1000);
+    }
+    return tarn__error_set(err, TARN_EIO,
+                           "the server's run %s recorded no job within a minute: see 'tarn job ls'", id);
+}
+
 int tarn_remote__run(char **report, tarn_lake *lake, const tarn_run_options *opts, tarn_error *err)
 {
     *report = NULL;
-    if (opts && opts->version >= 2 && opts->on_job)
-        return tarn_remote__unsupported("a detached run (a run through a server is followed by its client)", err);
+    int detach = opts && opts->version >= 2 && opts->on_job;
+    if (detach && opts->dry_run)
+        return tarn__error_set(err, TARN_EINVALID, "a detached run runs a job: it cannot be a dry run");
     const char *branch = opts ? opts->branch : NULL;
     char buf[256];
     TARN_RETURN_NOT_OK(tarn_remote__branch(&branch, buf, lake, branch, err));
@@ -133,17 +177,17 @@ int tarn_remote__run(char **report, tarn_lake *lake, const tarn_run_options *opt
     tarn_remote__path(&p, "/api/v1/runs");
     tarn_remote__arg(&p, "ref", branch);
     run_args(&p, opts);
-    int rc = follow_run(report, lake, &p, fd, opts, err);
+    int rc = detach ? detach_run(report, lake, &p, fd, opts, err)
+                    : follow_run(report, lake, &p, fd, opts, err);
     close(fd);
     return rc;
 }
 
 int tarn_remote__job_cancel(tarn_lake *lake, const char *id, tarn_error *err)
 {
-    (void)lake, (void)id;
-    return tarn_remote__unsupported("stopping a job by its id (a run started through the server stops when its client "
-                                    "does)",
-                                    err);
+    rm_path p;
+    tarn_remote__path(&p, "/api/v1/jobs/%s", id);
+    return tarn_remote__json(NULL, lake, "DELETE", &p, NULL, err);
 }
 
 int tarn_remote__job_rerun(char **report, tarn_lake *lake, const char *id,

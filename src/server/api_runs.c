@@ -573,11 +573,12 @@ static int run_get(srv_req *r)
                          : run->exit_code == 0 ? "success"
                          : run->cancelled      ? "cancelled"
                                                : "failed";
-    json_t *v = json_pack("{s:s,s:s,s:o,s:o,s:s?,s:o,s:o}", "id", run->id, "status", status, "branch",
+    json_t *error = run->error ? json_loads(run->error, 0, NULL) : NULL;
+    json_t *v = json_pack("{s:s,s:s,s:o,s:o,s:s?,s:o,s:o,s:o}", "id", run->id, "status", status, "branch",
                           srv_jstr(run->branch), "user", srv_jstr(run->user), "job_id",
                           run->job_id[0] ? run->job_id : NULL, "exit_code",
                           run->done ? json_integer(run->exit_code) : json_null(), "report",
-                          report ? report : json_null());
+                          report ? report : json_null(), "error", error ? error : json_null());
     pthread_mutex_unlock(&r->s->mu);
     return srv_reply_json(r, 200, v);
 }
@@ -624,6 +625,55 @@ static int run_cancel(srv_req *r)
         if (pthread_cond_timedwait(&r->s->idle, &r->s->mu, &until) == ETIMEDOUT) break;
     pthread_mutex_unlock(&r->s->mu);
     return srv_reply_json(r, 200, json_pack("{s:s,s:b}", "id", run->id, "cancelled", 1));
+}
+
+/* Job {id} (or a unique prefix) of LAKE into *JOB: 0; 1 once answered 404
+ * (no such job, or not one the token may read); < 0 a failure in ERR. */
+static int visible_job(json_t **job, srv_req *r, tarn_lake *lake, tarn_error *err)
+{
+    char *json = NULL;
+    *job = NULL;
+    int rc = tarn_job_get(&json, lake, srv_param(r, "id"), err);
+    if (rc == 0) *job = json_loads(json, 0, NULL);
+    tarn_free(json);
+    if (rc < 0) return rc;
+    const char *b = json_string_value(json_object_get(*job, "branch"));
+    if (b && tarn_token_may_read(&r->tok, b)) return 0;
+    json_decref(*job);
+    *job = NULL;
+    srv_reply_msg(r, 404, "not_found", "no such job (or not one this token may read)");
+    return 1;
+}
+
+/* DELETE /api/v1/jobs/{id}: stops a running job by its id (a detached
+ * run's, or any run of the lakehouse on this host), as `tarn job stop`
+ * does: within a second it ends cancelled and its branch is unchanged. */
+static int job_stop(srv_req *r)
+{
+    SRV_TAKE_LAKE(r, lake);
+    tarn_error err = TARN_ERROR_INIT;
+    json_t *job = NULL;
+    int rc = visible_job(&job, r, lake, &err);
+    char id[65] = "";
+    const char *full = json_string_value(json_object_get(job, "id")); /* the id may be a prefix */
+    snprintf(id, sizeof id, "%s", full ? full : "");
+    int may_write = rc == 0 && tarn_token_may_write(&r->tok, json_string_value(json_object_get(job, "branch")));
+    json_decref(job);
+    if (rc == 0 && !may_write) {
+        srv_lake_put(r->s, lake);
+        return srv_reply_msg(r, 403, "denied", "this token may not write the job's branch");
+    }
+    /* One of this server's runs is marked cancelled, so that its status
+     * says so; the catalog stops it either way. */
+    pthread_mutex_lock(&r->s->mu);
+    for (srv_run *run = r->s->run_list; rc == 0 && run; run = run->next)
+        if (strcmp(run->job_id, id) == 0 && !run->done) run->cancelled = 1;
+    pthread_mutex_unlock(&r->s->mu);
+    if (rc == 0) rc = tarn_job_cancel(lake, id, &err);
+    srv_lake_put(r->s, lake);
+    if (rc == 1) return 0;
+    if (rc < 0) return srv_reply_error(r, rc, &err);
+    return srv_reply_json(r, 200, json_pack("{s:s,s:b}", "id", id, "cancelled", 1));
 }
 
 void srv_runs_init(srv *s)
@@ -691,19 +741,12 @@ static int job_get(srv_req *r)
     int logs = strstr(r->route->pattern, "/logs") != NULL;
     SRV_TAKE_LAKE(r, lake);
     tarn_error err = TARN_ERROR_INIT;
-    char *json = NULL;
-    int rc = tarn_job_get(&json, lake, srv_param(r, "id"), &err);
-    json_t *job = rc == 0 ? json_loads(json, 0, NULL) : NULL;
-    tarn_free(json);
-    const char *b = json_string_value(json_object_get(job, "branch"));
-    if (rc == 0 && !(b && tarn_token_may_read(&r->tok, b))) {
-        json_decref(job);
-        srv_lake_put(r->s, lake);
-        return srv_reply_msg(r, 404, "not_found", "no such job (or not one this token may read)");
-    }
+    json_t *job = NULL;
+    int rc = visible_job(&job, r, lake, &err);
     char *text = NULL;
     if (rc == 0 && logs) rc = tarn_job_logs(&text, lake, srv_param(r, "id"), &err);
     srv_lake_put(r->s, lake);
+    if (rc == 1) return 0;
     if (rc < 0) {
         json_decref(job);
         return srv_reply_error(r, rc, &err);
@@ -724,6 +767,7 @@ const srv_route srv_api_runs[] = {
     {"DELETE", "/api/v1/runs/{id}", run_cancel, SRV_BODY_NONE, SRV_TOKEN},
     {"GET", "/api/v1/jobs", job_list, SRV_BODY_NONE, SRV_TOKEN},
     {"GET", "/api/v1/jobs/{id}", job_get, SRV_BODY_NONE, SRV_TOKEN},
+    {"DELETE", "/api/v1/jobs/{id}", job_stop, SRV_BODY_NONE, SRV_TOKEN},
     {"GET", "/api/v1/jobs/{id}/logs", job_get, SRV_BODY_NONE, SRV_TOKEN},
     {"POST", "/api/v1/jobs/{id}/rerun", job_rerun, SRV_BODY_NONE, SRV_TOKEN},
     {NULL, NULL, NULL, 0, 0},

@@ -154,7 +154,6 @@ def _slow_project(tmp_path):
     return proj
 
 
-@pytest.mark.local_only("a detached run is not offered through a server yet (see the next test)")
 def test_detached_run_and_cancel_job(client, tmp_path):
     head = client.get_branch("main").hash
     state = client.run(str(_slow_project(tmp_path)), detach=True)
@@ -176,15 +175,6 @@ def test_detached_run_and_cancel_job(client, tmp_path):
         client.cancel_job(state.job_id)
     with pytest.raises(tarn.NotFoundError):
         client.run(str(tmp_path / "nowhere"), detach=True)
-
-
-def test_detached_run_through_a_server_is_refused_clearly(client, tmp_path):
-    if not client.path.startswith("http"):
-        pytest.skip("a local lakehouse runs detached (the test above)")
-    head = client.get_branch("main").hash
-    with pytest.raises(tarn.InvalidError, match="detached run is not offered through a server"):
-        client.run(str(_slow_project(tmp_path)), detach=True)
-    assert client.get_branch("main").hash == head and client.get_jobs() == []
 
 
 def test_run_a_bauplan_project_with_namespace(client, tmp_path):

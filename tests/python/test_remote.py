@@ -111,8 +111,11 @@ def test_an_interrupted_remote_run_is_cancelled(lake, tarn_server, tmp_path):
         "import time\nimport tarn\n\n\n@tarn.model(materialize=True)\n@tarn.python('3.11')\n"
         "def slow(data=tarn.Model('t')):\n    time.sleep(600)\n    return data\n")
     head = tarn_cli(lake, "-O", "json", "commit", "-n", "1").stdout
+    # Ctrl-C as a terminal sends it: SIGINT with its default action (a test
+    # run in the background inherits SIGINT ignored, which a shell sets).
     run = subprocess.Popen([TARN, "run", "-p", str(proj)], cwd=tmp_path, env=remote_env(url, token, tmp_path),
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                           preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     seen = []
     for line in run.stdout:  # the run's progress, live from the server
         seen.append(line)

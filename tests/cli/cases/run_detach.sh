@@ -2,7 +2,7 @@
 # session; `tarn job stop` ends it within a second: its workers and what
 # they started are killed, a running query is interrupted, nothing is
 # committed, its run branch stays aborted and the job ends "cancelled".
-local_only "a detached run and tarn job stop act on the lakehouse's own host; through a server a run is followed, and stopped, by its client (test_remote.py)"
+# Through a server the same: the server runs it on without its client.
 csv t.csv id 1 2
 expect_ok tarn table import t --from t.csv
 mkdir -p proj
