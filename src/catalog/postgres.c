@@ -586,6 +586,10 @@ static void later_clear(pg_catalog *p)
     p->nlater = 0;
 }
 
+/* What send_trees() says it is doing: a duplicate key there is a race
+ * with another writer of the same root, which running again resolves. */
+static const char WRITING_TREE[] = "writing a tree";
+
 /* The error of a statement that failed inside the transaction (R NULL:
  * the connection's); the transaction has failed with it. */
 static int tx_error(pg_catalog *p, const PGresult *r, const char *name, const char *what,
@@ -599,6 +603,7 @@ static int tx_error(pg_catalog *p, const PGresult *r, const char *name, const ch
                        : "no connection");
     msg[strcspn(msg, "\n")] = 0;
     int retry = is_retryable(state), gone = !r || conn_failure(p, state);
+    if (state && !strcmp(state, "23505") && what == WRITING_TREE) retry = 1;
     if (state && (!strcmp(state, "26000") || !strcmp(state, "42P05")) && name) {
         /* A prepared statement vanished, or one this session never
          * prepared is there: a pooler in transaction mode (PgBouncer)
@@ -799,6 +804,7 @@ static int run_sql(pg_catalog *p, PGresult **out, const char *sql, const char *n
         snprintf(msg, sizeof msg, "%s", r ? PQresultErrorMessage(r) : PQerrorMessage(p->conn));
         msg[strcspn(msg, "\n")] = 0;
         int retry = is_retryable(state), gone = conn_failure(p, state);
+        if (state && !strcmp(state, "23505") && what == WRITING_TREE) retry = 1;
         if (state && (!strcmp(state, "26000") || !strcmp(state, "42P05")) && name) {
             /* As in tx_error(): unnamed statements from now on, and this
              * one runs again. */
@@ -1425,7 +1431,12 @@ static int pg_subtree_put(tarn_catalog *c, const char *hash, const tarn_tree_ent
 }
 
 /* The subtrees not yet sent, with (when ROOT is not NULL) the root tree's
- * rows, in one statement. */
+ * rows, in one statement. A root is written whole or not at all, so one
+ * look-up of its hash says whether it is there: cheaper for the server
+ * than ON CONFLICT's check of each of its (up to 64) rows, the largest
+ * part of an append commit's work there. Two writers of one new root at
+ * once: the second waits for the first, then fails on the key and its
+ * transaction runs again (tx_error), finding the root stored. */
 static int send_trees(pg_catalog *p, const char *root, const char *buckets, const char *subtrees,
                       tarn_error *err)
 {
@@ -1444,8 +1455,8 @@ static int send_trees(pg_catalog *p, const char *root, const char *buckets, cons
         "$3::int[], "
         "$4::text[]) ON CONFLICT DO NOTHING) "
         "INSERT INTO @trees SELECT $5, b, st FROM unnest($6::int[], $7::text[]) AS t(b, st) "
-        "ON CONFLICT DO NOTHING",
-        &ps, "writing a tree", err);
+        "WHERE NOT EXISTS (SELECT 1 FROM @trees WHERE tree = $5)",
+        &ps, WRITING_TREE, err);
     p->st_tree.len = p->st_name.len = p->st_kind.len = p->st_version.len = 0;
     p->st_n = 0;
     return rc;

@@ -456,6 +456,65 @@ static void test_tree_cache(void)
     tarn_lake_close(&lake);
 }
 
+/* ---- two writers of one new root at once ------------------------------- */
+
+typedef struct tree_writer {
+    tarn_lake *lake;
+    const tarn_tree *tree;
+    char root[65];
+    int rc;
+} tree_writer;
+
+static int store_tree(tarn_lake *lake, void *ctx, tarn_error *err)
+{
+    tree_writer *w = ctx;
+    return tarn__tree_store(w->root, lake, w->tree, err);
+}
+
+static void *write_tree(void *arg)
+{
+    tree_writer *w = arg;
+    tarn_error err = TARN_ERROR_INIT;
+    w->rc = tarn__tx_run(w->lake, store_tree, w, &err);
+    if (w->rc != 0) fprintf(stderr, "second writer: %s\n", err.message);
+    return NULL;
+}
+
+/* A holds a new root written, uncommitted, while B (another connection,
+ * which never saw it) writes the same root: B waits for A and then
+ * succeeds, its tree the one A stored, whatever each backend does to
+ * learn that the root is already there. */
+static void test_tree_race(void)
+{
+    tarn_lake *lake = fresh_lake("treerace");
+    REQUIRE(lake);
+    tarn_error err = TARN_ERROR_INIT;
+    char path[4200], root[65];
+    snprintf(path, sizeof path, "%s", tarn_lake_path(lake));
+    tarn_lake *other = NULL;
+    REQUIRE(tarn_lake_open_path(&other, path, &err) == 0);
+    tarn_tree t = {0};
+    fill_tree(&t, 200, "race");
+    tree_writer w = {other, &t, "", 1};
+    REQUIRE(tarn__tx_begin(lake, &err) == 0);
+    REQUIRE(tarn__tree_store(root, lake, &t, &err) == 0);
+    /* A read sends the held writes: A's rows now exist, uncommitted. */
+    tarn_catalog *c = TARN_CAT(lake);
+    tarn_ref_row main;
+    CHECK_EQ_INT(c->vt->ref_get(c, "main", &main, 0, &err), 0);
+    pthread_t th;
+    int started = pthread_create(&th, NULL, write_tree, &w) == 0;
+    usleep(300000);
+    CHECK_EQ_INT(tarn__tx_commit(lake, &err), 0);
+    if (started) pthread_join(th, NULL);
+    CHECK_EQ_INT(w.rc, 0);
+    CHECK_EQ_STR(w.root, root);
+    check_stored(path, root, &t);
+    tarn__tree_clear(&t);
+    tarn_lake_close(&other);
+    tarn_lake_close(&lake);
+}
+
 int main(void)
 {
     TEST_RUN(test_refs);
@@ -464,5 +523,6 @@ int main(void)
     TEST_RUN(test_jobs_and_leases);
     TEST_RUN(test_tokens_and_protection);
     TEST_RUN(test_tree_cache);
+    TEST_RUN(test_tree_race);
     return test_summary();
 }
