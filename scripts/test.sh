@@ -17,9 +17,10 @@ export TARN_AUTHOR=tests
 
 failed=()
 run() {
-  local name=$1; shift
+  local name=$1 started=$SECONDS; shift
   printf '\n=== %s\n' "$name"
-  if "$@"; then printf '=== %s: ok\n' "$name"; else printf '=== %s: FAILED\n' "$name"; failed+=("$name"); fi
+  if "$@"; then printf '=== %s: ok (%ds)\n' "$name" $((SECONDS - started)); else
+    printf '=== %s: FAILED (%ds)\n' "$name" $((SECONDS - started)); failed+=("$name"); fi
 }
 
 mkdir -p "$TEST_BUILD/test-tmp"
