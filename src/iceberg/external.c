@@ -70,18 +70,16 @@ int tarn__ice_local_path(char *out, size_t size, const char *key, tarn_error *er
 }
 
 /* local_path, refusing a location whose file is not under ROOT (NULL: no
- * bound; links resolved, so none leads out). */
+ * bound; ROOT is already resolved, and links in the location are, so
+ * none leads out). */
 static int path_within(char *out, size_t size, const char *location, const char *root,
                        tarn_error *err)
 {
     TARN_RETURN_NOT_OK(local_path(out, size, location, err));
     if (!root) return 0;
-    char real[PATH_MAX], top[PATH_MAX];
-    if (!realpath(root, top))
-        return tarn__error_set(err, TARN_EIO, "the register folder '%s' cannot be read: %s", root,
-                               strerror(errno));
-    size_t n = strlen(top);
-    if (realpath(out, real) && strncmp(real, top, n) == 0 && (real[n] == '/' || top[n - 1] == '/'))
+    char real[PATH_MAX];
+    size_t n = strlen(root);
+    if (realpath(out, real) && strncmp(real, root, n) == 0 && (real[n] == '/' || root[n - 1] == '/'))
         return 0;
     return tarn__error_set(err, TARN_EDENIED,
                            "'%s' is not under the folder this server registers tables from: put "
@@ -381,6 +379,12 @@ int tarn__ice_register_within(tarn_commit_id *out, tarn_lake *lake, const char *
     tarn__qualify_table(qualified, sizeof qualified, table);
     TARN_RETURN_NOT_OK(tarn__branch_name(branch_name, lake, branch, err));
     json_t *md = NULL;
+    /* The folder resolved once; every location read is checked against it. */
+    char top[PATH_MAX];
+    if (root && !realpath(root, top))
+        return tarn__error_set(err, TARN_EIO, "the register folder '%s' cannot be read: %s", root,
+                               strerror(errno));
+    if (root) root = top;
     TARN_RETURN_NOT_OK(read_json_file(&md, metadata_location, root, err));
     files f = {0};
     char *schema_json = NULL;

@@ -480,16 +480,10 @@ static srv_run *new_run(srv_req *r, const char *branch)
 {
     srv_run *run = calloc(1, sizeof *run);
     if (!run) return NULL;
-    unsigned char b[8];
-    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-    int ok = fd >= 0 && read(fd, b, sizeof b) == (ssize_t)sizeof b;
-    if (fd >= 0) close(fd);
-    if (!ok) {
+    if (srv_random_hex(run->id, 8) < 0) {
         free(run);
         return NULL;
     }
-    for (int i = 0; i < 8; i++)
-        snprintf(run->id + 2 * i, 3, "%02x", b[i]);
     snprintf(run->dir, sizeof run->dir, "%s/run-%s", r->s->scratch, run->id);
     snprintf(run->user, sizeof run->user, "%s", r->tok.user);
     snprintf(run->branch, sizeof run->branch, "%s", branch);

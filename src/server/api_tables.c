@@ -177,14 +177,9 @@ static int column_types(tarn_import_options *o, json_t **hold, tarn_column **col
  * once a bad one is answered. */
 static int read_options(tarn_import_options *o, json_t **hold, tarn_column **cols, srv_req *r)
 {
-    if (column_types(o, hold, cols, srv_arg(r, "column_types")) < 0) {
-        json_decref(*hold);
-        free(*cols);
-        *hold = NULL;
-        *cols = NULL;
-        srv_reply_msg(r, 400, "invalid", "column_types is a JSON list of {\"name\": N, \"type\": T}");
-        return -1;
-    }
+    const char *bad = NULL;
+    if (column_types(o, hold, cols, srv_arg(r, "column_types")) < 0)
+        bad = "column_types is a JSON list of {\"name\": N, \"type\": T}";
     o->delimiter = srv_arg(r, "delimiter");
     o->null_string = srv_arg(r, "null");
     o->encoding = srv_arg(r, "encoding");
@@ -194,12 +189,14 @@ static int read_options(tarn_import_options *o, json_t **hold, tarn_column **col
     if (header)
         o->header = strcmp(header, "true") == 0 || strcmp(header, "1") == 0 ? TARN_CSV_HEADER_YES
                                                                             : TARN_CSV_HEADER_NO;
-    if (srv_int(&o->skip, r, "skip", 0) == 0 && o->skip >= 0) return 0;
+    if (!bad && (srv_int(&o->skip, r, "skip", 0) < 0 || o->skip < 0))
+        bad = "skip must be a number of lines";
+    if (!bad) return 0;
     json_decref(*hold);
     free(*cols);
     *hold = NULL;
     *cols = NULL;
-    srv_reply_msg(r, 400, "invalid", "skip must be a number of lines");
+    srv_reply_msg(r, 400, "invalid", bad);
     return -1;
 }
 

@@ -188,19 +188,23 @@ typedef struct stream_ctx {
     char id[33], user[256]; /* the request's, for its failure */
 } stream_ctx;
 
-/* A request's id: 32 hex digits. */
+int srv_random_hex(char *out, size_t nbytes)
+{
+    unsigned char b[32];
+    if (nbytes > sizeof b || getrandom(b, nbytes, 0) != (ssize_t)nbytes) return -1;
+    for (size_t i = 0; i < nbytes; i++)
+        snprintf(out + 2 * i, 3, "%02x", b[i]);
+    return 0;
+}
+
+/* A request's id: 32 hex digits; without randomness, still distinct
+ * within this process. */
 static void request_id(char out[33])
 {
-    unsigned char b[16] = {0};
-    if (getrandom(b, sizeof b, 0) != (ssize_t)sizeof b) {
-        /* no entropy: still distinct within this process */
-        static uint64_t n;
-        uint64_t t = (uint64_t)now_us(), k = __atomic_add_fetch(&n, 1, __ATOMIC_RELAXED);
-        memcpy(b, &t, 8);
-        memcpy(b + 8, &k, 8);
-    }
-    for (int i = 0; i < 16; i++)
-        snprintf(out + 2 * i, 3, "%02x", b[i]);
+    if (srv_random_hex(out, 16) == 0) return;
+    static uint64_t n;
+    snprintf(out, 33, "%016llx%016llx", (unsigned long long)now_us(),
+             (unsigned long long)__atomic_add_fetch(&n, 1, __ATOMIC_RELAXED));
 }
 
 /* Keeps why stream SC was cut, for its client to ask. */

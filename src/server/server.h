@@ -160,6 +160,9 @@ int srv_reply_stream_why(srv_req *r, int status, const char *type,
                          void (*free_cls)(void *cls), const tarn_error *(*failure)(void *cls));
 /* The route that tells a client why its stream was cut. */
 extern const srv_route srv_api_failures[];
+/* NBYTES (at most 32) random bytes as hex into OUT (2 * NBYTES + 1
+ * chars); -1 when the system gives no randomness. */
+int srv_random_hex(char *out, size_t nbytes);
 /* The idle timeout of R's connection becomes SECONDS (0: none) from now:
  * a streamed answer may be silent while it is made (a query's first rows,
  * a run's quiet minutes), which the timeout for idle clients would cut. */
