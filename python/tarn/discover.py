@@ -67,6 +67,20 @@ def _environment(pins):
                         **limits)
 
 
+def _watched():
+    """The folders the environments were resolved from besides the project
+    (wheelhouses, downloads, the interpreter's own packages): a runtime
+    that keeps these findings between runs discovers again when one of
+    them changes (runtime/discocache.c)."""
+    from . import envs
+    cache = os.environ.get("TARN_ENVS_DIR") or os.path.join(os.getcwd(), ".tarn", "envs")
+    dirs = [p for p in os.environ.get("TARN_FIND_LINKS", "").split(":") if p]
+    if os.environ.get("TARN_INDEX_URL"):
+        dirs.append(os.path.join(cache, "downloads"))
+    dirs += envs.base_dirs()
+    return sorted(set(os.path.abspath(d) for d in dirs))
+
+
 def _project_defaults():
     """The project file's defaults.python (``TARN_PROJECT_DEFAULTS``):
     {"python": VERSION, "pip": {NAME: VERSION}} for models that declare
@@ -179,6 +193,7 @@ def main(argv):
             out["errors"].append({"file": d["file"], "line": d["line"],
                                   "message": "model '%s': %s" % (d["name"], exc)})
             out["models"].remove(d)
+    out["watch"] = _watched()
     json.dump(out, sys.stdout)
     sys.stdout.write("\n")
     return 0

@@ -42,7 +42,8 @@ API
     Writes a valid pure-Python wheel (``files``: ``{relative path: text}``);
     tests and the benchmark build their wheelhouses with it.
 
-``normalize(name)``, ``base_packages()``: PEP 503 names; the interpreter's base.
+``normalize(name)``, ``base_packages()``, ``base_dirs()``: PEP 503 names; the
+interpreter's base packages and the folders they come from.
 
 CLI: ``python3 -m tarn.envs --resolve JSON_PINS --find-links DIR[:DIR...]
 --cache DIR [--index-url URL] [--base-packages JSON]`` prints the result
@@ -170,7 +171,8 @@ def _interp_tags_summary():
 
 # --- the base interpreter ----------------------------------------------------
 
-def _base_dirs():
+def base_dirs():
+    """The folders this interpreter's own packages come from."""
     skip = set()
     for p in os.environ.get("PYTHONPATH", "").split(os.pathsep):
         if p:
@@ -221,7 +223,7 @@ _base_memo = {}
 def base_packages():
     """{normalized name: version} the interpreter provides without any
     environment (first occurrence on sys.path wins, as for imports)."""
-    dirs = _base_dirs()
+    dirs = base_dirs()
     fp = tuple((d, _mtime(d)) for d in dirs)
     hit = _base_memo.get(fp)
     if hit is not None:
@@ -764,7 +766,7 @@ def resolve(pins, find_links, cache_dir, index_url=None, base_packages=None,
         dirs.append(downloads)
     listing = _listing(dirs)
     if base_packages is None:
-        base_fp = ["dirs", [(d, _mtime(d)) for d in _base_dirs()]]
+        base_fp = ["dirs", [(d, _mtime(d)) for d in base_dirs()]]
     else:
         base_fp = ["given", sorted((normalize(k), str(v)) for k, v in base_packages.items())]
     key_blob = json.dumps([_MEMO_VERSION, sys.executable, PYTHON,

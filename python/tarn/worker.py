@@ -54,10 +54,13 @@ Control requests (caller -> zygote), each answered by one reply, in order:
     ``"memory_limit": BYTES`` is the same as ``limits.memory``. *environ*
     (optional): the environment the worker's ``os.environ`` becomes (the
     caller's, when the zygote was started for another caller).
+``{"op": "abandon", "pid": P}``
+    Nobody will wait for worker P (forked ahead of a call that never came;
+    its call socket is closed, so it ends): the zygote reaps it itself.
 ``{"op": "wait", "pid": P, "timeout": SECONDS}``
     Waits for worker P to end (killing it with SIGKILL after SECONDS) and
     replies ``{"ok": true, "pid": P, "exitcode": N|null, "signal": S|null}``.
-    Every forked worker must be waited for once.
+    Every forked worker must be waited for (or abandoned) once.
 ``{"op": "kill", "pid": P, "signal": S}``
     Sends S to worker P; replies ``{"ok": true}``.
 ``{"op": "ping"}``
@@ -254,6 +257,8 @@ def _worker_main(ctl, call_fd, out_fd, err_fd, req, scratch):
 
         def report(end):
             end["op"] = "end"
+            if os.environ.get("TARN_FAULT") == "worker:before-end":
+                os.kill(os.getpid(), signal.SIGKILL)  # crash test: no account given
             try:
                 _send(sock, end)
             except OSError:
@@ -590,6 +595,7 @@ def _zygote_main(fd, preload=(), paths=()):
     gc.collect()
     gc.freeze()  # keep the warm heap shared copy-on-write with the workers
     workers = {}  # pid -> its scratch folder, removed once it has ended
+    abandoned = set()  # workers no caller waits for: reaped as requests come
     _send(ctl, {"ok": True, "pid": os.getpid(), "python": sys.version,
                 "confine": confine.available()})
     try:
@@ -600,6 +606,14 @@ def _zygote_main(fd, preload=(), paths=()):
                 break
             if req is None:
                 break
+            for pid in list(abandoned):
+                try:
+                    done, _status = os.waitpid(pid, os.WNOHANG)
+                except ChildProcessError:
+                    done = pid
+                if done:
+                    abandoned.discard(pid)
+                    confine.remove_scratch(workers.pop(pid, None))
             op = req.get("op")
             try:
                 if op == "fork":
@@ -617,6 +631,13 @@ def _zygote_main(fd, preload=(), paths=()):
                     pid = int(req["pid"])
                     reply = _wait_child(pid, req.get("timeout"))
                     confine.remove_scratch(workers.pop(pid, None))
+                elif op == "abandon":
+                    # the caller will not wait for it: reaped here once it ends
+                    pid = int(req["pid"])
+                    if pid not in workers:
+                        raise ValueError("no worker %d" % pid)
+                    abandoned.add(pid)
+                    reply = {"ok": True}
                 elif op == "kill":
                     pid = int(req["pid"])
                     if pid not in workers:

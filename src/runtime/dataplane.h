@@ -41,6 +41,7 @@ typedef struct tarn_rt_call {
     json_t *resources;
     int internet; /* @tarn.model(internet_access=True) */
     json_t *columns; /* @tarn.model(columns=[...]): the output's columns, exactly; NULL: any */
+    int ahead; /* a call of the same environment is likely to follow: fork its worker now */
 } tarn_rt_call;
 
 /* WARM: start the Python parent now, so it warms up while the run plans.
@@ -68,7 +69,8 @@ int tarn__rt_discover(char **out, char **errout, int *status, tarn_rt_session *s
  * that start later do not start. NULL allowed. */
 void tarn__rt_cancel(tarn_rt_session *s);
 
-/* Releases every mapped table and stops the workers. NULL allowed. */
+/* Releases every mapped table and stops the workers (settling first).
+ * NULL allowed. */
 void tarn__rt_close(tarn_rt_session **s);
 
 /* Calls a Python function in a worker, confined (python/tarn/confine.py:
@@ -80,10 +82,27 @@ void tarn__rt_close(tarn_rt_session **s);
  * labelled `model @ file:line | text` (cut at 8 KiB, invalid UTF-8
  * escaped). A function that raises, crashes, passes a limit or returns
  * something else is TARN_EUSER saying which; a longer traceback keeps its
- * end (its full text goes to ON_LINE). */
+ * end (its full text goes to ON_LINE). It returns once the result is in:
+ * the worker's processes end and its supervisor accounts for them
+ * afterwards, and ON_LINE may still be called until tarn__rt_settle. */
 int tarn__rt_call(int64_t *rows, int *verdict, tarn_rt_session *s, tarn_duck *d,
                   const tarn_rt_call *call, void (*on_line)(const char *line, void *ctx), void *ctx,
                   tarn_error *err);
+
+/* Forks the worker of a call like CALL now (only its environment,
+ * resources, internet access and file count), so that the call finds it
+ * ready; a call of another policy forks its own, and one never made is
+ * let go when the session closes. A worker's time limit runs from its
+ * fork: one waits for its call only while that has used at most 1% of
+ * it. */
+void tarn__rt_prefork(tarn_rt_session *s, const tarn_rt_call *call);
+
+/* Waits for every call that returned to end: its processes gone, its
+ * last output lines passed on. TARN_EUSER when a supervisor ended without
+ * accounting for its call (nothing then vouches that the model and what
+ * it started are gone), told as tarn__rt_call tells it: a run must not
+ * commit on that. */
+int tarn__rt_settle(tarn_rt_session *s, tarn_error *err);
 
 /* A duplicate of the sealed memfd holding Python model MODEL's output (the
  * caller closes it), or -1: a child that reads it whole gets it as is. */

@@ -33,7 +33,12 @@ typedef struct run_ctx {
     json_t *report;
     json_t *tasks;
     tarn_joblog *log; /* lines to .tarn/logs/JOBID.log, a bounded tail in memory */
-    tarn_duck duck;
+    tarn_duck duck;   /* user SQL runs here, once confined (open_confined) */
+    tarn_duck writer; /* writes materialized outputs (sql/pipe.c), runs no user SQL */
+    /* Both DuckDBs start on a thread of their own while the run plans. */
+    pthread_t opener;
+    int engines_asked, opener_started, engines_rc;
+    tarn_error engines_err;
     tarn_rt_session *rt; /* Python workers and shared-memory tables */
     char job_id[17];
     char branch[TARN_NAME_MAX + 1];
@@ -311,6 +316,61 @@ static int run_sql_model(int64_t *rows, run_ctx *r, tarn_duck *d, json_t *m, tar
     return rc;
 }
 
+/* The first Python model the run will call: its worker is forked while
+ * the run gets ready (tarn__rt_prefork). */
+static void prefork_first(run_ctx *r)
+{
+    size_t i;
+    json_t *name;
+    json_array_foreach(json_object_get(r->project, "order"), i, name)
+    {
+        json_t *m = model_named(r->project, json_string_value(name));
+        if (!m || strcmp(str(m, "kind"), "python") || tarn__reuse_skipped(m)) continue;
+        json_t *env = json_object_get(m, "env");
+        tarn_rt_env rt_env = {str(env, "id"), str(m, "interpreter"), json_object_get(env, "paths")};
+        tarn_rt_call call = {str(m, "file"), str(m, "function"), str(m, "name"),
+                             !strcmp(str(m, "role"), "expectation"), NULL, 0, NULL,
+                             env || str(m, "interpreter") ? &rt_env : NULL,
+                             json_object_get(m, "resources"),
+                             json_is_true(json_object_get(m, "internet_access")), NULL, 0};
+        tarn__rt_prefork(r->rt, &call);
+        return;
+    }
+}
+
+/* The warm parent model M's workers come from: its environment's id, or
+ * NULL for the base interpreter's (an environment that adds no package
+ * and names no other interpreter is the base one, as for its zygote). */
+static const char *parent_of(json_t *m)
+{
+    json_t *env = json_object_get(m, "env");
+    if (!str(m, "interpreter") && json_array_size(json_object_get(env, "paths")) == 0) return NULL;
+    return str(env, "id");
+}
+
+/* Whether a Python model after M in the run's order has M's warm parent:
+ * its worker can then be forked while M runs. */
+static int python_follows(run_ctx *r, json_t *m)
+{
+    const char *env = parent_of(m);
+    int after = 0;
+    size_t i;
+    json_t *name;
+    json_array_foreach(json_object_get(r->project, "order"), i, name)
+    {
+        json_t *o = model_named(r->project, json_string_value(name));
+        if (o == m) {
+            after = 1;
+            continue;
+        }
+        const char *oenv = o ? parent_of(o) : NULL;
+        if (after && o && !strcmp(str(o, "kind"), "python") && !tarn__reuse_skipped(o) &&
+            (env && oenv ? !strcmp(env, oenv) : env == oenv))
+            return 1;
+    }
+    return 0;
+}
+
 static int run_python_model(int64_t *rows, int *verdict, run_ctx *r, tarn_duck *d, json_t *m,
                             tarn_error *err)
 {
@@ -363,7 +423,8 @@ static int run_python_model(int64_t *rows, int *verdict, run_ctx *r, tarn_duck *
                              env || str(m, "interpreter") ? &rt_env : NULL,
                              json_object_get(m, "resources"),
                              json_is_true(json_object_get(m, "internet_access")),
-                             json_is_array(json_object_get(m, "columns")) ? json_object_get(m, "columns") : NULL};
+                             json_is_array(json_object_get(m, "columns")) ? json_object_get(m, "columns") : NULL,
+                             python_follows(r, m)};
         rc = tarn__rt_call(rows, verdict, r->rt, d, &call, user_line, r, err);
         json_decref(params);
         if (rc == 0 && !call.expectation && strchr(str(m, "name"), '.')) {
@@ -434,7 +495,7 @@ static int materialize(run_ctx *r, tarn_duck *d, json_t *m, tarn_error *err)
     /* D runs user SQL and cannot write files: the file is written by a
      * DuckDB of its own, fed from D's result. */
     if (rc == 0)
-        rc = tarn__duck_write_result(&rows, &schema, &stats, d, sb_str(&q), NULL, tmp, "parquet",
+        rc = tarn__duck_write_result(&rows, &schema, &stats, d, &r->writer, sb_str(&q), NULL, tmp, "parquet",
                                      base ? base : "[]", err);
     free(base);
     sb_free(&q);
@@ -913,11 +974,38 @@ static int64_t memory_budget(run_ctx *r)
     return pages > 0 && page > 0 ? (int64_t)pages * page / 2 : (int64_t)4 << 30;
 }
 
+/* A DuckDB takes ~15 ms to start: the run's two start on a thread of
+ * their own while the project loads and plans. Neither runs anything
+ * until the run confines the first (open_confined). */
+static void *open_engines(void *arg)
+{
+    run_ctx *r = arg;
+    r->engines_rc = tarn__duck_open(&r->duck, &r->engines_err);
+    if (r->engines_rc == 0) r->engines_rc = tarn__duck_open_writer(&r->writer, &r->engines_err);
+    return NULL;
+}
+
+static void engines_start(run_ctx *r)
+{
+    r->engines_asked = 1;
+    r->opener_started = pthread_create(&r->opener, NULL, open_engines, r) == 0;
+    if (!r->opener_started) open_engines(r);
+}
+
+static int engines_ready(run_ctx *r, tarn_error *err)
+{
+    if (!r->engines_asked) engines_start(r);
+    if (r->opener_started) pthread_join(r->opener, NULL);
+    r->opener_started = 0;
+    if (r->engines_rc < 0) return tarn__error_set(err, r->engines_rc, "%s", r->engines_err.message);
+    return 0;
+}
+
 /* The run's DuckDB runs user SQL (SQL models, filters): before any runs,
  * it is confined to the data files of the run's source tables. */
 static int open_confined(run_ctx *r, tarn_error *err)
 {
-    TARN_RETURN_NOT_OK(tarn__duck_open(&r->duck, err));
+    TARN_RETURN_NOT_OK(engines_ready(r, err));
     json_t *paths = json_array(), *seen = json_object();
     int rc = 0;
     size_t i, k;
@@ -1061,9 +1149,15 @@ static int execute(tarn_commit_id *commit, run_ctx *r, tarn_error *err)
             if (!t->verdict) failed_expectations++;
         }
     }
+    /* Every Python call has ended, its processes gone, before anything
+     * commits (tarn__rt_call returns once its result is in). */
+    tarn_error settle_err = TARN_ERROR_INIT;
+    int unsettled = r->rt ? tarn__rt_settle(r->rt, &settle_err) : 0;
     if (cancelled) {
         rc = tarn__error_set(err, TARN_EABORTED, "job %s was cancelled: nothing "
                              "of it was committed", r->job_id);
+    } else if (unsettled < 0) {
+        rc = tarn__error_set(err, unsettled, "%s", settle_err.message);
     } else if (failed) {
         json_t *m = failed->m;
         rc = tarn__error_set(err, TARN_EUSER, "model '%s' (%s:%lld) failed: %s", str(m, "name"),
@@ -1076,6 +1170,7 @@ static int execute(tarn_commit_id *commit, run_ctx *r, tarn_error *err)
         emit(r, "%d expectation%s failed (not fatal without --strict)", failed_expectations,
              failed_expectations == 1 ? "" : "s");
     }
+    tarn_error_clear(&settle_err);
     for (i = 0; i < s.n; i++) tarn_error_clear(&s.tasks[i].err);
     free(s.tasks);
     if (rc == 0) rc = publish(commit, r, err);
@@ -1123,8 +1218,20 @@ int tarn_local__run(char **report, tarn_lake *lake, const tarn_run_options *opts
     tarn_error_clear(&ns_err);
     if (rc == 0) rc = tarn__joblog_open(&r.log, lake, err);
     if (rc == 0 && !opts->dry_run) rc = tarn__rt_open(&r.rt, lake, 1, runtime_exe(opts), err);
-    if (rc == 0) rc = tarn__project_load(&r.project, lake, opts->project_dir, r.rt, err);
-    if (rc == 0) rc = tarn__plan(r.project, lake, r.input_commit, opts, err);
+    if (rc == 0 && !opts->dry_run) engines_start(&r);
+    /* One DuckDB parses the SQL files and binds the models' filters,
+     * reading no file: confined from the start. */
+    tarn_duck planner = {0};
+    int planner_open = 0;
+    if (rc == 0 && (rc = tarn__duck_open(&planner, err)) == 0) {
+        planner_open = 1;
+        json_t *none = json_array();
+        rc = tarn__duck_confine(&planner, none, err);
+        json_decref(none);
+    }
+    if (rc == 0) rc = tarn__project_load(&r.project, lake, opts->project_dir, r.rt, &planner, err);
+    if (rc == 0) rc = tarn__plan(r.project, lake, r.input_commit, opts, &planner, err);
+    if (planner_open) tarn__duck_close(&planner);
     if (rc == 0 && !opts->dry_run) rc = tarn__reuse_plan(r.project, lake, r.base_commit, cache_on(opts), err);
     json_object_set_new(r.report, "branch", json_string(r.branch));
     if (rc < 0) goto done;
@@ -1135,6 +1242,7 @@ int tarn_local__run(char **report, tarn_lake *lake, const tarn_run_options *opts
     if (opts->dry_run) goto done;
 
     json_object_set_new(r.report, "job_id", json_string(r.job_id));
+    prefork_first(&r);
     if ((rc = job_insert(&r, err)) < 0) goto done;
     tarn_error log_err = TARN_ERROR_INIT;
     if (tarn__joblog_start(r.log, r.job_id, &log_err) < 0) emit(&r, "warning: %s", log_err.message);
@@ -1188,7 +1296,10 @@ done:
     tarn__rt_close(&r.rt); /* drops views: before their connections go */
     for (size_t i = 0; i < r.nconns; i++) duckdb_disconnect(&r.conns[i]);
     free(r.conns);
+    if (r.opener_started) pthread_join(r.opener, NULL);
     tarn__duck_close(&r.duck);
+    tarn__duck_close(&r.writer);
+    tarn_error_clear(&r.engines_err);
     tarn__scancache_close(&r.scans);
     json_decref(r.report);
     json_decref(r.project);

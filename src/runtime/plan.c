@@ -223,7 +223,7 @@ static int find_cycle(json_t *by_name, const char *name, json_t *state, strbuf *
 }
 
 int tarn__plan(json_t *project, tarn_lake *lake, const char *input_commit,
-               const tarn_run_options *opts, tarn_error *err)
+               const tarn_run_options *opts, tarn_duck *duck, tarn_error *err)
 {
     TARN_RETURN_NOT_OK(resolve_params(project, opts, err));
     json_t *params = json_object_get(project, "params");
@@ -239,8 +239,6 @@ int tarn__plan(json_t *project, tarn_lake *lake, const char *input_commit,
     json_t *models = json_object_get(project, "models");
     json_t *by_name = json_object();
     tarn_tree tree = {0};
-    tarn_duck duck;
-    int duck_open = 0;
     int rc = tarn__tree_load_commit(&tree, lake, input_commit, err);
     size_t i;
     json_t *m;
@@ -267,14 +265,6 @@ int tarn__plan(json_t *project, tarn_lake *lake, const char *input_commit,
         json_object_set(by_name, key, m);
     }
     tarn_error_clear(&nerr);
-    /* One DuckDB parses and binds what the models say (filters), reading no
-     * file: confined from the start. */
-    if (rc == 0 && (rc = tarn__duck_open(&duck, err)) == 0) {
-        duck_open = 1;
-        json_t *none = json_array();
-        rc = tarn__duck_confine(&duck, none, err);
-        json_decref(none);
-    }
     json_array_foreach(models, i, m)
     {
         if (rc < 0) break;
@@ -347,7 +337,7 @@ int tarn__plan(json_t *project, tarn_lake *lake, const char *input_commit,
             json_t *where = NULL, *fparams = NULL;
             if (str(in, "filter")) {
                 tarn_error ferr = TARN_ERROR_INIT;
-                rc = tarn__sql_filter_parse(&where, &fparams, &duck, str(in, "filter"), &ferr);
+                rc = tarn__sql_filter_parse(&where, &fparams, duck, str(in, "filter"), &ferr);
                 if (rc < 0)
                     rc = tarn__error_set(err, TARN_EINVALID, MODEL_AT ": the filter on '%s' is not valid: %s",
                                          AT(m), iname, ferr.message);
@@ -406,10 +396,10 @@ int tarn__plan(json_t *project, tarn_lake *lake, const char *input_commit,
                 /* Files the filter rules out by their statistics are never read. */
                 json_t *kept = NULL;
                 size_t total = 0;
-                rc = tarn__scan_files(&kept, &total, lake, &duck, e->version, where, params, err);
+                rc = tarn__scan_files(&kept, &total, lake, duck, e->version, where, params, err);
                 json_t *src = json_object_get(in, "source");
                 json_object_set_new(src, "files", kept ? kept : json_array());
-                if (rc == 0 && where) rc = check_filter(m, in, lake, &duck, e->version, params, err);
+                if (rc == 0 && where) rc = check_filter(m, in, lake, duck, e->version, params, err);
                 json_object_set_new(src, "files_total", json_integer((json_int_t)total));
             }
             json_decref(where);
@@ -469,6 +459,5 @@ int tarn__plan(json_t *project, tarn_lake *lake, const char *input_commit,
     }
     tarn__tree_clear(&tree);
     json_decref(by_name);
-    if (duck_open) tarn__duck_close(&duck);
     return rc;
 }

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "runtime/dataplane.h"
+#include "runtime/discocache.h"
 #include "runtime/runtime.h"
 #include "sql/engine.h"
 #include "sql/refs.h"
@@ -561,19 +562,34 @@ static int discover_python(json_t *project_out, json_t *models, tarn_lake *lake,
                    defaults_env.s,
                    NULL};
     char *out = NULL, *errout = NULL;
-    /* A warm parent runs it without the interpreter's start-up, else a
-     * process of its own. */
-    if ((!rt || tarn__rt_discover(&out, &errout, &status, rt, files, n, env, NULL) < 0) &&
-        tarn__proc_capture(&out, &errout, &status, argv, env) != 0) {
-        rc = tarn__error_set(err, TARN_EIO, "cannot start %s: %s", argv[0], strerror(errno));
+    /* The same files, interpreter and settings were discovered before:
+     * their findings are kept (runtime/discocache.c). */
+    const char *settings[] = {env_path, envs_dir, links, index, confine[0], confine[1],
+                              max_mb, max_files, defaults_env.s};
+    char key[65];
+    int keep = tarn__discocache_enabled(lake, err);
+    if (keep < 0) {
+        rc = keep;
         goto done;
     }
-    json_t *doc = json_loads(out, 0, NULL);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || !doc) {
-        rc = tarn__error_set(err, TARN_EINVALID, "inspecting the project's Python files failed: %s",
-                             *errout ? errout : "no output");
-        json_decref(doc);
-        goto done;
+    keep = keep && tarn__discocache_key(key, dir, argv[0], settings, sizeof settings / sizeof *settings) == 0;
+    json_t *doc = keep ? tarn__discocache_get(lake, key, dir) : NULL;
+    /* A warm parent runs it without the interpreter's start-up, else a
+     * process of its own. */
+    if (!doc) {
+        if ((!rt || tarn__rt_discover(&out, &errout, &status, rt, files, n, env, NULL) < 0) &&
+            tarn__proc_capture(&out, &errout, &status, argv, env) != 0) {
+            rc = tarn__error_set(err, TARN_EIO, "cannot start %s: %s", argv[0], strerror(errno));
+            goto done;
+        }
+        doc = json_loads(out, 0, NULL);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || !doc) {
+            rc = tarn__error_set(err, TARN_EINVALID, "inspecting the project's Python files failed: %s",
+                                 *errout ? errout : "no output");
+            json_decref(doc);
+            goto done;
+        }
+        if (keep && json_array_size(json_object_get(doc, "errors")) == 0) tarn__discocache_put(lake, key, dir, doc);
     }
     json_t *errors = json_object_get(doc, "errors");
     if (json_array_size(errors) > 0) {
@@ -695,7 +711,7 @@ static void apply_defaults(json_t *project)
 }
 
 int tarn__project_load(json_t **out, tarn_lake *lake, const char *dir, tarn_rt_session *rt,
-                       tarn_error *err)
+                       tarn_duck *duck, tarn_error *err)
 {
     *out = NULL;
     char abs[PATH_MAX];
@@ -749,8 +765,6 @@ int tarn__project_load(json_t **out, tarn_lake *lake, const char *dir, tarn_rt_s
     }
     char **py = calloc(n + 1, sizeof *py);
     size_t npy = 0;
-    tarn_duck d = {0};
-    int duck = rc == 0 && (rc = tarn__duck_open(&d, err)) == 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         if (is_project_file(names[i])) continue;
         char path[PATH_MAX + 256];
@@ -758,12 +772,11 @@ int tarn__project_load(json_t **out, tarn_lake *lake, const char *dir, tarn_rt_s
         size_t len = 0;
         if ((rc = take_file(&text, &len, path, sizeof path, project, &all, names[i], err)) < 0) break;
         if (ends_with(names[i], ".sql"))
-            rc = load_sql_model(json_object_get(project, "models"), &d, path, text, err);
+            rc = load_sql_model(json_object_get(project, "models"), duck, path, text, err);
         else if (ends_with(names[i], ".py"))
             py[npy++] = strdup(path);
         free(text);
     }
-    if (duck) tarn__duck_close(&d);
     if (rc == 0)
         rc = discover_python(project, json_object_get(project, "models"), lake, abs, py, npy, rt,
                              err);

@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "catalog/catalog.h"
+#include "sql/engine.h"
 #include "tarn/run.h"
 
 /* The interpreter that runs project code and the folder holding the `tarn`
@@ -26,10 +27,11 @@ int tarn__python_version_matches(const char *have, const char *want);
  * "materialization", "python", "pip", "installed", "inputs": [{"param",
  * "name", "columns", "filter", "ref"}], "parameters", "sql", "code_hash"}.
  * Errors name the file and line. RT (may be NULL): a session whose warm
- * parent inspects the Python files. */
+ * parent inspects the Python files; DUCK: a confined DuckDB session that
+ * parses the SQL files (the planner's, see tarn__plan). */
 struct tarn_rt_session;
 int tarn__project_load(json_t **out, tarn_lake *lake, const char *dir, struct tarn_rt_session *rt,
-                       tarn_error *err);
+                       tarn_duck *duck, tarn_error *err);
 
 /* Parameters (runtime/params.c). Declares NAME in DECLS from SPEC (a
  * value: the default; or an object with type, default, required,
@@ -51,9 +53,11 @@ json_t *tarn__params_shown(json_t *values, json_t *decls);
  * adds "order" (model names, parents first), per model "parents" (models)
  * and per input "source" (a table: {"table", "version", "ref"}) and the
  * resolved "params". Refuses cycles, unknown names (did-you-mean),
- * duplicates, models named like tables, unknown parameters. */
+ * duplicates, models named like tables, unknown parameters. DUCK: a DuckDB
+ * session confined to no file (tarn__duck_confine with none), which binds
+ * the filters. */
 int tarn__plan(json_t *project, tarn_lake *lake, const char *input_commit,
-               const tarn_run_options *opts, tarn_error *err);
+               const tarn_run_options *opts, tarn_duck *duck, tarn_error *err);
 
 /* Job ID (or a unique prefix) into *out (clear it with
  * tarn__job_row_clear); TARN_ENOTFOUND names `tarn job ls`. */

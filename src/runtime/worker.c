@@ -89,7 +89,12 @@ struct tarn_rt_session {
     char hide[PATH_MAX]; /* the lakehouse folder, as the kernel resolves it */
     int warm;            /* connection to the warm runtime, or -1 */
     json_t *environ;     /* this process's environment for workers of lent zygotes */
+    struct finisher *finishing; /* under mu: calls whose result is in, still ending */
+    struct spare *spares;       /* under mu: workers forked ahead of their calls */
 };
+
+static void drop_spares(tarn_rt_session *s); /* workers forked ahead of their calls */
+static void make_spare(tarn_rt_session *s, const tarn_rt_call *call);
 
 /* The name model MODEL's output is registered under in DuckDB: its own
  * for a bare name; `ns__dot__t` for ns.t (a view name holds no dot), which
@@ -476,6 +481,15 @@ static void add_policy(json_t *req, tarn_rt_session *s, const tarn_rt_call *call
                                   "hide", s->hide, "read", read, "internet", call->internet));
 }
 
+/* The fork request of CALL's worker from zygote Z (under s->mu). */
+static json_t *fork_request(tarn_rt_session *s, const tarn_rt_call *call, const zygote *z)
+{
+    json_t *req = json_pack("{s:s}", "op", "fork");
+    add_policy(req, s, call, z);
+    if (z->lent && s->environ) json_object_set(req, "environ", s->environ);
+    return req;
+}
+
 /* Forks a worker from CALL's zygote serving CALL_SOCK with OUT_FD as its
  * stdout and stderr; *pid is the worker's. */
 static int fork_worker(pid_t *pid, tarn_rt_session *s, const tarn_rt_call *call, int call_sock,
@@ -483,9 +497,8 @@ static int fork_worker(pid_t *pid, tarn_rt_session *s, const tarn_rt_call *call,
 {
     pthread_mutex_lock(&s->mu);
     zygote *z = zygote_for(s, call->env);
-    json_t *req = json_pack("{s:s,s:s}", "op", "fork", "label", call->model);
-    add_policy(req, s, call, z);
-    if (z->lent && s->environ) json_object_set(req, "environ", s->environ);
+    json_t *req = fork_request(s, call, z);
+    json_object_set_new(req, "label", json_string(call->model));
     int fds[3] = {call_sock, out_fd, out_fd};
     json_t *reply = NULL;
     int rc = zygote_ask(&reply, s, z, req, fds, 3, err);
@@ -497,12 +510,21 @@ static int fork_worker(pid_t *pid, tarn_rt_session *s, const tarn_rt_call *call,
     return rc;
 }
 
-/* How worker PID ended: {"exitcode": N|null, "signal": S|null}, or NULL
- * when its zygote is gone. */
-static json_t *wait_worker(tarn_rt_session *s, const tarn_rt_env *env, pid_t pid)
+/* The index in s->zy of ENV's zygote (added if new). */
+static size_t zygote_index(tarn_rt_session *s, const tarn_rt_env *env)
 {
     pthread_mutex_lock(&s->mu);
-    zygote *z = zygote_for(s, env);
+    size_t i = (size_t)(zygote_for(s, env) - s->zy);
+    pthread_mutex_unlock(&s->mu);
+    return i;
+}
+
+/* How worker PID of the zygote at index ZI ended: {"exitcode": N|null,
+ * "signal": S|null}, or NULL when its zygote is gone. */
+static json_t *wait_worker(tarn_rt_session *s, size_t zi, pid_t pid)
+{
+    pthread_mutex_lock(&s->mu);
+    zygote *z = &s->zy[zi];
     json_t *req = json_pack("{s:s,s:i,s:i}", "op", "wait", "pid", (int)pid, "timeout", 60);
     json_t *reply = NULL;
     if (z->pid) zygote_ask(&reply, s, z, req, NULL, 0, NULL);
@@ -575,7 +597,7 @@ int tarn__rt_discover(char **out, char **errout, int *status, tarn_rt_session *s
     close(pe[0]);
     if (rc == 0) {
         pid_t pid = (pid_t)json_integer_value(json_object_get(reply, "pid"));
-        json_t *end = wait_worker(s, NULL, pid);
+        json_t *end = wait_worker(s, zygote_index(s, NULL), pid);
         json_t *code = json_object_get(end, "exitcode"), *sig = json_object_get(end, "signal");
         if (!end)
             rc = tarn__error_set(err, TARN_EIO, "the Python worker's parent died");
@@ -599,6 +621,10 @@ void tarn__rt_close(tarn_rt_session **sp)
 {
     if (!sp || !*sp) return;
     tarn_rt_session *s = *sp;
+    tarn_error ignored = TARN_ERROR_INIT;
+    tarn__rt_settle(s, &ignored); /* a run that failed before settling */
+    tarn_error_clear(&ignored);
+    drop_spares(s);
     for (size_t i = 0; i < s->nzy; i++) {
         stop_zygote(s, &s->zy[i]);
         free(s->zy[i].python);
@@ -665,10 +691,12 @@ void tarn__rt_cancel(tarn_rt_session *s)
 
 /* What one call's output lines go through. */
 typedef struct output {
-    const tarn_rt_call *call;
+    const char *model, *file; /* of the call: label its lines */
     strbuf tail; /* the last lines: a crash's own words explain it */
     void (*on_line)(const char *, void *);
     void *ctx;
+    tarn_lines lines;
+    int sock, pipe_fd; /* -1 once at their end */
 } output;
 
 /* One line the function printed: "LINE<TAB>text", or raw interpreter output. */
@@ -677,14 +705,14 @@ static void forward_line(const char *line, void *ctx)
     output *o = ctx;
     const char *tab = strchr(line, '\t');
     int numbered = tab && tab > line && strspn(line, "0123456789") == (size_t)(tab - line);
-    const char *base = strrchr(o->call->file, '/');
-    base = base ? base + 1 : o->call->file;
+    const char *base = strrchr(o->file, '/');
+    base = base ? base + 1 : o->file;
     strbuf out = {0};
     if (numbered)
-        sb_printf(&out, "%s @ %s:%.*s | %s", o->call->model, base, (int)(tab - line), line,
+        sb_printf(&out, "%s @ %s:%.*s | %s", o->model, base, (int)(tab - line), line,
                   tab + 1);
     else
-        sb_printf(&out, "%s @ %s | %s", o->call->model, base, line);
+        sb_printf(&out, "%s @ %s | %s", o->model, base, line);
     sb_printf(&o->tail, "%s\n", numbered ? tab + 1 : line);
     if (o->tail.len > 4000) {
         memmove(o->tail.s, o->tail.s + o->tail.len - 2000, 2000);
@@ -718,24 +746,33 @@ static void append_end(strbuf *b, const char *text, size_t budget)
 }
 
 /* Reads the reply, the supervisor's "end" and the output lines until the
- * worker and everything it started are gone. *doc: the reply (NULL if
+ * worker and everything it started are gone, or, with UNTIL_REPLY, only
+ * until a reply is in (and the lines already written before it: the
+ * worker flushes its output before it replies). *doc: the reply (NULL if
  * none), *end: the supervisor's account (NULL if none), *result_fd: the
  * reply's memfd (-1 if none). */
-static void collect(json_t **doc, json_t **end, int *result_fd, int sock, int pipe_fd, output *o)
+static void collect(json_t **doc, json_t **end, int *result_fd, output *o, int until_reply)
 {
-    tarn_lines lines;
-    tarn__lines_init(&lines, LINE_MAX_BYTES, forward_line, o);
-    struct pollfd pfd[2] = {{sock, POLLIN, 0}, {pipe_fd, POLLIN, 0}};
+    struct pollfd pfd[2] = {{o->sock, POLLIN, 0}, {o->pipe_fd, POLLIN, 0}};
+    int draining = 0;
     while (pfd[0].fd >= 0 || pfd[1].fd >= 0) {
-        if (poll(pfd, 2, -1) < 0) {
+        if (until_reply && *doc && !draining) {
+            /* one more look at the output, without waiting */
+            draining = 1;
+            pfd[0].fd = -1;
+        }
+        if (draining && draining++ > 64) break; /* the rest comes later */
+        int n = poll(pfd, 2, draining ? 0 : -1);
+        if (n < 0) {
             if (errno == EINTR) continue;
             break;
         }
+        if (n == 0) break; /* drained */
         if (pfd[0].fd >= 0 && (pfd[0].revents & (POLLIN | POLLHUP | POLLERR))) {
             json_t *msg = NULL;
             int fd = -1;
-            if (recv_packet(&msg, &fd, sock, NULL) != 0) {
-                pfd[0].fd = -1; /* end of file: the worker is gone */
+            if (recv_packet(&msg, &fd, o->sock, NULL) != 0) {
+                pfd[0].fd = o->sock = -1; /* end of file: the worker is gone */
             } else if (json_is_string(json_object_get(msg, "op")) &&
                        !strcmp(json_string_value(json_object_get(msg, "op")), "end")) {
                 if (!*end) *end = json_incref(msg);
@@ -749,14 +786,13 @@ static void collect(json_t **doc, json_t **end, int *result_fd, int sock, int pi
         }
         if (pfd[1].fd >= 0 && (pfd[1].revents & (POLLIN | POLLHUP | POLLERR))) {
             char buf[65536];
-            ssize_t n = read(pipe_fd, buf, sizeof buf);
-            if (n > 0)
-                tarn__lines_feed(&lines, buf, (size_t)n);
-            else if (n == 0 || errno != EINTR)
-                pfd[1].fd = -1;
+            ssize_t got = read(o->pipe_fd, buf, sizeof buf);
+            if (got > 0)
+                tarn__lines_feed(&o->lines, buf, (size_t)got);
+            else if (got == 0 || errno != EINTR)
+                pfd[1].fd = o->pipe_fd = -1;
         }
     }
-    tarn__lines_finish(&lines);
 }
 
 static const char *text_of(json_t *o, const char *key)
@@ -844,31 +880,238 @@ static int call_error(tarn_rt_session *s, const tarn_rt_call *call, json_t *doc,
     return rc;
 }
 
+/* ---- workers forked ahead ----------------------------------------------------------- */
+
+/* A worker forked while an earlier call ran, for the next call of the
+ * same policy: it is confined and waiting for its call when that comes,
+ * which then skips the forks and the confinement (most of a small
+ * call's cost). Its time limit runs from its fork, so it serves only
+ * while that has used at most 1% of it. */
+typedef struct spare {
+    struct spare *next;
+    size_t zygote; /* its index in s->zy */
+    pid_t pid;
+    int sock, pipe_fd;
+    char *key;       /* its fork request (JSON, keys sorted) */
+    int64_t born_us; /* forked then */
+    double timeout;  /* its time limit in seconds, 0 for none */
+} spare;
+
+static char *spare_key(tarn_rt_session *s, const tarn_rt_call *call, size_t *zi)
+{
+    zygote *z = zygote_for(s, call->env);
+    *zi = (size_t)(z - s->zy);
+    json_t *req = fork_request(s, call, z);
+    char *key = json_dumps(req, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(req);
+    return key;
+}
+
+/* Lets SP go: its worker sees its call socket close and ends; its zygote
+ * reaps it later (no one waits here). Under s->mu. */
+static void drop_spare(tarn_rt_session *s, spare *sp)
+{
+    close(sp->sock);
+    close(sp->pipe_fd);
+    zygote *z = &s->zy[sp->zygote];
+    json_t *req = json_pack("{s:s,s:i}", "op", "abandon", "pid", (int)sp->pid), *reply = NULL;
+    if (z->pid) zygote_ask(&reply, s, z, req, NULL, 0, NULL);
+    json_decref(req);
+    json_decref(reply);
+    free(sp->key);
+    free(sp);
+}
+
+static void drop_spares(tarn_rt_session *s)
+{
+    pthread_mutex_lock(&s->mu);
+    while (s->spares) {
+        spare *sp = s->spares;
+        s->spares = sp->next;
+        drop_spare(s, sp);
+    }
+    pthread_mutex_unlock(&s->mu);
+}
+
+void tarn__rt_prefork(tarn_rt_session *s, const tarn_rt_call *call)
+{
+    if (s && call && !live_cancelled(s)) make_spare(s, call);
+}
+
+/* Forks a worker for a later call like CALL. Failures only mean none. */
+static void make_spare(tarn_rt_session *s, const tarn_rt_call *call)
+{
+    int sv[2], pipefd[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) return;
+    if (pipe2(pipefd, O_CLOEXEC) != 0) {
+        close(sv[0]), close(sv[1]);
+        return;
+    }
+    pid_t pid = 0;
+    tarn_error ignored = TARN_ERROR_INIT;
+    int rc = fork_worker(&pid, s, call, sv[1], pipefd[1], &ignored);
+    tarn_error_clear(&ignored);
+    close(sv[1]);
+    close(pipefd[1]);
+    spare *sp = rc == 0 ? calloc(1, sizeof *sp) : NULL;
+    if (!sp) {
+        close(sv[0]);
+        close(pipefd[0]);
+        return; /* a forked worker without its spare ends as its socket closes */
+    }
+    sp->pid = pid;
+    sp->sock = sv[0];
+    sp->pipe_fd = pipefd[0];
+    sp->born_us = tarn__now_us();
+    sp->timeout = declared(call, "timeout_s", s->defaults.timeout_s);
+    pthread_mutex_lock(&s->mu);
+    sp->key = spare_key(s, call, &sp->zygote);
+    sp->next = s->spares;
+    s->spares = sp;
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* A worker forked ahead for CALL, alive and young enough: 1 with its pid
+ * and descriptors, else 0. */
+static int take_spare(tarn_rt_session *s, const tarn_rt_call *call, pid_t *pid, int *sock, int *pipe_fd)
+{
+    pthread_mutex_lock(&s->mu);
+    size_t zi;
+    char *key = s->spares ? spare_key(s, call, &zi) : NULL;
+    spare *found = NULL;
+    for (spare **pp = &s->spares; key && *pp; pp = &(*pp)->next)
+        if ((*pp)->zygote == zi && !strcmp((*pp)->key, key)) {
+            found = *pp;
+            *pp = found->next;
+            break;
+        }
+    free(key);
+    int usable = 0;
+    if (found) {
+        struct pollfd p = {found->sock, POLLIN, 0}; /* nothing to read, no hang-up: waiting */
+        double age_s = (double)(tarn__now_us() - found->born_us) / 1e6;
+        usable = (found->timeout <= 0 || age_s <= found->timeout / 100) && poll(&p, 1, 0) == 0;
+        if (!usable) drop_spare(s, found);
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (!usable) return 0;
+    *pid = found->pid;
+    *sock = found->sock;
+    *pipe_fd = found->pipe_fd;
+    free(found->key);
+    free(found);
+    return 1;
+}
+
+/* A call whose reply is in, still ending (see tarn__rt_call). */
+typedef struct finisher {
+    struct finisher *next;
+    pthread_t thread;
+    tarn_rt_session *s;
+    size_t zygote; /* its index in s->zy */
+    pid_t pid;
+    int sock, pipe_fd;
+    char *model;
+    output *o;
+    json_t *end;    /* the supervisor's account, once in */
+    json_t *status; /* how the supervisor itself ended */
+} finisher;
+
+static void *finish(void *arg)
+{
+    finisher *f = arg;
+    json_t *seen = json_null(); /* the reply: taken already */
+    int fd = -1;
+    collect(&seen, &f->end, &fd, f->o, 0);
+    if (fd >= 0) close(fd);
+    tarn__lines_finish(&f->o->lines);
+    close(f->sock);
+    close(f->pipe_fd);
+    live_remove(f->s, f->pid); /* before its zygote reaps it: the pid is never another's */
+    f->status = wait_worker(f->s, f->zygote, f->pid);
+    return NULL;
+}
+
+static int finish_later(tarn_rt_session *s, size_t zi, pid_t pid, int sock, int pipe_fd, output *o)
+{
+    finisher *f = calloc(1, sizeof *f);
+    if (!f) return -1;
+    const char *model = o->model, *file = o->file;
+    *f = (finisher){NULL, 0, s, zi, pid, sock, pipe_fd, strdup(model), o, NULL, NULL};
+    /* the output's labels outlive the call */
+    char *file_copy = strdup(file);
+    o->model = f->model;
+    o->file = file_copy;
+    if (!f->model || !file_copy || pthread_create(&f->thread, NULL, finish, f) != 0) {
+        o->model = model; /* the caller's again */
+        o->file = file;
+        free(f->model);
+        free(file_copy);
+        free(f);
+        return -1;
+    }
+    pthread_mutex_lock(&s->mu);
+    f->next = s->finishing;
+    s->finishing = f;
+    pthread_mutex_unlock(&s->mu);
+    return 0;
+}
+
+int tarn__rt_settle(tarn_rt_session *s, tarn_error *err)
+{
+    pthread_mutex_lock(&s->mu);
+    finisher *list = s->finishing;
+    s->finishing = NULL;
+    pthread_mutex_unlock(&s->mu);
+    int rc = 0;
+    for (finisher *f = list, *next; f; f = next) {
+        next = f->next;
+        pthread_join(f->thread, NULL);
+        /* without the supervisor's account nothing vouches that the model
+         * and what it started are gone: told as a call that failed so */
+        tarn_rt_call call = {0};
+        call.file = f->o->file;
+        call.model = f->model;
+        if (!f->end && rc == 0) rc = call_error(s, &call, NULL, NULL, f->status, f->o, err);
+        json_decref(f->end);
+        json_decref(f->status);
+        sb_free(&f->o->tail);
+        free((char *)f->o->file);
+        free(f->o);
+        free(f->model);
+        free(f);
+    }
+    return rc;
+}
+
 int tarn__rt_call(int64_t *rows, int *verdict, tarn_rt_session *s, tarn_duck *d,
                   const tarn_rt_call *call, void (*on_line)(const char *, void *), void *ctx,
                   tarn_error *err)
 {
     *rows = -1;
     *verdict = -1;
-    int sv[2], pipefd[2];
-    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
-        return tarn__error_set(err, TARN_EIO, "socketpair: %s", strerror(errno));
-    if (pipe2(pipefd, O_CLOEXEC) != 0) {
-        close(sv[0]), close(sv[1]);
-        return tarn__error_set(err, TARN_EIO, "pipe: %s", strerror(errno));
-    }
+    int sv[2] = {-1, -1}, pipefd[2] = {-1, -1};
     pid_t pid = 0;
-    int rc = live_cancelled(s)
-                 ? tarn__error_set(err, TARN_EABORTED, "model '%s' was not started: the job was "
-                                   "cancelled", call->model)
-                 : fork_worker(&pid, s, call, sv[1], pipefd[1], err);
-    close(sv[1]);
-    close(pipefd[1]);
-    if (rc < 0) {
-        close(sv[0]);
-        close(pipefd[0]);
-        return rc;
+    if (live_cancelled(s))
+        return tarn__error_set(err, TARN_EABORTED, "model '%s' was not started: the job was cancelled",
+                               call->model);
+    if (!take_spare(s, call, &pid, &sv[0], &pipefd[0])) {
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
+            return tarn__error_set(err, TARN_EIO, "socketpair: %s", strerror(errno));
+        if (pipe2(pipefd, O_CLOEXEC) != 0) {
+            close(sv[0]), close(sv[1]);
+            return tarn__error_set(err, TARN_EIO, "pipe: %s", strerror(errno));
+        }
+        int rc = fork_worker(&pid, s, call, sv[1], pipefd[1], err);
+        close(sv[1]);
+        close(pipefd[1]);
+        if (rc < 0) {
+            close(sv[0]);
+            close(pipefd[0]);
+            return rc;
+        }
     }
+    int rc = 0;
     live_add(s, pid);
 
     json_t *req = json_pack("{s:s,s:s,s:s,s:[],s:{},s:o,s:b,s:s}", "op", "call", "module",
@@ -891,26 +1134,46 @@ int tarn__rt_call(int64_t *rows, int *verdict, tarn_rt_session *s, tarn_duck *d,
     int sent = send_packet(sv[0], req, fds, call->ninputs, err);
     json_decref(req);
     free(fds);
+    /* while this call runs, the next one's worker gets ready */
+    if (sent == 0 && call->ahead && !live_cancelled(s)) make_spare(s, call);
 
-    json_t *doc = NULL, *end = NULL;
+    json_t *doc = NULL, *end = NULL, *status = NULL;
     int result_fd = -1;
-    output o = {call, {0}, on_line, ctx};
-    collect(&doc, &end, &result_fd, sv[0], pipefd[0], &o);
-    close(sv[0]);
-    close(pipefd[0]);
-    live_remove(s, pid); /* before its zygote reaps it: the pid is never another's */
-    json_t *status = wait_worker(s, call->env, pid);
+    size_t zi = zygote_index(s, call->env);
+    output *o = calloc(1, sizeof *o);
+    if (!o) {
+        close(sv[0]);
+        close(pipefd[0]);
+        return tarn__error_set(err, TARN_ENOMEM, "out of memory");
+    }
+    *o = (output){.model = call->model, .file = call->file, .on_line = on_line, .ctx = ctx, .sock = sv[0],
+                  .pipe_fd = pipefd[0]};
+    tarn__lines_init(&o->lines, LINE_MAX_BYTES, forward_line, o);
+    /* A usable reply is the call's work done: its processes end, and the
+     * supervisor gives its account, on a thread of their own while the run
+     * goes on (tarn__rt_settle awaits them before the run commits). */
+    collect(&doc, &end, &result_fd, o, sent == 0);
+    int usable = sent == 0 && doc && json_is_true(json_object_get(doc, "ok")) &&
+                 (call->expectation || result_fd >= 0);
+    int handed = usable && (o->sock >= 0 || o->pipe_fd >= 0) && finish_later(s, zi, pid, sv[0], pipefd[0], o) == 0;
+    if (!handed) {
+        collect(&doc, &end, &result_fd, o, 0);
+        tarn__lines_finish(&o->lines);
+        close(sv[0]);
+        close(pipefd[0]);
+        live_remove(s, pid); /* before its zygote reaps it: the pid is never another's */
+        status = wait_worker(s, zi, pid);
+    }
 
-    if (sent < 0 && !end) {
+    if (!handed && sent < 0 && !end) {
         rc = sent; /* the request never arrived; err says why */
-    } else if (!end || !doc || !json_is_true(json_object_get(doc, "ok")) ||
-               text_of(end, "refused") ||
-               (json_is_true(json_object_get(end, "timed_out")) && result_fd < 0 &&
-                !call->expectation)) {
+    } else if (!handed && (!end || !doc || !json_is_true(json_object_get(doc, "ok")) || text_of(end, "refused") ||
+                           (json_is_true(json_object_get(end, "timed_out")) && result_fd < 0 &&
+                            !call->expectation))) {
         /* Without the supervisor's account nothing vouches that the model
          * and what it started are gone: never a success. */
         rc = call_error(s, call, doc && !json_is_true(json_object_get(doc, "ok")) ? doc : NULL, end,
-                        status, &o, err);
+                        status, o, err);
     } else if (call->expectation) {
         *verdict = json_is_true(json_object_get(doc, "verdict"));
     } else if (result_fd < 0) {
@@ -944,7 +1207,10 @@ int tarn__rt_call(int64_t *rows, int *verdict, tarn_rt_session *s, tarn_duck *d,
     json_decref(doc);
     json_decref(end);
     json_decref(status);
-    sb_free(&o.tail);
+    if (!handed) {
+        sb_free(&o->tail);
+        free(o);
+    }
     return rc;
 }
 

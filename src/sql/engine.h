@@ -114,13 +114,18 @@ int tarn__duck_write_parquet(int64_t *rows, char **schema_json, char **stats_jso
                              const char *select_sql, const char *dest, const char *ids_base,
                              tarn_error *err);
 
+/* A DuckDB for tarn__duck_write_result's writes (never user SQL). */
+int tarn__duck_open_writer(tarn_duck *w, tarn_error *err);
 /* Runs SELECT_SQL (its $name parameters bound from PARAMS) in D, a
  * confined session, and writes the result to DEST through a second DuckDB
- * that runs only this COPY: FORMAT "parquet" (as every data file tarn
- * writes; *schema_json and *stats_json as tarn__duck_describe_parquet says,
- * when not NULL; with field ids as tarn__duck_write_parquet says when
- * IDS_BASE is not NULL) or "csv" (with a header). *rows gets the row count. */
+ * that runs only tarn's COPY: WRITER (from tarn__duck_open_writer, shared
+ * by concurrent writes), or one of its own when WRITER is NULL. FORMAT
+ * "parquet" (as every data file tarn writes; *schema_json and *stats_json
+ * as tarn__duck_describe_parquet says, when not NULL; with field ids as
+ * tarn__duck_write_parquet says when IDS_BASE is not NULL) or "csv" (with
+ * a header). *rows gets the row count. */
 int tarn__duck_write_result(int64_t *rows, char **schema_json, char **stats_json, tarn_duck *d,
+                            tarn_duck *writer,
                             const char *select_sql, json_t *params, const char *dest,
                             const char *format, const char *ids_base, tarn_error *err);
 

@@ -6,7 +6,11 @@
  * materialized model's data file, `tarn query --output` — the result is
  * handed to a second DuckDB that runs only tarn's own statements: a table
  * function there fetches the confined result chunk by chunk and references
- * its vectors (no copy, the very same types), and COPY writes them. */
+ * its vectors (no copy, the very same types), and COPY writes them. A run
+ * keeps one such writer for all its outputs (each write registers a
+ * function of its own name there); other callers start one per write. */
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -70,39 +74,55 @@ static int start(duckdb_result *res, tarn_duck *d, const char *sql, json_t *para
     return rc;
 }
 
+int tarn__duck_open_writer(tarn_duck *w, tarn_error *err)
+{
+    TARN_RETURN_NOT_OK(tarn__duck_open(w, err));
+    /* Its COPY has one source thread (the rows come in order from one
+     * result): more threads would only wait. */
+    int rc = tarn__duck_exec(w, "SET threads = 1", TARN_EIO, "cannot set up DuckDB", err);
+    if (rc < 0) tarn__duck_close(w);
+    return rc;
+}
+
 int tarn__duck_write_result(int64_t *rows, char **schema_json, char **stats_json, tarn_duck *d,
-                            const char *select_sql, json_t *params, const char *dest,
+                            tarn_duck *writer, const char *select_sql, json_t *params, const char *dest,
                             const char *format, const char *ids_base, tarn_error *err)
 {
+    static atomic_uint pipes; /* each write its own function: writers are shared */
     *rows = 0;
     if (schema_json) *schema_json = NULL;
     if (stats_json) *stats_json = NULL;
     duckdb_result res;
     int rc = start(&res, d, select_sql, params, err);
-    tarn_duck w = {0};
-    if (rc == 0) rc = tarn__duck_open(&w, err);
-    /* Its COPY has one source thread (the rows come in order from one
-     * result): more threads would only wait. */
-    if (rc == 0) rc = tarn__duck_exec(&w, "SET threads = 1", TARN_EIO, "cannot set up DuckDB", err);
+    tarn_duck own = {0}, w = {0};
+    if (rc == 0 && writer) {
+        w.db = writer->db;
+        if (duckdb_connect(writer->db, &w.con) != DuckDBSuccess)
+            rc = tarn__error_set(err, TARN_EIO, "cannot connect to DuckDB");
+    } else if (rc == 0 && (rc = tarn__duck_open_writer(&own, err)) == 0) {
+        w = own;
+    }
+    char name[40], from[64];
+    snprintf(name, sizeof name, "tarn_pipe_%u", atomic_fetch_add(&pipes, 1));
+    snprintf(from, sizeof from, "SELECT * FROM %s()", name);
     pipe_src src = {&res, duckdb_column_count(&res)};
     duckdb_table_function f = NULL;
     if (rc == 0) {
         f = duckdb_create_table_function();
-        duckdb_table_function_set_name(f, "tarn_pipe");
+        duckdb_table_function_set_name(f, name);
         duckdb_table_function_set_extra_info(f, &src, NULL);
         duckdb_table_function_set_bind(f, pipe_bind);
         duckdb_table_function_set_init(f, pipe_init);
         duckdb_table_function_set_function(f, pipe_scan);
         if (duckdb_register_table_function(w.con, f) != DuckDBSuccess)
             rc =
-                tarn__error_set(err, TARN_EIO, "cannot register DuckDB table function 'tarn_pipe'");
+                tarn__error_set(err, TARN_EIO, "cannot register DuckDB table function '%s'", name);
     }
     if (rc == 0 && !strcmp(format, "parquet")) {
-        rc = tarn__duck_write_parquet(rows, schema_json, stats_json, &w,
-                                      "SELECT * FROM tarn_pipe()", dest, ids_base, err);
+        rc = tarn__duck_write_parquet(rows, schema_json, stats_json, &w, from, dest, ids_base, err);
     } else if (rc == 0) {
         strbuf q = {0};
-        sb_append(&q, "COPY (SELECT * FROM tarn_pipe()) TO ");
+        sb_printf(&q, "COPY (%s) TO ", from);
         sb_append_sql_string(&q, dest);
         sb_append(&q, " (FORMAT csv, HEADER)");
         duckdb_result cres;
@@ -112,7 +132,9 @@ int tarn__duck_write_result(int64_t *rows, char **schema_json, char **stats_json
         sb_free(&q);
     }
     if (f) duckdb_destroy_table_function(&f);
-    tarn__duck_close(&w); /* before the result its function reads */
+    /* before the result its function reads */
+    if (writer && w.con) duckdb_disconnect(&w.con);
+    tarn__duck_close(&own);
     duckdb_destroy_result(&res);
     return rc;
 }

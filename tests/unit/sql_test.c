@@ -142,19 +142,34 @@ static void test_confine(void)
     int64_t rows = 0;
     char *schema = NULL, *stats = NULL;
     snprintf(c, sizeof c, "%s/out.parquet", tmp);
-    CHECK_EQ_INT(tarn__duck_write_result(&rows, &schema, &stats, &d,
+    CHECK_EQ_INT(tarn__duck_write_result(&rows, &schema, &stats, &d, NULL,
                                          "SELECT x, x * $k AS y FROM read_parquet(?)", NULL, c,
                                          "parquet", NULL, &err),
                  TARN_EINVALID); /* not bound: refused */
     json_t *params = json_pack("{s:i}", "k", 10);
     snprintf(q, sizeof q, "SELECT x, x * $k AS y FROM read_parquet('%s')", a);
-    CHECK_EQ_INT(tarn__duck_write_result(&rows, &schema, &stats, &d, q, params, c, "parquet", NULL, &err),
+    CHECK_EQ_INT(tarn__duck_write_result(&rows, &schema, &stats, &d, NULL, q, params, c, "parquet", NULL, &err),
                  0);
     CHECK_EQ_INT(rows, 1);
     CHECK(schema && strstr(schema, "\"y\""));
     CHECK(stats && strstr(stats, "\"exact\":true"));
     free(schema);
     free(stats);
+    /* a writer kept for several writes (as a run keeps one) */
+    tarn_duck kept = {0};
+    CHECK_EQ_INT(tarn__duck_open_writer(&kept, &err), 0);
+    for (int i = 0; i < 3; i++) {
+        snprintf(c, sizeof c, "%s/out%d.csv", tmp, i);
+        rows = 0;
+        CHECK_EQ_INT(tarn__duck_write_result(&rows, NULL, NULL, &d, &kept, q, params, c, "csv", NULL, &err), 0);
+        CHECK_EQ_INT(rows, 1);
+        char *text = NULL;
+        size_t len = 0;
+        CHECK_EQ_INT(tarn__read_file(&text, &len, c), 0);
+        CHECK(text && strstr(text, "x,y") && strstr(text, ",10"));
+        free(text);
+    }
+    tarn__duck_close(&kept);
     json_decref(params);
     tarn__duck_close(&d);
     tarn_error_clear(&err);

@@ -23,3 +23,11 @@ expect_fail 1 "failed run" tarn branch merge "$RB"
 # the next run works
 expect_ok tarn run -p "$EX"
 expect_eq 3 "$(count 'SELECT count(*) FROM usd_by_country')" "outputs of the next run"
+# A model's supervisor killed after the model returned its result, before
+# it told how the model's processes ended: nothing vouches that they are
+# gone, so the run commits nothing, though every result was in.
+HEAD=$(head_of main)
+TARN_FAULT=worker:before-end expect_fail 1 "was killed by signal 9 (Killed) before it could report how the model ended" tarn run -p "$EX"
+expect_eq "$HEAD" "$(head_of main)" "main after a run whose supervisor vanished"
+expect_json 'j[0]["status"] == "failed"' tarn -O json job ls
+expect_ok tarn run -p "$EX"
