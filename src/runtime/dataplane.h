@@ -41,7 +41,7 @@ typedef struct tarn_rt_call {
     json_t *resources;
     int internet; /* @tarn.model(internet_access=True) */
     json_t *columns; /* @tarn.model(columns=[...]): the output's columns, exactly; NULL: any */
-    int ahead; /* a call of the same environment is likely to follow: fork its worker now */
+    int ahead;       /* a call of the same environment is likely to follow: fork its worker now */
 } tarn_rt_call;
 
 /* WARM: start the Python parent now, so it warms up while the run plans.

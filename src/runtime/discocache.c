@@ -66,7 +66,8 @@ static void walk(tree *t, const char *root, const char *rel, int depth)
         if (S_ISDIR(st.st_mode)) {
             /* a linked folder may loop: it is named, not entered */
             if (S_ISLNK(lst.st_mode) || depth >= MAX_DEPTH) {
-                if (t->n == t->cap && tarn__reserve(&t->paths, &t->cap, t->n + 1, sizeof *t->paths)) {
+                if (t->n == t->cap &&
+                    tarn__reserve(&t->paths, &t->cap, t->n + 1, sizeof *t->paths)) {
                     t->too_big = 1;
                     break;
                 }
@@ -75,7 +76,8 @@ static void walk(tree *t, const char *root, const char *rel, int depth)
                 walk(t, root, sub, depth + 1);
             }
         } else if (S_ISREG(st.st_mode)) {
-            if (t->n >= MAX_FILES || tarn__reserve(&t->paths, &t->cap, t->n + 1, sizeof *t->paths)) {
+            if (t->n >= MAX_FILES ||
+                tarn__reserve(&t->paths, &t->cap, t->n + 1, sizeof *t->paths)) {
                 t->too_big = 1;
                 break;
             }
@@ -118,8 +120,8 @@ static void append_package(strbuf *b, const char *pythonpath)
     free(t.paths);
 }
 
-int tarn__discocache_key(char key[65], const char *dir, const char *python, const char *const *settings,
-                         size_t nsettings)
+int tarn__discocache_key(char key[65], const char *dir, const char *python,
+                         const char *const *settings, size_t nsettings)
 {
     tree t = {0};
     walk(&t, dir, "", 0);
@@ -127,7 +129,8 @@ int tarn__discocache_key(char key[65], const char *dir, const char *python, cons
     sb_printf(&b, "tarn discover 1 %s\n", TARN_VERSION);
     struct stat st;
     if (python && stat(python, &st) == 0)
-        sb_printf(&b, "python %s %lld %lld\n", python, (long long)st.st_size, (long long)st.st_mtim.tv_sec);
+        sb_printf(&b, "python %s %lld %lld\n", python, (long long)st.st_size,
+                  (long long)st.st_mtim.tv_sec);
     append_package(&b, tarn__python_path());
     for (size_t i = 0; i < nsettings; i++) {
         sb_append(&b, "setting ");
@@ -156,7 +159,8 @@ int tarn__discocache_key(char key[65], const char *dir, const char *python, cons
     }
     int ok = !t.too_big;
     if (ok) tarn__sha256_hex(key, sb_str(&b), b.len);
-    for (size_t i = 0; i < t.n; i++) free(t.paths[i]);
+    for (size_t i = 0; i < t.n; i++)
+        free(t.paths[i]);
     free(t.paths);
     sb_free(&b);
     return ok ? 0 : -1;
@@ -209,7 +213,8 @@ int tarn__discocache_enabled(tarn_lake *lake, tarn_error *err)
     const char *v = tarn_lake_config(lake, "run.discover_cache");
     if (!v || !*v || !strcmp(v, "on")) return 1;
     if (!strcmp(v, "off")) return 0;
-    return tarn__error_set(err, TARN_EINVALID, "run.discover_cache in .tarn/config must be 'on' or 'off' (it is '%s')",
+    return tarn__error_set(err, TARN_EINVALID,
+                           "run.discover_cache in .tarn/config must be 'on' or 'off' (it is '%s')",
                            v);
 }
 

@@ -14,8 +14,8 @@
  * (what else the discovery is given, with DIR written as "<project>").
  * Returns 0, or -1 when the folder is too large to key (over 2,000 files
  * or 8 MiB): then nothing is kept. */
-int tarn__discocache_key(char key[65], const char *dir, const char *python, const char *const *settings,
-                         size_t nsettings);
+int tarn__discocache_key(char key[65], const char *dir, const char *python,
+                         const char *const *settings, size_t nsettings);
 
 /* 1 when discoveries are kept (run.discover_cache in .tarn/config: on,
  * the default, or off), 0 when not, or TARN_EINVALID for another value. */

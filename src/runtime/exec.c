@@ -328,11 +328,18 @@ static void prefork_first(run_ctx *r)
         if (!m || strcmp(str(m, "kind"), "python") || tarn__reuse_skipped(m)) continue;
         json_t *env = json_object_get(m, "env");
         tarn_rt_env rt_env = {str(env, "id"), str(m, "interpreter"), json_object_get(env, "paths")};
-        tarn_rt_call call = {str(m, "file"), str(m, "function"), str(m, "name"),
-                             !strcmp(str(m, "role"), "expectation"), NULL, 0, NULL,
+        tarn_rt_call call = {str(m, "file"),
+                             str(m, "function"),
+                             str(m, "name"),
+                             !strcmp(str(m, "role"), "expectation"),
+                             NULL,
+                             0,
+                             NULL,
                              env || str(m, "interpreter") ? &rt_env : NULL,
                              json_object_get(m, "resources"),
-                             json_is_true(json_object_get(m, "internet_access")), NULL, 0};
+                             json_is_true(json_object_get(m, "internet_access")),
+                             NULL,
+                             0};
         tarn__rt_prefork(r->rt, &call);
         return;
     }
@@ -418,13 +425,19 @@ static int run_python_model(int64_t *rows, int *verdict, run_ctx *r, tarn_duck *
                             json_object_get(json_object_get(r->project, "params"), str(p, "name")));
         json_t *env = json_object_get(m, "env");
         tarn_rt_env rt_env = {str(env, "id"), str(m, "interpreter"), json_object_get(env, "paths")};
-        tarn_rt_call call = {str(m, "file"), str(m, "function"), str(m, "name"),
-                             !strcmp(str(m, "role"), "expectation"), inputs, n, params,
-                             env || str(m, "interpreter") ? &rt_env : NULL,
-                             json_object_get(m, "resources"),
-                             json_is_true(json_object_get(m, "internet_access")),
-                             json_is_array(json_object_get(m, "columns")) ? json_object_get(m, "columns") : NULL,
-                             python_follows(r, m)};
+        tarn_rt_call call = {
+            str(m, "file"),
+            str(m, "function"),
+            str(m, "name"),
+            !strcmp(str(m, "role"), "expectation"),
+            inputs,
+            n,
+            params,
+            env || str(m, "interpreter") ? &rt_env : NULL,
+            json_object_get(m, "resources"),
+            json_is_true(json_object_get(m, "internet_access")),
+            json_is_array(json_object_get(m, "columns")) ? json_object_get(m, "columns") : NULL,
+            python_follows(r, m)};
         rc = tarn__rt_call(rows, verdict, r->rt, d, &call, user_line, r, err);
         json_decref(params);
         if (rc == 0 && !call.expectation && strchr(str(m, "name"), '.')) {
@@ -495,8 +508,8 @@ static int materialize(run_ctx *r, tarn_duck *d, json_t *m, tarn_error *err)
     /* D runs user SQL and cannot write files: the file is written by a
      * DuckDB of its own, fed from D's result. */
     if (rc == 0)
-        rc = tarn__duck_write_result(&rows, &schema, &stats, d, &r->writer, sb_str(&q), NULL, tmp, "parquet",
-                                     base ? base : "[]", err);
+        rc = tarn__duck_write_result(&rows, &schema, &stats, d, &r->writer, sb_str(&q), NULL, tmp,
+                                     "parquet", base ? base : "[]", err);
     free(base);
     sb_free(&q);
     if (rc == 0 && !strcmp(str(m, "materialization"), "APPEND")) {

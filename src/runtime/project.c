@@ -564,15 +564,16 @@ static int discover_python(json_t *project_out, json_t *models, tarn_lake *lake,
     char *out = NULL, *errout = NULL;
     /* The same files, interpreter and settings were discovered before:
      * their findings are kept (runtime/discocache.c). */
-    const char *settings[] = {env_path, envs_dir, links, index, confine[0], confine[1],
-                              max_mb, max_files, defaults_env.s};
+    const char *settings[] = {env_path,   envs_dir, links,     index,         confine[0],
+                              confine[1], max_mb,   max_files, defaults_env.s};
     char key[65];
     int keep = tarn__discocache_enabled(lake, err);
     if (keep < 0) {
         rc = keep;
         goto done;
     }
-    keep = keep && tarn__discocache_key(key, dir, argv[0], settings, sizeof settings / sizeof *settings) == 0;
+    keep = keep && tarn__discocache_key(key, dir, argv[0], settings,
+                                        sizeof settings / sizeof *settings) == 0;
     json_t *doc = keep ? tarn__discocache_get(lake, key, dir) : NULL;
     /* A warm parent runs it without the interpreter's start-up, else a
      * process of its own. */
@@ -584,12 +585,14 @@ static int discover_python(json_t *project_out, json_t *models, tarn_lake *lake,
         }
         doc = json_loads(out, 0, NULL);
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || !doc) {
-            rc = tarn__error_set(err, TARN_EINVALID, "inspecting the project's Python files failed: %s",
+            rc = tarn__error_set(err, TARN_EINVALID,
+                                 "inspecting the project's Python files failed: %s",
                                  *errout ? errout : "no output");
             json_decref(doc);
             goto done;
         }
-        if (keep && json_array_size(json_object_get(doc, "errors")) == 0) tarn__discocache_put(lake, key, dir, doc);
+        if (keep && json_array_size(json_object_get(doc, "errors")) == 0)
+            tarn__discocache_put(lake, key, dir, doc);
     }
     json_t *errors = json_object_get(doc, "errors");
     if (json_array_size(errors) > 0) {

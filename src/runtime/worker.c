@@ -709,8 +709,7 @@ static void forward_line(const char *line, void *ctx)
     base = base ? base + 1 : o->file;
     strbuf out = {0};
     if (numbered)
-        sb_printf(&out, "%s @ %s:%.*s | %s", o->model, base, (int)(tab - line), line,
-                  tab + 1);
+        sb_printf(&out, "%s @ %s:%.*s | %s", o->model, base, (int)(tab - line), line, tab + 1);
     else
         sb_printf(&out, "%s @ %s | %s", o->model, base, line);
     sb_printf(&o->tail, "%s\n", numbered ? tab + 1 : line);
@@ -973,7 +972,8 @@ static void make_spare(tarn_rt_session *s, const tarn_rt_call *call)
 
 /* A worker forked ahead for CALL, alive and young enough: 1 with its pid
  * and descriptors, else 0. */
-static int take_spare(tarn_rt_session *s, const tarn_rt_call *call, pid_t *pid, int *sock, int *pipe_fd)
+static int take_spare(tarn_rt_session *s, const tarn_rt_call *call, pid_t *pid, int *sock,
+                      int *pipe_fd)
 {
     pthread_mutex_lock(&s->mu);
     size_t zi;
@@ -1093,8 +1093,8 @@ int tarn__rt_call(int64_t *rows, int *verdict, tarn_rt_session *s, tarn_duck *d,
     int sv[2] = {-1, -1}, pipefd[2] = {-1, -1};
     pid_t pid = 0;
     if (live_cancelled(s))
-        return tarn__error_set(err, TARN_EABORTED, "model '%s' was not started: the job was cancelled",
-                               call->model);
+        return tarn__error_set(err, TARN_EABORTED,
+                               "model '%s' was not started: the job was cancelled", call->model);
     if (!take_spare(s, call, &pid, &sv[0], &pipefd[0])) {
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
             return tarn__error_set(err, TARN_EIO, "socketpair: %s", strerror(errno));
@@ -1146,7 +1146,11 @@ int tarn__rt_call(int64_t *rows, int *verdict, tarn_rt_session *s, tarn_duck *d,
         close(pipefd[0]);
         return tarn__error_set(err, TARN_ENOMEM, "out of memory");
     }
-    *o = (output){.model = call->model, .file = call->file, .on_line = on_line, .ctx = ctx, .sock = sv[0],
+    *o = (output){.model = call->model,
+                  .file = call->file,
+                  .on_line = on_line,
+                  .ctx = ctx,
+                  .sock = sv[0],
                   .pipe_fd = pipefd[0]};
     tarn__lines_init(&o->lines, LINE_MAX_BYTES, forward_line, o);
     /* A usable reply is the call's work done: its processes end, and the
@@ -1155,7 +1159,8 @@ int tarn__rt_call(int64_t *rows, int *verdict, tarn_rt_session *s, tarn_duck *d,
     collect(&doc, &end, &result_fd, o, sent == 0);
     int usable = sent == 0 && doc && json_is_true(json_object_get(doc, "ok")) &&
                  (call->expectation || result_fd >= 0);
-    int handed = usable && (o->sock >= 0 || o->pipe_fd >= 0) && finish_later(s, zi, pid, sv[0], pipefd[0], o) == 0;
+    int handed = usable && (o->sock >= 0 || o->pipe_fd >= 0) &&
+                 finish_later(s, zi, pid, sv[0], pipefd[0], o) == 0;
     if (!handed) {
         collect(&doc, &end, &result_fd, o, 0);
         tarn__lines_finish(&o->lines);
@@ -1167,7 +1172,8 @@ int tarn__rt_call(int64_t *rows, int *verdict, tarn_rt_session *s, tarn_duck *d,
 
     if (!handed && sent < 0 && !end) {
         rc = sent; /* the request never arrived; err says why */
-    } else if (!handed && (!end || !doc || !json_is_true(json_object_get(doc, "ok")) || text_of(end, "refused") ||
+    } else if (!handed && (!end || !doc || !json_is_true(json_object_get(doc, "ok")) ||
+                           text_of(end, "refused") ||
                            (json_is_true(json_object_get(end, "timed_out")) && result_fd < 0 &&
                             !call->expectation))) {
         /* Without the supervisor's account nothing vouches that the model

@@ -125,9 +125,9 @@ int tarn__duck_open_writer(tarn_duck *w, tarn_error *err);
  * tarn__duck_write_parquet says when IDS_BASE is not NULL) or "csv" (with
  * a header). *rows gets the row count. */
 int tarn__duck_write_result(int64_t *rows, char **schema_json, char **stats_json, tarn_duck *d,
-                            tarn_duck *writer,
-                            const char *select_sql, json_t *params, const char *dest,
-                            const char *format, const char *ids_base, tarn_error *err);
+                            tarn_duck *writer, const char *select_sql, json_t *params,
+                            const char *dest, const char *format, const char *ids_base,
+                            tarn_error *err);
 
 /* Runs SELECT_SQL in D and puts the result, as Arrow IPC, in a new sealed
  * memfd *fd named NAME (the caller closes it). */

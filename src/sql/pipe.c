@@ -85,8 +85,9 @@ int tarn__duck_open_writer(tarn_duck *w, tarn_error *err)
 }
 
 int tarn__duck_write_result(int64_t *rows, char **schema_json, char **stats_json, tarn_duck *d,
-                            tarn_duck *writer, const char *select_sql, json_t *params, const char *dest,
-                            const char *format, const char *ids_base, tarn_error *err)
+                            tarn_duck *writer, const char *select_sql, json_t *params,
+                            const char *dest, const char *format, const char *ids_base,
+                            tarn_error *err)
 {
     static atomic_uint pipes; /* each write its own function: writers are shared */
     *rows = 0;
@@ -115,8 +116,7 @@ int tarn__duck_write_result(int64_t *rows, char **schema_json, char **stats_json
         duckdb_table_function_set_init(f, pipe_init);
         duckdb_table_function_set_function(f, pipe_scan);
         if (duckdb_register_table_function(w.con, f) != DuckDBSuccess)
-            rc =
-                tarn__error_set(err, TARN_EIO, "cannot register DuckDB table function '%s'", name);
+            rc = tarn__error_set(err, TARN_EIO, "cannot register DuckDB table function '%s'", name);
     }
     if (rc == 0 && !strcmp(format, "parquet")) {
         rc = tarn__duck_write_parquet(rows, schema_json, stats_json, &w, from, dest, ids_base, err);

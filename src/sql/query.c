@@ -780,7 +780,8 @@ int tarn_local__query_to_file(int64_t *rows, tarn_lake *lake, const char *sql, c
     strbuf q = {0};
     tarn__sql_nestable(&q, run);
     sb_append(&q, "\n");
-    int rc = tarn__duck_write_result(rows, &schema, &stats, &d, NULL, sb_str(&q), NULL, path, format, NULL, err);
+    int rc = tarn__duck_write_result(rows, &schema, &stats, &d, NULL, sb_str(&q), NULL, path,
+                                     format, NULL, err);
     free(schema);
     free(stats);
     sb_free(&q);

@@ -148,7 +148,8 @@ static void test_confine(void)
                  TARN_EINVALID); /* not bound: refused */
     json_t *params = json_pack("{s:i}", "k", 10);
     snprintf(q, sizeof q, "SELECT x, x * $k AS y FROM read_parquet('%s')", a);
-    CHECK_EQ_INT(tarn__duck_write_result(&rows, &schema, &stats, &d, NULL, q, params, c, "parquet", NULL, &err),
+    CHECK_EQ_INT(tarn__duck_write_result(&rows, &schema, &stats, &d, NULL, q, params, c, "parquet",
+                                         NULL, &err),
                  0);
     CHECK_EQ_INT(rows, 1);
     CHECK(schema && strstr(schema, "\"y\""));
@@ -161,7 +162,9 @@ static void test_confine(void)
     for (int i = 0; i < 3; i++) {
         snprintf(c, sizeof c, "%s/out%d.csv", tmp, i);
         rows = 0;
-        CHECK_EQ_INT(tarn__duck_write_result(&rows, NULL, NULL, &d, &kept, q, params, c, "csv", NULL, &err), 0);
+        CHECK_EQ_INT(
+            tarn__duck_write_result(&rows, NULL, NULL, &d, &kept, q, params, c, "csv", NULL, &err),
+            0);
         CHECK_EQ_INT(rows, 1);
         char *text = NULL;
         size_t len = 0;
