@@ -91,10 +91,14 @@ struct tarn_rt_session {
     json_t *environ;     /* this process's environment for workers of lent zygotes */
     struct finisher *finishing; /* under mu: calls whose result is in, still ending */
     struct spare *spares;       /* under mu: workers forked ahead of their calls */
+    pthread_mutex_t maker_mu;   /* the thread forking one ahead, if maker_running */
+    pthread_t maker;
+    int maker_running;
 };
 
 static void drop_spares(tarn_rt_session *s); /* workers forked ahead of their calls */
 static void make_spare(tarn_rt_session *s, const tarn_rt_call *call);
+static void ahead_wait(tarn_rt_session *s);
 
 /* The name model MODEL's output is registered under in DuckDB: its own
  * for a bare name; `ns__dot__t` for ns.t (a view name holds no dot), which
@@ -198,6 +202,7 @@ int tarn__rt_open(tarn_rt_session **out, tarn_lake *lake, int warm, const char *
     (*out)->warm = tarn__warm_connect(exe, 1);
     pthread_mutex_init(&(*out)->mu, NULL);
     pthread_mutex_init(&(*out)->live_mu, NULL);
+    pthread_mutex_init(&(*out)->maker_mu, NULL);
     if (read_defaults(*out, err) < 0) {
         tarn__rt_close(out);
         return err ? err->code : TARN_EINVALID;
@@ -642,6 +647,7 @@ void tarn__rt_close(tarn_rt_session **sp)
     free(s->live);
     pthread_mutex_destroy(&s->mu);
     pthread_mutex_destroy(&s->live_mu);
+    pthread_mutex_destroy(&s->maker_mu);
     free(s);
     *sp = NULL;
 }
@@ -923,6 +929,7 @@ static void drop_spare(tarn_rt_session *s, spare *sp)
 
 static void drop_spares(tarn_rt_session *s)
 {
+    ahead_wait(s);
     pthread_mutex_lock(&s->mu);
     while (s->spares) {
         spare *sp = s->spares;
@@ -932,9 +939,63 @@ static void drop_spares(tarn_rt_session *s)
     pthread_mutex_unlock(&s->mu);
 }
 
+/* What make_spare needs of a call, owned: it runs on a thread of its own. */
+typedef struct ahead {
+    tarn_rt_session *s;
+    tarn_rt_call call;
+    tarn_rt_env env;
+} ahead;
+
+static void *make_ahead(void *arg)
+{
+    ahead *a = arg;
+    make_spare(a->s, &a->call);
+    free((char *)a->call.file);
+    free((char *)a->call.model);
+    json_decref(a->call.resources);
+    free((char *)a->env.id);
+    free((char *)a->env.python);
+    json_decref(a->env.paths);
+    free(a);
+    return NULL;
+}
+
+/* Waits for the worker being forked ahead, if any. */
+static void ahead_wait(tarn_rt_session *s)
+{
+    pthread_mutex_lock(&s->maker_mu);
+    if (s->maker_running) pthread_join(s->maker, NULL);
+    s->maker_running = 0;
+    pthread_mutex_unlock(&s->maker_mu);
+}
+
+/* Forks a worker for a later call like CALL on a thread of its own: the
+ * caller goes on (a fork of a warm parent takes milliseconds). */
+static void fork_ahead(tarn_rt_session *s, const tarn_rt_call *call)
+{
+    ahead *a = calloc(1, sizeof *a);
+    if (!a) return;
+    a->s = s;
+    a->call.file = strdup(call->file ? call->file : "");
+    a->call.model = strdup(call->model ? call->model : "");
+    a->call.resources = json_incref(call->resources);
+    a->call.internet = call->internet;
+    if (call->env) {
+        a->env.id = call->env->id ? strdup(call->env->id) : NULL;
+        a->env.python = call->env->python ? strdup(call->env->python) : NULL;
+        a->env.paths = json_incref(call->env->paths);
+        a->call.env = &a->env;
+    }
+    pthread_mutex_lock(&s->maker_mu);
+    if (s->maker_running) pthread_join(s->maker, NULL); /* one at a time */
+    s->maker_running = pthread_create(&s->maker, NULL, make_ahead, a) == 0;
+    pthread_mutex_unlock(&s->maker_mu);
+    if (!s->maker_running) make_ahead(a);
+}
+
 void tarn__rt_prefork(tarn_rt_session *s, const tarn_rt_call *call)
 {
-    if (s && call && !live_cancelled(s)) make_spare(s, call);
+    if (s && call && !live_cancelled(s)) fork_ahead(s, call);
 }
 
 /* Forks a worker for a later call like CALL. Failures only mean none. */
@@ -975,6 +1036,7 @@ static void make_spare(tarn_rt_session *s, const tarn_rt_call *call)
 static int take_spare(tarn_rt_session *s, const tarn_rt_call *call, pid_t *pid, int *sock,
                       int *pipe_fd)
 {
+    ahead_wait(s); /* one being forked is nearly there */
     pthread_mutex_lock(&s->mu);
     size_t zi;
     char *key = s->spares ? spare_key(s, call, &zi) : NULL;
@@ -1135,7 +1197,7 @@ int tarn__rt_call(int64_t *rows, int *verdict, tarn_rt_session *s, tarn_duck *d,
     json_decref(req);
     free(fds);
     /* while this call runs, the next one's worker gets ready */
-    if (sent == 0 && call->ahead && !live_cancelled(s)) make_spare(s, call);
+    if (sent == 0 && call->ahead && !live_cancelled(s)) fork_ahead(s, call);
 
     json_t *doc = NULL, *end = NULL, *status = NULL;
     int result_fd = -1;
