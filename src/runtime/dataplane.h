@@ -97,6 +97,12 @@ int tarn__rt_call(int64_t *rows, int *verdict, tarn_rt_session *s, tarn_duck *d,
  * it. */
 void tarn__rt_prefork(tarn_rt_session *s, const tarn_rt_call *call);
 
+/* Scan results kept hot by the warm runtime (runtime/warm.h), when the
+ * session has one: a sealed memfd kept under KEY, or -1; and keeping one
+ * (FD stays the caller's). */
+int tarn__rt_hot_get(tarn_rt_session *s, const char *key);
+void tarn__rt_hot_put(tarn_rt_session *s, const char *key, int fd);
+
 /* Waits for every call that returned to end: its processes gone, its
  * last output lines passed on. TARN_EUSER when a supervisor ended without
  * accounting for its call (nothing then vouches that the model and what

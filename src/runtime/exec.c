@@ -1074,6 +1074,7 @@ static int execute(tarn_commit_id *commit, run_ctx *r, tarn_error *err)
     if (rc == 0)
         rc = tarn__scancache_open(&r->scans, r->lake, &r->ddl, r->opts->version >= 3 && r->opts->no_cache, err);
     if (rc == 0 && !r->rt) rc = tarn__rt_open(&r->rt, r->lake, 0, runtime_exe(r->opts), err);
+    if (rc == 0) tarn__scancache_set_hot(r->scans, r->rt);
     if (rc < 0) return rc;
     json_t *order = json_object_get(r->project, "order");
     sched s = {0};

@@ -26,6 +26,7 @@
  * short, long or altered file is removed and never served. What a model
  * receives is exactly its columns and rows, however the scan was served. */
 #include "runtime/scancache.h"
+#include "runtime/dataplane.h"
 #include "runtime/scanentry.h"
 
 #include <dirent.h>
@@ -72,6 +73,7 @@ struct tarn_scancache {
     int64_t max_bytes;
     pthread_mutex_t mu; /* writers */
     writer *writers;    /* entries being written, joined on close */
+    struct tarn_rt_session *hot; /* its warm runtime keeps results in memory; NULL: none */
 };
 
 /* ---- opening ---------------------------------------------------------------------- */
@@ -802,6 +804,24 @@ static int serve(int *fd, tarn_scan_outcome *out, tarn_scancache *sc, tarn_duck 
     return rc;
 }
 
+void tarn__scancache_set_hot(tarn_scancache *sc, struct tarn_rt_session *rt)
+{
+    if (sc) sc->hot = rt;
+}
+
+/* The whole key, as the name of a result kept in memory: an entry's file
+ * compares its header; a memory entry has only this name. */
+static void hot_key(char out[65], const scan_key *k)
+{
+    json_t *all = json_pack("{s:s,s:O,s:O,s:O,s:O,s:O}", "files", k->files_digest, "schema", k->schema,
+                            "columns", k->columns, "where", k->where ? k->where : json_null(), "bound",
+                            k->bound, "all_files", k->files);
+    char *text = json_dumps(all, JSON_COMPACT | JSON_SORT_KEYS);
+    tarn__sha256_hex(out, text ? text : "", text ? strlen(text) : 0);
+    free(text);
+    json_decref(all);
+}
+
 int tarn__scancache_read(int *fd, tarn_scan_outcome *out, tarn_scancache *sc, tarn_duck *d,
                          const tarn_scan_req *req, tarn_error *err)
 {
@@ -815,6 +835,16 @@ int tarn__scancache_read(int *fd, tarn_scan_outcome *out, tarn_scancache *sc, ta
         out->how = "uncached";
         rc = keep = key_make(&k, sc, d, req, out->why, sizeof out->why, err);
     }
+    char hk[65] = "";
+    if (keep == 1 && sc->hot) {
+        /* kept in memory: handed over as it is, a sealed memfd */
+        hot_key(hk, &k);
+        if ((*fd = tarn__rt_hot_get(sc->hot, hk)) >= 0) {
+            out->how = "exact";
+            snprintf(out->why, sizeof out->why, "kept in memory");
+            goto done;
+        }
+    }
     if (keep == 1) {
         candidate c = {{0}, NONE, 0, NULL, 0};
         find(&c, sc, &k);
@@ -825,6 +855,7 @@ int tarn__scancache_read(int *fd, tarn_scan_outcome *out, tarn_scancache *sc, ta
         if (served == 0) {
             /* An append or subset is kept too: the next run finds it exact. */
             if (strcmp(out->how, "exact")) keep_entry(sc, &k, *fd, out->why, sizeof out->why);
+            if (hk[0]) tarn__rt_hot_put(sc->hot, hk, *fd);
             goto done;
         }
         out->how = "miss";
@@ -832,6 +863,7 @@ int tarn__scancache_read(int *fd, tarn_scan_outcome *out, tarn_scancache *sc, ta
     }
     if (rc >= 0) rc = scan_files(fd, sc, d, req, req->files, 0, err);
     if (rc >= 0 && keep == 1) keep_entry(sc, &k, *fd, out->why, sizeof out->why);
+    if (rc >= 0 && hk[0]) tarn__rt_hot_put(sc->hot, hk, *fd);
 done:
     key_clear(&k);
     out->micros = tarn__now_us() - t0;

@@ -20,6 +20,10 @@ typedef struct tarn_scancache tarn_scancache;
  * (NULL: none) is held around every use of LAKE's catalog and store. */
 int tarn__scancache_open(tarn_scancache **out, tarn_lake *lake, pthread_mutex_t *lake_mu, int off,
                          tarn_error *err);
+/* Results kept hot in memory, beside the folder: those of session RT's
+ * warm runtime (src/runtime/warm.h), when it has one. */
+struct tarn_rt_session;
+void tarn__scancache_set_hot(tarn_scancache *sc, struct tarn_rt_session *rt);
 /* Lets go of the entries this handle read and frees it. NULL allowed. */
 void tarn__scancache_close(tarn_scancache **sc);
 

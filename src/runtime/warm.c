@@ -38,6 +38,7 @@
 
 #define WARM_PROTOCOL 1
 #define MAX_ZYGOTES 8 /* held idle, all keys */
+#define MAX_HOT 64     /* scan results held */
 #define MAX_PER_KEY 2 /* held idle, one key */
 #define MAX_CONNS 64
 #define DEFAULT_IDLE_S 600
@@ -262,9 +263,19 @@ typedef struct wz {
     int64_t used;
 } wz;
 
+/* A scan result kept hot: a sealed memfd (runtime/scancache.c). */
+typedef struct hot {
+    char key[65];
+    int fd;
+    int64_t bytes, used;
+} hot;
+
 typedef struct server {
     wz z[MAX_ZYGOTES * 4];
     size_t nz;
+    hot hot[MAX_HOT];
+    size_t nhot;
+    int64_t hot_bytes, hot_max;
     int conns[MAX_CONNS];
     size_t nconns;
     int logfd;
@@ -458,6 +469,87 @@ static void release(server *sv, int conn, json_t *req, int fd)
     reply_to(conn, json_pack("{s:b}", "ok", 1), -1);
 }
 
+/* ---- scan results kept hot ---------------------------------------------------------- */
+
+static int sealed_size(int fd, int64_t *bytes)
+{
+    const int needed = F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK;
+    struct stat st;
+    int seals = fcntl(fd, F_GET_SEALS);
+    if (seals < 0 || (seals & needed) != needed || fstat(fd, &st) != 0) return -1;
+    *bytes = (int64_t)st.st_size;
+    return 0;
+}
+
+static void hot_drop(server *sv, size_t i)
+{
+    close(sv->hot[i].fd);
+    sv->hot_bytes -= sv->hot[i].bytes;
+    sv->hot[i] = sv->hot[--sv->nhot];
+}
+
+/* {"op": "scan_put", "key"} + a sealed memfd: kept (the least recently
+ * used go beyond MAX_HOT entries or hot_max bytes). */
+static void hot_put(server *sv, int conn, json_t *req, int fd)
+{
+    const char *key = json_string_value(json_object_get(req, "key"));
+    int64_t bytes = 0;
+    if (!key || strlen(key) != 64 || fd < 0 || sealed_size(fd, &bytes) < 0 || bytes > sv->hot_max) {
+        if (fd >= 0) close(fd);
+        reply_to(conn, failure("scan_put needs a key and a sealed memfd within the bound"), -1);
+        return;
+    }
+    for (size_t i = 0; i < sv->nhot; i++)
+        if (!strcmp(sv->hot[i].key, key)) hot_drop(sv, i);
+    while (sv->nhot && (sv->nhot == MAX_HOT || sv->hot_bytes + bytes > sv->hot_max)) {
+        size_t oldest = 0;
+        for (size_t i = 1; i < sv->nhot; i++)
+            if (sv->hot[i].used < sv->hot[oldest].used) oldest = i;
+        hot_drop(sv, oldest);
+    }
+    hot *h = &sv->hot[sv->nhot++];
+    snprintf(h->key, sizeof h->key, "%s", key);
+    h->fd = fd;
+    h->bytes = bytes;
+    h->used = tarn__now_us();
+    sv->hot_bytes += bytes;
+    reply_to(conn, json_pack("{s:b}", "ok", 1), -1);
+}
+
+/* {"op": "scan_get", "key"} -> {"ok"} + the memfd, or not ok. */
+static void hot_get(server *sv, int conn, json_t *req)
+{
+    const char *key = json_string_value(json_object_get(req, "key"));
+    for (size_t i = 0; key && i < sv->nhot; i++)
+        if (!strcmp(sv->hot[i].key, key)) {
+            sv->hot[i].used = tarn__now_us();
+            reply_to(conn, json_pack("{s:b}", "ok", 1), sv->hot[i].fd);
+            return;
+        }
+    reply_to(conn, failure("not kept"), -1);
+}
+
+int tarn__warm_hot_get(int conn, const char *key)
+{
+    if (conn < 0) return -1;
+    json_t *req = json_pack("{s:i,s:s,s:s}", "v", WARM_PROTOCOL, "op", "scan_get", "key", key);
+    int fd = -1;
+    json_t *reply = ask(conn, req, NULL, 0, &fd);
+    json_decref(req);
+    json_decref(reply);
+    int64_t bytes;
+    if (fd >= 0 && sealed_size(fd, &bytes) < 0) close(fd), fd = -1;
+    return reply ? fd : (fd >= 0 ? (close(fd), -1) : -1);
+}
+
+void tarn__warm_hot_put(int conn, const char *key, int fd)
+{
+    if (conn < 0 || fd < 0) return;
+    json_t *req = json_pack("{s:i,s:s,s:s}", "v", WARM_PROTOCOL, "op", "scan_put", "key", key);
+    json_decref(ask(conn, req, &fd, 1, NULL));
+    json_decref(req);
+}
+
 static json_t *status_of(server *sv)
 {
     json_t *zs = json_array();
@@ -466,8 +558,10 @@ static json_t *status_of(server *sv)
                                             sv->z[i].key, "python",
                                             sv->z[i].python ? sv->z[i].python : "", "state",
                                             state_names[sv->z[i].state]));
-    return json_pack("{s:b,s:i,s:s,s:f,s:o}", "ok", 1, "pid", (int)getpid(), "socket", sv->socket,
-                     "idle_seconds", sv->idle_s, "zygotes", zs);
+    return json_pack("{s:b,s:i,s:s,s:f,s:o,s:{s:i,s:I,s:I}}", "ok", 1, "pid", (int)getpid(), "socket",
+                     sv->socket, "idle_seconds", sv->idle_s, "zygotes", zs, "scans", "entries",
+                     (int)sv->nhot, "bytes", (json_int_t)sv->hot_bytes, "max_bytes",
+                     (json_int_t)sv->hot_max);
 }
 
 static void serve_conn(server *sv, size_t ci)
@@ -494,6 +588,11 @@ static void serve_conn(server *sv, size_t ci)
     } else if (!strcmp(op, "release")) {
         release(sv, conn, req, fd);
         fd = -1;
+    } else if (!strcmp(op, "scan_put")) {
+        hot_put(sv, conn, req, fd);
+        fd = -1;
+    } else if (!strcmp(op, "scan_get")) {
+        hot_get(sv, conn, req);
     } else if (!strcmp(op, "status")) {
         reply_to(conn, status_of(sv), -1);
     } else if (!strcmp(op, "stop")) {
@@ -583,6 +682,9 @@ int tarn__warm_serve(const char *exe, double idle_s, tarn_error *err)
         idle_s = v && atof(v) > 0 ? atof(v) : DEFAULT_IDLE_S;
     }
     sv->idle_s = idle_s;
+    /* Scan results kept hot: an eighth of the memory at most. */
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    sv->hot_max = pages > 0 && page > 0 ? (int64_t)pages * page / 8 : (int64_t)256 << 20;
     sv->logfd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_APPEND, 0600);
     sv->last = tarn__now_us();
     signal(SIGPIPE, SIG_IGN);
@@ -630,6 +732,8 @@ int tarn__warm_serve(const char *exe, double idle_s, tarn_error *err)
         nanosleep(&ts, NULL);
     }
 done:
+    while (sv->nhot)
+        hot_drop(sv, 0);
     for (size_t i = 0; i < sv->nconns; i++)
         close(sv->conns[i]);
     for (size_t i = sv->nz; i-- > 0;)

@@ -26,6 +26,10 @@
  *       (the borrower has waited for every worker it forked);
  *   {"op": "status"} -> {"ok", "pid", "socket", "idle_seconds",
  *       "zygotes": [{"pid", "key", "python", "state"}]};
+ *   {"op": "scan_put", "key"} + a sealed memfd -> {"ok"}: a scan result
+ *       kept hot (runtime/scancache.c; at most 64, an eighth of the
+ *       memory, the least recently used going first);
+ *   {"op": "scan_get", "key"} -> {"ok"} + that memfd, or not ok;
  *   {"op": "stop"} -> {"ok"}, then it exits. */
 #ifndef TARN_RUNTIME_WARM_H
 #define TARN_RUNTIME_WARM_H
@@ -54,6 +58,12 @@ int tarn__warm_connect(const char *exe, int start);
 int tarn__warm_lease(int *ctrl, pid_t *pid, int *ready, int conn, json_t *spec);
 /* Gives a borrowed zygote back; CTRL is closed. */
 void tarn__warm_release(int conn, int ctrl, pid_t pid, int ready);
+
+/* A scan result kept hot under KEY (64 hex digits) over connection CONN:
+ * a sealed memfd (the caller's to close), or -1. */
+int tarn__warm_hot_get(int conn, const char *key);
+/* Keeps sealed memfd FD (still the caller's) hot under KEY. */
+void tarn__warm_hot_put(int conn, const char *key, int fd);
 
 /* Serves the warm runtime of EXE until idle for IDLE_S seconds with no
  * borrower, or told to stop. TARN_EEXISTS when one already serves. */

@@ -993,6 +993,23 @@ static void fork_ahead(tarn_rt_session *s, const tarn_rt_call *call)
     if (!s->maker_running) make_ahead(a);
 }
 
+int tarn__rt_hot_get(tarn_rt_session *s, const char *key)
+{
+    if (!s) return -1;
+    pthread_mutex_lock(&s->mu); /* the runtime's connection serves one request at a time */
+    int fd = tarn__warm_hot_get(s->warm, key);
+    pthread_mutex_unlock(&s->mu);
+    return fd;
+}
+
+void tarn__rt_hot_put(tarn_rt_session *s, const char *key, int fd)
+{
+    if (!s) return;
+    pthread_mutex_lock(&s->mu);
+    tarn__warm_hot_put(s->warm, key, fd);
+    pthread_mutex_unlock(&s->mu);
+}
+
 void tarn__rt_prefork(tarn_rt_session *s, const tarn_rt_call *call)
 {
     if (s && call && !live_cancelled(s)) fork_ahead(s, call);

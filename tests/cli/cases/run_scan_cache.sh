@@ -77,8 +77,21 @@ if local_section "the case reads and damages the server's cache folder"; then
 
     entries() { find "$XDG_CACHE_HOME/tarn/scans/v1" -name '*.arrows' 2>/dev/null | sort; }
     # the kept result of these columns and filter on the table before its
-    # last append, and then exactly this one
+    # last append, and then exactly this one, which the warm runtime also
+    # keeps in memory: handed over as it is, no file read
     expect_out "scan cache hit, append" tarn run -p proj
+    expect_out "scan cache hit, exact; kept in memory" tarn run -p proj
+    expect_eq "$(truth "$F")" "$(picked)" "served from memory"
+    mv "$XDG_CACHE_HOME/tarn/scans" scans.saved
+    expect_out "scan cache hit, exact; kept in memory" tarn run -p proj
+    expect_json 'j["scans"]["entries"] >= 1 and j["scans"]["bytes"] > 0' tarn -O json runtime status
+    expect_ok tarn runtime stop
+    expect_out "scan miss" tarn run -p proj
+    expect_eq "$(truth "$F")" "$(picked)" "after the runtime stopped"
+    rm -rf "$XDG_CACHE_HOME/tarn/scans"
+    mv scans.saved "$XDG_CACHE_HOME/tarn/scans"
+    # the folder alone from here on: no warm runtime, no memory
+    export TARN_RUNTIME=off
     expect_out "scan cache hit, exact" tarn run -p proj
     # a truncated entry: ignored, removed, rebuilt
     for e in $(entries); do truncate -s -8 "$e"; done
@@ -100,7 +113,8 @@ if local_section "the case reads and damages the server's cache folder"; then
     expect_out "scan miss" tarn run -p proj
     expect_eq "$(truth "$F")" "$(picked)" "after a killed run"
     expect_out "scan cache hit, exact" tarn run -p proj
-    # run.scan_cache_mb = 0 turns it off
+    unset TARN_RUNTIME
+    # run.scan_cache_mb = 0 turns it off, in memory too
     echo "run.scan_cache_mb = 0" >>.tarn/config
     expect_out "scan off" tarn run -p proj
     cp config.saved .tarn/config
