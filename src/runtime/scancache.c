@@ -813,9 +813,10 @@ void tarn__scancache_set_hot(tarn_scancache *sc, struct tarn_rt_session *rt)
  * compares its header; a memory entry has only this name. */
 static void hot_key(char out[65], const scan_key *k)
 {
-    json_t *all = json_pack("{s:s,s:O,s:O,s:O,s:O,s:O}", "files", k->files_digest, "schema", k->schema,
-                            "columns", k->columns, "where", k->where ? k->where : json_null(), "bound",
-                            k->bound, "all_files", k->files);
+    json_t *all =
+        json_pack("{s:s,s:O,s:O,s:O,s:O,s:O}", "files", k->files_digest, "schema", k->schema,
+                  "columns", k->columns, "where", k->where ? k->where : json_null(), "bound",
+                  k->bound, "all_files", k->files);
     char *text = json_dumps(all, JSON_COMPACT | JSON_SORT_KEYS);
     tarn__sha256_hex(out, text ? text : "", text ? strlen(text) : 0);
     free(text);

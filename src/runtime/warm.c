@@ -38,7 +38,7 @@
 
 #define WARM_PROTOCOL 1
 #define MAX_ZYGOTES 8 /* held idle, all keys */
-#define MAX_HOT 64     /* scan results held */
+#define MAX_HOT 64    /* scan results held */
 #define MAX_PER_KEY 2 /* held idle, one key */
 #define MAX_CONNS 64
 #define DEFAULT_IDLE_S 600
@@ -558,9 +558,9 @@ static json_t *status_of(server *sv)
                                             sv->z[i].key, "python",
                                             sv->z[i].python ? sv->z[i].python : "", "state",
                                             state_names[sv->z[i].state]));
-    return json_pack("{s:b,s:i,s:s,s:f,s:o,s:{s:i,s:I,s:I}}", "ok", 1, "pid", (int)getpid(), "socket",
-                     sv->socket, "idle_seconds", sv->idle_s, "zygotes", zs, "scans", "entries",
-                     (int)sv->nhot, "bytes", (json_int_t)sv->hot_bytes, "max_bytes",
+    return json_pack("{s:b,s:i,s:s,s:f,s:o,s:{s:i,s:I,s:I}}", "ok", 1, "pid", (int)getpid(),
+                     "socket", sv->socket, "idle_seconds", sv->idle_s, "zygotes", zs, "scans",
+                     "entries", (int)sv->nhot, "bytes", (json_int_t)sv->hot_bytes, "max_bytes",
                      (json_int_t)sv->hot_max);
 }
 
