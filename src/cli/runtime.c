@@ -57,6 +57,12 @@ static int runtime_status(const cli_args *a)
         printf("  %-8lld %-9s %s\n", (long long)json_integer_value(json_object_get(z, "pid")),
                json_string_value(json_object_get(z, "state")),
                json_string_value(json_object_get(z, "python")));
+    json_t *scans = json_object_get(st, "scans");
+    if (scans)
+        printf("  scan results kept in memory: %lld (%.1f of %.0f MiB)\n",
+               (long long)json_integer_value(json_object_get(scans, "entries")),
+               (double)json_integer_value(json_object_get(scans, "bytes")) / 1048576.0,
+               (double)json_integer_value(json_object_get(scans, "max_bytes")) / 1048576.0);
     json_decref(st);
     return 0;
 }

@@ -5,7 +5,7 @@
 # With TARN_TEST_CATALOG set (a postgresql:// URL), each case's lakehouse
 # gets a schema of its own in that database (`tarn init --catalog`), so the
 # same cases run against the PostgreSQL catalog.
-# Cases run TARN_TEST_JOBS at a time (default: the cores plus one); each
+# Cases run TARN_TEST_JOBS at a time (default: the number of cores); each
 # prints one line when it ends, then `N passed, N failed`; exit 1 on failure.
 # With TARN_TEST_STORAGE=s3 (and S3_ENDPOINT, see tests/cli/run_s3.sh) each
 # lakehouse keeps its data in a fresh prefix of bucket `lake` instead, read
@@ -29,10 +29,8 @@ cases=("$@")
 [ ${#cases[@]} -eq 0 ] && cases=("$HERE"/cases/*.sh)
 
 # Cases are independent (a fresh lakehouse each): TARN_TEST_JOBS of them
-# (default: one more than the cores, since cases also wait on workers and
-# fsyncs: on 2 cores a pass took 169 s with 3, 190 s with 2) run at once;
-# each prints when it ends.
-jobs=${TARN_TEST_JOBS:-$(($(nproc) + 1))}
+# (default: the number of cores) run at once; each prints when it ends.
+jobs=${TARN_TEST_JOBS:-$(nproc)}
 results=$(mktemp -d "${TMPDIR:-/tmp}/tarn-cli-results.XXXXXX")
 
 remote() { [ "${TARN_TEST_REMOTE:-}" = 1 ]; }

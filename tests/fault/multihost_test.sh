@@ -2,7 +2,7 @@
 # tests/fault/multihost_test.sh TARN_BINARY — one lakehouse, many hosts:
 # four lakehouse folders (h0..h3, each its own `.tarn`, as on four
 # machines) attached to one PostgreSQL catalog and one shared storage
-# folder. 8 writers x 50 commits, two writers per host:
+# folder. 8 writers x 40 commits, two writers per host:
 #   - writers 0-3 append to table `shared` on main (one branch, all hosts),
 #   - writers 4-7 append to their own table on their own branch and merge
 #     it into main every 10 commits,
@@ -16,7 +16,7 @@
 # branch reads).
 # With MULTIHOST_STORAGE=s3 the store is a bucket on s3rver instead, each
 # host with a cache of its own (the README's set-up: PostgreSQL and S3);
-# MULTIHOST_N sets the commits per writer (default 50).
+# MULTIHOST_N sets the commits per writer (default 40).
 # Ends with `N passed, N failed`; exit 1 on any failure.
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/common.sh"
@@ -25,7 +25,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 pg_start || { bad "PostgreSQL server"; finish; }
 trap 'pg_stop; s3_server_stop' EXIT
 CAT="$PG_URL?schema=multihost"
-N=${MULTIHOST_N:-50}
+N=${MULTIHOST_N:-40}
 host() { echo "$WORK/h$1"; }
 if [ "${MULTIHOST_STORAGE:-}" = s3 ]; then
     s3_server_start "$WORK/s3" || { bad "s3rver starts"; pg_finish; }

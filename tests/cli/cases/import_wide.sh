@@ -10,11 +10,12 @@
 cols=""
 for k in $(seq 1 30); do cols="$cols, range % $((k + 2)) AS c$k"; done
 expect_ok tarn query "SELECT range AS id $cols FROM range(1000000)" --output wide.parquet
-for i in 1 2 3 4 5; do
+# three imports: the crash came in about 2 of 3 (1 in 27 to miss it)
+for i in 1 2 3; do
     expect_ok tarn table import wide$i --from wide.parquet
 done
 expect_json 'len(j["columns"]) == 31 and j["row_count"] == 1000000' tarn -O json table get wide1
-expect_eq 5 "$(tarn -O json table ls | /usr/bin/python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" "tables imported"
+expect_eq 3 "$(tarn -O json table ls | /usr/bin/python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" "tables imported"
 # the statistics recorded for the data file (catalog schema: data_files.stats)
 stats=$(catalog_sql "SELECT stats FROM data_files LIMIT 1")
 expect_eq ok "$(printf '%s' "$stats" | /usr/bin/python3 -c '

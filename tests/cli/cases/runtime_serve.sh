@@ -27,6 +27,8 @@ expect_json "j['pid'] == $SERVER and j['idle_seconds'] == 2 and j['zygotes'] == 
 SOCK=$(tarn -O json runtime status | $PY -c 'import json,sys; print(json.load(sys.stdin)["socket"])')
 [ -S "$SOCK" ] || _fail "no socket at $SOCK"
 expect_out "warm runtime $SERVER" tarn runtime status
+expect_out "scan results kept in memory: 0 (0.0 of" tarn runtime status
+expect_json "j['scans']['entries'] == 0 and j['scans']['max_bytes'] > 0" tarn -O json runtime status
 expect_fail 1 "already running" tarn runtime serve --idle 2
 
 # idle for 2 s with no borrower: it exits, and removes its socket
