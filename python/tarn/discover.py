@@ -52,12 +52,17 @@ def _installed(pins):
     return found
 
 
+def _sources():
+    """(the wheelhouses, the environments' cache folder) the runtime names."""
+    find_links = [p for p in os.environ.get("TARN_FIND_LINKS", "").split(":") if p]
+    return find_links, os.environ.get("TARN_ENVS_DIR") or os.path.join(os.getcwd(), ".tarn", "envs")
+
+
 def _environment(pins):
     """The model's assembled environment (tarn.envs): resolved from the
     wheelhouses the runtime names, unpacked once into the lakehouse's cache."""
     from . import envs
-    find_links = [p for p in os.environ.get("TARN_FIND_LINKS", "").split(":") if p]
-    cache = os.environ.get("TARN_ENVS_DIR") or os.path.join(os.getcwd(), ".tarn", "envs")
+    find_links, cache = _sources()
     limits = {}
     for key, env in (("max_unpacked_mb", "TARN_ENV_MAX_UNPACKED_MB"),
                      ("max_files", "TARN_ENV_MAX_FILES")):
@@ -73,10 +78,9 @@ def _watched():
     that keeps these findings between runs discovers again when one of
     them changes (runtime/discocache.c)."""
     from . import envs
-    cache = os.environ.get("TARN_ENVS_DIR") or os.path.join(os.getcwd(), ".tarn", "envs")
-    dirs = [p for p in os.environ.get("TARN_FIND_LINKS", "").split(":") if p]
+    dirs, cache = _sources()
     if os.environ.get("TARN_INDEX_URL"):
-        dirs.append(os.path.join(cache, "downloads"))
+        dirs.append(envs.downloads_dir(cache))
     dirs += envs.base_dirs()
     return sorted(set(os.path.abspath(d) for d in dirs))
 

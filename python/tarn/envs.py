@@ -42,8 +42,9 @@ API
     Writes a valid pure-Python wheel (``files``: ``{relative path: text}``);
     tests and the benchmark build their wheelhouses with it.
 
-``normalize(name)``, ``base_packages()``, ``base_dirs()``: PEP 503 names; the
-interpreter's base packages and the folders they come from.
+``normalize(name)``, ``base_packages()``, ``base_dirs()``, ``downloads_dir(cache)``:
+PEP 503 names; the interpreter's base packages and the folders they come
+from; where wheels fetched from an index land.
 
 CLI: ``python3 -m tarn.envs --resolve JSON_PINS --find-links DIR[:DIR...]
 --cache DIR [--index-url URL] [--base-packages JSON]`` prints the result
@@ -756,12 +757,17 @@ def _pip_fetcher(index_url, dest):
 
 # --- resolve -----------------------------------------------------------------
 
+def downloads_dir(cache_dir):
+    """Where wheels fetched from an index land (searched like a wheelhouse)."""
+    return os.path.join(os.path.abspath(cache_dir), "downloads")
+
+
 def resolve(pins, find_links, cache_dir, index_url=None, base_packages=None,
             max_unpacked_mb=MAX_UNPACKED_MB, max_files=MAX_FILES):
     """Resolve ``pins`` to cached package entries; see the module docstring."""
     cache_dir = os.path.abspath(cache_dir)
     dirs = [os.path.abspath(d) for d in find_links if d]
-    downloads = os.path.join(cache_dir, "downloads")
+    downloads = downloads_dir(cache_dir)
     if index_url:
         dirs.append(downloads)
     listing = _listing(dirs)

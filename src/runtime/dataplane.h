@@ -26,6 +26,11 @@ typedef struct tarn_rt_env {
     json_t *paths;      /* array of cache entry folders */
 } tarn_rt_env;
 
+/* The key of the warm parent (zygote) ENV's workers come from: its id, or
+ * "base" for the base interpreter's (NULL, or an environment that adds no
+ * package and names no other interpreter). */
+const char *tarn__rt_parent_key(const tarn_rt_env *env);
+
 typedef struct tarn_rt_call {
     const char *file;     /* the project's .py file */
     const char *function; /* the function's name in it */

@@ -4,9 +4,10 @@
  * Discovering a project runs its Python files' top level in a confined
  * worker: about as long as a small model. Its findings depend on the
  * project's files, tarn's Python package, the interpreter and the settings
- * the discovery is given, so they are kept under a hash of all of these in
- * CACHE/discover/KEY.json (the local cache folder, store/cache.h), at most
- * MAX_ENTRIES of them, the least recently used going first. Model files
+ * the discovery is given, so they are kept under a hash of all of these as
+ * entry KEY.json of a cache of their own in CACHE/discover (store/cache.h:
+ * the local cache folder, entries linked into place, the least recently
+ * used evicted beyond KEPT_BYTES). Model files
  * are kept relative to the project folder: a project uploaded to a server
  * lands in a new folder each time and is still the same project. A top
  * level that depends on anything else (the clock, files outside the
@@ -18,7 +19,6 @@
 #include "runtime/discocache.h"
 
 #include <dirent.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,7 +35,7 @@
 #define MAX_FILES 2000
 #define MAX_BYTES (8 << 20)
 #define MAX_DEPTH 8
-#define MAX_ENTRIES 64
+#define KEPT_BYTES (16 << 20) /* of kept discoveries, a few KiB each */
 
 typedef struct tree {
     char **paths; /* relative to the root */
@@ -184,20 +184,13 @@ static void watch_state(char out[65], json_t *watch)
         }
         sb_printf(&b, "dir %s %lld.%09ld\n", dir, (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
         tree t = {0};
-        DIR *d = opendir(dir);
-        struct dirent *de;
-        while (d && (de = readdir(d))) {
-            size_t len = strlen(de->d_name);
-            if (len < 4 || strcmp(de->d_name + len - 4, ".whl")) continue;
-            if (tarn__reserve(&t.paths, &t.cap, t.n + 1, sizeof *t.paths)) break;
-            t.paths[t.n++] = strdup(de->d_name);
-        }
-        if (d) closedir(d);
+        walk(&t, dir, "", MAX_DEPTH); /* its own files: folders named, not entered */
         if (t.n) qsort(t.paths, t.n, sizeof *t.paths, cmp_str);
         for (size_t k = 0; k < t.n; k++) {
             char full[PATH_MAX * 2];
             snprintf(full, sizeof full, "%s/%s", dir, t.paths[k]);
-            if (stat(full, &st) == 0)
+            size_t len = strlen(t.paths[k]);
+            if (len >= 4 && !strcmp(t.paths[k] + len - 4, ".whl") && stat(full, &st) == 0)
                 sb_printf(&b, "whl %s %lld %lld.%09ld\n", t.paths[k], (long long)st.st_size,
                           (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
             free(t.paths[k]);
@@ -218,19 +211,28 @@ int tarn__discocache_enabled(tarn_lake *lake, tarn_error *err)
                            v);
 }
 
-static void entry_path(char *out, size_t size, tarn_lake *lake, const char *key)
+/* The cache of kept discoveries, and the name of KEY's entry in it. */
+static tarn_cache *open_kept(char name[80], tarn_lake *lake, const char *key)
 {
-    char base[PATH_MAX - 80];
+    char base[PATH_MAX - 16], dir[PATH_MAX];
     tarn__cache_folder(base, sizeof base, lake);
-    snprintf(out, size, "%s/discover/%s.json", base, key);
+    snprintf(dir, sizeof dir, "%s/discover", base);
+    snprintf(name, 80, "%s.json", key);
+    tarn_cache *c = NULL;
+    tarn__cache_open(&c, dir, KEPT_BYTES, NULL);
+    return c;
 }
 
 json_t *tarn__discocache_get(tarn_lake *lake, const char *key, const char *dir)
 {
-    char path[PATH_MAX];
-    entry_path(path, sizeof path, lake, key);
-    json_t *doc = json_load_file(path, 0, NULL);
+    char name[80], path[PATH_MAX];
+    tarn_cache *c = open_kept(name, lake, key);
+    json_t *doc = c && tarn__cache_get(c, name, -1, path, sizeof path, NULL) == 1
+                      ? json_load_file(path, 0, NULL)
+                      : NULL;
+    tarn__cache_close(&c);
     json_t *models = json_object_get(doc, "models");
+    if (doc && !json_is_array(models)) unlink(path); /* damaged: kept again after this discovery */
     if (!json_is_array(models)) {
         json_decref(doc);
         return NULL;
@@ -265,39 +267,7 @@ json_t *tarn__discocache_get(tarn_lake *lake, const char *key, const char *dir)
             }
         }
     }
-    utimensat(AT_FDCWD, path, NULL, 0); /* just used */
     return doc;
-}
-
-/* Removes the least recently used entries of FOLDER beyond MAX_ENTRIES. */
-static void prune(const char *folder)
-{
-    for (;;) {
-        DIR *d = opendir(folder);
-        if (!d) return;
-        struct dirent *de;
-        size_t n = 0;
-        char oldest[NAME_MAX + 1] = "";
-        struct timespec when = {0};
-        while ((de = readdir(d))) {
-            if (de->d_name[0] == '.') continue;
-            char full[PATH_MAX * 2];
-            struct stat st;
-            snprintf(full, sizeof full, "%s/%s", folder, de->d_name);
-            if (stat(full, &st) != 0) continue;
-            n++;
-            if (!oldest[0] || st.st_mtim.tv_sec < when.tv_sec ||
-                (st.st_mtim.tv_sec == when.tv_sec && st.st_mtim.tv_nsec < when.tv_nsec)) {
-                snprintf(oldest, sizeof oldest, "%s", de->d_name);
-                when = st.st_mtim;
-            }
-        }
-        closedir(d);
-        if (n <= MAX_ENTRIES || !oldest[0]) return;
-        char full[PATH_MAX * 2];
-        snprintf(full, sizeof full, "%s/%s", folder, oldest);
-        if (unlink(full) != 0) return;
-    }
 }
 
 void tarn__discocache_put(tarn_lake *lake, const char *key, const char *dir, const json_t *doc)
@@ -321,16 +291,18 @@ void tarn__discocache_put(tarn_lake *lake, const char *key, const char *dir, con
     json_object_set_new(copy, "watch_state", json_string(state));
     char *text = json_dumps(copy, JSON_COMPACT);
     json_decref(copy);
-    char path[PATH_MAX];
-    entry_path(path, sizeof path, lake, key);
-    char *slash = strrchr(path, '/');
-    *slash = 0;
-    if (text && tarn__mkdirs(path, 0700) == 0) {
-        char folder[PATH_MAX];
-        snprintf(folder, sizeof folder, "%s", path);
-        *slash = '/';
-        tarn__write_file_atomic(path, text, strlen(text));
-        prune(folder);
+    char name[80], tmp[PATH_MAX], path[PATH_MAX];
+    int fd = -1;
+    tarn_cache *c = text ? open_kept(name, lake, key) : NULL;
+    if (c && tarn__cache_tmp(c, name, &fd, tmp, sizeof tmp, NULL) == 0) {
+        size_t len = strlen(text);
+        int ok = tarn__write_all(fd, text, len) == 0;
+        if (close(fd) != 0) ok = 0;
+        if (ok && tarn__cache_put(c, name, tmp, (int64_t)len, path, sizeof path, NULL) == 0)
+            tarn__cache_trim(c, NULL, NULL);
+        else if (!ok)
+            unlink(tmp);
     }
+    tarn__cache_close(&c);
     free(text);
 }

@@ -316,6 +316,23 @@ static int run_sql_model(int64_t *rows, run_ctx *r, tarn_duck *d, json_t *m, tar
     return rc;
 }
 
+/* The call of Python model M as the model says it (its inputs, parameters
+ * and the "ahead" hint are the caller's); ENV holds its environment. */
+static tarn_rt_call model_call(tarn_rt_env *env, json_t *m)
+{
+    json_t *e = json_object_get(m, "env");
+    *env = (tarn_rt_env){str(e, "id"), str(m, "interpreter"), json_object_get(e, "paths")};
+    tarn_rt_call call = {0};
+    call.file = str(m, "file");
+    call.function = str(m, "function");
+    call.model = str(m, "name");
+    call.expectation = !strcmp(str(m, "role"), "expectation");
+    call.env = e || env->python ? env : NULL;
+    call.resources = json_object_get(m, "resources");
+    call.internet = json_is_true(json_object_get(m, "internet_access"));
+    return call;
+}
+
 /* The first Python model the run will call: its worker is forked while
  * the run gets ready (tarn__rt_prefork). */
 static void prefork_first(run_ctx *r)
@@ -326,40 +343,20 @@ static void prefork_first(run_ctx *r)
     {
         json_t *m = model_named(r->project, json_string_value(name));
         if (!m || strcmp(str(m, "kind"), "python") || tarn__reuse_skipped(m)) continue;
-        json_t *env = json_object_get(m, "env");
-        tarn_rt_env rt_env = {str(env, "id"), str(m, "interpreter"), json_object_get(env, "paths")};
-        tarn_rt_call call = {str(m, "file"),
-                             str(m, "function"),
-                             str(m, "name"),
-                             !strcmp(str(m, "role"), "expectation"),
-                             NULL,
-                             0,
-                             NULL,
-                             env || str(m, "interpreter") ? &rt_env : NULL,
-                             json_object_get(m, "resources"),
-                             json_is_true(json_object_get(m, "internet_access")),
-                             NULL,
-                             0};
+        tarn_rt_env env;
+        tarn_rt_call call = model_call(&env, m);
         tarn__rt_prefork(r->rt, &call);
         return;
     }
-}
-
-/* The warm parent model M's workers come from: its environment's id, or
- * NULL for the base interpreter's (an environment that adds no package
- * and names no other interpreter is the base one, as for its zygote). */
-static const char *parent_of(json_t *m)
-{
-    json_t *env = json_object_get(m, "env");
-    if (!str(m, "interpreter") && json_array_size(json_object_get(env, "paths")) == 0) return NULL;
-    return str(env, "id");
 }
 
 /* Whether a Python model after M in the run's order has M's warm parent:
  * its worker can then be forked while M runs. */
 static int python_follows(run_ctx *r, json_t *m)
 {
-    const char *env = parent_of(m);
+    tarn_rt_env env;
+    tarn_rt_call call = model_call(&env, m);
+    const char *parent = tarn__rt_parent_key(call.env);
     int after = 0;
     size_t i;
     json_t *name;
@@ -370,10 +367,10 @@ static int python_follows(run_ctx *r, json_t *m)
             after = 1;
             continue;
         }
-        const char *oenv = o ? parent_of(o) : NULL;
-        if (after && o && !strcmp(str(o, "kind"), "python") && !tarn__reuse_skipped(o) &&
-            (env && oenv ? !strcmp(env, oenv) : env == oenv))
-            return 1;
+        if (!after || !o || strcmp(str(o, "kind"), "python") || tarn__reuse_skipped(o)) continue;
+        tarn_rt_env oenv;
+        tarn_rt_call ocall = model_call(&oenv, o);
+        if (!strcmp(tarn__rt_parent_key(ocall.env), parent)) return 1;
     }
     return 0;
 }
@@ -423,21 +420,14 @@ static int run_python_model(int64_t *rows, int *verdict, run_ctx *r, tarn_duck *
         json_array_foreach(json_object_get(m, "parameters"), k, p)
             json_object_set(params, str(p, "param"),
                             json_object_get(json_object_get(r->project, "params"), str(p, "name")));
-        json_t *env = json_object_get(m, "env");
-        tarn_rt_env rt_env = {str(env, "id"), str(m, "interpreter"), json_object_get(env, "paths")};
-        tarn_rt_call call = {
-            str(m, "file"),
-            str(m, "function"),
-            str(m, "name"),
-            !strcmp(str(m, "role"), "expectation"),
-            inputs,
-            n,
-            params,
-            env || str(m, "interpreter") ? &rt_env : NULL,
-            json_object_get(m, "resources"),
-            json_is_true(json_object_get(m, "internet_access")),
-            json_is_array(json_object_get(m, "columns")) ? json_object_get(m, "columns") : NULL,
-            python_follows(r, m)};
+        tarn_rt_env rt_env;
+        tarn_rt_call call = model_call(&rt_env, m);
+        call.inputs = inputs;
+        call.ninputs = n;
+        call.params = params;
+        call.columns =
+            json_is_array(json_object_get(m, "columns")) ? json_object_get(m, "columns") : NULL;
+        call.ahead = python_follows(r, m);
         rc = tarn__rt_call(rows, verdict, r->rt, d, &call, user_line, r, err);
         json_decref(params);
         if (rc == 0 && !call.expectation && strchr(str(m, "name"), '.')) {

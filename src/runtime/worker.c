@@ -111,12 +111,23 @@ static void rt_view_name(char *out, size_t size, const char *model)
 }
 
 /* The zygote for ENV (NULL: the base environment), created if new. */
+/* An environment the base interpreter satisfies entirely (no cache
+ * entries, no other interpreter) is the base one (NULL): same zygote. */
+static const tarn_rt_env *as_parent(const tarn_rt_env *env)
+{
+    return env && !env->python && json_array_size(env->paths) == 0 ? NULL : env;
+}
+
+const char *tarn__rt_parent_key(const tarn_rt_env *env)
+{
+    env = as_parent(env);
+    return env && env->id ? env->id : "base";
+}
+
 static zygote *zygote_for(tarn_rt_session *s, const tarn_rt_env *env)
 {
-    /* An environment the base interpreter satisfies entirely (no cache
-     * entries, no other interpreter) is the base one: same zygote. */
-    if (env && !env->python && json_array_size(env->paths) == 0) env = NULL;
-    const char *key = env && env->id ? env->id : "base";
+    env = as_parent(env);
+    const char *key = tarn__rt_parent_key(env);
     for (size_t i = 0; i < s->nzy; i++)
         if (!strcmp(s->zy[i].key, key)) return &s->zy[i];
     s->zy = realloc(s->zy, (s->nzy + 1) * sizeof *s->zy);
@@ -495,14 +506,26 @@ static json_t *fork_request(tarn_rt_session *s, const tarn_rt_call *call, const 
     return req;
 }
 
+/* The key of a worker forked by request REQ from zygote Z, which a later
+ * call must match to use it (workers forked ahead). */
+static char *fork_key(const json_t *req)
+{
+    return json_dumps(req, JSON_COMPACT | JSON_SORT_KEYS);
+}
+
 /* Forks a worker from CALL's zygote serving CALL_SOCK with OUT_FD as its
- * stdout and stderr; *pid is the worker's. */
-static int fork_worker(pid_t *pid, tarn_rt_session *s, const tarn_rt_call *call, int call_sock,
-                       int out_fd, tarn_error *err)
+ * stdout and stderr; *pid is the worker's; *key (when KEY is not NULL) the
+ * request's key (fork_key) and *zi its zygote's index. */
+static int fork_worker(pid_t *pid, char **key, size_t *zi, tarn_rt_session *s,
+                       const tarn_rt_call *call, int call_sock, int out_fd, tarn_error *err)
 {
     pthread_mutex_lock(&s->mu);
     zygote *z = zygote_for(s, call->env);
     json_t *req = fork_request(s, call, z);
+    if (key) {
+        *key = fork_key(req);
+        *zi = (size_t)(z - s->zy);
+    }
     json_object_set_new(req, "label", json_string(call->model));
     int fds[3] = {call_sock, out_fd, out_fd};
     json_t *reply = NULL;
@@ -902,12 +925,13 @@ typedef struct spare {
     double timeout;  /* its time limit in seconds, 0 for none */
 } spare;
 
+/* The key CALL's worker would be forked with (under s->mu). */
 static char *spare_key(tarn_rt_session *s, const tarn_rt_call *call, size_t *zi)
 {
     zygote *z = zygote_for(s, call->env);
     *zi = (size_t)(z - s->zy);
     json_t *req = fork_request(s, call, z);
-    char *key = json_dumps(req, JSON_COMPACT | JSON_SORT_KEYS);
+    char *key = fork_key(req);
     json_decref(req);
     return key;
 }
@@ -1025,24 +1049,28 @@ static void make_spare(tarn_rt_session *s, const tarn_rt_call *call)
         return;
     }
     pid_t pid = 0;
+    char *key = NULL;
+    size_t zi = 0;
     tarn_error ignored = TARN_ERROR_INIT;
-    int rc = fork_worker(&pid, s, call, sv[1], pipefd[1], &ignored);
+    int rc = fork_worker(&pid, &key, &zi, s, call, sv[1], pipefd[1], &ignored);
     tarn_error_clear(&ignored);
     close(sv[1]);
     close(pipefd[1]);
-    spare *sp = rc == 0 ? calloc(1, sizeof *sp) : NULL;
+    spare *sp = rc == 0 && key ? calloc(1, sizeof *sp) : NULL;
     if (!sp) {
+        free(key);
         close(sv[0]);
         close(pipefd[0]);
         return; /* a forked worker without its spare ends as its socket closes */
     }
+    sp->key = key;
+    sp->zygote = zi;
     sp->pid = pid;
     sp->sock = sv[0];
     sp->pipe_fd = pipefd[0];
     sp->born_us = tarn__now_us();
     sp->timeout = declared(call, "timeout_s", s->defaults.timeout_s);
     pthread_mutex_lock(&s->mu);
-    sp->key = spare_key(s, call, &sp->zygote);
     sp->next = s->spares;
     s->spares = sp;
     pthread_mutex_unlock(&s->mu);
@@ -1181,7 +1209,7 @@ int tarn__rt_call(int64_t *rows, int *verdict, tarn_rt_session *s, tarn_duck *d,
             close(sv[0]), close(sv[1]);
             return tarn__error_set(err, TARN_EIO, "pipe: %s", strerror(errno));
         }
-        int rc = fork_worker(&pid, s, call, sv[1], pipefd[1], err);
+        int rc = fork_worker(&pid, NULL, NULL, s, call, sv[1], pipefd[1], err);
         close(sv[1]);
         close(pipefd[1]);
         if (rc < 0) {

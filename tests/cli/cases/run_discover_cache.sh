@@ -47,5 +47,5 @@ sed -i '/^run.discover_cache/d' .tarn/config
 # on again: these files were kept before it was turned off
 expect_out "* delta [python]" tarn run -p proj
 # a kept entry that is damaged is discovered again, never trusted half
-for f in "$XDG_CACHE_HOME"/tarn/discover/*.json; do printf '{"models": [{"name": ' >"$f"; done
+for f in $(find "$XDG_CACHE_HOME/tarn/discover/v1" -name '*.json'); do printf '{"models": [{"name": ' >"$f"; done
 expect_out "* zeta [python]" tarn run -p proj
